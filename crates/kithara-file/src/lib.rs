@@ -1,0 +1,18 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod config;
+mod events;
+mod open;
+mod peer;
+mod source;
+
+pub use config::{FileConfig, FileSrc, StorageKind};
+pub use events::FileEvent;
+pub use peer::FilePeer;
+pub use source::FileSource;
+
+/// The progressive-file protocol: `Stream::<File>::new(FileConfig::new(src))`.
+#[derive(Debug)]
+pub struct File;

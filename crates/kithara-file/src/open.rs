@@ -1,0 +1,116 @@
+//! Opening a file stream: the [`StreamType`] implementation of [`File`].
+
+use kithara_storage::StorageResource;
+use kithara_stream::{
+    dl::{Downloader, DownloaderConfig},
+    Error, MediaInfo, Result, SharedHooks, StreamParts, StreamType, Timeline,
+};
+use tokio::sync::broadcast;
+use url::Url;
+
+use crate::{
+    config::{FileConfig, FileSrc, StorageKind},
+    events::FileEvent,
+    peer::{FilePeer, PeerParts},
+    source::FileSource,
+    File,
+};
+
+impl StreamType for File {
+    type Config = FileConfig;
+    type Source = FileSource;
+    type Events = FileEvent;
+
+    async fn open(config: FileConfig) -> Result<StreamParts<Self>> {
+        match config.src.clone() {
+            FileSrc::Local(path) => {
+                let hint = MediaInfo::default();
+                let ext = path
+                    .extension()
+                    .and_then(|e| e.to_str())
+                    .and_then(MediaInfo::from_extension);
+                let info = merge(config.media_info, ext.unwrap_or(hint));
+                let source = FileSource::local(path, info)?;
+                let (events, _) = broadcast::channel(config.events_capacity.max(1));
+                let cancel = config.cancel.map(|p| p.child_token()).unwrap_or_default();
+                if let Some(total) = source_len(&source) {
+                    let _ = events.send(FileEvent::Completed { total });
+                }
+                Ok(StreamParts::new(source, SharedHooks::new(), events, cancel))
+            }
+            FileSrc::Remote(url) => open_remote(url, config).await,
+        }
+    }
+}
+
+fn source_len(source: &FileSource) -> Option<u64> {
+    kithara_stream::Source::len(source)
+}
+
+fn merge(preferred: Option<MediaInfo>, fallback: MediaInfo) -> Option<MediaInfo> {
+    let m = preferred.map_or(fallback, |p| p.or(fallback));
+    (m != MediaInfo::default()).then_some(m)
+}
+
+async fn open_remote(url: Url, config: FileConfig) -> Result<StreamParts<File>> {
+    let downloader = config
+        .downloader
+        .clone()
+        .unwrap_or_else(|| Downloader::new(DownloaderConfig::default()));
+    let cancel = match &config.cancel {
+        Some(parent) => parent.child_token(),
+        None => downloader.child_token(),
+    };
+    // Until the stream exists, dropping this future must stop the download.
+    let guard = cancel.clone().drop_guard();
+    let resource = match &config.storage {
+        StorageKind::Memory => StorageResource::memory(),
+        StorageKind::TempFile => StorageResource::temp_file()?,
+        StorageKind::Disk(path) => StorageResource::disk(path.clone())?,
+        #[allow(unreachable_patterns)]
+        _ => StorageResource::temp_file()?,
+    };
+    let timeline = Timeline::new();
+    let hooks = SharedHooks::new();
+    let (events, _) = broadcast::channel(config.events_capacity.max(1));
+    let (peer, first) = FilePeer::new(PeerParts {
+        url: url.clone(),
+        headers: config.headers.clone(),
+        resource: resource.clone(),
+        timeline: timeline.clone(),
+        hooks: hooks.clone(),
+        events: events.clone(),
+        cancel: cancel.clone(),
+        seek_threshold: config.seek_threshold,
+        buffer_ahead: config.buffer_ahead,
+    });
+    let handle = downloader.register(peer);
+    let first = tokio::select! {
+        r = first => match r {
+            Ok(r) => r?,
+            Err(_) => return Err(Error::Cancelled),
+        },
+        _ = cancel.cancelled() => return Err(Error::Cancelled),
+    };
+    // A blocked reader wakes up with `Cancelled` when the stream's token is cancelled elsewhere.
+    let (watch_token, watch_resource) = (cancel.clone(), resource.clone());
+    tokio::spawn(async move {
+        watch_token.cancelled().await;
+        watch_resource.cancel();
+    });
+    let from_type = first.content_type.as_deref().and_then(MediaInfo::from_mime);
+    let from_ext = url
+        .path_segments()
+        .and_then(|mut s| s.next_back())
+        .and_then(|name| name.rsplit_once('.'))
+        .and_then(|(_, ext)| MediaInfo::from_extension(ext));
+    let info = merge(
+        config.media_info,
+        from_type
+            .unwrap_or_default()
+            .or(from_ext.unwrap_or_default()),
+    );
+    let source = FileSource::remote(resource, handle, config.wait_timeout, timeline, info);
+    guard.disarm();
+    Ok(StreamParts::new(source, hooks, events, cancel))
+}

@@ -1,0 +1,374 @@
+//! [`FilePeer`]: the download policy of one progressive file.
+//!
+//! It keeps one request running. It starts sequentially from byte 0 (`Range: bytes=0-`, which also
+//! tells whether the server honours ranges and the total length). When the reader seeks into bytes
+//! that are neither present nor about to arrive (more than `seek_threshold` beyond the running
+//! request's frontier, or behind its start), it cancels that request and starts a new one at the seek
+//! target. Each request runs to the end of the gap it fills; then the next gap after the reader is
+//! fetched, then the gaps before it, until the file is complete. A server that ignores `Range` gets
+//! one sequential request only: forward seeks wait for it, backward seeks are served from storage.
+
+use std::{
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc, Mutex, MutexGuard,
+    },
+    task::{Context, Poll, Waker},
+};
+
+use http::HeaderMap;
+use kithara_storage::StorageResource;
+use kithara_stream::{
+    dl::{ByteRange, FetchCmd, FetchOutcome, Peer, ResponseInfo},
+    redact_url, Error, SharedHooks, SignalCursor, Timeline,
+};
+use tokio::sync::{broadcast, oneshot};
+use tokio_util::sync::CancellationToken;
+use url::Url;
+
+use crate::events::FileEvent;
+
+/// Progress events are sent at most once per this many bytes.
+const PROGRESS_EVERY: u64 = 1 << 20;
+/// Smallest request issued when a buffer-ahead limit is set.
+const MIN_WINDOW: u64 = 64 * 1024;
+
+/// What the first response told us; `Stream::new` waits for it.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct FirstResponse {
+    pub(crate) content_type: Option<String>,
+}
+
+type ReadyTx = oneshot::Sender<Result<FirstResponse, Error>>;
+
+#[derive(Debug)]
+struct Active {
+    id: u64,
+    start: u64,
+    end: Option<u64>,
+    frontier: Arc<AtomicU64>,
+    cancel: CancellationToken,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    active: Option<Active>,
+    total: Option<u64>,
+    accepts_ranges: Option<bool>,
+    failed: bool,
+    waker: Option<Waker>,
+    ready: Option<ReadyTx>,
+}
+
+/// State shared between the peer and its commands' callbacks.
+#[derive(Debug)]
+struct Shared {
+    state: Mutex<State>,
+    resource: StorageResource,
+    timeline: Timeline,
+    events: broadcast::Sender<FileEvent>,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn wake(state: &mut State) {
+        if let Some(w) = state.waker.take() {
+            w.wake();
+        }
+    }
+
+    fn on_response(&self, info: &ResponseInfo) {
+        let mut st = self.lock();
+        if st.total.is_none() {
+            if let Some(total) = info.total_len {
+                match self.resource.set_len(total) {
+                    Ok(()) => {
+                        st.total = Some(total);
+                        self.timeline.set_total_len(total);
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, total, "server length conflicts with stored bytes")
+                    }
+                }
+            }
+        }
+        if st.accepts_ranges != Some(true) {
+            st.accepts_ranges = Some(info.status == 206 || info.accepts_ranges);
+        }
+        if let Some(tx) = st.ready.take() {
+            let _ = tx.send(Ok(FirstResponse {
+                content_type: info.content_type.clone(),
+            }));
+        }
+        Self::wake(&mut st);
+    }
+
+    fn on_complete(&self, id: u64, range: ByteRange, outcome: FetchOutcome) {
+        let mut st = self.lock();
+        if st.active.as_ref().is_some_and(|a| a.id == id) {
+            st.active = None;
+        }
+        match outcome {
+            FetchOutcome::Completed { end, .. } => {
+                if range.end.is_none() && st.total.is_none() {
+                    // An open-ended request that ended cleanly proves the length.
+                    match self.resource.set_len(end) {
+                        Ok(()) => {
+                            st.total = Some(end);
+                            self.timeline.set_total_len(end);
+                        }
+                        Err(e) => tracing::warn!(error = %e, end, "could not record the length"),
+                    }
+                }
+                let _ = self.events.send(FileEvent::Progress {
+                    downloaded: self.resource.covered(),
+                    total: st.total,
+                });
+            }
+            FetchOutcome::Failed(e) => {
+                st.failed = true;
+                self.resource.fail(Arc::new(e.clone()));
+                if let Some(tx) = st.ready.take() {
+                    let _ = tx.send(Err(e.clone()));
+                }
+                let _ = self.events.send(FileEvent::Failed(e));
+            }
+            // Cancelled by us (a seek) or by the stream going away: nothing to record.
+            _ => {}
+        }
+        Self::wake(&mut st);
+    }
+}
+
+/// The download policy of one progressive file; registered with the shared downloader by
+/// [`File`](crate::File) when a stream opens.
+#[derive(Debug)]
+pub struct FilePeer {
+    url: Url,
+    headers: HeaderMap,
+    shared: Arc<Shared>,
+    hooks: SharedHooks,
+    cancel: CancellationToken,
+    seek_cursor: SignalCursor,
+    chunk_cursor: SignalCursor,
+    seek_threshold: u64,
+    buffer_ahead: Option<u64>,
+    next_id: u64,
+    downloaded: Arc<AtomicU64>,
+    completed: bool,
+}
+
+/// Everything a [`FilePeer`] is built from.
+pub(crate) struct PeerParts {
+    pub(crate) url: Url,
+    pub(crate) headers: HeaderMap,
+    pub(crate) resource: StorageResource,
+    pub(crate) timeline: Timeline,
+    pub(crate) hooks: SharedHooks,
+    pub(crate) events: broadcast::Sender<FileEvent>,
+    pub(crate) cancel: CancellationToken,
+    pub(crate) seek_threshold: u64,
+    pub(crate) buffer_ahead: Option<u64>,
+}
+
+impl FilePeer {
+    pub(crate) fn new(p: PeerParts) -> (Self, oneshot::Receiver<Result<FirstResponse, Error>>) {
+        let (tx, rx) = oneshot::channel();
+        let state = State {
+            ready: Some(tx),
+            ..State::default()
+        };
+        let shared = Arc::new(Shared {
+            state: Mutex::new(state),
+            resource: p.resource,
+            timeline: p.timeline,
+            events: p.events,
+        });
+        let peer = Self {
+            url: p.url,
+            headers: p.headers,
+            shared,
+            hooks: p.hooks,
+            cancel: p.cancel,
+            seek_cursor: SignalCursor::default(),
+            chunk_cursor: SignalCursor::default(),
+            seek_threshold: p.seek_threshold,
+            buffer_ahead: p.buffer_ahead,
+            next_id: 0,
+            downloaded: Arc::new(AtomicU64::new(0)),
+            completed: false,
+        };
+        (peer, rx)
+    }
+
+    fn command(&mut self, st: &mut State, range: ByteRange) -> FetchCmd {
+        self.next_id += 1;
+        let id = self.next_id;
+        let token = self.cancel.child_token();
+        let frontier = Arc::new(AtomicU64::new(range.start));
+        st.active = Some(Active {
+            id,
+            start: range.start,
+            end: range.end,
+            frontier: frontier.clone(),
+            cancel: token.clone(),
+        });
+        if range.start > 0 {
+            let _ = self.shared.events.send(FileEvent::RangeRequested {
+                start: range.start,
+                end: range.end,
+            });
+        }
+        tracing::debug!(id, %range, "requesting");
+        let (on_resp, on_done) = (self.shared.clone(), self.shared.clone());
+        let resource = self.shared.resource.clone();
+        let (events, downloaded, total) = (
+            self.shared.events.clone(),
+            self.downloaded.clone(),
+            st.total,
+        );
+        let mut since_event = 0u64;
+        FetchCmd::get(self.url.clone())
+            .with_range(range)
+            .with_headers(self.headers.clone())
+            .with_cancel(token)
+            .on_response(move |info| on_resp.on_response(info))
+            .writer(move |offset, data| {
+                resource.write_at(offset, data)?;
+                let n = data.len() as u64;
+                frontier.store(offset + n, Ordering::Release);
+                let so_far = downloaded.fetch_add(n, Ordering::Relaxed) + n;
+                since_event += n;
+                if since_event >= PROGRESS_EVERY {
+                    since_event = 0;
+                    let _ = events.send(FileEvent::Progress {
+                        downloaded: so_far,
+                        total: total.or(resource.len()),
+                    });
+                }
+                Ok(())
+            })
+            .on_complete(move |outcome| on_done.on_complete(id, range, outcome))
+    }
+
+    /// Whether the running request should give way to one starting at the reader's position.
+    fn should_jump(&self, st: &State, reader: u64) -> bool {
+        let Some(active) = &st.active else {
+            return false;
+        };
+        if st.accepts_ranges != Some(true) || st.total.is_some_and(|t| reader >= t) {
+            return false;
+        }
+        if self.shared.resource.contiguous_end(reader).is_some() {
+            return false;
+        }
+        let frontier = active.frontier.load(Ordering::Acquire);
+        let arriving = active.start <= reader
+            && reader <= frontier.saturating_add(self.seek_threshold)
+            && active.end.is_none_or(|e| reader < e);
+        !arriving
+    }
+
+    /// The next range to fetch, or `None` if nothing is needed now.
+    fn next_range(&self, st: &State, reader: u64) -> Option<ByteRange> {
+        let resource = &self.shared.resource;
+        let Some(total) = st.total else {
+            // Length unknown: continue sequentially from the reader (or the start).
+            let from = if st.accepts_ranges == Some(true) {
+                reader
+            } else {
+                0
+            };
+            let from = resource.contiguous_end(from).unwrap_or(from);
+            return Some(ByteRange::from_start(from));
+        };
+        if st.accepts_ranges != Some(true) {
+            // One sequential request is all such a server allows; the downloader skips present bytes.
+            return resource
+                .first_gap(0..total)
+                .map(|g| ByteRange::from_start(g.start));
+        }
+        let from = resource.contiguous_end(reader).unwrap_or(reader).min(total);
+        let gap = resource
+            .first_gap(from..total)
+            .or_else(|| resource.first_gap(0..from))?;
+        let mut end = gap.end;
+        if let Some(limit) = self.buffer_ahead {
+            let horizon = reader.saturating_add(limit);
+            if gap.start >= reader && gap.start >= horizon {
+                return None;
+            }
+            if gap.start >= reader {
+                end = end.min(horizon.max(gap.start.saturating_add(MIN_WINDOW)));
+            }
+        }
+        Some(ByteRange::new(gap.start, end))
+    }
+}
+
+impl Peer for FilePeer {
+    fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<Vec<FetchCmd>>> {
+        // Register for reader seeks (and reads, when pacing); the position itself comes from the timeline.
+        while self
+            .hooks
+            .seek
+            .poll_changed(cx, &mut self.seek_cursor)
+            .is_ready()
+        {}
+        if self.buffer_ahead.is_some() {
+            while self
+                .hooks
+                .chunk
+                .poll_changed(cx, &mut self.chunk_cursor)
+                .is_ready()
+            {}
+        }
+        let shared = self.shared.clone();
+        let mut st = shared.lock();
+        st.waker = Some(cx.waker().clone());
+        if st.failed {
+            return Poll::Ready(None);
+        }
+        if shared.resource.is_complete() {
+            if !self.completed {
+                self.completed = true;
+                let total = shared.resource.len().unwrap_or(0);
+                tracing::debug!(total, "file complete");
+                let _ = shared.events.send(FileEvent::Completed { total });
+            }
+            return Poll::Ready(None);
+        }
+        let reader = shared.timeline.position();
+        if self.should_jump(&st, reader) {
+            if let Some(active) = st.active.take() {
+                tracing::debug!(
+                    reader,
+                    from = active.start,
+                    "seek outside the running request: restarting there"
+                );
+                active.cancel.cancel();
+            }
+        }
+        if st.active.is_some() {
+            return Poll::Pending;
+        }
+        match self.next_range(&st, reader) {
+            Some(range) => {
+                let cmd = self.command(&mut st, range);
+                Poll::Ready(Some(vec![cmd]))
+            }
+            None => Poll::Pending,
+        }
+    }
+
+    fn cancel_token(&self) -> CancellationToken {
+        self.cancel.clone()
+    }
+
+    fn label(&self) -> String {
+        redact_url(&self.url).to_string()
+    }
+}

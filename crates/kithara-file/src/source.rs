@@ -1,0 +1,157 @@
+//! The [`Source`] side of a file stream: remote (storage filled by the peer) or local (read in place).
+
+use std::{fs, ops::Range, path::PathBuf, sync::Arc, time::Duration};
+
+use kithara_storage::{StorageResource, WaitOutcome as StorageWait};
+use kithara_stream::{
+    dl::PeerHandle, Error, MediaInfo, PendingReason, Result, Source, Timeline, WaitOutcome,
+};
+
+/// The source of a [`File`](crate::File) stream.
+#[derive(Debug)]
+pub struct FileSource {
+    inner: Inner,
+    timeline: Timeline,
+    media_info: Option<MediaInfo>,
+}
+
+#[derive(Debug)]
+enum Inner {
+    Remote {
+        resource: StorageResource,
+        peer: PeerHandle,
+        wait_timeout: Duration,
+    },
+    Local {
+        file: fs::File,
+        path: PathBuf,
+        len: u64,
+    },
+}
+
+impl FileSource {
+    pub(crate) fn remote(
+        resource: StorageResource,
+        peer: PeerHandle,
+        wait_timeout: Duration,
+        timeline: Timeline,
+        media_info: Option<MediaInfo>,
+    ) -> Self {
+        Self {
+            inner: Inner::Remote {
+                resource,
+                peer,
+                wait_timeout,
+            },
+            timeline,
+            media_info,
+        }
+    }
+
+    pub(crate) fn local(path: PathBuf, media_info: Option<MediaInfo>) -> Result<Self> {
+        let io_err = |op, e| Error::LocalIo {
+            op,
+            path: path.clone(),
+            source: Arc::new(e),
+        };
+        let file = fs::File::open(&path).map_err(|e| io_err("open", e))?;
+        let meta = file.metadata().map_err(|e| io_err("stat", e))?;
+        if !meta.is_file() {
+            return Err(io_err(
+                "open",
+                std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a regular file"),
+            ));
+        }
+        let timeline = Timeline::new();
+        timeline.set_total_len(meta.len());
+        Ok(Self {
+            inner: Inner::Local {
+                file,
+                path,
+                len: meta.len(),
+            },
+            timeline,
+            media_info,
+        })
+    }
+
+    /// The storage behind a remote stream (`None` for a local file).
+    pub fn storage(&self) -> Option<&StorageResource> {
+        match &self.inner {
+            Inner::Remote { resource, .. } => Some(resource),
+            Inner::Local { .. } => None,
+        }
+    }
+
+    /// The registered peer of a remote stream (`None` for a local file).
+    pub fn peer(&self) -> Option<&PeerHandle> {
+        match &self.inner {
+            Inner::Remote { peer, .. } => Some(peer),
+            Inner::Local { .. } => None,
+        }
+    }
+}
+
+#[cfg(unix)]
+fn read_file_at(file: &fs::File, offset: u64, buf: &mut [u8]) -> std::io::Result<usize> {
+    std::os::unix::fs::FileExt::read_at(file, buf, offset)
+}
+
+#[cfg(windows)]
+fn read_file_at(file: &fs::File, offset: u64, buf: &mut [u8]) -> std::io::Result<usize> {
+    std::os::windows::fs::FileExt::seek_read(file, buf, offset)
+}
+
+impl Source for FileSource {
+    fn wait_range(&mut self, range: Range<u64>) -> Result<WaitOutcome> {
+        match &self.inner {
+            Inner::Local { len, .. } => Ok(if range.start >= *len {
+                WaitOutcome::Eof
+            } else {
+                WaitOutcome::Ready
+            }),
+            Inner::Remote {
+                resource,
+                wait_timeout,
+                ..
+            } => match resource.wait_range(range.clone(), *wait_timeout) {
+                StorageWait::Ready => Ok(WaitOutcome::Ready),
+                StorageWait::Eof => Ok(WaitOutcome::Eof),
+                StorageWait::Failed(cause) => Err(Error::from_shared(cause)),
+                StorageWait::Cancelled => Err(Error::Cancelled),
+                _ => {
+                    tracing::debug!(start = range.start, end = range.end, waited = ?wait_timeout, "wait budget ran out");
+                    Ok(WaitOutcome::Pending(PendingReason::NotReady))
+                }
+            },
+        }
+    }
+
+    fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> Result<usize> {
+        match &self.inner {
+            Inner::Local { file, path, .. } => {
+                read_file_at(file, offset, buf).map_err(|e| Error::LocalIo {
+                    op: "read",
+                    path: path.clone(),
+                    source: Arc::new(e),
+                })
+            }
+            Inner::Remote { resource, .. } => Ok(resource.read_at(offset, buf)?),
+        }
+    }
+
+    fn len(&self) -> Option<u64> {
+        match &self.inner {
+            Inner::Local { len, .. } => Some(*len),
+            Inner::Remote { resource, .. } => resource.len(),
+        }
+    }
+
+    fn media_info(&self) -> Option<MediaInfo> {
+        self.media_info
+    }
+
+    fn timeline(&self) -> &Timeline {
+        &self.timeline
+    }
+}

@@ -1,0 +1,361 @@
+//! [`StorageResource`]: where the async download side and the synchronous
+//! reader side meet.
+//!
+//! Writes copy bytes into the backend *before* taking the state lock, and
+//! reads take the state lock only to find how many committed bytes follow
+//! the offset, then copy outside it. This is sound because committed bytes
+//! never change: writes are serialised by a separate write lock and only
+//! ever fill bytes that are not yet committed, while reads only touch bytes
+//! that are.
+
+use std::fmt;
+use std::ops::Range;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use crate::file::FileBackend;
+use crate::mem::MemBackend;
+use crate::wait::StateCell;
+use crate::{Error, RangeSet, Result, SharedError, WaitOutcome};
+
+/// Which kind of backend stores a resource's bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum BackendKind {
+    /// Bytes live in memory, in lazily allocated 256 KiB pages.
+    Memory,
+    /// Bytes live in a sparse file, written in place at their offsets.
+    Disk,
+}
+
+#[derive(Debug)]
+enum Backend {
+    Memory(MemBackend),
+    Disk(FileBackend),
+}
+
+impl Backend {
+    fn write(&self, offset: u64, data: &[u8]) -> Result<()> {
+        match self {
+            Self::Memory(m) => {
+                m.write(offset, data);
+                Ok(())
+            }
+            Self::Disk(f) => f.write(offset, data),
+        }
+    }
+
+    fn read(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
+        match self {
+            Self::Memory(m) => {
+                m.read(offset, buf);
+                Ok(())
+            }
+            Self::Disk(f) => f.read(offset, buf),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Inner {
+    backend: Backend,
+    /// Serialises `write_at` and `set_len` (the writer side), so that the
+    /// gaps a write fills cannot be filled by someone else before it
+    /// commits, and the length cannot change under an in-flight write.
+    write_lock: Mutex<()>,
+    /// Ranges, length, failure and cancellation, plus the condvar.
+    sync: StateCell,
+}
+
+/// Bytes of one stream, the byte ranges present, the total length once
+/// known, and failure/cancellation state; readers can block until a range
+/// is present.
+///
+/// Cloning is cheap (an `Arc` inside); all clones share the same resource.
+/// The writer side (download tasks) calls [`write_at`](Self::write_at),
+/// [`set_len`](Self::set_len), [`fail`](Self::fail); the reader side (a
+/// synchronous decoder thread) calls [`wait_range`](Self::wait_range) and
+/// [`read_at`](Self::read_at). Offsets and lengths are in bytes.
+///
+/// Invariants: committed bytes never change; the set of present ranges only
+/// grows; every change that could end a wait wakes all waiters.
+#[derive(Clone)]
+pub struct StorageResource {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for StorageResource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.inner.sync.lock();
+        f.debug_struct("StorageResource")
+            .field("kind", &self.kind())
+            .field("len", &state.len)
+            .field("covered", &state.ranges.covered())
+            .field("failed", &state.failed.is_some())
+            .field("cancelled", &state.cancelled)
+            .finish()
+    }
+}
+
+impl StorageResource {
+    fn with_backend(backend: Backend) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                backend,
+                write_lock: Mutex::new(()),
+                sync: StateCell::default(),
+            }),
+        }
+    }
+
+    /// Creates an empty resource backed by memory (lazily allocated
+    /// 256 KiB pages; unwritten regions cost no memory).
+    pub fn memory() -> Self {
+        Self::with_backend(Backend::Memory(MemBackend::default()))
+    }
+
+    /// Creates an empty resource backed by the file at `path`, creating it
+    /// or truncating an existing file. The file is written in place at byte
+    /// offsets (sparse) and is left on disk when the resource is dropped.
+    ///
+    /// # Errors
+    /// [`Error::Io`] if the file cannot be created or opened for reading and
+    /// writing.
+    pub fn disk(path: impl Into<PathBuf>) -> Result<Self> {
+        let path = path.into();
+        tracing::debug!(path = %path.display(), "creating disk storage resource");
+        Ok(Self::with_backend(Backend::Disk(FileBackend::create(
+            path,
+        )?)))
+    }
+
+    /// Creates an empty resource backed by an anonymous temporary file
+    /// (sparse, written in place), deleted by the OS once the last clone is
+    /// dropped.
+    ///
+    /// # Errors
+    /// [`Error::Io`] if the temporary file cannot be created.
+    pub fn temp_file() -> Result<Self> {
+        Ok(Self::with_backend(Backend::Disk(FileBackend::temp()?)))
+    }
+
+    /// The kind of backend storing the bytes.
+    pub fn kind(&self) -> BackendKind {
+        match self.inner.backend {
+            Backend::Memory(_) => BackendKind::Memory,
+            Backend::Disk(_) => BackendKind::Disk,
+        }
+    }
+
+    /// Stores `data` at byte `offset` and commits that range, waking any
+    /// waiters.
+    ///
+    /// Only the parts of `offset..offset + data.len()` that are not yet
+    /// present are written; bytes already present are left unchanged (so a
+    /// retried or overlapping write is harmless). Writes after
+    /// [`fail`](Self::fail) are accepted and stored: readers keep being
+    /// served whatever is present. An empty `data` only runs the checks.
+    ///
+    /// # Errors
+    /// - [`Error::Cancelled`] if the resource was cancelled (nothing is
+    ///   written). A write already in progress when `cancel` is called
+    ///   completes normally.
+    /// - [`Error::BeyondEnd`] if the total length is known and
+    ///   `offset + data.len()` exceeds it (nothing is written).
+    /// - [`Error::Io`] if the disk backend fails; nothing of this call is
+    ///   committed then, and the write may be retried.
+    pub fn write_at(&self, offset: u64, data: &[u8]) -> Result<()> {
+        let _writer = self
+            .inner
+            .write_lock
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let beyond = |total| Error::BeyondEnd {
+            offset,
+            len: data.len(),
+            total,
+        };
+        let gaps = {
+            let state = self.inner.sync.lock();
+            if state.cancelled {
+                return Err(Error::Cancelled);
+            }
+            let end = offset
+                .checked_add(data.len() as u64)
+                .ok_or_else(|| beyond(state.len.unwrap_or(u64::MAX)))?;
+            if let Some(total) = state.len.filter(|&total| end > total) {
+                return Err(beyond(total));
+            }
+            state.ranges.gaps(offset..end)
+        };
+        if gaps.is_empty() {
+            return Ok(());
+        }
+        for gap in &gaps {
+            let from = (gap.start - offset) as usize;
+            let to = (gap.end - offset) as usize;
+            self.inner.backend.write(gap.start, &data[from..to])?;
+        }
+        let mut state = self.inner.sync.lock();
+        for gap in gaps {
+            state.ranges.insert(gap);
+        }
+        self.inner.sync.notify(state);
+        Ok(())
+    }
+
+    /// Copies the committed bytes starting at `offset` into `buf`: as many
+    /// as are contiguously present from `offset`, up to `buf.len()`.
+    /// Returns the number of bytes copied; `0` if the byte at `offset` is
+    /// not present (or `buf` is empty). Never returns uncommitted bytes.
+    /// Reads keep working after [`fail`](Self::fail) and
+    /// [`cancel`](Self::cancel).
+    ///
+    /// # Errors
+    /// [`Error::Io`] if the disk backend fails.
+    pub fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let Some(end) = self.inner.sync.lock().ranges.contiguous_end(offset) else {
+            return Ok(0);
+        };
+        let n = usize::try_from(end - offset).map_or(buf.len(), |avail| avail.min(buf.len()));
+        self.inner.backend.read(offset, &mut buf[..n])?;
+        Ok(n)
+    }
+
+    /// Blocks the calling thread until `range` can be answered or `timeout`
+    /// elapses.
+    ///
+    /// Each time the thread wakes it checks, in this order:
+    /// cancelled → [`WaitOutcome::Cancelled`]; `range.start` at or beyond a
+    /// known total length → [`WaitOutcome::Eof`]; `range` (end clamped to
+    /// the known length) present → [`WaitOutcome::Ready`]; failed →
+    /// [`WaitOutcome::Failed`]; deadline passed → [`WaitOutcome::TimedOut`].
+    /// `Ready` beats `Failed`, so bytes already present are still served
+    /// after a failure. An empty range (`start >= end`) is `Ready` unless
+    /// cancelled or at/after EOF. A `timeout` too large to form a deadline
+    /// waits without one.
+    ///
+    /// Waiting uses a std `Condvar` (no spinning or sleeping); it must not be
+    /// called from an async task, which it would block.
+    pub fn wait_range(&self, range: Range<u64>, timeout: Duration) -> WaitOutcome {
+        self.inner.sync.wait_range(range, timeout)
+    }
+
+    /// Records the total length in bytes, waking any waiters (waits at or
+    /// past it become [`WaitOutcome::Eof`]). Setting the same length again
+    /// is a no-op.
+    ///
+    /// # Errors
+    /// - [`Error::LengthConflict`] if a different length was set earlier or
+    ///   bytes beyond `len` are already present.
+    /// - [`Error::Cancelled`] if the resource was cancelled.
+    pub fn set_len(&self, len: u64) -> Result<()> {
+        let _writer = self
+            .inner
+            .write_lock
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let mut state = self.inner.sync.lock();
+        if state.cancelled {
+            return Err(Error::Cancelled);
+        }
+        let present_end = state.ranges.max_end();
+        match state.len {
+            Some(known) if known == len => return Ok(()),
+            Some(_) => {}
+            None if present_end <= len => {
+                tracing::debug!(len, "storage resource length known");
+                state.len = Some(len);
+                self.inner.sync.notify(state);
+                return Ok(());
+            }
+            None => {}
+        }
+        Err(Error::LengthConflict {
+            requested: len,
+            known: state.len,
+            present_end,
+        })
+    }
+
+    /// The total length in bytes, if known.
+    #[allow(
+        clippy::len_without_is_empty,
+        reason = "the total length may be unknown; `covered` reports bytes present"
+    )]
+    pub fn len(&self) -> Option<u64> {
+        self.inner.sync.lock().len
+    }
+
+    /// Whether the length is known and every byte of `0..len` is present.
+    pub fn is_complete(&self) -> bool {
+        let state = self.inner.sync.lock();
+        state.len.is_some_and(|len| state.ranges.contains(0..len))
+    }
+
+    /// Number of bytes present.
+    pub fn covered(&self) -> u64 {
+        self.inner.sync.lock().ranges.covered()
+    }
+
+    /// A snapshot of the present byte ranges.
+    pub fn ranges(&self) -> RangeSet {
+        self.inner.sync.lock().ranges.clone()
+    }
+
+    /// End (exclusive) of the present range containing `pos`; `None` if the
+    /// byte at `pos` is not present. See [`RangeSet::contiguous_end`].
+    pub fn contiguous_end(&self, pos: u64) -> Option<u64> {
+        self.inner.sync.lock().ranges.contiguous_end(pos)
+    }
+
+    /// First missing sub-range of `within`. See [`RangeSet::first_gap`].
+    pub fn first_gap(&self, within: Range<u64>) -> Option<Range<u64>> {
+        self.inner.sync.lock().ranges.first_gap(within)
+    }
+
+    /// Smallest present byte offset `>= pos`. See
+    /// [`RangeSet::next_present_start`].
+    pub fn next_present_start(&self, pos: u64) -> Option<u64> {
+        self.inner.sync.lock().ranges.next_present_start(pos)
+    }
+
+    /// Marks the resource failed with cause `err`, waking any waiters; waits
+    /// for ranges that are not present then return
+    /// [`WaitOutcome::Failed`]. The first failure wins; later calls are
+    /// ignored.
+    pub fn fail(&self, err: SharedError) {
+        let mut state = self.inner.sync.lock();
+        if state.failed.is_none() {
+            tracing::debug!(error = %err, "storage resource failed");
+            state.failed = Some(err);
+            self.inner.sync.notify(state);
+        }
+    }
+
+    /// The failure cause recorded by [`fail`](Self::fail), if any.
+    pub fn failure(&self) -> Option<SharedError> {
+        self.inner.sync.lock().failed.clone()
+    }
+
+    /// Cancels the resource, waking any waiters: waits return
+    /// [`WaitOutcome::Cancelled`], and later `write_at`/`set_len` return
+    /// [`Error::Cancelled`]. Idempotent.
+    pub fn cancel(&self) {
+        let mut state = self.inner.sync.lock();
+        if !state.cancelled {
+            tracing::debug!("storage resource cancelled");
+            state.cancelled = true;
+            self.inner.sync.notify(state);
+        }
+    }
+
+    /// Whether [`cancel`](Self::cancel) was called.
+    pub fn is_cancelled(&self) -> bool {
+        self.inner.sync.lock().cancelled
+    }
+}

@@ -1,0 +1,183 @@
+//! [`WaitOutcome`] and the blocking wait machinery behind
+//! [`StorageResource::wait_range`](crate::StorageResource::wait_range).
+//!
+//! All mutable bookkeeping of a resource (present ranges, known length,
+//! failure, cancellation, number of blocked waiters) lives in one [`State`]
+//! behind a `std::sync::Mutex`, paired with a `Condvar`. Waiters block with
+//! `Condvar::wait_timeout` and re-check the whole predicate on every wake
+//! (spurious or not); every state change that could end a wait calls
+//! `notify_all` when at least one waiter is registered. A std `Condvar` is
+//! used rather than an async primitive because the reader is a synchronous
+//! decoder thread, not a task on an async runtime.
+
+use std::ops::Range;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use crate::RangeSet;
+
+/// A failure cause shared between the writer side and all readers.
+pub type SharedError = Arc<dyn std::error::Error + Send + Sync + 'static>;
+
+/// How a [`StorageResource::wait_range`](crate::StorageResource::wait_range)
+/// call ended.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum WaitOutcome {
+    /// The requested range (its end clamped to the known total length) is
+    /// present and can be read with
+    /// [`read_at`](crate::StorageResource::read_at).
+    Ready,
+    /// The range starts at or after the known total length: nothing more
+    /// will ever be there.
+    Eof,
+    /// The writer side failed the resource (see
+    /// [`fail`](crate::StorageResource::fail)) and the range is not
+    /// present; carries the cause.
+    Failed(SharedError),
+    /// The resource was cancelled.
+    Cancelled,
+    /// The timeout elapsed before any other outcome applied.
+    TimedOut,
+}
+
+/// Mutable bookkeeping of one resource, guarded by [`StateCell::state`].
+#[derive(Debug, Default)]
+pub(crate) struct State {
+    /// Committed byte ranges; only grows.
+    pub(crate) ranges: RangeSet,
+    /// Total length in bytes, once known.
+    pub(crate) len: Option<u64>,
+    /// First failure reported by the writer side.
+    pub(crate) failed: Option<SharedError>,
+    /// Whether the resource was cancelled.
+    pub(crate) cancelled: bool,
+    /// Number of threads currently blocked in [`StateCell::wait_range`].
+    waiters: usize,
+}
+
+impl State {
+    /// The outcome a wait for `range` would have right now, or `None` if it
+    /// must keep waiting. Checks, in order: cancelled, EOF, ready, failed.
+    pub(crate) fn check(&self, range: &Range<u64>) -> Option<WaitOutcome> {
+        if self.cancelled {
+            return Some(WaitOutcome::Cancelled);
+        }
+        let end = match self.len {
+            Some(len) if range.start >= len => return Some(WaitOutcome::Eof),
+            Some(len) => range.end.min(len),
+            None => range.end,
+        };
+        if self.ranges.contains(range.start..end) {
+            return Some(WaitOutcome::Ready);
+        }
+        self.failed.clone().map(WaitOutcome::Failed)
+    }
+}
+
+/// A [`State`] together with the condition variable its waiters block on.
+#[derive(Debug, Default)]
+pub(crate) struct StateCell {
+    state: Mutex<State>,
+    cond: Condvar,
+}
+
+impl StateCell {
+    /// Locks the state. A poisoned lock is recovered: every update of
+    /// [`State`] is a single assignment or `RangeSet` call, so a panic
+    /// elsewhere cannot leave it half-updated.
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Releases `guard` and wakes all waiters if there are any. Call after
+    /// every state change that could end a wait.
+    pub(crate) fn notify(&self, guard: MutexGuard<'_, State>) {
+        let has_waiters = guard.waiters > 0;
+        drop(guard);
+        if has_waiters {
+            self.cond.notify_all();
+        }
+    }
+
+    /// Blocks until [`State::check`] yields an outcome for `range` or
+    /// `timeout` elapses. A timeout too large to represent as a deadline
+    /// waits without a deadline.
+    pub(crate) fn wait_range(&self, range: Range<u64>, timeout: Duration) -> WaitOutcome {
+        let deadline = Instant::now().checked_add(timeout);
+        let mut guard = self.lock();
+        if let Some(outcome) = guard.check(&range) {
+            return outcome;
+        }
+        guard.waiters += 1;
+        let outcome = loop {
+            if let Some(outcome) = guard.check(&range) {
+                break outcome;
+            }
+            match deadline {
+                None => {
+                    guard = self
+                        .cond
+                        .wait(guard)
+                        .unwrap_or_else(PoisonError::into_inner);
+                }
+                Some(deadline) => {
+                    let now = Instant::now();
+                    if now >= deadline {
+                        tracing::trace!(?range, "storage wait timed out");
+                        break WaitOutcome::TimedOut;
+                    }
+                    guard = self
+                        .cond
+                        .wait_timeout(guard, deadline - now)
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .0;
+                }
+            }
+        };
+        guard.waiters -= 1;
+        outcome
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("boom")]
+    struct Boom;
+
+    #[test]
+    fn check_order() {
+        let mut s = State::default();
+        assert!(s.check(&(0..10)).is_none());
+        assert!(matches!(s.check(&(3..3)), Some(WaitOutcome::Ready)));
+        s.failed = Some(Arc::new(Boom));
+        assert!(matches!(s.check(&(0..10)), Some(WaitOutcome::Failed(_))));
+        s.ranges.insert(0..4);
+        assert!(matches!(s.check(&(0..4)), Some(WaitOutcome::Ready)));
+        s.len = Some(4);
+        assert!(matches!(s.check(&(0..10)), Some(WaitOutcome::Ready)));
+        assert!(matches!(s.check(&(4..10)), Some(WaitOutcome::Eof)));
+        s.cancelled = true;
+        assert!(matches!(s.check(&(0..4)), Some(WaitOutcome::Cancelled)));
+    }
+
+    #[test]
+    fn waiter_count_is_restored() {
+        let cell = Arc::new(StateCell::default());
+        let out = cell.wait_range(0..1, Duration::from_millis(20));
+        assert!(matches!(out, WaitOutcome::TimedOut));
+        assert_eq!(cell.lock().waiters, 0);
+
+        // No deadline (Duration::MAX): woken by the state change.
+        let waiter = Arc::clone(&cell);
+        let handle = std::thread::spawn(move || waiter.wait_range(0..1, Duration::MAX));
+        let mut state = cell.lock();
+        state.ranges.insert(0..1);
+        cell.notify(state);
+        assert!(matches!(handle.join().unwrap(), WaitOutcome::Ready));
+        assert_eq!(cell.lock().waiters, 0);
+    }
+}

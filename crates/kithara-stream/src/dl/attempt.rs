@@ -1,0 +1,384 @@
+//! Performing one command over HTTP: attempts, retries, resume from the written frontier.
+//!
+//! Each attempt asks for the bytes not yet delivered (`Range` from the first unwritten byte, with
+//! `If-Range` once an `ETag` is known), so a retry after a reset costs at most the bytes in flight.
+//! A server that ignores `Range` answers 200 and its leading bytes are skipped. Connect errors,
+//! resets, truncated bodies, inactivity, 408, 429 and 5xx are retried with backoff (honouring
+//! `Retry-After`); other 4xx fail at once.
+
+use std::{future::Future, pin::Pin, time::Duration};
+
+use http::{header, StatusCode};
+use tokio::time::timeout;
+use url::Url;
+
+use super::{
+    downloader::Inner,
+    fetch::{ByteRange, FetchMethod, ResponseInfo},
+    peer::PeerState,
+    FetchCmd, FetchOutcome,
+};
+use crate::error::{redact_url, Error, TransportKind};
+
+/// Why one attempt stopped.
+enum Stop {
+    Cancelled,
+    Fatal(Error),
+    Retry {
+        error: Error,
+        retry_after: Option<Duration>,
+    },
+}
+
+/// Progress of a command across attempts.
+struct Progress {
+    /// Absolute offset of the next byte to deliver.
+    next: u64,
+    /// Bytes delivered over all attempts.
+    delivered: u64,
+    /// ETag of the first response, to detect a changed resource on resume.
+    etag: Option<String>,
+}
+
+pub(crate) async fn execute(
+    inner: &Inner,
+    cmd: &mut FetchCmd,
+    state: &PeerState,
+    mut cancelled: Pin<&mut impl Future<Output = ()>>,
+) -> FetchOutcome {
+    let client = match &inner.client {
+        Ok(c) => c.clone(),
+        Err(e) => return FetchOutcome::Failed(e.clone()),
+    };
+    let policy = &inner.config.retry;
+    let url = redact_url(cmd.url());
+    let start = cmd.range().map_or(0, |r| r.start);
+    let mut progress = Progress {
+        next: start,
+        delivered: 0,
+        etag: None,
+    };
+    let mut attempts_without_progress = 0u32;
+    let mut total_attempts = 0u32;
+    loop {
+        attempts_without_progress += 1;
+        total_attempts += 1;
+        let before = progress.delivered;
+        let stop = tokio::select! {
+            biased;
+            _ = cancelled.as_mut() => Stop::Cancelled,
+            r = attempt(inner, &client, cmd, &mut progress, state, &url) => match r {
+                Ok(()) => return FetchOutcome::Completed { bytes: progress.delivered, end: progress.next },
+                Err(stop) => stop,
+            },
+        };
+        if progress.delivered > before {
+            attempts_without_progress = 1;
+        }
+        let (error, retry_after) = match stop {
+            Stop::Cancelled => return FetchOutcome::Cancelled,
+            Stop::Fatal(e) => {
+                tracing::error!(error = %e, "fetch failed");
+                return FetchOutcome::Failed(e);
+            }
+            Stop::Retry { error, retry_after } => (error, retry_after),
+        };
+        if attempts_without_progress >= policy.max_attempts.max(1) {
+            tracing::error!(error = %error, attempts = total_attempts, "fetch failed, retries exhausted");
+            return FetchOutcome::Failed(Error::RetriesExhausted {
+                url: url.clone(),
+                attempts: total_attempts,
+                last: Box::new(error),
+            });
+        }
+        let delay = match retry_after {
+            Some(d) => d.min(policy.max_retry_after),
+            None => policy.backoff(attempts_without_progress),
+        };
+        tracing::warn!(error = %error, attempt = total_attempts, resume_at = progress.next, ?delay, "retrying fetch");
+        tokio::select! {
+            biased;
+            _ = cancelled.as_mut() => return FetchOutcome::Cancelled,
+            _ = tokio::time::sleep(delay) => {}
+        }
+    }
+}
+
+fn transport(
+    method: &http::Method,
+    url: &Url,
+    range: Option<ByteRange>,
+    e: reqwest::Error,
+    body: bool,
+) -> Error {
+    let kind = if e.is_connect() {
+        TransportKind::Connect
+    } else if e.is_timeout() {
+        TransportKind::Timeout
+    } else if e.is_redirect() {
+        TransportKind::Redirect
+    } else if body || e.is_body() || e.is_decode() {
+        TransportKind::Body
+    } else if e.is_request() {
+        TransportKind::Request
+    } else {
+        TransportKind::Other
+    };
+    Error::Transport {
+        method: method.clone(),
+        url: url.clone(),
+        range,
+        kind,
+        source: std::sync::Arc::new(e),
+    }
+}
+
+fn retry_after(headers: &http::HeaderMap) -> Option<Duration> {
+    let v = headers.get(header::RETRY_AFTER)?.to_str().ok()?;
+    v.trim().parse::<u64>().ok().map(Duration::from_secs)
+}
+
+fn header_str(headers: &http::HeaderMap, name: header::HeaderName) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+/// Parses `bytes a-b/total` (total may be `*`) into (a, b exclusive, total).
+fn parse_content_range(v: &str) -> Option<(u64, u64, Option<u64>)> {
+    let rest = v.trim().strip_prefix("bytes")?.trim_start();
+    let (span, total) = rest.split_once('/')?;
+    let (a, b) = span.split_once('-')?;
+    let a: u64 = a.trim().parse().ok()?;
+    let b: u64 = b.trim().parse().ok()?;
+    let total = match total.trim() {
+        "*" => None,
+        t => Some(t.parse().ok()?),
+    };
+    (b >= a).then_some((a, b.checked_add(1)?, total))
+}
+
+async fn attempt(
+    inner: &Inner,
+    client: &reqwest::Client,
+    cmd: &mut FetchCmd,
+    progress: &mut Progress,
+    state: &PeerState,
+    url: &Url,
+) -> Result<(), Stop> {
+    let inactivity = inner.config.inactivity_timeout;
+    let method = match cmd.method() {
+        FetchMethod::Get => http::Method::GET,
+        FetchMethod::Head => http::Method::HEAD,
+    };
+    let end = cmd.range().and_then(|r| r.end);
+    if end.is_some_and(|e| progress.next >= e) {
+        return Ok(());
+    }
+    let want = ByteRange {
+        start: progress.next,
+        end,
+    };
+    let ranged = cmd.range().is_some() || progress.next > 0;
+    let mut req = client
+        .request(method.clone(), cmd.url().clone())
+        .headers(cmd.headers().clone());
+    if ranged {
+        req = req.header(header::RANGE, want.header_value());
+        if let Some(etag) = progress.etag.as_deref().filter(|_| progress.delivered > 0) {
+            req = req.header(header::IF_RANGE, etag);
+        }
+    }
+    let range_for_err = ranged.then_some(want);
+    let resp = match timeout(inactivity, req.send()).await {
+        Err(_) => {
+            return Err(Stop::Retry {
+                error: Error::Inactivity {
+                    url: url.clone(),
+                    range: range_for_err,
+                    timeout: inactivity,
+                },
+                retry_after: None,
+            })
+        }
+        Ok(Err(e)) => {
+            let err = transport(&method, url, range_for_err, e, false);
+            return Err(match &err {
+                Error::Transport {
+                    kind: TransportKind::Redirect,
+                    ..
+                } => Stop::Fatal(err),
+                _ => Stop::Retry {
+                    error: err,
+                    retry_after: None,
+                },
+            });
+        }
+        Ok(Ok(r)) => r,
+    };
+    let status = resp.status();
+    let headers = resp.headers();
+    let status_err = || Error::HttpStatus {
+        method: method.clone(),
+        url: url.clone(),
+        range: range_for_err,
+        status: status.as_u16(),
+    };
+    if status == StatusCode::RANGE_NOT_SATISFIABLE {
+        let total = header_str(headers, header::CONTENT_RANGE).and_then(|v| {
+            v.trim()
+                .strip_prefix("bytes */")
+                .and_then(|t| t.trim().parse().ok())
+        });
+        return Err(Stop::Fatal(Error::RangeNotSatisfiable {
+            url: url.clone(),
+            range: want,
+            total,
+        }));
+    }
+    if status == StatusCode::REQUEST_TIMEOUT
+        || status == StatusCode::TOO_MANY_REQUESTS
+        || status.is_server_error()
+    {
+        return Err(Stop::Retry {
+            error: status_err(),
+            retry_after: retry_after(headers),
+        });
+    }
+    if !status.is_success() {
+        return Err(Stop::Fatal(status_err()));
+    }
+    let etag = header_str(headers, header::ETAG);
+    let content_type = header_str(headers, header::CONTENT_TYPE);
+    let content_length =
+        header_str(headers, header::CONTENT_LENGTH).and_then(|v| v.trim().parse::<u64>().ok());
+    // `skip`: leading body bytes to drop because the server sent more than asked for.
+    let (body_start, total_len, accepts_ranges) = if status == StatusCode::PARTIAL_CONTENT {
+        let cr = header_str(headers, header::CONTENT_RANGE).unwrap_or_default();
+        match parse_content_range(&cr) {
+            Some((a, _, total)) if a == want.start => (a, total, true),
+            _ => {
+                return Err(Stop::Fatal(Error::UnexpectedRange {
+                    url: url.clone(),
+                    requested: want,
+                    answered: cr,
+                }));
+            }
+        }
+    } else {
+        let accepts =
+            header_str(headers, header::ACCEPT_RANGES).is_some_and(|v| v.contains("bytes"));
+        (0, content_length, accepts)
+    };
+    if let (Some(before), Some(now)) = (progress.etag.as_deref(), etag.as_deref()) {
+        if before != now && progress.delivered > 0 {
+            return Err(Stop::Fatal(Error::ResourceChanged {
+                url: url.clone(),
+                before: before.to_owned(),
+                after: now.to_owned(),
+            }));
+        }
+    }
+    if progress.etag.is_none() {
+        progress.etag = etag.clone();
+    }
+    if let Some(hook) = cmd.on_response.as_mut() {
+        hook(&ResponseInfo {
+            status: status.as_u16(),
+            url: resp.url().clone(),
+            offset: progress.next,
+            total_len,
+            accepts_ranges,
+            etag,
+            content_type,
+        });
+    }
+    if cmd.method() == FetchMethod::Head {
+        return Ok(());
+    }
+    // Where this response's body must end for the command to be complete.
+    let expected_end = match (end, total_len) {
+        (Some(e), Some(t)) => Some(e.min(t)),
+        (Some(e), None) => Some(e),
+        (None, t) => t,
+    };
+    let mut pos = body_start;
+    let mut resp = resp;
+    loop {
+        let chunk = match timeout(inactivity, resp.chunk()).await {
+            Err(_) => {
+                return Err(Stop::Retry {
+                    error: Error::Inactivity {
+                        url: url.clone(),
+                        range: range_for_err,
+                        timeout: inactivity,
+                    },
+                    retry_after: None,
+                })
+            }
+            Ok(Err(e)) => {
+                return Err(Stop::Retry {
+                    error: transport(&method, url, range_for_err, e, true),
+                    retry_after: None,
+                })
+            }
+            Ok(Ok(None)) => break,
+            Ok(Ok(Some(c))) => c,
+        };
+        let chunk_start = pos;
+        pos += chunk.len() as u64;
+        // Drop bytes before the resume point (a 200 to a ranged request) and past the range end.
+        let lo = progress.next.max(chunk_start);
+        let hi = end.map_or(pos, |e| pos.min(e));
+        if hi > lo {
+            let data = &chunk[(lo - chunk_start) as usize..(hi - chunk_start) as usize];
+            if let Some(w) = cmd.writer.as_mut() {
+                if let Err(e) = w(lo, data) {
+                    return Err(Stop::Fatal(Error::Write {
+                        url: url.clone(),
+                        offset: lo,
+                        source: e.into(),
+                    }));
+                }
+            }
+            let n = hi - lo;
+            progress.next = hi;
+            progress.delivered += n;
+            state
+                .bytes
+                .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+            tracing::trace!(offset = lo, len = n, "chunk");
+        }
+        if end.is_some_and(|e| progress.next >= e) {
+            return Ok(());
+        }
+    }
+    match expected_end {
+        Some(e) if progress.next < e => Err(Stop::Retry {
+            error: Error::ShortBody {
+                url: url.clone(),
+                got: progress.next,
+                expected: e,
+            },
+            retry_after: None,
+        }),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_range_parsing() {
+        assert_eq!(
+            parse_content_range("bytes 0-99/1000"),
+            Some((0, 100, Some(1000)))
+        );
+        assert_eq!(parse_content_range("bytes 5-5/*"), Some((5, 6, None)));
+        assert_eq!(parse_content_range("bytes 9-5/10"), None);
+        assert_eq!(parse_content_range("items 0-1/2"), None);
+    }
+}

@@ -1,0 +1,327 @@
+//! [`FetchCmd`]: one HTTP request a peer asks the downloader to perform, with its callbacks.
+//!
+//! A command is self-contained: the downloader performs it (with retries) and reports through its
+//! closures, never through the peer object. `on_complete` is called exactly once: with the outcome
+//! when the downloader finishes, or with [`FetchOutcome::Cancelled`] from `Drop` if the command is
+//! dropped unfinished (cancelled before it started, the peer gone, the task aborted).
+
+use std::{fmt, ops::Range};
+
+use http::{HeaderMap, HeaderName, HeaderValue};
+use tokio_util::sync::CancellationToken;
+use url::Url;
+
+use crate::error::Error;
+
+/// A byte range of a resource; `end` is exclusive and `None` means "to the end".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ByteRange {
+    /// First byte.
+    pub start: u64,
+    /// One past the last byte, or `None` for an open range.
+    pub end: Option<u64>,
+}
+
+impl ByteRange {
+    /// Bytes `start..end`.
+    pub fn new(start: u64, end: u64) -> Self {
+        Self {
+            start,
+            end: Some(end),
+        }
+    }
+
+    /// Bytes from `start` to the end of the resource.
+    pub fn from_start(start: u64) -> Self {
+        Self { start, end: None }
+    }
+
+    /// Number of bytes, if bounded.
+    pub fn len(&self) -> Option<u64> {
+        self.end.map(|e| e.saturating_sub(self.start))
+    }
+
+    /// Whether the range is bounded and empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == Some(0)
+    }
+
+    /// The `Range` header value (`bytes=a-b` with an inclusive end, or `bytes=a-`).
+    pub fn header_value(&self) -> String {
+        match self.end {
+            Some(end) => format!("bytes={}-{}", self.start, end.saturating_sub(1)),
+            None => format!("bytes={}-", self.start),
+        }
+    }
+}
+
+impl fmt::Display for ByteRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.end {
+            Some(end) => write!(f, "{}..{}", self.start, end),
+            None => write!(f, "{}..", self.start),
+        }
+    }
+}
+
+impl From<Range<u64>> for ByteRange {
+    fn from(r: Range<u64>) -> Self {
+        Self::new(r.start, r.end)
+    }
+}
+
+impl From<std::ops::RangeFrom<u64>> for ByteRange {
+    fn from(r: std::ops::RangeFrom<u64>) -> Self {
+        Self::from_start(r.start)
+    }
+}
+
+/// The HTTP method of a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FetchMethod {
+    /// GET: headers, then the body through the writer.
+    Get,
+    /// HEAD: headers only.
+    Head,
+}
+
+/// What a response said about the resource, reported to `on_response` before any body byte.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ResponseInfo {
+    /// Status code (200 or 206 for a GET that goes on to deliver bytes).
+    pub status: u16,
+    /// Final URL after redirects.
+    pub url: Url,
+    /// Absolute offset of the first byte the writer will receive.
+    pub offset: u64,
+    /// Total length of the resource, if the response tells it (`Content-Range` total, or
+    /// `Content-Length` of a full 200; read from the header, so HEAD works too).
+    pub total_len: Option<u64>,
+    /// Whether the server honoured the `Range` header (206), or `Accept-Ranges: bytes` on a 200.
+    pub accepts_ranges: bool,
+    /// The `ETag` header.
+    pub etag: Option<String>,
+    /// The `Content-Type` header.
+    pub content_type: Option<String>,
+}
+
+/// How a command ended; delivered once to `on_complete`.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum FetchOutcome {
+    /// The request finished: every byte of the range (or of the body) reached the writer.
+    Completed {
+        /// Body bytes delivered to the writer over all attempts.
+        bytes: u64,
+        /// Absolute offset just past the last byte delivered.
+        end: u64,
+    },
+    /// The request failed for good (after retries where retrying made sense).
+    Failed(Error),
+    /// The command's token (or its peer's, or the downloader's) was cancelled, or it was dropped.
+    Cancelled,
+}
+
+/// Error type a writer returns to abort its command.
+pub type WriteError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+pub(crate) type Writer = Box<dyn FnMut(u64, &[u8]) -> Result<(), WriteError> + Send>;
+pub(crate) type ResponseHook = Box<dyn FnMut(&ResponseInfo) + Send>;
+pub(crate) type CompleteHook = Box<dyn FnOnce(FetchOutcome) + Send>;
+
+/// One HTTP request with its callbacks and cancellation token.
+///
+/// ```
+/// use kithara_stream::dl::{FetchCmd, FetchOutcome};
+/// # let url = url::Url::parse("http://127.0.0.1:1/a.mp3").unwrap();
+/// let cmd = FetchCmd::get(url)
+///     .with_range(1024..)
+///     .writer(|offset, bytes| {
+///         // land `bytes` at absolute `offset`
+///         Ok(())
+///     })
+///     .on_complete(|outcome: FetchOutcome| { /* advance the peer's state */ });
+/// ```
+pub struct FetchCmd {
+    method: FetchMethod,
+    url: Url,
+    range: Option<ByteRange>,
+    headers: HeaderMap,
+    pub(crate) writer: Option<Writer>,
+    pub(crate) on_response: Option<ResponseHook>,
+    on_complete: Option<CompleteHook>,
+    cancel: CancellationToken,
+}
+
+impl fmt::Debug for FetchCmd {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FetchCmd")
+            .field("method", &self.method)
+            .field("url", &crate::error::redact_url(&self.url).as_str())
+            .field("range", &self.range)
+            .finish_non_exhaustive()
+    }
+}
+
+impl FetchCmd {
+    fn new(method: FetchMethod, url: Url) -> Self {
+        Self {
+            method,
+            url,
+            range: None,
+            headers: HeaderMap::new(),
+            writer: None,
+            on_response: None,
+            on_complete: None,
+            cancel: CancellationToken::new(),
+        }
+    }
+
+    /// A GET of `url`.
+    pub fn get(url: Url) -> Self {
+        Self::new(FetchMethod::Get, url)
+    }
+
+    /// A HEAD of `url`.
+    pub fn head(url: Url) -> Self {
+        Self::new(FetchMethod::Head, url)
+    }
+
+    /// Requests only `range` (sent as a `Range` header).
+    #[must_use]
+    pub fn with_range(mut self, range: impl Into<ByteRange>) -> Self {
+        self.range = Some(range.into());
+        self
+    }
+
+    /// Adds a request header.
+    #[must_use]
+    pub fn with_header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        self.headers.append(name, value);
+        self
+    }
+
+    /// Adds request headers.
+    #[must_use]
+    pub fn with_headers(mut self, headers: HeaderMap) -> Self {
+        self.headers.extend(headers);
+        self
+    }
+
+    /// Sets the cancellation token; make it a child of the peer's token.
+    #[must_use]
+    pub fn with_cancel(mut self, token: CancellationToken) -> Self {
+        self.cancel = token;
+        self
+    }
+
+    /// Sets the closure called with each body chunk and its absolute offset, in order, on the
+    /// runtime. Keep it short (copy into storage); an error aborts the command with [`Error::Write`].
+    #[must_use]
+    pub fn writer(
+        mut self,
+        f: impl FnMut(u64, &[u8]) -> Result<(), WriteError> + Send + 'static,
+    ) -> Self {
+        self.writer = Some(Box::new(f));
+        self
+    }
+
+    /// Sets the closure called with each response's facts before its first body byte (once per attempt).
+    #[must_use]
+    pub fn on_response(mut self, f: impl FnMut(&ResponseInfo) + Send + 'static) -> Self {
+        self.on_response = Some(Box::new(f));
+        self
+    }
+
+    /// Sets the closure called exactly once with the command's outcome.
+    #[must_use]
+    pub fn on_complete(mut self, f: impl FnOnce(FetchOutcome) + Send + 'static) -> Self {
+        self.on_complete = Some(Box::new(f));
+        self
+    }
+
+    /// The method.
+    pub fn method(&self) -> FetchMethod {
+        self.method
+    }
+
+    /// The URL.
+    pub fn url(&self) -> &Url {
+        &self.url
+    }
+
+    /// The requested range, if any.
+    pub fn range(&self) -> Option<ByteRange> {
+        self.range
+    }
+
+    /// Extra request headers.
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    /// The command's cancellation token.
+    pub fn cancel_token(&self) -> &CancellationToken {
+        &self.cancel
+    }
+
+    /// Reports the outcome; later calls (and `Drop`) do nothing.
+    pub(crate) fn complete(&mut self, outcome: FetchOutcome) {
+        if let Some(f) = self.on_complete.take() {
+            f(outcome);
+        }
+    }
+}
+
+impl Drop for FetchCmd {
+    fn drop(&mut self) {
+        self.complete(FetchOutcome::Cancelled);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc,
+    };
+
+    use super::*;
+
+    #[test]
+    fn completion_is_exactly_once() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let c = calls.clone();
+        let mut cmd =
+            FetchCmd::get(Url::parse("http://127.0.0.1/x").unwrap()).on_complete(move |o| {
+                assert!(matches!(o, FetchOutcome::Completed { bytes: 3, end: 3 }));
+                c.fetch_add(1, Ordering::SeqCst);
+            });
+        cmd.complete(FetchOutcome::Completed { bytes: 3, end: 3 });
+        cmd.complete(FetchOutcome::Cancelled);
+        drop(cmd);
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn dropping_unfinished_reports_cancelled() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let c = calls.clone();
+        drop(
+            FetchCmd::head(Url::parse("http://127.0.0.1/x").unwrap()).on_complete(move |o| {
+                assert!(matches!(o, FetchOutcome::Cancelled));
+                c.fetch_add(1, Ordering::SeqCst);
+            }),
+        );
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn range_header() {
+        assert_eq!(ByteRange::new(10, 20).header_value(), "bytes=10-19");
+        assert_eq!(ByteRange::from(5..).header_value(), "bytes=5-");
+        assert_eq!(ByteRange::new(3, 3).len(), Some(0));
+    }
+}

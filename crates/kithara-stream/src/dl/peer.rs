@@ -1,0 +1,147 @@
+//! The pull-driven [`Peer`] contract and the [`PeerHandle`] returned by registration.
+
+use std::{
+    sync::{
+        atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering},
+        Arc,
+    },
+    task::{Context, Poll},
+    time::Duration,
+};
+
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use super::FetchCmd;
+
+/// Throughput of one finished fetch, reported to its peer (input to bitrate decisions).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ThroughputSample {
+    /// Body bytes delivered.
+    pub bytes: u64,
+    /// Time from the request being sent to its last byte.
+    pub elapsed: Duration,
+}
+
+impl ThroughputSample {
+    /// Bytes per second, if any time elapsed.
+    pub fn bytes_per_sec(&self) -> Option<f64> {
+        let secs = self.elapsed.as_secs_f64();
+        (secs > 0.0).then(|| self.bytes as f64 / secs)
+    }
+}
+
+/// A per-resource download policy (one per stream: `FilePeer`, `HlsPeer`) driven by the [`Downloader`](super::Downloader).
+///
+/// The downloader polls [`poll_next`](Peer::poll_next) whenever the peer wakes it; the peer answers
+/// with the commands it needs next, `Pending` when it needs nothing right now (and must then arrange
+/// for `cx`'s waker to be woken when that changes: a reader seek, a completed command), or
+/// `Ready(None)` when it is done for good. Yielded commands are queued and run in order as the
+/// peer's in-flight limit (`max_in_flight_per_peer`) and the global pool allow, so a peer should
+/// yield only what it needs now and track what it has in flight. Because the peer is polled even
+/// while its commands run, it can react to a seek by cancelling a running command's token.
+#[cfg_attr(feature = "mock", unimock::unimock(api = PeerMock))]
+pub trait Peer: Send + 'static {
+    /// The next commands to run, pulled when there is capacity for at least one.
+    fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<Vec<FetchCmd>>>;
+
+    /// The peer's cancellation token; its commands' tokens must be children of it. Cancelling it
+    /// stops the peer and every fetch it started.
+    fn cancel_token(&self) -> CancellationToken;
+
+    /// A short label for logs (usually the URL without its query).
+    fn label(&self) -> String {
+        String::from("peer")
+    }
+
+    /// Throughput of each completed fetch; adaptive peers feed their bitrate estimate from it.
+    fn on_throughput(&mut self, sample: ThroughputSample) {
+        let _ = sample;
+    }
+}
+
+/// Live counters of one registered peer.
+#[derive(Debug, Default)]
+pub(crate) struct PeerState {
+    pub(crate) active: AtomicUsize,
+    pub(crate) bytes: AtomicU64,
+    pub(crate) completed: AtomicU64,
+    pub(crate) finished: AtomicBool,
+    pub(crate) changed: Notify,
+}
+
+impl PeerState {
+    pub(crate) fn fetch_started(&self) {
+        self.active.fetch_add(1, Ordering::AcqRel);
+    }
+
+    pub(crate) fn fetch_ended(&self) {
+        self.completed.fetch_add(1, Ordering::AcqRel);
+        self.active.fetch_sub(1, Ordering::AcqRel);
+        self.changed.notify_waiters();
+    }
+
+    pub(crate) fn driver_ended(&self) {
+        self.finished.store(true, Ordering::Release);
+        self.changed.notify_waiters();
+    }
+}
+
+/// Handle to a registered peer: cancel it and inspect its state. Cloning gives another handle.
+#[derive(Debug, Clone)]
+pub struct PeerHandle {
+    pub(crate) id: u64,
+    pub(crate) state: Arc<PeerState>,
+    pub(crate) cancel: CancellationToken,
+}
+
+impl PeerHandle {
+    /// The peer's id within its downloader (appears in log spans).
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// Cancels the peer and all its fetches; each command's `on_complete` gets `Cancelled`.
+    pub fn cancel(&self) {
+        self.cancel.cancel();
+    }
+
+    /// Whether the peer was cancelled.
+    pub fn is_cancelled(&self) -> bool {
+        self.cancel.is_cancelled()
+    }
+
+    /// Fetch commands running now (started and not yet completed).
+    pub fn active_commands(&self) -> usize {
+        self.state.active.load(Ordering::Acquire)
+    }
+
+    /// Body bytes delivered to this peer's writers so far.
+    pub fn bytes_fetched(&self) -> u64 {
+        self.state.bytes.load(Ordering::Acquire)
+    }
+
+    /// Commands that have completed (any outcome).
+    pub fn completed_commands(&self) -> u64 {
+        self.state.completed.load(Ordering::Acquire)
+    }
+
+    /// Whether the downloader stopped polling the peer (it finished or was cancelled).
+    pub fn is_finished(&self) -> bool {
+        self.state.finished.load(Ordering::Acquire)
+    }
+
+    /// Waits until no command is running and the downloader stopped polling the peer.
+    pub async fn idle(&self) {
+        loop {
+            let notified = self.state.changed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.is_finished() && self.active_commands() == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
+}

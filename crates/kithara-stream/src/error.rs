@@ -1,0 +1,351 @@
+//! The crate's error type.
+//!
+//! Every failure says what failed (method, URL with its query removed, byte range), and why. The type
+//! is `Clone` (heavy sources sit behind `Arc`) so one failure can be stored in a
+//! [`StorageResource`](kithara_storage::StorageResource) and handed to every reader that waits on it.
+
+use std::{io, ops::Range, path::PathBuf, sync::Arc, time::Duration};
+
+use url::Url;
+
+use crate::dl::ByteRange;
+
+/// A shared, type-erased error cause (protocol crates wrap their own errors in it).
+pub type SharedError = Arc<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Result alias with [`Error`] as the default error.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What went wrong while opening, downloading or reading a stream.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The server answered with a status that is not retried (404, 403, 410, …) or retries ran out on one.
+    #[error("HTTP {status} for {method} {url}{}", fmt_range(range))]
+    HttpStatus {
+        /// Request method.
+        method: http::Method,
+        /// Request URL, query removed.
+        url: Url,
+        /// Requested bytes, if the request was ranged.
+        range: Option<ByteRange>,
+        /// Response status code.
+        status: u16,
+    },
+    /// Connecting, sending or receiving failed at the transport level.
+    #[error("{method} {url}{} failed: {kind}", fmt_range(range))]
+    Transport {
+        /// Request method.
+        method: http::Method,
+        /// Request URL, query removed.
+        url: Url,
+        /// Requested bytes, if the request was ranged.
+        range: Option<ByteRange>,
+        /// Which stage failed.
+        kind: TransportKind,
+        /// The HTTP client's error.
+        #[source]
+        source: Arc<reqwest::Error>,
+    },
+    /// The server sent nothing (no headers, or no body bytes) for longer than the inactivity timeout.
+    #[error("no data from {url}{} for {timeout:?}", fmt_range(range))]
+    Inactivity {
+        /// Request URL, query removed.
+        url: Url,
+        /// Requested bytes, if the request was ranged.
+        range: Option<ByteRange>,
+        /// The configured inactivity timeout.
+        timeout: Duration,
+    },
+    /// The body ended before the length the server announced.
+    #[error("body of {url} ended at byte {got}, expected {expected}")]
+    ShortBody {
+        /// Request URL, query removed.
+        url: Url,
+        /// Absolute offset where the body stopped.
+        got: u64,
+        /// Absolute offset where it should have stopped.
+        expected: u64,
+    },
+    /// The server answered a ranged request with a range we did not ask for.
+    #[error("{url}: asked for bytes {requested}, server sent {answered:?}")]
+    UnexpectedRange {
+        /// Request URL, query removed.
+        url: Url,
+        /// What was requested.
+        requested: ByteRange,
+        /// The `Content-Range` header as sent.
+        answered: String,
+    },
+    /// The requested range starts at or beyond the resource's end (HTTP 416).
+    #[error("{url}: bytes {range} are beyond the end ({total:?} bytes)")]
+    RangeNotSatisfiable {
+        /// Request URL, query removed.
+        url: Url,
+        /// What was requested.
+        range: ByteRange,
+        /// Total length from `Content-Range: bytes */N`, when sent.
+        total: Option<u64>,
+    },
+    /// The resource changed between two requests (different `ETag`), so bytes cannot be combined.
+    #[error("{url} changed while it was being downloaded (ETag {before} became {after})")]
+    ResourceChanged {
+        /// Request URL, query removed.
+        url: Url,
+        /// ETag of the first response.
+        before: String,
+        /// ETag of the later response.
+        after: String,
+    },
+    /// Every attempt failed; `last` is the final attempt's error.
+    #[error("gave up on {url} after {attempts} attempts")]
+    RetriesExhausted {
+        /// Request URL, query removed.
+        url: Url,
+        /// Attempts made.
+        attempts: u32,
+        /// The last attempt's error.
+        #[source]
+        last: Box<Error>,
+    },
+    /// The command's writer refused a chunk (storage full, I/O error, …).
+    #[error("storing bytes of {url} at offset {offset} failed")]
+    Write {
+        /// Request URL, query removed.
+        url: Url,
+        /// Absolute offset of the refused chunk.
+        offset: u64,
+        /// The writer's error.
+        #[source]
+        source: SharedError,
+    },
+    /// The HTTP client could not be built (TLS set-up), so no request can be made.
+    #[error("the HTTP client could not be built")]
+    Client(#[source] Arc<reqwest::Error>),
+    /// A synchronous reader waited for bytes longer than its budget.
+    #[error("bytes {}..{} not available after waiting {waited:?}", range.start, range.end)]
+    WaitTimeout {
+        /// The byte range the reader waited for.
+        range: Range<u64>,
+        /// How long it waited.
+        waited: Duration,
+    },
+    /// A seek that cannot be done: before byte 0, overflowing, or from the end of a stream whose length is unknown.
+    #[error("invalid seek: {reason}")]
+    InvalidSeek {
+        /// Why.
+        reason: &'static str,
+    },
+    /// Reading a local file failed.
+    #[error("{op} {path} failed")]
+    LocalIo {
+        /// The operation (`open`, `read`, …).
+        op: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: Arc<io::Error>,
+    },
+    /// The storage layer failed.
+    #[error(transparent)]
+    Storage(Arc<kithara_storage::Error>),
+    /// A protocol crate's own error (playlist, key, configuration, …), kept typed behind the `Arc`.
+    #[error(transparent)]
+    Protocol(SharedError),
+    /// The stream or download was cancelled.
+    #[error("cancelled")]
+    Cancelled,
+}
+
+/// The stage at which a transport error happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TransportKind {
+    /// The TCP/TLS connection could not be made.
+    Connect,
+    /// A timeout inside the HTTP client.
+    Timeout,
+    /// The connection failed while sending the request or reading headers.
+    Request,
+    /// The connection failed while reading the body (reset, truncated).
+    Body,
+    /// Too many redirects, or a redirect that cannot be followed.
+    Redirect,
+    /// Anything else.
+    Other,
+}
+
+impl std::fmt::Display for TransportKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Connect => "could not connect",
+            Self::Timeout => "timed out",
+            Self::Request => "request failed",
+            Self::Body => "body transfer failed",
+            Self::Redirect => "redirect failed",
+            Self::Other => "transport error",
+        })
+    }
+}
+
+fn fmt_range(range: &Option<ByteRange>) -> String {
+    range.map(|r| format!(" bytes {r}")).unwrap_or_default()
+}
+
+impl Error {
+    /// The HTTP status, if this error (or the last retry it wraps) is a status error.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Self::HttpStatus { status, .. } => Some(*status),
+            Self::RetriesExhausted { last, .. } => last.status(),
+            _ => None,
+        }
+    }
+
+    /// Whether something took too long: a reader wait, server inactivity, or a client timeout.
+    pub fn is_timeout(&self) -> bool {
+        match self {
+            Self::WaitTimeout { .. } | Self::Inactivity { .. } => true,
+            Self::Transport { kind, .. } => *kind == TransportKind::Timeout,
+            Self::RetriesExhausted { last, .. } => last.is_timeout(),
+            _ => false,
+        }
+    }
+
+    /// Whether a connection could not be made.
+    pub fn is_connect(&self) -> bool {
+        match self {
+            Self::Transport { kind, .. } => *kind == TransportKind::Connect,
+            Self::RetriesExhausted { last, .. } => last.is_connect(),
+            _ => false,
+        }
+    }
+
+    /// Whether this is a cancellation rather than a failure.
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self, Self::Cancelled)
+    }
+
+    /// The URL involved, if any (query removed).
+    pub fn url(&self) -> Option<&Url> {
+        match self {
+            Self::HttpStatus { url, .. }
+            | Self::Transport { url, .. }
+            | Self::Inactivity { url, .. }
+            | Self::ShortBody { url, .. }
+            | Self::UnexpectedRange { url, .. }
+            | Self::RangeNotSatisfiable { url, .. }
+            | Self::ResourceChanged { url, .. }
+            | Self::RetriesExhausted { url, .. }
+            | Self::Write { url, .. } => Some(url),
+            _ => None,
+        }
+    }
+
+    /// Recovers a typed error from a shared cause: a clone if it is one of ours, else [`Error::Protocol`].
+    pub fn from_shared(cause: SharedError) -> Self {
+        match cause.downcast_ref::<Error>() {
+            Some(ours) => ours.clone(),
+            None => Self::Protocol(cause),
+        }
+    }
+
+    /// Converts into the `io::Error` handed to `Read`/`Seek` callers, choosing the kind on purpose and
+    /// keeping `self` as the payload so callers can downcast it.
+    pub fn into_io(self) -> io::Error {
+        let kind = self.io_kind();
+        io::Error::new(kind, self)
+    }
+
+    fn io_kind(&self) -> io::ErrorKind {
+        match self {
+            Self::RetriesExhausted { last, .. } => last.io_kind(),
+            e if e.is_timeout() => io::ErrorKind::TimedOut,
+            Self::HttpStatus {
+                status: 404 | 410, ..
+            } => io::ErrorKind::NotFound,
+            Self::HttpStatus {
+                status: 401 | 403, ..
+            } => io::ErrorKind::PermissionDenied,
+            Self::Transport {
+                kind: TransportKind::Connect,
+                ..
+            } => io::ErrorKind::ConnectionRefused,
+            Self::ShortBody { .. } => io::ErrorKind::UnexpectedEof,
+            Self::InvalidSeek { .. } => io::ErrorKind::InvalidInput,
+            Self::LocalIo { source, .. } => source.kind(),
+            _ => io::ErrorKind::Other,
+        }
+    }
+}
+
+impl From<kithara_storage::Error> for Error {
+    fn from(e: kithara_storage::Error) -> Self {
+        Self::Storage(Arc::new(e))
+    }
+}
+
+impl From<Error> for io::Error {
+    fn from(e: Error) -> Self {
+        e.into_io()
+    }
+}
+
+/// Removes the query, fragment and credentials from a URL before it reaches an error or a log line.
+pub fn redact_url(url: &Url) -> Url {
+    let mut u = url.clone();
+    u.set_query(None);
+    u.set_fragment(None);
+    // Both only fail for URLs that cannot carry credentials, which then have none to remove.
+    let _ = u.set_username("");
+    let _ = u.set_password(None);
+    u
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn io_kinds_and_predicates() {
+        let url = Url::parse("http://127.0.0.1/a.mp3").unwrap();
+        let e = Error::HttpStatus {
+            method: http::Method::GET,
+            url: url.clone(),
+            range: None,
+            status: 404,
+        };
+        assert_eq!(e.status(), Some(404));
+        assert_eq!(e.clone().into_io().kind(), io::ErrorKind::NotFound);
+        let wrapped = Error::RetriesExhausted {
+            url,
+            attempts: 3,
+            last: Box::new(e),
+        };
+        assert_eq!(wrapped.status(), Some(404));
+        let io = wrapped.into_io();
+        assert!(io
+            .get_ref()
+            .and_then(|e| e.downcast_ref::<Error>())
+            .is_some());
+        let t = Error::WaitTimeout {
+            range: 0..10,
+            waited: Duration::from_secs(1),
+        };
+        assert!(t.is_timeout());
+        assert_eq!(t.into_io().kind(), io::ErrorKind::TimedOut);
+    }
+
+    #[test]
+    fn redaction_strips_secrets() {
+        let url = Url::parse("https://user:pw@cdn.example/x.mp3?token=secret#frag").unwrap();
+        assert_eq!(redact_url(&url).as_str(), "https://cdn.example/x.mp3");
+    }
+
+    #[test]
+    fn shared_roundtrip_keeps_type() {
+        let shared: SharedError = Arc::new(Error::Cancelled);
+        assert!(Error::from_shared(shared).is_cancelled());
+    }
+}

@@ -1,0 +1,122 @@
+//! The synchronous random-access surface that decoders read through.
+//!
+//! A [`Source`] maps stream positions onto storage (identity for a progressive file, a segment
+//! table for HLS) and blocks its caller, with a bounded budget, until bytes are present. It never
+//! performs I/O on the network itself: the peer behind it fills the storage, and the source only
+//! publishes demand through [`SharedHooks`](crate::SharedHooks).
+
+use std::{ops::Range, sync::Arc};
+
+use crate::{error::Result, media::MediaInfo, timeline::Timeline};
+
+/// Why a wait ended without the bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PendingReason {
+    /// The wait budget ran out before the bytes arrived.
+    NotReady,
+}
+
+/// The outcome of [`Source::wait_range`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum WaitOutcome {
+    /// The range (clamped to the known length) is present: `read_at` will return bytes.
+    Ready,
+    /// The range starts at or beyond the proven end of the stream.
+    Eof,
+    /// The bytes are not there yet; the reason says why the wait stopped.
+    Pending(PendingReason),
+}
+
+/// How an adaptive source chooses its variant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum AbrMode {
+    /// The source switches variants by itself from measured throughput.
+    #[default]
+    Auto,
+    /// The source stays on this variant index.
+    Fixed(usize),
+}
+
+/// Control surface of an adaptive source's bitrate logic, handed out by [`Source::abr_handle`].
+pub trait AbrControl: Send + Sync + std::fmt::Debug {
+    /// Number of variants to choose from.
+    fn variant_count(&self) -> usize;
+    /// Current selection mode.
+    fn mode(&self) -> AbrMode;
+    /// Changes the selection mode; takes effect at the next segment boundary.
+    fn set_mode(&self, mode: AbrMode);
+}
+
+/// A shared handle to an adaptive source's bitrate control.
+pub type AbrHandle = Arc<dyn AbrControl>;
+
+/// Synchronous random access to a stream's bytes.
+///
+/// Implementations are `Send + Sync` so the [`Stream`](crate::Stream) that owns one can be moved to
+/// (and shared with) a decoder thread. The blocking methods must only be called from a thread that
+/// may block: never from inside an async task.
+#[cfg_attr(feature = "mock", unimock::unimock(api = SourceMock))]
+pub trait Source: Send + Sync + 'static {
+    /// Blocks until `range` (clamped to the known length) is present, the stream is proven to end
+    /// before `range.start`, or the source's wait budget runs out. Failures of the download (HTTP
+    /// status, exhausted retries, cancellation) are returned as errors carrying their cause.
+    fn wait_range(&mut self, range: Range<u64>) -> Result<WaitOutcome>;
+
+    /// Copies present bytes starting at `offset` into `buf` without waiting and returns how many were
+    /// copied (0 if the byte at `offset` is not present).
+    fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> Result<usize>;
+
+    /// Total length in bytes, once known.
+    fn len(&self) -> Option<u64>;
+
+    /// Whether the length is known to be zero.
+    fn is_empty(&self) -> bool {
+        self.len() == Some(0)
+    }
+
+    /// The reader's current byte position.
+    fn position(&self) -> u64 {
+        self.timeline().position()
+    }
+
+    /// Format hints known so far (from MIME type, extension or playlist).
+    fn media_info(&self) -> Option<MediaInfo> {
+        None
+    }
+
+    /// The stream's position bookkeeping.
+    fn timeline(&self) -> &Timeline;
+
+    /// Whether seeking is meaningful (false for live streams without a seekable window).
+    fn is_seekable(&self) -> bool {
+        true
+    }
+
+    /// Index of the variant being read, for adaptive sources.
+    fn current_variant(&self) -> Option<usize> {
+        None
+    }
+
+    /// The bitrate control of an adaptive source.
+    fn abr_handle(&self) -> Option<AbrHandle> {
+        None
+    }
+
+    /// Whether the bytes ahead belong to a different variant than those behind (the decoder may need a reset).
+    fn has_variant_change_pending(&self) -> bool {
+        false
+    }
+}
+
+/// Segment-aware extension of a [`Source`] for segmented media (HLS).
+pub trait SegmentLayout {
+    /// Byte range of the initialisation segment that the decoder needs first, if any.
+    fn init_segment_range(&self) -> Option<Range<u64>>;
+    /// Offset of the first segment boundary after `pos`, if known.
+    fn segment_after_byte(&self, pos: u64) -> Option<u64>;
+    /// Total length in bytes, once known.
+    fn len(&self) -> Option<u64>;
+}

@@ -1,0 +1,256 @@
+//! [`Stream<T>`]: the `Read + Seek` that decoders see, for any protocol `T: StreamType`.
+//!
+//! # Where it may be called
+//! `Read` and `Seek` block the calling thread until bytes arrive (bounded by the source's wait
+//! budget). Call them from a thread that may block: a decoder thread, `std::thread::spawn` or
+//! `tokio::task::spawn_blocking`, never from inside an async task, where blocking would stall the
+//! runtime that downloads the very bytes being waited for.
+
+use std::{
+    future::Future,
+    io::{self, Read, Seek, SeekFrom},
+    time::Instant,
+};
+
+use tokio::sync::broadcast;
+use tokio_util::sync::{CancellationToken, DropGuard};
+
+use crate::{
+    error::{Error, Result},
+    hooks::{ReaderSeek, SharedHooks},
+    media::MediaInfo,
+    source::{Source, WaitOutcome},
+    timeline::{ChunkPosition, Timeline},
+};
+
+/// A protocol that can be opened as a [`Stream`]: progressive files, HLS, …
+pub trait StreamType: Sized + Send + 'static {
+    /// What the caller supplies to open a stream.
+    type Config: Send + 'static;
+    /// The synchronous source the stream reads through.
+    type Source: Source;
+    /// Events the protocol reports to the application (progress, errors, end of stream).
+    type Events: Clone + Send + std::fmt::Debug + 'static;
+
+    /// Opens a stream: registers the protocol's peer with the downloader and builds its source.
+    fn open(config: Self::Config) -> impl Future<Output = Result<StreamParts<Self>>> + Send;
+}
+
+/// What [`StreamType::open`] hands to [`Stream`].
+#[non_exhaustive]
+pub struct StreamParts<T: StreamType> {
+    /// The source to read through.
+    pub source: T::Source,
+    /// Hooks shared with the peer; the stream publishes reads and seeks on them.
+    pub hooks: SharedHooks,
+    /// Sender of the protocol's events; the stream hands out receivers.
+    pub events: broadcast::Sender<T::Events>,
+    /// The stream's cancellation token: cancelled when the stream is dropped.
+    pub cancel: CancellationToken,
+}
+
+impl<T: StreamType> StreamParts<T> {
+    /// Bundles the parts of a newly opened stream.
+    pub fn new(
+        source: T::Source,
+        hooks: SharedHooks,
+        events: broadcast::Sender<T::Events>,
+        cancel: CancellationToken,
+    ) -> Self {
+        Self {
+            source,
+            hooks,
+            events,
+            cancel,
+        }
+    }
+}
+
+/// A blocking `Read + Seek` over a protocol's [`Source`].
+///
+/// `Read` blocks until bytes arrive and returns `Ok(0)` only at a proven end of stream. It never
+/// returns `WouldBlock` or `Interrupted`; failures become `io::Error`s whose payload is the typed
+/// [`Error`] (`err.get_ref().and_then(|e| e.downcast_ref::<kithara_stream::Error>())`). Seeking
+/// follows `std` semantics: a position past the end is allowed and reads there return `Ok(0)`;
+/// `SeekFrom::End` needs a known length. Dropping the stream cancels its downloads.
+pub struct Stream<T: StreamType> {
+    source: T::Source,
+    hooks: SharedHooks,
+    events: broadcast::Sender<T::Events>,
+    cancel: CancellationToken,
+    _guard: DropGuard,
+    pos: u64,
+}
+
+impl<T: StreamType> std::fmt::Debug for Stream<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Stream")
+            .field("pos", &self.pos)
+            .field("len", &self.source.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: StreamType> Stream<T> {
+    /// Opens a stream from the protocol's config. For network protocols this resolves once the
+    /// first response headers arrived, so an unreachable or missing resource fails here.
+    pub async fn new(config: T::Config) -> Result<Self> {
+        Ok(Self::from_parts(T::open(config).await?))
+    }
+
+    /// Builds a stream from already opened parts.
+    pub fn from_parts(parts: StreamParts<T>) -> Self {
+        let StreamParts {
+            source,
+            hooks,
+            events,
+            cancel,
+        } = parts;
+        Self {
+            source,
+            hooks,
+            events,
+            _guard: cancel.clone().drop_guard(),
+            cancel,
+            pos: 0,
+        }
+    }
+
+    /// A receiver of the protocol's events from now on.
+    pub fn events(&self) -> broadcast::Receiver<T::Events> {
+        self.events.subscribe()
+    }
+
+    /// The underlying source.
+    pub fn source(&self) -> &T::Source {
+        &self.source
+    }
+
+    /// The reader-side hooks shared with the peer.
+    pub fn hooks(&self) -> &SharedHooks {
+        &self.hooks
+    }
+
+    /// The stream's position bookkeeping.
+    pub fn timeline(&self) -> &Timeline {
+        self.source.timeline()
+    }
+
+    /// Total length in bytes, once known.
+    pub fn len(&self) -> Option<u64> {
+        self.source.len()
+    }
+
+    /// Whether the length is known to be zero.
+    pub fn is_empty(&self) -> bool {
+        self.source.is_empty()
+    }
+
+    /// Format hints known so far.
+    pub fn media_info(&self) -> Option<MediaInfo> {
+        self.source.media_info()
+    }
+
+    /// The stream's cancellation token (cancelled on drop; cancel it to abort a blocked read).
+    pub fn cancel_token(&self) -> &CancellationToken {
+        &self.cancel
+    }
+
+    /// Current read position.
+    pub fn position(&self) -> u64 {
+        self.pos
+    }
+
+    fn read_inner(&mut self, buf: &mut [u8]) -> Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let start = self.pos;
+        let want = start..start.saturating_add(buf.len() as u64);
+        let _perf = crate::perf::span("stream.read");
+        let began = Instant::now();
+        // A Ready outcome whose bytes vanish is impossible with committed storage; bound the retries anyway.
+        for _ in 0..3 {
+            crate::probe::wait_start(start, buf.len() as u64);
+            let outcome = self.source.wait_range(start..start.saturating_add(1));
+            crate::probe::wait_done(start, probe_code(&outcome));
+            match outcome? {
+                WaitOutcome::Eof => return Ok(0),
+                WaitOutcome::Pending(_) => {
+                    return Err(Error::WaitTimeout {
+                        range: want,
+                        waited: began.elapsed(),
+                    })
+                }
+                WaitOutcome::Ready => {}
+            }
+            let n = self.source.read_at(start, buf)?;
+            if n > 0 {
+                self.pos = start + n as u64;
+                let timeline = self.source.timeline();
+                timeline.set_position(self.pos);
+                let epoch = timeline.seek_epoch();
+                self.hooks.chunk.publish(ChunkPosition {
+                    pos: start,
+                    len: n as u64,
+                    epoch,
+                });
+                return Ok(n);
+            }
+        }
+        Err(Error::WaitTimeout {
+            range: want,
+            waited: began.elapsed(),
+        })
+    }
+
+    fn seek_inner(&mut self, to: SeekFrom) -> Result<u64> {
+        let target = match to {
+            SeekFrom::Start(p) => Some(p),
+            SeekFrom::Current(d) => self.pos.checked_add_signed(d),
+            SeekFrom::End(d) => {
+                let len = self.source.len().ok_or(Error::InvalidSeek {
+                    reason:
+                        "SeekFrom::End needs a known length and this stream's length is unknown",
+                })?;
+                len.checked_add_signed(d)
+            }
+        };
+        let target = target.ok_or(Error::InvalidSeek {
+            reason: "target before byte 0 or overflowing",
+        })?;
+        if target != self.pos {
+            self.pos = target;
+            let epoch = self.source.timeline().begin_seek(target);
+            self.hooks.seek.publish(ReaderSeek { pos: target, epoch });
+            tracing::debug!(pos = target, epoch, "reader seek");
+        }
+        Ok(target)
+    }
+}
+
+/// Outcome code reported by the `wait__done` probe: 0 ready, 1 end, 2 pending, 3 error.
+fn probe_code(outcome: &Result<WaitOutcome>) -> u8 {
+    match outcome {
+        Ok(WaitOutcome::Ready) => 0,
+        Ok(WaitOutcome::Eof) => 1,
+        Ok(WaitOutcome::Pending(_)) => 2,
+        Err(_) => 3,
+    }
+}
+
+impl<T: StreamType> Read for Stream<T> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.read_inner(buf).map_err(Error::into_io)
+    }
+}
+
+impl<T: StreamType> Seek for Stream<T> {
+    fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
+        self.seek_inner(pos).map_err(Error::into_io)
+    }
+
+    fn stream_position(&mut self) -> io::Result<u64> {
+        Ok(self.pos)
+    }
+}
