@@ -71,6 +71,10 @@ pub struct DownloaderConfig {
     /// `User-Agent` header. Default: `kithara/<version>`.
     #[builder(default = concat!("kithara/", env!("CARGO_PKG_VERSION")).to_string(), into)]
     pub user_agent: String,
+    /// Whether proxies from the environment (`HTTP_PROXY`, `HTTPS_PROXY`, `NO_PROXY`) apply.
+    /// Default: true.
+    #[builder(default = true)]
+    pub system_proxy: bool,
     /// Root cancellation token: cancelling it stops every peer and fetch. Default: a fresh token.
     #[builder(default)]
     pub cancel: CancellationToken,

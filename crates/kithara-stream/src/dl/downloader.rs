@@ -51,14 +51,22 @@ impl Downloader {
     pub fn new(config: DownloaderConfig) -> Self {
         let client = match config.client.clone() {
             Some(c) => Ok(c),
-            None => reqwest::Client::builder()
-                .connect_timeout(config.connect_timeout)
-                .redirect(reqwest::redirect::Policy::limited(config.max_redirects))
-                .pool_max_idle_per_host(config.max_in_flight)
-                .user_agent(config.user_agent.clone())
-                .tcp_nodelay(true)
-                .build()
-                .map_err(|e| Error::Client(Arc::new(e))),
+            None => {
+                let builder = reqwest::Client::builder();
+                let builder = if config.system_proxy {
+                    builder
+                } else {
+                    builder.no_proxy()
+                };
+                builder
+                    .connect_timeout(config.connect_timeout)
+                    .redirect(reqwest::redirect::Policy::limited(config.max_redirects))
+                    .pool_max_idle_per_host(config.max_in_flight)
+                    .user_agent(config.user_agent.clone())
+                    .tcp_nodelay(true)
+                    .build()
+                    .map_err(|e| Error::Client(Arc::new(e)))
+            }
         };
         if let Err(e) = &client {
             tracing::error!(error = %e, "HTTP client could not be built");
@@ -169,7 +177,17 @@ async fn drive<P: Peer>(
             }
             batch = next, if !peer_done => match batch {
                 None => peer_done = true,
-                Some(batch) => queue.extend(batch),
+                Some(batch) => {
+                    for mut cmd in batch {
+                        state.issued.fetch_add(1, Ordering::AcqRel);
+                        let counted = state.clone();
+                        cmd.observe_completion(move |_| {
+                            counted.reported.fetch_add(1, Ordering::AcqRel);
+                            counted.changed.notify_waiters();
+                        });
+                        queue.push_back(cmd);
+                    }
+                }
             },
         }
     }

@@ -267,6 +267,20 @@ impl FetchCmd {
         &self.cancel
     }
 
+    /// Runs `observer` just before the command's own `on_complete`, with the same outcome.
+    pub(crate) fn observe_completion(
+        &mut self,
+        observer: impl FnOnce(&FetchOutcome) + Send + 'static,
+    ) {
+        let inner = self.on_complete.take();
+        self.on_complete = Some(Box::new(move |outcome| {
+            observer(&outcome);
+            if let Some(f) = inner {
+                f(outcome);
+            }
+        }));
+    }
+
     /// Reports the outcome; later calls (and `Drop`) do nothing.
     pub(crate) fn complete(&mut self, outcome: FetchOutcome) {
         if let Some(f) = self.on_complete.take() {

@@ -67,6 +67,8 @@ pub(crate) struct PeerState {
     pub(crate) active: AtomicUsize,
     pub(crate) bytes: AtomicU64,
     pub(crate) completed: AtomicU64,
+    pub(crate) issued: AtomicU64,
+    pub(crate) reported: AtomicU64,
     pub(crate) finished: AtomicBool,
     pub(crate) changed: Notify,
 }
@@ -125,6 +127,18 @@ impl PeerHandle {
     /// Commands that have completed (any outcome).
     pub fn completed_commands(&self) -> u64 {
         self.state.completed.load(Ordering::Acquire)
+    }
+
+    /// Commands the peer has yielded so far.
+    pub fn commands_issued(&self) -> u64 {
+        self.state.issued.load(Ordering::Acquire)
+    }
+
+    /// Calls of those commands' `on_complete` so far (equal to [`commands_issued`](Self::commands_issued)
+    /// once the peer is idle: each command reports exactly once, whether it ran, failed, or was
+    /// cancelled or dropped before it started).
+    pub fn completions_reported(&self) -> u64 {
+        self.state.reported.load(Ordering::Acquire)
     }
 
     /// Whether the downloader stopped polling the peer (it finished or was cancelled).

@@ -1,0 +1,13 @@
+//! Integration tests of `Stream<File>` against the loopback test server.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    unreachable_pub
+)]
+
+mod common;
+mod faults;
+mod pool;
+mod read;
+mod seek;

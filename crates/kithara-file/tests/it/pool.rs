@@ -1,0 +1,124 @@
+//! Many streams through one downloader; cancellation by dropping a stream.
+
+use std::io::Read;
+
+use kithara_file::StorageKind;
+use kithara_stream::dl::DownloaderConfig;
+use kithara_test_support::{payload, ResponseEnd, Route};
+
+use crate::common::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sixty_four_streams_share_a_pool_of_eight() {
+    let server = server();
+    let bodies: Vec<_> = (0..64)
+        .map(|i| payload(MIB + i * 4099, 100 + i as u64))
+        .collect();
+    for (i, b) in bodies.iter().enumerate() {
+        server.route(
+            &format!("/t{i}.bin"),
+            Route::new(b.clone()).throttle(8 * MIB as u64),
+        );
+    }
+    let dl = downloader_with(|mut c: DownloaderConfig| {
+        c.max_in_flight = 8;
+        c
+    });
+    let mut tasks = Vec::new();
+    for i in 0..64 {
+        let (dl, url) = (dl.clone(), server.url(&format!("/t{i}.bin")));
+        tasks.push(tokio::spawn(async move {
+            let s = open(&dl, url, |c| c.storage(StorageKind::Memory))
+                .await
+                .unwrap();
+            let (s, got) = read_all(s).await;
+            (s, got.unwrap())
+        }));
+    }
+    for (i, t) in tasks.into_iter().enumerate() {
+        let (s, got) = t.await.unwrap();
+        assert!(got == bodies[i], "stream {i} differs");
+        close(s).await;
+    }
+    let stats = server.stats();
+    // At most 8 requests are ever being served at once. (A socket whose response just ended may
+    // linger for a moment while the client's pool takes it back, so raw socket counts are reported,
+    // not asserted.)
+    assert!(stats.max_responses_in_flight <= 8, "{stats:?}");
+    assert!(
+        stats.max_responses_in_flight >= 2,
+        "streams did run concurrently: {stats:?}"
+    );
+    // The streams share pooled connections instead of opening one each.
+    assert!(stats.connections_accepted < 64, "{stats:?}");
+    eprintln!("pool stats: {stats:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_a_stream_cancels_its_fetch() {
+    let server = server();
+    let body = payload(16 * MIB, 31);
+    server.route("/slow.bin", Route::new(body.clone()).throttle(MIB as u64));
+    let dl = downloader();
+    let s = open(&dl, server.url("/slow.bin"), |c| {
+        c.storage(StorageKind::Memory)
+    })
+    .await
+    .unwrap();
+    let s = tokio::task::spawn_blocking(move || {
+        let mut s = s;
+        let mut first = vec![0u8; 10_000];
+        s.read_exact(&mut first).unwrap();
+        assert!(first[..] == body[..10_000]);
+        s
+    })
+    .await
+    .unwrap();
+    let peer = s.source().peer().unwrap().clone();
+    assert_eq!(peer.active_commands(), 1);
+    let peer = close(s).await;
+    assert!(peer.is_cancelled());
+    let closed = server
+        .wait_until_async(PATIENCE, |reqs, _| {
+            reqs.iter().all(|r| r.end == Some(ResponseEnd::ClientGone))
+        })
+        .await;
+    assert!(
+        closed,
+        "server saw the client go away: {:?}",
+        server.requests()
+    );
+    let ok = server
+        .wait_until_async(PATIENCE, |_, stats| stats.connections_open == 0)
+        .await;
+    assert!(ok, "connection closed: {:?}", server.stats());
+    assert!(server.stats().bytes_sent < 16 * MIB as u64);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelling_the_root_token_wakes_a_blocked_reader() {
+    let server = server();
+    let body = payload(8 * MIB, 32);
+    server.route("/c.bin", Route::new(body).throttle(256 * 1024));
+    let dl = downloader();
+    let s = open(&dl, server.url("/c.bin"), |c| {
+        c.storage(StorageKind::Memory)
+    })
+    .await
+    .unwrap();
+    let reader = tokio::task::spawn_blocking(move || {
+        let mut s = s;
+        let mut all = Vec::new();
+        let err = s.read_to_end(&mut all).unwrap_err();
+        (s, err)
+    });
+    // Cancel once the reader has something in hand (bytes are flowing), from the application side.
+    let ok = server
+        .wait_until_async(PATIENCE, |_, stats| stats.bytes_sent > 64 * 1024)
+        .await;
+    assert!(ok);
+    dl.cancel_token().cancel();
+    let (s, err) = reader.await.unwrap();
+    assert!(kithara_error(&err).is_cancelled(), "{err}");
+    close(s).await;
+}

@@ -1,0 +1,190 @@
+//! Whole-file reads over every kind of route.
+
+use std::time::Duration;
+
+use kithara_file::{File, FileConfig, FileSrc, StorageKind};
+use kithara_stream::Stream;
+use kithara_test_support::{payload, Route};
+
+use crate::common::*;
+
+async fn read_route(route: Route, body: &[u8], storage: StorageKind) {
+    let server = server();
+    server.route("/a.bin", route);
+    let dl = downloader();
+    let s = open(&dl, server.url("/a.bin"), |c| c.storage(storage))
+        .await
+        .unwrap();
+    let (s, got) = read_all(s).await;
+    let got = got.unwrap();
+    assert_eq!(got.len(), body.len());
+    assert!(got == body, "bytes differ");
+    assert_eq!(s.len(), Some(body.len() as u64));
+    close(s).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_32mib_is_identical_memory_and_disk() {
+    let body = payload(32 * MIB, 1);
+    read_route(Route::new(body.clone()), &body, StorageKind::Memory).await;
+    read_route(Route::new(body.clone()), &body, StorageKind::TempFile).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_range_route_is_identical() {
+    let body = payload(32 * MIB, 2);
+    read_route(
+        Route::new(body.clone()).no_range(),
+        &body,
+        StorageKind::Memory,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chunked_route_without_length_is_identical() {
+    let body = payload(32 * MIB, 3);
+    read_route(
+        Route::new(body.clone()).chunked(),
+        &body,
+        StorageKind::Memory,
+    )
+    .await;
+    read_route(
+        Route::new(body.clone()).chunked().unknown_total(),
+        &body,
+        StorageKind::TempFile,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throttled_route_is_identical() {
+    let body = payload(32 * MIB, 4);
+    read_route(
+        Route::new(body.clone()).throttle(128 * MIB as u64),
+        &body,
+        StorageKind::Memory,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn latency_route_is_identical() {
+    let body = payload(32 * MIB, 5);
+    read_route(
+        Route::new(body.clone()).latency(Duration::from_millis(150)),
+        &body,
+        StorageKind::Memory,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redirects_are_followed_with_ranges() {
+    let server = server();
+    let body = payload(3 * MIB, 6);
+    server.route(
+        "/real.mp3",
+        Route::new(body.clone()).content_type("audio/mpeg"),
+    );
+    server.route("/hop1", Route::new(Vec::new()).redirect("/hop2", 302));
+    server.route("/hop2", Route::new(Vec::new()).redirect("/real.mp3", 307));
+    let dl = downloader();
+    let s = open(&dl, server.url("/hop1"), |c| c.storage(StorageKind::Memory))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.media_info().and_then(|m| m.codec),
+        Some(kithara_stream::AudioCodec::Mp3)
+    );
+    // A ranged read far into the file also goes through the redirects.
+    let (s, got) = read_at(s, 2 * MIB as u64, 1000).await;
+    assert_eq!(got.unwrap(), &body[2 * MIB..2 * MIB + 1000]);
+    let (s, all) = read_all(s).await;
+    assert_eq!(all.unwrap().len(), body.len() - 2 * MIB - 1000);
+    close(s).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn too_many_redirects_fail_clearly() {
+    let server = server();
+    server.route("/loop", Route::new(Vec::new()).redirect("/loop", 302));
+    let dl = downloader_with(|c| DownloaderConfigExt::redirects(c, 3));
+    let err = open(&dl, server.url("/loop"), |c| c).await.unwrap_err();
+    assert!(err.to_string().contains("/loop"), "{err}");
+    assert!(server.requests().len() <= 4, "redirect loop is bounded");
+}
+
+trait DownloaderConfigExt {
+    fn redirects(self, n: usize) -> Self;
+}
+
+impl DownloaderConfigExt for kithara_stream::dl::DownloaderConfig {
+    fn redirects(mut self, n: usize) -> Self {
+        self.max_redirects = n;
+        self
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_files_are_read_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("song.flac");
+    let body = payload(MIB + 17, 7);
+    std::fs::write(&path, &body).unwrap();
+    let s = Stream::<File>::new(FileConfig::new(FileSrc::Local(path)))
+        .await
+        .unwrap();
+    assert_eq!(s.len(), Some(body.len() as u64));
+    assert_eq!(
+        s.media_info().and_then(|m| m.container),
+        Some(kithara_stream::ContainerFormat::Flac)
+    );
+    assert!(s.source().storage().is_none(), "no copy into storage");
+    let (s, got) = read_at(s, 1000, 5000).await;
+    assert_eq!(got.unwrap(), &body[1000..6000]);
+    let (_, rest) = read_all(s).await;
+    assert_eq!(rest.unwrap(), &body[6000..]);
+
+    let missing = Stream::<File>::new(FileConfig::new(FileSrc::Local(dir.path().join("nope.mp3"))))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(missing, kithara_stream::Error::LocalIo { op: "open", .. }),
+        "{missing}"
+    );
+    assert!(missing.to_string().contains("nope.mp3"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_report_progress_and_completion() {
+    let server = server();
+    let body = payload(4 * MIB, 8);
+    server.route("/e.bin", Route::new(body.clone()).throttle(32 * MIB as u64));
+    let dl = downloader();
+    let s = open(&dl, server.url("/e.bin"), |c| {
+        c.storage(StorageKind::Memory)
+    })
+    .await
+    .unwrap();
+    let mut events = s.events();
+    let (s, got) = read_all(s).await;
+    assert_eq!(got.unwrap().len(), body.len());
+    let mut progress = 0;
+    let completed = loop {
+        match tokio::time::timeout(PATIENCE, events.recv()).await.unwrap() {
+            Ok(kithara_file::FileEvent::Progress { downloaded, total }) => {
+                assert_eq!(total, Some(body.len() as u64));
+                assert!(downloaded <= body.len() as u64);
+                progress += 1;
+            }
+            Ok(kithara_file::FileEvent::Completed { total }) => break total,
+            Ok(other) => panic!("unexpected event {other:?}"),
+            Err(e) => panic!("events channel: {e}"),
+        }
+    };
+    assert_eq!(completed, body.len() as u64);
+    assert!(progress >= 2);
+    close(s).await;
+}
