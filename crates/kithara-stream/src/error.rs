@@ -26,7 +26,7 @@ pub enum Error {
         /// Request method.
         method: http::Method,
         /// Request URL, query removed.
-        url: Url,
+        url: RedactedUrl,
         /// Requested bytes, if the request was ranged.
         range: Option<ByteRange>,
         /// Response status code.
@@ -38,7 +38,7 @@ pub enum Error {
         /// Request method.
         method: http::Method,
         /// Request URL, query removed.
-        url: Url,
+        url: RedactedUrl,
         /// Requested bytes, if the request was ranged.
         range: Option<ByteRange>,
         /// Which stage failed.
@@ -51,7 +51,7 @@ pub enum Error {
     #[error("no data from {url}{} for {timeout:?}", fmt_range(range))]
     Inactivity {
         /// Request URL, query removed.
-        url: Url,
+        url: RedactedUrl,
         /// Requested bytes, if the request was ranged.
         range: Option<ByteRange>,
         /// The configured inactivity timeout.
@@ -61,7 +61,7 @@ pub enum Error {
     #[error("body of {url} ended at byte {got}, expected {expected}")]
     ShortBody {
         /// Request URL, query removed.
-        url: Url,
+        url: RedactedUrl,
         /// Absolute offset where the body stopped.
         got: u64,
         /// Absolute offset where it should have stopped.
@@ -71,7 +71,7 @@ pub enum Error {
     #[error("{url}: asked for bytes {requested}, server sent {answered:?}")]
     UnexpectedRange {
         /// Request URL, query removed.
-        url: Url,
+        url: RedactedUrl,
         /// What was requested.
         requested: ByteRange,
         /// The `Content-Range` header as sent.
@@ -81,7 +81,7 @@ pub enum Error {
     #[error("{url}: bytes {range} are beyond the end ({total:?} bytes)")]
     RangeNotSatisfiable {
         /// Request URL, query removed.
-        url: Url,
+        url: RedactedUrl,
         /// What was requested.
         range: ByteRange,
         /// Total length from `Content-Range: bytes */N`, when sent.
@@ -91,7 +91,7 @@ pub enum Error {
     #[error("{url} changed while it was being downloaded (ETag {before} became {after})")]
     ResourceChanged {
         /// Request URL, query removed.
-        url: Url,
+        url: RedactedUrl,
         /// ETag of the first response.
         before: String,
         /// ETag of the later response.
@@ -101,7 +101,7 @@ pub enum Error {
     #[error("gave up on {url} after {attempts} attempts")]
     RetriesExhausted {
         /// Request URL, query removed.
-        url: Url,
+        url: RedactedUrl,
         /// Attempts made.
         attempts: u32,
         /// The last attempt's error.
@@ -112,7 +112,7 @@ pub enum Error {
     #[error("storing bytes of {url} at offset {offset} failed")]
     Write {
         /// Request URL, query removed.
-        url: Url,
+        url: RedactedUrl,
         /// Absolute offset of the refused chunk.
         offset: u64,
         /// The writer's error.
@@ -228,7 +228,7 @@ impl Error {
     }
 
     /// The URL involved, if any (query removed).
-    pub fn url(&self) -> Option<&Url> {
+    pub fn url(&self) -> Option<&RedactedUrl> {
         match self {
             Self::HttpStatus { url, .. }
             | Self::Transport { url, .. }
@@ -292,6 +292,42 @@ impl From<Error> for io::Error {
     }
 }
 
+/// A URL with its query, fragment and credentials removed, as kept in errors and logs. Cheap to clone.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct RedactedUrl(Arc<Url>);
+
+impl RedactedUrl {
+    /// Redacts `url`.
+    pub fn new(url: &Url) -> Self {
+        Self(Arc::new(redact_url(url)))
+    }
+
+    /// The redacted URL.
+    pub fn as_url(&self) -> &Url {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for RedactedUrl {
+    type Target = Url;
+
+    fn deref(&self) -> &Url {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for RedactedUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0.as_str())
+    }
+}
+
+impl std::fmt::Debug for RedactedUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", self.0.as_str())
+    }
+}
+
 /// Removes the query, fragment and credentials from a URL before it reaches an error or a log line.
 pub fn redact_url(url: &Url) -> Url {
     let mut u = url.clone();
@@ -309,7 +345,8 @@ mod tests {
 
     #[test]
     fn io_kinds_and_predicates() {
-        let url = Url::parse("http://127.0.0.1/a.mp3").unwrap();
+        let url = RedactedUrl::new(&Url::parse("http://127.0.0.1/a.mp3?k=v").unwrap());
+        assert_eq!(url.to_string(), "http://127.0.0.1/a.mp3");
         let e = Error::HttpStatus {
             method: http::Method::GET,
             url: url.clone(),

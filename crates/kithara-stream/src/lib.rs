@@ -13,7 +13,7 @@ mod source;
 mod stream;
 mod timeline;
 
-pub use error::{redact_url, Error, Result, SharedError, TransportKind};
+pub use error::{redact_url, Error, RedactedUrl, Result, SharedError, TransportKind};
 pub use hooks::{
     DecoderHooks, ReaderChunkSignal, ReaderSeek, ReaderSeekSignal, SharedHooks, SignalCursor,
 };

@@ -119,4 +119,8 @@ pub trait SegmentLayout {
     fn segment_after_byte(&self, pos: u64) -> Option<u64>;
     /// Total length in bytes, once known.
     fn len(&self) -> Option<u64>;
+    /// Whether the length is known to be zero.
+    fn is_empty(&self) -> bool {
+        self.len() == Some(0)
+    }
 }

@@ -167,6 +167,7 @@ impl<T: StreamType> Stream<T> {
         }
         let start = self.pos;
         let want = start..start.saturating_add(buf.len() as u64);
+        #[allow(clippy::let_unit_value)]
         let _perf = crate::perf::span("stream.read");
         let began = Instant::now();
         // A Ready outcome whose bytes vanish is impossible with committed storage; bound the retries anyway.

@@ -10,7 +10,6 @@ use std::{future::Future, pin::Pin, time::Duration};
 
 use http::{header, StatusCode};
 use tokio::time::timeout;
-use url::Url;
 
 use super::{
     downloader::Inner,
@@ -18,7 +17,7 @@ use super::{
     peer::PeerState,
     FetchCmd, FetchOutcome,
 };
-use crate::error::{redact_url, Error, TransportKind};
+use crate::error::{Error, RedactedUrl, TransportKind};
 
 /// Why one attempt stopped.
 enum Stop {
@@ -51,7 +50,7 @@ pub(crate) async fn execute(
         Err(e) => return FetchOutcome::Failed(e.clone()),
     };
     let policy = &inner.config.retry;
-    let url = redact_url(cmd.url());
+    let url = RedactedUrl::new(cmd.url());
     let start = cmd.range().map_or(0, |r| r.start);
     let mut progress = Progress {
         next: start,
@@ -106,7 +105,7 @@ pub(crate) async fn execute(
 
 fn transport(
     method: &http::Method,
-    url: &Url,
+    url: &RedactedUrl,
     range: Option<ByteRange>,
     e: reqwest::Error,
     body: bool,
@@ -165,7 +164,7 @@ async fn attempt(
     cmd: &mut FetchCmd,
     progress: &mut Progress,
     state: &PeerState,
-    url: &Url,
+    url: &RedactedUrl,
 ) -> Result<(), Stop> {
     let inactivity = inner.config.inactivity_timeout;
     let method = match cmd.method() {

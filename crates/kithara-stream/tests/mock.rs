@@ -1,0 +1,85 @@
+//! The `mock` feature: unimock mocks of `Source` drive `Stream` without any I/O.
+#![cfg(feature = "mock")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    unreachable_pub
+)]
+
+use std::io::Read;
+
+use kithara_stream::{
+    Error, PendingReason, SharedHooks, SourceMock, Stream, StreamParts, StreamType, Timeline,
+    WaitOutcome,
+};
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+use unimock::{matching, MockFn, Unimock};
+
+struct Mocked;
+
+impl StreamType for Mocked {
+    type Config = Unimock;
+    type Source = Unimock;
+    type Events = ();
+
+    async fn open(source: Unimock) -> kithara_stream::Result<StreamParts<Self>> {
+        Ok(StreamParts::new(
+            source,
+            SharedHooks::new(),
+            broadcast::channel(1).0,
+            CancellationToken::new(),
+        ))
+    }
+}
+
+fn open(source: Unimock) -> Stream<Mocked> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    rt.block_on(Stream::<Mocked>::new(source)).unwrap()
+}
+
+#[test]
+fn pending_becomes_a_timeout_error() {
+    let source = Unimock::new(
+        SourceMock::wait_range
+            .next_call(matching!(_))
+            .returns(Ok(WaitOutcome::Pending(PendingReason::NotReady))),
+    );
+    let mut s = open(source);
+    let err = s.read(&mut [0u8; 16]).unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::TimedOut);
+    let typed = err
+        .get_ref()
+        .and_then(|e| e.downcast_ref::<Error>())
+        .unwrap();
+    assert!(matches!(typed, Error::WaitTimeout { range, .. } if *range == (0..16)));
+}
+
+#[test]
+fn ready_reads_and_reports_position() {
+    let source = Unimock::new((
+        SourceMock::wait_range
+            .next_call(matching!(_))
+            .returns(Ok(WaitOutcome::Ready)),
+        SourceMock::read_at
+            .next_call(matching!(0, _))
+            .answers(&|_, _, buf: &mut [u8]| {
+                buf[..3].copy_from_slice(b"abc");
+                Ok(3)
+            }),
+        SourceMock::timeline
+            .each_call(matching!())
+            .returns(Timeline::new()),
+        SourceMock::wait_range
+            .next_call(matching!(_))
+            .returns(Ok(WaitOutcome::Eof)),
+    ));
+    let mut s = open(source);
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).unwrap();
+    assert_eq!(out, b"abc");
+    assert_eq!(s.position(), 3);
+}

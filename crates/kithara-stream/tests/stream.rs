@@ -1,0 +1,243 @@
+//! `Stream<T>` semantics over a minimal protocol backed by a `StorageResource`.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    unreachable_pub
+)]
+
+use std::{
+    io::{self, Read, Seek, SeekFrom},
+    ops::Range,
+    sync::Arc,
+    time::Duration,
+};
+
+use kithara_storage::{StorageResource, WaitOutcome as StorageWait};
+use kithara_stream::{
+    Error, PendingReason, Result, SharedHooks, SignalCursor, Source, Stream, StreamParts,
+    StreamType, Timeline, WaitOutcome,
+};
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+
+/// A protocol whose bytes are written into storage by the test itself.
+struct Mem;
+
+struct MemSource {
+    res: StorageResource,
+    timeline: Timeline,
+    budget: Duration,
+}
+
+impl Source for MemSource {
+    fn wait_range(&mut self, range: Range<u64>) -> Result<WaitOutcome> {
+        match self.res.wait_range(range, self.budget) {
+            StorageWait::Ready => Ok(WaitOutcome::Ready),
+            StorageWait::Eof => Ok(WaitOutcome::Eof),
+            StorageWait::Failed(e) => Err(Error::from_shared(e)),
+            StorageWait::Cancelled => Err(Error::Cancelled),
+            _ => Ok(WaitOutcome::Pending(PendingReason::NotReady)),
+        }
+    }
+    fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> Result<usize> {
+        Ok(self.res.read_at(offset, buf)?)
+    }
+    fn len(&self) -> Option<u64> {
+        self.res.len()
+    }
+    fn timeline(&self) -> &Timeline {
+        &self.timeline
+    }
+}
+
+struct MemConfig {
+    res: StorageResource,
+    budget: Duration,
+    cancel: CancellationToken,
+}
+
+impl StreamType for Mem {
+    type Config = MemConfig;
+    type Source = MemSource;
+    type Events = ();
+
+    async fn open(c: MemConfig) -> Result<StreamParts<Self>> {
+        let source = MemSource {
+            res: c.res,
+            timeline: Timeline::new(),
+            budget: c.budget,
+        };
+        Ok(StreamParts::new(
+            source,
+            SharedHooks::new(),
+            broadcast::channel(4).0,
+            c.cancel,
+        ))
+    }
+}
+
+fn stream(res: &StorageResource, budget: Duration) -> (Stream<Mem>, CancellationToken) {
+    let cancel = CancellationToken::new();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let s = rt
+        .block_on(Stream::<Mem>::new(MemConfig {
+            res: res.clone(),
+            budget,
+            cancel: cancel.clone(),
+        }))
+        .unwrap();
+    (s, cancel)
+}
+
+fn typed(e: &io::Error) -> &Error {
+    e.get_ref()
+        .and_then(|i| i.downcast_ref::<Error>())
+        .expect("typed payload")
+}
+
+#[test]
+fn stream_is_send_and_sync() {
+    fn check<T: Send + Sync>() {}
+    check::<Stream<Mem>>();
+}
+
+#[test]
+fn read_blocks_until_bytes_arrive_and_ends_only_at_the_proven_end() {
+    let res = StorageResource::memory();
+    let (mut s, _) = stream(&res, Duration::from_secs(30));
+    let writer = {
+        let res = res.clone();
+        std::thread::spawn(move || {
+            for i in 0..10u8 {
+                res.write_at(u64::from(i) * 100, &[i; 100]).unwrap();
+            }
+            res.set_len(1000).unwrap();
+        })
+    };
+    let mut all = Vec::new();
+    s.read_to_end(&mut all).unwrap();
+    writer.join().unwrap();
+    assert_eq!(all.len(), 1000);
+    assert!(all
+        .chunks(100)
+        .enumerate()
+        .all(|(i, c)| c.iter().all(|&b| b == i as u8)));
+    assert_eq!(
+        s.read(&mut [0u8; 10]).unwrap(),
+        0,
+        "end of stream stays the end"
+    );
+}
+
+#[test]
+fn a_wait_that_outlives_its_budget_is_a_timeout_naming_the_range() {
+    let res = StorageResource::memory();
+    res.write_at(0, &[1; 10]).unwrap();
+    let (mut s, _) = stream(&res, Duration::from_millis(100));
+    let mut buf = [0u8; 64];
+    assert_eq!(
+        s.read(&mut buf).unwrap(),
+        10,
+        "short read of what is there, no waiting"
+    );
+    let err = s.read(&mut buf).unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+    match typed(&err) {
+        Error::WaitTimeout { range, waited } => {
+            assert_eq!(*range, 10..74);
+            assert!(*waited >= Duration::from_millis(100));
+        }
+        e => panic!("{e}"),
+    }
+    assert!(err.to_string().contains("10..74"), "{err}");
+}
+
+#[test]
+fn seeks_follow_std_semantics_and_reach_the_hooks() {
+    let res = StorageResource::memory();
+    res.write_at(0, &(0..=255u8).collect::<Vec<_>>()).unwrap();
+    let (mut s, _) = stream(&res, Duration::from_millis(200));
+    let hooks = s.hooks().clone();
+    let mut seen = SignalCursor::default();
+    let e = s.seek(SeekFrom::End(0)).unwrap_err();
+    assert_eq!(e.kind(), io::ErrorKind::InvalidInput, "unknown length");
+    assert!(matches!(typed(&e), Error::InvalidSeek { .. }));
+    assert_eq!(s.seek(SeekFrom::Start(100)).unwrap(), 100);
+    assert_eq!(
+        hooks.seek.take_new(&mut seen).map(|k| (k.pos, k.epoch)),
+        Some((100, 1))
+    );
+    assert_eq!(s.seek(SeekFrom::Current(-50)).unwrap(), 50);
+    assert_eq!(s.seek(SeekFrom::Current(0)).unwrap(), 50);
+    assert_eq!(
+        hooks.seek.take_new(&mut seen).map(|k| k.epoch),
+        Some(2),
+        "no-op seeks are not published"
+    );
+    assert_eq!(
+        s.seek(SeekFrom::Current(-51)).unwrap_err().kind(),
+        io::ErrorKind::InvalidInput
+    );
+    let mut b = [0u8; 3];
+    s.read_exact(&mut b).unwrap();
+    assert_eq!(b, [50, 51, 52]);
+    let chunk = hooks.chunk.latest().unwrap();
+    assert_eq!((chunk.pos, chunk.len, chunk.epoch), (50, 3, 2));
+    assert_eq!(s.timeline().position(), 53);
+    res.set_len(256).unwrap();
+    assert_eq!(s.seek(SeekFrom::End(-6)).unwrap(), 250);
+    assert_eq!(
+        s.seek(SeekFrom::Start(1000)).unwrap(),
+        1000,
+        "past the end is allowed"
+    );
+    assert_eq!(s.read(&mut b).unwrap(), 0);
+}
+
+#[test]
+fn a_failed_download_reaches_the_reader_typed() {
+    let res = StorageResource::memory();
+    res.write_at(0, &[7; 10]).unwrap();
+    let (mut s, _) = stream(&res, Duration::from_secs(30));
+    let url = url::Url::parse("http://127.0.0.1:1/x.mp3").unwrap();
+    let cause = Error::HttpStatus {
+        method: http::Method::GET,
+        url: kithara_stream::RedactedUrl::new(&url),
+        range: None,
+        status: 404,
+    };
+    res.fail(Arc::new(cause));
+    let mut b = [0u8; 20];
+    assert_eq!(
+        s.read(&mut b).unwrap(),
+        10,
+        "bytes already present are still served"
+    );
+    let err = s.read(&mut b).unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::NotFound);
+    assert_eq!(typed(&err).status(), Some(404));
+}
+
+#[test]
+fn cancelling_wakes_a_blocked_reader_and_dropping_cancels() {
+    let res = StorageResource::memory();
+    let (mut s, cancel) = stream(&res, Duration::from_secs(30));
+    let reader = std::thread::spawn(move || {
+        let err = s.read(&mut [0u8; 4]).unwrap_err();
+        (s, err)
+    });
+    // The resource is what the blocked reader sleeps on; a protocol wires its token to it.
+    cancel.cancel();
+    res.cancel();
+    let (s, err) = reader.join().unwrap();
+    assert!(typed(&err).is_cancelled());
+    let token = s.cancel_token().clone();
+    drop(s);
+    assert!(token.is_cancelled());
+    let (s2, token2) = stream(&StorageResource::memory(), Duration::from_millis(1));
+    drop(s2);
+    assert!(token2.is_cancelled(), "dropping a stream cancels its token");
+}
