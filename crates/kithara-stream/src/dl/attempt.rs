@@ -29,6 +29,15 @@ enum Stop {
     },
 }
 
+impl Stop {
+    fn retry(error: Error) -> Self {
+        Self::Retry {
+            error,
+            retry_after: None,
+        }
+    }
+}
+
 /// Progress of a command across attempts.
 struct Progress {
     /// Absolute offset of the next byte to deliver.
@@ -76,6 +85,8 @@ pub(crate) async fn execute(
         }
         let (error, retry_after) = match stop {
             Stop::Cancelled => return FetchOutcome::Cancelled,
+            // A writer refusing bytes because the stream is being torn down is a cancellation.
+            Stop::Fatal(_) if cmd.cancel_token().is_cancelled() => return FetchOutcome::Cancelled,
             Stop::Fatal(e) => {
                 tracing::error!(error = %e, "fetch failed");
                 return FetchOutcome::Failed(e);
@@ -190,28 +201,28 @@ async fn attempt(
         }
     }
     let range_for_err = ranged.then_some(want);
+    let inactive = || {
+        Stop::retry(Error::Inactivity {
+            url: url.clone(),
+            range: range_for_err,
+            timeout: inactivity,
+        })
+    };
     let resp = match timeout(inactivity, req.send()).await {
-        Err(_) => {
-            return Err(Stop::Retry {
-                error: Error::Inactivity {
-                    url: url.clone(),
-                    range: range_for_err,
-                    timeout: inactivity,
-                },
-                retry_after: None,
-            })
-        }
+        Err(_) => return Err(inactive()),
         Ok(Err(e)) => {
             let err = transport(&method, url, range_for_err, e, false);
-            return Err(match &err {
+            let redirect = matches!(
+                err,
                 Error::Transport {
                     kind: TransportKind::Redirect,
                     ..
-                } => Stop::Fatal(err),
-                _ => Stop::Retry {
-                    error: err,
-                    retry_after: None,
-                },
+                }
+            );
+            return Err(if redirect {
+                Stop::Fatal(err)
+            } else {
+                Stop::retry(err)
             });
         }
         Ok(Ok(r)) => r,
@@ -306,22 +317,8 @@ async fn attempt(
     let mut resp = resp;
     loop {
         let chunk = match timeout(inactivity, resp.chunk()).await {
-            Err(_) => {
-                return Err(Stop::Retry {
-                    error: Error::Inactivity {
-                        url: url.clone(),
-                        range: range_for_err,
-                        timeout: inactivity,
-                    },
-                    retry_after: None,
-                })
-            }
-            Ok(Err(e)) => {
-                return Err(Stop::Retry {
-                    error: transport(&method, url, range_for_err, e, true),
-                    retry_after: None,
-                })
-            }
+            Err(_) => return Err(inactive()),
+            Ok(Err(e)) => return Err(Stop::retry(transport(&method, url, range_for_err, e, true))),
             Ok(Ok(None)) => break,
             Ok(Ok(Some(c))) => c,
         };
