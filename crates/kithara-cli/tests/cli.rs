@@ -1,0 +1,120 @@
+//! Runs the built `kithara` binary against an in-process loopback server.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::process::{Command, Output};
+
+use kithara_test_support::{payload, Route, TestServer};
+
+fn kithara(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kithara"))
+        .args(args)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("the kithara binary runs")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn fetch_copies_a_remote_body() {
+    let server = TestServer::start().unwrap();
+    let body = payload(3 << 20, 7);
+    server.route("/track.mp3", Route::new(body.clone()));
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("track.mp3");
+
+    let out = kithara(&[
+        "fetch",
+        server.url("/track.mp3").as_str(),
+        "-o",
+        dest.to_str().unwrap(),
+    ]);
+
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
+    assert!(out.stdout.is_empty());
+    assert!(
+        std::fs::read(&dest).unwrap() == body,
+        "fetched bytes differ"
+    );
+    assert!(!dir.path().join("track.mp3.part").exists());
+}
+
+#[test]
+fn fetch_of_a_missing_resource_fails_cleanly() {
+    let server = TestServer::start().unwrap();
+    let url = server.url("/missing.mp3");
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("out.mp3");
+
+    let out = kithara(&["fetch", url.as_str(), "-o", dest.to_str().unwrap()]);
+
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 1, "stderr: {err}");
+    assert!(lines[0].starts_with("error:"), "stderr: {err}");
+    assert!(lines[0].contains("404"), "stderr: {err}");
+    assert!(lines[0].contains(url.as_str()), "stderr: {err}");
+    assert!(!dest.exists());
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn fetch_copies_a_local_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let body = payload(1_000_003, 11);
+    let src = dir.path().join("in.flac");
+    std::fs::write(&src, &body).unwrap();
+    let dest = dir.path().join("copy.flac");
+
+    let out = kithara(&[
+        "fetch",
+        src.to_str().unwrap(),
+        "-o",
+        dest.to_str().unwrap(),
+        "--quiet",
+    ]);
+
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
+    assert!(out.stderr.is_empty(), "stderr: {}", stderr(&out));
+    assert!(std::fs::read(&dest).unwrap() == body, "copied bytes differ");
+}
+
+#[test]
+fn fetch_of_a_missing_local_file_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("copy.flac");
+    let src = dir.path().join("nope.flac");
+
+    let out = kithara(&["fetch", src.to_str().unwrap(), "-o", dest.to_str().unwrap()]);
+
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.starts_with("error:") && err.contains("nope.flac"),
+        "stderr: {err}"
+    );
+    assert!(!dest.exists());
+}
+
+#[test]
+fn demo_runs_and_summarises() {
+    let out = kithara(&["demo", "--size-mib", "4", "--seeks", "5"]);
+
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stdout.contains("4.0 MiB"), "stdout: {stdout}");
+    assert!(stdout.contains("full read"), "stdout: {stdout}");
+    assert!(stdout.contains("5 × 64.0 KiB"), "stdout: {stdout}");
+    assert!(stdout.contains("http requests"), "stdout: {stdout}");
+    assert!(stdout.contains("verification    OK"), "stdout: {stdout}");
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let out = kithara(&["fetch"]);
+    assert_eq!(out.status.code(), Some(2));
+}
