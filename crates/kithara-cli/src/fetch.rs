@@ -16,8 +16,6 @@ use kithara_stream::{
     redact_url, Stream,
 };
 
-use url::Url;
-
 use crate::{args::FetchArgs, progress, Ui};
 
 /// Size of the buffer each `Stream::read` fills.
@@ -25,22 +23,7 @@ pub(crate) const COPY_BUF: usize = 256 * 1024;
 
 pub(crate) async fn run(args: FetchArgs, ui: Ui) -> Result<()> {
     let src = FileSrc::parse(&args.source);
-    let result = fetch(args, src.clone(), ui).await;
-    match src {
-        FileSrc::Remote(url) => result.map_err(|e| scrub(e, &url)),
-        _ => result,
-    }
-}
-
-/// Removes the full URL (query, credentials) from a message where a cause quoted it verbatim: the
-/// HTTP client's own errors do, the stream's errors only carry the redacted form.
-fn scrub(err: anyhow::Error, url: &Url) -> anyhow::Error {
-    let redacted = redact_url(url);
-    let message = format!("{err:#}");
-    if redacted.as_str() == url.as_str() || !message.contains(url.as_str()) {
-        return err;
-    }
-    anyhow::anyhow!(message.replace(url.as_str(), redacted.as_str()))
+    fetch(args, src, ui).await
 }
 
 async fn fetch(args: FetchArgs, src: FileSrc, ui: Ui) -> Result<()> {
@@ -190,15 +173,6 @@ mod tests {
         );
         assert_eq!(part_path(Path::new("b"))?, PathBuf::from("b.part"));
         assert!(part_path(Path::new("..")).is_err());
-        Ok(())
-    }
-
-    #[test]
-    fn secrets_are_scrubbed_from_messages() -> Result<()> {
-        let url = Url::parse("http://h:1/a.mp3?token=secret")?;
-        let err = anyhow::anyhow!("request for url ({url}) failed").context("gave up");
-        let msg = format!("{:#}", scrub(err, &url));
-        assert_eq!(msg, "gave up: request for url (http://h:1/a.mp3) failed");
         Ok(())
     }
 }

@@ -277,20 +277,30 @@ impl FilePeer {
         let resource = &self.shared.resource;
         let Some(total) = st.total else {
             // Length unknown: continue sequentially from the reader (or the start).
-            let from = if st.accepts_ranges == Some(true) { reader } else { 0 };
+            let from = if st.accepts_ranges == Some(true) {
+                reader
+            } else {
+                0
+            };
             let from = resource.contiguous_end(from).unwrap_or(from);
             return Some(match (self.buffer_ahead, st.accepts_ranges) {
                 // The first request of a paced stream is a window too; its answer tells the length.
-                (Some(limit), None) => ByteRange::new(from, from.saturating_add(limit.max(MIN_WINDOW))),
+                (Some(limit), None) => {
+                    ByteRange::new(from, from.saturating_add(limit.max(MIN_WINDOW)))
+                }
                 _ => ByteRange::from_start(from),
             });
         };
         if st.accepts_ranges != Some(true) {
             // One sequential request is all such a server allows; the downloader skips present bytes.
-            return resource.first_gap(0..total).map(|g| ByteRange::from_start(g.start));
+            return resource
+                .first_gap(0..total)
+                .map(|g| ByteRange::from_start(g.start));
         }
         let from = resource.contiguous_end(reader).unwrap_or(reader).min(total);
-        let gap = resource.first_gap(from..total).or_else(|| resource.first_gap(0..from))?;
+        let gap = resource
+            .first_gap(from..total)
+            .or_else(|| resource.first_gap(0..from))?;
         let mut end = gap.end;
         if let Some(limit) = self.buffer_ahead {
             if gap.start >= reader {
@@ -298,7 +308,11 @@ impl FilePeer {
                 if gap.start - reader >= limit / 2 {
                     return None;
                 }
-                end = end.min(reader.saturating_add(limit).max(gap.start.saturating_add(MIN_WINDOW)));
+                end = end.min(
+                    reader
+                        .saturating_add(limit)
+                        .max(gap.start.saturating_add(MIN_WINDOW)),
+                );
             }
         }
         Some(ByteRange::new(gap.start, end))

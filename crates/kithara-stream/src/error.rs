@@ -98,7 +98,7 @@ pub enum Error {
         after: String,
     },
     /// Every attempt failed; `last` is the final attempt's error.
-    #[error("gave up on {url} after {attempts} attempts")]
+    #[error("gave up on {url} after {attempts} attempt{}", if *attempts == 1 { "" } else { "s" })]
     RetriesExhausted {
         /// Request URL, query removed.
         url: RedactedUrl,

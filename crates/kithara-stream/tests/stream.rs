@@ -156,6 +156,7 @@ fn a_wait_that_outlives_its_budget_is_a_timeout_naming_the_range() {
 }
 
 #[test]
+#[allow(clippy::seek_from_current)] // a no-op seek is part of what is tested
 fn seeks_follow_std_semantics_and_reach_the_hooks() {
     let res = StorageResource::memory();
     res.write_at(0, &(0..=255u8).collect::<Vec<_>>()).unwrap();

@@ -174,7 +174,7 @@ async fn refused_connection_fails_after_the_retry_budget() {
         .local_addr()
         .unwrap()
         .port();
-    let url = url::Url::parse(&format!("http://127.0.0.1:{port}/gone.mp3")).unwrap();
+    let url = url::Url::parse(&format!("http://127.0.0.1:{port}/gone.mp3?token=secret")).unwrap();
     let dl = downloader();
     let err = open(&dl, url, |c| c).await.unwrap_err();
     match &err {

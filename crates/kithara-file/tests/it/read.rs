@@ -196,24 +196,37 @@ async fn buffer_ahead_limits_what_is_fetched_before_the_reader_needs_it() {
     server.route("/ba.bin", Route::new(body.clone()));
     let dl = downloader();
     let limit = MIB as u64;
-    let s = open(&dl, server.url("/ba.bin"), |c| c.storage(StorageKind::Memory).buffer_ahead(limit)).await.unwrap();
+    let s = open(&dl, server.url("/ba.bin"), |c| {
+        c.storage(StorageKind::Memory).buffer_ahead(limit)
+    })
+    .await
+    .unwrap();
     let (s, first) = read_at(s, 0, 10).await;
     assert_eq!(first.unwrap(), &body[..10]);
     // The first window completes, and nothing more is asked for while the reader stays put.
     let settled = server
-        .wait_until_async(PATIENCE, |reqs, _| !reqs.is_empty() && reqs.iter().all(|r| r.end.is_some()))
+        .wait_until_async(PATIENCE, |reqs, _| {
+            !reqs.is_empty() && reqs.iter().all(|r| r.end.is_some())
+        })
         .await;
     assert!(settled);
     let reqs = server.requests();
     assert_eq!(reqs.len(), 1, "{reqs:?}");
     assert_eq!(reqs[0].range.as_deref(), Some("bytes=0-1048575"));
     assert_eq!(server.stats().bytes_sent, limit);
-    assert_eq!(s.len(), Some(body.len() as u64), "the window's answer told the length");
+    assert_eq!(
+        s.len(),
+        Some(body.len() as u64),
+        "the window's answer told the length"
+    );
     // Reading on pulls further windows, each bounded, until the end.
     let (s, rest) = read_at(s, 10, body.len()).await;
     assert!(rest.unwrap() == body[10..]);
     let reqs = server.requests();
-    assert!(reqs.len() >= 8, "windows of at most {limit} bytes: {reqs:?}");
+    assert!(
+        reqs.len() >= 8,
+        "windows of at most {limit} bytes: {reqs:?}"
+    );
     assert!(reqs.iter().all(|r| r.bytes_sent <= limit));
     close(s).await;
 }

@@ -139,7 +139,7 @@ fn transport(
         url: url.clone(),
         range,
         kind,
-        source: std::sync::Arc::new(e),
+        source: std::sync::Arc::new(e.without_url()),
     }
 }
 
