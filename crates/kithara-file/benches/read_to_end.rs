@@ -263,7 +263,7 @@ mod breakdown {
     /// One GET through the downloader with `write` as its writer; returns bytes and writer calls.
     fn downloader_get(
         fx: &Fixture,
-        mut write: impl FnMut(u64, &[u8]) + Send + 'static,
+        mut write: impl FnMut(u64, bytes::Bytes) + Send + 'static,
     ) -> (u64, u64) {
         let cancel = CancellationToken::new();
         let calls = Arc::new(AtomicU64::new(0));
@@ -329,7 +329,7 @@ mod breakdown {
                 let res = storage(&kind);
                 let w = res.clone();
                 let (bytes, calls) = downloader_get(&fx, move |offset, data| {
-                    w.write_at(offset, data).expect("write_at");
+                    w.write_bytes(offset, data).expect("write_bytes");
                 });
                 assert_eq!(bytes, len);
                 drop(res);

@@ -237,8 +237,8 @@ impl FilePeer {
             .with_cancel(token)
             .on_response(move |info| on_resp.on_response(info))
             .writer(move |offset, data| {
-                resource.write_at(offset, data)?;
                 let n = data.len() as u64;
+                resource.write_bytes(offset, data)?;
                 frontier.store(offset + n, Ordering::Release);
                 let so_far = downloaded.fetch_add(n, Ordering::Relaxed) + n;
                 since_event += n;

@@ -1,76 +1,70 @@
-//! In-memory backend: lazily allocated fixed-size pages.
+//! In-memory backend: the written chunks themselves, kept by offset.
 //!
-//! Bytes live in pages of [`PAGE_SIZE`] bytes held in a page table
-//! (`Vec<Option<Box<[u8]>>>`) behind an `RwLock`. A page is allocated the
-//! first time a write touches it, so a stream never reallocates or copies
-//! bytes already stored, and never-written (sparse) regions cost one
-//! pointer-sized table slot per page. Reads and writes may span pages.
+//! Each committed chunk is kept as a [`Bytes`] in an ordered map keyed by its offset. A chunk that
+//! arrives as `Bytes` (the downloader hands over the HTTP client's buffers) is stored without
+//! copying; a `&[u8]` write is copied once. Sparse regions cost nothing, a stream never reallocates
+//! what it holds, and a read copies straight from the chunks into the caller's buffer.
 //!
-//! The backend does no range bookkeeping: the resource only reads bytes it
-//! has committed and only writes bytes it has not, so writers and readers
-//! never touch the same bytes concurrently.
+//! The backend does no range bookkeeping: the resource only reads bytes it has committed and only
+//! writes bytes it has not, so chunks never overlap and readers never see a half-written chunk.
 
-use std::sync::{PoisonError, RwLock};
+use std::{
+    collections::BTreeMap,
+    sync::{PoisonError, RwLock},
+};
 
-/// Size of one page in bytes (256 KiB).
-pub(crate) const PAGE_SIZE: usize = 256 * 1024;
+use bytes::Bytes;
 
-/// Page-table memory storage. See the module docs.
+/// Chunk-map memory storage. See the module docs.
 #[derive(Debug, Default)]
 pub(crate) struct MemBackend {
-    pages: RwLock<Vec<Option<Box<[u8]>>>>,
-}
-
-/// Splits `offset..offset + len` into `(page index, offset in page, len)`
-/// pieces, in order.
-fn pieces(offset: u64, len: usize) -> impl Iterator<Item = (usize, usize, usize)> {
-    let page = PAGE_SIZE as u64;
-    let mut pos = offset;
-    let mut left = len;
-    std::iter::from_fn(move || {
-        if left == 0 {
-            return None;
-        }
-        // Page indices fit in usize: a page table for offsets beyond
-        // `usize::MAX * PAGE_SIZE` could not be allocated anyway.
-        let index = usize::try_from(pos / page).unwrap_or(usize::MAX);
-        let in_page = (pos % page) as usize;
-        let n = left.min(PAGE_SIZE - in_page);
-        pos += n as u64;
-        left -= n;
-        Some((index, in_page, n))
-    })
+    chunks: RwLock<BTreeMap<u64, Bytes>>,
 }
 
 impl MemBackend {
-    /// Copies `data` to `offset`, allocating pages as needed.
-    pub(crate) fn write(&self, offset: u64, data: &[u8]) {
-        let mut pages = self.pages.write().unwrap_or_else(PoisonError::into_inner);
-        let mut src = data;
-        for (index, in_page, n) in pieces(offset, data.len()) {
-            if pages.len() <= index {
-                pages.resize_with(index + 1, || None);
-            }
-            let page = pages[index].get_or_insert_with(|| vec![0; PAGE_SIZE].into_boxed_slice());
-            let (head, rest) = src.split_at(n);
-            page[in_page..in_page + n].copy_from_slice(head);
-            src = rest;
+    /// Stores `data` at `offset` (a range not stored before).
+    pub(crate) fn write(&self, offset: u64, data: Bytes) {
+        if data.is_empty() {
+            return;
         }
+        self.chunks
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(offset, data);
     }
 
-    /// Fills `buf` from `offset`. Never-written bytes read as zeros (the
-    /// resource never asks for them).
+    /// Fills `buf` from `offset`; the caller guarantees the whole range is stored. Bytes that are not
+    /// stored read as zeros.
     pub(crate) fn read(&self, offset: u64, buf: &mut [u8]) {
-        let pages = self.pages.read().unwrap_or_else(PoisonError::into_inner);
-        let mut dst = buf;
-        for (index, in_page, n) in pieces(offset, dst.len()) {
-            let (head, rest) = dst.split_at_mut(n);
-            match pages.get(index).and_then(Option::as_ref) {
-                Some(page) => head.copy_from_slice(&page[in_page..in_page + n]),
-                None => head.fill(0),
+        let end = offset.saturating_add(buf.len() as u64);
+        // Take cheap handles on the overlapping chunks, copy after releasing the lock.
+        let pieces: Vec<(u64, Bytes)> = {
+            let chunks = self.chunks.read().unwrap_or_else(PoisonError::into_inner);
+            let first = chunks
+                .range(..=offset)
+                .next_back()
+                .map(|(&k, _)| k)
+                .unwrap_or(offset);
+            chunks
+                .range(first..end)
+                .filter(|(&start, b)| start + b.len() as u64 > offset)
+                .map(|(&start, b)| (start, b.clone()))
+                .collect()
+        };
+        let mut filled = 0usize;
+        for (start, chunk) in pieces {
+            let from = offset.max(start);
+            let to = end.min(start + chunk.len() as u64);
+            let dst = (from - offset) as usize;
+            if dst > filled {
+                buf[filled..dst].fill(0);
             }
-            dst = rest;
+            let src = (from - start) as usize..(to - start) as usize;
+            let n = src.len();
+            buf[dst..dst + n].copy_from_slice(&chunk[src]);
+            filled = dst + n;
         }
+        buf[filled..].fill(0);
     }
 }
 
@@ -79,23 +73,26 @@ mod tests {
     use super::*;
 
     #[test]
-    fn pieces_split_at_page_boundaries() {
-        let p = PAGE_SIZE;
-        let v: Vec<_> = pieces(p as u64 - 10, p + 20).collect();
-        assert_eq!(v, vec![(0, p - 10, 10), (1, 0, p), (2, 0, 10)]);
-        assert_eq!(pieces(5, 0).count(), 0);
+    fn reads_span_chunks_and_gaps_read_as_zero() {
+        let m = MemBackend::default();
+        m.write(10, Bytes::from_static(b"abc"));
+        m.write(13, Bytes::from_static(b"def"));
+        m.write(20, Bytes::from_static(b"xy"));
+        let mut buf = [9u8; 14];
+        m.read(9, &mut buf);
+        assert_eq!(&buf, b"\0abcdef\0\0\0\0xy\0");
+        let mut mid = [0u8; 3];
+        m.read(12, &mut mid);
+        assert_eq!(&mid, b"cde");
     }
 
     #[test]
-    fn sparse_pages_are_not_allocated() {
+    fn stored_bytes_are_the_callers_buffers() {
         let m = MemBackend::default();
-        m.write(10 * PAGE_SIZE as u64 + 3, b"abc");
-        let pages = m.pages.read().unwrap();
-        assert_eq!(pages.len(), 11);
-        assert_eq!(pages.iter().filter(|p| p.is_some()).count(), 1);
-        drop(pages);
-        let mut buf = [9u8; 5];
-        m.read(10 * PAGE_SIZE as u64 + 2, &mut buf);
-        assert_eq!(&buf, b"\0abc\0");
+        let data = Bytes::from(vec![5u8; 1000]);
+        let ptr = data.as_ptr();
+        m.write(0, data);
+        let chunks = m.chunks.read().unwrap();
+        assert_eq!(chunks[&0].as_ptr(), ptr, "no copy");
     }
 }

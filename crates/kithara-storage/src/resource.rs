@@ -9,6 +9,8 @@
 //! that are.
 
 use std::fmt;
+
+use bytes::Bytes;
 use std::ops::Range;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -36,13 +38,18 @@ enum Backend {
 }
 
 impl Backend {
-    fn write(&self, offset: u64, data: &[u8]) -> Result<()> {
-        match self {
-            Self::Memory(m) => {
-                m.write(offset, data);
+    /// Writes `data[range]` at `offset`, without copying when the memory backend gets `Bytes`.
+    fn write(&self, offset: u64, data: &Payload<'_>, range: std::ops::Range<usize>) -> Result<()> {
+        match (self, data) {
+            (Self::Memory(m), Payload::Bytes(b)) => {
+                m.write(offset, b.slice(range));
                 Ok(())
             }
-            Self::Disk(f) => f.write(offset, data),
+            (Self::Memory(m), Payload::Slice(s)) => {
+                m.write(offset, Bytes::copy_from_slice(&s[range]));
+                Ok(())
+            }
+            (Self::Disk(f), d) => f.write(offset, &d.as_slice()[range]),
         }
     }
 
@@ -53,6 +60,21 @@ impl Backend {
                 Ok(())
             }
             Self::Disk(f) => f.read(offset, buf),
+        }
+    }
+}
+
+/// Bytes handed to a write: borrowed, or shared (kept as they are by the memory backend).
+enum Payload<'a> {
+    Slice(&'a [u8]),
+    Bytes(Bytes),
+}
+
+impl Payload<'_> {
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            Self::Slice(s) => s,
+            Self::Bytes(b) => b,
         }
     }
 }
@@ -166,6 +188,17 @@ impl StorageResource {
     /// - [`Error::Io`] if the disk backend fails; nothing of this call is
     ///   committed then, and the write may be retried.
     pub fn write_at(&self, offset: u64, data: &[u8]) -> Result<()> {
+        self.write_payload(offset, &Payload::Slice(data))
+    }
+
+    /// Like [`write_at`](Self::write_at), taking shared bytes: the memory backend keeps them as they
+    /// are instead of copying (the downloader hands over the HTTP client's buffers this way).
+    pub fn write_bytes(&self, offset: u64, data: Bytes) -> Result<()> {
+        self.write_payload(offset, &Payload::Bytes(data))
+    }
+
+    fn write_payload(&self, offset: u64, payload: &Payload<'_>) -> Result<()> {
+        let data = payload.as_slice();
         let _writer = self
             .inner
             .write_lock
@@ -195,7 +228,7 @@ impl StorageResource {
         for gap in &gaps {
             let from = (gap.start - offset) as usize;
             let to = (gap.end - offset) as usize;
-            self.inner.backend.write(gap.start, &data[from..to])?;
+            self.inner.backend.write(gap.start, payload, from..to)?;
         }
         let mut state = self.inner.sync.lock();
         for gap in gaps {

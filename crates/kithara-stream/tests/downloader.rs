@@ -89,7 +89,7 @@ fn get(
             if offset != start + b.len() as u64 {
                 *w.offsets_ok.lock().unwrap() = false;
             }
-            b.extend_from_slice(data);
+            b.extend_from_slice(&data);
             Ok(())
         })
         .on_response(move |info| r.responses.lock().unwrap().push(info.clone()))

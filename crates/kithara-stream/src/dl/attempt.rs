@@ -328,7 +328,7 @@ async fn attempt(
         let lo = progress.next.max(chunk_start);
         let hi = end.map_or(pos, |e| pos.min(e));
         if hi > lo {
-            let data = &chunk[(lo - chunk_start) as usize..(hi - chunk_start) as usize];
+            let data = chunk.slice((lo - chunk_start) as usize..(hi - chunk_start) as usize);
             if let Some(w) = cmd.writer.as_mut() {
                 if let Err(e) = w(lo, data) {
                     return Err(Stop::Fatal(Error::Write {

@@ -7,6 +7,7 @@
 
 use std::{fmt, ops::Range};
 
+use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use tokio_util::sync::CancellationToken;
 use url::Url;
@@ -127,7 +128,7 @@ pub enum FetchOutcome {
 /// Error type a writer returns to abort its command.
 pub type WriteError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
-pub(crate) type Writer = Box<dyn FnMut(u64, &[u8]) -> Result<(), WriteError> + Send>;
+pub(crate) type Writer = Box<dyn FnMut(u64, Bytes) -> Result<(), WriteError> + Send>;
 pub(crate) type ResponseHook = Box<dyn FnMut(&ResponseInfo) + Send>;
 pub(crate) type CompleteHook = Box<dyn FnOnce(FetchOutcome) + Send>;
 
@@ -138,7 +139,7 @@ pub(crate) type CompleteHook = Box<dyn FnOnce(FetchOutcome) + Send>;
 /// # let url = url::Url::parse("http://127.0.0.1:1/a.mp3").unwrap();
 /// let cmd = FetchCmd::get(url)
 ///     .with_range(1024..)
-///     .writer(|offset, bytes| {
+///     .writer(|offset, bytes: bytes::Bytes| {
 ///         // land `bytes` at absolute `offset`
 ///         Ok(())
 ///     })
@@ -218,11 +219,12 @@ impl FetchCmd {
     }
 
     /// Sets the closure called with each body chunk and its absolute offset, in order, on the
-    /// runtime. Keep it short (copy into storage); an error aborts the command with [`Error::Write`].
+    /// runtime. The chunk is the HTTP client's own buffer (`Bytes`), so storage can keep it without
+    /// copying. Keep the closure short; an error aborts the command with [`Error::Write`].
     #[must_use]
     pub fn writer(
         mut self,
-        f: impl FnMut(u64, &[u8]) -> Result<(), WriteError> + Send + 'static,
+        f: impl FnMut(u64, Bytes) -> Result<(), WriteError> + Send + 'static,
     ) -> Self {
         self.writer = Some(Box::new(f));
         self
