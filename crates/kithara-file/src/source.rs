@@ -7,6 +7,9 @@ use kithara_stream::{
     dl::PeerHandle, Error, MediaInfo, PendingReason, Result, Source, Timeline, WaitOutcome,
 };
 
+/// Waits at least this long are logged (at debug).
+const SLOW_WAIT: Duration = Duration::from_millis(50);
+
 /// The source of a [`File`](crate::File) stream.
 #[derive(Debug)]
 pub struct FileSource {
@@ -104,26 +107,32 @@ fn read_file_at(file: &fs::File, offset: u64, buf: &mut [u8]) -> std::io::Result
 
 impl Source for FileSource {
     fn wait_range(&mut self, range: Range<u64>) -> Result<WaitOutcome> {
-        match &self.inner {
-            Inner::Local { len, .. } => Ok(if range.start >= *len {
-                WaitOutcome::Eof
-            } else {
-                WaitOutcome::Ready
-            }),
+        let (resource, budget) = match &self.inner {
+            Inner::Local { len, .. } => {
+                return Ok(if range.start >= *len {
+                    WaitOutcome::Eof
+                } else {
+                    WaitOutcome::Ready
+                });
+            }
             Inner::Remote {
                 resource,
                 wait_timeout,
                 ..
-            } => match resource.wait_range(range.clone(), *wait_timeout) {
-                StorageWait::Ready => Ok(WaitOutcome::Ready),
-                StorageWait::Eof => Ok(WaitOutcome::Eof),
-                StorageWait::Failed(cause) => Err(Error::from_shared(cause)),
-                StorageWait::Cancelled => Err(Error::Cancelled),
-                _ => {
-                    tracing::debug!(start = range.start, end = range.end, waited = ?wait_timeout, "wait budget ran out");
-                    Ok(WaitOutcome::Pending(PendingReason::NotReady))
-                }
-            },
+            } => (resource, *wait_timeout),
+        };
+        let began = std::time::Instant::now();
+        let outcome = resource.wait_range(range.clone(), budget);
+        let waited = began.elapsed();
+        if waited >= SLOW_WAIT {
+            tracing::debug!(pos = range.start, ?waited, "reader waited for bytes");
+        }
+        match outcome {
+            StorageWait::Ready => Ok(WaitOutcome::Ready),
+            StorageWait::Eof => Ok(WaitOutcome::Eof),
+            StorageWait::Failed(cause) => Err(Error::from_shared(cause)),
+            StorageWait::Cancelled => Err(Error::Cancelled),
+            _ => Ok(WaitOutcome::Pending(PendingReason::NotReady)),
         }
     }
 

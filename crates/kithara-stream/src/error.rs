@@ -172,6 +172,8 @@ pub enum TransportKind {
     Body,
     /// Too many redirects, or a redirect that cannot be followed.
     Redirect,
+    /// The request could not be made at all (unsupported URL scheme, invalid header).
+    Invalid,
     /// Anything else.
     Other,
 }
@@ -184,6 +186,7 @@ impl std::fmt::Display for TransportKind {
             Self::Request => "request failed",
             Self::Body => "body transfer failed",
             Self::Redirect => "redirect failed",
+            Self::Invalid => "request is invalid",
             Self::Other => "transport error",
         })
     }
@@ -273,7 +276,11 @@ impl Error {
                 ..
             } => io::ErrorKind::ConnectionRefused,
             Self::ShortBody { .. } => io::ErrorKind::UnexpectedEof,
-            Self::InvalidSeek { .. } => io::ErrorKind::InvalidInput,
+            Self::InvalidSeek { .. }
+            | Self::Transport {
+                kind: TransportKind::Invalid,
+                ..
+            } => io::ErrorKind::InvalidInput,
             Self::LocalIo { source, .. } => source.kind(),
             _ => io::ErrorKind::Other,
         }

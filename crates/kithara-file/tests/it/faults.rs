@@ -271,3 +271,24 @@ async fn blocked_reader_sleeps_and_times_out() {
     );
     close(s).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unsupported_schemes_fail_at_once() {
+    let dl = downloader();
+    let url = url::Url::parse("ftp://127.0.0.1:1/song.mp3").unwrap();
+    let err = open(&dl, url, |c| c).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Transport {
+                kind: kithara_stream::TransportKind::Invalid,
+                ..
+            }
+        ),
+        "not retried: {err}"
+    );
+    assert!(
+        err.to_string().contains("ftp://127.0.0.1:1/song.mp3"),
+        "{err}"
+    );
+}

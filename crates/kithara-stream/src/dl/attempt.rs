@@ -127,6 +127,8 @@ fn transport(
         TransportKind::Timeout
     } else if e.is_redirect() {
         TransportKind::Redirect
+    } else if e.is_builder() {
+        TransportKind::Invalid
     } else if body || e.is_body() || e.is_decode() {
         TransportKind::Body
     } else if e.is_request() {
@@ -211,15 +213,11 @@ async fn attempt(
     let resp = match timeout(inactivity, req.send()).await {
         Err(_) => return Err(inactive()),
         Ok(Err(e)) => {
+            // A request that cannot be built (unsupported scheme, bad header) or redirected will
+            // not get better by retrying.
+            let fatal = e.is_builder() || e.is_redirect();
             let err = transport(&method, url, range_for_err, e, false);
-            let redirect = matches!(
-                err,
-                Error::Transport {
-                    kind: TransportKind::Redirect,
-                    ..
-                }
-            );
-            return Err(if redirect {
+            return Err(if fatal {
                 Stop::Fatal(err)
             } else {
                 Stop::retry(err)
