@@ -8,22 +8,22 @@
 #[allow(unsafe_code)]
 mod probes {
     #[usdt::provider(provider = "kithara_stream")]
-    mod kithara_stream {
+    mod stream_probes {
         fn wait__start(pos: u64, len: u64) {}
         fn wait__done(pos: u64, outcome: u8) {}
         fn fetch__done(bytes: u64) {}
     }
 
     pub(crate) fn wait_start(pos: u64, len: u64) {
-        kithara_stream::wait__start!(|| (pos, len));
+        self::stream_probes::wait__start!(|| (pos, len));
     }
 
     pub(crate) fn wait_done(pos: u64, outcome: u8) {
-        kithara_stream::wait__done!(|| (pos, outcome));
+        self::stream_probes::wait__done!(|| (pos, outcome));
     }
 
     pub(crate) fn fetch_done(bytes: u64) {
-        kithara_stream::fetch__done!(|| bytes);
+        self::stream_probes::fetch__done!(|| bytes);
     }
 }
 

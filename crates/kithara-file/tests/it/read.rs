@@ -230,3 +230,20 @@ async fn buffer_ahead_limits_what_is_fetched_before_the_reader_needs_it() {
     assert!(reqs.iter().all(|r| r.bytes_sent <= limit));
     close(s).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn empty_files_open_and_end_at_once() {
+    let server = server();
+    server.route("/empty.mp3", Route::new(Vec::new()));
+    let dl = downloader();
+    let s = open(&dl, server.url("/empty.mp3"), |c| {
+        c.storage(StorageKind::Memory)
+    })
+    .await
+    .unwrap();
+    assert_eq!(s.len(), Some(0));
+    let (s, got) = read_all(s).await;
+    assert!(got.unwrap().is_empty());
+    assert!(s.source().storage().unwrap().is_complete());
+    close(s).await;
+}

@@ -239,6 +239,22 @@ async fn attempt(
                 .strip_prefix("bytes */")
                 .and_then(|t| t.trim().parse().ok())
         });
+        // "From byte N to the end" of an N-byte resource is empty, not an error: an empty file,
+        // or a resumed request whose connection broke just after the last byte.
+        if want.end.is_none() && total == Some(want.start) {
+            if let Some(hook) = cmd.on_response.as_mut() {
+                hook(&ResponseInfo {
+                    status: status.as_u16(),
+                    url: resp.url().clone(),
+                    offset: want.start,
+                    total_len: total,
+                    accepts_ranges: true,
+                    etag: header_str(headers, header::ETAG),
+                    content_type: header_str(headers, header::CONTENT_TYPE),
+                });
+            }
+            return Ok(());
+        }
         return Err(Stop::Fatal(Error::RangeNotSatisfiable {
             url: url.clone(),
             range: want,
