@@ -192,8 +192,12 @@ impl std::fmt::Display for TransportKind {
     }
 }
 
+/// ` bytes a..b` for a partial request; nothing for a whole-resource one (`0..`).
 fn fmt_range(range: &Option<ByteRange>) -> String {
-    range.map(|r| format!(" bytes {r}")).unwrap_or_default()
+    match range {
+        Some(r) if *r != ByteRange::from_start(0) => format!(" bytes {r}"),
+        _ => String::new(),
+    }
 }
 
 impl Error {

@@ -207,10 +207,13 @@ async fn run(
     let span = tracing::debug_span!("fetch", range = ?cmd.range(), method = ?cmd.method());
     let outcome = async {
         let cmd_cancel = cmd.cancel_token().clone();
+        let root = inner.config.cancel.clone();
+        // The command's own token, its peer's, or the downloader's root: whichever goes first.
         let cancelled = async {
             tokio::select! {
                 _ = cmd_cancel.cancelled() => {},
                 _ = peer_cancel.cancelled() => {},
+                _ = root.cancelled() => {},
             }
         };
         tokio::pin!(cancelled);
