@@ -415,7 +415,9 @@ async fn per_peer_limit_and_cancellation_report_every_command_once() {
         .collect();
     let (handle, _) = register(&dl, cmds, token);
     let two_running = server
-        .wait_until_async(PATIENCE, |_, s| s.bytes_sent > 100_000)
+        .wait_until_async(PATIENCE, |reqs, s| {
+            reqs.len() >= 2 && s.bytes_sent > 100_000
+        })
         .await;
     assert!(two_running);
     assert_eq!(handle.active_commands(), 2);
