@@ -143,6 +143,18 @@ async fn outcomes(
     v
 }
 
+/// Runs one GET of `path` through `dl` and returns its outcome and what it delivered, after
+/// checking that the peer settles with every completion reported once.
+async fn fetch_one(dl: &Downloader, server: &TestServer, path: &str) -> (FetchOutcome, Arc<Sink>) {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let token = dl.child_token();
+    let (cmd, sink) = get(server, path, None, &token, &tx);
+    let (handle, _) = register(dl, vec![cmd], token);
+    let mut outs = outcomes(&mut rx, 1).await;
+    settle(&handle, &mut rx).await;
+    (outs.remove(0).1, sink)
+}
+
 async fn settle(handle: &PeerHandle, rx: &mut mpsc::UnboundedReceiver<(String, FetchOutcome)>) {
     tokio::time::timeout(PATIENCE, handle.idle()).await.unwrap();
     assert_eq!(handle.commands_issued(), handle.completions_reported());
@@ -242,14 +254,10 @@ async fn resume_against_a_server_that_ignores_range_skips_written_bytes() {
             }),
     );
     let dl = downloader(|c| c);
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let token = dl.child_token();
-    let (cmd, sink) = get(&server, "/nr", None, &token, &tx);
-    let (handle, _) = register(&dl, vec![cmd], token);
-    let outs = outcomes(&mut rx, 1).await;
+    let (outcome, sink) = fetch_one(&dl, &server, "/nr").await;
     assert!(
-        matches!(outs[0].1, FetchOutcome::Completed { .. }),
-        "{outs:?}"
+        matches!(outcome, FetchOutcome::Completed { .. }),
+        "{outcome:?}"
     );
     assert!(*sink.bytes.lock().unwrap() == body);
     assert!(
@@ -262,7 +270,6 @@ async fn resume_against_a_server_that_ignores_range_skips_written_bytes() {
         reqs[1].range.as_deref() == Some("bytes=700000-"),
         "{reqs:?}"
     );
-    settle(&handle, &mut rx).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -349,20 +356,15 @@ async fn inactivity_is_retried_from_the_frontier() {
         c.inactivity_timeout = Duration::from_millis(300);
         c
     });
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let token = dl.child_token();
-    let (cmd, sink) = get(&server, "/s", None, &token, &tx);
-    let (handle, _) = register(&dl, vec![cmd], token);
-    let outs = outcomes(&mut rx, 1).await;
+    let (outcome, sink) = fetch_one(&dl, &server, "/s").await;
     assert!(
-        matches!(outs[0].1, FetchOutcome::Completed { .. }),
-        "{outs:?}"
+        matches!(outcome, FetchOutcome::Completed { .. }),
+        "{outcome:?}"
     );
     assert!(*sink.bytes.lock().unwrap() == body);
     let reqs = server.requests();
     assert_eq!(reqs.len(), 2);
     assert_eq!(reqs[1].range.as_deref(), Some("bytes=300000-"));
-    settle(&handle, &mut rx).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -380,19 +382,14 @@ async fn retry_budget_counts_attempts_without_progress() {
         c.retry.max_attempts = 3;
         c
     });
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let token = dl.child_token();
-    let (cmd, _) = get(&server, "/busy", None, &token, &tx);
-    let (handle, _) = register(&dl, vec![cmd], token);
-    let outs = outcomes(&mut rx, 1).await;
-    match &outs[0].1 {
+    let (outcome, _) = fetch_one(&dl, &server, "/busy").await;
+    match &outcome {
         FetchOutcome::Failed(e @ Error::RetriesExhausted { attempts: 3, .. }) => {
             assert_eq!(e.status(), Some(503))
         }
         o => panic!("{o:?}"),
     }
     assert_eq!(server.requests().len(), 3);
-    settle(&handle, &mut rx).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -6,7 +6,7 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{all_ended, client, server_with, WAIT};
+use common::{all_ended, client, ranged, server_with, WAIT};
 use kithara_test_support::{payload, ResponseEnd, Route, TestServer};
 use reqwest::header::{
     ACCEPT_RANGES, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, ETAG, IF_RANGE, LOCATION, RANGE,
@@ -45,22 +45,12 @@ async fn open_and_suffix_ranges() {
     let body = payload(5000, 2);
     let server = server_with("/a", Route::new(body.clone()));
     let c = client();
-    let resp = c
-        .get(server.url("/a"))
-        .header(RANGE, "bytes=-300")
-        .send()
-        .await
-        .unwrap();
+    let resp = ranged(&c, &server, "/a", "bytes=-300").await;
     assert_eq!(resp.status(), StatusCode::PARTIAL_CONTENT);
     assert_eq!(resp.headers()[CONTENT_RANGE], "bytes 4700-4999/5000");
     assert_eq!(resp.bytes().await.unwrap(), body.slice(4700..));
 
-    let resp = c
-        .get(server.url("/a"))
-        .header(RANGE, "bytes=4000-")
-        .send()
-        .await
-        .unwrap();
+    let resp = ranged(&c, &server, "/a", "bytes=4000-").await;
     assert_eq!(resp.headers()[CONTENT_RANGE], "bytes 4000-4999/5000");
     assert_eq!(resp.bytes().await.unwrap(), body.slice(4000..));
 }
@@ -122,12 +112,7 @@ async fn chunked_has_no_content_length() {
     assert_eq!(resp.headers()[TRANSFER_ENCODING], "chunked");
     assert_eq!(resp.bytes().await.unwrap(), body);
 
-    let resp = c
-        .get(server.url("/a"))
-        .header(RANGE, "bytes=0-9")
-        .send()
-        .await
-        .unwrap();
+    let resp = ranged(&c, &server, "/a", "bytes=0-9").await;
     assert_eq!(resp.status(), StatusCode::PARTIAL_CONTENT);
     assert!(!resp.headers().contains_key(CONTENT_LENGTH));
     assert_eq!(resp.headers()[CONTENT_RANGE], "bytes 0-9/300000");
@@ -139,12 +124,7 @@ async fn unknown_total_hides_the_length() {
     let body = payload(1000, 7);
     let server = server_with("/a", Route::new(body.clone()).unknown_total());
     let c = client();
-    let resp = c
-        .get(server.url("/a"))
-        .header(RANGE, "bytes=10-19")
-        .send()
-        .await
-        .unwrap();
+    let resp = ranged(&c, &server, "/a", "bytes=10-19").await;
     assert_eq!(resp.status(), StatusCode::PARTIAL_CONTENT);
     assert_eq!(resp.headers()[CONTENT_RANGE], "bytes 10-19/*");
     assert_eq!(resp.bytes().await.unwrap(), body.slice(10..20));
@@ -194,12 +174,7 @@ async fn redirect_is_followed_or_reported() {
 async fn status_routes_and_unknown_paths() {
     let server = server_with("/gone", Route::new("x").status(410));
     let c = client();
-    let resp = c
-        .get(server.url("/gone"))
-        .header(RANGE, "bytes=0-0")
-        .send()
-        .await
-        .unwrap();
+    let resp = ranged(&c, &server, "/gone", "bytes=0-0").await;
     assert_eq!(resp.status(), StatusCode::GONE);
     let resp = c.get(server.url("/nope?x=1")).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);

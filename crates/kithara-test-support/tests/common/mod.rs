@@ -12,6 +12,15 @@ pub fn client() -> Client {
     Client::builder().no_proxy().build().unwrap()
 }
 
+/// A GET of `path` with the given `Range` header value.
+pub async fn ranged(c: &Client, server: &TestServer, path: &str, range: &str) -> reqwest::Response {
+    c.get(server.url(path))
+        .header(reqwest::header::RANGE, range)
+        .send()
+        .await
+        .unwrap()
+}
+
 pub fn server_with(path: &str, route: Route) -> TestServer {
     let server = TestServer::start().unwrap();
     server.route(path, route);
