@@ -19,8 +19,8 @@ use std::{
 use http::HeaderMap;
 use kithara_storage::StorageResource;
 use kithara_stream::{
-    dl::{ByteRange, FetchCmd, FetchOutcome, Peer, ResponseInfo},
-    redact_url, Error, SharedHooks, SignalCursor, Timeline,
+    dl::{ByteRange, FetchCmd, FetchOutcome, Peer, ResponseInfo, WriteError},
+    redact_url, Error, RedactedUrl, SharedHooks, SignalCursor, Timeline,
 };
 use tokio::sync::{broadcast, oneshot};
 use tokio_util::sync::CancellationToken;
@@ -56,6 +56,7 @@ struct State {
     total: Option<u64>,
     accepts_ranges: Option<bool>,
     failed: bool,
+    etag: Option<String>,
     waker: Option<Waker>,
     ready: Option<ReadyTx>,
 }
@@ -80,8 +81,20 @@ impl Shared {
         }
     }
 
-    fn on_response(&self, info: &ResponseInfo) {
+    fn on_response(&self, info: &ResponseInfo) -> Result<(), WriteError> {
         let mut st = self.lock();
+        // Every response must be of the same version of the file, or its bytes cannot be combined.
+        match (&st.etag, &info.etag) {
+            (Some(before), Some(now)) if before != now => {
+                return Err(Box::new(Error::ResourceChanged {
+                    url: RedactedUrl::new(&info.url),
+                    before: before.clone(),
+                    after: now.clone(),
+                }));
+            }
+            (None, Some(now)) => st.etag = Some(now.clone()),
+            _ => {}
+        }
         if st.total.is_none() {
             if let Some(total) = info.total_len {
                 match self.resource.set_len(total) {
@@ -104,6 +117,7 @@ impl Shared {
             }));
         }
         Self::wake(&mut st);
+        Ok(())
     }
 
     fn on_complete(&self, id: u64, range: ByteRange, outcome: FetchOutcome) {

@@ -119,6 +119,15 @@ pub enum Error {
         #[source]
         source: SharedError,
     },
+    /// The command's `on_response` rejected the response (unexpected type, changed resource, …).
+    #[error("response of {url} was rejected")]
+    Rejected {
+        /// Request URL, query removed.
+        url: RedactedUrl,
+        /// Why it was rejected.
+        #[source]
+        source: SharedError,
+    },
     /// The HTTP client could not be built (TLS set-up), so no request can be made.
     #[error("the HTTP client could not be built")]
     Client(#[source] Arc<reqwest::Error>),
@@ -245,7 +254,8 @@ impl Error {
             | Self::RangeNotSatisfiable { url, .. }
             | Self::ResourceChanged { url, .. }
             | Self::RetriesExhausted { url, .. }
-            | Self::Write { url, .. } => Some(url),
+            | Self::Write { url, .. }
+            | Self::Rejected { url, .. } => Some(url),
             _ => None,
         }
     }

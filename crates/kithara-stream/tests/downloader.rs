@@ -92,7 +92,10 @@ fn get(
             b.extend_from_slice(&data);
             Ok(())
         })
-        .on_response(move |info| r.responses.lock().unwrap().push(info.clone()))
+        .on_response(move |info| {
+            r.responses.lock().unwrap().push(info.clone());
+            Ok(())
+        })
         .on_complete(move |o| {
             done.send((name, o)).unwrap();
         });
@@ -224,7 +227,10 @@ async fn head_reports_length_from_the_header() {
     let cmd = FetchCmd::head(server.url("/h"))
         .with_cancel(token.child_token())
         .writer(|_, _| panic!("HEAD has no body"))
-        .on_response(move |r| *i2.lock().unwrap() = Some(r.clone()))
+        .on_response(move |r| {
+            *i2.lock().unwrap() = Some(r.clone());
+            Ok(())
+        })
         .on_complete(move |o| done.send(("h".into(), o)).unwrap());
     let (handle, _) = register(&dl, vec![cmd], token);
     let outs = outcomes(&mut rx, 1).await;
@@ -486,4 +492,36 @@ fn register_without_a_runtime_cancels_the_peer() {
     let (handle, _) = register(&dl, Vec::new(), token.clone());
     assert!(token.is_cancelled());
     assert!(handle.is_finished());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejected_response_fails_without_retries_or_bytes() {
+    let server = TestServer::start().unwrap();
+    server.route(
+        "/page",
+        Route::new(payload(5000, 30)).content_type("text/html"),
+    );
+    let dl = downloader(|c| c);
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let token = dl.child_token();
+    let done = tx.clone();
+    let cmd = FetchCmd::get(server.url("/page"))
+        .with_cancel(token.child_token())
+        .on_response(|info| match info.content_type.as_deref() {
+            Some(t) if t.starts_with("text/") => Err(format!("not audio: {t}").into()),
+            _ => Ok(()),
+        })
+        .writer(|_, _| panic!("a rejected response delivers no bytes"))
+        .on_complete(move |o| done.send(("page".into(), o)).unwrap());
+    let (handle, _) = register(&dl, vec![cmd], token);
+    let outs = outcomes(&mut rx, 1).await;
+    match &outs[0].1 {
+        FetchOutcome::Failed(Error::Rejected { source, url }) => {
+            assert_eq!(source.to_string(), "not audio: text/html");
+            assert!(url.as_str().ends_with("/page"));
+        }
+        o => panic!("{o:?}"),
+    }
+    assert_eq!(server.requests().len(), 1);
+    settle(&handle, &mut rx).await;
 }

@@ -292,3 +292,28 @@ async fn unsupported_schemes_fail_at_once() {
         "{err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_replaced_mid_stream_is_not_mixed() {
+    let server = server();
+    let old = payload(4 * MIB, 26);
+    server.route("/v.bin", Route::new(old.clone()).throttle(MIB as u64));
+    let dl = downloader();
+    let s = open(&dl, server.url("/v.bin"), |c| {
+        c.storage(StorageKind::Memory)
+    })
+    .await
+    .unwrap();
+    // The file changes on the server (new ETag); the jump's request sees the new version.
+    server.route("/v.bin", Route::new(payload(4 * MIB, 27)));
+    let (s, got) = read_at(s, 3 * MIB as u64, 100).await;
+    let err = got.unwrap_err();
+    match kithara_error(&err) {
+        Error::ResourceChanged { before, after, .. } => assert_ne!(before, after),
+        other => panic!("expected ResourceChanged, got {other}"),
+    }
+    // Bytes of the first version that did arrive are still served.
+    let (s, head) = read_at(s, 0, 10).await;
+    assert_eq!(head.unwrap(), &old[..10]);
+    close(s).await;
+}

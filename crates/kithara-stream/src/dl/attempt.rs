@@ -171,6 +171,22 @@ fn parse_content_range(v: &str) -> Option<(u64, u64, Option<u64>)> {
     (b >= a).then_some((a, b.checked_add(1)?, total))
 }
 
+/// Hands a response's facts to the command; a rejection ends the command without retries.
+fn report_response(cmd: &mut FetchCmd, info: &ResponseInfo, url: &RedactedUrl) -> Result<(), Stop> {
+    let Some(hook) = cmd.on_response.as_mut() else {
+        return Ok(());
+    };
+    hook(info).map_err(|e| {
+        Stop::Fatal(match e.downcast::<Error>() {
+            Ok(ours) => *ours,
+            Err(other) => Error::Rejected {
+                url: url.clone(),
+                source: other.into(),
+            },
+        })
+    })
+}
+
 async fn attempt(
     inner: &Inner,
     client: &reqwest::Client,
@@ -242,18 +258,16 @@ async fn attempt(
         // "From byte N to the end" of an N-byte resource is empty, not an error: an empty file,
         // or a resumed request whose connection broke just after the last byte.
         if want.end.is_none() && total == Some(want.start) {
-            if let Some(hook) = cmd.on_response.as_mut() {
-                hook(&ResponseInfo {
-                    status: status.as_u16(),
-                    url: resp.url().clone(),
-                    offset: want.start,
-                    total_len: total,
-                    accepts_ranges: true,
-                    etag: header_str(headers, header::ETAG),
-                    content_type: header_str(headers, header::CONTENT_TYPE),
-                });
-            }
-            return Ok(());
+            let info = ResponseInfo {
+                status: status.as_u16(),
+                url: resp.url().clone(),
+                offset: want.start,
+                total_len: total,
+                accepts_ranges: true,
+                etag: header_str(headers, header::ETAG),
+                content_type: header_str(headers, header::CONTENT_TYPE),
+            };
+            return report_response(cmd, &info, url);
         }
         return Err(Stop::Fatal(Error::RangeNotSatisfiable {
             url: url.clone(),
@@ -307,17 +321,16 @@ async fn attempt(
     if progress.etag.is_none() {
         progress.etag = etag.clone();
     }
-    if let Some(hook) = cmd.on_response.as_mut() {
-        hook(&ResponseInfo {
-            status: status.as_u16(),
-            url: resp.url().clone(),
-            offset: progress.next,
-            total_len,
-            accepts_ranges,
-            etag,
-            content_type,
-        });
-    }
+    let info = ResponseInfo {
+        status: status.as_u16(),
+        url: resp.url().clone(),
+        offset: progress.next,
+        total_len,
+        accepts_ranges,
+        etag,
+        content_type,
+    };
+    report_response(cmd, &info, url)?;
     if cmd.method() == FetchMethod::Head {
         return Ok(());
     }

@@ -129,7 +129,7 @@ pub enum FetchOutcome {
 pub type WriteError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 pub(crate) type Writer = Box<dyn FnMut(u64, Bytes) -> Result<(), WriteError> + Send>;
-pub(crate) type ResponseHook = Box<dyn FnMut(&ResponseInfo) + Send>;
+pub(crate) type ResponseHook = Box<dyn FnMut(&ResponseInfo) -> Result<(), WriteError> + Send>;
 pub(crate) type CompleteHook = Box<dyn FnOnce(FetchOutcome) + Send>;
 
 /// One HTTP request with its callbacks and cancellation token.
@@ -230,9 +230,15 @@ impl FetchCmd {
         self
     }
 
-    /// Sets the closure called with each response's facts before its first body byte (once per attempt).
+    /// Sets the closure called with each response's facts before its first body byte (once per
+    /// attempt). Returning an error rejects the response: the command fails at once, without
+    /// retries, with that error (a [`kithara_stream::Error`](crate::Error) is passed through as it
+    /// is, anything else becomes [`Error::Rejected`]).
     #[must_use]
-    pub fn on_response(mut self, f: impl FnMut(&ResponseInfo) + Send + 'static) -> Self {
+    pub fn on_response(
+        mut self,
+        f: impl FnMut(&ResponseInfo) -> Result<(), WriteError> + Send + 'static,
+    ) -> Self {
         self.on_response = Some(Box::new(f));
         self
     }
