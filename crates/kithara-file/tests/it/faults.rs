@@ -317,3 +317,28 @@ async fn a_file_replaced_mid_stream_is_not_mixed() {
     assert_eq!(head.unwrap(), &old[..10]);
     close(s).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_never_answers_fails_open_after_the_retry_budget() {
+    let server = server();
+    server.route(
+        "/mute.bin",
+        Route::new(payload(1000, 28)).latency(Duration::from_secs(600)),
+    );
+    let dl = downloader_with(|mut c| {
+        c.inactivity_timeout = Duration::from_millis(200);
+        c.retry.max_attempts = 2;
+        c
+    });
+    let err = open(&dl, server.url("/mute.bin"), |c| c).await.unwrap_err();
+    assert!(err.is_timeout(), "{err}");
+    match &err {
+        Error::RetriesExhausted {
+            attempts: 2, last, ..
+        } => {
+            assert!(matches!(**last, Error::Inactivity { .. }), "{last}");
+        }
+        other => panic!("expected RetriesExhausted, got {other}"),
+    }
+    assert_eq!(server.requests().len(), 2);
+}
