@@ -71,6 +71,7 @@ pub(crate) async fn execute(
     loop {
         attempts_without_progress += 1;
         total_attempts += 1;
+        tracing::Span::current().record("attempt", total_attempts);
         let before = progress.delivered;
         let stop = tokio::select! {
             biased;

@@ -204,7 +204,12 @@ async fn run(
     peer_cancel: CancellationToken,
     samples: mpsc::UnboundedSender<ThroughputSample>,
 ) {
-    let span = tracing::debug_span!("fetch", range = ?cmd.range(), method = ?cmd.method());
+    let span = tracing::debug_span!(
+        "fetch",
+        range = ?cmd.range(),
+        method = ?cmd.method(),
+        attempt = tracing::field::Empty
+    );
     let outcome = async {
         let cmd_cancel = cmd.cancel_token().clone();
         let root = inner.config.cancel.clone();
