@@ -23,10 +23,6 @@ pub(crate) const COPY_BUF: usize = 256 * 1024;
 
 pub(crate) async fn run(args: FetchArgs, ui: Ui) -> Result<()> {
     let src = FileSrc::parse(&args.source);
-    fetch(args, src, ui).await
-}
-
-async fn fetch(args: FetchArgs, src: FileSrc, ui: Ui) -> Result<()> {
     let retry = RetryPolicy::builder()
         .max_attempts(args.retries.saturating_add(1))
         .build();
