@@ -284,6 +284,7 @@ async fn fatal_statuses_fail_once_and_416_names_the_total() {
     server.route("/gone", Route::new(Vec::new()).status(410));
     server.route("/forbidden", Route::new(Vec::new()).status(403));
     server.route("/small", Route::new(payload(100, 4)));
+    server.route("/small-tail", Route::new(payload(100, 4)));
     let dl = downloader(|c| c);
     let (tx, mut rx) = mpsc::unbounded_channel();
     let token = dl.child_token();
@@ -292,12 +293,26 @@ async fn fatal_statuses_fail_once_and_416_names_the_total() {
     let (c, _) = get(
         &server,
         "/small",
+        Some(ByteRange::new(500, 600)),
+        &token,
+        &tx,
+    );
+    // An open range past the end is just empty: it completes and reports the length.
+    let (d, past_end) = get(
+        &server,
+        "/small-tail",
         Some(ByteRange::from_start(500)),
         &token,
         &tx,
     );
-    let (handle, _) = register(&dl, vec![a, b, c], token);
-    let outs = outcomes(&mut rx, 3).await;
+    let (handle, _) = register(&dl, vec![a, b, c, d], token);
+    let mut outs = outcomes(&mut rx, 4).await;
+    let tail = outs.pop().unwrap();
+    assert!(
+        matches!(tail.1, FetchOutcome::Completed { bytes: 0, .. }),
+        "{tail:?}"
+    );
+    assert_eq!(past_end.responses.lock().unwrap()[0].total_len, Some(100));
     let err = |i: usize| match &outs[i].1 {
         FetchOutcome::Failed(e) => e.clone(),
         o => panic!("expected failure, got {o:?}"),
@@ -311,7 +326,7 @@ async fn fatal_statuses_fail_once_and_416_names_the_total() {
         }
         e => panic!("{e}"),
     }
-    assert_eq!(server.requests().len(), 3, "no retries of client errors");
+    assert_eq!(server.requests().len(), 4, "no retries of client errors");
     settle(&handle, &mut rx).await;
 }
 

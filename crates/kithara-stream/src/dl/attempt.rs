@@ -256,9 +256,10 @@ async fn attempt(
                 .strip_prefix("bytes */")
                 .and_then(|t| t.trim().parse().ok())
         });
-        // "From byte N to the end" of an N-byte resource is empty, not an error: an empty file,
-        // or a resumed request whose connection broke just after the last byte.
-        if want.end.is_none() && total == Some(want.start) {
+        // "From byte N to the end" of a resource of at most N bytes is empty, not an error: an empty
+        // file, a resumed request whose connection broke just after the last byte, or a reader
+        // that jumped past the end of a stream whose length was not known yet.
+        if want.end.is_none() && total.is_some_and(|t| want.start >= t) {
             let info = ResponseInfo {
                 status: status.as_u16(),
                 url: resp.url().clone(),
