@@ -65,8 +65,8 @@ pub struct FileConfig {
     pub storage: StorageKind,
     /// Extra request headers (auth, cookies). Default: none.
     pub headers: HeaderMap,
-    /// Bytes to download ahead of the reader before pausing; `None` downloads the whole file.
-    /// Default: `None`.
+    /// Bytes to download ahead of the reader before pausing (at least 64 KiB is used); `None`
+    /// downloads the whole file. Default: `None`.
     pub buffer_ahead: Option<u64>,
     /// How far beyond the downloaded frontier a seek may land before the running request is
     /// cancelled and a new one starts at the seek target; nearer targets just wait. Default: 256 KiB.

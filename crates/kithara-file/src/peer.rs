@@ -317,6 +317,7 @@ impl FilePeer {
             .or_else(|| resource.first_gap(0..from))?;
         let mut end = gap.end;
         if let Some(limit) = self.buffer_ahead {
+            let limit = limit.max(MIN_WINDOW);
             if gap.start >= reader {
                 // Refill only once less than half the buffer is left, then up to the full buffer.
                 if gap.start - reader >= limit / 2 {

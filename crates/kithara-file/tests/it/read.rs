@@ -247,3 +247,19 @@ async fn empty_files_open_and_end_at_once() {
     assert!(s.source().storage().unwrap().is_complete());
     close(s).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_zero_buffer_ahead_still_reads() {
+    let server = server();
+    let body = payload(MIB, 10);
+    server.route("/z.bin", Route::new(body.clone()));
+    let dl = downloader();
+    let s = open(&dl, server.url("/z.bin"), |c| {
+        c.storage(StorageKind::Memory).buffer_ahead(0)
+    })
+    .await
+    .unwrap();
+    let (s, got) = read_all(s).await;
+    assert!(got.unwrap() == body);
+    close(s).await;
+}
