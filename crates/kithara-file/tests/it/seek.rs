@@ -4,7 +4,7 @@ use std::io::{Read, Seek, SeekFrom};
 
 use kithara_file::{File, StorageKind};
 use kithara_stream::Stream;
-use kithara_test_support::{payload, Route};
+use kithara_test_support::{payload, Fault, Route};
 use proptest::prelude::*;
 
 use crate::common::*;
@@ -67,6 +67,17 @@ proptest! {
     #[test]
     fn random_seek_read_pairs_memory(pairs in prop::collection::vec((any::<u64>(), 1usize..70_000), 100)) {
         let (rt, server, body) = fixture();
+        check_pairs(&rt, &server.url("/p.bin"), &body, StorageKind::Memory, &pairs);
+    }
+
+    #[test]
+    fn random_seek_read_pairs_survive_resets(pairs in prop::collection::vec((any::<u64>(), 1usize..70_000), 100)) {
+        let (rt, server, body) = fixture();
+        // Every one of the first 20 responses breaks after 300 kB.
+        server.route(
+            "/p.bin",
+            Route::new(body.clone()).throttle(16 * MIB as u64).fault(Fault::ResetAfter { after: 300_000, times: 20 }),
+        );
         check_pairs(&rt, &server.url("/p.bin"), &body, StorageKind::Memory, &pairs);
     }
 
