@@ -336,21 +336,13 @@ impl FilePeer {
 
 impl Peer for FilePeer {
     fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<Vec<FetchCmd>>> {
-        // Register for reader seeks (and reads, when pacing); the position itself comes from the timeline.
+        // Register for reader seeks; the position itself comes from the timeline.
         while self
             .hooks
             .seek
             .poll_changed(cx, &mut self.seek_cursor)
             .is_ready()
         {}
-        if self.buffer_ahead.is_some() {
-            while self
-                .hooks
-                .chunk
-                .poll_changed(cx, &mut self.chunk_cursor)
-                .is_ready()
-            {}
-        }
         let shared = self.shared.clone();
         let mut st = shared.lock();
         st.waker = Some(cx.waker().clone());
@@ -385,7 +377,20 @@ impl Peer for FilePeer {
                 let cmd = self.command(&mut st, range);
                 Poll::Ready(Some(vec![cmd]))
             }
-            None => Poll::Pending,
+            None => {
+                // Paced and far enough ahead: wake up when the reader moves. A read since the
+                // position was taken above means it already moved: look again at once.
+                if self.buffer_ahead.is_some()
+                    && self
+                        .hooks
+                        .chunk
+                        .poll_changed(cx, &mut self.chunk_cursor)
+                        .is_ready()
+                {
+                    cx.waker().wake_by_ref();
+                }
+                Poll::Pending
+            }
         }
     }
 
