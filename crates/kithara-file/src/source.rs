@@ -7,9 +7,6 @@ use kithara_stream::{
     dl::PeerHandle, Error, MediaInfo, PendingReason, Result, Source, Timeline, WaitOutcome,
 };
 
-/// Waits at least this long are logged (at debug).
-const SLOW_WAIT: Duration = Duration::from_millis(50);
-
 /// The source of a [`File`](crate::File) stream.
 #[derive(Debug)]
 pub struct FileSource {
@@ -121,12 +118,7 @@ impl Source for FileSource {
                 ..
             } => (resource, *wait_timeout),
         };
-        let began = std::time::Instant::now();
         let outcome = resource.wait_range(range.clone(), budget);
-        let waited = began.elapsed();
-        if waited >= SLOW_WAIT {
-            tracing::debug!(pos = range.start, ?waited, "reader waited for bytes");
-        }
         match outcome {
             StorageWait::Ready => Ok(WaitOutcome::Ready),
             StorageWait::Eof => Ok(WaitOutcome::Eof),

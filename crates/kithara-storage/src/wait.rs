@@ -104,11 +104,12 @@ impl StateCell {
     /// `timeout` elapses. A timeout too large to represent as a deadline
     /// waits without a deadline.
     pub(crate) fn wait_range(&self, range: Range<u64>, timeout: Duration) -> WaitOutcome {
-        let deadline = Instant::now().checked_add(timeout);
         let mut guard = self.lock();
         if let Some(outcome) = guard.check(&range) {
             return outcome;
         }
+        // Only a wait that blocks needs the clock.
+        let deadline = Instant::now().checked_add(timeout);
         guard.waiters += 1;
         let outcome = loop {
             if let Some(outcome) = guard.check(&range) {

@@ -165,10 +165,32 @@ impl<T: StreamType> Stream<T> {
         if buf.is_empty() {
             return Ok(0);
         }
-        let start = self.pos;
-        let want = start..start.saturating_add(buf.len() as u64);
         #[allow(clippy::let_unit_value)]
         let _perf = crate::perf::span("stream.read");
+        let start = self.pos;
+        // Bytes already present need no wait (and no clock).
+        let mut n = self.source.read_at(start, buf)?;
+        if n == 0 {
+            n = self.wait_and_read(start, buf)?;
+            if n == 0 {
+                return Ok(0);
+            }
+        }
+        self.pos = start + n as u64;
+        let timeline = self.source.timeline();
+        timeline.set_position(self.pos);
+        let epoch = timeline.seek_epoch();
+        self.hooks.chunk.publish(ChunkPosition {
+            pos: start,
+            len: n as u64,
+            epoch,
+        });
+        Ok(n)
+    }
+
+    /// Waits for the byte at `start`, then reads; `Ok(0)` means the proven end of the stream.
+    fn wait_and_read(&mut self, start: u64, buf: &mut [u8]) -> Result<usize> {
+        let want = start..start.saturating_add(buf.len() as u64);
         let began = Instant::now();
         // A Ready outcome whose bytes vanish is impossible with committed storage; bound the retries anyway.
         for _ in 0..3 {
@@ -187,15 +209,6 @@ impl<T: StreamType> Stream<T> {
             }
             let n = self.source.read_at(start, buf)?;
             if n > 0 {
-                self.pos = start + n as u64;
-                let timeline = self.source.timeline();
-                timeline.set_position(self.pos);
-                let epoch = timeline.seek_epoch();
-                self.hooks.chunk.publish(ChunkPosition {
-                    pos: start,
-                    len: n as u64,
-                    epoch,
-                });
                 return Ok(n);
             }
         }

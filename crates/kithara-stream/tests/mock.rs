@@ -43,11 +43,14 @@ fn open(source: Unimock) -> Stream<Mocked> {
 
 #[test]
 fn pending_becomes_a_timeout_error() {
-    let source = Unimock::new(
+    let source = Unimock::new((
+        SourceMock::read_at
+            .next_call(matching!(0, _))
+            .returns(Ok(0)),
         SourceMock::wait_range
             .next_call(matching!(_))
             .returns(Ok(WaitOutcome::Pending(PendingReason::NotReady))),
-    );
+    ));
     let mut s = open(source);
     let err = s.read(&mut [0u8; 16]).unwrap_err();
     assert_eq!(err.kind(), std::io::ErrorKind::TimedOut);
@@ -59,11 +62,8 @@ fn pending_becomes_a_timeout_error() {
 }
 
 #[test]
-fn ready_reads_and_reports_position() {
+fn present_bytes_are_read_without_waiting_and_the_end_is_asked_for() {
     let source = Unimock::new((
-        SourceMock::wait_range
-            .next_call(matching!(_))
-            .returns(Ok(WaitOutcome::Ready)),
         SourceMock::read_at
             .next_call(matching!(0, _))
             .answers(&|_, _, buf: &mut [u8]| {
@@ -73,6 +73,9 @@ fn ready_reads_and_reports_position() {
         SourceMock::timeline
             .each_call(matching!())
             .returns(Timeline::new()),
+        SourceMock::read_at
+            .next_call(matching!(3, _))
+            .returns(Ok(0)),
         SourceMock::wait_range
             .next_call(matching!(_))
             .returns(Ok(WaitOutcome::Eof)),
