@@ -80,23 +80,35 @@ impl MemBackend {
         }
     }
 
-    /// Copies every stored byte of `offset..offset + buf.len()` into `buf`; returns how many. The
-    /// copy (at most one read buffer) happens under the read lock: cheaper than collecting handles,
-    /// and a writer waits at most that long.
+    /// Copies every stored byte of `offset..offset + buf.len()` into `buf`; returns how many.
+    ///
+    /// The first few overlapping chunks are taken as cheap handles and copied after the lock is
+    /// released, so the writer (on the download's task) never waits for a reader's copy; only the
+    /// small tail, and chunks past the first few (small ones), are copied under the lock.
     fn copy_into(&self, offset: u64, buf: &mut [u8]) -> usize {
+        const HANDLES: usize = 4;
         let end = offset.saturating_add(buf.len() as u64);
-        let c = self.inner.read().unwrap_or_else(PoisonError::into_inner);
+        let mut handles: [Option<(u64, Bytes)>; HANDLES] = Default::default();
         let mut copied = 0;
-        if let Some((start, tail)) = &c.tail {
-            copied += copy_overlap(offset, buf, *start, tail);
+        {
+            let c = self.inner.read().unwrap_or_else(PoisonError::into_inner);
+            if let Some((start, tail)) = &c.tail {
+                copied += copy_overlap(offset, buf, *start, tail);
+            }
+            let first = c
+                .map
+                .range(..=offset)
+                .next_back()
+                .map_or(offset, |(&k, _)| k);
+            for (i, (&start, chunk)) in c.map.range(first..end).enumerate() {
+                match handles.get_mut(i) {
+                    Some(slot) => *slot = Some((start, chunk.clone())),
+                    None => copied += copy_overlap(offset, buf, start, chunk),
+                }
+            }
         }
-        let first = c
-            .map
-            .range(..=offset)
-            .next_back()
-            .map_or(offset, |(&k, _)| k);
-        for (&start, chunk) in c.map.range(first..end) {
-            copied += copy_overlap(offset, buf, start, chunk);
+        for (start, chunk) in handles.iter().flatten() {
+            copied += copy_overlap(offset, buf, *start, chunk);
         }
         copied
     }
