@@ -25,7 +25,7 @@ use crate::{Error, RangeSet, Result, SharedError, WaitOutcome};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum BackendKind {
-    /// Bytes live in memory, in lazily allocated 256 KiB pages.
+    /// Bytes live in memory, as the written chunks themselves.
     Memory,
     /// Bytes live in a sparse file, written in place at their offsets.
     Disk,
@@ -131,8 +131,9 @@ impl StorageResource {
         }
     }
 
-    /// Creates an empty resource backed by memory (lazily allocated
-    /// 256 KiB pages; unwritten regions cost no memory).
+    /// Creates an empty resource backed by memory: the written chunks are kept
+    /// as they are (`write_bytes` without copying), tiny writes gathered into
+    /// 64 KiB buffers; unwritten regions cost no memory.
     pub fn memory() -> Self {
         Self::with_backend(Backend::Memory(MemBackend::default()))
     }
