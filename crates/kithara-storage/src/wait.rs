@@ -16,6 +16,9 @@ use std::time::{Duration, Instant};
 
 use crate::RangeSet;
 
+/// Blocking waits at least this long are logged at debug level.
+const SLOW_WAIT: Duration = Duration::from_millis(50);
+
 /// A failure cause shared between the writer side and all readers.
 pub type SharedError = Arc<dyn std::error::Error + Send + Sync + 'static>;
 
@@ -109,7 +112,8 @@ impl StateCell {
             return outcome;
         }
         // Only a wait that blocks needs the clock.
-        let deadline = Instant::now().checked_add(timeout);
+        let began = Instant::now();
+        let deadline = began.checked_add(timeout);
         guard.waiters += 1;
         let outcome = loop {
             if let Some(outcome) = guard.check(&range) {
@@ -137,6 +141,16 @@ impl StateCell {
             }
         };
         guard.waiters -= 1;
+        drop(guard);
+        let waited = began.elapsed();
+        if waited >= SLOW_WAIT {
+            tracing::debug!(
+                pos = range.start,
+                ?waited,
+                ?outcome,
+                "reader waited for bytes"
+            );
+        }
         outcome
     }
 }
