@@ -18,12 +18,7 @@ use reqwest::{Client, StatusCode};
 async fn range_206_serves_exact_bytes() {
     let body = payload(10_000, 1);
     let server = server_with("/a", Route::new(body.clone()).content_type("audio/mpeg"));
-    let resp = client()
-        .get(server.url("/a"))
-        .header(RANGE, "bytes=100-199")
-        .send()
-        .await
-        .unwrap();
+    let resp = ranged(&client(), &server, "/a", "bytes=100-199").await;
     assert_eq!(resp.status(), StatusCode::PARTIAL_CONTENT);
     assert_eq!(resp.headers()[CONTENT_RANGE], "bytes 100-199/10000");
     assert_eq!(resp.headers()[CONTENT_LENGTH], "100");
@@ -58,12 +53,7 @@ async fn open_and_suffix_ranges() {
 #[tokio::test]
 async fn unsatisfiable_range_is_416() {
     let server = server_with("/a", Route::new(payload(1000, 3)));
-    let resp = client()
-        .get(server.url("/a"))
-        .header(RANGE, "bytes=1000-")
-        .send()
-        .await
-        .unwrap();
+    let resp = ranged(&client(), &server, "/a", "bytes=1000-").await;
     assert_eq!(resp.status(), StatusCode::RANGE_NOT_SATISFIABLE);
     assert_eq!(resp.headers()[CONTENT_RANGE], "bytes */1000");
     assert!(resp.bytes().await.unwrap().is_empty());
@@ -90,12 +80,7 @@ async fn head_has_headers_but_no_body() {
 async fn no_range_always_200() {
     let body = payload(2000, 5);
     let server = server_with("/a", Route::new(body.clone()).no_range());
-    let resp = client()
-        .get(server.url("/a"))
-        .header(RANGE, "bytes=10-20")
-        .send()
-        .await
-        .unwrap();
+    let resp = ranged(&client(), &server, "/a", "bytes=10-20").await;
     assert_eq!(resp.status(), StatusCode::OK);
     assert!(!resp.headers().contains_key(ACCEPT_RANGES));
     assert_eq!(resp.bytes().await.unwrap(), body);
