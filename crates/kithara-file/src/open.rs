@@ -3,7 +3,7 @@
 use kithara_storage::StorageResource;
 use kithara_stream::{
     dl::{Downloader, DownloaderConfig},
-    Error, MediaInfo, Result, SharedHooks, StreamParts, StreamType, Timeline,
+    Error, MediaInfo, Result, SharedHooks, Source, StreamParts, StreamType, Timeline,
 };
 use tokio::sync::broadcast;
 use url::Url;
@@ -24,16 +24,12 @@ impl StreamType for File {
     async fn open(config: FileConfig) -> Result<StreamParts<Self>> {
         match config.src.clone() {
             FileSrc::Local(path) => {
-                let hint = MediaInfo::default();
-                let ext = path
-                    .extension()
-                    .and_then(|e| e.to_str())
-                    .and_then(MediaInfo::from_extension);
-                let info = merge(config.media_info, ext.unwrap_or(hint));
+                let from_ext = path.to_str().and_then(MediaInfo::from_path);
+                let info = merge(config.media_info, from_ext.unwrap_or_default());
                 let source = FileSource::local(path, info)?;
                 let (events, _) = broadcast::channel(config.events_capacity.max(1));
                 let cancel = config.cancel.map(|p| p.child_token()).unwrap_or_default();
-                if let Some(total) = source_len(&source) {
+                if let Some(total) = source.len() {
                     let _ = events.send(FileEvent::Completed { total });
                 }
                 Ok(StreamParts::new(source, SharedHooks::new(), events, cancel))
@@ -41,10 +37,6 @@ impl StreamType for File {
             FileSrc::Remote(url) => open_remote(url, config).await,
         }
     }
-}
-
-fn source_len(source: &FileSource) -> Option<u64> {
-    kithara_stream::Source::len(source)
 }
 
 fn merge(preferred: Option<MediaInfo>, fallback: MediaInfo) -> Option<MediaInfo> {
@@ -67,8 +59,6 @@ async fn open_remote(url: Url, config: FileConfig) -> Result<StreamParts<File>> 
         StorageKind::Memory => StorageResource::memory(),
         StorageKind::TempFile => StorageResource::temp_file()?,
         StorageKind::Disk(path) => StorageResource::disk(path.clone())?,
-        #[allow(unreachable_patterns)]
-        _ => StorageResource::temp_file()?,
     };
     let timeline = Timeline::new();
     let hooks = SharedHooks::new();
@@ -99,16 +89,10 @@ async fn open_remote(url: Url, config: FileConfig) -> Result<StreamParts<File>> 
         watch_resource.cancel();
     });
     let from_type = first.content_type.as_deref().and_then(MediaInfo::from_mime);
-    let from_ext = url
-        .path_segments()
-        .and_then(|mut s| s.next_back())
-        .and_then(|name| name.rsplit_once('.'))
-        .and_then(|(_, ext)| MediaInfo::from_extension(ext));
+    let from_ext = MediaInfo::from_path(url.path()).unwrap_or_default();
     let info = merge(
         config.media_info,
-        from_type
-            .unwrap_or_default()
-            .or(from_ext.unwrap_or_default()),
+        from_type.unwrap_or_default().or(from_ext),
     );
     let source = FileSource::remote(resource, handle, config.wait_timeout, timeline, info);
     guard.disarm();

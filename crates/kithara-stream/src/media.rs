@@ -171,10 +171,7 @@ impl ContainerFormat {
 
     /// The container implied by the last path segment of a URL or file path (`…/song.flac?x=1` → FLAC).
     pub fn from_path(path: &str) -> Option<Self> {
-        let path = path.split(['?', '#']).next().unwrap_or(path);
-        let name = path.rsplit('/').next().unwrap_or(path);
-        let (_, ext) = name.rsplit_once('.')?;
-        Self::from_extension(ext)
+        Self::from_extension(extension(path)?)
     }
 }
 
@@ -235,6 +232,12 @@ impl MediaInfo {
         })
     }
 
+    /// Hints from the extension of the last segment of a URL path or file path
+    /// (`…/song.flac?x=1` → FLAC); `None` if it has no known audio extension.
+    pub fn from_path(path: &str) -> Option<Self> {
+        Self::from_extension(extension(path)?)
+    }
+
     /// Fills the fields that `self` lacks from `other`.
     #[must_use]
     pub fn or(self, other: Self) -> Self {
@@ -246,6 +249,13 @@ impl MediaInfo {
             variant_index: self.variant_index.or(other.variant_index),
         }
     }
+}
+
+/// The extension of the last segment of a URL or file path, query and fragment ignored.
+fn extension(path: &str) -> Option<&str> {
+    let path = path.split(['?', '#']).next().unwrap_or(path);
+    let name = path.rsplit(['/', '\\']).next().unwrap_or(path);
+    name.rsplit_once('.').map(|(_, ext)| ext)
 }
 
 fn essence(mime: &str) -> String {
@@ -272,6 +282,10 @@ mod tests {
             Some(ContainerFormat::Flac)
         );
         assert_eq!(ContainerFormat::from_path("http://h/a/noext"), None);
+        assert_eq!(
+            MediaInfo::from_path("/music/a.mp3").and_then(|m| m.codec),
+            Some(AudioCodec::Mp3)
+        );
         assert_eq!(
             AudioCodec::from_rfc6381(" mp4a.40.5"),
             Some(AudioCodec::HeAac)
