@@ -11,16 +11,19 @@ use std::{future::Future, pin::Pin, time::Duration};
 use http::{header, StatusCode};
 use tokio::time::timeout;
 
+use super::response::{
+    header_str, parse_content_range, response_info, retry_after, transport, Body,
+};
 use super::{
     downloader::Inner,
     fetch::{ByteRange, FetchMethod, ResponseInfo},
     peer::PeerState,
     FetchCmd, FetchOutcome,
 };
-use crate::error::{Error, RedactedUrl, TransportKind};
+use crate::error::{Error, RedactedUrl};
 
 /// Why one attempt stopped.
-enum Stop {
+pub(super) enum Stop {
     Cancelled,
     Fatal(Error),
     Retry {
@@ -30,7 +33,7 @@ enum Stop {
 }
 
 impl Stop {
-    fn retry(error: Error) -> Self {
+    pub(super) fn retry(error: Error) -> Self {
         Self::Retry {
             error,
             retry_after: None,
@@ -39,13 +42,13 @@ impl Stop {
 }
 
 /// Progress of a command across attempts.
-struct Progress {
+pub(super) struct Progress {
     /// Absolute offset of the next byte to deliver.
-    next: u64,
+    pub(super) next: u64,
     /// Bytes delivered over all attempts.
-    delivered: u64,
+    pub(super) delivered: u64,
     /// ETag of the first response, to detect a changed resource on resume.
-    etag: Option<String>,
+    pub(super) etag: Option<String>,
 }
 
 pub(crate) async fn execute(
@@ -113,63 +116,6 @@ pub(crate) async fn execute(
             _ = tokio::time::sleep(delay) => {}
         }
     }
-}
-
-fn transport(
-    method: &http::Method,
-    url: &RedactedUrl,
-    range: Option<ByteRange>,
-    e: reqwest::Error,
-    body: bool,
-) -> Error {
-    let kind = if e.is_connect() {
-        TransportKind::Connect
-    } else if e.is_timeout() {
-        TransportKind::Timeout
-    } else if e.is_redirect() {
-        TransportKind::Redirect
-    } else if e.is_builder() {
-        TransportKind::Invalid
-    } else if body || e.is_body() || e.is_decode() {
-        TransportKind::Body
-    } else if e.is_request() {
-        TransportKind::Request
-    } else {
-        TransportKind::Other
-    };
-    Error::Transport {
-        method: method.clone(),
-        url: url.clone(),
-        range,
-        kind,
-        source: std::sync::Arc::new(e.without_url()),
-    }
-}
-
-fn retry_after(headers: &http::HeaderMap) -> Option<Duration> {
-    let v = headers.get(header::RETRY_AFTER)?.to_str().ok()?;
-    v.trim().parse::<u64>().ok().map(Duration::from_secs)
-}
-
-fn header_str(headers: &http::HeaderMap, name: header::HeaderName) -> Option<String> {
-    headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
-}
-
-/// Parses `bytes a-b/total` (total may be `*`) into (a, b exclusive, total).
-fn parse_content_range(v: &str) -> Option<(u64, u64, Option<u64>)> {
-    let rest = v.trim().strip_prefix("bytes")?.trim_start();
-    let (span, total) = rest.split_once('/')?;
-    let (a, b) = span.split_once('-')?;
-    let a: u64 = a.trim().parse().ok()?;
-    let b: u64 = b.trim().parse().ok()?;
-    let total = match total.trim() {
-        "*" => None,
-        t => Some(t.parse().ok()?),
-    };
-    (b >= a).then_some((a, b.checked_add(1)?, total))
 }
 
 /// Hands a response's facts to the command; a rejection ends the command without retries.
@@ -260,15 +206,7 @@ async fn attempt(
         // file, a resumed request whose connection broke just after the last byte, or a reader
         // that jumped past the end of a stream whose length was not known yet.
         if want.end.is_none() && total.is_some_and(|t| want.start >= t) {
-            let info = ResponseInfo {
-                status: status.as_u16(),
-                url: resp.url().clone(),
-                offset: want.start,
-                total_len: total,
-                accepts_ranges: true,
-                etag: header_str(headers, header::ETAG),
-                content_type: header_str(headers, header::CONTENT_TYPE),
-            };
+            let info = response_info(&resp, want.start, total, true);
             return report_response(cmd, &info, url);
         }
         return Err(Stop::Fatal(Error::RangeNotSatisfiable {
@@ -289,11 +227,9 @@ async fn attempt(
     if !status.is_success() {
         return Err(Stop::Fatal(status_err()));
     }
-    let etag = header_str(headers, header::ETAG);
-    let content_type = header_str(headers, header::CONTENT_TYPE);
     let content_length =
         header_str(headers, header::CONTENT_LENGTH).and_then(|v| v.trim().parse::<u64>().ok());
-    // `skip`: leading body bytes to drop because the server sent more than asked for.
+    // Where the body starts: a 200 to a ranged request starts at 0 and its head is dropped below.
     let (body_start, total_len, accepts_ranges) = if status == StatusCode::PARTIAL_CONTENT {
         let cr = header_str(headers, header::CONTENT_RANGE).unwrap_or_default();
         match parse_content_range(&cr) {
@@ -311,7 +247,8 @@ async fn attempt(
             header_str(headers, header::ACCEPT_RANGES).is_some_and(|v| v.contains("bytes"));
         (0, content_length, accepts)
     };
-    if let (Some(before), Some(now)) = (progress.etag.as_deref(), etag.as_deref()) {
+    let info = response_info(&resp, progress.next, total_len, accepts_ranges);
+    if let (Some(before), Some(now)) = (progress.etag.as_deref(), info.etag.as_deref()) {
         if before != now && progress.delivered > 0 {
             return Err(Stop::Fatal(Error::ResourceChanged {
                 url: url.clone(),
@@ -321,17 +258,8 @@ async fn attempt(
         }
     }
     if progress.etag.is_none() {
-        progress.etag = etag.clone();
+        progress.etag = info.etag.clone();
     }
-    let info = ResponseInfo {
-        status: status.as_u16(),
-        url: resp.url().clone(),
-        offset: progress.next,
-        total_len,
-        accepts_ranges,
-        etag,
-        content_type,
-    };
     report_response(cmd, &info, url)?;
     if cmd.method() == FetchMethod::Head {
         return Ok(());
@@ -342,68 +270,13 @@ async fn attempt(
         (Some(e), None) => Some(e),
         (None, t) => t,
     };
-    let mut pos = body_start;
-    let mut resp = resp;
-    loop {
-        let chunk = match timeout(inactivity, resp.chunk()).await {
-            Err(_) => return Err(inactive()),
-            Ok(Err(e)) => return Err(Stop::retry(transport(&method, url, range_for_err, e, true))),
-            Ok(Ok(None)) => break,
-            Ok(Ok(Some(c))) => c,
-        };
-        let chunk_start = pos;
-        pos += chunk.len() as u64;
-        // Drop bytes before the resume point (a 200 to a ranged request) and past the range end.
-        let lo = progress.next.max(chunk_start);
-        let hi = end.map_or(pos, |e| pos.min(e));
-        if hi > lo {
-            let data = chunk.slice((lo - chunk_start) as usize..(hi - chunk_start) as usize);
-            if let Some(w) = cmd.writer.as_mut() {
-                if let Err(e) = w(lo, data) {
-                    return Err(Stop::Fatal(Error::Write {
-                        url: url.clone(),
-                        offset: lo,
-                        source: e.into(),
-                    }));
-                }
-            }
-            let n = hi - lo;
-            progress.next = hi;
-            progress.delivered += n;
-            state
-                .bytes
-                .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
-            tracing::trace!(offset = lo, len = n, "chunk");
-        }
-        if end.is_some_and(|e| progress.next >= e) {
-            return Ok(());
-        }
-    }
-    match expected_end {
-        Some(e) if progress.next < e => Err(Stop::Retry {
-            error: Error::ShortBody {
-                url: url.clone(),
-                got: progress.next,
-                expected: e,
-            },
-            retry_after: None,
-        }),
-        _ => Ok(()),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn content_range_parsing() {
-        assert_eq!(
-            parse_content_range("bytes 0-99/1000"),
-            Some((0, 100, Some(1000)))
-        );
-        assert_eq!(parse_content_range("bytes 5-5/*"), Some((5, 6, None)));
-        assert_eq!(parse_content_range("bytes 9-5/10"), None);
-        assert_eq!(parse_content_range("items 0-1/2"), None);
-    }
+    let body = Body {
+        method: &method,
+        url,
+        range: range_for_err,
+        end,
+        expected_end,
+        inactivity,
+    };
+    body.receive(resp, body_start, cmd, progress, state).await
 }

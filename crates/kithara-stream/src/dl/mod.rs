@@ -13,6 +13,7 @@ mod config;
 mod downloader;
 mod fetch;
 mod peer;
+mod response;
 
 pub use config::{DownloaderConfig, RetryPolicy};
 pub use downloader::Downloader;
