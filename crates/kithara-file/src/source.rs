@@ -118,8 +118,7 @@ impl Source for FileSource {
                 ..
             } => (resource, *wait_timeout),
         };
-        let outcome = resource.wait_range(range.clone(), budget);
-        match outcome {
+        match resource.wait_range(range, budget) {
             StorageWait::Ready => Ok(WaitOutcome::Ready),
             StorageWait::Eof => Ok(WaitOutcome::Eof),
             StorageWait::Failed(cause) => Err(Error::from_shared(cause)),

@@ -66,7 +66,6 @@ pub trait Peer: Send + 'static {
 pub(crate) struct PeerState {
     pub(crate) active: AtomicUsize,
     pub(crate) bytes: AtomicU64,
-    pub(crate) completed: AtomicU64,
     pub(crate) issued: AtomicU64,
     pub(crate) reported: AtomicU64,
     pub(crate) finished: AtomicBool,
@@ -79,7 +78,6 @@ impl PeerState {
     }
 
     pub(crate) fn fetch_ended(&self) {
-        self.completed.fetch_add(1, Ordering::AcqRel);
         self.active.fetch_sub(1, Ordering::AcqRel);
         self.changed.notify_waiters();
     }
@@ -122,11 +120,6 @@ impl PeerHandle {
     /// Body bytes delivered to this peer's writers so far.
     pub fn bytes_fetched(&self) -> u64 {
         self.state.bytes.load(Ordering::Acquire)
-    }
-
-    /// Commands that have completed (any outcome).
-    pub fn completed_commands(&self) -> u64 {
-        self.state.completed.load(Ordering::Acquire)
     }
 
     /// Commands the peer has yielded so far.
