@@ -1,6 +1,6 @@
 //! `kithara demo`: the headline end-to-end run, with no network and no files.
 //!
-//! A loopback [`TestServer`] serves a generated body; the demo then runs its steps one after the
+//! A loopback [`LoopbackServer`] serves a generated body; the demo then runs its steps one after the
 //! other, each against the same server and shared [`Downloader`], and prints one line per step:
 //!
 //! 1. [`full_read`]: stream the whole body like `fetch` does and verify every byte;
@@ -17,11 +17,11 @@ use std::{
 use anyhow::{bail, ensure, Context, Result};
 use bytes::Bytes;
 use kithara_file::{File, FileConfig, FileSrc, StorageKind};
+use kithara_loopback::{payload, LoopbackServer, Route};
 use kithara_stream::{
     dl::{Downloader, DownloaderConfig},
     Stream,
 };
-use kithara_test_support::{payload, Route, TestServer};
 use url::Url;
 
 use crate::{
@@ -38,7 +38,7 @@ const SEEK_READ: usize = 64 * 1024;
 
 /// What every step works with.
 pub(crate) struct Demo {
-    server: TestServer,
+    server: LoopbackServer,
     url: Url,
     body: Bytes,
     downloader: Downloader,
@@ -73,7 +73,7 @@ impl Demo {
             .checked_mul(1 << 20)
             .and_then(|s| usize::try_from(s).ok())
             .context("--size-mib is too large for this machine")?;
-        let server = TestServer::start().context("could not start the loopback HTTP server")?;
+        let server = LoopbackServer::start().context("could not start the loopback HTTP server")?;
         let body = payload(size, args.seed);
         let mut route = Route::new(body.clone()).content_type("application/octet-stream");
         if let Some(rate) = args.throttle {

@@ -4,7 +4,7 @@
 
 use std::process::{Command, Output};
 
-use kithara_test_support::{payload, Route, TestServer};
+use kithara_test_support::{payload, LoopbackServer, Route};
 
 fn kithara(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_kithara"))
@@ -20,7 +20,7 @@ fn stderr(out: &Output) -> String {
 
 #[test]
 fn fetch_copies_a_remote_body() {
-    let server = TestServer::start().unwrap();
+    let server = LoopbackServer::start().unwrap();
     let body = payload(3 << 20, 7);
     server.route("/track.mp3", Route::new(body.clone()));
     let dir = tempfile::tempdir().unwrap();
@@ -44,7 +44,7 @@ fn fetch_copies_a_remote_body() {
 
 #[test]
 fn fetch_of_a_missing_resource_fails_cleanly() {
-    let server = TestServer::start().unwrap();
+    let server = LoopbackServer::start().unwrap();
     let url = server.url("/missing.mp3");
     let dir = tempfile::tempdir().unwrap();
     let dest = dir.path().join("out.mp3");

@@ -27,7 +27,7 @@ use kithara_stream::{
     dl::{Downloader, DownloaderConfig},
     Stream,
 };
-use kithara_test_support::{payload, Route, TestServer};
+use kithara_test_support::{payload, LoopbackServer, Route};
 use tokio::runtime::Runtime;
 use url::Url;
 
@@ -44,7 +44,7 @@ fn env_usize(name: &str, default: usize) -> usize {
 struct Fixture {
     rt: Runtime,
     // Kept alive for the whole run; dropped after the runtime's clients.
-    _server: TestServer,
+    _server: LoopbackServer,
     url: Url,
     body: bytes::Bytes,
     client: reqwest::Client,
@@ -57,7 +57,7 @@ impl Fixture {
         let len = env_usize("KITHARA_BENCH_MIB", 256) << 20;
         let read_buf = env_usize("KITHARA_BENCH_BUF", 64) << 10;
         let body = payload(len, 0x6b69_7468);
-        let server = TestServer::start().expect("test server starts");
+        let server = LoopbackServer::start().expect("test server starts");
         server.route(ROUTE, Route::new(body.clone()));
         let url = server.url(ROUTE);
         let rt = tokio::runtime::Builder::new_multi_thread()

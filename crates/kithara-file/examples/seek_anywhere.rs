@@ -16,7 +16,7 @@ use kithara_stream::{
     dl::{Downloader, DownloaderConfig},
     Stream,
 };
-use kithara_test_support::{payload, Route, TestServer};
+use kithara_test_support::{payload, LoopbackServer, Route};
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -25,7 +25,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let url = match std::env::args().nth(1) {
         Some(arg) => url::Url::parse(&arg)?,
         None => {
-            server = TestServer::start()?;
+            server = LoopbackServer::start()?;
             server.route(
                 "/track.mp3",
                 Route::new(payload(16 << 20, 7)).throttle(2 << 20),

@@ -19,7 +19,7 @@ use kithara_stream::{
     },
     Error,
 };
-use kithara_test_support::{payload, Fault, ResponseEnd, Route, TestServer};
+use kithara_test_support::{payload, Fault, LoopbackServer, ResponseEnd, Route};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -70,7 +70,7 @@ fn downloader(f: impl FnOnce(DownloaderConfig) -> DownloaderConfig) -> Downloade
 
 /// A GET whose bytes land in a fresh sink (offsets must be contiguous from `start`) and whose outcome goes to `done`.
 fn get(
-    server: &TestServer,
+    server: &LoopbackServer,
     path: &str,
     range: Option<ByteRange>,
     parent: &CancellationToken,
@@ -148,7 +148,11 @@ async fn outcomes(
 
 /// Runs one GET of `path` through `dl` and returns its outcome and what it delivered, after
 /// checking that the peer settles with every completion reported once.
-async fn fetch_one(dl: &Downloader, server: &TestServer, path: &str) -> (FetchOutcome, Arc<Sink>) {
+async fn fetch_one(
+    dl: &Downloader,
+    server: &LoopbackServer,
+    path: &str,
+) -> (FetchOutcome, Arc<Sink>) {
     let (tx, mut rx) = mpsc::unbounded_channel();
     let token = dl.child_token();
     let (cmd, sink) = get(server, path, None, &token, &tx);
@@ -166,7 +170,7 @@ async fn settle(handle: &PeerHandle, rx: &mut mpsc::UnboundedReceiver<(String, F
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ranged_and_full_gets_deliver_exact_bytes() {
-    let server = TestServer::start().unwrap();
+    let server = LoopbackServer::start().unwrap();
     let body = payload(3 << 20, 1);
     server.route("/a", Route::new(body.clone()));
     let dl = downloader(|c| c);
@@ -216,7 +220,7 @@ async fn ranged_and_full_gets_deliver_exact_bytes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn head_reports_length_from_the_header() {
-    let server = TestServer::start().unwrap();
+    let server = LoopbackServer::start().unwrap();
     server.route("/h", Route::new(payload(12345, 2)));
     let dl = downloader(|c| c);
     let (tx, mut rx) = mpsc::unbounded_channel();
@@ -248,7 +252,7 @@ async fn head_reports_length_from_the_header() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resume_against_a_server_that_ignores_range_skips_written_bytes() {
-    let server = TestServer::start().unwrap();
+    let server = LoopbackServer::start().unwrap();
     let body = payload(2 << 20, 3);
     server.route(
         "/nr",
@@ -280,7 +284,7 @@ async fn resume_against_a_server_that_ignores_range_skips_written_bytes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fatal_statuses_fail_once_and_416_names_the_total() {
-    let server = TestServer::start().unwrap();
+    let server = LoopbackServer::start().unwrap();
     server.route("/gone", Route::new(Vec::new()).status(410));
     server.route("/forbidden", Route::new(Vec::new()).status(403));
     server.route("/small", Route::new(payload(100, 4)));
@@ -332,7 +336,7 @@ async fn fatal_statuses_fail_once_and_416_names_the_total() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn writer_errors_abort_without_retry() {
-    let server = TestServer::start().unwrap();
+    let server = LoopbackServer::start().unwrap();
     server.route("/w", Route::new(payload(1 << 20, 5)));
     let dl = downloader(|c| c);
     let (tx, mut rx) = mpsc::unbounded_channel();
@@ -363,7 +367,7 @@ async fn writer_errors_abort_without_retry() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn inactivity_is_retried_from_the_frontier() {
-    let server = TestServer::start().unwrap();
+    let server = LoopbackServer::start().unwrap();
     let body = payload(1 << 20, 6);
     server.route(
         "/s",
@@ -390,7 +394,7 @@ async fn inactivity_is_retried_from_the_frontier() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retry_budget_counts_attempts_without_progress() {
-    let server = TestServer::start().unwrap();
+    let server = LoopbackServer::start().unwrap();
     server.route(
         "/busy",
         Route::new(payload(10, 7)).fault(Fault::FailFirst {
@@ -415,7 +419,7 @@ async fn retry_budget_counts_attempts_without_progress() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn per_peer_limit_and_cancellation_report_every_command_once() {
-    let server = TestServer::start().unwrap();
+    let server = LoopbackServer::start().unwrap();
     for i in 0..6 {
         server.route(
             &format!("/c{i}"),
@@ -469,7 +473,7 @@ async fn per_peer_limit_and_cancellation_report_every_command_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn root_cancel_stops_every_peer() {
-    let server = TestServer::start().unwrap();
+    let server = LoopbackServer::start().unwrap();
     server.route("/r", Route::new(payload(4 << 20, 20)).throttle(1 << 20));
     let dl = downloader(|c| c);
     let (tx, mut rx) = mpsc::unbounded_channel();
@@ -511,7 +515,7 @@ fn register_without_a_runtime_cancels_the_peer() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rejected_response_fails_without_retries_or_bytes() {
-    let server = TestServer::start().unwrap();
+    let server = LoopbackServer::start().unwrap();
     server.route(
         "/page",
         Route::new(payload(5000, 30)).content_type("text/html"),

@@ -10,14 +10,14 @@ use kithara_stream::{
     dl::{Downloader, DownloaderConfig, PeerHandle, RetryPolicy},
     Stream,
 };
-use kithara_test_support::TestServer;
+use kithara_test_support::LoopbackServer;
 
 pub const MIB: usize = 1 << 20;
 /// Generous bound for event waits; a healthy run never gets near it.
 pub const PATIENCE: Duration = Duration::from_secs(30);
 
-pub fn server() -> TestServer {
-    TestServer::start().expect("test server starts")
+pub fn server() -> LoopbackServer {
+    LoopbackServer::start().expect("test server starts")
 }
 
 /// A downloader with fast retries so fault tests stay quick.

@@ -45,7 +45,7 @@ fn check_pairs(
 
 fn fixture() -> (
     tokio::runtime::Runtime,
-    kithara_test_support::TestServer,
+    kithara_test_support::LoopbackServer,
     bytes::Bytes,
 ) {
     let rt = tokio::runtime::Builder::new_multi_thread()

@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::{all_ended, client, read_body, server_with, WAIT};
-use kithara_test_support::{payload, Fault, ResponseEnd, Route};
+use kithara_loopback::{payload, Fault, ResponseEnd, Route};
 use reqwest::header::{CONTENT_LENGTH, RETRY_AFTER};
 use reqwest::StatusCode;
 

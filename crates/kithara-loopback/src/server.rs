@@ -1,4 +1,4 @@
-//! [`TestServer`]: the loopback listener, its OS thread and tokio runtime,
+//! [`LoopbackServer`]: the loopback listener, its OS thread and tokio runtime,
 //! the accept loop that counts connections, and shutdown on drop.
 
 use std::collections::HashMap;
@@ -62,7 +62,7 @@ impl Routes {
 /// benchmarks alike. Dropping it stops the accept loop, closes the listener
 /// and every open connection, and joins the thread.
 #[derive(Debug)]
-pub struct TestServer {
+pub struct LoopbackServer {
     addr: SocketAddr,
     base: url::Url,
     log: Arc<Shared>,
@@ -71,13 +71,13 @@ pub struct TestServer {
     thread: Option<JoinHandle<()>>,
 }
 
-impl TestServer {
+impl LoopbackServer {
     /// Binds `127.0.0.1:0` and starts serving on a new thread.
     ///
     /// # Errors
     ///
     /// Binding the listener, building the runtime or spawning the thread failed.
-    pub fn start() -> std::io::Result<TestServer> {
+    pub fn start() -> std::io::Result<LoopbackServer> {
         let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
@@ -132,7 +132,7 @@ impl TestServer {
             }
         }
         tracing::debug!(%addr, "test server started");
-        Ok(TestServer {
+        Ok(LoopbackServer {
             addr,
             base,
             log,
@@ -183,7 +183,7 @@ impl TestServer {
     /// Event-driven: the predicate is re-evaluated on every change of the log
     /// or the counters, with the log locked (keep it short, don't call back
     /// into the server). In async code use
-    /// [`wait_until_async`](TestServer::wait_until_async) or call this from
+    /// [`wait_until_async`](LoopbackServer::wait_until_async) or call this from
     /// `spawn_blocking`.
     pub fn wait_until(
         &self,
@@ -193,7 +193,7 @@ impl TestServer {
         self.log.wait_until(timeout, pred)
     }
 
-    /// Async twin of [`wait_until`](TestServer::wait_until), for
+    /// Async twin of [`wait_until`](LoopbackServer::wait_until), for
     /// `#[tokio::test]`s. Needs a tokio runtime with the time driver enabled.
     pub async fn wait_until_async(
         &self,
@@ -209,7 +209,7 @@ impl TestServer {
     }
 }
 
-impl Drop for TestServer {
+impl Drop for LoopbackServer {
     fn drop(&mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{all_ended, client, ranged, server_with, WAIT};
-use kithara_test_support::{payload, ResponseEnd, Route, TestServer};
+use kithara_loopback::{payload, LoopbackServer, ResponseEnd, Route};
 use reqwest::header::{
     ACCEPT_RANGES, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, ETAG, IF_RANGE, LOCATION, RANGE,
     TRANSFER_ENCODING,
@@ -254,7 +254,7 @@ async fn blocking_wait_until_from_spawn_blocking() {
 
 #[test]
 fn works_from_sync_code_and_stops_on_drop() {
-    let server = TestServer::start().unwrap();
+    let server = LoopbackServer::start().unwrap();
     let addr = server.addr();
     assert!(addr.ip().is_loopback());
     assert_eq!(

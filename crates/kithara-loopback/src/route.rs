@@ -11,7 +11,7 @@ pub(crate) const DEFAULT_CHUNK: usize = 64 * 1024;
 /// The response configuration of one path.
 ///
 /// Built with [`Route::new`] and by-value setters, then installed with
-/// [`TestServer::route`](crate::TestServer::route). By default a route serves
+/// [`LoopbackServer::route`](crate::LoopbackServer::route). By default a route serves
 /// its body with `200`/`206`, `Content-Length`, `Accept-Ranges: bytes`, an
 /// `ETag` and `Content-Type: application/octet-stream`, and honours single
 /// `Range` requests and `If-Range`.

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use kithara_test_support::{Route, TestServer};
+use kithara_loopback::{LoopbackServer, Route};
 use reqwest::Client;
 
 pub const WAIT: Duration = Duration::from_secs(10);
@@ -13,7 +13,12 @@ pub fn client() -> Client {
 }
 
 /// A GET of `path` with the given `Range` header value.
-pub async fn ranged(c: &Client, server: &TestServer, path: &str, range: &str) -> reqwest::Response {
+pub async fn ranged(
+    c: &Client,
+    server: &LoopbackServer,
+    path: &str,
+    range: &str,
+) -> reqwest::Response {
     c.get(server.url(path))
         .header(reqwest::header::RANGE, range)
         .send()
@@ -21,8 +26,8 @@ pub async fn ranged(c: &Client, server: &TestServer, path: &str, range: &str) ->
         .unwrap()
 }
 
-pub fn server_with(path: &str, route: Route) -> TestServer {
-    let server = TestServer::start().unwrap();
+pub fn server_with(path: &str, route: Route) -> LoopbackServer {
+    let server = LoopbackServer::start().unwrap();
     server.route(path, route);
     server
 }
@@ -41,7 +46,7 @@ pub async fn read_body(mut resp: reqwest::Response) -> (Vec<u8>, bool) {
 }
 
 /// Waits until every logged request has ended.
-pub async fn all_ended(server: &TestServer, n: usize) {
+pub async fn all_ended(server: &LoopbackServer, n: usize) {
     let ok = server
         .wait_until_async(WAIT, |reqs, _| {
             reqs.len() == n && reqs.iter().all(|r| r.end.is_some())

@@ -1,0 +1,15 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod body;
+mod log;
+mod payload;
+mod respond;
+mod route;
+mod server;
+
+pub use log::{RequestRecord, ResponseEnd};
+pub use payload::payload;
+pub use route::{Fault, Route};
+pub use server::{LoopbackServer, ServerStats};
