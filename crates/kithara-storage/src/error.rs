@@ -8,6 +8,8 @@
 
 use std::path::PathBuf;
 
+use crate::SharedError;
+
 /// An error returned by a [`StorageResource`](crate::StorageResource)
 /// operation.
 #[derive(Debug, thiserror::Error)]
@@ -52,9 +54,36 @@ pub enum Error {
         /// is present.
         present_end: u64,
     },
-    /// Operation on a resource that was cancelled.
+    /// Operation on (or wait for) a resource that was cancelled.
     #[error("storage resource was cancelled")]
     Cancelled,
+    /// A wait for bytes that are not present: the writer side failed the
+    /// resource (see [`fail`](crate::StorageResource::fail)); carries its cause.
+    #[error("the download failed")]
+    Failed(#[source] SharedError),
+    /// A wait whose deadline passed before the bytes arrived.
+    #[error("bytes {}..{} not present after {waited:?}", range.start, range.end)]
+    TimedOut {
+        /// The range waited for.
+        range: std::ops::Range<u64>,
+        /// How long the wait lasted.
+        waited: std::time::Duration,
+    },
+    /// A validator different from the one recorded for this resource.
+    #[error("validator {new:?} conflicts with the recorded {known:?}")]
+    ValidatorConflict {
+        /// The validator recorded first.
+        known: crate::Validator,
+        /// The one offered now.
+        new: crate::Validator,
+    },
+}
+
+impl Error {
+    /// Whether this is a wait whose deadline passed.
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, Self::TimedOut { .. })
+    }
 }
 
 /// `Result` with this crate's [`Error`] as the default error type.

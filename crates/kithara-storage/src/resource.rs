@@ -19,7 +19,7 @@ use std::time::Duration;
 use crate::file::FileBackend;
 use crate::mem::MemBackend;
 use crate::wait::StateCell;
-use crate::{Error, RangeSet, Result, SharedError, WaitOutcome};
+use crate::{Error, RangeSet, Result, SharedError, Validator, WaitOutcome};
 
 /// Which kind of backend stores a resource's bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -264,18 +264,22 @@ impl StorageResource {
     /// elapses.
     ///
     /// Each time the thread wakes it checks, in this order:
-    /// cancelled → [`WaitOutcome::Cancelled`]; `range.start` at or beyond a
-    /// known total length → [`WaitOutcome::Eof`]; `range` (end clamped to
-    /// the known length) present → [`WaitOutcome::Ready`]; failed →
-    /// [`WaitOutcome::Failed`]; deadline passed → [`WaitOutcome::TimedOut`].
-    /// `Ready` beats `Failed`, so bytes already present are still served
-    /// after a failure. An empty range (`start >= end`) is `Ready` unless
-    /// cancelled or at/after EOF. A `timeout` too large to form a deadline
-    /// waits without one.
+    /// cancelled → [`Error::Cancelled`]; `range.start` at or beyond the end
+    /// (the known length, or its proven bound, see
+    /// [`set_len_at_most`](Self::set_len_at_most)) → [`WaitOutcome::Eof`];
+    /// `range` (end clamped to that end) present → [`WaitOutcome::Ready`];
+    /// failed → [`Error::Failed`] with the cause; deadline passed →
+    /// [`Error::TimedOut`]. `Ready` beats `Failed`, so bytes already present
+    /// are still served after a failure. An empty range (`start >= end`) is
+    /// `Ready` unless cancelled or at/after the end. A `timeout` too large to
+    /// form a deadline waits without one.
     ///
     /// Waiting uses a std `Condvar` (no spinning or sleeping); it must not be
     /// called from an async task, which it would block.
-    pub fn wait_range(&self, range: Range<u64>, timeout: Duration) -> WaitOutcome {
+    ///
+    /// # Errors
+    /// [`Error::Cancelled`], [`Error::Failed`], [`Error::TimedOut`] as above.
+    pub fn wait_range(&self, range: Range<u64>, timeout: Duration) -> Result<WaitOutcome> {
         self.inner.sync.wait_range(range, timeout)
     }
 
@@ -301,7 +305,7 @@ impl StorageResource {
         match state.len {
             Some(known) if known == len => return Ok(()),
             Some(_) => {}
-            None if present_end <= len => {
+            None if present_end <= len && state.max_len.is_none_or(|bound| len <= bound) => {
                 tracing::debug!(len, "storage resource length known");
                 state.len = Some(len);
                 self.inner.sync.notify(state);
@@ -314,6 +318,79 @@ impl StorageResource {
             known: state.len,
             present_end,
         })
+    }
+
+    /// Records that the resource ends at `bound` at the latest (a server
+    /// refused a range starting there without telling the length), waking
+    /// any waiters: waits at or past it become [`WaitOutcome::Eof`] while
+    /// bytes before it stay readable and fetchable. Keeps the lowest bound;
+    /// a no-op once the exact length is known.
+    ///
+    /// # Errors
+    /// - [`Error::LengthConflict`] if bytes at or beyond `bound` are present.
+    /// - [`Error::Cancelled`] if the resource was cancelled.
+    pub fn set_len_at_most(&self, bound: u64) -> Result<()> {
+        let _writer = self
+            .inner
+            .write_lock
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let mut state = self.inner.sync.lock();
+        if state.cancelled {
+            return Err(Error::Cancelled);
+        }
+        let present_end = state.ranges.max_end();
+        if present_end > bound || state.len.is_some_and(|len| len > bound) {
+            return Err(Error::LengthConflict {
+                requested: bound,
+                known: state.len,
+                present_end,
+            });
+        }
+        if state.len.is_none() && state.max_len.is_none_or(|b| bound < b) {
+            tracing::debug!(bound, "storage resource ends at most here");
+            state.max_len = Some(bound);
+            self.inner.sync.notify(state);
+        }
+        Ok(())
+    }
+
+    /// Where the resource ends at the latest: its length if known, else the
+    /// bound recorded by [`set_len_at_most`](Self::set_len_at_most).
+    pub fn end_bound(&self) -> Option<u64> {
+        self.inner.sync.lock().end_bound()
+    }
+
+    /// The validator of the version whose bytes this resource holds, once recorded.
+    pub fn validator(&self) -> Option<Validator> {
+        self.inner.sync.lock().validator.clone()
+    }
+
+    /// Records the validator of the version whose bytes this resource holds. Recording the
+    /// same validator again is a no-op.
+    ///
+    /// # Errors
+    /// [`Error::ValidatorConflict`] if a different validator was recorded before: the
+    /// bytes already present belong to another version.
+    pub fn set_validator(&self, validator: Validator) -> Result<()> {
+        let mut state = self.inner.sync.lock();
+        match &state.validator {
+            Some(known) if known.conflicts_with(&validator) => Err(Error::ValidatorConflict {
+                known: known.clone(),
+                new: validator,
+            }),
+            Some(_) => Ok(()),
+            None => {
+                state.validator = Some(validator);
+                Ok(())
+            }
+        }
+    }
+
+    /// Whether writes do blocking file I/O (disk and temp-file backends): such writes belong
+    /// on a thread that may block, never on an async runtime's worker.
+    pub fn writes_block(&self) -> bool {
+        matches!(self.inner.backend, Backend::Disk(_))
     }
 
     /// The total length in bytes, if known.

@@ -14,7 +14,7 @@ use std::ops::Range;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use crate::RangeSet;
+use crate::{Error, RangeSet};
 
 /// Blocking waits at least this long are logged at debug level.
 const SLOW_WAIT: Duration = Duration::from_millis(50);
@@ -22,26 +22,22 @@ const SLOW_WAIT: Duration = Duration::from_millis(50);
 /// A failure cause shared between the writer side and all readers.
 pub type SharedError = Arc<dyn std::error::Error + Send + Sync + 'static>;
 
-/// How a [`StorageResource::wait_range`](crate::StorageResource::wait_range)
-/// call ended.
-#[derive(Debug, Clone)]
+/// How a successful [`StorageResource::wait_range`](crate::StorageResource::wait_range)
+/// ended. The ways a wait can fail (the download failed, the resource was
+/// cancelled, the deadline passed) are [`Error`]s.
+///
+/// This is the one wait outcome of the workspace: `kithara_stream::Source::wait_range`
+/// returns it too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum WaitOutcome {
     /// The requested range (its end clamped to the known total length) is
     /// present and can be read with
     /// [`read_at`](crate::StorageResource::read_at).
     Ready,
-    /// The range starts at or after the known total length: nothing more
-    /// will ever be there.
+    /// The range starts at or after the end of the resource (its known total
+    /// length, or a proven upper bound of it): nothing more will ever be there.
     Eof,
-    /// The writer side failed the resource (see
-    /// [`fail`](crate::StorageResource::fail)) and the range is not
-    /// present; carries the cause.
-    Failed(SharedError),
-    /// The resource was cancelled.
-    Cancelled,
-    /// The timeout elapsed before any other outcome applied.
-    TimedOut,
 }
 
 /// Mutable bookkeeping of one resource, guarded by [`StateCell::state`].
@@ -51,6 +47,11 @@ pub(crate) struct State {
     pub(crate) ranges: RangeSet,
     /// Total length in bytes, once known.
     pub(crate) len: Option<u64>,
+    /// A proven upper bound of the length while it is not known exactly
+    /// (e.g. a server refused a range starting there).
+    pub(crate) max_len: Option<u64>,
+    /// Validator of the version whose bytes are stored.
+    pub(crate) validator: Option<crate::Validator>,
     /// First failure reported by the writer side.
     pub(crate) failed: Option<SharedError>,
     /// Whether the resource was cancelled.
@@ -60,21 +61,26 @@ pub(crate) struct State {
 }
 
 impl State {
+    /// Where the resource ends at the latest: its length, or the proven bound.
+    pub(crate) fn end_bound(&self) -> Option<u64> {
+        self.len.or(self.max_len)
+    }
+
     /// The outcome a wait for `range` would have right now, or `None` if it
     /// must keep waiting. Checks, in order: cancelled, EOF, ready, failed.
-    pub(crate) fn check(&self, range: &Range<u64>) -> Option<WaitOutcome> {
+    pub(crate) fn check(&self, range: &Range<u64>) -> Option<Result<WaitOutcome, Error>> {
         if self.cancelled {
-            return Some(WaitOutcome::Cancelled);
+            return Some(Err(Error::Cancelled));
         }
-        let end = match self.len {
-            Some(len) if range.start >= len => return Some(WaitOutcome::Eof),
-            Some(len) => range.end.min(len),
+        let end = match self.end_bound() {
+            Some(bound) if range.start >= bound => return Some(Ok(WaitOutcome::Eof)),
+            Some(bound) => range.end.min(bound),
             None => range.end,
         };
         if self.ranges.contains(range.start..end) {
-            return Some(WaitOutcome::Ready);
+            return Some(Ok(WaitOutcome::Ready));
         }
-        self.failed.clone().map(WaitOutcome::Failed)
+        self.failed.clone().map(|cause| Err(Error::Failed(cause)))
     }
 }
 
@@ -106,7 +112,11 @@ impl StateCell {
     /// Blocks until [`State::check`] yields an outcome for `range` or
     /// `timeout` elapses. A timeout too large to represent as a deadline
     /// waits without a deadline.
-    pub(crate) fn wait_range(&self, range: Range<u64>, timeout: Duration) -> WaitOutcome {
+    pub(crate) fn wait_range(
+        &self,
+        range: Range<u64>,
+        timeout: Duration,
+    ) -> Result<WaitOutcome, Error> {
         let mut guard = self.lock();
         if let Some(outcome) = guard.check(&range) {
             return outcome;
@@ -130,7 +140,10 @@ impl StateCell {
                     let now = Instant::now();
                     if now >= deadline {
                         tracing::trace!(?range, "storage wait timed out");
-                        break WaitOutcome::TimedOut;
+                        break Err(Error::TimedOut {
+                            range: range.clone(),
+                            waited: now - began,
+                        });
                     }
                     guard = self
                         .cond
@@ -167,23 +180,25 @@ mod tests {
     fn check_order() {
         let mut s = State::default();
         assert!(s.check(&(0..10)).is_none());
-        assert!(matches!(s.check(&(3..3)), Some(WaitOutcome::Ready)));
+        assert!(matches!(s.check(&(3..3)), Some(Ok(WaitOutcome::Ready))));
         s.failed = Some(Arc::new(Boom));
-        assert!(matches!(s.check(&(0..10)), Some(WaitOutcome::Failed(_))));
+        assert!(matches!(s.check(&(0..10)), Some(Err(Error::Failed(_)))));
         s.ranges.insert(0..4);
-        assert!(matches!(s.check(&(0..4)), Some(WaitOutcome::Ready)));
+        assert!(matches!(s.check(&(0..4)), Some(Ok(WaitOutcome::Ready))));
+        s.max_len = Some(6);
+        assert!(matches!(s.check(&(6..10)), Some(Ok(WaitOutcome::Eof))));
         s.len = Some(4);
-        assert!(matches!(s.check(&(0..10)), Some(WaitOutcome::Ready)));
-        assert!(matches!(s.check(&(4..10)), Some(WaitOutcome::Eof)));
+        assert!(matches!(s.check(&(0..10)), Some(Ok(WaitOutcome::Ready))));
+        assert!(matches!(s.check(&(4..10)), Some(Ok(WaitOutcome::Eof))));
         s.cancelled = true;
-        assert!(matches!(s.check(&(0..4)), Some(WaitOutcome::Cancelled)));
+        assert!(matches!(s.check(&(0..4)), Some(Err(Error::Cancelled))));
     }
 
     #[test]
     fn waiter_count_is_restored() {
         let cell = Arc::new(StateCell::default());
         let out = cell.wait_range(0..1, Duration::from_millis(20));
-        assert!(matches!(out, WaitOutcome::TimedOut));
+        assert!(matches!(out, Err(Error::TimedOut { .. })));
         assert_eq!(cell.lock().waiters, 0);
 
         // No deadline (Duration::MAX): woken by the state change.
@@ -192,7 +207,7 @@ mod tests {
         let mut state = cell.lock();
         state.ranges.insert(0..1);
         cell.notify(state);
-        assert!(matches!(handle.join().unwrap(), WaitOutcome::Ready));
+        assert!(matches!(handle.join().unwrap(), Ok(WaitOutcome::Ready)));
         assert_eq!(cell.lock().waiters, 0);
     }
 }

@@ -160,13 +160,13 @@ fn wait_ready_after_writer_thread() {
         });
         assert!(matches!(
             res.wait_range(0..data.len() as u64, LONG),
-            WaitOutcome::Ready
+            Ok(WaitOutcome::Ready)
         ));
         assert_eq!(read_all(&res, 0, data.len()), data);
         // Past the end, once the writer has set the length.
         assert!(matches!(
             res.wait_range(data.len() as u64..u64::MAX, LONG),
-            WaitOutcome::Eof
+            Ok(WaitOutcome::Eof)
         ));
         handle.join().unwrap();
     }
@@ -177,29 +177,29 @@ fn wait_end_is_clamped_to_len_and_empty_ranges() {
     let res = StorageResource::memory();
     assert!(matches!(
         res.wait_range(5..5, Duration::ZERO),
-        WaitOutcome::Ready
+        Ok(WaitOutcome::Ready)
     ));
     res.set_len(10).unwrap();
     res.write_at(4, b"456789").unwrap();
     assert!(matches!(
         res.wait_range(4..1000, Duration::ZERO),
-        WaitOutcome::Ready
+        Ok(WaitOutcome::Ready)
     ));
     assert!(matches!(
         res.wait_range(9..9, Duration::ZERO),
-        WaitOutcome::Ready
+        Ok(WaitOutcome::Ready)
     ));
     assert!(matches!(
         res.wait_range(10..10, Duration::ZERO),
-        WaitOutcome::Eof
+        Ok(WaitOutcome::Eof)
     ));
     assert!(matches!(
         res.wait_range(10..11, Duration::ZERO),
-        WaitOutcome::Eof
+        Ok(WaitOutcome::Eof)
     ));
     assert!(matches!(
         res.wait_range(0..4, Duration::ZERO),
-        WaitOutcome::TimedOut
+        Err(Error::TimedOut { .. })
     ));
 }
 
@@ -208,7 +208,7 @@ fn wait_times_out() {
     let res = StorageResource::memory();
     res.write_at(0, b"abc").unwrap();
     let out = res.wait_range(0..4, Duration::from_millis(50));
-    assert!(matches!(out, WaitOutcome::TimedOut), "{out:?}");
+    assert!(matches!(out, Err(Error::TimedOut { .. })), "{out:?}");
 }
 
 #[test]
@@ -216,7 +216,7 @@ fn wait_eof_when_len_reached() {
     let res = StorageResource::memory();
     let writer = res.clone();
     let handle = thread::spawn(move || writer.set_len(0).unwrap());
-    assert!(matches!(res.wait_range(0..100, LONG), WaitOutcome::Eof));
+    assert!(matches!(res.wait_range(0..100, LONG), Ok(WaitOutcome::Eof)));
     handle.join().unwrap();
     assert!(res.is_complete());
 }
@@ -228,7 +228,7 @@ fn wait_failed_carries_cause_but_present_bytes_stay_ready() {
         let writer = res.clone();
         let handle = thread::spawn(move || writer.fail(Arc::new(TestError(42))));
         match res.wait_range(0..100, LONG) {
-            WaitOutcome::Failed(cause) => {
+            Err(Error::Failed(cause)) => {
                 let e = cause.downcast_ref::<TestError>().expect("test error");
                 assert_eq!(e.0, 42);
             }
@@ -240,7 +240,7 @@ fn wait_failed_carries_cause_but_present_bytes_stay_ready() {
         let cause = res.failure().unwrap();
         assert_eq!(cause.downcast_ref::<TestError>().unwrap().0, 42);
         // Ready beats Failed; bytes are still served.
-        assert!(matches!(res.wait_range(0..5, LONG), WaitOutcome::Ready));
+        assert!(matches!(res.wait_range(0..5, LONG), Ok(WaitOutcome::Ready)));
         assert_eq!(read_all(&res, 0, 10), b"early");
         // Writes after a failure are stored.
         res.write_at(5, b"late").unwrap();
@@ -255,12 +255,12 @@ fn cancel_wakes_blocked_waiter() {
     let handle = thread::spawn(move || reader.wait_range(0..10, LONG));
     // The waiter may or may not be blocked yet; either way it must see Cancelled.
     res.cancel();
-    assert!(matches!(handle.join().unwrap(), WaitOutcome::Cancelled));
+    assert!(matches!(handle.join().unwrap(), Err(Error::Cancelled)));
     assert!(res.is_cancelled());
     assert!(matches!(res.write_at(0, b"x"), Err(Error::Cancelled)));
     assert!(matches!(res.set_len(5), Err(Error::Cancelled)));
     // Cancelled beats Ready and Eof.
-    assert!(matches!(res.wait_range(0..0, LONG), WaitOutcome::Cancelled));
+    assert!(matches!(res.wait_range(0..0, LONG), Err(Error::Cancelled)));
 }
 
 #[test]
@@ -274,13 +274,64 @@ fn cancel_wakes_many_waiters() {
         .collect();
     res.write_at(0, b"01234").unwrap();
     res.cancel();
-    for h in handles {
+    for (i, h) in handles.into_iter().enumerate() {
         let out = h.join().unwrap();
         assert!(
-            matches!(out, WaitOutcome::Cancelled | WaitOutcome::Ready),
-            "{out:?}"
+            if i == 0 {
+                // 0..5 was written before the cancel: either outcome is right.
+                matches!(out, Err(Error::Cancelled) | Ok(WaitOutcome::Ready))
+            } else {
+                // Never written: only the cancel can end these waits.
+                matches!(out, Err(Error::Cancelled))
+            },
+            "waiter {i}: {out:?}"
         );
     }
+}
+
+#[test]
+fn an_upper_bound_ends_waits_there_and_keeps_earlier_bytes_fetchable() {
+    let res = StorageResource::memory();
+    res.write_at(0, b"abcd").unwrap();
+    res.set_len_at_most(10).unwrap();
+    assert_eq!(res.len(), None);
+    assert_eq!(res.end_bound(), Some(10));
+    assert!(matches!(res.wait_range(10..20, LONG), Ok(WaitOutcome::Eof)));
+    // Before the bound nothing is known yet: a wait there still waits.
+    assert!(matches!(
+        res.wait_range(4..5, Duration::ZERO),
+        Err(Error::TimedOut { .. })
+    ));
+    // A lower bound wins, a higher one is ignored; bytes already present limit it.
+    res.set_len_at_most(8).unwrap();
+    res.set_len_at_most(9).unwrap();
+    assert_eq!(res.end_bound(), Some(8));
+    assert!(matches!(
+        res.set_len_at_most(3),
+        Err(Error::LengthConflict { .. })
+    ));
+    // The exact length must respect the bound.
+    assert!(matches!(res.set_len(9), Err(Error::LengthConflict { .. })));
+    res.write_at(4, b"efg").unwrap();
+    res.set_len(7).unwrap();
+    assert!(res.is_complete());
+    assert!(matches!(res.wait_range(7..8, LONG), Ok(WaitOutcome::Eof)));
+}
+
+#[test]
+fn validator_is_recorded_once() {
+    use kithara_storage::Validator;
+    let res = StorageResource::memory();
+    assert_eq!(res.validator(), None);
+    let v1 = Validator::new(Some("\"v1\"".into()), None).unwrap();
+    let v2 = Validator::new(Some("\"v2\"".into()), None).unwrap();
+    res.set_validator(v1.clone()).unwrap();
+    res.set_validator(v1.clone()).unwrap();
+    assert!(matches!(
+        res.set_validator(v2),
+        Err(Error::ValidatorConflict { .. })
+    ));
+    assert_eq!(res.validator(), Some(v1));
 }
 
 #[test]
