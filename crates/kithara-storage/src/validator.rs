@@ -33,9 +33,8 @@ impl Validator {
 
     /// Whether `other` names a different version: a validator present in both differs.
     pub fn conflicts_with(&self, other: &Validator) -> bool {
-        let differs = |a: &Option<String>, b: &Option<String>| {
-            matches!((a, b), (Some(x), Some(y)) if x != y)
-        };
+        let differs =
+            |a: &Option<String>, b: &Option<String>| matches!((a, b), (Some(x), Some(y)) if x != y);
         differs(&self.etag, &other.etag) || differs(&self.last_modified, &other.last_modified)
     }
 }

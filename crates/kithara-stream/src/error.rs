@@ -8,10 +8,9 @@ use std::{io, ops::Range, path::PathBuf, sync::Arc, time::Duration};
 
 use url::Url;
 
-use crate::dl::ByteRange;
+pub use kithara_storage::SharedError;
 
-/// A shared, type-erased error cause (protocol crates wrap their own errors in it).
-pub type SharedError = Arc<dyn std::error::Error + Send + Sync + 'static>;
+use crate::dl::ByteRange;
 
 /// Result alias with [`Error`] as the default error.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -87,15 +86,31 @@ pub enum Error {
         /// Total length from `Content-Range: bytes */N`, when sent.
         total: Option<u64>,
     },
-    /// The resource changed between two requests (different `ETag`), so bytes cannot be combined.
-    #[error("{url} changed while it was being downloaded (ETag {before} became {after})")]
+    /// The resource changed between two requests (another `ETag`/`Last-Modified`, another total
+    /// length), so bytes of the two versions cannot be combined.
+    #[error("{url} changed while it was being downloaded ({before} became {after})")]
     ResourceChanged {
         /// Request URL, query removed.
         url: RedactedUrl,
-        /// ETag of the first response.
+        /// What was known (`ETag "a"`, `8388608 bytes`).
         before: String,
-        /// ETag of the later response.
+        /// What the later response said.
         after: String,
+    },
+    /// A ranged request got a `200` whose body cannot be the same resource read from the start
+    /// (it ends before the requested offset), so the server does not honour the range.
+    #[error(
+        "{url}: asked for bytes {requested}, got HTTP {status} with a body of {body_len:?} bytes"
+    )]
+    RangeNotHonoured {
+        /// Request URL, query removed.
+        url: RedactedUrl,
+        /// What was requested.
+        requested: ByteRange,
+        /// Status of the answer.
+        status: u16,
+        /// Length of the body, if it was announced or read to the end.
+        body_len: Option<u64>,
     },
     /// Every attempt failed; `last` is the final attempt's error.
     #[error("gave up on {url} after {attempts} attempt{}", if *attempts == 1 { "" } else { "s" })]
@@ -117,16 +132,16 @@ pub enum Error {
         offset: u64,
         /// The writer's error.
         #[source]
-        source: SharedError,
+        source: Box<Error>,
     },
-    /// The command's `on_response` rejected the response (unexpected type, changed resource, …).
-    #[error("response of {url} was rejected")]
-    Rejected {
-        /// Request URL, query removed.
+    /// A remote source was opened without a [`Downloader`](crate::dl::Downloader): build one per
+    /// application and pass it to every stream's config.
+    #[error(
+        "no downloader was given for {url}: pass the application's shared Downloader in the config"
+    )]
+    NoDownloader {
+        /// The URL, query removed.
         url: RedactedUrl,
-        /// Why it was rejected.
-        #[source]
-        source: SharedError,
     },
     /// The HTTP client could not be built (TLS set-up), so no request can be made.
     #[error("the HTTP client could not be built")]
@@ -156,7 +171,7 @@ pub enum Error {
         #[source]
         source: Arc<io::Error>,
     },
-    /// The storage layer failed.
+    /// The storage layer failed (I/O, a length or validator conflict).
     #[error(transparent)]
     Storage(Arc<kithara_storage::Error>),
     /// A protocol crate's own error (playlist, key, configuration, …), kept typed behind the `Arc`.
@@ -219,6 +234,30 @@ impl Error {
         }
     }
 
+    /// The typed error inside an `io::Error` returned by [`Stream`](crate::Stream)'s `Read` or
+    /// `Seek`, if it carries one.
+    ///
+    /// ```
+    /// # fn demo(err: std::io::Error) {
+    /// if let Some(e) = kithara_stream::Error::from_io(&err) {
+    ///     if e.status() == Some(404) { /* gone */ }
+    /// }
+    /// # }
+    /// ```
+    pub fn from_io(err: &io::Error) -> Option<&Error> {
+        err.get_ref().and_then(|e| e.downcast_ref::<Error>())
+    }
+
+    /// Whether the server answered with an HTTP error status (see [`status`](Self::status)).
+    pub fn is_status(&self) -> bool {
+        self.status().is_some()
+    }
+
+    /// Whether the resource changed on the server while it was read.
+    pub fn is_resource_changed(&self) -> bool {
+        matches!(self, Self::ResourceChanged { .. })
+    }
+
     /// Whether something took too long: a reader wait, server inactivity, or a client timeout.
     pub fn is_timeout(&self) -> bool {
         match self {
@@ -253,11 +292,18 @@ impl Error {
             | Self::UnexpectedRange { url, .. }
             | Self::RangeNotSatisfiable { url, .. }
             | Self::ResourceChanged { url, .. }
+            | Self::RangeNotHonoured { url, .. }
             | Self::RetriesExhausted { url, .. }
             | Self::Write { url, .. }
-            | Self::Rejected { url, .. } => Some(url),
+            | Self::NoDownloader { url } => Some(url),
             _ => None,
         }
+    }
+
+    /// Wraps a protocol crate's or caller's own error (a writer's, an `on_response` rejection's)
+    /// as [`Error::Protocol`], keeping it typed behind the `Arc`.
+    pub fn protocol(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::Protocol(Arc::new(e))
     }
 
     /// Recovers a typed error from a shared cause: a clone if it is one of ours, else [`Error::Protocol`].
@@ -302,8 +348,17 @@ impl Error {
 }
 
 impl From<kithara_storage::Error> for Error {
+    /// Storage's wait errors become the reader's: a failed download is its cause, a cancel is a
+    /// cancel, a passed deadline is a [`WaitTimeout`](Error::WaitTimeout).
     fn from(e: kithara_storage::Error) -> Self {
-        Self::Storage(Arc::new(e))
+        match e {
+            kithara_storage::Error::Failed(cause) => Self::from_shared(cause),
+            kithara_storage::Error::Cancelled => Self::Cancelled,
+            kithara_storage::Error::TimedOut { range, waited } => {
+                Self::WaitTimeout { range, waited }
+            }
+            other => Self::Storage(Arc::new(other)),
+        }
     }
 }
 

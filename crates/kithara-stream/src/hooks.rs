@@ -1,9 +1,10 @@
 //! Reader-side signals: how a synchronous reader's activity reaches its asynchronous peer.
 //!
-//! [`Stream`](crate::Stream) publishes every read as a [`ChunkPosition`] on the
-//! [`ReaderChunkSignal`] and every seek as a [`ReaderSeek`] on the [`ReaderSeekSignal`]. A peer
-//! (or ABR, or a player) polls them from `poll_next` with its own cursor; publishing wakes every
-//! registered task. The reader never calls the peer or the downloader: demand is a value the peer reads.
+//! The stream's [`Timeline`](crate::Timeline) (the one owner of the reader's position) publishes
+//! every read as a [`ChunkPosition`] on the [`ReaderChunkSignal`] and every seek as a
+//! [`ReaderSeek`] on the [`ReaderSeekSignal`]. A peer (or ABR, or a player) polls them from
+//! `poll_next` with its own cursor; publishing wakes every registered task. The reader never calls
+//! the peer or the downloader: demand is a value the peer reads.
 
 use std::{
     ops::Deref,

@@ -18,9 +18,7 @@ pub use hooks::{
     DecoderHooks, ReaderChunkSignal, ReaderSeek, ReaderSeekSignal, SharedHooks, SignalCursor,
 };
 pub use media::{AudioCodec, ContainerFormat, MediaInfo};
-pub use source::{
-    AbrControl, AbrHandle, AbrMode, PendingReason, SegmentLayout, Source, WaitOutcome,
-};
+pub use source::{AbrControl, AbrHandle, AbrMode, SegmentLayout, Source, WaitOutcome};
 pub use stream::{Stream, StreamParts, StreamType};
 pub use timeline::{ChunkPosition, Timeline};
 

@@ -7,27 +7,9 @@
 
 use std::{ops::Range, sync::Arc};
 
+pub use kithara_storage::WaitOutcome;
+
 use crate::{error::Result, media::MediaInfo, timeline::Timeline};
-
-/// Why a wait ended without the bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum PendingReason {
-    /// The wait budget ran out before the bytes arrived.
-    NotReady,
-}
-
-/// The outcome of [`Source::wait_range`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum WaitOutcome {
-    /// The range (clamped to the known length) is present: `read_at` will return bytes.
-    Ready,
-    /// The range starts at or beyond the proven end of the stream.
-    Eof,
-    /// The bytes are not there yet; the reason says why the wait stopped.
-    Pending(PendingReason),
-}
 
 /// How an adaptive source chooses its variant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -60,9 +42,13 @@ pub type AbrHandle = Arc<dyn AbrControl>;
 /// may block: never from inside an async task.
 #[cfg_attr(feature = "mock", unimock::unimock(api = SourceMock))]
 pub trait Source: Send + Sync + 'static {
-    /// Blocks until `range` (clamped to the known length) is present, the stream is proven to end
-    /// before `range.start`, or the source's wait budget runs out. Failures of the download (HTTP
-    /// status, exhausted retries, cancellation) are returned as errors carrying their cause.
+    /// Blocks until `range` (clamped to the known length) is present ([`WaitOutcome::Ready`]) or
+    /// the stream is proven to end at or before `range.start` ([`WaitOutcome::Eof`]).
+    ///
+    /// # Errors
+    /// The source owns the wait budget: when it runs out, [`Error::WaitTimeout`](crate::Error::WaitTimeout)
+    /// with the range and the time waited. Failures of the download (HTTP status, exhausted
+    /// retries) are returned with their cause, a cancelled stream as [`Error::Cancelled`](crate::Error::Cancelled).
     fn wait_range(&mut self, range: Range<u64>) -> Result<WaitOutcome>;
 
     /// Copies present bytes starting at `offset` into `buf` without waiting and returns how many were

@@ -9,7 +9,6 @@
 use std::{
     future::Future,
     io::{self, Read, Seek, SeekFrom},
-    time::Instant,
 };
 
 use tokio::sync::broadcast;
@@ -17,10 +16,10 @@ use tokio_util::sync::{CancellationToken, DropGuard};
 
 use crate::{
     error::{Error, Result},
-    hooks::{ReaderSeek, SharedHooks},
+    hooks::SharedHooks,
     media::MediaInfo,
     source::{Source, WaitOutcome},
-    timeline::{ChunkPosition, Timeline},
+    timeline::Timeline,
 };
 
 /// A protocol that can be opened as a [`Stream`]: progressive files, HLS, …
@@ -39,10 +38,8 @@ pub trait StreamType: Sized + Send + 'static {
 /// What [`StreamType::open`] hands to [`Stream`].
 #[non_exhaustive]
 pub struct StreamParts<T: StreamType> {
-    /// The source to read through.
+    /// The source to read through; its [`Timeline`] is shared with the peer.
     pub source: T::Source,
-    /// Hooks shared with the peer; the stream publishes reads and seeks on them.
-    pub hooks: SharedHooks,
     /// Sender of the protocol's events; the stream hands out receivers.
     pub events: broadcast::Sender<T::Events>,
     /// The stream's cancellation token: cancelled when the stream is dropped.
@@ -53,13 +50,11 @@ impl<T: StreamType> StreamParts<T> {
     /// Bundles the parts of a newly opened stream.
     pub fn new(
         source: T::Source,
-        hooks: SharedHooks,
         events: broadcast::Sender<T::Events>,
         cancel: CancellationToken,
     ) -> Self {
         Self {
             source,
-            hooks,
             events,
             cancel,
         }
@@ -73,19 +68,20 @@ impl<T: StreamType> StreamParts<T> {
 /// [`Error`] (`err.get_ref().and_then(|e| e.downcast_ref::<kithara_stream::Error>())`). Seeking
 /// follows `std` semantics: a position past the end is allowed and reads there return `Ok(0)`;
 /// `SeekFrom::End` needs a known length. Dropping the stream cancels its downloads.
+///
+/// The position lives in the source's [`Timeline`] (its one owner), which publishes every read
+/// and seek to the peer.
 pub struct Stream<T: StreamType> {
     source: T::Source,
-    hooks: SharedHooks,
     events: broadcast::Sender<T::Events>,
     cancel: CancellationToken,
     _guard: DropGuard,
-    pos: u64,
 }
 
 impl<T: StreamType> std::fmt::Debug for Stream<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Stream")
-            .field("pos", &self.pos)
+            .field("pos", &self.position())
             .field("len", &self.source.len())
             .finish_non_exhaustive()
     }
@@ -102,17 +98,14 @@ impl<T: StreamType> Stream<T> {
     pub fn from_parts(parts: StreamParts<T>) -> Self {
         let StreamParts {
             source,
-            hooks,
             events,
             cancel,
         } = parts;
         Self {
             source,
-            hooks,
             events,
             _guard: cancel.clone().drop_guard(),
             cancel,
-            pos: 0,
         }
     }
 
@@ -126,9 +119,9 @@ impl<T: StreamType> Stream<T> {
         &self.source
     }
 
-    /// The reader-side hooks shared with the peer.
+    /// The reader-side hooks shared with the peer (the timeline's).
     pub fn hooks(&self) -> &SharedHooks {
-        &self.hooks
+        self.source.timeline().hooks()
     }
 
     /// The stream's position bookkeeping.
@@ -158,7 +151,7 @@ impl<T: StreamType> Stream<T> {
 
     /// Current read position.
     pub fn position(&self) -> u64 {
-        self.pos
+        self.source.timeline().position()
     }
 
     fn read_inner(&mut self, buf: &mut [u8]) -> Result<usize> {
@@ -167,7 +160,7 @@ impl<T: StreamType> Stream<T> {
         }
         #[allow(clippy::let_unit_value)]
         let _perf = crate::perf::span("stream.read");
-        let start = self.pos;
+        let start = self.position();
         // Bytes already present need no wait (and no clock).
         let mut n = self.source.read_at(start, buf)?;
         if n == 0 {
@@ -176,36 +169,20 @@ impl<T: StreamType> Stream<T> {
                 return Ok(0);
             }
         }
-        self.pos = start + n as u64;
-        let timeline = self.source.timeline();
-        timeline.set_position(self.pos);
-        let epoch = timeline.seek_epoch();
-        self.hooks.chunk.publish(ChunkPosition {
-            pos: start,
-            len: n as u64,
-            epoch,
-        });
+        self.source.timeline().advance(start, n as u64);
         Ok(n)
     }
 
     /// Waits for the byte at `start`, then reads; `Ok(0)` means the proven end of the stream.
     fn wait_and_read(&mut self, start: u64, buf: &mut [u8]) -> Result<usize> {
-        let want = start..start.saturating_add(buf.len() as u64);
-        let began = Instant::now();
+        let began = std::time::Instant::now();
         // A Ready outcome whose bytes vanish is impossible with committed storage; bound the retries anyway.
         for _ in 0..3 {
             crate::probe::wait_start(start, buf.len() as u64);
             let outcome = self.source.wait_range(start..start.saturating_add(1));
             crate::probe::wait_done(start, probe_code(&outcome));
-            match outcome? {
-                WaitOutcome::Eof => return Ok(0),
-                WaitOutcome::Pending(_) => {
-                    return Err(Error::WaitTimeout {
-                        range: want,
-                        waited: began.elapsed(),
-                    })
-                }
-                WaitOutcome::Ready => {}
+            if outcome? == WaitOutcome::Eof {
+                return Ok(0);
             }
             let n = self.source.read_at(start, buf)?;
             if n > 0 {
@@ -213,15 +190,16 @@ impl<T: StreamType> Stream<T> {
             }
         }
         Err(Error::WaitTimeout {
-            range: want,
+            range: start..start.saturating_add(buf.len() as u64),
             waited: began.elapsed(),
         })
     }
 
     fn seek_inner(&mut self, to: SeekFrom) -> Result<u64> {
+        let pos = self.position();
         let target = match to {
             SeekFrom::Start(p) => Some(p),
-            SeekFrom::Current(d) => self.pos.checked_add_signed(d),
+            SeekFrom::Current(d) => pos.checked_add_signed(d),
             SeekFrom::End(d) => {
                 let len = self.source.len().ok_or(Error::InvalidSeek {
                     reason:
@@ -233,23 +211,21 @@ impl<T: StreamType> Stream<T> {
         let target = target.ok_or(Error::InvalidSeek {
             reason: "target before byte 0 or overflowing",
         })?;
-        if target != self.pos {
-            self.pos = target;
-            let epoch = self.source.timeline().begin_seek(target);
-            self.hooks.seek.publish(ReaderSeek { pos: target, epoch });
+        if target != pos {
+            let epoch = self.source.timeline().seek(target);
             tracing::debug!(pos = target, epoch, "reader seek");
         }
         Ok(target)
     }
 }
 
-/// Outcome code reported by the `wait__done` probe: 0 ready, 1 end, 2 pending, 3 error.
+/// Outcome code reported by the `wait__done` probe: 0 ready, 1 end, 2 timed out, 3 other error.
 fn probe_code(outcome: &Result<WaitOutcome>) -> u8 {
     match outcome {
         Ok(WaitOutcome::Ready) => 0,
         Ok(WaitOutcome::Eof) => 1,
-        Ok(WaitOutcome::Pending(_)) => 2,
-        Err(_) => 3,
+        Err(e) if e.is_timeout() => 2,
+        _ => 3,
     }
 }
 
@@ -265,6 +241,6 @@ impl<T: StreamType> Seek for Stream<T> {
     }
 
     fn stream_position(&mut self) -> io::Result<u64> {
-        Ok(self.pos)
+        Ok(self.position())
     }
 }

@@ -1,8 +1,10 @@
 //! Position bookkeeping shared by the reader, its peer, the player and ABR.
 //!
-//! A [`Timeline`] is a cheap handle (an `Arc` inside) holding the reader's byte position, its seek
-//! epoch (incremented by every seek, so stale work can be recognised), the total length once known,
-//! and, when a source knows the media duration, the mapping between bytes and time.
+//! A [`Timeline`] is a cheap handle (an `Arc` inside) and the one owner of where the reader is:
+//! its byte position and its seek epoch (incremented by every seek, so stale work can be
+//! recognised), plus the media duration once a source knows it. Every change is also published on
+//! the timeline's [`SharedHooks`], which is how a peer learns of it without polling: the reader
+//! never calls the peer. Lengths are not kept here: storage owns them.
 
 use std::{
     sync::{
@@ -12,7 +14,7 @@ use std::{
     time::Duration,
 };
 
-const UNKNOWN: u64 = u64::MAX;
+use crate::hooks::{ReaderSeek, SharedHooks};
 
 /// One stretch of bytes the reader consumed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -38,27 +40,16 @@ pub struct Timeline {
     inner: Arc<Inner>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Default)]
 struct Inner {
     pos: AtomicU64,
     epoch: AtomicU64,
-    len: AtomicU64,
     duration: Mutex<Option<Duration>>,
-}
-
-impl Default for Inner {
-    fn default() -> Self {
-        Self {
-            pos: AtomicU64::new(0),
-            epoch: AtomicU64::new(0),
-            len: AtomicU64::new(UNKNOWN),
-            duration: Mutex::new(None),
-        }
-    }
+    hooks: SharedHooks,
 }
 
 impl Timeline {
-    /// A timeline at byte 0, epoch 0, length and duration unknown.
+    /// A timeline at byte 0, epoch 0, duration unknown.
     pub fn new() -> Self {
         Self::default()
     }
@@ -68,35 +59,35 @@ impl Timeline {
         self.inner.pos.load(Ordering::Acquire)
     }
 
-    /// Records that the reader advanced to `pos` (within the current epoch).
-    pub fn set_position(&self, pos: u64) {
-        self.inner.pos.store(pos, Ordering::Release);
-    }
-
-    /// Records a seek to `pos` and returns the new seek epoch.
-    pub fn begin_seek(&self, pos: u64) -> u64 {
-        self.inner.pos.store(pos, Ordering::Release);
-        self.inner.epoch.fetch_add(1, Ordering::AcqRel) + 1
-    }
-
     /// Number of seeks so far.
     pub fn seek_epoch(&self) -> u64 {
         self.inner.epoch.load(Ordering::Acquire)
     }
 
-    /// Total length in bytes, once known.
-    pub fn total_len(&self) -> Option<u64> {
-        match self.inner.len.load(Ordering::Acquire) {
-            UNKNOWN => None,
-            n => Some(n),
-        }
+    /// Records that the reader consumed `len` bytes from `pos` (within the current epoch), moving
+    /// its position past them, and publishes the read on [`DecoderHooks::chunk`](crate::DecoderHooks::chunk).
+    pub fn advance(&self, pos: u64, len: u64) {
+        let end = pos.saturating_add(len);
+        self.inner.pos.store(end, Ordering::Release);
+        self.inner.hooks.chunk.publish(ChunkPosition {
+            pos,
+            len,
+            epoch: self.seek_epoch(),
+        });
     }
 
-    /// Records the total length in bytes.
-    pub fn set_total_len(&self, len: u64) {
-        self.inner
-            .len
-            .store(len.min(UNKNOWN - 1), Ordering::Release);
+    /// Records a seek of the reader to `pos`, publishes it on
+    /// [`DecoderHooks::seek`](crate::DecoderHooks::seek) and returns the new seek epoch.
+    pub fn seek(&self, pos: u64) -> u64 {
+        self.inner.pos.store(pos, Ordering::Release);
+        let epoch = self.inner.epoch.fetch_add(1, Ordering::AcqRel) + 1;
+        self.inner.hooks.seek.publish(ReaderSeek { pos, epoch });
+        epoch
+    }
+
+    /// The signals on which every read and seek is published.
+    pub fn hooks(&self) -> &SharedHooks {
+        &self.inner.hooks
     }
 
     /// Media duration, once known.
@@ -116,43 +107,42 @@ impl Timeline {
             .lock()
             .unwrap_or_else(|p| p.into_inner()) = Some(duration);
     }
-
-    /// Approximate playback time at byte `pos`, assuming a constant byte rate (needs length and duration).
-    pub fn time_at(&self, pos: u64) -> Option<Duration> {
-        let (len, dur) = (self.total_len()?, self.duration()?);
-        if len == 0 {
-            return Some(Duration::ZERO);
-        }
-        let frac = pos.min(len) as f64 / len as f64;
-        Some(dur.mul_f64(frac))
-    }
-
-    /// Approximate byte offset of playback time `t`, assuming a constant byte rate (needs length and duration).
-    pub fn byte_at(&self, t: Duration) -> Option<u64> {
-        let (len, dur) = (self.total_len()?, self.duration()?);
-        if dur.is_zero() {
-            return Some(0);
-        }
-        let frac = (t.as_secs_f64() / dur.as_secs_f64()).clamp(0.0, 1.0);
-        Some((len as f64 * frac) as u64)
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::hooks::SignalCursor;
 
     #[test]
-    fn bookkeeping() {
+    fn reads_and_seeks_are_kept_once_and_published() {
         let t = Timeline::new();
         let other = t.clone();
-        assert_eq!(t.total_len(), None);
-        assert_eq!(t.begin_seek(100), 1);
+        let mut chunks = SignalCursor::default();
+        let mut seeks = SignalCursor::default();
+        t.advance(0, 100);
         assert_eq!(other.position(), 100);
+        assert_eq!(
+            other.hooks().chunk.take_new(&mut chunks),
+            Some(ChunkPosition {
+                pos: 0,
+                len: 100,
+                epoch: 0
+            })
+        );
+        assert_eq!(t.seek(5000), 1);
+        assert_eq!(other.position(), 5000);
         assert_eq!(other.seek_epoch(), 1);
-        t.set_total_len(1000);
+        assert_eq!(
+            other.hooks().seek.take_new(&mut seeks),
+            Some(ReaderSeek {
+                pos: 5000,
+                epoch: 1
+            })
+        );
+        t.advance(5000, 10);
+        assert_eq!(other.hooks().chunk.latest().map(|c| c.epoch), Some(1));
         t.set_duration(Duration::from_secs(10));
-        assert_eq!(t.time_at(500), Some(Duration::from_secs(5)));
-        assert_eq!(t.byte_at(Duration::from_secs(20)), Some(1000));
+        assert_eq!(other.duration(), Some(Duration::from_secs(10)));
     }
 }

@@ -9,10 +9,7 @@
 
 use std::io::Read;
 
-use kithara_stream::{
-    Error, PendingReason, SharedHooks, SourceMock, Stream, StreamParts, StreamType, Timeline,
-    WaitOutcome,
-};
+use kithara_stream::{Error, SourceMock, Stream, StreamParts, StreamType, Timeline, WaitOutcome};
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 use unimock::{matching, MockFn, Unimock};
@@ -27,7 +24,6 @@ impl StreamType for Mocked {
     async fn open(source: Unimock) -> kithara_stream::Result<StreamParts<Self>> {
         Ok(StreamParts::new(
             source,
-            SharedHooks::new(),
             broadcast::channel(1).0,
             CancellationToken::new(),
         ))
@@ -42,14 +38,20 @@ fn open(source: Unimock) -> Stream<Mocked> {
 }
 
 #[test]
-fn pending_becomes_a_timeout_error() {
+fn a_source_timeout_reaches_the_reader_as_timed_out() {
     let source = Unimock::new((
+        SourceMock::timeline
+            .each_call(matching!())
+            .returns(Timeline::new()),
         SourceMock::read_at
             .next_call(matching!(0, _))
             .returns(Ok(0)),
         SourceMock::wait_range
             .next_call(matching!(_))
-            .returns(Ok(WaitOutcome::Pending(PendingReason::NotReady))),
+            .returns(Err(Error::WaitTimeout {
+                range: 0..16,
+                waited: std::time::Duration::from_secs(1),
+            })),
     ));
     let mut s = open(source);
     let err = s.read(&mut [0u8; 16]).unwrap_err();

@@ -1,23 +1,26 @@
-//! Performing one command over HTTP: attempts, retries, resume from the written frontier.
+//! Performing one command over HTTP: the retry loop around single attempts.
 //!
-//! Each attempt asks for the bytes not yet delivered (`Range` from the first unwritten byte, with
-//! `If-Range` once an `ETag` is known), so a retry after a reset costs at most the bytes in flight.
-//! A server that ignores `Range` answers 200 and its leading bytes are skipped. Connect errors,
-//! resets, truncated bodies, inactivity, 408, 429 and 5xx are retried with backoff (honouring
-//! `Retry-After`); other 4xx fail at once.
+//! Each attempt asks for the bytes not yet delivered ([`request`](super::request)), classifies
+//! the answer by status ([`classify`](super::classify)), checks it belongs to the version and
+//! range asked for ([`validate`](super::validate)) and hands its body to the writer
+//! ([`body`](super::body)). Connect errors, resets, truncated bodies, inactivity, 408, 429 and 5xx
+//! are retried with backoff (honouring `Retry-After`); other failures end the command at once.
+//! Every attempt, whatever the server answers, goes through this loop and its budget.
 
 use std::{future::Future, pin::Pin, time::Duration};
 
-use http::{header, StatusCode};
+use kithara_storage::Validator;
 use tokio::time::timeout;
 
-use super::response::{
-    header_str, parse_content_range, response_info, retry_after, transport, Body,
-};
 use super::{
+    body::Body,
+    classify::{classify, Class},
     downloader::Inner,
-    fetch::{ByteRange, FetchMethod, ResponseInfo},
+    fetch::{FetchMethod, ResourceEnd, ResponseInfo},
     peer::PeerState,
+    request,
+    response::{response_info, transport},
+    validate::validate,
     FetchCmd, FetchOutcome,
 };
 use crate::error::{Error, RedactedUrl};
@@ -47,8 +50,10 @@ pub(super) struct Progress {
     pub(super) next: u64,
     /// Bytes delivered over all attempts.
     pub(super) delivered: u64,
-    /// ETag of the first response, to detect a changed resource on resume.
-    pub(super) etag: Option<String>,
+    /// Validators of the first response, to detect a changed resource on resume.
+    pub(super) validator: Option<Validator>,
+    /// Total length told by an earlier response.
+    pub(super) total: Option<u64>,
 }
 
 pub(crate) async fn execute(
@@ -57,17 +62,14 @@ pub(crate) async fn execute(
     state: &PeerState,
     mut cancelled: Pin<&mut impl Future<Output = ()>>,
 ) -> FetchOutcome {
-    let client = match &inner.client {
-        Ok(c) => c.clone(),
-        Err(e) => return FetchOutcome::Failed(e.clone()),
-    };
+    let client = inner.client.clone();
     let policy = &inner.config.retry;
     let url = RedactedUrl::new(cmd.url());
-    let start = cmd.range().map_or(0, |r| r.start);
     let mut progress = Progress {
-        next: start,
+        next: cmd.range().map_or(0, |r| r.start),
         delivered: 0,
-        etag: None,
+        validator: None,
+        total: None,
     };
     let mut attempts_without_progress = 0u32;
     let mut total_attempts = 0u32;
@@ -80,7 +82,11 @@ pub(crate) async fn execute(
             biased;
             _ = cancelled.as_mut() => Stop::Cancelled,
             r = attempt(inner, &client, cmd, &mut progress, state, &url) => match r {
-                Ok(()) => return FetchOutcome::Completed { bytes: progress.delivered, end: progress.next },
+                Ok(resource_end) => return FetchOutcome::Completed {
+                    bytes: progress.delivered,
+                    end: progress.next,
+                    resource_end,
+                },
                 Err(stop) => stop,
             },
         };
@@ -105,10 +111,7 @@ pub(crate) async fn execute(
                 last: Box::new(error),
             });
         }
-        let delay = match retry_after {
-            Some(d) => d.min(policy.max_retry_after),
-            None => policy.backoff(attempts_without_progress),
-        };
+        let delay = policy.delay(attempts_without_progress, retry_after);
         tracing::warn!(error = %error, attempt = total_attempts, resume_at = progress.next, ?delay, "retrying fetch");
         tokio::select! {
             biased;
@@ -119,21 +122,14 @@ pub(crate) async fn execute(
 }
 
 /// Hands a response's facts to the command; a rejection ends the command without retries.
-fn report_response(cmd: &mut FetchCmd, info: &ResponseInfo, url: &RedactedUrl) -> Result<(), Stop> {
-    let Some(hook) = cmd.on_response.as_mut() else {
-        return Ok(());
-    };
-    hook(info).map_err(|e| {
-        Stop::Fatal(match e.downcast::<Error>() {
-            Ok(ours) => *ours,
-            Err(other) => Error::Rejected {
-                url: url.clone(),
-                source: other.into(),
-            },
-        })
-    })
+fn report_response(cmd: &mut FetchCmd, info: &ResponseInfo) -> Result<(), Stop> {
+    match cmd.on_response.as_mut() {
+        Some(hook) => hook(info).map_err(Stop::Fatal),
+        None => Ok(()),
+    }
 }
 
+/// One request and its body. Returns what it proved about the resource's end.
 async fn attempt(
     inner: &Inner,
     client: &reqwest::Client,
@@ -141,45 +137,28 @@ async fn attempt(
     progress: &mut Progress,
     state: &PeerState,
     url: &RedactedUrl,
-) -> Result<(), Stop> {
+) -> Result<ResourceEnd, Stop> {
     let inactivity = inner.config.inactivity_timeout;
-    let method = match cmd.method() {
-        FetchMethod::Get => http::Method::GET,
-        FetchMethod::Head => http::Method::HEAD,
+    let Some((req, builder)) = request::build(client, cmd, progress) else {
+        return Ok(ResourceEnd::Unknown);
     };
-    let end = cmd.range().and_then(|r| r.end);
-    if end.is_some_and(|e| progress.next >= e) {
-        return Ok(());
+    let range_for_err = req.range_for_errors();
+    if let Some(v) = &req.if_range {
+        tracing::trace!(if_range = %v, "conditional range request");
     }
-    let want = ByteRange {
-        start: progress.next,
-        end,
-    };
-    let ranged = cmd.range().is_some() || progress.next > 0;
-    let mut req = client
-        .request(method.clone(), cmd.url().clone())
-        .headers(cmd.headers().clone());
-    if ranged {
-        req = req.header(header::RANGE, want.header_value());
-        if let Some(etag) = progress.etag.as_deref().filter(|_| progress.delivered > 0) {
-            req = req.header(header::IF_RANGE, etag);
+    let resp = match timeout(inactivity, builder.send()).await {
+        Err(_) => {
+            return Err(Stop::retry(Error::Inactivity {
+                url: url.clone(),
+                range: range_for_err,
+                timeout: inactivity,
+            }))
         }
-    }
-    let range_for_err = ranged.then_some(want);
-    let inactive = || {
-        Stop::retry(Error::Inactivity {
-            url: url.clone(),
-            range: range_for_err,
-            timeout: inactivity,
-        })
-    };
-    let resp = match timeout(inactivity, req.send()).await {
-        Err(_) => return Err(inactive()),
         Ok(Err(e)) => {
             // A request that cannot be built (unsupported scheme, bad header) or redirected will
             // not get better by retrying.
             let fatal = e.is_builder() || e.is_redirect();
-            let err = transport(&method, url, range_for_err, e, false);
+            let err = transport(&req.method, url, range_for_err, e, false);
             return Err(if fatal {
                 Stop::Fatal(err)
             } else {
@@ -188,95 +167,47 @@ async fn attempt(
         }
         Ok(Ok(r)) => r,
     };
-    let status = resp.status();
-    let headers = resp.headers();
-    let status_err = || Error::HttpStatus {
-        method: method.clone(),
-        url: url.clone(),
-        range: range_for_err,
-        status: status.as_u16(),
-    };
-    if status == StatusCode::RANGE_NOT_SATISFIABLE {
-        let total = header_str(headers, header::CONTENT_RANGE).and_then(|v| {
-            v.trim()
-                .strip_prefix("bytes */")
-                .and_then(|t| t.trim().parse().ok())
-        });
-        // "From byte N to the end" of a resource of at most N bytes is empty, not an error: an empty
-        // file, a resumed request whose connection broke just after the last byte, or a reader
-        // that jumped past the end of a stream whose length was not known yet.
-        if want.end.is_none() && total.is_some_and(|t| want.start >= t) {
-            let info = response_info(&resp, want.start, total, true);
-            return report_response(cmd, &info, url);
-        }
-        return Err(Stop::Fatal(Error::RangeNotSatisfiable {
-            url: url.clone(),
-            range: want,
-            total,
-        }));
+    if let Class::PastEnd(end) = classify(&resp, &req, url)? {
+        let total = match end {
+            ResourceEnd::Exact(t) => Some(t),
+            _ => None,
+        };
+        let info = response_info(&resp, req.want.start, total, true, None);
+        report_response(cmd, &info)?;
+        return Ok(end);
     }
-    if status == StatusCode::REQUEST_TIMEOUT
-        || status == StatusCode::TOO_MANY_REQUESTS
-        || status.is_server_error()
-    {
-        return Err(Stop::Retry {
-            error: status_err(),
-            retry_after: retry_after(headers),
-        });
+    let v = validate(&resp, &req, cmd, progress, url)?;
+    let info = response_info(
+        &resp,
+        progress.next,
+        v.total_len,
+        v.accepts_ranges,
+        v.validator.clone(),
+    );
+    if progress.validator.is_none() {
+        progress.validator = v.validator.clone();
     }
-    if !status.is_success() {
-        return Err(Stop::Fatal(status_err()));
+    if progress.total.is_none() {
+        progress.total = v.total_len;
     }
-    let content_length =
-        header_str(headers, header::CONTENT_LENGTH).and_then(|v| v.trim().parse::<u64>().ok());
-    // Where the body starts: a 200 to a ranged request starts at 0 and its head is dropped below.
-    let (body_start, total_len, accepts_ranges) = if status == StatusCode::PARTIAL_CONTENT {
-        let cr = header_str(headers, header::CONTENT_RANGE).unwrap_or_default();
-        match parse_content_range(&cr) {
-            Some((a, _, total)) if a == want.start => (a, total, true),
-            _ => {
-                return Err(Stop::Fatal(Error::UnexpectedRange {
-                    url: url.clone(),
-                    requested: want,
-                    answered: cr,
-                }));
-            }
-        }
-    } else {
-        let accepts =
-            header_str(headers, header::ACCEPT_RANGES).is_some_and(|v| v.contains("bytes"));
-        (0, content_length, accepts)
-    };
-    let info = response_info(&resp, progress.next, total_len, accepts_ranges);
-    if let (Some(before), Some(now)) = (progress.etag.as_deref(), info.etag.as_deref()) {
-        if before != now && progress.delivered > 0 {
-            return Err(Stop::Fatal(Error::ResourceChanged {
-                url: url.clone(),
-                before: before.to_owned(),
-                after: now.to_owned(),
-            }));
-        }
-    }
-    if progress.etag.is_none() {
-        progress.etag = info.etag.clone();
-    }
-    report_response(cmd, &info, url)?;
+    report_response(cmd, &info)?;
     if cmd.method() == FetchMethod::Head {
-        return Ok(());
+        return Ok(v.total_len.map_or(ResourceEnd::Unknown, ResourceEnd::Exact));
     }
-    // Where this response's body must end for the command to be complete.
-    let expected_end = match (end, total_len) {
-        (Some(e), Some(t)) => Some(e.min(t)),
-        (Some(e), None) => Some(e),
-        (None, t) => t,
+    let expected_end = match (req.want.end, v.body_end) {
+        (Some(e), Some(b)) => Some(e.min(b)),
+        (e, b) => e.or(b),
     };
     let body = Body {
-        method: &method,
+        method: &req.method,
         url,
         range: range_for_err,
-        end,
+        want: req.want,
         expected_end,
         inactivity,
     };
-    body.receive(resp, body_start, cmd, progress, state).await
+    let pos = body
+        .receive(resp, v.body_start, cmd, progress, state)
+        .await?;
+    Ok(v.proven_end(&req, pos))
 }

@@ -43,6 +43,15 @@ impl RetryPolicy {
         let jitter = self.jitter.clamp(0.0, 1.0);
         base.mul_f64(1.0 - jitter * fastrand::f64())
     }
+
+    /// The delay before retry number `retry`: the server's `Retry-After` capped to
+    /// [`max_retry_after`](Self::max_retry_after) when it sent one, else [`backoff`](Self::backoff).
+    pub fn delay(&self, retry: u32, retry_after: Option<Duration>) -> Duration {
+        match retry_after {
+            Some(d) => d.min(self.max_retry_after),
+            None => self.backoff(retry),
+        }
+    }
 }
 
 /// Configuration of the shared [`Downloader`](super::Downloader).
@@ -106,6 +115,17 @@ mod tests {
         assert_eq!(p.backoff(1), Duration::from_millis(100));
         assert_eq!(p.backoff(3), Duration::from_millis(400));
         assert_eq!(p.backoff(40), Duration::from_secs(1));
+        let capped = RetryPolicy::builder()
+            .max_retry_after(Duration::from_secs(2))
+            .build();
+        assert_eq!(
+            capped.delay(1, Some(Duration::from_secs(3600))),
+            Duration::from_secs(2)
+        );
+        assert_eq!(
+            capped.delay(1, Some(Duration::from_millis(1500))),
+            Duration::from_millis(1500)
+        );
         let j = RetryPolicy::builder().jitter(0.5).build();
         for _ in 0..100 {
             let d = j.backoff(2);

@@ -1,12 +1,12 @@
 //! [`Downloader`]: the shared HTTP pool that pulls commands from every registered peer.
 //!
 //! One driver task per peer polls `Peer::poll_next` whenever the peer wakes it, queues the commands
-//! it yields, and runs each in its own task once the peer is under its own in-flight limit and a
-//! slot of the global pool is free. Each command's outcome is reported exactly once through its
-//! `on_complete`.
+//! it yields, and runs each in its own task once the peer is under its own in-flight limit (urgent
+//! commands are not held back by it) and a slot of the global pool is free. Queued commands start
+//! in priority order, within a peer and across peers ([`slots`](super::slots)). Each command's
+//! outcome is reported exactly once through its `on_complete`.
 
 use std::{
-    collections::VecDeque,
     future::poll_fn,
     sync::{
         atomic::{AtomicU64, Ordering},
@@ -22,7 +22,9 @@ use tracing::Instrument;
 use super::{
     attempt,
     config::DownloaderConfig,
+    fetch::Priority,
     peer::{Peer, PeerHandle, PeerState, ThroughputSample},
+    slots::Slots,
     FetchCmd, FetchOutcome,
 };
 use crate::error::Error;
@@ -30,7 +32,8 @@ use crate::error::Error;
 /// The shared HTTP pool. Cheap to clone: every clone drives the same pool.
 ///
 /// Own one per application (the player or queue owns it) and register every stream's peer with it,
-/// so all streams share one connection pool and one in-flight limit.
+/// so all streams share one connection pool and one in-flight limit. Stream configs take it by
+/// clone (`FileConfig::new(src).downloader(dl.clone())`); none of them builds one on its own.
 #[derive(Clone, Debug)]
 pub struct Downloader {
     inner: Arc<Inner>,
@@ -38,19 +41,22 @@ pub struct Downloader {
 
 #[derive(Debug)]
 pub(crate) struct Inner {
-    pub(crate) client: Result<reqwest::Client, Error>,
+    pub(crate) client: reqwest::Client,
     pub(crate) config: DownloaderConfig,
-    global: Arc<Semaphore>,
+    global: Arc<Slots>,
     next_peer: AtomicU64,
     runtime: Option<tokio::runtime::Handle>,
 }
 
 impl Downloader {
-    /// Builds the downloader and its HTTP client (rustls). If the client cannot be built, every
-    /// command fails with [`Error::Client`] instead of panicking.
-    pub fn new(config: DownloaderConfig) -> Self {
+    /// Builds the downloader and its HTTP client (rustls, connection pool, redirects, timeouts).
+    ///
+    /// # Errors
+    /// [`Error::Client`] if the HTTP client cannot be built (TLS set-up, an invalid
+    /// `user_agent`): the failure shows here, not at the first request.
+    pub fn new(config: DownloaderConfig) -> Result<Self, Error> {
         let client = match config.client.clone() {
-            Some(c) => Ok(c),
+            Some(c) => c,
             None => {
                 let builder = reqwest::Client::builder();
                 let builder = if config.system_proxy {
@@ -65,18 +71,15 @@ impl Downloader {
                     .user_agent(config.user_agent.clone())
                     .tcp_nodelay(true)
                     .build()
-                    .map_err(|e| Error::Client(Arc::new(e)))
+                    .map_err(|e| Error::Client(Arc::new(e.without_url())))?
             }
         };
-        if let Err(e) = &client {
-            tracing::error!(error = %e, "HTTP client could not be built");
-        }
         let runtime = config
             .runtime
             .clone()
             .or_else(|| tokio::runtime::Handle::try_current().ok());
-        let global = Arc::new(Semaphore::new(config.max_in_flight.max(1)));
-        Self {
+        let global = Slots::new(config.max_in_flight);
+        Ok(Self {
             inner: Arc::new(Inner {
                 client,
                 config,
@@ -84,7 +87,7 @@ impl Downloader {
                 next_peer: AtomicU64::new(1),
                 runtime,
             }),
-        }
+        })
     }
 
     /// The configuration.
@@ -104,7 +107,7 @@ impl Downloader {
 
     /// Fetches running now across all peers.
     pub fn in_flight(&self) -> usize {
-        self.inner.config.max_in_flight.max(1) - self.inner.global.available_permits()
+        self.inner.global.in_use()
     }
 
     /// Attaches a peer: a driver task starts polling it. Must be called within a tokio runtime,
@@ -140,6 +143,13 @@ impl Downloader {
     }
 }
 
+/// Takes the first queued command of the highest priority.
+fn pop_next(queue: &mut Vec<FetchCmd>) -> Option<FetchCmd> {
+    let top = queue.iter().map(FetchCmd::priority).max()?;
+    let i = queue.iter().position(|c| c.priority() == top)?;
+    Some(queue.remove(i))
+}
+
 async fn drive<P: Peer>(
     inner: Arc<Inner>,
     mut peer: P,
@@ -150,7 +160,7 @@ async fn drive<P: Peer>(
     let per_peer = Arc::new(Semaphore::new(inner.config.max_in_flight_per_peer.max(1)));
     let (samples_tx, mut samples) = mpsc::unbounded_channel::<ThroughputSample>();
     let root = inner.config.cancel.clone();
-    let mut queue: VecDeque<FetchCmd> = VecDeque::new();
+    let mut queue: Vec<FetchCmd> = Vec::new();
     let mut peer_done = false;
     loop {
         // Commands cancelled while queued are dropped unrun (their `Drop` reports `Cancelled`).
@@ -158,6 +168,23 @@ async fn drive<P: Peer>(
         if peer_done && queue.is_empty() {
             tracing::debug!("peer finished");
             break;
+        }
+        let spawn = |cmd: FetchCmd, permit: Option<OwnedSemaphorePermit>| {
+            state.fetch_started();
+            let task = run(
+                inner.clone(),
+                cmd,
+                permit,
+                state.clone(),
+                cancel.clone(),
+                samples_tx.clone(),
+            );
+            runtime.spawn(task.in_current_span());
+        };
+        // What a blocked reader waits for is not held back by the peer's own limit.
+        if let Some(i) = queue.iter().position(|c| c.priority() == Priority::Urgent) {
+            spawn(queue.remove(i), None);
+            continue;
         }
         let next = poll_fn(|cx| {
             while let Poll::Ready(Some(s)) = samples.poll_recv(cx) {
@@ -170,10 +197,8 @@ async fn drive<P: Peer>(
             _ = cancel.cancelled() => break,
             _ = root.cancelled() => break,
             p = per_peer.clone().acquire_owned(), if !queue.is_empty() => {
-                let (Ok(permit), Some(cmd)) = (p, queue.pop_front()) else { break };
-                state.fetch_started();
-                let task = run(inner.clone(), cmd, permit, state.clone(), cancel.clone(), samples_tx.clone());
-                runtime.spawn(task.in_current_span());
+                let (Ok(permit), Some(cmd)) = (p, pop_next(&mut queue)) else { break };
+                spawn(cmd, Some(permit));
             }
             batch = next, if !peer_done => match batch {
                 None => peer_done = true,
@@ -185,7 +210,7 @@ async fn drive<P: Peer>(
                             counted.reported.fetch_add(1, Ordering::AcqRel);
                             counted.changed.notify_waiters();
                         });
-                        queue.push_back(cmd);
+                        queue.push(cmd);
                     }
                 }
             },
@@ -199,7 +224,7 @@ async fn drive<P: Peer>(
 async fn run(
     inner: Arc<Inner>,
     mut cmd: FetchCmd,
-    _peer_permit: OwnedSemaphorePermit,
+    _peer_permit: Option<OwnedSemaphorePermit>,
     state: Arc<PeerState>,
     peer_cancel: CancellationToken,
     samples: mpsc::UnboundedSender<ThroughputSample>,
@@ -208,6 +233,7 @@ async fn run(
         "fetch",
         range = ?cmd.range(),
         method = ?cmd.method(),
+        priority = ?cmd.priority(),
         attempt = tracing::field::Empty
     );
     let outcome = async {
@@ -225,10 +251,7 @@ async fn run(
         let _slot = tokio::select! {
             biased;
             _ = &mut cancelled => return FetchOutcome::Cancelled,
-            s = inner.global.clone().acquire_owned() => match s {
-                Ok(s) => s,
-                Err(_) => return FetchOutcome::Cancelled,
-            },
+            s = inner.global.acquire(cmd.priority()) => s,
         };
         let started = std::time::Instant::now();
         let outcome = attempt::execute(&inner, &mut cmd, &state, cancelled).await;

@@ -9,6 +9,7 @@ use std::{fmt, ops::Range};
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue};
+use kithara_storage::Validator;
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
@@ -87,6 +88,22 @@ pub enum FetchMethod {
     Head,
 }
 
+/// How urgently a command should run. Queued commands start in priority order, across all peers
+/// of a downloader and within one peer; equal priorities start in the order they were queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[non_exhaustive]
+pub enum Priority {
+    /// Bytes nobody waits for yet: read-ahead, the next track, gap filling. Prefetches never take
+    /// the last free slot of a pool larger than one, so a reader's request always finds room.
+    Prefetch,
+    /// Ordinary sequential downloading.
+    #[default]
+    Normal,
+    /// What a blocked reader waits for, playlists and keys. Starts before anything queued and
+    /// is not held back by its peer's in-flight limit.
+    Urgent,
+}
+
 /// What a response said about the resource, reported to `on_response` before any body byte.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -102,10 +119,24 @@ pub struct ResponseInfo {
     pub total_len: Option<u64>,
     /// Whether the server honoured the `Range` header (206), or `Accept-Ranges: bytes` on a 200.
     pub accepts_ranges: bool,
-    /// The `ETag` header.
-    pub etag: Option<String>,
+    /// The `ETag` and `Last-Modified` headers, if either was sent.
+    pub validator: Option<Validator>,
     /// The `Content-Type` header.
     pub content_type: Option<String>,
+}
+
+/// What a finished command proved about where the resource ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ResourceEnd {
+    /// Nothing (a bounded range inside a resource of unknown length).
+    Unknown,
+    /// The resource is exactly this long (a total in the response, or an open range whose body
+    /// ended cleanly).
+    Exact(u64),
+    /// The resource ends at this offset at the latest: the server refused a range starting
+    /// there (416) without saying the length.
+    AtMost(u64),
 }
 
 /// How a command ended; delivered once to `on_complete`.
@@ -118,6 +149,8 @@ pub enum FetchOutcome {
         bytes: u64,
         /// Absolute offset just past the last byte delivered.
         end: u64,
+        /// What the responses proved about the resource's end.
+        resource_end: ResourceEnd,
     },
     /// The request failed for good (after retries where retrying made sense).
     Failed(Error),
@@ -125,11 +158,8 @@ pub enum FetchOutcome {
     Cancelled,
 }
 
-/// Error type a writer returns to abort its command.
-pub type WriteError = Box<dyn std::error::Error + Send + Sync + 'static>;
-
-pub(crate) type Writer = Box<dyn FnMut(u64, Bytes) -> Result<(), WriteError> + Send>;
-pub(crate) type ResponseHook = Box<dyn FnMut(&ResponseInfo) -> Result<(), WriteError> + Send>;
+pub(crate) type Writer = Box<dyn FnMut(u64, Bytes) -> Result<(), Error> + Send>;
+pub(crate) type ResponseHook = Box<dyn FnMut(&ResponseInfo) -> Result<(), Error> + Send>;
 pub(crate) type CompleteHook = Box<dyn FnOnce(FetchOutcome) + Send>;
 
 /// One HTTP request with its callbacks and cancellation token.
@@ -150,6 +180,10 @@ pub struct FetchCmd {
     url: Url,
     range: Option<ByteRange>,
     headers: HeaderMap,
+    priority: Priority,
+    validator: Option<Validator>,
+    expected_len: Option<u64>,
+    writer_blocks: bool,
     pub(crate) writer: Option<Writer>,
     pub(crate) on_response: Option<ResponseHook>,
     on_complete: Option<CompleteHook>,
@@ -162,6 +196,7 @@ impl fmt::Debug for FetchCmd {
             .field("method", &self.method)
             .field("url", &crate::error::redact_url(&self.url).as_str())
             .field("range", &self.range)
+            .field("priority", &self.priority)
             .finish_non_exhaustive()
     }
 }
@@ -173,6 +208,10 @@ impl FetchCmd {
             url,
             range: None,
             headers: HeaderMap::new(),
+            priority: Priority::Normal,
+            validator: None,
+            expected_len: None,
+            writer_blocks: false,
             writer: None,
             on_response: None,
             on_complete: None,
@@ -211,6 +250,39 @@ impl FetchCmd {
         self
     }
 
+    /// Sets the priority (default [`Priority::Normal`]).
+    #[must_use]
+    pub fn with_priority(mut self, priority: Priority) -> Self {
+        self.priority = priority;
+        self
+    }
+
+    /// The version the bytes must belong to (from storage, when earlier bytes are kept). Ranged
+    /// requests carry it in `If-Range`; a response of another version fails the command with
+    /// [`Error::ResourceChanged`] instead of mixing versions.
+    #[must_use]
+    pub fn with_validator(mut self, validator: Option<Validator>) -> Self {
+        self.validator = validator;
+        self
+    }
+
+    /// The resource's known total length: a response that says otherwise fails the command with
+    /// [`Error::ResourceChanged`].
+    #[must_use]
+    pub fn with_expected_len(mut self, len: Option<u64>) -> Self {
+        self.expected_len = len;
+        self
+    }
+
+    /// Declares that the writer does blocking I/O (file storage). The downloader then runs it on
+    /// a blocking thread, handing chunks over with back-pressure, so a slow disk never stalls the
+    /// async workers that every other stream shares.
+    #[must_use]
+    pub fn writer_blocks(mut self, blocks: bool) -> Self {
+        self.writer_blocks = blocks;
+        self
+    }
+
     /// Sets the cancellation token; make it a child of the peer's token.
     #[must_use]
     pub fn with_cancel(mut self, token: CancellationToken) -> Self {
@@ -219,12 +291,13 @@ impl FetchCmd {
     }
 
     /// Sets the closure called with each body chunk and its absolute offset, in order, on the
-    /// runtime. The chunk is the HTTP client's own buffer (`Bytes`), so storage can keep it without
-    /// copying. Keep the closure short; an error aborts the command with [`Error::Write`].
+    /// runtime (or, with [`writer_blocks`](Self::writer_blocks), on a blocking thread). The chunk
+    /// is the HTTP client's own buffer (`Bytes`), so storage can keep it without copying. Keep the
+    /// closure short; an error aborts the command with [`Error::Write`].
     #[must_use]
     pub fn writer(
         mut self,
-        f: impl FnMut(u64, Bytes) -> Result<(), WriteError> + Send + 'static,
+        f: impl FnMut(u64, Bytes) -> Result<(), Error> + Send + 'static,
     ) -> Self {
         self.writer = Some(Box::new(f));
         self
@@ -232,12 +305,11 @@ impl FetchCmd {
 
     /// Sets the closure called with each response's facts before its first body byte (once per
     /// attempt). Returning an error rejects the response: the command fails at once, without
-    /// retries, with that error (a [`kithara_stream::Error`](crate::Error) is passed through as it
-    /// is, anything else becomes [`Error::Rejected`]).
+    /// retries, with that error.
     #[must_use]
     pub fn on_response(
         mut self,
-        f: impl FnMut(&ResponseInfo) -> Result<(), WriteError> + Send + 'static,
+        f: impl FnMut(&ResponseInfo) -> Result<(), Error> + Send + 'static,
     ) -> Self {
         self.on_response = Some(Box::new(f));
         self
@@ -268,6 +340,26 @@ impl FetchCmd {
     /// Extra request headers.
     pub fn headers(&self) -> &HeaderMap {
         &self.headers
+    }
+
+    /// The priority.
+    pub fn priority(&self) -> Priority {
+        self.priority
+    }
+
+    /// The version the bytes must belong to, if known.
+    pub fn validator(&self) -> Option<&Validator> {
+        self.validator.as_ref()
+    }
+
+    /// The known total length, if any.
+    pub fn expected_len(&self) -> Option<u64> {
+        self.expected_len
+    }
+
+    /// Whether the writer does blocking I/O.
+    pub fn is_writer_blocking(&self) -> bool {
+        self.writer_blocks
     }
 
     /// The command's cancellation token.
@@ -318,10 +410,21 @@ mod tests {
         let c = calls.clone();
         let mut cmd =
             FetchCmd::get(Url::parse("http://127.0.0.1/x").unwrap()).on_complete(move |o| {
-                assert!(matches!(o, FetchOutcome::Completed { bytes: 3, end: 3 }));
+                assert!(matches!(
+                    o,
+                    FetchOutcome::Completed {
+                        bytes: 3,
+                        end: 3,
+                        ..
+                    }
+                ));
                 c.fetch_add(1, Ordering::SeqCst);
             });
-        cmd.complete(FetchOutcome::Completed { bytes: 3, end: 3 });
+        cmd.complete(FetchOutcome::Completed {
+            bytes: 3,
+            end: 3,
+            resource_end: ResourceEnd::Exact(3),
+        });
         cmd.complete(FetchOutcome::Cancelled);
         drop(cmd);
         assert_eq!(calls.load(Ordering::SeqCst), 1);

@@ -9,15 +9,22 @@
 //! Cancellation is a tree: the downloader's root token → each peer's token → each command's token.
 
 mod attempt;
+mod body;
+mod classify;
 mod config;
 mod downloader;
 mod fetch;
 mod peer;
+mod request;
 mod response;
+mod slots;
+mod validate;
 
 pub use config::{DownloaderConfig, RetryPolicy};
 pub use downloader::Downloader;
-pub use fetch::{ByteRange, FetchCmd, FetchMethod, FetchOutcome, ResponseInfo, WriteError};
+pub use fetch::{
+    ByteRange, FetchCmd, FetchMethod, FetchOutcome, Priority, ResourceEnd, ResponseInfo,
+};
 #[cfg(feature = "mock")]
 pub use peer::PeerMock;
 pub use peer::{Peer, PeerHandle, ThroughputSample};

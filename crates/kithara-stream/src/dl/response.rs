@@ -1,17 +1,12 @@
-//! Reading one HTTP response: header facts (`Content-Range`, `Retry-After`, `ETag`), transport
-//! error classification, and delivering the body to the command's writer.
+//! Reading one HTTP response: header facts (`Content-Range`, `Retry-After`), transport error
+//! classification, and the facts handed to `on_response`.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use http::header;
-use tokio::time::timeout;
+use kithara_storage::Validator;
 
-use super::{
-    attempt::{Progress, Stop},
-    fetch::{ByteRange, ResponseInfo},
-    peer::PeerState,
-    FetchCmd,
-};
+use super::fetch::{ByteRange, ResponseInfo};
 use crate::error::{Error, RedactedUrl, TransportKind};
 
 /// Classifies a client error by the stage that failed, keeping the URL out of its message.
@@ -46,10 +41,14 @@ pub(super) fn transport(
     }
 }
 
-/// The `Retry-After` delay, when given in seconds (an HTTP date falls back to backoff).
-pub(super) fn retry_after(headers: &http::HeaderMap) -> Option<Duration> {
-    let v = headers.get(header::RETRY_AFTER)?.to_str().ok()?;
-    v.trim().parse::<u64>().ok().map(Duration::from_secs)
+/// The `Retry-After` delay: seconds, or an HTTP date (a date in the past means "now").
+pub(super) fn retry_after(headers: &http::HeaderMap, now: SystemTime) -> Option<Duration> {
+    let v = headers.get(header::RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(secs) = v.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = httpdate::parse_http_date(v).ok()?;
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
 /// A header's value as text, if present and printable.
@@ -80,6 +79,7 @@ pub(super) fn response_info(
     offset: u64,
     total_len: Option<u64>,
     accepts_ranges: bool,
+    validator: Option<Validator>,
 ) -> ResponseInfo {
     ResponseInfo {
         status: resp.status().as_u16(),
@@ -87,93 +87,8 @@ pub(super) fn response_info(
         offset,
         total_len,
         accepts_ranges,
-        etag: header_str(resp.headers(), header::ETAG),
+        validator,
         content_type: header_str(resp.headers(), header::CONTENT_TYPE),
-    }
-}
-
-/// One response body being delivered to a command's writer.
-pub(super) struct Body<'a> {
-    pub(super) method: &'a http::Method,
-    pub(super) url: &'a RedactedUrl,
-    /// The requested range, as errors report it.
-    pub(super) range: Option<ByteRange>,
-    /// End of the command's range: bytes past it are dropped.
-    pub(super) end: Option<u64>,
-    /// Where the body must end for the command to be complete, if known.
-    pub(super) expected_end: Option<u64>,
-    pub(super) inactivity: Duration,
-}
-
-impl Body<'_> {
-    /// Hands the body, from absolute offset `body_start`, to the writer: bytes before the resume
-    /// point (a 200 to a ranged request) and past the range end are dropped.
-    pub(super) async fn receive(
-        &self,
-        mut resp: reqwest::Response,
-        body_start: u64,
-        cmd: &mut FetchCmd,
-        progress: &mut Progress,
-        state: &PeerState,
-    ) -> Result<(), Stop> {
-        let url = self.url;
-        let mut pos = body_start;
-        loop {
-            let chunk = match timeout(self.inactivity, resp.chunk()).await {
-                Err(_) => {
-                    return Err(Stop::retry(Error::Inactivity {
-                        url: url.clone(),
-                        range: self.range,
-                        timeout: self.inactivity,
-                    }))
-                }
-                Ok(Err(e)) => {
-                    return Err(Stop::retry(transport(
-                        self.method,
-                        url,
-                        self.range,
-                        e,
-                        true,
-                    )))
-                }
-                Ok(Ok(None)) => break,
-                Ok(Ok(Some(c))) => c,
-            };
-            let chunk_start = pos;
-            pos += chunk.len() as u64;
-            let lo = progress.next.max(chunk_start);
-            let hi = self.end.map_or(pos, |e| pos.min(e));
-            if hi > lo {
-                let data = chunk.slice((lo - chunk_start) as usize..(hi - chunk_start) as usize);
-                if let Some(w) = cmd.writer.as_mut() {
-                    if let Err(e) = w(lo, data) {
-                        return Err(Stop::Fatal(Error::Write {
-                            url: url.clone(),
-                            offset: lo,
-                            source: e.into(),
-                        }));
-                    }
-                }
-                let n = hi - lo;
-                progress.next = hi;
-                progress.delivered += n;
-                state
-                    .bytes
-                    .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
-                tracing::trace!(offset = lo, len = n, "chunk");
-            }
-            if self.end.is_some_and(|e| progress.next >= e) {
-                return Ok(());
-            }
-        }
-        match self.expected_end {
-            Some(e) if progress.next < e => Err(Stop::retry(Error::ShortBody {
-                url: url.clone(),
-                got: progress.next,
-                expected: e,
-            })),
-            _ => Ok(()),
-        }
     }
 }
 
@@ -190,5 +105,21 @@ mod tests {
         assert_eq!(parse_content_range("bytes 5-5/*"), Some((5, 6, None)));
         assert_eq!(parse_content_range("bytes 9-5/10"), None);
         assert_eq!(parse_content_range("items 0-1/2"), None);
+    }
+
+    #[test]
+    fn retry_after_forms() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let mut h = http::HeaderMap::new();
+        h.insert(header::RETRY_AFTER, http::HeaderValue::from_static("7"));
+        assert_eq!(retry_after(&h, now), Some(Duration::from_secs(7)));
+        let later = httpdate::fmt_http_date(now + Duration::from_secs(90));
+        h.insert(header::RETRY_AFTER, later.parse().unwrap());
+        assert_eq!(retry_after(&h, now), Some(Duration::from_secs(90)));
+        let past = httpdate::fmt_http_date(now - Duration::from_secs(5));
+        h.insert(header::RETRY_AFTER, past.parse().unwrap());
+        assert_eq!(retry_after(&h, now), Some(Duration::ZERO));
+        h.insert(header::RETRY_AFTER, http::HeaderValue::from_static("soon"));
+        assert_eq!(retry_after(&h, now), None);
     }
 }

@@ -1,0 +1,189 @@
+//! The downloader's global pool of fetch slots, handed out by priority.
+//!
+//! A command waits for a slot before its first request. Waiting commands get freed slots in
+//! priority order (urgent, normal, prefetch), first come first served within a priority, across
+//! every peer. Prefetches never take the last free slot of a pool larger than one, so a blocked
+//! reader's request always finds one without waiting for a read-ahead to finish.
+
+use std::{
+    cmp::Reverse,
+    collections::BTreeMap,
+    sync::{Arc, Mutex, MutexGuard, PoisonError},
+};
+
+use tokio::sync::oneshot;
+
+use super::fetch::Priority;
+
+/// The pool. Shared by every peer of one downloader.
+#[derive(Debug)]
+pub(super) struct Slots {
+    capacity: usize,
+    state: Mutex<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    free: usize,
+    prefetching: usize,
+    seq: u64,
+    /// Waiting commands, highest priority first, then by arrival.
+    waiters: BTreeMap<(Reverse<Priority>, u64), oneshot::Sender<Slot>>,
+}
+
+/// One taken slot; dropping it gives it back and hands it to the next eligible waiter.
+#[derive(Debug)]
+pub(super) struct Slot {
+    slots: Arc<Slots>,
+    prefetch: bool,
+    /// False for a slot whose hand-off failed (its counters were already undone).
+    armed: bool,
+}
+
+impl Slots {
+    pub(super) fn new(capacity: usize) -> Arc<Self> {
+        let capacity = capacity.max(1);
+        Arc::new(Self {
+            capacity,
+            state: Mutex::new(State {
+                free: capacity,
+                ..State::default()
+            }),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Slots in use.
+    pub(super) fn in_use(&self) -> usize {
+        self.capacity - self.lock().free
+    }
+
+    fn eligible(&self, st: &State, priority: Priority) -> bool {
+        st.free > 0
+            && (priority != Priority::Prefetch
+                || self.capacity == 1
+                || st.prefetching + 1 < self.capacity)
+    }
+
+    fn take(self: &Arc<Self>, st: &mut State, priority: Priority) -> Slot {
+        st.free -= 1;
+        let prefetch = priority == Priority::Prefetch;
+        if prefetch {
+            st.prefetching += 1;
+        }
+        Slot {
+            slots: self.clone(),
+            prefetch,
+            armed: true,
+        }
+    }
+
+    /// Waits for a slot for a command of `priority`. Cancel-safe: dropping the future gives up
+    /// the place in the queue (a slot handed over meanwhile goes back to the pool).
+    pub(super) async fn acquire(self: &Arc<Self>, priority: Priority) -> Slot {
+        loop {
+            let rx = {
+                let mut st = self.lock();
+                if self.eligible(&st, priority) {
+                    return self.take(&mut st, priority);
+                }
+                let (tx, rx) = oneshot::channel();
+                st.seq += 1;
+                let key = (Reverse(priority), st.seq);
+                st.waiters.insert(key, tx);
+                rx
+            };
+            if let Ok(slot) = rx.await {
+                return slot;
+            }
+        }
+    }
+
+    fn release(self: &Arc<Self>, prefetch: bool) {
+        let mut st = self.lock();
+        st.free += 1;
+        if prefetch {
+            st.prefetching -= 1;
+        }
+        self.dispatch(&mut st);
+    }
+
+    /// Hands free slots to the first eligible waiters.
+    fn dispatch(self: &Arc<Self>, st: &mut State) {
+        loop {
+            let next = st
+                .waiters
+                .keys()
+                .find(|(Reverse(p), _)| self.eligible(st, *p))
+                .copied();
+            let Some(key) = next else { return };
+            let Some(tx) = st.waiters.remove(&key) else {
+                return;
+            };
+            let slot = self.take(st, key.0 .0);
+            if let Err(mut slot) = tx.send(slot) {
+                // The waiter gave up: undo without re-entering the lock, and try the next one.
+                slot.armed = false;
+                st.free += 1;
+                if slot.prefetch {
+                    st.prefetching -= 1;
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        if self.armed {
+            self.slots.release(self.prefetch);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn urgent_waiters_go_first_and_prefetch_leaves_a_slot() {
+        let slots = Slots::new(2);
+        let p1 = slots.acquire(Priority::Prefetch).await;
+        // The last slot is not for prefetching.
+        let slots2 = slots.clone();
+        let mut pre = tokio::spawn(async move { slots2.acquire(Priority::Prefetch).await });
+        let n = slots.acquire(Priority::Normal).await;
+        assert_eq!(slots.in_use(), 2);
+        let slots3 = slots.clone();
+        let urgent = tokio::spawn(async move { slots3.acquire(Priority::Urgent).await });
+        tokio::task::yield_now().await;
+        drop(n);
+        let u = urgent.await.unwrap();
+        assert!(!u.prefetch);
+        assert!(futures::poll!(&mut pre).is_pending());
+        drop(u);
+        drop(p1);
+        let p2 = pre.await.unwrap();
+        assert!(p2.prefetch);
+        drop(p2);
+        assert_eq!(slots.in_use(), 0);
+    }
+
+    #[tokio::test]
+    async fn an_abandoned_wait_returns_its_slot() {
+        let slots = Slots::new(1);
+        let held = slots.acquire(Priority::Normal).await;
+        let s2 = slots.clone();
+        let waiter = tokio::spawn(async move { s2.acquire(Priority::Urgent).await });
+        tokio::task::yield_now().await;
+        waiter.abort();
+        let _ = waiter.await;
+        drop(held);
+        assert_eq!(slots.in_use(), 0);
+        let _again = slots.acquire(Priority::Prefetch).await;
+        assert_eq!(slots.in_use(), 1);
+    }
+}
