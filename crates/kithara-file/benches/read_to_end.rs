@@ -77,6 +77,7 @@ impl Fixture {
                     .runtime(rt.handle().clone())
                     .build(),
             )
+            .expect("downloader")
         };
         Self {
             rt,

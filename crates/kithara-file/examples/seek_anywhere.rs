@@ -34,7 +34,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     };
 
-    let dl = Downloader::new(DownloaderConfig::builder().build());
+    let dl = Downloader::new(DownloaderConfig::builder().system_proxy(false).build())?;
     let config = FileConfig::new(FileSrc::Remote(url))
         .downloader(dl.clone())
         .storage(StorageKind::Memory);

@@ -3,11 +3,16 @@
 use std::{path::PathBuf, time::Duration};
 
 use http::{HeaderMap, HeaderName, HeaderValue};
+use kithara_storage::StorageKind;
 use kithara_stream::{dl::Downloader, MediaInfo};
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
 /// Where the bytes come from.
+///
+/// Parse user input with [`str::parse`] (`"https://…".parse::<FileSrc>()?`): `http`/`https` URLs
+/// are remote, `file://` URLs and plain paths are local, and any other scheme (a typo such as
+/// `htps://`) is an error instead of a path that fails later.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum FileSrc {
@@ -17,49 +22,113 @@ pub enum FileSrc {
     Local(PathBuf),
 }
 
-impl FileSrc {
-    /// `Remote` for an `http`/`https` URL, `Local` for anything else (a path, or a `file://` URL).
-    pub fn parse(s: &str) -> Self {
-        match Url::parse(s) {
-            Ok(u) if u.scheme() == "http" || u.scheme() == "https" => Self::Remote(u),
-            Ok(u) if u.scheme() == "file" => match u.to_file_path() {
-                Ok(p) => Self::Local(p),
-                Err(()) => Self::Local(PathBuf::from(s)),
-            },
-            _ => Self::Local(PathBuf::from(s)),
+/// Why a string is not a [`FileSrc`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SrcError {
+    /// A URL whose scheme kithara cannot fetch.
+    #[error("unsupported URL scheme {scheme:?} in {input:?}: use http, https, file or a path")]
+    UnsupportedScheme {
+        /// The scheme found.
+        scheme: String,
+        /// The input, with any query and credentials removed.
+        input: String,
+    },
+    /// A `file://` URL that names no local path.
+    #[error("{input:?} is not a local file path")]
+    NotAPath {
+        /// The input.
+        input: String,
+    },
+    /// An empty string.
+    #[error("an empty string names no source")]
+    Empty,
+}
+
+impl std::str::FromStr for FileSrc {
+    type Err = SrcError;
+
+    fn from_str(s: &str) -> Result<Self, SrcError> {
+        let s = s.trim();
+        if s.is_empty() {
+            return Err(SrcError::Empty);
+        }
+        // Only something that looks like `scheme://…` is taken as a URL, so Windows paths
+        // (`C:\music\a.mp3`) and names with colons stay paths.
+        if !s.contains("://") {
+            return Ok(Self::Local(PathBuf::from(s)));
+        }
+        let url = Url::parse(s).map_err(|_| SrcError::UnsupportedScheme {
+            scheme: s.split("://").next().unwrap_or_default().to_owned(),
+            input: String::from("<unparsable URL>"),
+        })?;
+        match url.scheme() {
+            "http" | "https" => Ok(Self::Remote(url)),
+            "file" => url
+                .to_file_path()
+                .map(Self::Local)
+                .map_err(|()| SrcError::NotAPath {
+                    input: s.to_owned(),
+                }),
+            other => Err(SrcError::UnsupportedScheme {
+                scheme: other.to_owned(),
+                input: kithara_stream::redact_url(&url).to_string(),
+            }),
         }
     }
 }
 
-/// Where downloaded bytes are kept.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum StorageKind {
-    /// In memory (pages allocated as bytes arrive).
-    Memory,
-    /// A sparse anonymous temporary file, deleted when the stream is dropped. The default: a 1 GiB
-    /// stream does not live in RAM.
-    #[default]
-    TempFile,
-    /// A sparse file at this path, created (or truncated) and written in place.
-    Disk(PathBuf),
+impl From<Url> for FileSrc {
+    /// `file://` URLs become local paths when they name one; every other URL is remote (a
+    /// scheme the downloader cannot fetch then fails when the stream opens).
+    fn from(url: Url) -> Self {
+        if url.scheme() == "file" {
+            if let Ok(p) = url.to_file_path() {
+                return Self::Local(p);
+            }
+        }
+        Self::Remote(url)
+    }
+}
+
+impl From<PathBuf> for FileSrc {
+    fn from(path: PathBuf) -> Self {
+        Self::Local(path)
+    }
+}
+
+impl From<&std::path::Path> for FileSrc {
+    fn from(path: &std::path::Path) -> Self {
+        Self::Local(path.to_path_buf())
+    }
 }
 
 /// Configuration of a [`File`](crate::File) stream. Build with [`FileConfig::new`] and the by-value setters.
 ///
+/// Remote sources need the application's shared [`Downloader`] (`.downloader(dl.clone())`):
+/// a config never builds an HTTP client of its own, so every stream shares one pool. Opening a
+/// remote source without one fails with [`Error::NoDownloader`](kithara_stream::Error::NoDownloader).
+///
 /// ```
 /// use std::time::Duration;
 /// use kithara_file::{FileConfig, FileSrc, StorageKind};
-/// let config = FileConfig::new(FileSrc::parse("http://127.0.0.1:8080/song.mp3"))
+/// use kithara_stream::dl::{Downloader, DownloaderConfig};
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let dl = Downloader::new(DownloaderConfig::default())?; // one per application
+/// let src: FileSrc = "http://127.0.0.1:8080/song.mp3".parse()?;
+/// let config = FileConfig::new(src)
+///     .downloader(dl.clone())
 ///     .storage(StorageKind::Memory)
 ///     .wait_timeout(Duration::from_secs(5));
+/// # let _ = config; Ok(()) }
 /// ```
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct FileConfig {
     /// Where the bytes come from.
     pub src: FileSrc,
-    /// The shared downloader. Default: a new one with default settings (share one across streams instead).
+    /// The application's shared downloader; required for remote sources. Default: none.
     pub downloader: Option<Downloader>,
     /// Where downloaded bytes are kept. Default: [`StorageKind::TempFile`].
     pub storage: StorageKind,
@@ -98,7 +167,7 @@ impl FileConfig {
         }
     }
 
-    /// Uses this shared downloader.
+    /// Uses the application's shared downloader (pass a clone; all streams share its pool).
     #[must_use]
     pub fn downloader(mut self, downloader: Downloader) -> Self {
         self.downloader = Some(downloader);
@@ -169,20 +238,41 @@ mod tests {
     #[test]
     fn src_parsing() {
         assert!(matches!(
-            FileSrc::parse("https://h/a.mp3"),
-            FileSrc::Remote(_)
+            "https://h/a.mp3".parse::<FileSrc>(),
+            Ok(FileSrc::Remote(_))
         ));
         assert_eq!(
-            FileSrc::parse("/tmp/a.mp3"),
-            FileSrc::Local(PathBuf::from("/tmp/a.mp3"))
+            "/tmp/a.mp3".parse::<FileSrc>(),
+            Ok(FileSrc::Local(PathBuf::from("/tmp/a.mp3")))
         );
         assert_eq!(
-            FileSrc::parse("file:///tmp/a.mp3"),
-            FileSrc::Local(PathBuf::from("/tmp/a.mp3"))
+            "file:///tmp/a.mp3".parse::<FileSrc>(),
+            Ok(FileSrc::Local(PathBuf::from("/tmp/a.mp3")))
         );
         assert_eq!(
-            FileSrc::parse("song.flac"),
-            FileSrc::Local(PathBuf::from("song.flac"))
+            "song.flac".parse::<FileSrc>(),
+            Ok(FileSrc::Local(PathBuf::from("song.flac")))
+        );
+        assert_eq!(
+            r"C:\music\a.mp3".parse::<FileSrc>(),
+            Ok(FileSrc::Local(PathBuf::from(r"C:\music\a.mp3")))
+        );
+        match "htps://user:pw@h/a.mp3?token=s".parse::<FileSrc>() {
+            Err(SrcError::UnsupportedScheme { scheme, input }) => {
+                assert_eq!(scheme, "htps");
+                assert!(!input.contains("pw") && !input.contains("token"), "{input}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!("  ".parse::<FileSrc>(), Err(SrcError::Empty));
+        let u = Url::parse("file:///tmp/x.wav").unwrap();
+        assert_eq!(
+            FileSrc::from(u),
+            FileSrc::Local(PathBuf::from("/tmp/x.wav"))
+        );
+        assert_eq!(
+            FileSrc::from(PathBuf::from("a.mp3")),
+            FileSrc::Local(PathBuf::from("a.mp3"))
         );
     }
 }

@@ -8,8 +8,9 @@ mod open;
 mod peer;
 mod source;
 
-pub use config::{FileConfig, FileSrc, StorageKind};
+pub use config::{FileConfig, FileSrc, SrcError};
 pub use events::FileEvent;
+pub use kithara_storage::StorageKind;
 pub use peer::FilePeer;
 pub use source::FileSource;
 

@@ -1,15 +1,13 @@
 //! Opening a file stream: the [`StreamType`] implementation of [`File`].
 
-use kithara_storage::StorageResource;
 use kithara_stream::{
-    dl::{Downloader, DownloaderConfig},
-    Error, MediaInfo, Result, SharedHooks, Source, StreamParts, StreamType, Timeline,
+    Error, MediaInfo, RedactedUrl, Result, Source, StreamParts, StreamType, Timeline,
 };
 use tokio::sync::broadcast;
 use url::Url;
 
 use crate::{
-    config::{FileConfig, FileSrc, StorageKind},
+    config::{FileConfig, FileSrc},
     events::FileEvent,
     peer::{FilePeer, PeerParts},
     source::FileSource,
@@ -32,7 +30,7 @@ impl StreamType for File {
                 if let Some(total) = source.len() {
                     let _ = events.send(FileEvent::Completed { total });
                 }
-                Ok(StreamParts::new(source, SharedHooks::new(), events, cancel))
+                Ok(StreamParts::new(source, events, cancel))
             }
             FileSrc::Remote(url) => open_remote(url, config).await,
         }
@@ -45,30 +43,25 @@ fn merge(preferred: Option<MediaInfo>, fallback: MediaInfo) -> Option<MediaInfo>
 }
 
 async fn open_remote(url: Url, config: FileConfig) -> Result<StreamParts<File>> {
-    let downloader = config
-        .downloader
-        .clone()
-        .unwrap_or_else(|| Downloader::new(DownloaderConfig::default()));
+    let Some(downloader) = config.downloader.clone() else {
+        return Err(Error::NoDownloader {
+            url: RedactedUrl::new(&url),
+        });
+    };
     let cancel = match &config.cancel {
         Some(parent) => parent.child_token(),
         None => downloader.child_token(),
     };
     // Until the stream exists, dropping this future must stop the download.
     let guard = cancel.clone().drop_guard();
-    let resource = match &config.storage {
-        StorageKind::Memory => StorageResource::memory(),
-        StorageKind::TempFile => StorageResource::temp_file()?,
-        StorageKind::Disk(path) => StorageResource::disk(path.clone())?,
-    };
+    let resource = config.storage.create()?;
     let timeline = Timeline::new();
-    let hooks = SharedHooks::new();
     let (events, _) = broadcast::channel(config.events_capacity.max(1));
     let (peer, first) = FilePeer::new(PeerParts {
         url: url.clone(),
         headers: config.headers.clone(),
         resource: resource.clone(),
         timeline: timeline.clone(),
-        hooks: hooks.clone(),
         events: events.clone(),
         cancel: cancel.clone(),
         seek_threshold: config.seek_threshold,
@@ -96,5 +89,5 @@ async fn open_remote(url: Url, config: FileConfig) -> Result<StreamParts<File>> 
     );
     let source = FileSource::remote(resource, handle, config.wait_timeout, timeline, info);
     guard.disarm();
-    Ok(StreamParts::new(source, hooks, events, cancel))
+    Ok(StreamParts::new(source, events, cancel))
 }

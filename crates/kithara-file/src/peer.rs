@@ -19,8 +19,8 @@ use std::{
 use http::HeaderMap;
 use kithara_storage::StorageResource;
 use kithara_stream::{
-    dl::{ByteRange, FetchCmd, FetchOutcome, Peer, ResponseInfo, WriteError},
-    redact_url, Error, RedactedUrl, SharedHooks, SignalCursor, Timeline,
+    dl::{ByteRange, FetchCmd, FetchOutcome, Peer, Priority, ResourceEnd, ResponseInfo},
+    redact_url, Error, RedactedUrl, SignalCursor, Timeline,
 };
 use tokio::sync::{broadcast, oneshot};
 use tokio_util::sync::CancellationToken;
@@ -50,13 +50,12 @@ struct Active {
     cancel: CancellationToken,
 }
 
+/// The peer's own bookkeeping. What the resource is (length, validator, bytes, failure) is kept
+/// by storage alone.
 #[derive(Debug, Default)]
 struct State {
     active: Option<Active>,
-    total: Option<u64>,
     accepts_ranges: Option<bool>,
-    failed: bool,
-    etag: Option<String>,
     waker: Option<Waker>,
     ready: Option<ReadyTx>,
 }
@@ -81,32 +80,20 @@ impl Shared {
         }
     }
 
-    fn on_response(&self, info: &ResponseInfo) -> Result<(), WriteError> {
+    /// Records what a response says about the resource in storage, its one owner. The
+    /// downloader already refused responses of another version or length.
+    fn on_response(&self, info: &ResponseInfo) -> Result<(), Error> {
         let mut st = self.lock();
-        // Every response must be of the same version of the file, or its bytes cannot be combined.
-        match (&st.etag, &info.etag) {
-            (Some(before), Some(now)) if before != now => {
-                return Err(Box::new(Error::ResourceChanged {
-                    url: RedactedUrl::new(&info.url),
-                    before: before.clone(),
-                    after: now.clone(),
-                }));
-            }
-            (None, Some(now)) => st.etag = Some(now.clone()),
-            _ => {}
+        let changed = |e: kithara_storage::Error| Error::ResourceChanged {
+            url: RedactedUrl::new(&info.url),
+            before: String::from("the stored bytes"),
+            after: e.to_string(),
+        };
+        if let Some(v) = &info.validator {
+            self.resource.set_validator(v.clone()).map_err(changed)?;
         }
-        if st.total.is_none() {
-            if let Some(total) = info.total_len {
-                match self.resource.set_len(total) {
-                    Ok(()) => {
-                        st.total = Some(total);
-                        self.timeline.set_total_len(total);
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, total, "server length conflicts with stored bytes")
-                    }
-                }
-            }
+        if let Some(total) = info.total_len {
+            self.resource.set_len(total).map_err(changed)?;
         }
         if st.accepts_ranges != Some(true) {
             st.accepts_ranges = Some(info.status == 206 || info.accepts_ranges);
@@ -120,40 +107,42 @@ impl Shared {
         Ok(())
     }
 
-    fn on_complete(&self, id: u64, range: ByteRange, outcome: FetchOutcome) {
+    fn on_complete(&self, id: u64, outcome: FetchOutcome) {
         let mut st = self.lock();
         if st.active.as_ref().is_some_and(|a| a.id == id) {
             st.active = None;
         }
         match outcome {
-            FetchOutcome::Completed { end, .. } => {
-                if range.end.is_none() && st.total.is_none() {
-                    // An open-ended request that ended cleanly proves the length.
-                    match self.resource.set_len(end) {
-                        Ok(()) => {
-                            st.total = Some(end);
-                            self.timeline.set_total_len(end);
-                        }
-                        Err(e) => tracing::warn!(error = %e, end, "could not record the length"),
-                    }
+            FetchOutcome::Completed { resource_end, .. } => {
+                let recorded = match resource_end {
+                    ResourceEnd::Exact(len) => self.resource.set_len(len),
+                    ResourceEnd::AtMost(bound) => self.resource.set_len_at_most(bound),
+                    _ => Ok(()),
+                };
+                if let Err(e) = recorded {
+                    tracing::warn!(error = %e, "the server's end conflicts with stored bytes");
+                    self.fail(&mut st, Error::from(e));
+                } else {
+                    let _ = self.events.send(FileEvent::Progress {
+                        downloaded: self.resource.covered(),
+                        total: self.resource.len(),
+                    });
                 }
-                let _ = self.events.send(FileEvent::Progress {
-                    downloaded: self.resource.covered(),
-                    total: st.total,
-                });
             }
-            FetchOutcome::Failed(e) => {
-                st.failed = true;
-                self.resource.fail(Arc::new(e.clone()));
-                if let Some(tx) = st.ready.take() {
-                    let _ = tx.send(Err(e.clone()));
-                }
-                let _ = self.events.send(FileEvent::Failed(e));
-            }
+            FetchOutcome::Failed(e) => self.fail(&mut st, e),
             // Cancelled by us (a seek) or by the stream going away: nothing to record.
             _ => {}
         }
         Self::wake(&mut st);
+    }
+
+    /// Fails the resource: reads of missing bytes get `e`, and `Stream::new` too if still waiting.
+    fn fail(&self, st: &mut State, e: Error) {
+        self.resource.fail(Arc::new(e.clone()));
+        if let Some(tx) = st.ready.take() {
+            let _ = tx.send(Err(e.clone()));
+        }
+        let _ = self.events.send(FileEvent::Failed(e));
     }
 }
 
@@ -164,7 +153,6 @@ pub struct FilePeer {
     url: Url,
     headers: HeaderMap,
     shared: Arc<Shared>,
-    hooks: SharedHooks,
     cancel: CancellationToken,
     seek_cursor: SignalCursor,
     chunk_cursor: SignalCursor,
@@ -181,7 +169,6 @@ pub(crate) struct PeerParts {
     pub(crate) headers: HeaderMap,
     pub(crate) resource: StorageResource,
     pub(crate) timeline: Timeline,
-    pub(crate) hooks: SharedHooks,
     pub(crate) events: broadcast::Sender<FileEvent>,
     pub(crate) cancel: CancellationToken,
     pub(crate) seek_threshold: u64,
@@ -205,7 +192,6 @@ impl FilePeer {
             url: p.url,
             headers: p.headers,
             shared,
-            hooks: p.hooks,
             cancel: p.cancel,
             seek_cursor: SignalCursor::default(),
             chunk_cursor: SignalCursor::default(),
@@ -218,7 +204,20 @@ impl FilePeer {
         (peer, rx)
     }
 
-    fn command(&mut self, st: &mut State, range: ByteRange) -> FetchCmd {
+    /// How urgent a request for `range` is, with the reader at `reader`: what it is waiting for is
+    /// urgent, reading ahead of it normal, filling gaps behind it a prefetch.
+    fn priority(&self, range: ByteRange, reader: u64) -> Priority {
+        let covers_reader = range.start <= reader && range.end.is_none_or(|e| reader < e);
+        if covers_reader && self.shared.resource.contiguous_end(reader).is_none() {
+            Priority::Urgent
+        } else if range.start >= reader {
+            Priority::Normal
+        } else {
+            Priority::Prefetch
+        }
+    }
+
+    fn command(&mut self, st: &mut State, range: ByteRange, reader: u64) -> FetchCmd {
         self.next_id += 1;
         let id = self.next_id;
         let token = self.cancel.child_token();
@@ -236,18 +235,19 @@ impl FilePeer {
                 end: range.end,
             });
         }
-        tracing::debug!(id, %range, "requesting");
+        let priority = self.priority(range, reader);
+        tracing::debug!(id, %range, ?priority, "requesting");
         let (on_resp, on_done) = (self.shared.clone(), self.shared.clone());
         let resource = self.shared.resource.clone();
-        let (events, downloaded, total) = (
-            self.shared.events.clone(),
-            self.downloaded.clone(),
-            st.total,
-        );
+        let (events, downloaded) = (self.shared.events.clone(), self.downloaded.clone());
         let mut since_event = 0u64;
         FetchCmd::get(self.url.clone())
             .with_range(range)
             .with_headers(self.headers.clone())
+            .with_priority(priority)
+            .with_validator(resource.validator())
+            .with_expected_len(resource.len())
+            .writer_blocks(resource.writes_block())
             .with_cancel(token)
             .on_response(move |info| on_resp.on_response(info))
             .writer(move |offset, data| {
@@ -260,12 +260,12 @@ impl FilePeer {
                     since_event = 0;
                     let _ = events.send(FileEvent::Progress {
                         downloaded: so_far,
-                        total: total.or(resource.len()),
+                        total: resource.len(),
                     });
                 }
                 Ok(())
             })
-            .on_complete(move |outcome| on_done.on_complete(id, range, outcome))
+            .on_complete(move |outcome| on_done.on_complete(id, outcome))
     }
 
     /// Whether the running request should give way to one starting at the reader's position.
@@ -273,7 +273,13 @@ impl FilePeer {
         let Some(active) = &st.active else {
             return false;
         };
-        if st.accepts_ranges != Some(true) || st.total.is_some_and(|t| reader >= t) {
+        if st.accepts_ranges != Some(true)
+            || self
+                .shared
+                .resource
+                .end_bound()
+                .is_some_and(|t| reader >= t)
+        {
             return false;
         }
         if self.shared.resource.contiguous_end(reader).is_some() {
@@ -289,7 +295,7 @@ impl FilePeer {
     /// The next range to fetch, or `None` if nothing is needed now.
     fn next_range(&self, st: &State, reader: u64) -> Option<ByteRange> {
         let resource = &self.shared.resource;
-        let Some(total) = st.total else {
+        let Some(total) = resource.len() else {
             // Length unknown: continue sequentially from the reader (or the start).
             let from = if st.accepts_ranges == Some(true) {
                 reader
@@ -297,6 +303,12 @@ impl FilePeer {
                 0
             };
             let from = resource.contiguous_end(from).unwrap_or(from);
+            if let Some(bound) = resource.end_bound().filter(|&b| from >= b) {
+                // Nothing lies past the proven bound: fill what is missing before it. An open
+                // request's clean end then tells the exact length.
+                let gap = resource.first_gap(0..bound)?;
+                return Some(ByteRange::from_start(gap.start));
+            }
             return Some(match (self.buffer_ahead, st.accepts_ranges) {
                 // The first request of a paced stream is a window too; its answer tells the length.
                 (Some(limit), None) => {
@@ -337,8 +349,8 @@ impl FilePeer {
 impl Peer for FilePeer {
     fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<Vec<FetchCmd>>> {
         // Register for reader seeks; the position itself comes from the timeline.
-        while self
-            .hooks
+        let hooks = self.shared.timeline.hooks().clone();
+        while hooks
             .seek
             .poll_changed(cx, &mut self.seek_cursor)
             .is_ready()
@@ -346,7 +358,7 @@ impl Peer for FilePeer {
         let shared = self.shared.clone();
         let mut st = shared.lock();
         st.waker = Some(cx.waker().clone());
-        if st.failed {
+        if shared.resource.failure().is_some() {
             return Poll::Ready(None);
         }
         if shared.resource.is_complete() {
@@ -374,15 +386,14 @@ impl Peer for FilePeer {
         }
         match self.next_range(&st, reader) {
             Some(range) => {
-                let cmd = self.command(&mut st, range);
+                let cmd = self.command(&mut st, range, reader);
                 Poll::Ready(Some(vec![cmd]))
             }
             None => {
                 // Paced and far enough ahead: wake up when the reader moves. A read since the
                 // position was taken above means it already moved: look again at once.
                 if self.buffer_ahead.is_some()
-                    && self
-                        .hooks
+                    && hooks
                         .chunk
                         .poll_changed(cx, &mut self.chunk_cursor)
                         .is_ready()

@@ -2,10 +2,8 @@
 
 use std::{fs, ops::Range, path::PathBuf, sync::Arc, time::Duration};
 
-use kithara_storage::{StorageResource, WaitOutcome as StorageWait};
-use kithara_stream::{
-    dl::PeerHandle, Error, MediaInfo, PendingReason, Result, Source, Timeline, WaitOutcome,
-};
+use kithara_storage::StorageResource;
+use kithara_stream::{dl::PeerHandle, Error, MediaInfo, Result, Source, Timeline, WaitOutcome};
 
 /// The source of a [`File`](crate::File) stream.
 #[derive(Debug)]
@@ -63,7 +61,6 @@ impl FileSource {
             ));
         }
         let timeline = Timeline::new();
-        timeline.set_total_len(meta.len());
         Ok(Self {
             inner: Inner::Local {
                 file,
@@ -118,13 +115,9 @@ impl Source for FileSource {
                 ..
             } => (resource, *wait_timeout),
         };
-        match resource.wait_range(range, budget) {
-            StorageWait::Ready => Ok(WaitOutcome::Ready),
-            StorageWait::Eof => Ok(WaitOutcome::Eof),
-            StorageWait::Failed(cause) => Err(Error::from_shared(cause)),
-            StorageWait::Cancelled => Err(Error::Cancelled),
-            _ => Ok(WaitOutcome::Pending(PendingReason::NotReady)),
-        }
+        // The budget lives here: storage's timeout, the download's failure and a cancel come back
+        // as the reader's typed errors.
+        Ok(resource.wait_range(range, budget)?)
     }
 
     fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> Result<usize> {

@@ -34,6 +34,7 @@ pub fn downloader_with(f: impl FnOnce(DownloaderConfig) -> DownloaderConfig) -> 
         .retry(retry)
         .system_proxy(false)
         .build()))
+    .expect("the HTTP client builds")
 }
 
 pub async fn open(
