@@ -3,6 +3,7 @@
 use std::{path::PathBuf, time::Duration};
 
 use clap::{ArgAction, Args as ClapArgs, Parser, Subcommand};
+use kithara_file::FileSrc;
 
 /// Streams audio over HTTP into synchronous readers: fetch a resource, or run the loopback demo.
 #[derive(Debug, Parser)]
@@ -34,14 +35,14 @@ pub(crate) enum Command {
 #[derive(Debug, ClapArgs)]
 pub(crate) struct FetchArgs {
     /// An http(s) URL, a file:// URL or a local path.
-    #[arg(value_name = "URL|PATH")]
-    pub(crate) source: String,
+    #[arg(value_name = "URL|PATH", value_parser = parse_src)]
+    pub(crate) source: FileSrc,
 
-    /// Where to write the bytes (written to FILE.part first, renamed on success).
+    /// Where to write the bytes (downloaded into FILE.part, renamed when complete).
     #[arg(short, long, value_name = "FILE")]
     pub(crate) output: PathBuf,
 
-    /// Keep downloaded bytes in memory instead of a temporary file.
+    /// Download into memory, then write FILE (instead of downloading straight into FILE.part).
     #[arg(long)]
     pub(crate) memory: bool,
 
@@ -72,6 +73,10 @@ pub(crate) struct DemoArgs {
     /// Seed of the generated body and of the seek positions.
     #[arg(long, value_name = "N", default_value_t = 42)]
     pub(crate) seed: u64,
+}
+
+fn parse_src(s: &str) -> Result<FileSrc, String> {
+    s.parse().map_err(|e: kithara_file::SrcError| e.to_string())
 }
 
 fn parse_secs(s: &str) -> Result<Duration, String> {

@@ -85,7 +85,8 @@ impl Demo {
             server,
             url,
             body,
-            downloader: Downloader::new(DownloaderConfig::default()),
+            // Loopback only: never through a proxy from the environment.
+            downloader: Downloader::new(DownloaderConfig::builder().system_proxy(false).build())?,
             seed: args.seed,
             ui,
         })

@@ -1,16 +1,22 @@
-//! `kithara fetch`: one stream copied to a file, through `FILE.part` so a failure never leaves a
-//! truncated `FILE`.
+//! `kithara fetch`: one resource written to a file.
+//!
+//! A remote resource is downloaded straight into `FILE.part` (disk storage on that path: each
+//! byte is written once, in place) and renamed to `FILE` when complete, so a failure never leaves a
+//! truncated `FILE`. The output is checked before any request: a directory or a missing parent
+//! fails at once. `--memory` downloads into memory and writes the file from there; a local path is
+//! copied.
 
 use std::{
     fs,
     io::{self, Read, Write},
     path::{Path, PathBuf},
-    time::Instant,
+    time::{Duration, Instant},
 };
 
 use anyhow::{bail, Context, Result};
 use indicatif::ProgressBar;
 use kithara_file::{File, FileConfig, FileSrc, StorageKind};
+use kithara_storage::StorageResource;
 use kithara_stream::{
     dl::{Downloader, DownloaderConfig, RetryPolicy},
     redact_url, Stream,
@@ -20,49 +26,17 @@ use crate::{args::FetchArgs, progress, Ui};
 
 /// Size of the buffer each `Stream::read` fills.
 pub(crate) const COPY_BUF: usize = 256 * 1024;
+/// How often the progress bar is refreshed while the download runs.
+const TICK: Duration = Duration::from_millis(100);
 
 pub(crate) async fn run(args: FetchArgs, ui: Ui) -> Result<()> {
-    let src = FileSrc::parse(&args.source);
-    let retry = RetryPolicy::builder()
-        .max_attempts(args.retries.saturating_add(1))
-        .build();
-    let downloader = Downloader::new(DownloaderConfig::builder().retry(retry).build());
-    let storage = if args.memory {
-        StorageKind::Memory
-    } else {
-        StorageKind::TempFile
-    };
-    let label = label(&src);
-    let config = FileConfig::new(src)
-        .downloader(downloader)
-        .storage(storage)
-        .wait_timeout(args.timeout);
-
+    let part = check_output(&args.output)?;
+    let label = label(&args.source);
     let started = Instant::now();
-    // The stream's errors already name the (redacted) URL or path.
-    let stream = Stream::<File>::new(config).await?;
-    let bar = progress::bytes_bar(stream.len(), ui.progress);
-    let cancel = stream.cancel_token().clone();
-    let part = part_path(&args.output)?;
-    let output = args.output.clone();
-    let job = {
-        let bar = bar.clone();
-        // `Stream` blocks on reads: it is only ever read on a blocking thread.
-        tokio::task::spawn_blocking(move || write_file(stream, &label, &part, &output, &bar))
+    let bytes = match args.source.clone() {
+        FileSrc::Local(path) => copy_local(&path, &part, &args.output)?,
+        src => download(src, &args, &part, &label, ui).await?,
     };
-    tokio::pin!(job);
-    let outcome = tokio::select! {
-        joined = &mut job => joined,
-        () = interrupted() => {
-            // Wakes a read blocked on the network; the copy loop then stops and removes the part file.
-            cancel.cancel();
-            let _ = (&mut job).await;
-            bar.abandon();
-            bail!("interrupted");
-        }
-    };
-    let bytes = outcome.context("the copy thread failed")??;
-    bar.finish_and_clear();
     if ui.summary {
         eprintln!(
             "fetched {} in {} to {}",
@@ -72,6 +46,158 @@ pub(crate) async fn run(args: FetchArgs, ui: Ui) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// Fails before any byte is fetched if `output` cannot be written; returns `FILE.part`.
+fn check_output(output: &Path) -> Result<PathBuf> {
+    if output.is_dir() {
+        bail!("{} is a directory: give a file name", output.display());
+    }
+    let parent = match output.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if !parent.is_dir() {
+        bail!(
+            "cannot write {}: the directory {} does not exist",
+            output.display(),
+            parent.display()
+        );
+    }
+    part_path(output)
+}
+
+async fn download(src: FileSrc, args: &FetchArgs, part: &Path, label: &str, ui: Ui) -> Result<u64> {
+    let retry = RetryPolicy::builder()
+        .max_attempts(args.retries.saturating_add(1))
+        .build();
+    let downloader = Downloader::new(DownloaderConfig::builder().retry(retry).build())?;
+    let storage = if args.memory {
+        StorageKind::Memory
+    } else {
+        StorageKind::Disk(part.to_path_buf())
+    };
+    let config = FileConfig::new(src)
+        .downloader(downloader)
+        .storage(storage)
+        .wait_timeout(args.timeout);
+    // The stream's errors already name the (redacted) URL.
+    let opened = Stream::<File>::new(config).await;
+    let stream = match opened {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = fs::remove_file(part);
+            return Err(e.into());
+        }
+    };
+    let bar = progress::bytes_bar(stream.len(), ui.progress);
+    let cancel = stream.cancel_token().clone();
+    let (part, output, label, memory) = (
+        part.to_path_buf(),
+        args.output.clone(),
+        label.to_owned(),
+        args.memory,
+    );
+    let (timeout, task_bar) = (args.timeout, bar.clone());
+    // Waiting for storage (and `Stream` reads) block: keep them off the runtime.
+    let job = tokio::task::spawn_blocking(move || {
+        let written = if memory {
+            write_from_stream(stream, &label, &part, &task_bar)
+        } else {
+            await_disk(&stream, &label, timeout, &task_bar).and_then(|n| {
+                drop(stream);
+                Ok(n)
+            })
+        };
+        let done = written.and_then(|n| {
+            fs::rename(&part, &output)
+                .with_context(|| format!("renaming {} to {}", part.display(), output.display()))?;
+            Ok(n)
+        });
+        if done.is_err() {
+            let _ = fs::remove_file(&part);
+        }
+        done
+    });
+    tokio::pin!(job);
+    let outcome = tokio::select! {
+        joined = &mut job => joined,
+        () = interrupted() => {
+            // Wakes the blocked wait; the job then removes the part file.
+            cancel.cancel();
+            let _ = (&mut job).await;
+            bar.abandon();
+            bail!("interrupted");
+        }
+    };
+    let bytes = outcome.context("the download thread failed")??;
+    bar.finish_and_clear();
+    Ok(bytes)
+}
+
+/// Waits until the disk storage behind `stream` holds the whole resource, refreshing `bar`.
+/// Fails if no byte arrives for `timeout`, or with the download's own error.
+fn await_disk(
+    stream: &Stream<File>,
+    label: &str,
+    timeout: Duration,
+    bar: &ProgressBar,
+) -> Result<u64> {
+    let storage: &StorageResource = stream
+        .source()
+        .storage()
+        .context("a remote stream has storage")?;
+    let mut last = (storage.covered(), Instant::now());
+    loop {
+        let covered = storage.covered();
+        bar.set_position(covered);
+        if let Some(len) = storage.len().filter(|_| storage.is_complete()) {
+            return Ok(len);
+        }
+        if covered != last.0 {
+            last = (covered, Instant::now());
+        } else if last.1.elapsed() >= timeout {
+            bail!("no bytes of {label} arrived for {timeout:?} (at byte {covered})");
+        }
+        let gap = storage.first_gap(0..u64::MAX).map_or(0, |g| g.start);
+        match storage.wait_range(gap..gap.saturating_add(1), TICK) {
+            Ok(_) => {}
+            Err(kithara_storage::Error::TimedOut { .. }) => {}
+            Err(e) => {
+                return Err(kithara_stream::Error::from(e))
+                    .with_context(|| format!("downloading {label} at byte {gap}"));
+            }
+        }
+    }
+}
+
+/// Reads the whole stream and writes it to `part` (used with in-memory storage).
+fn write_from_stream(
+    mut stream: Stream<File>,
+    label: &str,
+    part: &Path,
+    bar: &ProgressBar,
+) -> Result<u64> {
+    let mut file =
+        fs::File::create(part).with_context(|| format!("creating {}", part.display()))?;
+    pump(&mut stream, label, bar, |_, chunk| {
+        file.write_all(chunk)
+            .with_context(|| format!("writing {}", part.display()))
+    })
+}
+
+/// Copies a local file through `FILE.part`.
+fn copy_local(path: &Path, part: &Path, output: &Path) -> Result<u64> {
+    let n = fs::copy(path, part).with_context(|| format!("copying {}", path.display()));
+    let n = n.and_then(|n| {
+        fs::rename(part, output)
+            .with_context(|| format!("renaming {} to {}", part.display(), output.display()))?;
+        Ok(n)
+    });
+    if n.is_err() {
+        let _ = fs::remove_file(part);
+    }
+    n
 }
 
 /// Resolves on Ctrl-C; never, if the signal cannot be watched.
@@ -98,35 +224,6 @@ fn part_path(output: &Path) -> Result<PathBuf> {
     let mut part = name.to_os_string();
     part.push(".part");
     Ok(output.with_file_name(part))
-}
-
-/// Copies the whole stream into `part`, syncs it and renames it to `output`; on any failure the part
-/// file is removed. Runs on a blocking thread.
-fn write_file(
-    mut stream: Stream<File>,
-    label: &str,
-    part: &Path,
-    output: &Path,
-    bar: &ProgressBar,
-) -> Result<u64> {
-    let mut file =
-        fs::File::create(part).with_context(|| format!("creating {}", part.display()))?;
-    let copied = pump(&mut stream, label, bar, |_, chunk| {
-        file.write_all(chunk)
-            .with_context(|| format!("writing {}", part.display()))
-    })
-    .and_then(|n| {
-        file.sync_all()
-            .with_context(|| format!("writing {}", part.display()))?;
-        drop(file);
-        fs::rename(part, output)
-            .with_context(|| format!("renaming {} to {}", part.display(), output.display()))?;
-        Ok(n)
-    });
-    if copied.is_err() {
-        let _ = fs::remove_file(part);
-    }
-    copied
 }
 
 /// Reads `stream` to its end in [`COPY_BUF`] chunks, handing each to `sink` with its offset and
@@ -170,5 +267,13 @@ mod tests {
         assert_eq!(part_path(Path::new("b"))?, PathBuf::from("b.part"));
         assert!(part_path(Path::new("..")).is_err());
         Ok(())
+    }
+
+    #[test]
+    fn unwritable_outputs_fail_up_front() {
+        let dir = std::env::temp_dir();
+        assert!(check_output(&dir).is_err());
+        assert!(check_output(&dir.join("no-such-dir-kithara/x.mp3")).is_err());
+        assert!(check_output(&dir.join("x.mp3")).is_ok());
     }
 }

@@ -6,10 +6,22 @@ use std::process::{Command, Output};
 
 use kithara_test_support::{payload, LoopbackServer, Route};
 
+/// Runs the binary with no proxy from the environment: tests talk to loopback directly.
 fn kithara(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_kithara"))
-        .args(args)
-        .env_remove("RUST_LOG")
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kithara"));
+    for var in [
+        "RUST_LOG",
+        "HTTP_PROXY",
+        "http_proxy",
+        "HTTPS_PROXY",
+        "https_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.args(args)
+        .env("NO_PROXY", "127.0.0.1,localhost,::1")
         .output()
         .expect("the kithara binary runs")
 }
@@ -117,4 +129,73 @@ fn demo_runs_and_summarises() {
 fn usage_errors_exit_2() {
     let out = kithara(&["fetch"]);
     assert_eq!(out.status.code(), Some(2));
+    // A typo in the scheme is a usage error, not a local path that fails later.
+    let out = kithara(&["fetch", "htps://example.invalid/a.mp3", "-o", "x.mp3"]);
+    assert_eq!(out.status.code(), Some(2), "stderr: {}", stderr(&out));
+    assert!(stderr(&out).contains("htps"), "stderr: {}", stderr(&out));
+}
+
+#[test]
+fn an_unwritable_output_fails_before_any_request() {
+    let server = LoopbackServer::start().unwrap();
+    server.route("/t.mp3", Route::new(payload(1 << 20, 3)));
+    let dir = tempfile::tempdir().unwrap();
+    let url = server.url("/t.mp3");
+
+    let out = kithara(&["fetch", url.as_str(), "-o", dir.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "stderr: {}", stderr(&out));
+    assert!(stderr(&out).contains("is a directory"), "{}", stderr(&out));
+
+    let missing = dir.path().join("no/such/dir/t.mp3");
+    let out = kithara(&["fetch", url.as_str(), "-o", missing.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "stderr: {}", stderr(&out));
+    assert!(stderr(&out).contains("does not exist"), "{}", stderr(&out));
+
+    assert!(server.requests().is_empty(), "{:?}", server.requests());
+}
+
+#[test]
+fn fetch_writes_straight_to_the_part_file_and_renames_it() {
+    let server = LoopbackServer::start().unwrap();
+    let body = payload(5 << 20, 17);
+    server.route("/big.flac", Route::new(body.clone()));
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("big.flac");
+
+    let out = kithara(&[
+        "fetch",
+        server.url("/big.flac").as_str(),
+        "-o",
+        dest.to_str().unwrap(),
+        "-q",
+    ]);
+
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
+    assert!(
+        std::fs::read(&dest).unwrap() == body,
+        "fetched bytes differ"
+    );
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    // One request for the whole body.
+    assert_eq!(server.requests().len(), 1, "{:?}", server.requests());
+}
+
+#[test]
+fn secrets_in_the_url_never_reach_stderr() {
+    let server = LoopbackServer::start().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("out.mp3");
+    let mut url = server.url("/private.mp3?token=SECRET-TOKEN");
+    url.set_username("alice").unwrap();
+    url.set_password(Some("PASSWORD-123")).unwrap();
+
+    let out = kithara(&["-vvv", "fetch", url.as_str(), "-o", dest.to_str().unwrap()]);
+
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("404"), "{err}");
+    assert!(err.contains("/private.mp3"), "{err}");
+    for secret in ["SECRET-TOKEN", "PASSWORD-123", "alice"] {
+        assert!(!err.contains(secret), "{secret} leaked: {err}");
+    }
 }
