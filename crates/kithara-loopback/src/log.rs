@@ -19,6 +19,8 @@ use crate::server::ServerStats;
 pub struct RequestRecord {
     /// Sequence number of the request, starting at 1 (never reused, not reset by `clear_log`).
     pub id: u64,
+    /// When the request arrived.
+    pub at: Instant,
     /// Sequence number of the TCP connection the request came in on, starting at 1.
     pub connection: u64,
     /// Request method.
@@ -139,6 +141,7 @@ impl Shared {
             let id = s.next_id;
             s.records.push(RequestRecord {
                 id,
+                at: Instant::now(),
                 connection: new.connection,
                 method: new.method,
                 path: new.path,

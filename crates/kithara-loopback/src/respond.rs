@@ -251,6 +251,11 @@ fn plan_route(entry: &RouteEntry, head: bool, range: Option<&str>, if_range: Opt
     } else {
         total.to_string()
     };
+    if let Some((reply, ct)) = &route.ranged_reply {
+        if range.is_some_and(|r| matches!(parse_range(r, total), RangeReq::Range(s, _) if s > 0)) {
+            return ranged_reply(reply.clone(), ct, head);
+        }
+    }
     let if_range_ok = if_range.is_none_or(|v| v.trim() == route.etag);
     let req = match range {
         Some(r) if route.ranges && if_range_ok => parse_range(r, total),
@@ -259,7 +264,8 @@ fn plan_route(entry: &RouteEntry, head: bool, range: Option<&str>, if_range: Opt
     let (status, start, end) = match req {
         RangeReq::Ignore => (StatusCode::OK, 0, total),
         RangeReq::Range(s, e) => {
-            let cr = format!("bytes {}-{}/{}", s, e - 1, total_str);
+            let (shown_start, shown_total) = content_range_faults(entry, s, &total_str);
+            let cr = format!("bytes {}-{}/{}", shown_start, e - 1, shown_total);
             if let Ok(v) = HeaderValue::from_str(&cr) {
                 headers.insert(header::CONTENT_RANGE, v);
             }
@@ -303,6 +309,44 @@ fn plan_route(entry: &RouteEntry, head: bool, range: Option<&str>, if_range: Opt
         body_start: start,
         body,
     }
+}
+
+/// A `200` with another body, for a ranged request (see `Route::ranges_answered_with`).
+fn ranged_reply(body: Bytes, content_type: &str, head: bool) -> Plan {
+    let mut headers = HeaderMap::new();
+    if let Ok(v) = HeaderValue::from_str(content_type) {
+        headers.insert(header::CONTENT_TYPE, v);
+    }
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+    let body = if head {
+        BodyPlan::Empty(ResponseEnd::Completed)
+    } else {
+        stream(body, 64 * 1024)
+    };
+    Plan {
+        status: StatusCode::OK,
+        headers,
+        body_start: 0,
+        body,
+    }
+}
+
+/// The start and total a `206`'s `Content-Range` shows, after `ShiftedRange` and
+/// `ContentRangeTotal` faults (consuming their counters).
+fn content_range_faults(entry: &RouteEntry, start: u64, total: &str) -> (u64, String) {
+    let mut shown = (start, total.to_owned());
+    for (i, f) in entry.route.faults.iter().enumerate() {
+        match *f {
+            Fault::ShiftedRange { by, times } if entry.take(i, times) => {
+                shown.0 = start.saturating_add(by);
+            }
+            Fault::ContentRangeTotal { total, times } if entry.take(i, times) => {
+                shown.1 = total.to_string();
+            }
+            _ => {}
+        }
+    }
+    shown
 }
 
 /// Picks the body faults that apply to this response (consuming their

@@ -28,6 +28,7 @@ pub struct Route {
     pub(crate) chunk_size: usize,
     pub(crate) status: Option<u16>,
     pub(crate) redirect: Option<(String, u16)>,
+    pub(crate) ranged_reply: Option<(Bytes, String)>,
     pub(crate) faults: Vec<Fault>,
 }
 
@@ -46,6 +47,10 @@ impl fmt::Debug for Route {
             .field("chunk_size", &self.chunk_size)
             .field("status", &self.status)
             .field("redirect", &self.redirect)
+            .field(
+                "ranged_reply",
+                &self.ranged_reply.as_ref().map(|(b, ct)| (b.len(), ct)),
+            )
             .field("faults", &self.faults)
             .finish()
     }
@@ -124,6 +129,23 @@ pub enum Fault {
         /// How many responses carry the wrong length.
         times: u32,
     },
+    /// The first `times` `206` responses announce `total` as the resource's length in
+    /// `Content-Range` (the bytes sent are the real ones), as a resource replaced under the same
+    /// validator would.
+    ContentRangeTotal {
+        /// The total announced.
+        total: u64,
+        /// How many responses announce it.
+        times: u32,
+    },
+    /// The first `times` `206` responses claim, in `Content-Range`, to start `by` bytes later
+    /// than they really do: the range does not match the request.
+    ShiftedRange {
+        /// How far the announced start is off.
+        by: u64,
+        /// How many responses are off.
+        times: u32,
+    },
 }
 
 impl Route {
@@ -147,6 +169,7 @@ impl Route {
             chunk_size: DEFAULT_CHUNK,
             status: None,
             redirect: None,
+            ranged_reply: None,
             faults: Vec::new(),
         }
     }
@@ -229,6 +252,15 @@ impl Route {
     #[must_use]
     pub fn redirect(mut self, location: &str, code: u16) -> Route {
         self.redirect = Some((location.to_owned(), code));
+        self
+    }
+
+    /// Answers every request whose `Range` starts past byte 0 with `200 OK` and `body` (of type
+    /// `content_type`) instead of the route's bytes, as a misconfigured front end that serves an
+    /// error page for mid-file ranges does. Requests from byte 0 get the real body.
+    #[must_use]
+    pub fn ranges_answered_with(mut self, body: impl Into<Bytes>, content_type: &str) -> Route {
+        self.ranged_reply = Some((body.into(), content_type.to_owned()));
         self
     }
 

@@ -15,7 +15,7 @@ use std::{
 use kithara_stream::{
     dl::{
         ByteRange, Downloader, DownloaderConfig, FetchCmd, FetchOutcome, Peer, PeerHandle,
-        ResponseInfo, RetryPolicy, ThroughputSample,
+        Priority, ResponseInfo, RetryPolicy, ThroughputSample,
     },
     Error,
 };
@@ -379,7 +379,8 @@ async fn inactivity_is_retried_from_the_frontier() {
         }),
     );
     let dl = downloader(|mut c| {
-        c.inactivity_timeout = Duration::from_millis(300);
+        // Long enough that a loaded machine never trips it before the stall.
+        c.inactivity_timeout = Duration::from_secs(2);
         c
     });
     let (outcome, sink) = fetch_one(&dl, &server, "/s").await;
@@ -544,5 +545,279 @@ async fn a_rejected_response_fails_without_retries_or_bytes() {
         o => panic!("{o:?}"),
     }
     assert_eq!(server.requests().len(), 1);
+    settle(&handle, &mut rx).await;
+}
+
+#[test]
+fn a_client_that_cannot_be_built_fails_when_the_downloader_is_built() {
+    let err = Downloader::new(
+        DownloaderConfig::builder()
+            .user_agent("bad\nagent")
+            .system_proxy(false)
+            .build(),
+    )
+    .unwrap_err();
+    assert!(matches!(err, Error::Client(_)), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn urgent_commands_start_before_queued_prefetches_across_peers() {
+    let server = LoopbackServer::start().unwrap();
+    // The first prefetch holds the pool's only slot for a while, so everything else queues.
+    server.route(
+        "/slow",
+        Route::new(payload(10_000, 40)).fault(Fault::Stall {
+            after: 1000,
+            stall: Duration::from_secs(2),
+            times: 1,
+        }),
+    );
+    for p in ["/p2", "/p3", "/urgent"] {
+        server.route(p, Route::new(payload(1000, 41)));
+    }
+    let dl = downloader(|mut c| {
+        c.max_in_flight = 1;
+        c.max_in_flight_per_peer = 4;
+        c
+    });
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let token_a = dl.child_token();
+    let prefetches: Vec<FetchCmd> = ["/slow", "/p2", "/p3"]
+        .iter()
+        .map(|p| {
+            get(&server, p, None, &token_a, &tx)
+                .0
+                .with_priority(Priority::Prefetch)
+        })
+        .collect();
+    let (a, _) = register(&dl, prefetches, token_a);
+    assert!(
+        server
+            .wait_until_async(PATIENCE, |reqs, _| !reqs.is_empty())
+            .await
+    );
+    let token_b = dl.child_token();
+    let (urgent, _) = get(&server, "/urgent", None, &token_b, &tx);
+    let (b, _) = register(&dl, vec![urgent.with_priority(Priority::Urgent)], token_b);
+    outcomes(&mut rx, 4).await;
+    let order: Vec<String> = server.requests().iter().map(|r| r.path.clone()).collect();
+    assert_eq!(order[0], "/slow");
+    assert_eq!(
+        order[1], "/urgent",
+        "the urgent command starts next: {order:?}"
+    );
+    assert_eq!(order.len(), 4);
+    settle(&a, &mut rx).await;
+    settle(&b, &mut rx).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn a_blocking_writer_does_not_stall_other_streams() {
+    let server = LoopbackServer::start().unwrap();
+    let body = payload(1 << 20, 42);
+    server.route("/b", Route::new(body.clone()));
+    let dl = downloader(|mut c| {
+        c.max_in_flight = 16;
+        c
+    });
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    // One command whose writer blocks (a stuck disk) until the test lets it go. The runtime has a
+    // single worker: were the writer run on it, nothing else could run.
+    let (gate_tx, gate_rx) = std::sync::mpsc::channel::<()>();
+    let gate = Mutex::new(Some(gate_rx));
+    let gave_up = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let gave_up_w = gave_up.clone();
+    let token = dl.child_token();
+    let done = tx.clone();
+    let stuck = FetchCmd::get(server.url("/b"))
+        .with_cancel(token.child_token())
+        .writer_blocks(true)
+        .writer(move |_, _| {
+            if let Some(rx) = gate.lock().unwrap().take() {
+                // Released by the test once the others are done; waiting out the timeout means
+                // the others could not finish while this writer blocked.
+                if rx.recv_timeout(Duration::from_secs(10)).is_err() {
+                    gave_up_w.store(true, std::sync::atomic::Ordering::SeqCst);
+                }
+            }
+            Ok(())
+        })
+        .on_complete(move |o| done.send(("stuck".into(), o)).unwrap());
+    let (stuck_peer, _) = register(&dl, vec![stuck], token);
+    // Eight more streams on the same downloader complete while that writer is blocked.
+    let mut others = Vec::new();
+    for i in 0..8 {
+        let token = dl.child_token();
+        let (cmd, sink) = get(&server, "/b", None, &token, &tx);
+        let (handle, _) = register(&dl, vec![cmd], token);
+        others.push((format!("/b#{i}"), handle, sink));
+    }
+    let outs = outcomes(&mut rx, 8).await;
+    assert!(
+        outs.iter()
+            .all(|(name, o)| name == "/b" && matches!(o, FetchOutcome::Completed { .. })),
+        "{outs:?}"
+    );
+    for (_, _, sink) in &others {
+        assert!(*sink.bytes.lock().unwrap() == body);
+    }
+    assert!(
+        !gave_up.load(std::sync::atomic::Ordering::SeqCst),
+        "the other streams only finished after the blocked writer gave up"
+    );
+    let _ = gate_tx.send(());
+    let last = outcomes(&mut rx, 1).await;
+    assert!(
+        matches!(last[0].1, FetchOutcome::Completed { bytes, .. } if bytes == body.len() as u64)
+    );
+    settle(&stuck_peer, &mut rx).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retry_after_in_seconds_delays_the_retry() {
+    let server = LoopbackServer::start().unwrap();
+    let body = payload(5000, 43);
+    server.route(
+        "/later",
+        Route::new(body.clone()).fault(Fault::FailFirst {
+            count: 1,
+            status: 503,
+            retry_after: Some(1),
+        }),
+    );
+    let dl = downloader(|c| c);
+    let (outcome, sink) = fetch_one(&dl, &server, "/later").await;
+    assert!(
+        matches!(outcome, FetchOutcome::Completed { .. }),
+        "{outcome:?}"
+    );
+    assert!(*sink.bytes.lock().unwrap() == body);
+    let reqs = server.requests();
+    assert_eq!(reqs.len(), 2);
+    let gap = reqs[1].at.duration_since(reqs[0].at);
+    // Backoff alone would retry after at most 10 ms here.
+    assert!(gap >= Duration::from_secs(1), "retried after {gap:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redirect_loop_is_followed_to_the_limit_then_fails() {
+    let server = LoopbackServer::start().unwrap();
+    server.route("/loop", Route::new(Vec::new()).redirect("/loop", 302));
+    let dl = downloader(|mut c| {
+        c.max_redirects = 3;
+        c
+    });
+    let (outcome, _) = fetch_one(&dl, &server, "/loop").await;
+    match outcome {
+        FetchOutcome::Failed(Error::Transport { kind, url, .. }) => {
+            assert_eq!(kind, kithara_stream::TransportKind::Redirect);
+            assert!(url.as_str().ends_with("/loop"));
+        }
+        o => panic!("{o:?}"),
+    }
+    // The first request and three redirects followed: a client that did not follow them would
+    // have stopped at one.
+    assert_eq!(server.requests().len(), 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ranged_request_answered_with_another_body_fails_after_one_request() {
+    let server = LoopbackServer::start().unwrap();
+    let body = payload(8 << 20, 44);
+    server.route(
+        "/f",
+        Route::new(body).ranges_answered_with(&b"<html>oops</html>"[..], "text/html"),
+    );
+    let dl = downloader(|c| c);
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let token = dl.child_token();
+    // Knowing the length (as a stream that already saw a response does) ...
+    let (known, _) = get(
+        &server,
+        "/f",
+        Some(ByteRange::from_start(6 << 20)),
+        &token,
+        &tx,
+    );
+    let known = known.with_expected_len(Some(8 << 20));
+    // ... or not: a whole body that ends before the asked offset cannot be the resource either.
+    let (unknown, _) = get(
+        &server,
+        "/f",
+        Some(ByteRange::from_start(6 << 20)),
+        &token,
+        &tx,
+    );
+    let (handle, _) = register(&dl, vec![known, unknown], token);
+    let outs = outcomes(&mut rx, 2).await;
+    let errors: Vec<&Error> = outs
+        .iter()
+        .map(|(_, o)| match o {
+            FetchOutcome::Failed(e) => e,
+            o => panic!("{o:?}"),
+        })
+        .collect();
+    assert!(errors.iter().any(|e| e.is_resource_changed()), "{errors:?}");
+    assert!(
+        errors.iter().any(|e| matches!(
+            e,
+            Error::RangeNotHonoured {
+                body_len: Some(17),
+                ..
+            }
+        )),
+        "{errors:?}"
+    );
+    assert_eq!(server.requests().len(), 2, "one request each, no loop");
+    settle(&handle, &mut rx).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn content_range_totals_and_starts_are_checked() {
+    let server = LoopbackServer::start().unwrap();
+    let body = payload(100_000, 45);
+    server.route(
+        "/total",
+        Route::new(body.clone()).fault(Fault::ContentRangeTotal {
+            total: 99_999,
+            times: 1,
+        }),
+    );
+    server.route(
+        "/shifted",
+        Route::new(body.clone()).fault(Fault::ShiftedRange { by: 10, times: 1 }),
+    );
+    let dl = downloader(|c| c);
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let token = dl.child_token();
+    let (total, _) = get(&server, "/total", Some(ByteRange::new(10, 20)), &token, &tx);
+    let total = total.with_expected_len(Some(100_000));
+    let (shifted, _) = get(
+        &server,
+        "/shifted",
+        Some(ByteRange::new(50, 60)),
+        &token,
+        &tx,
+    );
+    let (handle, _) = register(&dl, vec![total, shifted], token);
+    let outs = outcomes(&mut rx, 2).await;
+    match &outs[0] {
+        (name, FetchOutcome::Failed(Error::UnexpectedRange { answered, .. })) => {
+            assert_eq!(name, "/shifted");
+            assert_eq!(answered, "bytes 60-59/100000");
+        }
+        o => panic!("{o:?}"),
+    }
+    match &outs[1] {
+        (name, FetchOutcome::Failed(Error::ResourceChanged { before, after, .. })) => {
+            assert_eq!(name, "/total");
+            assert_eq!(
+                (before.as_str(), after.as_str()),
+                ("100000 bytes", "99999 bytes")
+            );
+        }
+        o => panic!("{o:?}"),
+    }
+    assert_eq!(server.requests().len(), 2);
     settle(&handle, &mut rx).await;
 }

@@ -114,7 +114,7 @@ impl Downloader {
     /// unless [`DownloaderConfig::runtime`] is set; without one the peer is cancelled at once.
     pub fn register<P: Peer>(&self, peer: P) -> PeerHandle {
         let id = self.inner.next_peer.fetch_add(1, Ordering::Relaxed);
-        let state = Arc::new(PeerState::default());
+        let state = Arc::new(PeerState::new());
         let cancel = peer.cancel_token();
         let handle = PeerHandle {
             id,
@@ -165,6 +165,7 @@ async fn drive<P: Peer>(
     loop {
         // Commands cancelled while queued are dropped unrun (their `Drop` reports `Cancelled`).
         queue.retain(|c| !c.cancel_token().is_cancelled());
+        state.queued.store(queue.len(), Ordering::Release);
         if peer_done && queue.is_empty() {
             tracing::debug!("peer finished");
             break;
@@ -183,14 +184,30 @@ async fn drive<P: Peer>(
         };
         // What a blocked reader waits for is not held back by the peer's own limit.
         if let Some(i) = queue.iter().position(|c| c.priority() == Priority::Urgent) {
-            spawn(queue.remove(i), None);
+            let cmd = queue.remove(i);
+            state.queued.store(queue.len(), Ordering::Release);
+            spawn(cmd, None);
             continue;
         }
         let next = poll_fn(|cx| {
-            while let Poll::Ready(Some(s)) = samples.poll_recv(cx) {
+            let before = state.wakes.load(Ordering::Acquire);
+            let waker = futures::task::waker(Arc::new(CountingWaker {
+                state: state.clone(),
+                inner: cx.waker().clone(),
+            }));
+            let mut counted = std::task::Context::from_waker(&waker);
+            while let Poll::Ready(Some(s)) = samples.poll_recv(&mut counted) {
                 peer.on_throughput(s);
             }
-            peer.poll_next(cx)
+            let polled = peer.poll_next(&mut counted);
+            let parked = if polled.is_pending() && queue_empty(&state) {
+                before
+            } else {
+                u64::MAX
+            };
+            state.parked_at.store(parked, Ordering::Release);
+            state.changed.notify_waiters();
+            polled
         });
         tokio::select! {
             biased;
@@ -198,6 +215,7 @@ async fn drive<P: Peer>(
             _ = root.cancelled() => break,
             p = per_peer.clone().acquire_owned(), if !queue.is_empty() => {
                 let (Ok(permit), Some(cmd)) = (p, pop_next(&mut queue)) else { break };
+                state.queued.store(queue.len(), Ordering::Release);
                 spawn(cmd, Some(permit));
             }
             batch = next, if !peer_done => match batch {
@@ -212,6 +230,7 @@ async fn drive<P: Peer>(
                         });
                         queue.push(cmd);
                     }
+                    state.queued.store(queue.len(), Ordering::Release);
                 }
             },
         }
@@ -219,6 +238,25 @@ async fn drive<P: Peer>(
     // Queued commands report `Cancelled` from their `Drop`.
     drop(queue);
     state.driver_ended();
+}
+
+fn queue_empty(state: &PeerState) -> bool {
+    state.queued.load(Ordering::Acquire) == 0
+}
+
+/// Forwards a wake to the driver task, counting it so [`PeerHandle::settled`] can tell that the
+/// peer has been woken since it last asked for nothing.
+struct CountingWaker {
+    state: Arc<PeerState>,
+    inner: std::task::Waker,
+}
+
+impl futures::task::ArcWake for CountingWaker {
+    fn wake_by_ref(arc_self: &Arc<Self>) {
+        arc_self.state.wakes.fetch_add(1, Ordering::AcqRel);
+        arc_self.state.changed.notify_waiters();
+        arc_self.inner.wake_by_ref();
+    }
 }
 
 async fn run(

@@ -65,14 +65,35 @@ pub trait Peer: Send + 'static {
 #[derive(Debug, Default)]
 pub(crate) struct PeerState {
     pub(crate) active: AtomicUsize,
+    /// Commands yielded and waiting to start.
+    pub(crate) queued: AtomicUsize,
     pub(crate) bytes: AtomicU64,
     pub(crate) issued: AtomicU64,
     pub(crate) reported: AtomicU64,
     pub(crate) finished: AtomicBool,
     pub(crate) changed: Notify,
+    /// Times the driver task was woken (by the peer's own wakers).
+    pub(crate) wakes: AtomicU64,
+    /// The wake count seen before the last `poll_next` that left the peer with nothing to run;
+    /// `u64::MAX` while it has work queued or running.
+    pub(crate) parked_at: AtomicU64,
 }
 
 impl PeerState {
+    pub(crate) fn new() -> Self {
+        Self {
+            parked_at: AtomicU64::new(u64::MAX),
+            ..Self::default()
+        }
+    }
+
+    /// Whether the peer has nothing queued or running, and nothing woke it since it said so.
+    pub(crate) fn is_settled(&self) -> bool {
+        self.active.load(Ordering::Acquire) == 0
+            && self.queued.load(Ordering::Acquire) == 0
+            && self.parked_at.load(Ordering::Acquire) == self.wakes.load(Ordering::Acquire)
+    }
+
     pub(crate) fn fetch_started(&self) {
         self.active.fetch_add(1, Ordering::AcqRel);
     }
@@ -137,6 +158,22 @@ impl PeerHandle {
     /// Whether the downloader stopped polling the peer (it finished or was cancelled).
     pub fn is_finished(&self) -> bool {
         self.state.finished.load(Ordering::Acquire)
+    }
+
+    /// Waits until the peer is settled: nothing queued or running, its last `poll_next` asked for
+    /// nothing, and nothing (a reader's read or seek, a completion) has woken it since. A peer
+    /// that stopped for good is settled too. Tests use this to check that nothing more is
+    /// requested; a player can use it to tell that a stream has everything it wants for now.
+    pub async fn settled(&self) {
+        loop {
+            let notified = self.state.changed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.state.is_settled() || (self.is_finished() && self.active_commands() == 0) {
+                return;
+            }
+            notified.await;
+        }
     }
 
     /// Waits until no command is running and the downloader stopped polling the peer.
