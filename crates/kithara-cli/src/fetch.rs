@@ -104,10 +104,10 @@ async fn download(src: FileSrc, args: &FetchArgs, part: &Path, label: &str, ui: 
         let written = if memory {
             write_from_stream(stream, &label, &part, &task_bar)
         } else {
-            await_disk(&stream, &label, timeout, &task_bar).and_then(|n| {
-                drop(stream);
-                Ok(n)
-            })
+            // The stream (and its file handle) goes before the rename.
+            let n = await_disk(&stream, &label, timeout, &task_bar);
+            drop(stream);
+            n
         };
         let done = written.and_then(|n| {
             fs::rename(&part, &output)

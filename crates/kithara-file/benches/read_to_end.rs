@@ -374,8 +374,8 @@ mod breakdown {
                 let (mut pos, mut reads, mut waits) = (0u64, 0u64, 0u64);
                 loop {
                     match res.wait_range(pos..pos + 1, Duration::from_secs(30)) {
-                        WaitOutcome::Ready => {}
-                        WaitOutcome::Eof => break,
+                        Ok(WaitOutcome::Ready) => {}
+                        Ok(WaitOutcome::Eof) => break,
                         other => panic!("wait: {other:?}"),
                     }
                     waits += 1;

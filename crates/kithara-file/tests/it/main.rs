@@ -8,6 +8,7 @@
 
 mod common;
 mod faults;
+mod hardening;
 mod matrix;
 mod pool;
 mod read;

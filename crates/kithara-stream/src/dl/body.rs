@@ -32,13 +32,16 @@ pub(super) struct Body<'a> {
     pub(super) inactivity: Duration,
 }
 
+/// How a blocking writer ended: its failure and the offset of the chunk it refused, if any.
+type WriterResult = Result<(), (u64, Error)>;
+
 /// Where chunks go: the writer called inline, or a blocking thread running it. The writer is
 /// taken out of the command for the attempt and handed back by [`Sink::finish`].
 enum Sink {
     Inline(Option<Writer>),
     Blocking {
         tx: mpsc::Sender<(u64, Bytes)>,
-        task: JoinHandle<(Writer, Result<(), (u64, Error)>)>,
+        task: JoinHandle<(Writer, WriterResult)>,
     },
 }
 
@@ -74,7 +77,7 @@ impl Sink {
     }
 
     /// Waits for a blocking writer to land every queued chunk; returns the writer and how it did.
-    async fn finish(self) -> (Option<Writer>, Result<(), (u64, Error)>) {
+    async fn finish(self) -> (Option<Writer>, WriterResult) {
         match self {
             Sink::Inline(w) => (w, Ok(())),
             Sink::Blocking { tx, task } => {

@@ -24,7 +24,7 @@ use super::{
     config::DownloaderConfig,
     fetch::Priority,
     peer::{Peer, PeerHandle, PeerState, ThroughputSample},
-    slots::Slots,
+    slots::{SlotRequest, Slots},
     FetchCmd, FetchOutcome,
 };
 use crate::error::Error;
@@ -172,9 +172,12 @@ async fn drive<P: Peer>(
         }
         let spawn = |cmd: FetchCmd, permit: Option<OwnedSemaphorePermit>| {
             state.fetch_started();
+            // The place in the global queue is taken here, in the order commands start.
+            let slot = inner.global.request(cmd.priority());
             let task = run(
                 inner.clone(),
                 cmd,
+                slot,
                 permit,
                 state.clone(),
                 cancel.clone(),
@@ -262,6 +265,7 @@ impl futures::task::ArcWake for CountingWaker {
 async fn run(
     inner: Arc<Inner>,
     mut cmd: FetchCmd,
+    slot: SlotRequest,
     _peer_permit: Option<OwnedSemaphorePermit>,
     state: Arc<PeerState>,
     peer_cancel: CancellationToken,
@@ -289,7 +293,7 @@ async fn run(
         let _slot = tokio::select! {
             biased;
             _ = &mut cancelled => return FetchOutcome::Cancelled,
-            s = inner.global.acquire(cmd.priority()) => s,
+            s = slot.wait() => s,
         };
         let started = std::time::Instant::now();
         let outcome = attempt::execute(&inner, &mut cmd, &state, cancelled).await;

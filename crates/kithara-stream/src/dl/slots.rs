@@ -31,6 +31,30 @@ struct State {
     waiters: BTreeMap<(Reverse<Priority>, u64), oneshot::Sender<Slot>>,
 }
 
+/// A place in the slot queue. Cancel-safe: dropping it (or the `wait` future) gives up the
+/// place (a slot handed over meanwhile goes back to the pool).
+#[derive(Debug)]
+pub(super) enum SlotRequest {
+    /// A slot was free.
+    Ready(Slot),
+    /// Queued; the slot arrives on the channel.
+    Waiting(oneshot::Receiver<Slot>),
+}
+
+impl SlotRequest {
+    /// The slot, once it is this request's turn.
+    pub(super) async fn wait(self) -> Slot {
+        match self {
+            Self::Ready(slot) => slot,
+            Self::Waiting(rx) => match rx.await {
+                Ok(slot) => slot,
+                // The pool lives as long as any request to it; a dropped sender cannot happen.
+                Err(_) => std::future::pending().await,
+            },
+        }
+    }
+}
+
 /// One taken slot; dropping it gives it back and hands it to the next eligible waiter.
 #[derive(Debug)]
 pub(super) struct Slot {
@@ -81,25 +105,24 @@ impl Slots {
         }
     }
 
-    /// Waits for a slot for a command of `priority`. Cancel-safe: dropping the future gives up
-    /// the place in the queue (a slot handed over meanwhile goes back to the pool).
-    pub(super) async fn acquire(self: &Arc<Self>, priority: Priority) -> Slot {
-        loop {
-            let rx = {
-                let mut st = self.lock();
-                if self.eligible(&st, priority) {
-                    return self.take(&mut st, priority);
-                }
-                let (tx, rx) = oneshot::channel();
-                st.seq += 1;
-                let key = (Reverse(priority), st.seq);
-                st.waiters.insert(key, tx);
-                rx
-            };
-            if let Ok(slot) = rx.await {
-                return slot;
-            }
+    /// Takes a place in the queue for a command of `priority` now (so commands queued one after
+    /// the other keep that order), to be awaited with [`SlotRequest::wait`].
+    pub(super) fn request(self: &Arc<Self>, priority: Priority) -> SlotRequest {
+        let mut st = self.lock();
+        if self.eligible(&st, priority) {
+            return SlotRequest::Ready(self.take(&mut st, priority));
         }
+        let (tx, rx) = oneshot::channel();
+        st.seq += 1;
+        let key = (Reverse(priority), st.seq);
+        st.waiters.insert(key, tx);
+        SlotRequest::Waiting(rx)
+    }
+
+    /// Waits for a slot for a command of `priority`.
+    #[cfg(test)]
+    pub(super) async fn acquire(self: &Arc<Self>, priority: Priority) -> Slot {
+        self.request(priority).wait().await
     }
 
     fn release(self: &Arc<Self>, prefetch: bool) {
