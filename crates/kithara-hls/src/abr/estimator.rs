@@ -127,6 +127,11 @@ impl BandwidthEstimator {
         (self.samples > 0).then(|| self.fast.get().min(self.slow.get()))
     }
 
+    /// The fast average alone, in bits per second; `None` before any sample.
+    pub fn fast_estimate(&self) -> Option<f64> {
+        (self.samples > 0).then(|| self.fast.get())
+    }
+
     /// The throughput of the last counted transfer, in bits per second.
     pub fn last(&self) -> Option<f64> {
         self.last

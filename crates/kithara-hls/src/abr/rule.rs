@@ -5,6 +5,9 @@
 //!   ExoPlayer does near a live edge) and the estimate times `up_factor` (0.7, hls.js
 //!   `abrBandWidthUpFactor`, ExoPlayer `bandwidthFraction`) clears the higher bitrate; then straight
 //!   to the highest variant it clears.
+//!   With a full buffer (at least `full_fraction` of the target, so fetching waits for room and a
+//!   wrong guess costs little) the fast average alone is trusted, one variant up at a time: with
+//!   small audio segments the slow average needs many transfers to recover after a drop.
 //! - Down as soon as the buffer is under `down_max_buffer` (ExoPlayer's
 //!   `maxDurationForQualityDecreaseMs`) and the estimate times `down_factor` (0.95, hls.js
 //!   `abrBandWidthFactor`) no longer sustains the current bitrate; to the highest variant the
@@ -39,6 +42,8 @@ pub struct BufferRuleConfig {
     pub up_target_fraction: f64,
     /// Buffer above which the rule never switches down. Default: 20 s.
     pub down_max_buffer: Duration,
+    /// Fraction of the buffer target at which the buffer counts as full. Default: 0.9.
+    pub full_fraction: f64,
     /// In an emergency, the next segment must arrive within this fraction of the buffer.
     /// Default: 0.8.
     pub emergency_margin: f64,
@@ -54,6 +59,7 @@ impl Default for BufferRuleConfig {
             up_min_buffer: Duration::from_secs(10),
             up_target_fraction: 0.75,
             down_max_buffer: Duration::from_secs(20),
+            full_fraction: 0.9,
             emergency_margin: 0.8,
         }
     }
@@ -169,6 +175,17 @@ impl AbrPolicy for BufferRule {
             .min(ctx.buffer_target.mul_f64(c.up_target_fraction));
         if ctx.buffer >= up_buffer && ctx.bitrate(fit) > ctx.bitrate(ctx.current) {
             return Some(Decision::new(fit, Reason::Up));
+        }
+        let full = ctx.buffer_target.mul_f64(c.full_fraction);
+        if ctx.buffer >= full.max(up_buffer) {
+            let fast = self.estimator.fast_estimate().unwrap_or(est);
+            let next = allowed
+                .iter()
+                .copied()
+                .find(|&i| ctx.bitrate(i) > ctx.bitrate(ctx.current));
+            if let Some(next) = next.filter(|&n| ctx.bitrate(n) as f64 <= fast * c.up_factor) {
+                return Some(Decision::new(next, Reason::Up));
+            }
         }
         Some(Decision::new(ctx.current, Reason::Hold))
     }

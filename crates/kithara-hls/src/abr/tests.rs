@@ -183,16 +183,17 @@ mod props {
 
     use super::*;
 
-    fn scenario() -> impl Strategy<
-        Value = (
-            Vec<u64>,
-            Vec<(u64, u64)>,
-            u64,
-            usize,
-            Option<u64>,
-            Vec<bool>,
-        ),
-    > {
+    /// Ladder, transfers `(bytes, ms)`, buffer in ms, current variant, cap, exclusion mask.
+    type Scenario = (
+        Vec<u64>,
+        Vec<(u64, u64)>,
+        u64,
+        usize,
+        Option<u64>,
+        Vec<bool>,
+    );
+
+    fn scenario() -> impl Strategy<Value = Scenario> {
         (1usize..6).prop_flat_map(|n| {
             (
                 proptest::collection::vec(8_000u64..2_000_000, n),
@@ -250,4 +251,19 @@ mod props {
             }
         }
     }
+}
+
+#[test]
+fn a_full_buffer_trusts_the_fast_average_one_step_at_a_time() {
+    // Long at 48 kbit/s, then one fast transfer: the slow average still says no.
+    let mut r = measured(48);
+    r.on_transfer(60_000, Duration::from_millis(1000)); // 480 kbit/s for one second
+    let est = r.estimate().unwrap();
+    assert!(est * 0.7 < 64_000.0, "{est}");
+    assert_eq!(
+        r.decide(&ctx(0, 20)).unwrap(),
+        Decision::new(0, Reason::Hold)
+    );
+    // At 27 s of a 30 s target the buffer is full: one step up.
+    assert_eq!(r.decide(&ctx(0, 27)).unwrap(), Decision::new(1, Reason::Up));
 }
