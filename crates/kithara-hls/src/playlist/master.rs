@@ -130,6 +130,20 @@ pub(super) fn parse(text: &str, url: &Url) -> Result<MasterPlaylist> {
             format!("master playlist does not parse: {e:?}"),
         )
     })?;
+    // m3u8-rs keeps a tag whose attributes it cannot parse as an unknown tag: dropping it silently
+    // would renumber the variants.
+    if let Some(t) = parsed
+        .unknown_tags
+        .iter()
+        .find(|t| matches!(t.tag.as_str(), "X-STREAM-INF" | "X-MEDIA"))
+    {
+        let tag = if t.tag == "X-MEDIA" {
+            "EXT-X-MEDIA"
+        } else {
+            "EXT-X-STREAM-INF"
+        };
+        return Err(bad(url, tag, t.rest.clone().unwrap_or_default()));
+    }
     let mut variants = Vec::new();
     for v in parsed.variants.iter().filter(|v| !v.is_i_frame) {
         if v.bandwidth == 0 {

@@ -354,3 +354,28 @@ fn malformed_segment_tags_are_errors() {
         assert!(matches!(r, Err(Error::BadAttribute { .. })), "{tag}: {r:?}");
     }
 }
+
+#[test]
+fn stream_inf_without_bandwidth() {
+    let t = "#EXTM3U\n#EXT-X-STREAM-INF:CODECS=\"mp4a.40.2\"\nlow.m3u8\n";
+    let r = parse(t, "http://h/m.m3u8");
+    assert!(
+        matches!(
+            r,
+            Err(Error::BadAttribute {
+                tag: "EXT-X-STREAM-INF",
+                ..
+            })
+        ),
+        "a variant must not vanish silently: {r:?}"
+    );
+    let media =
+        "#EXTM3U\n#EXT-X-MEDIA:TYPE=AUDIO,NAME=\"x\"\n#EXT-X-STREAM-INF:BANDWIDTH=1\nlow.m3u8\n";
+    assert!(matches!(
+        parse(media, "http://h/m.m3u8"),
+        Err(Error::BadAttribute {
+            tag: "EXT-X-MEDIA",
+            ..
+        })
+    ));
+}
