@@ -32,6 +32,7 @@ pub struct AbrContext<'a> {
     /// Seconds of media buffered ahead of the reader.
     pub buffer: Duration,
     /// The most the buffer can hold: the buffer-ahead target, or less near a live edge.
+    /// [`AbrContext::new`] sets 30 s.
     pub buffer_target: Duration,
     /// Duration of the segment being chosen.
     pub segment: Duration,

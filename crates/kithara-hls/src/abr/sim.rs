@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use super::{AbrContext, AbrPolicy};
+use super::{AbrContext, AbrPolicy, Reason};
 
 /// A bandwidth trace: from each time on, the link carries a rate until the next point.
 #[derive(Debug, Clone, PartialEq)]
@@ -157,6 +157,26 @@ pub struct SimReport {
     pub switches: usize,
     /// Variant of each segment.
     pub variants: Vec<usize>,
+    /// What happened to each segment.
+    pub steps: Vec<SimStep>,
+}
+
+/// One simulated segment fetch.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
+pub struct SimStep {
+    /// When the fetch started, from the start of the simulation.
+    pub at: Duration,
+    /// The variant chosen.
+    pub variant: usize,
+    /// Why.
+    pub reason: Reason,
+    /// Buffer level when the variant was chosen.
+    pub buffer_before: Duration,
+    /// Time from request to last byte.
+    pub download: Duration,
+    /// Playback stalled during this fetch for this long.
+    pub stalled: Duration,
 }
 
 /// Plays `trace` with `policy`; `None` if the trace stops carrying data for good.
@@ -176,6 +196,7 @@ pub fn simulate(
     let mut stalled = false;
     let mut current = 0usize;
     let mut variants = Vec::with_capacity(config.segments);
+    let mut steps = Vec::with_capacity(config.segments);
     for _ in 0..config.segments {
         // Wait for room in the buffer.
         if playing && buffer + seg > target {
@@ -195,8 +216,17 @@ pub fn simulate(
         let bytes = config.ladder.get(variant).copied().unwrap_or(0) as f64 * seg / 8.0;
         let rtt = config.rtt.as_secs_f64();
         let took = rtt + trace.transfer_time(now + rtt, bytes)?;
+        let mut step = SimStep {
+            at: Duration::from_secs_f64(now),
+            variant,
+            reason: decision.reason,
+            buffer_before: Duration::from_secs_f64(buffer),
+            download: Duration::from_secs_f64(took),
+            stalled: Duration::ZERO,
+        };
         if playing {
             if took > buffer {
+                step.stalled = Duration::from_secs_f64(took - buffer);
                 rebuffer += took - buffer;
                 if !stalled {
                     stalls += 1;
@@ -217,6 +247,7 @@ pub fn simulate(
         }
         current = variant;
         variants.push(variant);
+        steps.push(step);
     }
     let switches = variants.windows(2).filter(|w| w[0] != w[1]).count();
     let average_kbps = if variants.is_empty() {
@@ -236,6 +267,7 @@ pub fn simulate(
         average_kbps,
         switches,
         variants,
+        steps,
     })
 }
 
@@ -286,5 +318,10 @@ mod tests {
         let r = simulate(&mut BufferRule::default(), &Trace::constant(16.0), &config).unwrap();
         assert!(r.rebuffer > Duration::from_secs(10), "{r:?}");
         assert!(r.variants[2..].iter().all(|&v| v == 0));
+        let stalled: Duration = r.steps.iter().map(|s| s.stalled).sum();
+        assert!(stalled.abs_diff(r.rebuffer) < Duration::from_millis(1));
+        // 32 kbit/s over 16 kbit/s: each 2 s segment takes 4 s plus the round trip.
+        assert_eq!(r.steps[5].download, Duration::from_millis(4050));
+        assert_eq!(r.steps[0].reason, Reason::Initial);
     }
 }

@@ -379,3 +379,13 @@ fn stream_inf_without_bandwidth() {
         })
     ));
 }
+
+#[test]
+fn crlf_and_blank_lines() {
+    let t = "#EXTM3U\r\n\r\n#EXT-X-TARGETDURATION:2\r\n#EXTINF:1.5,\r\na.ts?x=1\r\n\r\n#EXTINF:0.5,\r\nb.ts\r\n#EXT-X-ENDLIST\r\n";
+    let m = media(t, "http://h/i.m3u8");
+    assert_eq!(m.segments.len(), 2);
+    assert_eq!(m.segments[0].url.as_str(), "http://h/a.ts?x=1");
+    assert_eq!(m.duration(), Duration::from_secs(2));
+    assert!(m.end_list);
+}
