@@ -78,8 +78,11 @@ impl MasterPlaylist {
     /// Picks the rendition of `group` to play: the first whose language matches `language`
     /// (case-insensitive, `en` also matching `en-US`), else the `DEFAULT=YES` one, else the first.
     pub fn select_rendition(&self, group: &str, language: Option<&str>) -> Option<&AudioRendition> {
-        let mut in_group = self.audio_renditions.iter().filter(|r| r.group_id == group);
-        let candidates: Vec<&AudioRendition> = in_group.by_ref().collect();
+        let candidates: Vec<&AudioRendition> = self
+            .audio_renditions
+            .iter()
+            .filter(|r| r.group_id == group)
+            .collect();
         let by_language = language.and_then(|want| {
             candidates
                 .iter()
