@@ -8,13 +8,12 @@ use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
+use crate::log::{ResponseEnd, Shared};
+use crate::throttle::{Pacer, Throttle};
 use bytes::Bytes;
 use futures::Stream;
 use hyper::body::{Body, Frame, SizeHint};
 use tokio::sync::Notify;
-use tokio::time::Instant;
-
-use crate::log::{ResponseEnd, Shared};
 
 /// Error ending a body stream on purpose ([`Fault::ResetAfter`](crate::Fault::ResetAfter)).
 #[derive(Debug)]
@@ -43,7 +42,7 @@ pub(crate) struct StreamPlan {
     /// Exactly the bytes to send.
     pub(crate) data: Bytes,
     pub(crate) chunk: usize,
-    pub(crate) throttle: Option<u64>,
+    pub(crate) throttle: Option<Throttle>,
     /// `(offset, duration)` pauses, sorted by offset, offsets `< data.len()`.
     pub(crate) stalls: Vec<(usize, Duration)>,
     /// What to do after `data`, if the message is to end abnormally.
@@ -135,17 +134,8 @@ impl ServedBody {
                 let end = p.end;
                 let state = Streamer {
                     pos: 0,
-                    chunk: match p.throttle {
-                        Some(rate) => p
-                            .chunk
-                            .min(16 * 1024)
-                            .min(usize::try_from(rate / 50).unwrap_or(usize::MAX).max(1)),
-                        None => p.chunk,
-                    },
-                    pacer: p.throttle.map(|rate| Pacer {
-                        rate,
-                        next: Instant::now(),
-                    }),
+                    chunk: p.chunk,
+                    pacer: p.throttle.as_ref().map(Pacer::new),
                     stalls: p.stalls.into_iter().rev().collect(),
                     cut: p.cut,
                     data: p.data,
@@ -209,21 +199,6 @@ impl Body for ServedBody {
     }
 }
 
-/// Paces frames at a fixed byte rate without bursting after pauses.
-struct Pacer {
-    rate: u64,
-    next: Instant,
-}
-
-impl Pacer {
-    async fn wait(&mut self, n: usize) {
-        tokio::time::sleep_until(self.next).await;
-        let nanos = (n as u128 * 1_000_000_000) / u128::from(self.rate);
-        let cost = Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX));
-        self.next = self.next.max(Instant::now()) + cost;
-    }
-}
-
 /// State of the body stream between frames.
 struct Streamer {
     data: Bytes,
@@ -261,7 +236,11 @@ impl Streamer {
                 CutKind::Close => None,
             };
         }
-        let mut n = self.chunk.min(len - self.pos);
+        let frame = match self.pacer.as_mut() {
+            Some(pacer) => pacer.frame(self.chunk),
+            None => self.chunk,
+        };
+        let mut n = frame.min(len - self.pos);
         if let Some(&(at, _)) = self.stalls.last() {
             n = n.min(at - self.pos);
         }

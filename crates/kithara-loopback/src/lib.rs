@@ -8,8 +8,10 @@ mod payload;
 mod respond;
 mod route;
 mod server;
+mod throttle;
 
 pub use log::{RequestRecord, ResponseEnd};
 pub use payload::payload;
 pub use route::{Fault, Route};
 pub use server::{LoopbackServer, ServerStats};
+pub use throttle::ThrottleHandle;

@@ -414,7 +414,7 @@ fn body_with_faults(entry: &RouteEntry, data: Bytes) -> (BodyPlan, Option<u64>) 
     let plan = StreamPlan {
         data,
         chunk: route.chunk_size,
-        throttle: route.throttle,
+        throttle: route.throttle.clone(),
         stalls,
         cut: cut.map(|(_, kind)| kind),
         end,

@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
+use crate::throttle::{Throttle, ThrottleHandle};
+
 /// Default size of one body frame handed to hyper.
 pub(crate) const DEFAULT_CHUNK: usize = 64 * 1024;
 
@@ -23,7 +25,7 @@ pub struct Route {
     pub(crate) ranges: bool,
     pub(crate) chunked: bool,
     pub(crate) unknown_total: bool,
-    pub(crate) throttle: Option<u64>,
+    pub(crate) throttle: Option<Throttle>,
     pub(crate) latency: Option<Duration>,
     pub(crate) chunk_size: usize,
     pub(crate) status: Option<u16>,
@@ -220,7 +222,17 @@ impl Route {
     /// `min(chunk_size, 16 KiB, rate / 50)` bytes). `0` means unthrottled.
     #[must_use]
     pub fn throttle(mut self, bytes_per_sec: u64) -> Route {
-        self.throttle = (bytes_per_sec > 0).then_some(bytes_per_sec);
+        self.throttle = (bytes_per_sec > 0).then_some(Throttle::Fixed(bytes_per_sec));
+        self
+    }
+
+    /// Paces the body at the rate of `handle`, read again before every frame: a
+    /// [`ThrottleHandle::set`] changes responses in flight and later ones. Frames are
+    /// of at most `min(chunk_size, 16 KiB, rate / 50)` bytes at the current rate.
+    /// Replaces [`throttle`](Route::throttle).
+    #[must_use]
+    pub fn throttle_handle(mut self, handle: ThrottleHandle) -> Route {
+        self.throttle = Some(Throttle::Shared(handle));
         self
     }
 
