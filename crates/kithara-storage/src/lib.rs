@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod cache;
 mod error;
 mod file;
 mod mem;
@@ -9,6 +10,10 @@ mod ranges;
 mod resource;
 mod wait;
 
+pub use cache::{
+    Asset, AssetEntry, AssetId, AssetIndex, AssetKey, AssetStore, AssetStoreConfig, CacheError,
+    CacheResult, GcReport, PinGuard, Validators, DEFAULT_MAX_SIZE, DEFAULT_RECORD_BATCH,
+};
 pub use error::{Error, Result};
 pub use ranges::RangeSet;
 pub use resource::{BackendKind, StorageResource};
