@@ -1,51 +1,13 @@
-//! Store-level tests of the asset cache on temporary directories.
+//! Opening, recording, crash behaviour, damaged indexes, safe names, keys.
 
 use std::fs;
-use std::io::{Seek, SeekFrom, Write};
-use std::path::Path;
 use std::time::Duration;
 
 use proptest::prelude::*;
 use url::Url;
 
 use super::*;
-
-fn config(dir: &Path) -> AssetStoreConfig {
-    AssetStoreConfig::builder()
-        .dir(dir)
-        .background_eviction(false)
-        .record_batch(64 << 10)
-        .build()
-}
-
-fn store(dir: &Path) -> AssetStore {
-    AssetStore::new(config(dir)).unwrap()
-}
-
-fn key(s: &str) -> AssetKey {
-    AssetKey::new(&Url::parse(s).unwrap())
-}
-
-/// Deterministic non-zero content: byte `i` of an asset.
-fn pattern(i: u64) -> u8 {
-    (i.wrapping_mul(2_654_435_761) >> 7) as u8 | 1
-}
-
-fn write(asset: &Asset, range: std::ops::Range<u64>) {
-    let bytes: Vec<u8> = range.clone().map(pattern).collect();
-    let mut f = asset.data_file();
-    f.seek(SeekFrom::Start(range.start)).unwrap();
-    f.write_all(&bytes).unwrap();
-}
-
-fn fill(asset: &Asset, range: std::ops::Range<u64>) {
-    write(asset, range.clone());
-    asset.record(range).unwrap();
-}
-
-fn ranges(a: &Asset) -> Vec<std::ops::Range<u64>> {
-    a.index().present().iter().collect()
-}
+use crate::cache::*;
 
 #[test]
 fn records_survive_reopen_with_bytes_and_validators() {
@@ -295,7 +257,7 @@ proptest! {
         for shard in fs::read_dir(cache.join("assets")).unwrap().flatten() {
             for f in fs::read_dir(shard.path()).unwrap().flatten() {
                 let name = f.file_name().into_string().unwrap();
-                prop_assert!(layout::owner_of(&name).is_some(), "{}", name);
+                prop_assert!(crate::cache::layout::owner_of(&name).is_some(), "{}", name);
             }
         }
     }
