@@ -44,9 +44,17 @@ pub struct Asset {
     id: AssetId,
     paths: AssetPaths,
     data: File,
+    /// Holds the asset's file lock (exclusive or shared) while it lives.
+    _lock: File,
     writable: bool,
     state: Mutex<State>,
     _pin: PinGuard,
+}
+
+/// The open files of an asset: its data file and its locked lock file.
+pub(crate) struct Handles {
+    pub(crate) data: File,
+    pub(crate) lock: File,
 }
 
 #[derive(Debug)]
@@ -63,10 +71,11 @@ pub(crate) fn open_locked(
     shared: Arc<StoreShared>,
     key: &AssetKey,
     paths: AssetPaths,
-    data: File,
+    handles: Handles,
     writable: bool,
     pin: PinGuard,
 ) -> CacheResult<Option<Asset>> {
+    let Handles { data, lock } = handles;
     let id = key.id();
     let label = key.label();
     let index = match load_index(&paths, id, &label, &data)? {
@@ -91,6 +100,7 @@ pub(crate) fn open_locked(
         id,
         paths,
         data,
+        _lock: lock,
         writable,
         state: Mutex::new(State {
             index,
@@ -181,8 +191,8 @@ impl Asset {
         &self.paths.data
     }
 
-    /// The locked handle of the data file (read-write when writable).
-    /// `try_clone` shares the lock.
+    /// The handle of the data file (read-write when writable). The data file
+    /// itself is never locked, so other handles may read and write it too.
     pub fn data_file(&self) -> &File {
         &self.data
     }

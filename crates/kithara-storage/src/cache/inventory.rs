@@ -4,7 +4,7 @@
 //! The scan reads the directory without any lock. Each removal then takes
 //! the directory lock, checks that the asset is neither pinned in this
 //! process nor locked by an open handle anywhere (a non-blocking exclusive
-//! lock on its data file), and that its last access did not change since
+//! lock on its lock file), and that its last access did not change since
 //! the scan; only then are its files deleted, index first.
 
 use std::collections::BTreeMap;
@@ -161,17 +161,17 @@ impl StoreShared {
         seen: Option<SystemTime>,
     ) -> CacheResult<bool> {
         let paths = self.layout.paths(&id);
-        let _dir = DirLock::acquire(&self.layout.lock())?;
+        let dir = DirLock::acquire(&self.layout.lock())?;
         if self.is_pinned(&id) {
             return Ok(false);
         }
-        let data = match File::open(&paths.data) {
+        let lock = match File::open(&paths.lock) {
             Ok(f) => Some(f),
             Err(e) if e.kind() == ErrorKind::NotFound => None,
-            Err(e) => return Err(io_err("open", &paths.data)(e)),
+            Err(e) => return Err(io_err("open", &paths.lock)(e)),
         };
-        if let Some(f) = &data {
-            if let Locked::Contended = fsutil::try_lock(f, true, &paths.data)? {
+        if let Some(f) = &lock {
+            if let Locked::Contended = fsutil::try_lock(f, true, &paths.lock)? {
                 return Ok(false);
             }
         }
@@ -184,14 +184,17 @@ impl StoreShared {
         for f in s
             .files
             .iter()
-            .filter(|f| **f != paths.index && **f != paths.data)
+            .filter(|f| **f != paths.index && **f != paths.lock)
         {
             fsutil::remove_if_exists(f)?;
         }
         // Close before unlinking (Windows cannot delete an open file); the
         // directory lock keeps anyone from opening it in between.
-        drop(data);
-        fsutil::remove_if_exists(&paths.data)?;
+        drop(lock);
+        fsutil::remove_if_exists(&paths.lock)?;
+        drop(dir);
+        // Durability of the unlinks is not needed for safety: an index
+        // that survives a crash without its data is refused on open.
         fsutil::sync_parent(&paths.data)?;
         Ok(true)
     }

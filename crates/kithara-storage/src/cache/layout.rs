@@ -6,7 +6,12 @@
 //! <dir>/assets/<h0h1>/<hex>.data   sparse data file, written in place
 //! <dir>/assets/<h0h1>/<hex>.idx    index (`AssetIndex`), replaced atomically
 //! <dir>/assets/<h0h1>/<hex>.key    optional AES key blob (0600)
+//! <dir>/assets/<h0h1>/<hex>.lock   empty; its file lock says the asset is open
 //! ```
+//!
+//! The lock lives in its own file rather than on the data file because
+//! Windows locks are mandatory: a locked data file could not be read or
+//! written through another handle.
 //!
 //! `<hex>` is the 64-digit [`AssetId`]; `<h0h1>` its first two digits,
 //! which keeps directories small when HLS stores thousands of segments.
@@ -25,6 +30,8 @@ pub(crate) const DATA_EXT: &str = "data";
 pub(crate) const INDEX_EXT: &str = "idx";
 /// Extension of key files.
 pub(crate) const KEY_EXT: &str = "key";
+/// Extension of per-asset lock files.
+pub(crate) const LOCK_EXT: &str = "lock";
 
 /// Paths of the cache directory.
 #[derive(Debug, Clone)]
@@ -39,6 +46,7 @@ pub(crate) struct AssetPaths {
     pub(crate) data: PathBuf,
     pub(crate) index: PathBuf,
     pub(crate) key: PathBuf,
+    pub(crate) lock: PathBuf,
 }
 
 impl Layout {
@@ -64,6 +72,7 @@ impl Layout {
             data: shard.join(format!("{hex}.{DATA_EXT}")),
             index: shard.join(format!("{hex}.{INDEX_EXT}")),
             key: shard.join(format!("{hex}.{KEY_EXT}")),
+            lock: shard.join(format!("{hex}.{LOCK_EXT}")),
             shard,
         }
     }
@@ -89,7 +98,7 @@ mod tests {
         let id = AssetId::from_bytes([0xab; 32]);
         let p = l.paths(&id);
         assert_eq!(p.shard, PathBuf::from("/c/assets/ab"));
-        for f in [&p.data, &p.index, &p.key] {
+        for f in [&p.data, &p.index, &p.key, &p.lock] {
             assert_eq!(f.parent(), Some(p.shard.as_path()));
             let name = f.file_name().unwrap().to_str().unwrap();
             assert_eq!(owner_of(name), Some(id));

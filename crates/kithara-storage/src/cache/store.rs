@@ -207,6 +207,24 @@ impl AssetStore {
             fsutil::create_private_dir(&paths.shard)?;
         }
         let dir = DirLock::acquire(&shared.layout.lock())?;
+        // The per-asset lock first: it, not the data file, is what
+        // `gc` checks, so nothing is evicted once we hold it.
+        let mut lock_opts = fsutil::private_options();
+        lock_opts.read(true);
+        if writable {
+            lock_opts.write(true).create(true).truncate(false);
+        }
+        let lock = match lock_opts.open(&paths.lock) {
+            Ok(f) => f,
+            Err(e) if !writable && e.kind() == ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io_err("open", &paths.lock)(e)),
+        };
+        if let Locked::Contended = fsutil::try_lock(&lock, writable, &paths.lock)? {
+            return Err(CacheError::Busy {
+                id,
+                label: key.label(),
+            });
+        }
         let opened = if writable {
             fsutil::private_options()
                 .read(true)
@@ -222,15 +240,16 @@ impl AssetStore {
             Err(e) if !writable && e.kind() == ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(io_err("open", &paths.data)(e)),
         };
-        if let Locked::Contended = fsutil::try_lock(&data, writable, &paths.data)? {
-            return Err(CacheError::Busy {
-                id,
-                label: key.label(),
-            });
-        }
         let pin = shared.pin(id, &dir);
         drop(dir);
-        asset::open_locked(Arc::clone(shared), key, paths, data, writable, pin)
+        asset::open_locked(
+            Arc::clone(shared),
+            key,
+            paths,
+            asset::Handles { data, lock },
+            writable,
+            pin,
+        )
     }
 
     /// Pins `key` against eviction by this process until the guard drops,
