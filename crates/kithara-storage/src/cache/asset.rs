@@ -13,7 +13,6 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime};
 
-use super::codec;
 use super::error::{io_err, CacheError, CacheResult};
 use super::fsutil;
 use super::index::{AssetIndex, Validators};
@@ -24,10 +23,6 @@ use crate::RangeSet;
 
 /// Largest index file read; anything longer is garbage.
 const MAX_INDEX_BYTES: u64 = 1 << 26;
-/// Magic of a key file.
-const KEY_MAGIC: &[u8] = b"KITHKEY\x01";
-/// Largest key blob stored.
-const MAX_KEY_BYTES: usize = 1 << 16;
 
 /// One cached asset, opened by [`AssetStore::open`](super::AssetStore::open)
 /// (writable, exclusive) or
@@ -40,9 +35,9 @@ const MAX_KEY_BYTES: usize = 1 << 16;
 /// synchronous thread or `spawn_blocking`, not on an async runtime thread.
 #[derive(Debug)]
 pub struct Asset {
-    shared: Arc<StoreShared>,
-    id: AssetId,
-    paths: AssetPaths,
+    pub(super) shared: Arc<StoreShared>,
+    pub(super) id: AssetId,
+    pub(super) paths: AssetPaths,
     data: File,
     /// Holds the asset's file lock (exclusive or shared) while it lives.
     _lock: File,
@@ -221,10 +216,27 @@ impl Asset {
     /// bytes must already be written to the file (a `write`/`pwrite` that
     /// returned, not data in a user-space buffer). Becomes durable at the
     /// next flush, which happens here once `record_batch` bytes are pending
-    /// or the asset is complete.
+    /// or the asset is complete (so this may block on `fdatasync`).
     pub fn record(&self, range: Range<u64>) -> CacheResult<()> {
-        self.writable("record")?;
         let mut st = self.state();
+        if self.add_pending(&mut st, range)? {
+            self.flush_locked(&mut st)?;
+        }
+        Ok(())
+    }
+
+    /// Like [`Asset::record`] but never syncs: returns `true` when a flush
+    /// is due (`record_batch` bytes pending, or the asset complete), which
+    /// the caller then runs with [`Asset::flush`] off the async runtime
+    /// (for example in `spawn_blocking`).
+    pub fn record_deferred(&self, range: Range<u64>) -> CacheResult<bool> {
+        let mut st = self.state();
+        self.add_pending(&mut st, range)
+    }
+
+    /// Adds `range` to the pending set; `true` if a flush is due.
+    fn add_pending(&self, st: &mut State, range: Range<u64>) -> CacheResult<bool> {
+        self.writable("record")?;
         let total = st.index.total_len;
         if range.start >= range.end || total.is_some_and(|len| range.end > len) {
             return Err(CacheError::InvalidRange {
@@ -243,10 +255,7 @@ impl Asset {
                     .iter()
                     .all(|g| st.index.present.contains(g.clone()))
         });
-        if completes || st.pending_bytes >= self.shared.config.record_batch {
-            self.flush_locked(&mut st)?;
-        }
-        Ok(())
+        Ok(completes || st.pending_bytes >= self.shared.config.record_batch)
     }
 
     /// Syncs the data file and records every pending range durably.
@@ -355,43 +364,6 @@ impl Asset {
         // Strictly later than before, so repeated touches keep their order.
         st.index.last_access = now.max(st.index.last_access + Duration::from_nanos(1));
         self.persist(&st)
-    }
-
-    /// Stores an AES key blob with the asset (owner-only file) when key
-    /// caching is on; `Ok(false)` without writing when it is off.
-    pub fn put_key(&self, key: &[u8]) -> CacheResult<bool> {
-        if !self.shared.config.cache_keys {
-            tracing::debug!(asset = %self.id, "key caching is off; key kept in memory only");
-            return Ok(false);
-        }
-        if key.len() > MAX_KEY_BYTES {
-            return Err(CacheError::InvalidRange {
-                id: self.id,
-                range: 0..key.len() as u64,
-                total: Some(MAX_KEY_BYTES as u64),
-            });
-        }
-        let mut body = self.id.as_bytes().to_vec();
-        body.extend_from_slice(key);
-        fsutil::write_atomic(&self.paths.key, &codec::seal(KEY_MAGIC, &body))?;
-        Ok(true)
-    }
-
-    /// The stored key blob, if key caching is on and one was stored. A
-    /// damaged key file counts as absent (with a warning).
-    pub fn key(&self) -> CacheResult<Option<Vec<u8>>> {
-        if !self.shared.config.cache_keys {
-            return Ok(None);
-        }
-        let Some(bytes) = fsutil::read_small(&self.paths.key, MAX_KEY_BYTES as u64 + 128)? else {
-            return Ok(None);
-        };
-        let blob = codec::open(KEY_MAGIC, &bytes)
-            .and_then(|b| b.strip_prefix(self.id.as_bytes().as_slice()));
-        if blob.is_none() {
-            tracing::warn!(asset = %self.id, "cached key file is damaged; ignoring it");
-        }
-        Ok(blob.map(<[u8]>::to_vec))
     }
 
     /// Drops the asset like a crash would: pending ranges are lost.

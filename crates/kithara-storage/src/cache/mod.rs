@@ -11,6 +11,7 @@ mod fsutil;
 mod index;
 mod inventory;
 mod key;
+mod keyfile;
 mod layout;
 mod store;
 

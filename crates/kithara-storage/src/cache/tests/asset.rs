@@ -304,3 +304,25 @@ fn keys_stay_in_memory_by_default() {
     assert_eq!(a.key().unwrap(), None);
     assert!(!a.data_path().with_extension("key").exists());
 }
+
+#[test]
+fn deferred_recording_leaves_the_sync_to_the_caller() {
+    fn shareable<T: Send + Sync>() {}
+    shareable::<Asset>();
+    shareable::<AssetStore>();
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(dir.path());
+    let a = s.open(&key("http://h/deferred")).unwrap();
+    a.set_len(100_000).unwrap();
+    write(&a, 0..100_000);
+    assert!(!a.record_deferred(0..32_768).unwrap());
+    // The batch (64 KiB) is reached: due, but nothing synced yet.
+    assert!(a.record_deferred(32_768..70_000).unwrap());
+    assert!(a.index().present().is_empty());
+    a.flush().unwrap();
+    assert_eq!(ranges(&a), vec![0..70_000]);
+    // Completion is due at once, whatever the batch.
+    assert!(a.record_deferred(70_000..100_000).unwrap());
+    a.flush().unwrap();
+    assert!(a.index().is_complete());
+}
