@@ -58,6 +58,8 @@ struct State {
     /// Ranges written but not yet synced and recorded.
     pending: RangeSet,
     pending_bytes: u64,
+    /// Bumped by `discard`; a flush that straddles it drops its ranges.
+    epoch: u64,
 }
 
 /// Finishes opening once the data file is locked and the asset pinned:
@@ -101,6 +103,7 @@ pub(crate) fn open_locked(
             index,
             pending: RangeSet::new(),
             pending_bytes: 0,
+            epoch: 0,
         }),
         _pin: pin,
     };
@@ -220,7 +223,7 @@ impl Asset {
     pub fn record(&self, range: Range<u64>) -> CacheResult<()> {
         let mut st = self.state();
         if self.add_pending(&mut st, range)? {
-            self.flush_locked(&mut st)?;
+            self.flush_from(st)?;
         }
         Ok(())
     }
@@ -263,16 +266,21 @@ impl Asset {
         if !self.writable {
             return Ok(());
         }
-        let mut st = self.state();
-        self.flush_locked(&mut st)
+        self.flush_from(self.state())
     }
 
-    fn flush_locked(&self, st: &mut State) -> CacheResult<()> {
+    /// Takes the pending ranges, syncs the data file *without* holding the
+    /// state lock (so recording goes on meanwhile), then merges them into
+    /// the index and persists it under the lock. A `discard` in between
+    /// bumps the epoch, and the synced ranges, now stale, are dropped.
+    fn flush_from(&self, mut st: MutexGuard<'_, State>) -> CacheResult<()> {
         if st.pending.is_empty() {
             return Ok(());
         }
         let pending = std::mem::take(&mut st.pending);
         st.pending_bytes = 0;
+        let epoch = st.epoch;
+        drop(st);
         self.data
             .sync_data()
             .map_err(io_err("sync", &self.paths.data))?;
@@ -288,11 +296,15 @@ impl Asset {
                 file_len,
             });
         }
+        let mut st = self.state();
+        if st.epoch != epoch {
+            return Ok(());
+        }
         let before = st.index.present.covered();
         for r in pending.iter() {
             st.index.present.insert(r);
         }
-        self.persist(st)?;
+        self.persist(&st)?;
         self.shared
             .note_growth(st.index.present.covered().saturating_sub(before));
         Ok(())
@@ -349,6 +361,7 @@ impl Asset {
         st.index = AssetIndex::empty(self.id, label);
         st.pending = RangeSet::new();
         st.pending_bytes = 0;
+        st.epoch += 1;
         self.persist(&st)?;
         self.data
             .set_len(0)
