@@ -107,7 +107,14 @@ pub(crate) fn open_locked(
         }),
         _pin: pin,
     };
-    asset.touch()?;
+    match asset.touch() {
+        Ok(()) => {}
+        // A reader can do without: the asset just looks older to eviction.
+        Err(e) if !writable => {
+            tracing::warn!(asset = %id, error = %e, "could not update the last access of a cached asset");
+        }
+        Err(e) => return Err(e),
+    }
     Ok(Some(asset))
 }
 

@@ -48,6 +48,15 @@ impl AssetKey {
     pub fn new(url: &Url) -> Self {
         let mut url = url.clone();
         url.set_fragment(None);
+        // Special schemes (http, https) already have a lowercase host;
+        // opaque hosts of other schemes keep their case unless we fold it.
+        if let Some(lower) = url
+            .host_str()
+            .filter(|h| h.bytes().any(|b| b.is_ascii_uppercase()))
+            .map(str::to_ascii_lowercase)
+        {
+            let _ = url.set_host(Some(&lower));
+        }
         Self { url, segment: None }
     }
 
@@ -200,6 +209,10 @@ mod tests {
         assert_ne!(key("http://example.com:8080/a/b.mp3?x=1").id(), base);
         assert_ne!(key("https://example.com/a/b.mp3?x=1").id(), base);
         assert_eq!(key("https://h.org:443/p").id(), key("https://h.org/p").id());
+        assert_eq!(
+            key("Foo://Host.Example/x").id(),
+            key("foo://host.example/x").id()
+        );
     }
 
     #[test]
