@@ -260,7 +260,8 @@ impl AssetStore {
     }
 
     /// Every asset in the directory (including those of other processes),
-    /// with size on disk, completeness and last use; for `kithara cache ls`.
+    /// with size on disk, completeness and last use, most recently used
+    /// first; for `kithara cache ls`.
     pub fn list(&self) -> CacheResult<Vec<AssetEntry>> {
         self.shared().list()
     }
