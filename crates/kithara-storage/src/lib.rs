@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod cache;
 mod error;
 mod file;
 mod kind;
@@ -11,6 +12,10 @@ mod resource;
 mod validator;
 mod wait;
 
+pub use cache::{
+    Asset, AssetEntry, AssetId, AssetIndex, AssetKey, AssetStore, AssetStoreConfig, CacheError,
+    CacheResult, GcReport, PinGuard, Validators, DEFAULT_MAX_SIZE, DEFAULT_RECORD_BATCH,
+};
 pub use error::{Error, Result};
 pub use kind::StorageKind;
 pub use ranges::RangeSet;

@@ -1,0 +1,27 @@
+//! The persistent asset cache: [`AssetStore`] keeps whole files and HLS
+//! segments in a bounded, crash-safe directory shared by processes; see the
+//! crate README ("Persistent cache") for the design.
+
+mod asset;
+mod codec;
+mod config;
+mod error;
+mod evict;
+mod fsutil;
+mod index;
+mod inventory;
+mod key;
+mod keyfile;
+mod layout;
+mod store;
+
+#[cfg(test)]
+mod tests;
+
+pub use asset::Asset;
+pub use config::{AssetStoreConfig, DEFAULT_MAX_SIZE, DEFAULT_RECORD_BATCH};
+pub use error::{CacheError, CacheResult};
+pub use index::{AssetIndex, Validators};
+pub use inventory::{AssetEntry, GcReport};
+pub use key::{AssetId, AssetKey};
+pub use store::{AssetStore, PinGuard};
