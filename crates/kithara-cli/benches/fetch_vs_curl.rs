@@ -36,22 +36,40 @@ fn median(mut v: Vec<Duration>) -> Duration {
 }
 
 fn timed(mut cmd: Command) -> Duration {
-    for var in ["HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY"] {
+    for var in [
+        "HTTP_PROXY",
+        "http_proxy",
+        "HTTPS_PROXY",
+        "https_proxy",
+        "ALL_PROXY",
+    ] {
         cmd.env_remove(var);
     }
     cmd.env("NO_PROXY", "127.0.0.1");
     let started = Instant::now();
     let out = cmd.output().expect("the command runs");
     let took = started.elapsed();
-    assert!(out.status.success(), "{cmd:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     took
 }
 
 fn main() {
     // `cargo bench` passes harness flags such as `--bench`; a plain `--test` run does one small round.
     let quick = std::env::args().any(|a| a == "--test");
-    let mib = if quick { 4 } else { env_usize("KITHARA_BENCH_MIB", 256) };
-    let rounds = if quick { 1 } else { env_usize("KITHARA_BENCH_ROUNDS", 5) };
+    let mib = if quick {
+        4
+    } else {
+        env_usize("KITHARA_BENCH_MIB", 256)
+    };
+    let rounds = if quick {
+        1
+    } else {
+        env_usize("KITHARA_BENCH_ROUNDS", 5)
+    };
     let curl_ok = Command::new("curl")
         .arg("--version")
         .output()
@@ -70,7 +88,9 @@ fn main() {
         };
         let run_curl = |out: &std::path::Path| {
             let mut c = Command::new("curl");
-            c.args(["-s", "--noproxy", "*", "-o"]).arg(out).arg(url.as_str());
+            c.args(["-s", "--noproxy", "*", "-o"])
+                .arg(out)
+                .arg(url.as_str());
             timed(c)
         };
         let a = dir.path().join(format!("k{round}.bin"));

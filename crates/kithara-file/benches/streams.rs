@@ -46,7 +46,14 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 /// Opens `n` streams of `url` and reads them all to the end concurrently; returns MiB/s in total.
-fn read_many(rt: &Runtime, dl: &Downloader, url: &Url, n: usize, storage: StorageKind, len: usize) -> f64 {
+fn read_many(
+    rt: &Runtime,
+    dl: &Downloader,
+    url: &Url,
+    n: usize,
+    storage: StorageKind,
+    len: usize,
+) -> f64 {
     let started = Instant::now();
     let streams: Vec<Stream<File>> = rt.block_on(async {
         let mut v = Vec::new();
@@ -99,14 +106,25 @@ impl Peer for SlowDisk {
 
 fn main() {
     let quick = std::env::args().any(|a| a == "--test");
-    let mib = if quick { 1 } else { env_usize("KITHARA_BENCH_MIB", 16) };
-    let rounds = if quick { 1 } else { env_usize("KITHARA_BENCH_ROUNDS", 3) };
+    let mib = if quick {
+        1
+    } else {
+        env_usize("KITHARA_BENCH_MIB", 16)
+    };
+    let rounds = if quick {
+        1
+    } else {
+        env_usize("KITHARA_BENCH_ROUNDS", 3)
+    };
     let len = mib << 20;
     let server = LoopbackServer::start().expect("server");
     server.route("/s.bin", Route::new(payload(len, 5)));
     server.route("/slow.bin", Route::new(payload(256 << 20, 6)));
     let url = server.url("/s.bin");
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let dl = {
         let _g = rt.enter();
         Downloader::new(
@@ -132,7 +150,10 @@ fn main() {
             });
         let peer = {
             let _g = rt.enter();
-            dl.register(SlowDisk { cmd: Some(slow), token: token.clone() })
+            dl.register(SlowDisk {
+                cmd: Some(slow),
+                token: token.clone(),
+            })
         };
         eight_slow.push(read_many(&rt, &dl, &url, 8, StorageKind::Memory, len));
         peer.cancel();
@@ -141,7 +162,10 @@ fn main() {
     let (eight, eight_slow) = (median(eight), median(eight_slow));
     println!("streams: {mib} MiB per stream, {rounds} rounds, medians");
     println!("  1 x temp file        {one:8.0} MiB/s");
-    println!("  64 x temp file       {many:8.0} MiB/s aggregate  = {:.2} x one stream", many / one);
+    println!(
+        "  64 x temp file       {many:8.0} MiB/s aggregate  = {:.2} x one stream",
+        many / one
+    );
     println!("  8 x memory           {eight:8.0} MiB/s aggregate");
     println!(
         "  8 x memory + slow    {eight_slow:8.0} MiB/s aggregate  = {:.2} x without (goal >= 0.8)",

@@ -16,8 +16,15 @@ use super::{
 };
 use crate::error::{Error, RedactedUrl};
 
-/// Chunks queued for a blocking writer before the body reader waits for it.
-const BLOCKING_QUEUE: usize = 16;
+/// Batches queued for a blocking writer before the body reader waits for it.
+const BLOCKING_QUEUE: usize = 4;
+/// Largest batch of chunks handed to a blocking writer at once. Chunks are gathered only while
+/// more are already waiting on the socket: when the body pauses, the batch goes out at once, so
+/// batching never delays bytes a reader waits for.
+const BATCH_BYTES: usize = 256 * 1024;
+
+/// Chunks handed to a blocking writer together.
+type Batch = Vec<(u64, Bytes)>;
 
 /// One response body being delivered.
 pub(super) struct Body<'a> {
@@ -40,8 +47,10 @@ type WriterResult = Result<(), (u64, Error)>;
 enum Sink {
     Inline(Option<Writer>),
     Blocking {
-        tx: mpsc::Sender<(u64, Bytes)>,
+        tx: mpsc::Sender<Batch>,
         task: JoinHandle<(Writer, WriterResult)>,
+        batch: Batch,
+        batch_bytes: usize,
     },
 }
 
@@ -49,16 +58,23 @@ impl Sink {
     fn new(writer: Option<Writer>, blocking: bool) -> Self {
         match writer {
             Some(mut w) if blocking => {
-                let (tx, mut rx) = mpsc::channel::<(u64, Bytes)>(BLOCKING_QUEUE);
+                let (tx, mut rx) = mpsc::channel::<Batch>(BLOCKING_QUEUE);
                 let task = tokio::task::spawn_blocking(move || {
-                    while let Some((offset, data)) = rx.blocking_recv() {
-                        if let Err(e) = w(offset, data) {
-                            return (w, Err((offset, e)));
+                    while let Some(batch) = rx.blocking_recv() {
+                        for (offset, data) in batch {
+                            if let Err(e) = w(offset, data) {
+                                return (w, Err((offset, e)));
+                            }
                         }
                     }
                     (w, Ok(()))
                 });
-                Sink::Blocking { tx, task }
+                Sink::Blocking {
+                    tx,
+                    task,
+                    batch: Vec::new(),
+                    batch_bytes: 0,
+                }
             }
             w => Sink::Inline(w),
         }
@@ -72,15 +88,42 @@ impl Sink {
                 Some(w) => w(offset, data).map_err(|e| Some((offset, e))),
                 None => Ok(()),
             },
-            Sink::Blocking { tx, .. } => tx.send((offset, data)).await.map_err(|_| None),
+            Sink::Blocking {
+                batch, batch_bytes, ..
+            } => {
+                *batch_bytes += data.len();
+                batch.push((offset, data));
+                if *batch_bytes >= BATCH_BYTES {
+                    self.flush().await?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Hands the gathered chunks to a blocking writer.
+    async fn flush(&mut self) -> Result<(), Option<(u64, Error)>> {
+        match self {
+            Sink::Blocking {
+                tx,
+                batch,
+                batch_bytes,
+                ..
+            } if !batch.is_empty() => {
+                *batch_bytes = 0;
+                tx.send(std::mem::take(batch)).await.map_err(|_| None)
+            }
+            _ => Ok(()),
         }
     }
 
     /// Waits for a blocking writer to land every queued chunk; returns the writer and how it did.
-    async fn finish(self) -> (Option<Writer>, WriterResult) {
+    async fn finish(mut self) -> (Option<Writer>, WriterResult) {
+        // A refused batch means the writer stopped; its error comes from the task below.
+        let _ = self.flush().await;
         match self {
             Sink::Inline(w) => (w, Ok(())),
-            Sink::Blocking { tx, task } => {
+            Sink::Blocking { tx, task, .. } => {
                 drop(tx);
                 match task.await {
                     Ok((w, result)) => (Some(w), result),
@@ -101,6 +144,14 @@ impl Body<'_> {
             offset,
             source: Box::new(e),
         })
+    }
+
+    fn put_error(&self, failed: Option<(u64, Error)>) -> Stop {
+        match failed {
+            Some((offset, e)) => self.write_error(offset, e),
+            // The blocking writer stopped: `receive` reports why.
+            None => Stop::Cancelled,
+        }
     }
 
     /// Hands the body, whose first byte is at absolute `body_start`, to the writer. Returns the
@@ -136,7 +187,19 @@ impl Body<'_> {
         let end = self.want.end;
         let mut pos = body_start;
         loop {
-            let chunk = match timeout(self.inactivity, resp.chunk()).await {
+            let next = timeout(self.inactivity, resp.chunk());
+            tokio::pin!(next);
+            // Gathered chunks go out as soon as the body pauses, before waiting for more.
+            let next = match futures::poll!(next.as_mut()) {
+                std::task::Poll::Ready(r) => r,
+                std::task::Poll::Pending => {
+                    if let Err(failed) = sink.flush().await {
+                        return Err(self.put_error(failed));
+                    }
+                    next.await
+                }
+            };
+            let chunk = match next {
                 Err(_) => {
                     return Err(Stop::retry(Error::Inactivity {
                         url: url.clone(),
@@ -163,11 +226,7 @@ impl Body<'_> {
             if hi > lo {
                 let data = chunk.slice((lo - chunk_start) as usize..(hi - chunk_start) as usize);
                 if let Err(failed) = sink.put(lo, data).await {
-                    return Err(match failed {
-                        Some((offset, e)) => self.write_error(offset, e),
-                        // The blocking writer stopped: `receive` reports why.
-                        None => Stop::Cancelled,
-                    });
+                    return Err(self.put_error(failed));
                 }
                 let n = hi - lo;
                 progress.next = hi;
