@@ -20,20 +20,10 @@ use std::{
     time::{Duration, Instant},
 };
 
-use kithara_test_support::{payload, LoopbackServer, Route};
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.trim().parse().ok())
-        .filter(|&v| v > 0)
-        .unwrap_or(default)
-}
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
+use kithara_test_support::{
+    bench::{env_usize, median},
+    payload, LoopbackServer, Route,
+};
 
 fn timed(mut cmd: Command) -> Duration {
     for var in [
@@ -109,11 +99,11 @@ fn main() {
         let _ = std::fs::remove_file(&a);
         let _ = std::fs::remove_file(&b);
     }
-    let k = median(ours.clone());
+    let k = median(&ours).unwrap_or_default();
     println!("fetch_vs_curl: {mib} MiB over loopback, {rounds} interleaved rounds");
     println!("  kithara fetch  median {k:?}  runs {ours:?}");
     if curl_ok {
-        let c = median(theirs.clone());
+        let c = median(&theirs).unwrap_or_default();
         println!("  curl -o        median {c:?}  runs {theirs:?}");
         println!(
             "  ratio (curl time / kithara time): {:.2}  goal >= 0.90",

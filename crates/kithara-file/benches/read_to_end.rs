@@ -27,19 +27,14 @@ use kithara_stream::{
     dl::{Downloader, DownloaderConfig},
     Stream,
 };
-use kithara_test_support::{payload, LoopbackServer, Route};
+use kithara_test_support::{
+    bench::{env_usize, median},
+    payload, LoopbackServer, Route,
+};
 use tokio::runtime::Runtime;
 use url::Url;
 
 const ROUTE: &str = "/body.bin";
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.trim().parse().ok())
-        .filter(|&v| v > 0)
-        .unwrap_or(default)
-}
 
 struct Fixture {
     rt: Runtime,

@@ -27,23 +27,13 @@ use kithara_stream::{
     dl::{Downloader, DownloaderConfig, FetchCmd, Peer},
     Stream,
 };
-use kithara_test_support::{payload, LoopbackServer, Route};
+use kithara_test_support::{
+    bench::{env_usize, median},
+    payload, LoopbackServer, Route,
+};
 use tokio::runtime::Runtime;
 use tokio_util::sync::CancellationToken;
 use url::Url;
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.trim().parse().ok())
-        .filter(|&v| v > 0)
-        .unwrap_or(default)
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
 
 /// Opens `n` streams of `url` and reads them all to the end concurrently; returns MiB/s in total.
 fn read_many(
@@ -158,8 +148,9 @@ fn main() {
         eight_slow.push(read_many(&rt, &dl, &url, 8, StorageKind::Memory, len));
         peer.cancel();
     }
-    let (one, many) = (median(one), median(many));
-    let (eight, eight_slow) = (median(eight), median(eight_slow));
+    let m = |v: &[f64]| median(v).unwrap_or(f64::NAN);
+    let (one, many) = (m(&one), m(&many));
+    let (eight, eight_slow) = (m(&eight), m(&eight_slow));
     println!("streams: {mib} MiB per stream, {rounds} rounds, medians");
     println!("  1 x temp file        {one:8.0} MiB/s");
     println!(

@@ -283,6 +283,26 @@ impl StorageResource {
         self.inner.sync.wait_range(range, timeout)
     }
 
+    /// Takes the writer lock (so no write is in flight) and the state, refusing a cancelled
+    /// resource: how `set_len` and `set_len_at_most` start.
+    fn lock_for_length(
+        &self,
+    ) -> Result<(
+        std::sync::MutexGuard<'_, ()>,
+        std::sync::MutexGuard<'_, crate::wait::State>,
+    )> {
+        let writer = self
+            .inner
+            .write_lock
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let state = self.inner.sync.lock();
+        if state.cancelled {
+            return Err(Error::Cancelled);
+        }
+        Ok((writer, state))
+    }
+
     /// Records the total length in bytes, waking any waiters (waits at or
     /// past it become [`WaitOutcome::Eof`]). Setting the same length again
     /// is a no-op.
@@ -292,15 +312,7 @@ impl StorageResource {
     ///   bytes beyond `len` are already present.
     /// - [`Error::Cancelled`] if the resource was cancelled.
     pub fn set_len(&self, len: u64) -> Result<()> {
-        let _writer = self
-            .inner
-            .write_lock
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        let mut state = self.inner.sync.lock();
-        if state.cancelled {
-            return Err(Error::Cancelled);
-        }
+        let (_writer, mut state) = self.lock_for_length()?;
         let present_end = state.ranges.max_end();
         match state.len {
             Some(known) if known == len => return Ok(()),
@@ -330,15 +342,7 @@ impl StorageResource {
     /// - [`Error::LengthConflict`] if bytes at or beyond `bound` are present.
     /// - [`Error::Cancelled`] if the resource was cancelled.
     pub fn set_len_at_most(&self, bound: u64) -> Result<()> {
-        let _writer = self
-            .inner
-            .write_lock
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        let mut state = self.inner.sync.lock();
-        if state.cancelled {
-            return Err(Error::Cancelled);
-        }
+        let (_writer, mut state) = self.lock_for_length()?;
         let present_end = state.ranges.max_end();
         if present_end > bound || state.len.is_some_and(|len| len > bound) {
             return Err(Error::LengthConflict {

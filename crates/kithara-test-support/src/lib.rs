@@ -3,3 +3,23 @@
 #![deny(missing_docs)]
 
 pub use kithara_loopback::*;
+
+pub mod bench {
+    //! Small helpers shared by the workspace's benchmarks.
+
+    /// A positive whole number from the environment variable `name`, else `default`.
+    pub fn env_usize(name: &str, default: usize) -> usize {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.trim().parse().ok())
+            .filter(|&v| v > 0)
+            .unwrap_or(default)
+    }
+
+    /// The median of `values` (the upper one of an even count); `None` if there are none.
+    pub fn median<T: PartialOrd + Copy>(values: &[T]) -> Option<T> {
+        let mut v = values.to_vec();
+        v.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+        v.get(v.len() / 2).copied()
+    }
+}
