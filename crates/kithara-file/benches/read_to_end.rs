@@ -27,10 +27,7 @@ use kithara_stream::{
     dl::{Downloader, DownloaderConfig},
     Stream,
 };
-use kithara_test_support::{
-    bench::{env_usize, median},
-    payload, LoopbackServer, Route,
-};
+use kithara_test_support::{bench::env_usize, payload, LoopbackServer, Route};
 use tokio::runtime::Runtime;
 use url::Url;
 
