@@ -160,6 +160,9 @@ pub enum Error {
         /// Why.
         reason: &'static str,
     },
+    /// The stream cannot seek by time (a progressive file without a time map).
+    #[error("this stream cannot seek by time")]
+    TimeSeekUnsupported,
     /// Reading a local file failed.
     #[error("{op} {path} failed")]
     LocalIo {
@@ -337,6 +340,7 @@ impl Error {
             } => io::ErrorKind::ConnectionRefused,
             Self::ShortBody { .. } => io::ErrorKind::UnexpectedEof,
             Self::InvalidSeek { .. }
+            | Self::TimeSeekUnsupported
             | Self::Transport {
                 kind: TransportKind::Invalid,
                 ..

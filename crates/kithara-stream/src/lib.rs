@@ -3,6 +3,7 @@
 #![cfg_attr(feature = "probe", deny(unsafe_code))]
 #![deny(missing_docs)]
 
+mod boundary;
 pub mod dl;
 mod error;
 mod hooks;
@@ -13,6 +14,7 @@ mod source;
 mod stream;
 mod timeline;
 
+pub use boundary::{Boundary, BoundaryKind, TimeAnchor, TimeMap};
 pub use error::{redact_url, Error, RedactedUrl, Result, SharedError, TransportKind};
 pub use hooks::{
     DecoderHooks, ReaderChunkSignal, ReaderSeek, ReaderSeekSignal, SharedHooks, SignalCursor,

@@ -9,7 +9,14 @@ use std::{ops::Range, sync::Arc};
 
 pub use kithara_storage::WaitOutcome;
 
-use crate::{error::Result, media::MediaInfo, timeline::Timeline};
+use std::time::Duration;
+
+use crate::{
+    boundary::{Boundary, TimeAnchor},
+    error::{Error, Result},
+    media::MediaInfo,
+    timeline::Timeline,
+};
 
 /// How an adaptive source chooses its variant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -94,6 +101,31 @@ pub trait Source: Send + Sync + 'static {
     /// Whether the bytes ahead belong to a different variant than those behind (the decoder may need a reset).
     fn has_variant_change_pending(&self) -> bool {
         false
+    }
+
+    /// The first boundary at or after byte `from` that is known so far (see [`Boundary`]). A
+    /// [`Stream`](crate::Stream) never lets one read cross a boundary.
+    fn next_boundary(&self, from: u64) -> Option<Boundary> {
+        let _ = from;
+        None
+    }
+
+    /// Maps media time `t` to the byte to read from, preparing the bytes there (for HLS: the
+    /// start of the segment holding `t`, laying out a new run after a seek-jump boundary when it
+    /// is not laid out yet). [`Stream::seek_time`](crate::Stream::seek_time) then moves the reader
+    /// there.
+    ///
+    /// # Errors
+    /// [`Error::TimeSeekUnsupported`] for sources that cannot map time (the default), or what the
+    /// source's mapping failed with.
+    fn seek_time(&mut self, t: Duration) -> Result<TimeAnchor> {
+        let _ = t;
+        Err(Error::TimeSeekUnsupported)
+    }
+
+    /// The segment structure of a segmented source.
+    fn segment_layout(&self) -> Option<&dyn SegmentLayout> {
+        None
     }
 }
 

@@ -15,10 +15,11 @@ use tokio::sync::broadcast;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
 use crate::{
+    boundary::{Boundary, TimeAnchor},
     error::{Error, Result},
     hooks::SharedHooks,
     media::MediaInfo,
-    source::{Source, WaitOutcome},
+    source::{SegmentLayout, Source, WaitOutcome},
     timeline::Timeline,
 };
 
@@ -154,6 +155,37 @@ impl<T: StreamType> Stream<T> {
         self.source.timeline().position()
     }
 
+    /// Media time at the read position, when the source maps bytes to time.
+    pub fn time_position(&self) -> Option<std::time::Duration> {
+        self.source.timeline().time_at(self.position())
+    }
+
+    /// The first boundary at or after the read position known so far: where a decoder will have
+    /// to start over (new init segment, variant switch, discontinuity, seek jump). Reads stop
+    /// short of it.
+    pub fn next_boundary(&self) -> Option<Boundary> {
+        self.source.next_boundary(self.position())
+    }
+
+    /// The segment structure, for segmented sources.
+    pub fn segment_layout(&self) -> Option<&dyn SegmentLayout> {
+        self.source.segment_layout()
+    }
+
+    /// Seeks to media time `t`: the source maps it to a byte (for HLS the start of the segment
+    /// holding `t`) and the reader moves there, published to the peer exactly like a byte seek.
+    /// Returns where it landed. Blocks only as long as the source needs to map the time (HLS may
+    /// wait for a playlist).
+    ///
+    /// # Errors
+    /// [`Error::TimeSeekUnsupported`] when the source cannot map time; the source's own errors.
+    pub fn seek_time(&mut self, t: std::time::Duration) -> Result<TimeAnchor> {
+        let anchor = self.source.seek_time(t)?;
+        let epoch = self.source.timeline().seek(anchor.pos);
+        tracing::debug!(pos = anchor.pos, time = ?anchor.time, epoch, "reader seek by time");
+        Ok(anchor)
+    }
+
     fn read_inner(&mut self, buf: &mut [u8]) -> Result<usize> {
         if buf.is_empty() {
             return Ok(0);
@@ -161,6 +193,15 @@ impl<T: StreamType> Stream<T> {
         #[allow(clippy::let_unit_value)]
         let _perf = crate::perf::span("stream.read");
         let start = self.position();
+        // One read never crosses a boundary: a decoder stops there and starts over.
+        let buf = match self.source.next_boundary(start.saturating_add(1)) {
+            Some(b) => {
+                let room = usize::try_from(b.pos - start).unwrap_or(usize::MAX);
+                let len = buf.len().min(room);
+                &mut buf[..len]
+            }
+            None => buf,
+        };
         // Bytes already present need no wait (and no clock).
         let mut n = self.source.read_at(start, buf)?;
         if n == 0 {

@@ -14,7 +14,10 @@ use std::{
     time::Duration,
 };
 
-use crate::hooks::{ReaderSeek, SharedHooks};
+use crate::{
+    boundary::TimeMap,
+    hooks::{ReaderSeek, SharedHooks},
+};
 
 /// One stretch of bytes the reader consumed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -45,6 +48,7 @@ struct Inner {
     pos: AtomicU64,
     epoch: AtomicU64,
     duration: Mutex<Option<Duration>>,
+    time_map: Mutex<Option<Arc<dyn TimeMap>>>,
     hooks: SharedHooks,
 }
 
@@ -99,13 +103,40 @@ impl Timeline {
             .unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Records the media duration.
+    /// Records the media duration (for HLS VOD, the sum of `EXTINF`).
     pub fn set_duration(&self, duration: Duration) {
         *self
             .inner
             .duration
             .lock()
             .unwrap_or_else(|p| p.into_inner()) = Some(duration);
+    }
+
+    /// Installs the protocol's byte↔time map.
+    pub fn set_time_map(&self, map: Arc<dyn TimeMap>) {
+        *self
+            .inner
+            .time_map
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(map);
+    }
+
+    fn time_map(&self) -> Option<Arc<dyn TimeMap>> {
+        self.inner
+            .time_map
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Media time at byte `pos`, if the protocol maps it.
+    pub fn time_at(&self, pos: u64) -> Option<Duration> {
+        self.time_map()?.time_at(pos)
+    }
+
+    /// Byte where media time `t` is, if the protocol maps it.
+    pub fn byte_at(&self, t: Duration) -> Option<u64> {
+        self.time_map()?.byte_at(t)
     }
 }
 

@@ -204,11 +204,14 @@ async fn ranged_and_full_gets_deliver_exact_bytes() {
     // A throughput sample per completed fetch reaches the (still registered) peer.
     let mut sampled = 0;
     for _ in 0..3 {
-        sampled += tokio::time::timeout(PATIENCE, samples.recv())
+        let s = tokio::time::timeout(PATIENCE, samples.recv())
             .await
             .unwrap()
-            .unwrap()
-            .bytes;
+            .unwrap();
+        assert!(s.complete);
+        assert_eq!(s.purpose, kithara_stream::dl::FetchPurpose::Media);
+        assert!(s.ttfb.is_some_and(|t| t <= s.elapsed), "{s:?}");
+        sampled += s.bytes;
     }
     assert_eq!(
         handle.bytes_fetched(),
@@ -819,5 +822,38 @@ async fn content_range_totals_and_starts_are_checked() {
         o => panic!("{o:?}"),
     }
     assert_eq!(server.requests().len(), 2);
+    settle(&handle, &mut rx).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transfer_cut_short_reports_a_partial_sample_tagged_with_its_purpose() {
+    let server = LoopbackServer::start().unwrap();
+    let body = payload(1 << 20, 46);
+    server.route(
+        "/cut",
+        Route::new(body.clone()).fault(Fault::ResetAfter {
+            after: 300_000,
+            times: 1,
+        }),
+    );
+    let dl = downloader(|c| c);
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let token = dl.child_token();
+    let (cmd, sink) = get(&server, "/cut", None, &token, &tx);
+    let cmd = cmd.with_purpose(kithara_stream::dl::FetchPurpose::Index);
+    let (handle, mut samples) = register_with(&dl, vec![cmd], token, true);
+    outcomes(&mut rx, 1).await;
+    assert!(*sink.bytes.lock().unwrap() == body);
+    let first = samples.recv().await.unwrap();
+    let second = samples.recv().await.unwrap();
+    assert!(!first.complete && first.bytes == 300_000, "{first:?}");
+    assert!(
+        second.complete && second.bytes == body.len() as u64 - 300_000,
+        "{second:?}"
+    );
+    assert!([first, second]
+        .iter()
+        .all(|s| s.purpose == kithara_stream::dl::FetchPurpose::Index));
+    handle.cancel();
     settle(&handle, &mut rx).await;
 }

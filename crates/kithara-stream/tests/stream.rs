@@ -15,7 +15,8 @@ use std::{
 
 use kithara_storage::StorageResource;
 use kithara_stream::{
-    Error, Result, SignalCursor, Source, Stream, StreamParts, StreamType, Timeline, WaitOutcome,
+    Boundary, BoundaryKind, Error, Result, SignalCursor, Source, Stream, StreamParts, StreamType,
+    TimeAnchor as WaitTimeAnchor, TimeMap, Timeline, WaitOutcome,
 };
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
@@ -27,6 +28,20 @@ struct MemSource {
     res: StorageResource,
     timeline: Timeline,
     budget: Duration,
+    /// Boundaries of the test's byte space, and one second of media per 1000 bytes.
+    boundaries: Vec<Boundary>,
+}
+
+#[derive(Debug)]
+struct PerMille;
+
+impl TimeMap for PerMille {
+    fn time_at(&self, pos: u64) -> Option<Duration> {
+        Some(Duration::from_millis(pos))
+    }
+    fn byte_at(&self, t: Duration) -> Option<u64> {
+        u64::try_from(t.as_millis()).ok()
+    }
 }
 
 impl Source for MemSource {
@@ -43,12 +58,30 @@ impl Source for MemSource {
     fn timeline(&self) -> &Timeline {
         &self.timeline
     }
+    fn next_boundary(&self, from: u64) -> Option<Boundary> {
+        self.boundaries.iter().find(|b| b.pos >= from).copied()
+    }
+    fn seek_time(&mut self, t: Duration) -> Result<WaitTimeAnchor> {
+        if self.boundaries.is_empty() {
+            return Err(Error::TimeSeekUnsupported);
+        }
+        // Lands on the last boundary at or before `t`, as HLS lands on a segment start.
+        let pos = self.timeline.byte_at(t).unwrap_or(0);
+        let start = self
+            .boundaries
+            .iter()
+            .rev()
+            .find(|b| b.pos <= pos)
+            .map_or(0, |b| b.pos);
+        Ok(WaitTimeAnchor::new(start, Duration::from_millis(start)))
+    }
 }
 
 struct MemConfig {
     res: StorageResource,
     budget: Duration,
     cancel: CancellationToken,
+    boundaries: Vec<Boundary>,
 }
 
 impl StreamType for Mem {
@@ -57,10 +90,15 @@ impl StreamType for Mem {
     type Events = ();
 
     async fn open(c: MemConfig) -> Result<StreamParts<Self>> {
+        let timeline = Timeline::new();
+        if !c.boundaries.is_empty() {
+            timeline.set_time_map(Arc::new(PerMille));
+        }
         let source = MemSource {
             res: c.res,
-            timeline: Timeline::new(),
+            timeline,
             budget: c.budget,
+            boundaries: c.boundaries,
         };
         Ok(StreamParts::new(source, broadcast::channel(4).0, c.cancel))
     }
@@ -76,6 +114,7 @@ fn stream(res: &StorageResource, budget: Duration) -> (Stream<Mem>, Cancellation
             res: res.clone(),
             budget,
             cancel: cancel.clone(),
+            boundaries: Vec::new(),
         }))
         .unwrap();
     (s, cancel)
@@ -245,4 +284,59 @@ fn cancelling_wakes_a_blocked_reader_and_dropping_cancels() {
     let (s2, token2) = stream(&StorageResource::memory(), Duration::from_millis(1));
     drop(s2);
     assert!(token2.is_cancelled(), "dropping a stream cancels its token");
+}
+
+#[test]
+fn reads_stop_at_boundaries_and_time_seeks_land_on_them() {
+    let res = StorageResource::memory();
+    res.write_at(0, &[7u8; 5000]).unwrap();
+    res.set_len(5000).unwrap();
+    let boundaries = vec![
+        Boundary::new(1000, BoundaryKind::VariantSwitch),
+        Boundary::new(3000, BoundaryKind::Discontinuity),
+    ];
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let mut s = rt
+        .block_on(Stream::<Mem>::new(MemConfig {
+            res: res.clone(),
+            budget: Duration::from_secs(5),
+            cancel: CancellationToken::new(),
+            boundaries,
+        }))
+        .unwrap();
+    let mut buf = [0u8; 4096];
+    assert_eq!(s.next_boundary().map(|b| b.pos), Some(1000));
+    assert_eq!(
+        s.read(&mut buf).unwrap(),
+        1000,
+        "stops short of the boundary"
+    );
+    let at = s.next_boundary().unwrap();
+    assert_eq!((at.pos, at.kind), (1000, BoundaryKind::VariantSwitch));
+    assert_eq!(s.read(&mut buf).unwrap(), 2000);
+    assert_eq!(s.read(&mut buf).unwrap(), 2000);
+    assert_eq!(s.read(&mut buf).unwrap(), 0);
+    assert_eq!(s.time_position(), Some(Duration::from_millis(5000)));
+
+    let mut seeks = SignalCursor::default();
+    let anchor = s.seek_time(Duration::from_millis(3500)).unwrap();
+    assert_eq!(
+        (anchor.pos, anchor.time),
+        (3000, Duration::from_millis(3000))
+    );
+    assert_eq!(s.position(), 3000);
+    let published = s.hooks().seek.take_new(&mut seeks).unwrap();
+    assert_eq!(published.pos, 3000, "published like a byte seek");
+    assert_eq!(s.read(&mut buf).unwrap(), 2000);
+}
+
+#[test]
+fn sources_without_a_time_map_refuse_time_seeks() {
+    let res = StorageResource::memory();
+    let (mut s, _) = stream(&res, Duration::from_secs(1));
+    let err = s.seek_time(Duration::from_secs(1)).unwrap_err();
+    assert!(matches!(err, Error::TimeSeekUnsupported), "{err}");
+    assert_eq!(s.position(), 0);
 }

@@ -7,17 +7,21 @@
 //! are retried with backoff (honouring `Retry-After`); other failures end the command at once.
 //! Every attempt, whatever the server answers, goes through this loop and its budget.
 
-use std::{future::Future, pin::Pin, time::Duration};
+use std::{
+    future::Future,
+    pin::Pin,
+    time::{Duration, Instant},
+};
 
 use kithara_storage::Validator;
-use tokio::time::timeout;
+use tokio::{sync::mpsc, time::timeout};
 
 use super::{
     body::Body,
     classify::{classify, Class},
     downloader::Inner,
     fetch::{FetchMethod, ResourceEnd, ResponseInfo},
-    peer::PeerState,
+    peer::{PeerState, ThroughputSample},
     request,
     response::{response_info, transport},
     validate::validate,
@@ -54,12 +58,19 @@ pub(super) struct Progress {
     pub(super) validator: Option<Validator>,
     /// Total length told by an earlier response.
     pub(super) total: Option<u64>,
+    /// When the current attempt's request was sent, and when its headers arrived.
+    pub(super) sent: Option<Instant>,
+    pub(super) ttfb: Option<Duration>,
 }
+
+/// An attempt cut short reports its throughput when it delivered at least this much.
+const PARTIAL_SAMPLE_MIN: u64 = 64 * 1024;
 
 pub(crate) async fn execute(
     inner: &Inner,
     cmd: &mut FetchCmd,
     state: &PeerState,
+    samples: &mpsc::UnboundedSender<ThroughputSample>,
     mut cancelled: Pin<&mut impl Future<Output = ()>>,
 ) -> FetchOutcome {
     let client = inner.client.clone();
@@ -70,6 +81,21 @@ pub(crate) async fn execute(
         delivered: 0,
         validator: None,
         total: None,
+        sent: None,
+        ttfb: None,
+    };
+    // Reports the throughput of the attempt that delivered `bytes` (complete or cut short).
+    let purpose = cmd.purpose();
+    let report = |progress: &Progress, bytes: u64, complete: bool| {
+        let Some(sent) = progress.sent else { return };
+        if bytes == 0 || (!complete && bytes < PARTIAL_SAMPLE_MIN) {
+            return;
+        }
+        let mut s = ThroughputSample::new(bytes, sent.elapsed()).with_purpose(purpose);
+        if let Some(t) = progress.ttfb {
+            s = s.with_ttfb(t);
+        }
+        let _ = samples.send(if complete { s } else { s.partial() });
     };
     let mut attempts_without_progress = 0u32;
     let mut total_attempts = 0u32;
@@ -82,14 +108,18 @@ pub(crate) async fn execute(
             biased;
             _ = cancelled.as_mut() => Stop::Cancelled,
             r = attempt(inner, &client, cmd, &mut progress, state, &url) => match r {
-                Ok(resource_end) => return FetchOutcome::Completed {
-                    bytes: progress.delivered,
-                    end: progress.next,
-                    resource_end,
-                },
+                Ok(resource_end) => {
+                    report(&progress, progress.delivered - before, true);
+                    return FetchOutcome::Completed {
+                        bytes: progress.delivered,
+                        end: progress.next,
+                        resource_end,
+                    };
+                }
                 Err(stop) => stop,
             },
         };
+        report(&progress, progress.delivered - before, false);
         if progress.delivered > before {
             attempts_without_progress = 1;
         }
@@ -146,6 +176,9 @@ async fn attempt(
     if let Some(v) = &req.if_range {
         tracing::trace!(if_range = %v, "conditional range request");
     }
+    let sent = Instant::now();
+    progress.sent = Some(sent);
+    progress.ttfb = None;
     let resp = match timeout(inactivity, builder.send()).await {
         Err(_) => {
             return Err(Stop::retry(Error::Inactivity {
@@ -167,6 +200,7 @@ async fn attempt(
         }
         Ok(Ok(r)) => r,
     };
+    progress.ttfb = Some(sent.elapsed());
     if let Class::PastEnd(end) = classify(&resp, &req, url)? {
         let total = match end {
             ResourceEnd::Exact(t) => Some(t),

@@ -295,14 +295,9 @@ async fn run(
             _ = &mut cancelled => return FetchOutcome::Cancelled,
             s = slot.wait() => s,
         };
-        let started = std::time::Instant::now();
-        let outcome = attempt::execute(&inner, &mut cmd, &state, cancelled).await;
+        let outcome = attempt::execute(&inner, &mut cmd, &state, &samples, cancelled).await;
         if let FetchOutcome::Completed { bytes, .. } = &outcome {
             crate::probe::fetch_done(*bytes);
-            let _ = samples.send(ThroughputSample {
-                bytes: *bytes,
-                elapsed: started.elapsed(),
-            });
         }
         outcome
     }

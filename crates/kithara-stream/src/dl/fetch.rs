@@ -181,6 +181,7 @@ pub struct FetchCmd {
     range: Option<ByteRange>,
     headers: HeaderMap,
     priority: Priority,
+    purpose: super::FetchPurpose,
     validator: Option<Validator>,
     expected_len: Option<u64>,
     writer_blocks: bool,
@@ -209,6 +210,7 @@ impl FetchCmd {
             range: None,
             headers: HeaderMap::new(),
             priority: Priority::Normal,
+            purpose: super::FetchPurpose::Media,
             validator: None,
             expected_len: None,
             writer_blocks: false,
@@ -254,6 +256,13 @@ impl FetchCmd {
     #[must_use]
     pub fn with_priority(mut self, priority: Priority) -> Self {
         self.priority = priority;
+        self
+    }
+
+    /// What is fetched (default media bytes); its throughput samples carry it.
+    #[must_use]
+    pub fn with_purpose(mut self, purpose: super::FetchPurpose) -> Self {
+        self.purpose = purpose;
         self
     }
 
@@ -345,6 +354,11 @@ impl FetchCmd {
     /// The priority.
     pub fn priority(&self) -> Priority {
         self.priority
+    }
+
+    /// What is fetched.
+    pub fn purpose(&self) -> super::FetchPurpose {
+        self.purpose
     }
 
     /// The version the bytes must belong to, if known.

@@ -27,4 +27,4 @@ pub use fetch::{
 };
 #[cfg(feature = "mock")]
 pub use peer::PeerMock;
-pub use peer::{Peer, PeerHandle, ThroughputSample};
+pub use peer::{FetchPurpose, Peer, PeerHandle, ThroughputSample};

@@ -14,17 +14,76 @@ use tokio_util::sync::CancellationToken;
 
 use super::FetchCmd;
 
-/// Throughput of one finished fetch, reported to its peer (input to bitrate decisions).
+/// What a command fetched, as its throughput samples report it (adaptive peers feed their
+/// bandwidth estimate from media samples only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum FetchPurpose {
+    /// Media bytes: a segment, a file's body.
+    #[default]
+    Media,
+    /// An index of the media: a playlist or manifest.
+    Index,
+    /// A decryption key.
+    Key,
+    /// Anything else.
+    Other,
+}
+
+/// Throughput of one attempt, reported to its peer (input to bitrate decisions).
+///
+/// Timed from the request being sent to the last byte of the attempt (or to where it stopped),
+/// with the time to the first response byte. A successful attempt reports one sample; an attempt
+/// that failed or was cancelled after delivering a useful amount (64 KiB or more) reports one
+/// marked incomplete.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ThroughputSample {
-    /// Body bytes delivered.
+    /// Body bytes delivered by the attempt.
     pub bytes: u64,
     /// Time from the request being sent to its last byte.
     pub elapsed: Duration,
+    /// Time from the request being sent to the response headers, if known.
+    pub ttfb: Option<Duration>,
+    /// What was fetched.
+    pub purpose: FetchPurpose,
+    /// Whether the attempt completed (false for a partial transfer cut short).
+    pub complete: bool,
 }
 
 impl ThroughputSample {
+    /// A complete sample of media bytes with no time-to-first-byte, for tests and simulations.
+    pub fn new(bytes: u64, elapsed: Duration) -> Self {
+        Self {
+            bytes,
+            elapsed,
+            ttfb: None,
+            purpose: FetchPurpose::Media,
+            complete: true,
+        }
+    }
+
+    /// With the time to the first response byte.
+    #[must_use]
+    pub fn with_ttfb(mut self, ttfb: Duration) -> Self {
+        self.ttfb = Some(ttfb);
+        self
+    }
+
+    /// With what was fetched.
+    #[must_use]
+    pub fn with_purpose(mut self, purpose: FetchPurpose) -> Self {
+        self.purpose = purpose;
+        self
+    }
+
+    /// Marked as a transfer that was cut short.
+    #[must_use]
+    pub fn partial(mut self) -> Self {
+        self.complete = false;
+        self
+    }
+
     /// Bytes per second, if any time elapsed.
     pub fn bytes_per_sec(&self) -> Option<f64> {
         let secs = self.elapsed.as_secs_f64();
