@@ -86,7 +86,9 @@ cd "$MEDIA"
 "${FF[@]}" -i "$TMP/src.wav" "${AAC_OPTS[@]}" -b:a 64k "${BITEXACT[@]}" -f adts chirp.aac
 "${FF[@]}" -i chirp.aac -c:a copy -bsf:a aac_adtstoasc "${BITEXACT[@]}" chirp.m4a                       # moov at the end
 "${FF[@]}" -i chirp.aac -c:a copy -bsf:a aac_adtstoasc "${BITEXACT[@]}" -movflags +faststart chirp-faststart.m4a
-"${FF[@]}" -i chirp.aac -c:a copy -bsf:a aac_adtstoasc "${BITEXACT[@]}" \
+# From the M4A, not the ADTS file: with an empty moov written before the first packet, the
+# AudioSpecificConfig made by aac_adtstoasc would come too late for the moov.
+"${FF[@]}" -i chirp.m4a -c:a copy "${BITEXACT[@]}" \
   -movflags +frag_keyframe+empty_moov+default_base_moof -frag_duration 1000000 chirp-frag.mp4
 "${FF[@]}" -i chirp.aac -c:a copy "${BITEXACT[@]}" -f mpegts chirp.ts
 
@@ -100,8 +102,10 @@ for i in 0 1 2; do
   # MPEG-TS segments.
   "${FF[@]}" -i "$TMP/v$i.aac" -c:a copy "${BITEXACT[@]}" -f hls -hls_time 2 -hls_list_size 0 \
     -hls_playlist_type vod -hls_segment_type mpegts -hls_segment_filename "ts/v$i-%02d.ts" "ts/v$i.m3u8"
-  # fMP4 segments with an init segment (EXT-X-MAP).
-  "${FF[@]}" -i "$TMP/v$i.aac" -c:a copy -bsf:a aac_adtstoasc "${BITEXACT[@]}" -f hls -hls_time 2 -hls_list_size 0 \
+  # fMP4 segments with an init segment (EXT-X-MAP), remuxed from an M4A so that the init segment
+  # carries the AudioSpecificConfig.
+  "${FF[@]}" -i "$TMP/v$i.aac" -c:a copy -bsf:a aac_adtstoasc "${BITEXACT[@]}" "$TMP/v$i.m4a"
+  "${FF[@]}" -i "$TMP/v$i.m4a" -c:a copy "${BITEXACT[@]}" -f hls -hls_time 2 -hls_list_size 0 \
     -hls_playlist_type vod -hls_segment_type fmp4 -hls_fmp4_init_filename "v$i-init.mp4" \
     -hls_segment_filename "fmp4/v$i-%02d.m4s" "fmp4/v$i.m3u8"
   # Packed audio: raw ADTS segments; the segment muxer writes the playlist.

@@ -1,0 +1,1 @@
+//! Probing fetches little and never the tail.
