@@ -4,13 +4,7 @@
 //! [`Core`] (format reader + codec), so a later owner can drop a core and build a new one over the
 //! same stream at a boundary (variant switch, discontinuity, new init segment).
 
-use std::{
-    sync::{
-        atomic::{AtomicU64, Ordering},
-        Arc,
-    },
-    time::Duration,
-};
+use std::{sync::Arc, time::Duration};
 
 use kithara_stream::{ContainerFormat, Stream, StreamType};
 use symphonia::core::{
@@ -26,7 +20,7 @@ use crate::{
     config::DecoderConfig,
     error::{Error, Origin, Result},
     info::{codec_label, codec_of, TrackInfo},
-    media_source::{lock, LayoutGate, SharedStream, StreamMediaSource},
+    media_source::{lock, LayoutGate, Progress, SharedStream, StreamMediaSource},
     probe,
 };
 
@@ -68,7 +62,7 @@ impl<T: StreamType> Decoder<T> {
         };
         let shared = Arc::new(std::sync::Mutex::new(stream));
         let (source, gate) = StreamMediaSource::from_shared(Arc::clone(&shared));
-        let pos = source.position_handle();
+        let pos = source.progress();
         let origin = Origin(config.origin.clone());
         let core = Core::open(Box::new(source), &gate, pos, hints, origin, &config)?;
         Ok(Self {
@@ -137,7 +131,7 @@ pub(crate) struct Core {
     time_base: Option<TimeBase>,
     info: TrackInfo,
     origin: Origin,
-    pos: Arc<AtomicU64>,
+    pos: Arc<Progress>,
     gapless: bool,
     /// Frame index (at the track's rate) of the next frame to hand out.
     next_frame: u64,
@@ -151,7 +145,7 @@ impl Core {
     pub(crate) fn open(
         source: Box<dyn MediaSource>,
         gate: &LayoutGate,
-        pos: Arc<AtomicU64>,
+        pos: Arc<Progress>,
         hints: kithara_stream::MediaInfo,
         origin: Origin,
         config: &DecoderConfig,
@@ -231,7 +225,7 @@ impl Core {
     }
 
     fn stream_pos(&self) -> u64 {
-        self.pos.load(Ordering::Relaxed)
+        self.pos.pos()
     }
 
     /// A track timestamp as a frame index at the track's rate.
@@ -414,6 +408,11 @@ impl Core {
                 pos: self.stream_pos(),
                 source: io,
             },
+            // A reader that fails once the bytes have run out met a file cut short.
+            other if self.pos.at_end() => {
+                tracing::debug!(error = %other, "reader failed at the end of the stream");
+                self.truncated()
+            }
             other => self.malformed(other),
         }
     }

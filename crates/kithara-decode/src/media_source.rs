@@ -75,14 +75,42 @@ pub(crate) fn lock<T: StreamType>(s: &SharedStream<T>) -> MutexGuard<'_, Stream<
 pub struct StreamMediaSource<T: StreamType> {
     stream: SharedStream<T>,
     hidden: Arc<AtomicBool>,
-    pos: Arc<AtomicU64>,
+    progress: Arc<Progress>,
+}
+
+/// Where the reader is and how long the stream is, as of the last read or seek; shared with the
+/// decoder so it can place chunks and tell a truncated file from a malformed one.
+#[derive(Debug)]
+pub(crate) struct Progress {
+    pos: AtomicU64,
+    /// `u64::MAX` while unknown.
+    len: AtomicU64,
+}
+
+impl Progress {
+    /// The stream position after the last read or seek.
+    pub(crate) fn pos(&self) -> u64 {
+        self.pos.load(Ordering::Relaxed)
+    }
+
+    /// Whether the last read reached the stream's known end.
+    pub(crate) fn at_end(&self) -> bool {
+        let len = self.len.load(Ordering::Relaxed);
+        len != u64::MAX && self.pos() >= len
+    }
+
+    fn update<T: StreamType>(&self, s: &Stream<T>) {
+        self.pos.store(s.position(), Ordering::Relaxed);
+        self.len
+            .store(s.len().unwrap_or(u64::MAX), Ordering::Relaxed);
+    }
 }
 
 impl<T: StreamType> std::fmt::Debug for StreamMediaSource<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StreamMediaSource")
             .field("hidden", &self.hidden.load(Ordering::Relaxed))
-            .field("pos", &self.pos.load(Ordering::Relaxed))
+            .field("progress", &self.progress)
             .finish_non_exhaustive()
     }
 }
@@ -126,19 +154,23 @@ impl<T: StreamType> StreamMediaSource<T> {
     }
 
     pub(crate) fn from_shared(stream: SharedStream<T>) -> (Self, LayoutGate) {
-        let pos = lock(&stream).position();
+        let progress = Arc::new(Progress {
+            pos: AtomicU64::new(0),
+            len: AtomicU64::new(u64::MAX),
+        });
+        progress.update(&lock(&stream));
         let hidden = Arc::new(AtomicBool::new(true));
         let s = Self {
             stream,
             hidden: Arc::clone(&hidden),
-            pos: Arc::new(AtomicU64::new(pos)),
+            progress,
         };
         (s, LayoutGate(hidden))
     }
 
-    /// The stream's read position after the last read or seek, readable from another owner.
-    pub(crate) fn position_handle(&self) -> Arc<AtomicU64> {
-        Arc::clone(&self.pos)
+    /// The reader's progress, readable from another owner.
+    pub(crate) fn progress(&self) -> Arc<Progress> {
+        Arc::clone(&self.progress)
     }
 }
 
@@ -146,7 +178,7 @@ impl<T: StreamType> Read for StreamMediaSource<T> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let mut s = lock(&self.stream);
         let n = s.read(buf)?;
-        self.pos.store(s.position(), Ordering::Relaxed);
+        self.progress.update(&s);
         Ok(n)
     }
 }
@@ -155,7 +187,7 @@ impl<T: StreamType> Seek for StreamMediaSource<T> {
     fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
         let mut s = lock(&self.stream);
         let pos = s.seek(to)?;
-        self.pos.store(pos, Ordering::Relaxed);
+        self.progress.update(&s);
         Ok(pos)
     }
 }
