@@ -142,9 +142,10 @@ pub(crate) fn open(
 }
 
 fn probe_options(max_probe_bytes: u32) -> ProbeOptions {
-    let mut o = ProbeOptions::default();
-    o.max_probe_depth = max_probe_bytes.max(64 * 1024);
-    o
+    ProbeOptions {
+        max_probe_depth: max_probe_bytes.max(64 * 1024),
+        ..ProbeOptions::default()
+    }
 }
 
 /// Maps an error from building a reader: I/O failures of the stream stay stream errors; an early

@@ -410,7 +410,7 @@ mod tests {
         f[3] |= ((len >> 11) & 3) as u8;
         f[4] = ((len >> 3) & 0xFF) as u8;
         f[5] = (((len & 7) << 5) as u8) | 0x1F;
-        f.extend(std::iter::repeat(fill).take(payload_len));
+        f.extend(std::iter::repeat_n(fill, payload_len));
         f
     }
 
