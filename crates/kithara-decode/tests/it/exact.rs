@@ -3,7 +3,22 @@
 
 use std::time::Duration;
 
-use crate::common::{decode_all, read_frames, symphonia_decode, Env, FORMATS};
+use kithara_stream::{AudioCodec, ContainerFormat};
+
+use crate::common::{media_path, read_frames, symphonia_decode, Env, FORMATS};
+
+fn expected_format(name: &str) -> (ContainerFormat, AudioCodec) {
+    match name.rsplit_once('.').map(|(_, e)| e) {
+        Some("mp3") => (ContainerFormat::MpegAudio, AudioCodec::Mp3),
+        Some("aac") => (ContainerFormat::Adts, AudioCodec::AacLc),
+        Some("m4a" | "mp4") => (ContainerFormat::Mp4, AudioCodec::AacLc),
+        Some("flac") => (ContainerFormat::Flac, AudioCodec::Flac),
+        Some("wav") => (ContainerFormat::Wav, AudioCodec::Pcm),
+        Some("ogg") => (ContainerFormat::Ogg, AudioCodec::Vorbis),
+        Some("ts") => (ContainerFormat::MpegTs, AudioCodec::AacLc),
+        _ => unreachable!(),
+    }
+}
 
 /// The file symphonia can read from disk holding the same frames (symphonia has no TS reader; the
 /// TS fixture carries the ADTS fixture's frames).
@@ -26,8 +41,27 @@ fn whole_file_matches_symphonia_from_disk() {
             (22_050, 2),
             "{name}: {info:?}"
         );
-        let (pcm, err) = decode_all(&mut d);
-        assert!(err.is_none(), "{name}: {err:?}");
+        let (container, codec) = expected_format(name);
+        assert_eq!(
+            (info.container, info.codec),
+            (Some(container), Some(codec)),
+            "{name}"
+        );
+        // Chunks are contiguous in time and their byte positions only grow, within the file.
+        let len = std::fs::metadata(media_path(name)).unwrap().len();
+        let (mut pcm, mut next, mut last_pos) = (Vec::new(), Duration::ZERO, 0);
+        while let Some(c) = d.next_chunk().unwrap() {
+            assert_eq!(c.time, next, "{name}: gap or overlap");
+            assert!(
+                c.byte_pos >= last_pos && c.byte_pos <= len,
+                "{name}: byte_pos {}",
+                c.byte_pos
+            );
+            next = at_frame(c.end_frame());
+            last_pos = c.byte_pos;
+            pcm.extend_from_slice(&c.samples);
+        }
+        assert_eq!(d.position(), next);
         let reference = symphonia_decode(disk_twin(name));
         assert_eq!(pcm.len(), reference.len(), "{name}: sample count");
         assert!(pcm == reference, "{name}: samples differ");
@@ -66,6 +100,17 @@ fn random_seeks_match_disk_and_land_on_the_requested_frame() {
                 "{name} @ frame {frame}: not the linear decode"
             );
         }
+    }
+}
+
+trait EndFrame {
+    fn end_frame(&self) -> usize;
+}
+
+impl EndFrame for kithara_decode::PcmChunk {
+    fn end_frame(&self) -> usize {
+        let start = (self.time.as_nanos() * u128::from(self.sample_rate)).div_ceil(1_000_000_000);
+        start as usize + self.frames()
     }
 }
 
