@@ -5,6 +5,7 @@
 mod chunk;
 mod config;
 mod decoder;
+mod engine;
 mod error;
 mod info;
 mod media_source;

@@ -70,7 +70,7 @@ pub(crate) fn open(
 
     let mut channels_hint = None;
     let reader: Box<dyn FormatReader> = match container {
-        Some(ContainerFormat::MpegTs) => match TsReader::try_new(mss) {
+        Some(ContainerFormat::MpegTs) => match TsReader::open(mss) {
             Ok(r) => {
                 channels_hint = r.channel_count();
                 Box::new(r)

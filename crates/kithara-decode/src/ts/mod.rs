@@ -8,6 +8,7 @@
 //! before the target, which suits the short TS segments of HLS (whose seeks go through the
 //! playlist) but not long TS files.
 
+mod adts;
 pub(crate) mod demux;
 
 use std::io::{Read, Seek, SeekFrom};
@@ -18,7 +19,9 @@ use symphonia::core::{
         CodecParameters,
     },
     errors::{seek_error, Error as SymError, Result as SymResult, SeekErrorKind},
-    formats::{FormatId, FormatInfo, FormatReader, SeekMode, SeekTo, SeekedTo, Track},
+    formats::{
+        FormatId, FormatInfo, FormatOptions, FormatReader, SeekMode, SeekTo, SeekedTo, Track,
+    },
     io::{MediaSourceStream, ReadBytes},
     meta::{Metadata, MetadataLog},
     packet::Packet,
@@ -86,8 +89,22 @@ impl std::fmt::Debug for TsReader<'_> {
 }
 
 impl<'s> TsReader<'s> {
-    /// Reads until the first audio frame and builds the AAC track from its ADTS header.
-    pub(crate) fn try_new(mss: MediaSourceStream<'s>) -> Result<Self, OpenError> {
+    /// Opens a transport stream for code that runs symphonia itself: reads until the first audio
+    /// frame and builds the AAC track from its ADTS header.
+    ///
+    /// # Errors
+    ///
+    /// `Unsupported` when the program's audio is not AAC in ADTS (LATM, MPEG audio, AC-3);
+    /// `DecodeError` when no audio frame turns up in the first 2 MiB; `IoError` from the source.
+    pub fn try_new(mss: MediaSourceStream<'s>, _opts: FormatOptions) -> SymResult<Self> {
+        Self::open(mss).map_err(|e| match e {
+            OpenError::Unsupported(what) => SymError::Unsupported(what),
+            OpenError::Sym(e) => e,
+        })
+    }
+
+    /// [`TsReader::try_new`], telling an unsupported stream type apart.
+    pub(crate) fn open(mss: MediaSourceStream<'s>) -> Result<Self, OpenError> {
         let mut r = Self {
             mss,
             demux: Demuxer::default(),
