@@ -75,6 +75,11 @@ impl Demuxer {
         self.frames.pop_front()
     }
 
+    /// Puts a frame back at the head of the queue.
+    pub(crate) fn push_front(&mut self, frame: AdtsFrame) {
+        self.frames.push_front(frame);
+    }
+
     /// The next complete ADTS frame, left in place.
     pub(crate) fn peek_frame(&self) -> Option<&AdtsFrame> {
         self.frames.front()

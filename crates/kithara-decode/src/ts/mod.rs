@@ -1,9 +1,10 @@
 //! AAC in MPEG-TS, which symphonia lacks: [`TsReader`] is a symphonia [`FormatReader`] over the
 //! [`demux`] module, handing the ADTS frames of the first AAC stream to symphonia's AAC decoder.
 //!
-//! Timestamps count decoded frames from the first ADTS frame (1024 per frame, time base
-//! 1 / sample rate), so the output timeline has no gap and no overlap whatever the PTS do; PTS
-//! are kept for logging. Seeking is exact: the reader goes back to byte 0 when the target is behind
+//! Timestamps count frames from the first ADTS frame (1024 per frame, time base 1 / sample rate),
+//! so the output timeline has no gap and no overlap; the PTS only move the count forward when
+//! frames were lost (a continuity gap drops the PES it hit), so the audio after a loss keeps its
+//! place in time. Seeking is exact: the reader goes back to byte 0 when the target is behind
 //! it, then skips whole frames up to the one that holds the target. That costs a read of the bytes
 //! before the target, which suits the short TS segments of HLS (whose seeks go through the
 //! playlist) but not long TS files.
@@ -75,6 +76,8 @@ pub struct TsReader<'s> {
     metadata: MetadataLog,
     next_ts: u64,
     first_pts: Option<u64>,
+    /// Sample rate of the track.
+    rate: u32,
     /// Bytes of a packet cut short by the end of the stream.
     cut_short: bool,
 }
@@ -113,6 +116,7 @@ impl<'s> TsReader<'s> {
             metadata: MetadataLog::default(),
             next_ts: 0,
             first_pts: None,
+            rate: 0,
             cut_short: false,
         };
         let start = r.mss.pos();
@@ -132,6 +136,7 @@ impl<'s> TsReader<'s> {
             }
         };
         r.first_pts = r.demux.peek_frame().and_then(|f| f.pts);
+        r.rate = header.sample_rate;
         let mut params = AudioCodecParameters::new();
         params
             .for_codec(CODEC_ID_AAC)
@@ -214,6 +219,27 @@ impl<'s> TsReader<'s> {
         }
     }
 
+    /// Moves the frame counter forward when the frame's PTS says frames were lost before it (a
+    /// continuity gap dropped a PES): the audio after the gap keeps its place in time. PTS that
+    /// agree with the count within half a frame, or that go backwards, change nothing.
+    fn place(&mut self, frame: &AdtsFrame) {
+        let (Some(first), Some(pts)) = (self.first_pts, frame.pts) else {
+            return;
+        };
+        // 33-bit PTS, 90 kHz.
+        let ticks = pts.wrapping_sub(first) & ((1 << 33) - 1);
+        let expected = (u128::from(ticks) * u128::from(self.rate) + 45_000) / 90_000;
+        let expected = u64::try_from(expected).unwrap_or(u64::MAX);
+        if expected > self.next_ts + AAC_FRAMES / 2 {
+            tracing::warn!(
+                from = self.next_ts,
+                to = expected,
+                "TS: frames missing before this PES, moving the timeline forward"
+            );
+            self.next_ts = expected;
+        }
+    }
+
     fn rewind(&mut self) -> SymResult<()> {
         self.mss.seek(SeekFrom::Start(0))?;
         self.demux.reset_stream();
@@ -255,7 +281,13 @@ impl FormatReader for TsReader<'_> {
         }
         // Skip whole frames before the one holding the target.
         while self.next_ts + AAC_FRAMES <= target {
-            if self.demux.pop_frame().is_some() {
+            if let Some(frame) = self.demux.pop_frame() {
+                self.place(&frame);
+                if self.next_ts + AAC_FRAMES > target {
+                    // A gap jumped past the target: this frame is the first one after it.
+                    self.demux.push_front(frame);
+                    break;
+                }
                 self.next_ts += AAC_FRAMES;
                 continue;
             }
@@ -281,6 +313,7 @@ impl FormatReader for TsReader<'_> {
         let Some(frame) = self.next_frame()? else {
             return Ok(None);
         };
+        self.place(&frame);
         let ts = Timestamp::try_from(self.next_ts).unwrap_or(Timestamp::MAX);
         self.next_ts += AAC_FRAMES;
         Ok(Some(Packet::new(

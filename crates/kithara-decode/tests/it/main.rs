@@ -12,3 +12,4 @@ mod errors;
 mod exact;
 mod probing;
 mod reference;
+mod ts;
