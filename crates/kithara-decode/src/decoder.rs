@@ -4,15 +4,19 @@
 //! `Core` (format reader + codec), so a later owner can drop a core and build a new one over the
 //! same stream at a boundary (variant switch, discontinuity, new init segment).
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    io::{Seek, SeekFrom},
+    sync::Arc,
+    time::Duration,
+};
 
-use kithara_stream::{Stream, StreamType};
+use kithara_stream::{MediaInfo, Stream, StreamType};
 
 use crate::{
     chunk::{frames_to_duration, PcmChunk},
     config::DecoderConfig,
     engine::Core,
-    error::{Origin, Result},
+    error::{Error, Origin, Result},
     info::TrackInfo,
     media_source::{lock, SharedStream, StreamMediaSource},
 };
@@ -51,10 +55,35 @@ impl<T: StreamType> Decoder<T> {
             (a, b) => a.or(b).unwrap_or_default(),
         };
         let shared = Arc::new(std::sync::Mutex::new(stream));
-        let (source, gate) = StreamMediaSource::from_shared(Arc::clone(&shared));
-        let pos = source.progress();
         let origin = Origin(config.origin.clone());
-        let core = Core::open(Box::new(source), &gate, pos, hints, origin, &config)?;
+        let attempt = |hints: MediaInfo| {
+            let (mut source, gate) = StreamMediaSource::from_shared(Arc::clone(&shared));
+            // A retry starts from byte 0 again (a no-op the first time).
+            source.seek(SeekFrom::Start(0)).map_err(|e| Error::Stream {
+                origin: origin.clone(),
+                pos: 0,
+                source: e,
+            })?;
+            let progress = source.progress();
+            Core::open(
+                Box::new(source),
+                &gate,
+                progress,
+                hints,
+                origin.clone(),
+                &config,
+            )
+        };
+        let core = match attempt(hints) {
+            // The hint was wrong (a mislabelled Content-Type or extension): sniff the content.
+            Err(Error::UnknownFormat { .. }) if hints.container.is_some() => {
+                tracing::warn!(hint = ?hints.container, "the bytes do not match the container hint; probing the content");
+                let mut unhinted = hints;
+                unhinted.container = None;
+                attempt(unhinted)?
+            }
+            other => other?,
+        };
         Ok(Self {
             core,
             stream: shared,

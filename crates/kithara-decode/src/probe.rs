@@ -118,10 +118,9 @@ pub(crate) fn open(
             }
             probe.register_metadata::<meta::Id3v2Reader<'_>>();
             probe.register_metadata::<meta::ApeReader<'_>>();
-            let label = c.to_string();
             probe
                 .probe(&Hint::new(), mss, opts, MetadataOptions::default())
-                .map_err(|e| map_open_error(e, origin, &label, unknown))?
+                .map_err(|e| map_open_error(e, origin, "unknown", unknown))?
         }
         None => {
             let mut probe = Probe::new_with_options(&probe_options(max_probe_bytes));
@@ -172,6 +171,7 @@ fn map_open_error(
             pos: 0,
             source: io,
         },
+        // From a probe, `Unsupported` means no reader matched; from a reader, a feature it lacks.
         SymError::Unsupported(what) if container != "unknown" => Error::UnsupportedCodec {
             origin: origin.clone(),
             codec: what.to_owned(),

@@ -100,3 +100,22 @@ fn first_5_s_of_a_10_mib_mp3_fetch_under_1_mib_and_never_the_tail() {
         assert!(r.body_start < MIB, "a request started far ahead: {r:?}");
     }
 }
+
+/// A wrong hint (here a FLAC file served as `audio/mpeg` under an `.mp3` name) does not stop
+/// decoding: the content is probed instead, from byte 0.
+#[test]
+fn mislabelled_content_is_probed() {
+    let env = Env::new();
+    let flac = media::get("chirp.flac").unwrap().bytes;
+    env.server
+        .route("/song.mp3", Route::new(flac).content_type("audio/mpeg"));
+    let mut d = env.remote_path("/song.mp3").unwrap();
+    assert_eq!(
+        d.info().container,
+        Some(kithara_stream::ContainerFormat::Flac)
+    );
+    let (pcm, err) = crate::common::decode_all(&mut d);
+    assert!(err.is_none(), "{err:?}");
+    let (reference, _) = crate::common::decode_all(&mut env.remote("chirp.flac"));
+    assert!(pcm == reference);
+}
