@@ -1,5 +1,5 @@
 //! AAC in MPEG-TS, which symphonia lacks: [`TsReader`] is a symphonia [`FormatReader`] over the
-//! [`demux`] module, handing the ADTS frames of the first AAC stream to symphonia's AAC decoder.
+//! `demux` module, handing the ADTS frames of the first AAC stream to symphonia's AAC decoder.
 //!
 //! Timestamps count frames from the first ADTS frame (1024 per frame, time base 1 / sample rate),
 //! so the output timeline has no gap and no overlap; the PTS only move the count forward when
