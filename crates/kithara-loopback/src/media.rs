@@ -62,4 +62,45 @@ mod tests {
         assert!(get("SHA256SUMS").is_none());
         assert!(FILES.windows(2).all(|w| w[0].name < w[1].name));
     }
+
+    /// Every URI in every bundled playlist (segments, `URI="…"` of keys, maps and renditions)
+    /// resolves to a bundled file.
+    #[test]
+    fn playlists_reference_bundled_files() {
+        let mut checked = 0;
+        for f in FILES.iter().filter(|f| f.name.ends_with(".m3u8")) {
+            let dir = f.name.rsplit_once('/').map_or("", |(d, _)| d);
+            let text = std::str::from_utf8(f.bytes).expect("playlists are UTF-8");
+            for line in text.lines() {
+                let mut uris: Vec<&str> = line
+                    .split("URI=\"")
+                    .skip(1)
+                    .filter_map(|r| r.split('"').next())
+                    .collect();
+                if !line.starts_with('#') && !line.trim().is_empty() {
+                    uris.push(line.trim());
+                }
+                for uri in uris {
+                    let path = format!("{dir}/{uri}");
+                    assert!(get(&path).is_some(), "{}: {uri} is not bundled", f.name);
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 100, "{checked}");
+        let aes = std::str::from_utf8(get("hls/aes/v0.m3u8").map(|f| f.bytes).unwrap_or_default())
+            .unwrap_or_default();
+        assert!(aes.contains("#EXT-X-KEY:METHOD=AES-128,URI=\"v0.key\",IV=0x"));
+        let br = std::str::from_utf8(
+            get("hls/byterange/v0.m3u8")
+                .map(|f| f.bytes)
+                .unwrap_or_default(),
+        )
+        .unwrap_or_default();
+        assert!(br.contains("#EXT-X-BYTERANGE:"));
+        let fmp4 =
+            std::str::from_utf8(get("hls/fmp4/v0.m3u8").map(|f| f.bytes).unwrap_or_default())
+                .unwrap_or_default();
+        assert!(fmp4.contains("#EXT-X-MAP:URI=\"v0-init.mp4\""));
+    }
 }
