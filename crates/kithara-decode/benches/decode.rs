@@ -42,6 +42,24 @@ fn long_mp3() -> Vec<u8> {
     out
 }
 
+/// About 10 MiB of 16-bit WAV (~2 min): the fixture's PCM repeated under one `data` chunk. PCM
+/// decoding costs next to nothing, so this case measures the transport.
+fn long_wav() -> Vec<u8> {
+    let src = media::get("chirp.wav").unwrap().bytes;
+    // ffmpeg's bit-exact WAV: a 44-byte header, then the data.
+    let (header, data) = src.split_at(44);
+    assert_eq!(&header[36..40], b"data");
+    let mut body = Vec::with_capacity(10 << 20);
+    while body.len() + data.len() <= 10 << 20 {
+        body.extend_from_slice(data);
+    }
+    let mut out = header.to_vec();
+    out[4..8].copy_from_slice(&u32::try_from(36 + body.len()).unwrap().to_le_bytes());
+    out[40..44].copy_from_slice(&u32::try_from(body.len()).unwrap().to_le_bytes());
+    out.extend_from_slice(&body);
+    out
+}
+
 /// Plain symphonia over a local file: the baseline.
 fn decode_local(path: &std::path::Path) -> usize {
     let file = std::fs::File::open(path).unwrap();
@@ -115,7 +133,20 @@ fn decode_speed(c: &mut Criterion) {
         "/long.mp3",
         Route::new(mp3.clone()).content_type("audio/mpeg"),
     );
+    let wav = long_wav();
+    let mut wav_tmp = tempfile::NamedTempFile::new().unwrap();
+    wav_tmp.write_all(&wav).unwrap();
+    b.server.route(
+        "/long.wav",
+        Route::new(wav.clone()).content_type("audio/wav"),
+    );
     let cases = [
+        (
+            "wav_10mib",
+            "/long.wav".to_owned(),
+            wav_tmp.path().to_owned(),
+            wav.len(),
+        ),
         (
             "mp3_1mib",
             "/long.mp3".to_owned(),
@@ -145,6 +176,15 @@ fn decode_speed(c: &mut Criterion) {
         });
         g.bench_function("stream_loopback", |bench| {
             bench.iter(|| black_box(b.decode_remote(url_path)))
+        });
+        // The transport alone: the same stream read to its end, no decoding.
+        g.bench_function("stream_read_only", |bench| {
+            bench.iter(|| {
+                let mut s = b.open(url_path);
+                let mut sink = Vec::with_capacity(*bytes);
+                std::io::Read::read_to_end(&mut s, &mut sink).unwrap();
+                black_box(sink.len())
+            })
         });
         g.finish();
     }
