@@ -4,6 +4,7 @@
 
 mod body;
 mod log;
+pub mod media;
 mod payload;
 mod respond;
 mod route;

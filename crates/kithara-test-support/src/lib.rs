@@ -2,6 +2,8 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod pcm;
+
 pub use kithara_loopback::*;
 
 pub mod bench {

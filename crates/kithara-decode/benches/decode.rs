@@ -1,0 +1,215 @@
+//! Decode speed through `Stream<File>` over loopback HTTP against decoding the same file from disk
+//! with plain symphonia (the ratio is the figure), and time to the first PCM of an MP3 behind
+//! 50 ms of added latency.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::{hint::black_box, io::Write, time::Duration};
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use kithara_decode::{Decoder, DecoderConfig};
+use kithara_file::{File, FileConfig, FileSrc};
+use kithara_stream::{
+    dl::{Downloader, DownloaderConfig},
+    Stream,
+};
+use kithara_test_support::{media, LoopbackServer, Route};
+use symphonia::core::{
+    codecs::audio::AudioDecoderOptions,
+    formats::{probe::Hint, FormatOptions, TrackType},
+    io::MediaSourceStream,
+    meta::MetadataOptions,
+};
+
+/// About 1 MiB of MP3 (~2 min): the fixture's audio frames repeated after its ID3v2 tag.
+fn long_mp3() -> Vec<u8> {
+    let src = media::get("chirp.mp3").unwrap().bytes;
+    let id3 = 10
+        + (usize::from(src[6]) << 21
+            | usize::from(src[7]) << 14
+            | usize::from(src[8]) << 7
+            | usize::from(src[9]));
+    // MPEG-2 layer III at 64 kbit/s, 22.05 kHz: 208 or 209 bytes a frame; skip the Info frame.
+    let frame_len = |h: &[u8]| 72 * 64_000 / 22_050 + usize::from((h[2] >> 1) & 1);
+    let mut at = id3 + frame_len(&src[id3..]);
+    let start = at;
+    while at + 4 <= src.len() && at + frame_len(&src[at..]) <= src.len() {
+        at += frame_len(&src[at..]);
+    }
+    let mut out = src[..id3].to_vec();
+    while out.len() < 1 << 20 {
+        out.extend_from_slice(&src[start..at]);
+    }
+    out
+}
+
+/// About 10 MiB of 16-bit WAV (~2 min): the fixture's PCM repeated under one `data` chunk. PCM
+/// decoding costs next to nothing, so this case measures the transport.
+fn long_wav() -> Vec<u8> {
+    let src = media::get("chirp.wav").unwrap().bytes;
+    // ffmpeg's bit-exact WAV: a 44-byte header, then the data.
+    let (header, data) = src.split_at(44);
+    assert_eq!(&header[36..40], b"data");
+    let mut body = Vec::with_capacity(10 << 20);
+    while body.len() + data.len() <= 10 << 20 {
+        body.extend_from_slice(data);
+    }
+    let mut out = header.to_vec();
+    out[4..8].copy_from_slice(&u32::try_from(36 + body.len()).unwrap().to_le_bytes());
+    out[40..44].copy_from_slice(&u32::try_from(body.len()).unwrap().to_le_bytes());
+    out.extend_from_slice(&body);
+    out
+}
+
+/// Plain symphonia over a local file: the baseline.
+fn decode_local(path: &std::path::Path) -> usize {
+    let file = std::fs::File::open(path).unwrap();
+    let mss = MediaSourceStream::new(Box::new(file), Default::default());
+    let mut format = symphonia::default::get_probe()
+        .probe(
+            &Hint::new(),
+            mss,
+            FormatOptions::default(),
+            MetadataOptions::default(),
+        )
+        .unwrap();
+    let track = format.default_track(TrackType::Audio).unwrap();
+    let id = track.id;
+    let params = track.codec_params.clone().unwrap().audio().unwrap().clone();
+    let mut dec = symphonia::default::get_codecs()
+        .make_audio_decoder(&params, &AudioDecoderOptions::default())
+        .unwrap();
+    let mut samples = Vec::new();
+    let mut n = 0;
+    while let Ok(Some(p)) = format.next_packet() {
+        if p.track_id == id {
+            let buf = dec.decode(&p).unwrap();
+            buf.copy_to_vec_interleaved::<f32>(&mut samples);
+            n += samples.len();
+        }
+    }
+    n
+}
+
+struct Bench {
+    server: LoopbackServer,
+    dl: Downloader,
+    rt: tokio::runtime::Runtime,
+}
+
+impl Bench {
+    fn new() -> Self {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let dl = {
+            let _g = rt.enter();
+            Downloader::new(DownloaderConfig::builder().system_proxy(false).build()).unwrap()
+        };
+        let server = LoopbackServer::start().unwrap();
+        server.mount_media("/media");
+        Self { server, dl, rt }
+    }
+
+    fn open(&self, path: &str) -> Stream<File> {
+        let config =
+            FileConfig::new(FileSrc::Remote(self.server.url(path))).downloader(self.dl.clone());
+        self.rt.block_on(Stream::<File>::new(config)).unwrap()
+    }
+
+    fn decode_remote(&self, path: &str) -> usize {
+        let mut d = Decoder::new(self.open(path), DecoderConfig::default()).unwrap();
+        let mut n = 0;
+        while let Some(c) = d.next_chunk().unwrap() {
+            n += c.samples.len();
+        }
+        n
+    }
+}
+
+fn decode_speed(c: &mut Criterion) {
+    let b = Bench::new();
+    let mp3 = long_mp3();
+    let mut tmp = tempfile::NamedTempFile::new().unwrap();
+    tmp.write_all(&mp3).unwrap();
+    b.server.route(
+        "/long.mp3",
+        Route::new(mp3.clone()).content_type("audio/mpeg"),
+    );
+    let wav = long_wav();
+    let mut wav_tmp = tempfile::NamedTempFile::new().unwrap();
+    wav_tmp.write_all(&wav).unwrap();
+    b.server.route(
+        "/long.wav",
+        Route::new(wav.clone()).content_type("audio/wav"),
+    );
+    let cases = [
+        (
+            "wav_10mib",
+            "/long.wav".to_owned(),
+            wav_tmp.path().to_owned(),
+            wav.len(),
+        ),
+        (
+            "mp3_1mib",
+            "/long.mp3".to_owned(),
+            tmp.path().to_owned(),
+            mp3.len(),
+        ),
+        (
+            "flac_4s",
+            "/media/chirp.flac".to_owned(),
+            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("../kithara-loopback/media/chirp.flac"),
+            media::get("chirp.flac").unwrap().bytes.len(),
+        ),
+        (
+            "aac_m4a_4s",
+            "/media/chirp.m4a".to_owned(),
+            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("../kithara-loopback/media/chirp.m4a"),
+            media::get("chirp.m4a").unwrap().bytes.len(),
+        ),
+    ];
+    for (name, url_path, local, bytes) in &cases {
+        let mut g = c.benchmark_group(format!("decode/{name}"));
+        g.throughput(Throughput::Bytes(*bytes as u64));
+        g.bench_function("local_symphonia", |bench| {
+            bench.iter(|| black_box(decode_local(local)))
+        });
+        g.bench_function("stream_loopback", |bench| {
+            bench.iter(|| black_box(b.decode_remote(url_path)))
+        });
+        // The transport alone: the same stream read to its end, no decoding.
+        g.bench_function("stream_read_only", |bench| {
+            bench.iter(|| {
+                let mut s = b.open(url_path);
+                let mut sink = Vec::with_capacity(*bytes);
+                std::io::Read::read_to_end(&mut s, &mut sink).unwrap();
+                black_box(sink.len())
+            })
+        });
+        g.finish();
+    }
+}
+
+fn time_to_first_pcm(c: &mut Criterion) {
+    let b = Bench::new();
+    let mp3 = media::get("chirp.mp3").unwrap().bytes;
+    b.server.route(
+        "/slow.mp3",
+        Route::new(mp3)
+            .content_type("audio/mpeg")
+            .latency(Duration::from_millis(50)),
+    );
+    c.bench_function("first_pcm/mp3_latency_50ms", |bench| {
+        bench.iter(|| {
+            let mut d = Decoder::new(b.open("/slow.mp3"), DecoderConfig::default()).unwrap();
+            black_box(d.next_chunk().unwrap().unwrap().frames())
+        })
+    });
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().sample_size(20).measurement_time(Duration::from_secs(4)).warm_up_time(Duration::from_secs(1));
+    targets = decode_speed, time_to_first_pcm
+}
+criterion_main!(benches);

@@ -1,0 +1,400 @@
+//! [`Core`]: the format reader, the codec and the timeline bookkeeping of a decoder, independent of
+//! the stream type: packets in, [`PcmChunk`]s out, seeks with pre-roll and discard, and the
+//! classification of errors (truncated, malformed, stream failure).
+
+use std::{sync::Arc, time::Duration};
+
+use kithara_stream::ContainerFormat;
+use symphonia::core::{
+    codecs::audio::{AudioCodecParameters, AudioDecoder, AudioDecoderOptions},
+    errors::Error as SymError,
+    formats::{FormatReader, SeekMode, SeekTo, TrackType},
+    io::MediaSource,
+    units::{Time, TimeBase, Timestamp},
+};
+
+use crate::{
+    chunk::{duration_to_frames, frames_to_duration, PcmChunk},
+    config::DecoderConfig,
+    error::{Error, Origin, Result},
+    info::{codec_label, codec_of, TrackInfo},
+    media_source::{LayoutGate, Progress},
+    probe,
+};
+
+/// Consecutive undecodable packets tolerated (each is skipped with a warning) before giving up.
+const MAX_BAD_PACKETS: u32 = 8;
+
+/// Format reader + codec + timeline bookkeeping, independent of the stream type.
+pub(crate) struct Core {
+    reader: Box<dyn FormatReader>,
+    codec: Box<dyn AudioDecoder>,
+    params: AudioCodecParameters,
+    dec_opts: AudioDecoderOptions,
+    track_id: u32,
+    time_base: Option<TimeBase>,
+    pub(crate) info: TrackInfo,
+    origin: Origin,
+    pos: Arc<Progress>,
+    gapless: bool,
+    /// Frame index (at the track's rate) of the next frame to hand out.
+    pub(crate) next_frame: u64,
+    /// After a seek: output before this frame is discarded.
+    discard_before: Option<u64>,
+    done: bool,
+    bad_packets: u32,
+}
+
+impl Core {
+    pub(crate) fn open(
+        source: Box<dyn MediaSource>,
+        gate: &LayoutGate,
+        pos: Arc<Progress>,
+        hints: kithara_stream::MediaInfo,
+        origin: Origin,
+        config: &DecoderConfig,
+    ) -> Result<Self> {
+        let opened = probe::open(source, gate, hints, &origin, config.max_probe_bytes)?;
+        let reader = opened.reader;
+        let container_label = opened.container.map_or_else(
+            || reader.format_info().short_name.to_owned(),
+            |c| c.to_string(),
+        );
+        let track = reader
+            .default_track(TrackType::Audio)
+            .or_else(|| reader.first_track(TrackType::Audio))
+            .ok_or_else(|| Error::NoAudioTrack {
+                origin: origin.clone(),
+                container: container_label.clone(),
+            })?;
+        let params = match track.codec_params.as_ref().and_then(|p| p.audio()) {
+            Some(p) => p.clone(),
+            None => {
+                return Err(Error::NoAudioTrack {
+                    origin,
+                    container: container_label,
+                })
+            }
+        };
+        let dec_opts = AudioDecoderOptions::default().gapless(config.gapless);
+        let codec = symphonia::default::get_codecs()
+            .make_audio_decoder(&params, &dec_opts)
+            .map_err(|_| Error::UnsupportedCodec {
+                origin: origin.clone(),
+                codec: codec_label(params.codec),
+                container: container_label.clone(),
+            })?;
+        let sample_rate = params.sample_rate.unwrap_or(0);
+        let channels = params
+            .channels
+            .as_ref()
+            .and_then(|c| u16::try_from(c.count()).ok())
+            .or(opened.channels_hint)
+            .unwrap_or(0);
+        let time_base = track.time_base;
+        let frames = track.num_frames;
+        let duration = match (frames, sample_rate) {
+            (Some(f), r) if r > 0 => Some(frames_to_duration(f, r)),
+            _ => time_base
+                .zip(track.duration)
+                .and_then(|(tb, d)| tb.calc_duration(d))
+                .and_then(time_to_duration),
+        };
+        let info = TrackInfo {
+            codec: codec_of(params.codec),
+            codec_name: codec.codec_info().short_name.to_owned(),
+            container: opened.container,
+            sample_rate,
+            channels,
+            frames,
+            duration,
+        };
+        tracing::debug!(?info, "decoder opened");
+        Ok(Self {
+            track_id: track.id,
+            reader,
+            codec,
+            params,
+            dec_opts,
+            time_base,
+            info,
+            origin,
+            pos,
+            gapless: config.gapless,
+            next_frame: 0,
+            discard_before: None,
+            done: false,
+            bad_packets: 0,
+        })
+    }
+
+    fn stream_pos(&self) -> u64 {
+        self.pos.pos()
+    }
+
+    /// A track timestamp as a frame index at the track's rate.
+    fn ts_to_frames(&self, ts: i64) -> i64 {
+        match self.time_base {
+            Some(tb)
+                if u32::from(tb.numer) == 1 && u32::from(tb.denom) == self.info.sample_rate =>
+            {
+                ts
+            }
+            Some(tb) => {
+                let t = tb.calc_time_saturating(Timestamp::new(ts));
+                let frames = t.as_nanos() * i128::from(self.info.sample_rate) / 1_000_000_000;
+                i64::try_from(frames).unwrap_or(i64::MAX)
+            }
+            None => ts,
+        }
+    }
+
+    pub(crate) fn next_chunk(&mut self) -> Result<Option<PcmChunk>> {
+        loop {
+            if self.done {
+                return Ok(None);
+            }
+            let packet = match self.reader.next_packet() {
+                Ok(Some(p)) => p,
+                Ok(None) => {
+                    self.done = true;
+                    self.check_complete()?;
+                    return Ok(None);
+                }
+                Err(e) => {
+                    self.done = true;
+                    return Err(self.read_error(e));
+                }
+            };
+            if packet.track_id != self.track_id {
+                continue;
+            }
+            let decoded = match self.codec.decode(&packet) {
+                Ok(buf) => {
+                    let spec = buf.spec();
+                    let (rate, ch) = (spec.rate(), spec.channels().count());
+                    let mut samples = Vec::with_capacity(buf.frames() * ch);
+                    buf.copy_to_vec_interleaved::<f32>(&mut samples);
+                    (samples, rate, u16::try_from(ch).unwrap_or(u16::MAX))
+                }
+                Err(SymError::DecodeError(what)) => {
+                    self.bad_packets += 1;
+                    tracing::warn!(what, pts = packet.pts.get(), "undecodable packet skipped");
+                    if self.bad_packets > MAX_BAD_PACKETS {
+                        self.done = true;
+                        return Err(self.malformed(SymError::DecodeError(what)));
+                    }
+                    continue;
+                }
+                Err(SymError::ResetRequired) => {
+                    self.recreate_codec()?;
+                    continue;
+                }
+                Err(e) => {
+                    self.done = true;
+                    return Err(self.read_error(e));
+                }
+            };
+            self.bad_packets = 0;
+            let (mut samples, rate, channels) = decoded;
+            if rate != self.info.sample_rate || channels != self.info.channels {
+                self.info.sample_rate = rate;
+                self.info.channels = channels;
+            }
+            let ch = usize::from(channels.max(1));
+            let mut start = packet.pts.get();
+            if self.gapless {
+                let (ts, te) = (packet.trim_start.get(), packet.trim_end.get());
+                let untrimmed = packet.dur.get() + ts + te;
+                // Decoders that do not trim by themselves return the whole block.
+                if ts + te > 0 && (samples.len() / ch) as u64 == untrimmed {
+                    let front = usize::try_from(ts)
+                        .unwrap_or(usize::MAX)
+                        .saturating_mul(ch)
+                        .min(samples.len());
+                    let back = usize::try_from(te)
+                        .unwrap_or(usize::MAX)
+                        .saturating_mul(ch)
+                        .min(samples.len() - front);
+                    samples.truncate(samples.len() - back);
+                    samples.drain(..front);
+                }
+                start = start.saturating_add(i64::try_from(ts).unwrap_or(i64::MAX));
+            }
+            let mut start = self.ts_to_frames(start);
+            if start < 0 {
+                // Without gapless trimming, priming frames sit before time zero: drop them.
+                let drop = usize::try_from(start.unsigned_abs())
+                    .unwrap_or(usize::MAX)
+                    .saturating_mul(ch)
+                    .min(samples.len());
+                samples.drain(..drop);
+                start = 0;
+            }
+            let mut start = start.unsigned_abs();
+            if let Some(target) = self.discard_before {
+                let frames = (samples.len() / ch) as u64;
+                if start + frames <= target {
+                    continue;
+                }
+                if start < target {
+                    let drop = usize::try_from(target - start)
+                        .unwrap_or(usize::MAX)
+                        .saturating_mul(ch);
+                    samples.drain(..drop.min(samples.len()));
+                    start = target;
+                }
+                self.discard_before = None;
+            }
+            if samples.is_empty() {
+                continue;
+            }
+            self.next_frame = start + (samples.len() / ch) as u64;
+            return Ok(Some(PcmChunk {
+                samples,
+                sample_rate: rate,
+                channels,
+                time: frames_to_duration(start, rate),
+                byte_pos: self.stream_pos(),
+            }));
+        }
+    }
+
+    /// At the reader's clean end: a container that declares its length and got far less is truncated.
+    fn check_complete(&self) -> Result<()> {
+        let exact = !matches!(
+            self.info.container,
+            None | Some(ContainerFormat::Adts | ContainerFormat::MpegTs)
+        );
+        let Some(expected) = self.info.frames.filter(|_| exact) else {
+            return Ok(());
+        };
+        let slack = 2 * self.params.max_frames_per_packet.unwrap_or(4096).max(1152);
+        if self.next_frame + slack < expected {
+            return Err(self.truncated());
+        }
+        Ok(())
+    }
+
+    fn truncated(&self) -> Error {
+        let rate = self.info.sample_rate;
+        Error::Truncated {
+            origin: self.origin.clone(),
+            pos: self.stream_pos(),
+            decoded: frames_to_duration(self.next_frame, rate),
+            expected: self.info.frames.map(|f| frames_to_duration(f, rate)),
+        }
+    }
+
+    fn malformed(&self, source: SymError) -> Error {
+        Error::Malformed {
+            origin: self.origin.clone(),
+            container: self
+                .info
+                .container
+                .map_or_else(|| "unknown".to_owned(), |c| c.to_string()),
+            pos: self.stream_pos(),
+            source,
+        }
+    }
+
+    /// Classifies an error of the reader or codec.
+    fn read_error(&self, e: SymError) -> Error {
+        match e {
+            // symphonia's own end-of-data (no payload): the bytes ran out inside a frame.
+            SymError::IoError(io)
+                if io.kind() == std::io::ErrorKind::UnexpectedEof && io.get_ref().is_none() =>
+            {
+                self.truncated()
+            }
+            SymError::IoError(io) => Error::Stream {
+                origin: self.origin.clone(),
+                pos: self.stream_pos(),
+                source: io,
+            },
+            // A reader that fails once the bytes have run out met a file cut short.
+            other if self.pos.at_end() => {
+                tracing::debug!(error = %other, "reader failed at the end of the stream");
+                self.truncated()
+            }
+            other => self.malformed(other),
+        }
+    }
+
+    fn recreate_codec(&mut self) -> Result<()> {
+        tracing::debug!("codec reset required: recreating it");
+        self.codec = symphonia::default::get_codecs()
+            .make_audio_decoder(&self.params, &self.dec_opts)
+            .map_err(|e| self.malformed(e))?;
+        Ok(())
+    }
+
+    pub(crate) fn seek(&mut self, to: Duration) -> Result<()> {
+        let rate = self.info.sample_rate;
+        let target = duration_to_frames(to, rate);
+        let preroll = preroll_frames(self.info.codec);
+        let from = frames_to_duration(target.saturating_sub(preroll), rate);
+        let seek_err = |source| Error::Seek {
+            origin: self.origin.clone(),
+            target: to,
+            source,
+        };
+        let time = Time::try_new(
+            i64::try_from(from.as_secs()).unwrap_or(i64::MAX),
+            from.subsec_nanos(),
+        )
+        .ok_or_else(|| {
+            seek_err(SymError::SeekError(
+                symphonia::core::errors::SeekErrorKind::OutOfRange,
+            ))
+        })?;
+        let seeked = self.reader.seek(
+            SeekMode::Accurate,
+            SeekTo::Time {
+                time,
+                track_id: Some(self.track_id),
+            },
+        );
+        match seeked {
+            Ok(s) => tracing::debug!(
+                target,
+                required = s.required_ts.get(),
+                actual = s.actual_ts.get(),
+                "seeked"
+            ),
+            Err(SymError::IoError(io)) => {
+                self.done = true;
+                return Err(Error::Stream {
+                    origin: self.origin.clone(),
+                    pos: self.stream_pos(),
+                    source: io,
+                });
+            }
+            Err(e) => return Err(seek_err(e)),
+        }
+        self.codec.reset();
+        self.discard_before = Some(target);
+        self.next_frame = target;
+        self.done = false;
+        self.bad_packets = 0;
+        Ok(())
+    }
+}
+
+/// Frames decoded and discarded before a seek target, per codec: enough packets for overlapping
+/// transforms (AAC, Vorbis) and the MP3 bit reservoir to be primed. symphonia's MP3 and Ogg readers
+/// also step back by themselves; the margin costs a few packets of decoding.
+fn preroll_frames(codec: Option<kithara_stream::AudioCodec>) -> u64 {
+    use kithara_stream::AudioCodec as C;
+    match codec {
+        Some(C::Pcm | C::Flac | C::Alac) => 0,
+        Some(C::Mp3) => 2 * 1152,
+        Some(C::AacLc) => 2048,
+        _ => 4096,
+    }
+}
+
+fn time_to_duration(t: Time) -> Option<Duration> {
+    let (s, ns) = t.parts();
+    Some(Duration::new(u64::try_from(s).ok()?, ns))
+}

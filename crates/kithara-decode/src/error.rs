@@ -1,0 +1,151 @@
+//! [`Error`]: what went wrong while probing, decoding or seeking, and where.
+
+use std::{fmt, io, time::Duration};
+
+use kithara_stream::RedactedUrl;
+
+/// Where the decoded bytes come from, for error messages: the redacted URL when the caller gave one
+/// (see [`DecoderConfig::origin`](crate::DecoderConfig::origin)).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Origin(pub Option<RedactedUrl>);
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            Some(url) => write!(f, "{url}"),
+            None => f.write_str("<stream>"),
+        }
+    }
+}
+
+/// The decoder's error. Every variant names the [`Origin`] and what was found.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The resource is an HTML page (an error or login page served instead of audio).
+    #[error("{origin}: an HTML page, not audio (starts with {found:?})")]
+    HtmlPage {
+        /// Where the bytes came from.
+        origin: Origin,
+        /// The first bytes, lossily as text.
+        found: String,
+    },
+    /// The resource has no bytes at all.
+    #[error("{origin}: empty file (0 bytes)")]
+    Empty {
+        /// Where the bytes came from.
+        origin: Origin,
+    },
+    /// No reader recognised the container.
+    #[error("{origin}: unrecognised audio format (first bytes {found})")]
+    UnknownFormat {
+        /// Where the bytes came from.
+        origin: Origin,
+        /// The first bytes, in hex.
+        found: String,
+        /// symphonia's verdict.
+        #[source]
+        source: symphonia::core::errors::Error,
+    },
+    /// The container holds no audio track.
+    #[error("{origin}: {container} container without an audio track")]
+    NoAudioTrack {
+        /// Where the bytes came from.
+        origin: Origin,
+        /// The container found.
+        container: String,
+    },
+    /// The audio track's codec has no decoder here.
+    #[error("{origin}: unsupported codec {codec} in {container}")]
+    UnsupportedCodec {
+        /// Where the bytes came from.
+        origin: Origin,
+        /// The codec found (e.g. `opus`).
+        codec: String,
+        /// The container found.
+        container: String,
+    },
+    /// The file ends before its audio does: the bytes stop inside a frame, or before the duration
+    /// the container declares. Returned after every decodable chunk.
+    #[error("{origin}: truncated at byte {pos} after {decoded:?} of audio{}", expected.map(|e| format!(" (container declares {e:?})")).unwrap_or_default())]
+    Truncated {
+        /// Where the bytes came from.
+        origin: Origin,
+        /// The stream position where the bytes ran out.
+        pos: u64,
+        /// Audio decoded up to the truncation.
+        decoded: Duration,
+        /// The duration the container declares, when it does.
+        expected: Option<Duration>,
+    },
+    /// The container or the codec data is malformed beyond recovery.
+    #[error("{origin}: malformed {container} data near byte {pos}")]
+    Malformed {
+        /// Where the bytes came from.
+        origin: Origin,
+        /// The container being read.
+        container: String,
+        /// The stream position when it failed.
+        pos: u64,
+        /// symphonia's (or the TS demuxer's) error.
+        #[source]
+        source: symphonia::core::errors::Error,
+    },
+    /// Reading the stream failed (network error, timeout, cancellation). The source is the stream's
+    /// `io::Error`, whose payload is the typed `kithara_stream::Error`.
+    #[error("{origin}: reading the stream failed near byte {pos}")]
+    Stream {
+        /// Where the bytes came from.
+        origin: Origin,
+        /// The stream position when it failed.
+        pos: u64,
+        /// The stream's error.
+        #[source]
+        source: io::Error,
+    },
+    /// A seek could not be carried out.
+    #[error("{origin}: seek to {target:?} failed")]
+    Seek {
+        /// Where the bytes came from.
+        origin: Origin,
+        /// The requested time.
+        target: Duration,
+        /// The reader's error.
+        #[source]
+        source: symphonia::core::errors::Error,
+    },
+}
+
+impl Error {
+    /// The origin named by the error.
+    pub fn origin(&self) -> &Origin {
+        match self {
+            Self::HtmlPage { origin, .. }
+            | Self::Empty { origin }
+            | Self::UnknownFormat { origin, .. }
+            | Self::NoAudioTrack { origin, .. }
+            | Self::UnsupportedCodec { origin, .. }
+            | Self::Truncated { origin, .. }
+            | Self::Malformed { origin, .. }
+            | Self::Stream { origin, .. }
+            | Self::Seek { origin, .. } => origin,
+        }
+    }
+
+    /// Whether the file ended early ([`Error::Truncated`]).
+    pub fn is_truncated(&self) -> bool {
+        matches!(self, Self::Truncated { .. })
+    }
+
+    /// Whether the codec or container is not supported ([`Error::UnsupportedCodec`] or
+    /// [`Error::UnknownFormat`]).
+    pub fn is_unsupported(&self) -> bool {
+        matches!(
+            self,
+            Self::UnsupportedCodec { .. } | Self::UnknownFormat { .. }
+        )
+    }
+}
+
+/// The decoder's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

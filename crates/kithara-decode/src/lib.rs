@@ -1,0 +1,20 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod chunk;
+mod config;
+mod decoder;
+mod engine;
+mod error;
+mod info;
+mod media_source;
+mod probe;
+pub mod ts;
+
+pub use chunk::PcmChunk;
+pub use config::DecoderConfig;
+pub use decoder::Decoder;
+pub use error::{Error, Origin, Result};
+pub use info::TrackInfo;
+pub use media_source::{LayoutGate, StreamMediaSource};

@@ -1,0 +1,15 @@
+//! Integration tests of `Decoder` over `Stream<File>` served by the loopback server.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    unreachable_pub,
+    missing_docs
+)]
+
+mod common;
+mod errors;
+mod exact;
+mod probing;
+mod reference;
+mod ts;
