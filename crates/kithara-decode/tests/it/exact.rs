@@ -118,3 +118,11 @@ fn at_frame(frame: usize) -> Duration {
     let f = frame as u64;
     Duration::new(f / 22_050, ((f % 22_050) * 1_000_000_000 / 22_050) as u32)
 }
+
+/// A decoder can move to the thread that decodes.
+#[test]
+fn decoder_is_send() {
+    fn assert_send<S: Send>() {}
+    assert_send::<kithara_decode::Decoder<kithara_file::File>>();
+    assert_send::<kithara_decode::StreamMediaSource<kithara_file::File>>();
+}

@@ -56,3 +56,23 @@ fn a_lost_packet_drops_its_pes_and_the_timeline_stays_in_place() {
         &last.samples[..]
     );
 }
+
+/// The HLS TS segments of a variant, back to back, decode like the single-file form of the same
+/// variant: nothing lost or doubled at the segment boundaries.
+#[test]
+fn concatenated_hls_segments_decode_like_the_single_file() {
+    let env = Env::new();
+    let segments: Vec<u8> = kithara_test_support::media::FILES
+        .iter()
+        .filter(|f| f.name.starts_with("hls/ts/v0-") && f.name.ends_with(".ts"))
+        .flat_map(|f| f.bytes.iter().copied())
+        .collect();
+    env.server
+        .route("/v0.ts", Route::new(segments).content_type("video/mp2t"));
+    let (joined, err) = decode_all(&mut env.remote_path("/v0.ts").unwrap());
+    assert!(err.is_none(), "{err:?}");
+    let (single, err) = decode_all(&mut env.remote("hls/byterange/v0.ts"));
+    assert!(err.is_none(), "{err:?}");
+    assert_eq!(joined.len(), single.len());
+    assert!(joined == single);
+}
