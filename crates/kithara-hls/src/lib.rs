@@ -7,5 +7,11 @@ pub mod crypto;
 mod error;
 pub mod keys;
 pub mod playlist;
+mod stream;
 
 pub use error::{Error, Result};
+pub use stream::{HlsConfig, HlsEvent, HlsPeer, HlsSource};
+
+/// The HLS protocol: `Stream::<Hls>::new(HlsConfig::new(url).downloader(dl)).await?`.
+#[derive(Debug)]
+pub struct Hls;

@@ -37,6 +37,14 @@ pub trait AbrControl: Send + Sync + std::fmt::Debug {
     fn mode(&self) -> AbrMode;
     /// Changes the selection mode; takes effect at the next segment boundary.
     fn set_mode(&self, mode: AbrMode);
+    /// The highest bitrate the source may choose, in bits per second, if capped.
+    fn max_bitrate(&self) -> Option<u64> {
+        None
+    }
+    /// Caps (or, with `None`, uncaps) the bitrate; takes effect at the next segment.
+    fn set_max_bitrate(&self, bps: Option<u64>) {
+        let _ = bps;
+    }
 }
 
 /// A shared handle to an adaptive source's bitrate control.

@@ -1,0 +1,63 @@
+//! [`HlsEvent`]: what an HLS stream reports to the application.
+
+use std::time::Duration;
+
+use kithara_stream::Error;
+
+use crate::abr::Reason;
+
+/// An event of an [`Hls`](crate::Hls) stream, from [`Stream::events`](kithara_stream::Stream::events).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum HlsEvent {
+    /// The variant of the segments laid out from now on changed.
+    VariantSwitch {
+        /// The variant before.
+        from: usize,
+        /// The variant after.
+        to: usize,
+        /// Why.
+        reason: Reason,
+        /// Media buffered ahead of the reader when it was decided.
+        buffer: Duration,
+    },
+    /// A segment was fetched completely.
+    SegmentFetched {
+        /// Its variant.
+        variant: usize,
+        /// Its media sequence number.
+        sequence: u64,
+        /// Its size in bytes.
+        bytes: u64,
+    },
+    /// A media playlist was (re)loaded.
+    PlaylistReloaded {
+        /// The variant.
+        variant: usize,
+        /// Whether it listed anything new.
+        changed: bool,
+    },
+    /// A discontinuity was laid out.
+    Discontinuity {
+        /// Byte offset of the boundary.
+        pos: u64,
+    },
+    /// A variant failed and is left out for a while.
+    VariantExcluded {
+        /// The variant.
+        variant: usize,
+        /// The failure.
+        error: Error,
+    },
+    /// Segments of a live stream left the window before they were fetched; they are skipped.
+    SegmentsSkipped {
+        /// First media sequence number skipped.
+        from: u64,
+        /// First one that is still there.
+        to: u64,
+    },
+    /// The stream failed; reads of bytes not yet laid out fail with the same error.
+    Failed(Error),
+    /// Every segment is laid out (VOD, or a live stream after `ENDLIST`).
+    Ended,
+}

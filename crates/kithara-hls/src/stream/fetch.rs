@@ -1,0 +1,137 @@
+//! Small whole-resource fetches (playlists, keys) through the shared downloader.
+//!
+//! [`body_cmd`] builds a command that gathers a capped body in memory and reports it, with the
+//! final URL after redirects, exactly once. [`fetch_body`] runs one such command on a one-shot
+//! peer, for the playlists `Stream::<Hls>::new` needs before the stream exists.
+
+use std::{
+    sync::{Arc, Mutex},
+    task::{Context, Poll},
+};
+
+use bytes::{Bytes, BytesMut};
+use http::HeaderMap;
+use kithara_stream::{
+    dl::{Downloader, FetchCmd, FetchOutcome, FetchPurpose, Peer, Priority},
+    Error, RedactedUrl, Result,
+};
+use tokio::sync::oneshot;
+use tokio_util::sync::CancellationToken;
+use url::Url;
+
+/// A fetched body and the URL it was finally served from.
+#[derive(Debug, Clone)]
+pub(crate) struct Body {
+    pub(crate) bytes: Bytes,
+    pub(crate) url: Url,
+}
+
+/// A GET of `url` gathering at most `cap` bytes; `done` gets the body or the failure once.
+pub(crate) fn body_cmd(
+    url: Url,
+    headers: HeaderMap,
+    cap: u64,
+    purpose: FetchPurpose,
+    cancel: CancellationToken,
+    done: impl FnOnce(Result<Body>) + Send + 'static,
+) -> FetchCmd {
+    let buf = Arc::new(Mutex::new((BytesMut::new(), url.clone())));
+    let (w, r, c) = (buf.clone(), buf.clone(), buf);
+    let redacted = RedactedUrl::new(&url);
+    FetchCmd::get(url)
+        .with_headers(headers)
+        .with_priority(Priority::Urgent)
+        .with_purpose(purpose)
+        .with_cancel(cancel)
+        .on_response(move |info| {
+            let too_big = info.total_len.is_some_and(|t| t > cap);
+            if too_big {
+                return Err(Error::protocol(crate::Error::PlaylistTooLarge {
+                    url: redacted.clone(),
+                    size: info.total_len.unwrap_or(cap),
+                    limit: cap,
+                }));
+            }
+            lock(&r).1 = info.url.clone();
+            Ok(())
+        })
+        .writer(move |_, data| {
+            let mut g = lock(&w);
+            if (g.0.len() + data.len()) as u64 > cap {
+                return Err(Error::protocol(crate::Error::PlaylistTooLarge {
+                    url: RedactedUrl::new(&g.1),
+                    size: (g.0.len() + data.len()) as u64,
+                    limit: cap,
+                }));
+            }
+            g.0.extend_from_slice(&data);
+            Ok(())
+        })
+        .on_complete(move |outcome| {
+            let result = match outcome {
+                FetchOutcome::Completed { .. } => {
+                    let mut g = lock(&c);
+                    let bytes = std::mem::take(&mut g.0).freeze();
+                    Ok(Body {
+                        bytes,
+                        url: g.1.clone(),
+                    })
+                }
+                FetchOutcome::Failed(e) => Err(e),
+                _ => Err(Error::Cancelled),
+            };
+            done(result);
+        })
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// A peer that runs one command and is done.
+struct OneShot {
+    cmd: Option<FetchCmd>,
+    token: CancellationToken,
+}
+
+impl Peer for OneShot {
+    fn poll_next(&mut self, _cx: &mut Context<'_>) -> Poll<Option<Vec<FetchCmd>>> {
+        Poll::Ready(self.cmd.take().map(|c| vec![c]))
+    }
+    fn cancel_token(&self) -> CancellationToken {
+        self.token.clone()
+    }
+    fn label(&self) -> String {
+        String::from("hls open")
+    }
+}
+
+/// Fetches one small resource (a playlist) through the downloader, urgently.
+pub(crate) async fn fetch_body(
+    dl: &Downloader,
+    url: Url,
+    headers: HeaderMap,
+    cap: u64,
+    parent: &CancellationToken,
+) -> Result<Body> {
+    let (tx, rx) = oneshot::channel();
+    let token = parent.child_token();
+    let cmd = body_cmd(
+        url,
+        headers,
+        cap,
+        FetchPurpose::Index,
+        token.child_token(),
+        move |r| {
+            let _ = tx.send(r);
+        },
+    );
+    let _peer = dl.register(OneShot {
+        cmd: Some(cmd),
+        token: token.clone(),
+    });
+    tokio::select! {
+        r = rx => r.unwrap_or(Err(Error::Cancelled)),
+        _ = parent.cancelled() => Err(Error::Cancelled),
+    }
+}

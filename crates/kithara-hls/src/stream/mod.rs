@@ -1,0 +1,16 @@
+//! The HLS stream: [`Hls`](crate::Hls) opens it, [`HlsPeer`] fetches, [`HlsSource`] reads.
+
+mod abr_control;
+mod config;
+mod events;
+mod fetch;
+mod layout;
+mod open;
+mod peer;
+mod source;
+mod variants;
+
+pub use config::HlsConfig;
+pub use events::HlsEvent;
+pub use peer::HlsPeer;
+pub use source::HlsSource;

@@ -1,0 +1,154 @@
+//! Opening an HLS stream: the [`StreamType`] implementation of [`Hls`].
+//!
+//! `Stream::<Hls>::new` fetches the playlist it was given (master or media), picks the first
+//! variant, fetches its media playlist and registers the peer; the first segment request follows
+//! at once. So the first media byte costs master, media, [init,] segment round trips, with a key
+//! fetched alongside the segment.
+
+use std::{
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use kithara_stream::{AbrMode, Error, RedactedUrl, Result, StreamParts, StreamType, Timeline};
+use tokio::sync::broadcast;
+
+use super::{
+    abr_control::AbrShared,
+    config::HlsConfig,
+    fetch::fetch_body,
+    layout::Layout,
+    peer::{default_policy, label, timing, HlsPeer, Shared, State},
+    source::HlsSource,
+    variants::VariantSet,
+    HlsEvent,
+};
+use crate::{
+    abr::{AbrContext, Reason},
+    playlist::{parse_any, parse_media, ParseOptions, Playlist},
+    Hls,
+};
+
+impl StreamType for Hls {
+    type Config = HlsConfig;
+    type Source = HlsSource;
+    type Events = HlsEvent;
+
+    async fn open(config: HlsConfig) -> Result<StreamParts<Self>> {
+        let Some(dl) = config.downloader.clone() else {
+            return Err(Error::NoDownloader {
+                url: RedactedUrl::new(&config.url),
+            });
+        };
+        let cancel = match &config.cancel {
+            Some(parent) => parent.child_token(),
+            None => dl.child_token(),
+        };
+        let guard = cancel.clone().drop_guard();
+        let options = ParseOptions::default().max_bytes(config.max_playlist_bytes);
+        let fetch = |url| fetch_body(&dl, url, config.headers.clone(), options.max_bytes, &cancel);
+        let top = fetch(config.url.clone()).await?;
+        let parsed = parse_any(&top.bytes, &top.url, &options).map_err(Error::protocol)?;
+        let mut policy = default_policy();
+        let (mut set, first) = match parsed {
+            Playlist::Master(master) => {
+                let set = VariantSet::from_master(&master, config.language.as_deref());
+                let ladder = set.bitrates();
+                let first = match config.abr_mode {
+                    AbrMode::Fixed(i) if i < set.len() => i,
+                    _ => {
+                        let ctx =
+                            AbrContext::new(&ladder, 0, Duration::ZERO, Duration::from_secs(2))
+                                .max_bitrate(config.max_bitrate)
+                                .buffer_target(config.buffer_ahead);
+                        policy
+                            .decide(&ctx)
+                            .filter(|d| d.reason != Reason::Hold || d.variant < set.len())
+                            .map_or(0, |d| d.variant)
+                    }
+                };
+                (set, first)
+            }
+            Playlist::Media(media) => (VariantSet::single(media), 0),
+        };
+        if set.playlist(first).is_none() {
+            let url = set.url(first).cloned().ok_or_else(|| {
+                Error::protocol(crate::Error::NoVariants {
+                    url: RedactedUrl::new(&top.url),
+                })
+            })?;
+            let body = fetch(url).await?;
+            let media = parse_media(&body.bytes, &body.url, &options).map_err(Error::protocol)?;
+            set.install(first, media);
+        }
+        let Some(played) = set.playlist(first).cloned() else {
+            return Err(Error::Cancelled);
+        };
+        let live = played.is_live();
+        let start_seq = if live {
+            let offset = config
+                .live_start_offset
+                .unwrap_or(played.target_duration * 3);
+            live_start(&played, offset)
+        } else {
+            played.media_sequence
+        };
+        let layout = Layout::default();
+        layout.lock().timing = timing(&played);
+        let timeline = Timeline::new();
+        timeline.set_time_map(Arc::new(layout.clone()));
+        if !live {
+            timeline.set_duration(played.duration());
+        }
+        let (events, _) = broadcast::channel(config.events_capacity.max(1));
+        let abr = Arc::new(AbrShared::new(
+            set.len(),
+            config.abr_mode,
+            config.max_bitrate,
+            first,
+        ));
+        let infos = set.infos();
+        let shared = Arc::new(Shared {
+            st: Mutex::new(State::new(set, start_seq, policy)),
+            layout: layout.clone(),
+            events: events.clone(),
+            timeline: timeline.clone(),
+            abr: abr.clone(),
+            storage: config.storage.clone(),
+            headers: config.headers.clone(),
+            options,
+            buffer_ahead: config.buffer_ahead,
+            cancel: cancel.clone(),
+        });
+        let peer = dl.register(HlsPeer::new(shared, label(&config.url)));
+        // A blocked reader wakes with `Cancelled` when the stream's token is cancelled elsewhere.
+        let (watch, watched) = (cancel.clone(), layout.clone());
+        tokio::spawn(async move {
+            watch.cancelled().await;
+            watched.cancel();
+        });
+        let source = HlsSource {
+            layout,
+            timeline,
+            wait_timeout: config.wait_timeout,
+            variants: infos,
+            abr,
+            peer,
+            seekable: !live,
+        };
+        guard.disarm();
+        Ok(StreamParts::new(source, events, cancel))
+    }
+}
+
+/// The media sequence number a live stream starts at: `offset` back from the live edge.
+fn live_start(p: &crate::playlist::MediaPlaylist, offset: Duration) -> u64 {
+    let mut back = Duration::ZERO;
+    for s in p.segments.iter().rev() {
+        back += s.duration;
+        if back >= offset {
+            return s.sequence;
+        }
+    }
+    p.media_sequence
+}

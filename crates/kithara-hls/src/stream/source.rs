@@ -1,0 +1,199 @@
+//! [`HlsSource`]: the synchronous side of an HLS stream, reading the laid-out pieces.
+
+use std::{
+    ops::Range,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use kithara_stream::{
+    dl::PeerHandle, AbrHandle, Boundary, BoundaryKind, Error, MediaInfo, Result, SegmentLayout,
+    Source, TimeAnchor, Timeline, WaitOutcome,
+};
+
+use super::{
+    abr_control::AbrShared,
+    layout::{Layout, Piece, SeekRequest},
+};
+
+/// The source of a [`Hls`](crate::Hls) stream: one byte space of init sections and segments in
+/// play order (see the crate docs).
+#[derive(Debug)]
+pub struct HlsSource {
+    pub(crate) layout: Layout,
+    pub(crate) timeline: Timeline,
+    pub(crate) wait_timeout: Duration,
+    pub(crate) variants: Vec<MediaInfo>,
+    pub(crate) abr: Arc<AbrShared>,
+    pub(crate) peer: PeerHandle,
+    pub(crate) seekable: bool,
+}
+
+impl HlsSource {
+    /// The registered peer.
+    pub fn peer(&self) -> &PeerHandle {
+        &self.peer
+    }
+
+    /// Which variant the byte at `pos` belongs to.
+    fn variant_at(&self, pos: u64) -> Option<usize> {
+        let st = self.layout.lock();
+        st.entry_at(pos)
+            .or_else(|| st.entries.last().filter(|e| e.end() == pos))
+            .map(|e| e.variant)
+    }
+}
+
+impl Source for HlsSource {
+    fn wait_range(&mut self, range: Range<u64>) -> Result<WaitOutcome> {
+        let deadline = Instant::now() + self.wait_timeout;
+        let mut st = self.layout.lock();
+        loop {
+            if st.cancelled {
+                return Err(Error::Cancelled);
+            }
+            if let Some(e) = st.entry_at(range.start) {
+                let (res, start, end) = (e.res.clone(), e.start, e.end());
+                drop(st);
+                let local = range.start - start..range.end.min(end) - start;
+                let left = deadline.saturating_duration_since(Instant::now());
+                return match res.wait_range(local, left) {
+                    // A placed piece has its exact length, so its end is not the stream's.
+                    Ok(_) => Ok(WaitOutcome::Ready),
+                    Err(kithara_storage::Error::TimedOut { waited, .. }) => {
+                        Err(Error::WaitTimeout {
+                            range,
+                            waited: self.wait_timeout.saturating_sub(left) + waited,
+                        })
+                    }
+                    Err(e) => Err(e.into()),
+                };
+            }
+            if range.start >= st.end() {
+                if let Some(e) = &st.failed {
+                    return Err(e.clone());
+                }
+                if st.ended {
+                    return Ok(WaitOutcome::Eof);
+                }
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(Error::WaitTimeout {
+                    range,
+                    waited: self.wait_timeout,
+                });
+            }
+            st = self
+                .layout
+                .condvar()
+                .wait_timeout(st, deadline - now)
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .0;
+        }
+    }
+
+    fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> Result<usize> {
+        let (res, start, end) = {
+            let st = self.layout.lock();
+            match st.entry_at(offset) {
+                Some(e) => (e.res.clone(), e.start, e.end()),
+                None => return Ok(0),
+            }
+        };
+        let room = usize::try_from(end - offset).unwrap_or(usize::MAX);
+        let n = buf.len().min(room);
+        Ok(res.read_at(offset - start, &mut buf[..n])?)
+    }
+
+    fn len(&self) -> Option<u64> {
+        let st = self.layout.lock();
+        st.ended.then(|| st.end())
+    }
+
+    fn media_info(&self) -> Option<MediaInfo> {
+        let pos = self.timeline.position();
+        let v = self.variant_at(pos).unwrap_or_else(|| self.abr.current());
+        self.variants.get(v).copied()
+    }
+
+    fn timeline(&self) -> &Timeline {
+        &self.timeline
+    }
+
+    fn is_seekable(&self) -> bool {
+        self.seekable
+    }
+
+    fn current_variant(&self) -> Option<usize> {
+        self.variant_at(self.timeline.position())
+    }
+
+    fn abr_handle(&self) -> Option<AbrHandle> {
+        Some(self.abr.clone())
+    }
+
+    fn has_variant_change_pending(&self) -> bool {
+        let pos = self.timeline.position();
+        let st = self.layout.lock();
+        st.boundaries
+            .iter()
+            .any(|b| b.pos > pos && b.kind == BoundaryKind::VariantSwitch)
+    }
+
+    fn next_boundary(&self, from: u64) -> Option<Boundary> {
+        let st = self.layout.lock();
+        let i = st.boundaries.partition_point(|b| b.pos < from);
+        st.boundaries.get(i).copied()
+    }
+
+    fn seek_time(&mut self, t: Duration) -> Result<TimeAnchor> {
+        if !self.seekable {
+            return Err(Error::TimeSeekUnsupported);
+        }
+        let mut st = self.layout.lock();
+        // Laid out already (in any run): read it where it is.
+        let found = st
+            .entries
+            .iter()
+            .filter(|e| matches!(e.piece, Piece::Segment(_)))
+            .find(|e| e.time <= t && t < e.time + e.duration)
+            .map(|e| TimeAnchor::new(e.start, e.time));
+        if let Some(anchor) = found {
+            return Ok(anchor);
+        }
+        // Otherwise a new run starts at the end of the layout, from the segment holding `t`.
+        let Some(seg) = st
+            .timing
+            .iter()
+            .find(|s| s.start <= t && t < s.start + s.duration)
+            .copied()
+        else {
+            return Err(Error::InvalidSeek {
+                reason: "the time is past the end of the presentation",
+            });
+        };
+        st.generation += 1;
+        let generation = st.generation;
+        let pos = st.end();
+        st.seek = Some(SeekRequest {
+            sequence: seg.sequence,
+            generation,
+        });
+        st.boundaries.retain(|b| b.pos < pos);
+        st.boundaries
+            .push(Boundary::new(pos, BoundaryKind::SeekJump).with_time(seg.start));
+        st.ended = false;
+        tracing::debug!(
+            pos,
+            sequence = seg.sequence,
+            "seek by time starts a new run"
+        );
+        self.layout.changed(st);
+        Ok(TimeAnchor::new(pos, seg.start))
+    }
+
+    fn segment_layout(&self) -> Option<&dyn SegmentLayout> {
+        Some(&self.layout)
+    }
+}

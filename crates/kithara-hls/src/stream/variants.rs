@@ -1,0 +1,104 @@
+//! The variants of a stream and their media playlists as far as loaded.
+
+use std::time::Duration;
+
+use kithara_stream::MediaInfo;
+use url::Url;
+
+use crate::playlist::{MasterPlaylist, MediaPlaylist};
+
+/// One variant: where its media playlist is, what it costs, what it holds.
+#[derive(Debug, Clone)]
+pub(crate) struct VariantInfo {
+    pub(crate) url: Url,
+    pub(crate) bitrate: u64,
+    pub(crate) info: MediaInfo,
+    pub(crate) playlist: Option<MediaPlaylist>,
+}
+
+/// All variants, by index.
+#[derive(Debug, Clone)]
+pub(crate) struct VariantSet {
+    variants: Vec<VariantInfo>,
+}
+
+impl VariantSet {
+    /// The variants of a master playlist (the audio rendition of each, in the given language).
+    pub(crate) fn from_master(master: &MasterPlaylist, language: Option<&str>) -> Self {
+        let variants = master
+            .variants
+            .iter()
+            .map(|v| VariantInfo {
+                url: master
+                    .media_url(v.index, language)
+                    .cloned()
+                    .unwrap_or_else(|| v.url.clone()),
+                bitrate: v.bitrate(),
+                info: v.media_info(),
+                playlist: None,
+            })
+            .collect();
+        Self { variants }
+    }
+
+    /// A stream whose URL named one media playlist.
+    pub(crate) fn single(playlist: MediaPlaylist) -> Self {
+        let info = MediaInfo::builder().variant_index(0).build();
+        Self {
+            variants: vec![VariantInfo {
+                url: playlist.url.clone(),
+                bitrate: 0,
+                info,
+                playlist: Some(playlist),
+            }],
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.variants.len()
+    }
+
+    pub(crate) fn bitrates(&self) -> Vec<u64> {
+        self.variants.iter().map(|v| v.bitrate).collect()
+    }
+
+    pub(crate) fn url(&self, i: usize) -> Option<&Url> {
+        self.variants.get(i).map(|v| &v.url)
+    }
+
+    pub(crate) fn media_info(&self, i: usize) -> MediaInfo {
+        self.variants.get(i).map(|v| v.info).unwrap_or_default()
+    }
+
+    pub(crate) fn infos(&self) -> Vec<MediaInfo> {
+        self.variants.iter().map(|v| v.info).collect()
+    }
+
+    pub(crate) fn playlist(&self, i: usize) -> Option<&MediaPlaylist> {
+        self.variants.get(i)?.playlist.as_ref()
+    }
+
+    /// Installs a (re)loaded playlist; returns whether it lists anything new.
+    pub(crate) fn install(&mut self, i: usize, p: MediaPlaylist) -> bool {
+        let Some(v) = self.variants.get_mut(i) else {
+            return false;
+        };
+        let last = |p: &MediaPlaylist| (p.media_sequence + p.segments.len() as u64, p.end_list);
+        let changed = v.playlist.as_ref().is_none_or(|old| last(old) != last(&p));
+        v.playlist = Some(p);
+        changed
+    }
+
+    /// Whether the stream is live (the playlists loaded so far have no `ENDLIST`).
+    pub(crate) fn is_live(&self) -> bool {
+        self.variants
+            .iter()
+            .filter_map(|v| v.playlist.as_ref())
+            .any(MediaPlaylist::is_live)
+    }
+
+    pub(crate) fn target_duration(&self, i: usize) -> Duration {
+        self.playlist(i)
+            .map_or(Duration::from_secs(2), |p| p.target_duration)
+    }
+}

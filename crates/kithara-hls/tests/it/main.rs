@@ -1,0 +1,10 @@
+//! `Stream<Hls>` over the loopback server and the bundled HLS ladder.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    unreachable_pub
+)]
+
+mod common;
+mod vod;
