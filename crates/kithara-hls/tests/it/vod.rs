@@ -60,3 +60,89 @@ async fn packed_adts_reads_through() {
     let (_s, got) = read_all(s).await;
     assert!(got.unwrap() == expected("adts", "v0.m3u8", None));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn byte_ranges_are_fetched_as_exactly_those_ranges() {
+    let server = server();
+    let dl = downloader();
+    let s = open(&dl, server.url("/media/hls/byterange/v0.m3u8"), |c| c)
+        .await
+        .unwrap();
+    let (_s, got) = read_all(s).await;
+    let whole = file("hls/byterange/v0.ts");
+    assert!(got.unwrap() == whole, "the ranges cover the file in order");
+    let text = std::str::from_utf8(file("hls/byterange/v0.m3u8")).unwrap();
+    let ranges: Vec<String> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("#EXT-X-BYTERANGE:"))
+        .map(|r| {
+            let (len, at) = r.split_once('@').unwrap();
+            let (len, at): (u64, u64) = (len.parse().unwrap(), at.parse().unwrap());
+            format!("bytes={}-{}", at, at + len - 1)
+        })
+        .collect();
+    let seen: Vec<String> = server
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.ends_with("/v0.ts"))
+        .map(|r| r.range.expect("only ranged requests"))
+        .collect();
+    assert_eq!(seen, ranges, "one request per playlist range, nothing else");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aes_128_segments_decrypt_to_the_clear_fixture_with_one_key_fetch() {
+    let server = server();
+    let dl = downloader();
+    let s = open(&dl, server.url("/media/hls/aes/v0.m3u8"), |c| c)
+        .await
+        .unwrap();
+    let (_s, got) = read_all(s).await;
+    assert!(
+        got.unwrap() == expected("ts", "v0.m3u8", None),
+        "plaintext equals the clear TS"
+    );
+    let key_fetches = server
+        .requests()
+        .iter()
+        .filter(|r| r.path.ends_with("/v0.key"))
+        .count();
+    assert_eq!(key_fetches, 1);
+}
+
+/// The HLS error inside a stream error.
+fn hls_error(e: &kithara_stream::Error) -> Option<&kithara_hls::Error> {
+    match e {
+        kithara_stream::Error::Protocol(p) => p.downcast_ref::<kithara_hls::Error>(),
+        _ => None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_or_malformed_key_is_a_typed_error() {
+    for (route, want_len) in [
+        (
+            kithara_test_support::Route::new(Vec::new()).status(404),
+            None,
+        ),
+        (kithara_test_support::Route::new(vec![1u8; 15]), Some(15)),
+    ] {
+        let server = server();
+        server.route("/media/hls/aes/v0.key", route);
+        let dl = downloader();
+        let s = open(&dl, server.url("/media/hls/aes/v0.m3u8"), |c| c)
+            .await
+            .unwrap();
+        let (_s, got) = read_all(s).await;
+        let err = got.unwrap_err();
+        let typed = kithara_stream::Error::from_io(&err).expect("typed");
+        match (hls_error(typed), want_len) {
+            (Some(kithara_hls::Error::KeyFetch { uri, source }), None) => {
+                assert!(uri.as_str().ends_with("/v0.key"));
+                assert_eq!(source.status(), Some(404));
+            }
+            (Some(kithara_hls::Error::KeyLength { len, .. }), Some(n)) => assert_eq!(*len, n),
+            other => panic!("{typed}: {other:?}"),
+        }
+    }
+}
