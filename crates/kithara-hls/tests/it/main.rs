@@ -6,5 +6,6 @@
     unreachable_pub
 )]
 
+mod behaviour;
 mod common;
 mod vod;

@@ -1,0 +1,302 @@
+//! Seeking by time, switching, failover, live playlists and bad input.
+
+use std::{io::Read, time::Duration};
+
+use kithara_hls::{HlsEvent, HlsSource};
+use kithara_stream::{AbrMode, BoundaryKind, Source};
+use kithara_test_support::{ResponseEnd, Route, ThrottleHandle};
+
+use crate::common::*;
+
+fn segment_starts(name: &str) -> Vec<Duration> {
+    let text = std::str::from_utf8(file(name)).unwrap();
+    let mut t = Duration::ZERO;
+    let mut starts = Vec::new();
+    for l in text.lines() {
+        if let Some(d) = l.strip_prefix("#EXTINF:") {
+            starts.push(t);
+            let secs: f64 = d
+                .trim_end_matches(',')
+                .split(',')
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap();
+            t += Duration::from_secs_f64(secs);
+        }
+    }
+    starts
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_time_seek_lands_on_the_segment_start_and_cancels_stale_fetches() {
+    let server = server();
+    // Slow segments, so a fetch is in flight when the reader seeks.
+    let slow = ThrottleHandle::new(8 * 1024);
+    for uri in playlist_uris("hls/ts/v1.m3u8") {
+        let name = format!("hls/ts/{uri}");
+        server.route(
+            &format!("/media/{name}"),
+            Route::new(file(&name)).throttle_handle(slow.clone()),
+        );
+    }
+    let dl = downloader();
+    let s = open(&dl, server.url("/media/hls/master.m3u8"), |c| {
+        c.abr_mode(AbrMode::Fixed(1))
+    })
+    .await
+    .unwrap();
+    let uris = playlist_uris("hls/ts/v1.m3u8");
+    let starts = segment_starts("hls/ts/v1.m3u8");
+    let target = starts
+        .iter()
+        .rposition(|&t| t <= Duration::from_secs(20))
+        .unwrap();
+    let (s, anchor, got) = tokio::task::spawn_blocking(move || {
+        let mut s = s;
+        let mut head = [0u8; 188];
+        s.read_exact(&mut head).unwrap();
+        let anchor = s.seek_time(Duration::from_secs(20)).unwrap();
+        let mut buf = vec![0u8; 188];
+        s.read_exact(&mut buf).unwrap();
+        (s, anchor, buf)
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        anchor.time, starts[target],
+        "the start of the segment holding 20 s"
+    );
+    assert_eq!(s.position(), anchor.pos + 188);
+    assert_eq!(&got[..], &file(&format!("hls/ts/{}", uris[target]))[..188]);
+    let next = s.next_boundary().map(|b| b.kind);
+    assert!(next.is_none() || next == Some(BoundaryKind::SeekJump));
+    slow.set(0);
+    drop(s);
+    let reqs = server.requests();
+    let stale: Vec<_> = reqs
+        .iter()
+        .filter(|r| r.path.ends_with(".ts") && !r.path.ends_with(&uris[target]))
+        .filter(|r| r.path != format!("/media/hls/ts/{}", uris[0]))
+        .collect();
+    assert!(
+        stale.iter().all(|r| r.end == Some(ResponseEnd::ClientGone)),
+        "the prefetch in flight at the seek was cancelled: {stale:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_manual_switch_is_a_boundary_and_an_event() {
+    let server = server();
+    let dl = downloader();
+    let s = open(&dl, server.url("/media/hls/master.m3u8"), |c| {
+        c.abr_mode(AbrMode::Fixed(0))
+            .buffer_ahead(Duration::from_secs(4))
+    })
+    .await
+    .unwrap();
+    let mut events = s.events();
+    let abr = s.source().abr_handle().unwrap();
+    let (s, bytes) = tokio::task::spawn_blocking(move || {
+        let mut s = s;
+        let mut first = [0u8; 100];
+        s.read_exact(&mut first).unwrap();
+        abr.set_mode(AbrMode::Fixed(2));
+        let mut rest = Vec::new();
+        s.read_to_end(&mut rest).unwrap();
+        (s, rest.len() + 100)
+    })
+    .await
+    .unwrap();
+    let st: &HlsSource = s.source();
+    assert_eq!(st.current_variant(), Some(2));
+    assert_eq!(s.len(), Some(bytes as u64));
+    let mut switches = Vec::new();
+    while let Ok(e) = events.try_recv() {
+        if let HlsEvent::VariantSwitch {
+            from, to, reason, ..
+        } = e
+        {
+            switches.push((from, to, reason));
+        }
+    }
+    assert_eq!(switches.len(), 1, "{switches:?}");
+    assert_eq!((switches[0].0, switches[0].1), (0, 2));
+    assert_eq!(switches[0].2, kithara_hls::abr::Reason::Manual);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_segment_fails_over_to_another_variant_at_the_same_segment() {
+    let server = server();
+    server.route("/media/hls/ts/v1-03.ts", Route::new(Vec::new()).status(404));
+    let dl = downloader();
+    let s = open(&dl, server.url("/media/hls/master.m3u8"), |c| {
+        c.abr_mode(AbrMode::Fixed(1))
+    })
+    .await
+    .unwrap();
+    let mut events = s.events();
+    let (s, got) = read_all(s).await;
+    let got = got.unwrap();
+    let (v1, v0) = (
+        playlist_uris("hls/ts/v1.m3u8"),
+        playlist_uris("hls/ts/v0.m3u8"),
+    );
+    let mut want = Vec::new();
+    for (i, (a, b)) in v1.iter().zip(&v0).enumerate() {
+        let name = if i < 3 {
+            format!("hls/ts/{a}")
+        } else {
+            format!("hls/ts/{b}")
+        };
+        want.extend_from_slice(file(&name));
+    }
+    assert!(got == want, "segments 0-2 of v1, then v0 from segment 3 on");
+    let boundary = s.source().next_boundary(1).unwrap();
+    assert_eq!(boundary.kind, BoundaryKind::VariantSwitch);
+    let excluded = std::iter::from_fn(|| events.try_recv().ok())
+        .filter(|e| matches!(e, HlsEvent::VariantExcluded { variant: 1, .. }))
+        .count();
+    assert_eq!(excluded, 1);
+    let asked = server
+        .requests()
+        .iter()
+        .filter(|r| r.path.ends_with("/v1-03.ts"))
+        .count();
+    assert_eq!(asked, 1, "a 404 is not retried");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_single_variant_a_missing_segment_is_the_typed_error() {
+    let server = server();
+    server.route("/media/hls/ts/v1-03.ts", Route::new(Vec::new()).status(404));
+    let dl = downloader();
+    let s = open(&dl, server.url("/media/hls/ts/v1.m3u8"), |c| c)
+        .await
+        .unwrap();
+    let (_s, got) = read_all(s).await;
+    let err = got.unwrap_err();
+    let typed = kithara_stream::Error::from_io(&err).unwrap();
+    assert_eq!(typed.status(), Some(404), "{typed}");
+    assert!(typed.to_string().contains("v1-03.ts"), "{typed}");
+    let asked = server
+        .requests()
+        .iter()
+        .filter(|r| r.path.ends_with("/v1-03.ts"))
+        .count();
+    assert_eq!(asked, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_playlists_fail_the_open_with_typed_errors() {
+    let server = server();
+    server.route(
+        "/html.m3u8",
+        Route::new(&b"<!DOCTYPE html><html>login</html>"[..]).content_type("text/html"),
+    );
+    server.route("/plain.m3u8", Route::new(&b"hello\n"[..]));
+    server.route("/big.m3u8", Route::new(vec![b'#'; 4096]));
+    server.route(
+        "/empty.m3u8",
+        Route::new(&b"#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-ENDLIST\n"[..]),
+    );
+    let dl = downloader();
+    let err = open(&dl, server.url("/missing.m3u8"), |c| c)
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(404));
+    type Is = fn(&kithara_hls::Error) -> bool;
+    let cases: [(&str, Is); 4] = [
+        ("/html.m3u8", |e| {
+            matches!(e, kithara_hls::Error::HtmlInsteadOfPlaylist { .. })
+        }),
+        ("/plain.m3u8", |e| {
+            matches!(e, kithara_hls::Error::MissingHeader { .. })
+        }),
+        ("/big.m3u8", |e| {
+            matches!(e, kithara_hls::Error::PlaylistTooLarge { .. })
+        }),
+        ("/empty.m3u8", |e| {
+            matches!(e, kithara_hls::Error::NoSegments { .. })
+        }),
+    ];
+    for (path, is) in cases {
+        let err = open(&dl, server.url(path), |c| c.max_playlist_bytes(1024))
+            .await
+            .unwrap_err();
+        match &err {
+            kithara_stream::Error::Protocol(p) => {
+                let e = p.downcast_ref::<kithara_hls::Error>().unwrap();
+                assert!(is(e), "{path}: {e}");
+            }
+            other => panic!("{path}: {other}"),
+        }
+    }
+}
+
+/// A live playlist over the v0 TS segments: the window `first..=last`, `ENDLIST` when `end`.
+fn live_playlist(first: usize, last: usize, end: bool) -> String {
+    let uris = playlist_uris("hls/ts/v0.m3u8");
+    let mut p = format!(
+        "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:1\n#EXT-X-MEDIA-SEQUENCE:{first}\n"
+    );
+    for uri in &uris[first..=last] {
+        p.push_str(&format!("#EXTINF:1.0,\nts/{uri}\n"));
+    }
+    if end {
+        p.push_str("#EXT-X-ENDLIST\n");
+    }
+    p
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_window_is_followed_without_gaps_until_endlist() {
+    let server = server();
+    server.route(
+        "/media/hls/live.m3u8",
+        Route::new(live_playlist(0, 2, false)),
+    );
+    let dl = downloader();
+    let s = open(&dl, server.url("/media/hls/live.m3u8"), |c| c)
+        .await
+        .unwrap();
+    assert!(!s.source().is_seekable());
+    let mut events = s.events();
+    let reader = tokio::spawn(read_all(s));
+    // Slide the window by one segment after each reload the server sees, then end it.
+    let last = 8;
+    for end in 3..=last {
+        let reloads = |reqs: &[kithara_test_support::RequestRecord]| {
+            reqs.iter()
+                .filter(|r| r.path == "/media/hls/live.m3u8")
+                .count()
+        };
+        let seen = reloads(&server.requests());
+        assert!(
+            server
+                .wait_until_async(PATIENCE, |reqs, _| reloads(reqs) > seen)
+                .await,
+            "the playlist is reloaded"
+        );
+        server.route(
+            "/media/hls/live.m3u8",
+            Route::new(live_playlist(end - 2, end, end == last)),
+        );
+    }
+    let (_s, got) = tokio::time::timeout(PATIENCE * 2, reader)
+        .await
+        .unwrap()
+        .unwrap();
+    let uris = playlist_uris("hls/ts/v0.m3u8");
+    let want: Vec<u8> = uris[..=last]
+        .iter()
+        .flat_map(|u| file(&format!("hls/ts/{u}")).iter().copied())
+        .collect();
+    assert!(
+        got.unwrap() == want,
+        "every segment 0..={last} once, in order"
+    );
+    let skipped = std::iter::from_fn(|| events.try_recv().ok())
+        .any(|e| matches!(e, HlsEvent::SegmentsSkipped { .. }));
+    assert!(!skipped);
+}
