@@ -110,6 +110,15 @@ pub enum Error {
         /// Total ciphertext length.
         len: u64,
     },
+    /// Bytes of a live stream that were released: they lay more than the retention behind the
+    /// reader.
+    #[error("bytes at {pos} of the live stream were released (more than {retention:?} behind the reader)")]
+    Released {
+        /// Start of the released piece.
+        pos: u64,
+        /// How far behind the reader pieces are kept.
+        retention: std::time::Duration,
+    },
     /// The last block does not end in valid PKCS7 padding (wrong key or IV, or corrupt data).
     #[error("bad PKCS7 padding at the end of a decrypted segment (wrong key or IV?)")]
     BadPadding,

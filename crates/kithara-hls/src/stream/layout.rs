@@ -154,6 +154,25 @@ impl Layout {
         Some(start)
     }
 
+    /// Releases the storage of pieces that end before media time `before` (live streams keep
+    /// bounded storage); reading them afterwards fails with [`crate::Error::Released`].
+    pub(crate) fn release_before(&self, before: Duration, retention: Duration) {
+        let mut st = self.lock();
+        for e in st.entries.iter_mut() {
+            if e.time + e.duration >= before {
+                break;
+            }
+            if e.res.failure().is_none() {
+                let gone = StorageResource::memory();
+                gone.fail(Arc::new(Error::protocol(crate::Error::Released {
+                    pos: e.start,
+                    retention,
+                })));
+                e.res = gone;
+            }
+        }
+    }
+
     pub(crate) fn fail(&self, e: Error) {
         let mut st = self.lock();
         if st.failed.is_none() {
@@ -219,5 +238,43 @@ impl SegmentLayout for Layout {
     fn len(&self) -> Option<u64> {
         let st = self.lock();
         st.ended.then(|| st.end())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(time: u64, piece: Piece) -> Entry {
+        let res = StorageResource::memory();
+        res.write_at(0, &[1u8; 10]).unwrap_or(());
+        let _ = res.set_len(10);
+        Entry {
+            start: 0,
+            len: 10,
+            res,
+            variant: 0,
+            piece,
+            time: Duration::from_secs(time),
+            duration: Duration::from_secs(2),
+        }
+    }
+
+    #[test]
+    fn placement_times_and_release() {
+        let layout = Layout::default();
+        for (i, t) in [0u64, 2, 4].iter().enumerate() {
+            let at = layout.place(0, entry(*t, Piece::Segment(i as u64)), None);
+            assert_eq!(at, Some(i as u64 * 10));
+        }
+        assert_eq!(layout.time_at(15), Some(Duration::from_secs(3)));
+        assert_eq!(layout.byte_at(Duration::from_millis(4500)), Some(20));
+        // A stale run places nothing.
+        assert_eq!(layout.place(7, entry(6, Piece::Segment(3)), None), None);
+        layout.release_before(Duration::from_secs(5), Duration::from_secs(60));
+        let st = layout.lock();
+        assert!(st.entries[0].res.failure().is_some());
+        assert!(st.entries[1].res.failure().is_some());
+        assert!(st.entries[2].res.failure().is_none());
     }
 }

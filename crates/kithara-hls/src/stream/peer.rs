@@ -41,6 +41,9 @@ use crate::{
     playlist::{parse_media, MediaPlaylist, ParseOptions, Segment},
 };
 
+/// How much media behind the reader a live stream keeps.
+const LIVE_RETENTION: Duration = Duration::from_secs(60);
+
 /// A piece fetched (or being fetched) and not yet placed.
 struct Pending {
     id: u64,
@@ -672,6 +675,13 @@ impl Peer for HlsPeer {
         }
         if st.segment.is_none() && !st.ended {
             self.next_segment(&mut st, live, &mut cmds);
+        }
+        if live {
+            if let Some(now) = shared.timeline.time_at(shared.timeline.position()) {
+                shared
+                    .layout
+                    .release_before(now.saturating_sub(LIVE_RETENTION), LIVE_RETENTION);
+            }
         }
         // Woken again when the reader moves (the buffer drains).
         while shared
