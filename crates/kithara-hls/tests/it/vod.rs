@@ -1,6 +1,6 @@
 //! VOD presentations: exact bytes for every segment form, byte ranges, AES-128.
 
-use kithara_stream::AbrMode;
+use kithara_stream::{AbrMode, Source};
 
 use crate::common::*;
 
@@ -145,4 +145,63 @@ async fn a_missing_or_malformed_key_is_a_typed_error() {
             other => panic!("{typed}: {other:?}"),
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audio_renditions_and_redirected_masters_resolve_relative_uris() {
+    let server = server();
+    // The master is reached through a redirect: its relative URIs resolve against where it was
+    // finally served from, not against the URL that was asked for.
+    server.route(
+        "/go/elsewhere.m3u8",
+        kithara_test_support::Route::new(Vec::new())
+            .redirect("/media/hls/master-renditions.m3u8", 302),
+    );
+    let dl = downloader();
+    let s = open(&dl, server.url("/go/elsewhere.m3u8?session=1"), |c| {
+        c.abr_mode(AbrMode::Fixed(1)).language("en")
+    })
+    .await
+    .unwrap();
+    let (_s, got) = read_all(s).await;
+    assert!(got.unwrap() == expected("ts", "v1.m3u8", None));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_discontinuity_is_a_boundary_and_an_event() {
+    let server = server();
+    let uris = playlist_uris("hls/ts/v0.m3u8");
+    let mut p = String::from("#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n");
+    for (i, u) in uris.iter().take(4).enumerate() {
+        if i == 2 {
+            p.push_str("#EXT-X-DISCONTINUITY\n");
+        }
+        p.push_str(&format!("#EXTINF:2.0,\nts/{u}\n"));
+    }
+    p.push_str("#EXT-X-ENDLIST\n");
+    server.route("/media/hls/disc.m3u8", kithara_test_support::Route::new(p));
+    let dl = downloader();
+    let s = open(&dl, server.url("/media/hls/disc.m3u8"), |c| c)
+        .await
+        .unwrap();
+    let mut events = s.events();
+    let (s, got) = read_all(s).await;
+    let got = got.unwrap();
+    let first_two: usize = uris[..2]
+        .iter()
+        .map(|u| file(&format!("hls/ts/{u}")).len())
+        .sum();
+    let b = s.source().next_boundary(1).unwrap();
+    assert_eq!(b.kind, kithara_stream::BoundaryKind::Discontinuity);
+    assert_eq!(b.pos, first_two as u64);
+    let at = std::iter::from_fn(|| events.try_recv().ok()).find_map(|e| match e {
+        kithara_hls::HlsEvent::Discontinuity { pos } => Some(pos),
+        _ => None,
+    });
+    assert_eq!(at, Some(first_two as u64));
+    let want: usize = uris[..4]
+        .iter()
+        .map(|u| file(&format!("hls/ts/{u}")).len())
+        .sum();
+    assert_eq!(got.len(), want);
 }
