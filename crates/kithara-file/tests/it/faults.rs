@@ -102,8 +102,10 @@ async fn short_bodies_and_wrong_lengths_are_retried() {
     .await
     .unwrap();
     let (s, got) = read_all(s).await;
-    // The body stops short of its announced `Content-Length`, but `Content-Range` told the real
-    // total, which every byte reached: the file is complete after one request.
+    // The body stops short of its announced `Content-Length`, then the connection closes. Where
+    // the client notices the broken message depends on timing: either every byte arrived (the
+    // `Content-Range` total is reached, one request) or the error came first and one resume, with
+    // `If-Range`, fetches the rest. Never more, and never wrong bytes.
     assert!(got.unwrap() == body);
     close(s).await;
     let wrong: Vec<_> = server
@@ -111,8 +113,10 @@ async fn short_bodies_and_wrong_lengths_are_retried() {
         .into_iter()
         .filter(|r| r.path == "/wrong.bin")
         .collect();
-    assert_eq!(wrong.len(), 1, "{wrong:?}");
-    assert_eq!(wrong[0].bytes_sent, body.len() as u64);
+    assert!((1..=2).contains(&wrong.len()), "{wrong:?}");
+    if let Some(resume) = wrong.get(1) {
+        assert!(range_start(&resume.range) > 0 && resume.if_range.is_some(), "{resume:?}");
+    }
     // A `Content-Length` shorter than the range: the body ends early and cleanly, which is not
     // the end of the file; the retry resumes where it stopped.
     server.route(
