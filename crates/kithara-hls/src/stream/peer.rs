@@ -87,6 +87,9 @@ pub(crate) struct State {
     ended: bool,
     failed: bool,
     waker: Option<Waker>,
+    /// Whether the stream started live: its times are then counted from where it started, also
+    /// after `ENDLIST` appears (playlist times slide with the window).
+    started_live: bool,
 }
 
 /// Everything the peer and its commands' callbacks share.
@@ -123,6 +126,7 @@ impl std::fmt::Debug for HlsPeer {
 impl State {
     pub(crate) fn new(set: VariantSet, start_seq: u64, policy: Box<dyn AbrPolicy>) -> Self {
         let variants = set.len();
+        let started_live = set.is_live();
         Self {
             set,
             generation: 0,
@@ -142,6 +146,7 @@ impl State {
             ended: false,
             failed: false,
             waker: None,
+            started_live,
         }
     }
 
@@ -357,7 +362,7 @@ impl HlsPeer {
         } else {
             None
         };
-        let time = if live {
+        let time = if live || st.started_live {
             self.shared.layout.lock().end_time().unwrap_or_default()
         } else {
             seg.start

@@ -300,3 +300,71 @@ async fn a_live_window_is_followed_without_gaps_until_endlist() {
         .any(|e| matches!(e, HlsEvent::SegmentsSkipped { .. }));
     assert!(!skipped);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_segments_that_left_the_window_are_reported_and_skipped() {
+    let server = server();
+    server.route(
+        "/media/hls/live.m3u8",
+        Route::new(live_playlist(0, 2, false)),
+    );
+    let dl = downloader();
+    let s = open(&dl, server.url("/media/hls/live.m3u8"), |c| c)
+        .await
+        .unwrap();
+    let mut events = s.events();
+    let reader = tokio::spawn(read_all(s));
+    let reloads = |reqs: &[kithara_test_support::RequestRecord]| {
+        reqs.iter()
+            .filter(|r| r.path == "/media/hls/live.m3u8")
+            .count()
+    };
+    // Once 0..=2 are fetched, the window jumps past segments 3 and 4, then ends.
+    loop {
+        let e = tokio::time::timeout(PATIENCE, events.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        if matches!(e, HlsEvent::SegmentFetched { sequence: 2, .. }) {
+            break;
+        }
+    }
+    let seen = reloads(&server.requests());
+    server.route(
+        "/media/hls/live.m3u8",
+        Route::new(live_playlist(5, 7, true)),
+    );
+    assert!(
+        server
+            .wait_until_async(PATIENCE, |reqs, _| reloads(reqs) > seen)
+            .await
+    );
+    let (_s, got) = tokio::time::timeout(PATIENCE * 2, reader)
+        .await
+        .unwrap()
+        .unwrap();
+    let uris = playlist_uris("hls/ts/v0.m3u8");
+    let want: Vec<u8> = uris[..3]
+        .iter()
+        .chain(&uris[5..8])
+        .flat_map(|u| file(&format!("hls/ts/{u}")).iter().copied())
+        .collect();
+    let got = got.unwrap();
+    let sizes: Vec<usize> = uris[..8]
+        .iter()
+        .map(|u| file(&format!("hls/ts/{u}")).len())
+        .collect();
+    assert!(
+        got == want,
+        "0..=2, then 5..=7: nothing waited on forever; got {} bytes, want {} (segment sizes {sizes:?})",
+        got.len(),
+        want.len()
+    );
+    let skipped: Vec<(u64, u64)> = std::iter::from_fn(|| events.try_recv().ok())
+        .filter_map(|e| match e {
+            HlsEvent::SegmentsSkipped { from, to } => Some((from, to)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(skipped, vec![(3, 5)]);
+}
