@@ -9,7 +9,7 @@
 //! segment is fetched from another variant; with none left the stream fails with the error.
 
 use std::{
-    collections::VecDeque,
+    collections::{HashMap, VecDeque},
     future::Future,
     pin::Pin,
     sync::{Arc, Mutex, MutexGuard, PoisonError},
@@ -38,7 +38,7 @@ use crate::{
     abr::{AbrContext, AbrPolicy, BufferRule, Decision, ExclusionConfig, Exclusions},
     crypto::decrypt,
     keys::{KeyCache, KeyLookup, KEY_LEN},
-    playlist::{parse_media, MediaPlaylist, ParseOptions, Segment},
+    playlist::{parse_media, MediaPlaylist, ParseOptions, Segment, SegmentId},
 };
 
 /// How much media behind the reader a live stream keeps.
@@ -87,6 +87,9 @@ pub(crate) struct State {
     ended: bool,
     failed: bool,
     waker: Option<Waker>,
+    /// Every piece of a VOD stream fetched so far, by URI and byte range: a piece laid out again
+    /// (a seek back into media a later run already fetched) is reused without a request.
+    store: HashMap<SegmentId, StorageResource>,
     /// Whether the stream started live: its times are then counted from where it started, also
     /// after `ENDLIST` appears (playlist times slide with the window).
     started_live: bool,
@@ -147,6 +150,7 @@ impl State {
             failed: false,
             waker: None,
             started_live,
+            store: HashMap::new(),
         }
     }
 
@@ -450,6 +454,27 @@ impl HlsPeer {
         boundary: Option<(BoundaryKind, Option<MediaInfo>)>,
         encryption: Option<(Url, [u8; KEY_LEN])>,
     ) -> Option<FetchCmd> {
+        let sid = SegmentId::new(url.clone(), range.clone());
+        if let Some(res) = st.store.get(&sid).filter(|r| r.is_complete()).cloned() {
+            // Fetched already (an earlier run): laid out again without a request.
+            tracing::debug!(%sid, "reusing a fetched piece");
+            st.pending.push_back(Pending {
+                id,
+                variant,
+                piece,
+                len: res.len(),
+                res,
+                time,
+                duration,
+                boundary,
+            });
+            if let Piece::Segment(seq) = piece {
+                st.next_seq = seq + 1;
+            }
+            self.shared.place_ready(st);
+            st.wake();
+            return None;
+        }
         let res = match self.shared.storage.create() {
             Ok(r) => r,
             Err(e) => {
@@ -457,6 +482,9 @@ impl HlsPeer {
                 return None;
             }
         };
+        if !st.started_live {
+            st.store.insert(sid, res.clone());
+        }
         let encrypted = encryption.is_some();
         // A byte range tells the exact length of a clear piece before any request.
         let known = range

@@ -368,3 +368,49 @@ async fn live_segments_that_left_the_window_are_reported_and_skipped() {
         .collect();
     assert_eq!(skipped, vec![(3, 5)]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seeking_back_over_fetched_media_reuses_it_without_requests() {
+    let server = server();
+    let dl = downloader();
+    let s = open(&dl, server.url("/media/hls/master.m3u8"), |c| {
+        c.abr_mode(AbrMode::Fixed(0))
+    })
+    .await
+    .unwrap();
+    let (_s, tail) = tokio::task::spawn_blocking(move || {
+        let mut s = s;
+        // Forward to 20 s and read to the end (a run from 20 s), then back to 10 s and read on:
+        // the run from 10 s reaches 20 s and lays the fetched segments out again.
+        s.seek_time(Duration::from_secs(20)).unwrap();
+        let mut sink = Vec::new();
+        s.read_to_end(&mut sink).unwrap();
+        s.seek_time(Duration::from_secs(10)).unwrap();
+        let mut tail = Vec::new();
+        s.read_to_end(&mut tail).unwrap();
+        (s, tail)
+    })
+    .await
+    .unwrap();
+    let uris = playlist_uris("hls/ts/v0.m3u8");
+    let starts = segment_starts("hls/ts/v0.m3u8");
+    let from = starts
+        .iter()
+        .rposition(|&t| t <= Duration::from_secs(10))
+        .unwrap();
+    let want: Vec<u8> = uris[from..]
+        .iter()
+        .flat_map(|u| file(&format!("hls/ts/{u}")).iter().copied())
+        .collect();
+    assert!(tail == want, "from the segment holding 10 s to the end");
+    for uri in &uris {
+        let done = server
+            .requests()
+            .iter()
+            .filter(|r| {
+                r.path.ends_with(&format!("/{uri}")) && r.end == Some(ResponseEnd::Completed)
+            })
+            .count();
+        assert!(done <= 1, "{uri} fetched {done} times");
+    }
+}
