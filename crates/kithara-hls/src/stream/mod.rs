@@ -7,6 +7,8 @@ mod fetch;
 mod layout;
 mod open;
 mod peer;
+mod pieces;
+mod shared;
 mod source;
 mod variants;
 

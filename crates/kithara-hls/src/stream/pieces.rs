@@ -1,0 +1,272 @@
+//! The fetches of an HLS stream's pieces: a segment with its init section and key alongside it,
+//! and playlists. Each piece gets its own storage and a pending place in the layout.
+
+use std::time::Duration;
+
+use kithara_stream::{
+    dl::{FetchCmd, FetchPurpose, Priority},
+    BoundaryKind, Error, MediaInfo,
+};
+use url::Url;
+
+use super::{
+    fetch::{body_cmd, Body},
+    layout::Piece,
+    peer::HlsPeer,
+    shared::{range_given, Encrypted, Pending, State},
+};
+use crate::{
+    keys::{KeyLookup, KEY_LEN},
+    playlist::{Segment, SegmentId},
+};
+
+impl HlsPeer {
+    pub(super) fn next_id(st: &mut State) -> u64 {
+        st.next_id += 1;
+        st.next_id
+    }
+
+    /// A fetch of `variant`'s media playlist, unless one is running.
+    pub(super) fn playlist_cmd(&self, st: &mut State, variant: usize) -> Option<FetchCmd> {
+        if st.loading.contains(&variant) {
+            return None;
+        }
+        let url = st.set.url(variant)?.clone();
+        st.loading.push(variant);
+        let shared = self.shared.clone();
+        Some(body_cmd(
+            url,
+            self.shared.headers.clone(),
+            self.shared.options.max_bytes,
+            FetchPurpose::Index,
+            self.shared.cancel.child_token(),
+            move |r| shared.playlist_loaded(variant, r),
+        ))
+    }
+
+    /// The commands for segment `seg` of `variant`: its init and key when needed, then itself.
+    pub(super) fn segment_cmds(
+        &self,
+        st: &mut State,
+        variant: usize,
+        seg: &Segment,
+        live: bool,
+    ) -> Vec<FetchCmd> {
+        let mut cmds = Vec::new();
+        let info = st.set.media_info(variant);
+        let switch = st.last_variant.is_some_and(|v| v != variant);
+        let mut boundary = if switch {
+            Some((BoundaryKind::VariantSwitch, Some(info)))
+        } else if seg.discontinuity && st.last_variant.is_some() {
+            Some((BoundaryKind::Discontinuity, Some(info)))
+        } else if st.last_variant.is_none() {
+            Some((BoundaryKind::Init, Some(info)))
+        } else {
+            None
+        };
+        let time = if live || st.started_live {
+            self.shared.layout.lock().end_time().unwrap_or_default()
+        } else {
+            seg.start
+        };
+        if let Some(init) = &seg.init {
+            let key = (init.url.clone(), init.byte_range.clone());
+            if st.last_init.as_ref() != Some(&key) {
+                st.last_init = Some(key);
+                let id = Self::next_id(st);
+                if let Some(cmd) = self.piece_cmd(
+                    st,
+                    id,
+                    variant,
+                    Piece::Init,
+                    &init.url,
+                    init.byte_range.clone(),
+                    time,
+                    Duration::ZERO,
+                    boundary.take(),
+                    None,
+                ) {
+                    cmds.push(cmd);
+                }
+            }
+        }
+        let mut encryption = None;
+        if let Some(key) = &seg.key {
+            if let KeyLookup::Fetch = st.keys.lookup(&key.uri) {
+                cmds.push(self.key_cmd(&key.uri));
+            }
+            encryption = Some((key.uri.clone(), key.iv_for(seg.sequence)));
+        }
+        let id = Self::next_id(st);
+        if let Some(cmd) = self.piece_cmd(
+            st,
+            id,
+            variant,
+            Piece::Segment(seg.sequence),
+            &seg.url,
+            seg.byte_range.clone(),
+            time,
+            seg.duration,
+            boundary,
+            encryption,
+        ) {
+            cmds.push(cmd);
+        }
+        st.last_variant = Some(variant);
+        cmds
+    }
+
+    pub(super) fn key_cmd(&self, uri: &Url) -> FetchCmd {
+        let shared = self.shared.clone();
+        let key_uri = uri.clone();
+        body_cmd(
+            uri.clone(),
+            self.shared.headers.clone(),
+            1024,
+            FetchPurpose::Key,
+            self.shared.cancel.child_token(),
+            move |r| {
+                let mut st = shared.lock();
+                let body = r.map(|b: Body| b.bytes);
+                let _ = st
+                    .keys
+                    .complete(&key_uri, body.as_deref().map_err(Clone::clone));
+                shared.decrypt_ready(&mut st);
+                st.wake();
+            },
+        )
+    }
+
+    /// One piece's fetch: a pending entry, and the command that fills its storage.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn piece_cmd(
+        &self,
+        st: &mut State,
+        id: u64,
+        variant: usize,
+        piece: Piece,
+        url: &Url,
+        range: Option<std::ops::Range<u64>>,
+        time: Duration,
+        duration: Duration,
+        boundary: Option<(BoundaryKind, Option<MediaInfo>)>,
+        encryption: Option<(Url, [u8; KEY_LEN])>,
+    ) -> Option<FetchCmd> {
+        let sid = SegmentId::new(url.clone(), range.clone());
+        if let Some(res) = st.store.get(&sid).filter(|r| r.is_complete()).cloned() {
+            // Fetched already (an earlier run): laid out again without a request.
+            tracing::debug!(%sid, "reusing a fetched piece");
+            st.pending.push_back(Pending {
+                id,
+                variant,
+                piece,
+                len: res.len(),
+                res,
+                time,
+                duration,
+                boundary,
+            });
+            if let Piece::Segment(seq) = piece {
+                st.next_seq = seq + 1;
+            }
+            self.shared.place_ready(st);
+            st.wake();
+            return None;
+        }
+        let res = match self.shared.storage.create() {
+            Ok(r) => r,
+            Err(e) => {
+                self.shared.fail(st, Error::from(e));
+                return None;
+            }
+        };
+        if !st.started_live {
+            st.store.insert(sid, res.clone());
+        }
+        let encrypted = encryption.is_some();
+        // A byte range tells the exact length of a clear piece before any request.
+        let known = range
+            .as_ref()
+            .map(|r| r.end - r.start)
+            .filter(|_| !encrypted);
+        if let Some(len) = known {
+            let _ = res.set_len(len);
+        }
+        st.pending.push_back(Pending {
+            id,
+            variant,
+            piece,
+            res: res.clone(),
+            len: known,
+            time,
+            duration,
+            boundary,
+        });
+        if let Some((key_uri, iv)) = encryption {
+            st.encrypted.push(Encrypted {
+                id,
+                key_uri,
+                iv,
+                cipher: Vec::new(),
+                complete: false,
+            });
+        }
+        let token = self.shared.cancel.child_token();
+        if let Piece::Segment(seq) = piece {
+            st.segment = Some((id, variant, seq, token.clone()));
+        }
+        let base = range.as_ref().map_or(0, |r| r.start);
+        let (on_resp, on_write, on_done) = (
+            self.shared.clone(),
+            self.shared.clone(),
+            self.shared.clone(),
+        );
+        let priority = if self.buffer().is_zero() {
+            Priority::Urgent
+        } else {
+            Priority::Normal
+        };
+        let mut cmd = FetchCmd::get(url.clone())
+            .with_headers(self.shared.headers.clone())
+            .with_priority(priority)
+            .with_purpose(if piece == Piece::Init {
+                FetchPurpose::Other
+            } else {
+                FetchPurpose::Media
+            })
+            .writer_blocks(res.writes_block())
+            .with_cancel(token)
+            .on_response(move |info| {
+                if !encrypted {
+                    if let Some(total) = info.total_len {
+                        let len = if range_given(base, total, info.status) {
+                            total - base
+                        } else {
+                            total
+                        };
+                        if known.is_none() {
+                            on_resp.set_len(id, len);
+                        }
+                    }
+                }
+                Ok(())
+            })
+            .writer(move |offset, data| {
+                let local = offset - base;
+                if encrypted {
+                    let mut st = on_write.lock();
+                    if let Some(e) = st.encrypted.iter_mut().find(|e| e.id == id) {
+                        e.cipher.extend_from_slice(&data);
+                    }
+                    return Ok(());
+                }
+                res.write_bytes(local, data)?;
+                Ok(())
+            })
+            .on_complete(move |outcome| on_done.piece_done(id, variant, piece, outcome));
+        if let Some(r) = range {
+            cmd = cmd.with_range(r);
+        }
+        Some(cmd)
+    }
+}
