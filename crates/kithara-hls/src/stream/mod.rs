@@ -2,6 +2,7 @@
 
 mod abr_control;
 mod config;
+mod encrypted;
 mod events;
 mod fetch;
 mod layout;

@@ -10,13 +10,14 @@ use kithara_stream::{
 use url::Url;
 
 use super::{
+    encrypted::Encrypted,
     fetch::{body_cmd, Body},
     layout::Piece,
     peer::HlsPeer,
-    shared::{range_given, Encrypted, Pending, State},
+    shared::{range_given, Pending, State},
 };
 use crate::{
-    keys::{KeyLookup, KEY_LEN},
+    keys::{KeyLookup, KeyState, KEY_LEN},
     playlist::{Segment, SegmentId},
 };
 
@@ -184,6 +185,10 @@ impl HlsPeer {
             st.store.insert(sid, res.clone());
         }
         let encrypted = encryption.is_some();
+        let key_uri_w = encryption
+            .as_ref()
+            .map(|(u, _)| u.clone())
+            .unwrap_or_else(|| url.clone());
         // A byte range tells the exact length of a clear piece before any request.
         let known = range
             .as_ref()
@@ -203,13 +208,8 @@ impl HlsPeer {
             boundary,
         });
         if let Some((key_uri, iv)) = encryption {
-            st.encrypted.push(Encrypted {
-                id,
-                key_uri,
-                iv,
-                cipher: Vec::new(),
-                complete: false,
-            });
+            st.encrypted
+                .push(Encrypted::new(id, key_uri, iv, res.clone()));
         }
         let token = self.shared.cancel.child_token();
         if let Piece::Segment(seq) = piece {
@@ -254,9 +254,15 @@ impl HlsPeer {
             .writer(move |offset, data| {
                 let local = offset - base;
                 if encrypted {
-                    let mut st = on_write.lock();
+                    // Decrypted here, as the chunks arrive, once the key is known.
+                    let mut guard = on_write.lock();
+                    let st = &mut *guard;
+                    let key = match st.keys.state(&key_uri_w) {
+                        Some(KeyState::Ready(k)) => Some(*k),
+                        _ => None,
+                    };
                     if let Some(e) = st.encrypted.iter_mut().find(|e| e.id == id) {
-                        e.cipher.extend_from_slice(&data);
+                        e.feed(key.as_ref(), &data)?;
                     }
                     return Ok(());
                 }

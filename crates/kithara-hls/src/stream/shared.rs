@@ -18,6 +18,7 @@ use url::Url;
 
 use super::{
     abr_control::AbrShared,
+    encrypted::Encrypted,
     fetch::Body,
     layout::{Entry, Layout, Piece, SegmentTime},
     variants::VariantSet,
@@ -25,8 +26,7 @@ use super::{
 };
 use crate::{
     abr::{AbrPolicy, ExclusionConfig, Exclusions},
-    crypto::decrypt,
-    keys::{KeyCache, KeyLookup, KEY_LEN},
+    keys::{KeyCache, KeyState},
     playlist::{parse_media, MediaPlaylist, ParseOptions, SegmentId},
 };
 
@@ -44,15 +44,6 @@ pub(super) struct Pending {
     pub(super) time: Duration,
     pub(super) duration: Duration,
     pub(super) boundary: Option<(BoundaryKind, Option<MediaInfo>)>,
-}
-
-/// An encrypted segment waiting for its key or its last byte.
-pub(super) struct Encrypted {
-    pub(super) id: u64,
-    pub(super) key_uri: Url,
-    pub(super) iv: [u8; KEY_LEN],
-    pub(super) cipher: Vec<u8>,
-    pub(super) complete: bool,
 }
 
 pub(crate) struct State {
@@ -207,11 +198,11 @@ impl Shared {
     pub(super) fn decrypt_ready(&self, st: &mut State) {
         let mut i = 0;
         while i < st.encrypted.len() {
-            let key = match st.keys.lookup(&st.encrypted[i].key_uri) {
-                KeyLookup::Ready(k) if st.encrypted[i].complete => k,
-                KeyLookup::Failed(e) => {
-                    let enc = st.encrypted.remove(i);
-                    drop(enc);
+            let key = match st.keys.state(&st.encrypted[i].key_uri) {
+                Some(KeyState::Ready(k)) if st.encrypted[i].complete => *k,
+                Some(KeyState::Failed(e)) => {
+                    let e = e.clone();
+                    st.encrypted.remove(i);
                     self.fail(st, Error::protocol(e));
                     continue;
                 }
@@ -221,16 +212,15 @@ impl Shared {
                 }
             };
             let enc = st.encrypted.remove(i);
-            match decrypt(&key, &enc.iv, &enc.cipher) {
-                Ok(plain) => {
-                    if let Some(p) = st.pending.iter_mut().find(|p| p.id == enc.id) {
-                        let len = plain.len() as u64;
-                        let _ = p.res.write_at(0, &plain);
+            let id = enc.id;
+            match enc.finish(&key) {
+                Ok(len) => {
+                    if let Some(p) = st.pending.iter_mut().find(|p| p.id == id) {
                         let _ = p.res.set_len(len);
                         p.len = Some(len);
                     }
                 }
-                Err(e) => self.fail(st, Error::protocol(e)),
+                Err(e) => self.fail(st, e),
             }
         }
         self.place_ready(st);
