@@ -161,6 +161,17 @@ impl AbrPolicy for BufferRule {
             }
         }
 
+        // Down at once: the last segment arrived slower than the current bitrate plays, so the
+        // network no longer sustains it, whatever the averages still remember.
+        if let Some(last) = self.estimator.last() {
+            if ctx.buffer < c.down_max_buffer && last < current_bps {
+                let v = highest_at_most(ctx, &allowed, last * c.up_factor).unwrap_or(allowed[0]);
+                if ctx.bitrate(v) < ctx.bitrate(ctx.current) {
+                    return Some(Decision::new(v, Reason::Down));
+                }
+            }
+        }
+
         // Down: the buffer is not deep enough to ride out a rate the estimate does not sustain.
         if ctx.buffer < c.down_max_buffer
             && current_bps > est * c.down_factor

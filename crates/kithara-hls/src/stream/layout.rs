@@ -173,6 +173,29 @@ impl Layout {
         }
     }
 
+    /// Takes back the last placed piece if it is segment `sequence` of `variant` and the reader
+    /// (at `reader`) has not reached it: its offsets were never read. Returns whether it did.
+    pub(crate) fn retract_unread(&self, variant: usize, sequence: u64, reader: u64) -> bool {
+        let mut st = self.lock();
+        let Some(last) = st.entries.last() else {
+            return false;
+        };
+        if last.variant != variant || last.piece != Piece::Segment(sequence) || reader > last.start
+        {
+            return false;
+        }
+        let start = last.start;
+        if let Some(e) = st.entries.pop() {
+            e.res.cancel();
+        }
+        // Its boundary goes with it, except a seek jump, which still marks where the run starts.
+        st.boundaries
+            .retain(|b| b.pos < start || b.kind == BoundaryKind::SeekJump);
+        tracing::debug!(start, sequence, variant, "retracted an unread piece");
+        self.changed(st);
+        true
+    }
+
     pub(crate) fn fail(&self, e: Error) {
         let mut st = self.lock();
         if st.failed.is_none() {

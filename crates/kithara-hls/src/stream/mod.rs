@@ -1,5 +1,6 @@
 //! The HLS stream: [`Hls`](crate::Hls) opens it, [`HlsPeer`] fetches, [`HlsSource`] reads.
 
+mod abandon;
 mod abr_control;
 mod config;
 mod encrypted;

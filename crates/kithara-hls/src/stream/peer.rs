@@ -24,10 +24,11 @@ use tokio_util::sync::CancellationToken;
 use url::Url;
 
 use super::{
+    abandon::{Verdict, CHECK_EVERY},
     shared::{Shared, State, LIVE_RETENTION},
     HlsEvent,
 };
-use crate::abr::{AbrContext, AbrPolicy, BufferRule, Decision};
+use crate::abr::{AbrContext, AbrPolicy, BufferRule, Decision, Reason};
 
 /// The download policy of one HLS stream; registered with the shared downloader by
 /// [`Hls`](crate::Hls) when a stream opens.
@@ -35,6 +36,7 @@ pub struct HlsPeer {
     pub(super) shared: Arc<Shared>,
     chunk_cursor: SignalCursor,
     reload: Option<Pin<Box<tokio::time::Sleep>>>,
+    abandon_check: Option<Pin<Box<tokio::time::Sleep>>>,
     label: String,
 }
 
@@ -52,6 +54,7 @@ impl HlsPeer {
             shared,
             chunk_cursor: SignalCursor::default(),
             reload: None,
+            abandon_check: None,
             label,
         }
     }
@@ -78,9 +81,10 @@ impl HlsPeer {
             layout.seek.take()
         };
         let Some(req) = request else { return };
-        if let Some((_, _, _, token)) = st.segment.take() {
-            token.cancel();
+        if let Some(f) = st.segment.take() {
+            f.token.cancel();
         }
+        st.forced = None;
         st.pending.clear();
         st.encrypted.clear();
         st.generation = req.generation;
@@ -93,6 +97,9 @@ impl HlsPeer {
 
     /// The variant for the next segment.
     fn choose(&self, st: &mut State, segment: Duration) -> Option<Decision> {
+        if let Some(forced) = st.forced.take() {
+            return Some(forced);
+        }
         let now = Instant::now();
         let ladder = st.set.bitrates();
         let mask = st.exclusions.mask(now);
@@ -147,6 +154,9 @@ impl Peer for HlsPeer {
                 }
             }
         }
+        if st.segment.is_some() {
+            self.check_abandon(&mut st, cx);
+        }
         if st.segment.is_none() && !st.ended {
             self.next_segment(&mut st, live, &mut cmds);
         }
@@ -188,6 +198,67 @@ impl Peer for HlsPeer {
 }
 
 impl HlsPeer {
+    /// Applies the abandon rule to the segment in flight, and checks again in a while.
+    fn check_abandon(&mut self, st: &mut State, cx: &mut Context<'_>) {
+        let automatic =
+            kithara_stream::AbrControl::mode(&*self.shared.abr) == kithara_stream::AbrMode::Auto;
+        let Some(flight) = st.segment.as_ref().filter(|_| automatic) else {
+            return;
+        };
+        let now = Instant::now();
+        let ladder = st.set.bitrates();
+        let mask = st.exclusions.mask(now);
+        let cap = self.shared.abr.max_bitrate();
+        let allowed: Vec<usize> = (0..ladder.len())
+            .filter(|&v| !mask.get(v).copied().unwrap_or(false))
+            .filter(|&v| cap.is_none_or(|c| ladder[v] <= c))
+            .collect();
+        if let Verdict::SwitchTo(to) = flight.verdict(now, self.buffer(), &ladder, &allowed) {
+            // A piece already laid out can only be taken back while the reader has not reached it.
+            let placed = !st.pending.iter().any(|p| p.id == flight.id);
+            let reader = self.shared.timeline.position();
+            if placed
+                && !self
+                    .shared
+                    .layout
+                    .retract_unread(flight.variant, flight.sequence, reader)
+            {
+                return;
+            }
+            let Some(flight) = st.segment.take() else {
+                return;
+            };
+            tracing::warn!(
+                from = flight.variant,
+                to,
+                sequence = flight.sequence,
+                "segment would stall the reader: switching down"
+            );
+            flight.token.cancel();
+            let elapsed = now.saturating_duration_since(flight.started);
+            st.policy.on_transfer(
+                flight.loaded.load(std::sync::atomic::Ordering::Acquire),
+                elapsed,
+            );
+            st.pending.retain(|p| p.id < flight.id);
+            st.encrypted.retain(|e| e.id < flight.id);
+            let placed = self.shared.layout.lock().entries.last().map(|e| e.variant);
+            st.last_variant = st.pending.back().map(|p| p.variant).or(placed);
+            st.last_init = None;
+            st.forced = Some(Decision::new(to, Reason::Emergency));
+            return;
+        }
+        // Look again shortly while it loads.
+        let due = now + CHECK_EVERY;
+        let sleep = self
+            .abandon_check
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(due.into())));
+        sleep.as_mut().reset(due.into());
+        if sleep.as_mut().poll(cx).is_ready() {
+            cx.waker().wake_by_ref();
+        }
+    }
+
     fn next_segment(&self, st: &mut State, live: bool, cmds: &mut Vec<FetchCmd>) {
         if self.buffer() >= self.shared.buffer_ahead {
             return;

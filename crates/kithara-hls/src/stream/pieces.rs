@@ -1,7 +1,13 @@
 //! The fetches of an HLS stream's pieces: a segment with its init section and key alongside it,
 //! and playlists. Each piece gets its own storage and a pending place in the layout.
 
-use std::time::Duration;
+use std::{
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc,
+    },
+    time::{Duration, Instant},
+};
 
 use kithara_stream::{
     dl::{FetchCmd, FetchPurpose, Priority},
@@ -10,6 +16,7 @@ use kithara_stream::{
 use url::Url;
 
 use super::{
+    abandon::InFlight,
     encrypted::Encrypted,
     fetch::{body_cmd, Body},
     layout::Piece,
@@ -212,8 +219,22 @@ impl HlsPeer {
                 .push(Encrypted::new(id, key_uri, iv, res.clone()));
         }
         let token = self.shared.cancel.child_token();
-        if let Piece::Segment(seq) = piece {
-            st.segment = Some((id, variant, seq, token.clone()));
+        let loaded = Arc::new(AtomicU64::new(0));
+        let guess = st.set.bitrates().get(variant).copied().unwrap_or(0)
+            * duration.as_millis() as u64
+            / 8000;
+        let expected = Arc::new(AtomicU64::new(known.unwrap_or(guess)));
+        if let Piece::Segment(sequence) = piece {
+            st.segment = Some(InFlight {
+                id,
+                variant,
+                sequence,
+                token: token.clone(),
+                started: Instant::now(),
+                loaded: loaded.clone(),
+                expected: expected.clone(),
+                duration,
+            });
         }
         let base = range.as_ref().map_or(0, |r| r.start);
         let (on_resp, on_write, on_done) = (
@@ -237,6 +258,12 @@ impl HlsPeer {
             .writer_blocks(res.writes_block())
             .with_cancel(token)
             .on_response(move |info| {
+                if let Some(total) = info
+                    .total_len
+                    .filter(|_| known.is_none() && info.status == 200)
+                {
+                    expected.store(total, Ordering::Release);
+                }
                 if !encrypted {
                     if let Some(total) = info.total_len {
                         let len = if range_given(base, total, info.status) {
@@ -252,6 +279,7 @@ impl HlsPeer {
                 Ok(())
             })
             .writer(move |offset, data| {
+                loaded.fetch_add(data.len() as u64, Ordering::AcqRel);
                 let local = offset - base;
                 if encrypted {
                     // Decrypted here, as the chunks arrive, once the key is known.

@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 use url::Url;
 
 use super::{
+    abandon::InFlight,
     abr_control::AbrShared,
     encrypted::Encrypted,
     fetch::Body,
@@ -25,7 +26,7 @@ use super::{
     HlsEvent,
 };
 use crate::{
-    abr::{AbrPolicy, ExclusionConfig, Exclusions},
+    abr::{AbrPolicy, Decision, ExclusionConfig, Exclusions},
     keys::{KeyCache, KeyState},
     playlist::{parse_media, MediaPlaylist, ParseOptions, SegmentId},
 };
@@ -54,7 +55,9 @@ pub(crate) struct State {
     pub(super) last_variant: Option<usize>,
     pub(super) last_init: Option<(Url, Option<std::ops::Range<u64>>)>,
     /// The segment in flight: (pending id, variant, sequence, token).
-    pub(super) segment: Option<(u64, usize, u64, CancellationToken)>,
+    pub(super) segment: Option<InFlight>,
+    /// A decision forced by the abandon rule, used for the next segment.
+    pub(super) forced: Option<Decision>,
     pub(super) pending: VecDeque<Pending>,
     pub(super) encrypted: Vec<Encrypted>,
     pub(super) keys: KeyCache,
@@ -100,6 +103,7 @@ impl State {
             last_variant: None,
             last_init: None,
             segment: None,
+            forced: None,
             pending: VecDeque::new(),
             encrypted: Vec::new(),
             keys: KeyCache::new(),
@@ -235,7 +239,7 @@ pub(super) fn range_given(base: u64, total: u64, status: u16) -> bool {
 impl Shared {
     pub(super) fn piece_done(&self, id: u64, variant: usize, piece: Piece, outcome: FetchOutcome) {
         let mut st = self.lock();
-        if st.segment.as_ref().is_some_and(|s| s.0 == id) {
+        if st.segment.as_ref().is_some_and(|s| s.id == id) {
             st.segment = None;
         }
         match outcome {

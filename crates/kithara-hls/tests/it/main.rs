@@ -6,6 +6,7 @@
     unreachable_pub
 )]
 
+mod abr;
 mod behaviour;
 mod common;
 mod vod;
