@@ -39,7 +39,8 @@ pub struct Env {
 
 /// The one place a downloader is built, so a change of its constructor touches one line.
 fn downloader() -> Downloader {
-    Downloader::new(DownloaderConfig::builder().system_proxy(false).build()).expect("the HTTP client builds")
+    Downloader::new(DownloaderConfig::builder().system_proxy(false).build())
+        .expect("the HTTP client builds")
 }
 
 impl Env {
