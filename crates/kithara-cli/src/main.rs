@@ -17,6 +17,7 @@
 mod args;
 mod decode;
 mod demo;
+mod demo_decode;
 mod fetch;
 mod info;
 mod progress;
