@@ -4,7 +4,13 @@
 //! frame-accurate seek, `--duration` keeps exactly `round(duration × rate)` frames (fewer only if
 //! the track ends first), `--rate` converts with [`Resampler`]; the frames go to a [`Sink`].
 
-use std::time::{Duration, Instant};
+use std::{
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc,
+    },
+    time::{Duration, Instant},
+};
 
 use anyhow::{bail, Context, Result};
 use clap::CommandFactory;
@@ -32,12 +38,14 @@ pub(crate) struct Decoded {
 pub(crate) async fn run(args: DecodeArgs, ui: Ui) -> Result<()> {
     if args.variant.is_some() {
         // Every input is a progressive file until HLS lands: a usage error, exit 2.
-        Args::command()
-            .error(
-                clap::error::ErrorKind::ArgumentConflict,
-                "--variant selects a variant of an HLS stream; progressive files have none (HLS is not supported yet)",
-            )
-            .exit();
+        let mut cmd = Args::command();
+        cmd.build();
+        let msg = "--variant selects a variant of an HLS stream; progressive files have none (HLS is not supported yet)";
+        let kind = clap::error::ErrorKind::ArgumentConflict;
+        match cmd.find_subcommand_mut("decode") {
+            Some(decode) => decode.error(kind, msg).exit(),
+            None => cmd.error(kind, msg).exit(),
+        }
     }
     sink::check_output(&args.output)?;
     let options = OpenOptions::new(args.timeout)?;
@@ -51,9 +59,23 @@ pub(crate) async fn run(args: DecodeArgs, ui: Ui) -> Result<()> {
         duration: args.duration,
         rate: args.rate,
     };
-    let decoded = tokio::task::spawn_blocking(move || decode(input, &output, window, bar_ui))
-        .await
-        .context("the decoder thread failed")??;
+    let abort = Arc::clone(&input.abort);
+    let stop = Arc::new(AtomicBool::new(false));
+    let job_stop = Arc::clone(&stop);
+    let job =
+        tokio::task::spawn_blocking(move || decode(input, &output, window, bar_ui, &job_stop));
+    tokio::pin!(job);
+    let joined = tokio::select! {
+        joined = &mut job => joined,
+        () = interrupted() => {
+            // Wakes a blocked read and stops the loop; the job then removes OUT.part.
+            stop.store(true, Ordering::Relaxed);
+            abort();
+            let _ = (&mut job).await;
+            bail!("interrupted");
+        }
+    };
+    let decoded = joined.context("the decoder thread failed")??;
     if ui.summary {
         let secs = decoded.frames as f64 / f64::from(decoded.rate.max(1));
         let elapsed = started.elapsed().as_secs_f64().max(1e-6);
@@ -89,9 +111,23 @@ pub(crate) fn frames_in(d: Duration, rate: u32) -> u64 {
     u64::try_from(frames).unwrap_or(u64::MAX)
 }
 
-/// Decodes `input` into `output` (blocking). Removes a partial output file on failure.
-pub(crate) fn decode(input: Input, output: &Output, window: Window, bar: bool) -> Result<Decoded> {
-    let Input { mut pcm, label } = input;
+/// Resolves on Ctrl-C (never, if the handler cannot be installed).
+async fn interrupted() {
+    if tokio::signal::ctrl_c().await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// Decodes `input` into `output` (blocking) until the end, the window's end, or `stop`. Removes a
+/// partial output file on failure.
+pub(crate) fn decode(
+    input: Input,
+    output: &Output,
+    window: Window,
+    bar: bool,
+    stop: &AtomicBool,
+) -> Result<Decoded> {
+    let Input { mut pcm, label, .. } = input;
     let info = pcm.info().clone();
     let (in_rate, channels) = (info.sample_rate, info.channels);
     if in_rate == 0 || channels == 0 {
@@ -127,6 +163,9 @@ pub(crate) fn decode(input: Input, output: &Output, window: Window, bar: bool) -
         };
         let mut done = false;
         while !done {
+            if stop.load(Ordering::Relaxed) {
+                bail!("interrupted");
+            }
             let Some(chunk) = pcm.next_chunk()? else {
                 break;
             };

@@ -6,7 +6,7 @@
 //! refused until `Stream<Hls>` exists, when it becomes a second arm of
 //! [`open_any`] returning a `Decoder<Hls>`.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use anyhow::{bail, Context, Result};
 use kithara_decode::{Decoder, DecoderConfig, PcmChunk, TrackInfo};
@@ -56,6 +56,8 @@ pub(crate) struct Input {
     pub(crate) pcm: Box<dyn PcmSource>,
     /// The redacted URL or the path, for messages.
     pub(crate) label: String,
+    /// Cancels the stream: a read blocked waiting for bytes fails at once (Ctrl-C).
+    pub(crate) abort: Arc<dyn Fn() + Send + Sync>,
 }
 
 /// How inputs are opened.
@@ -124,6 +126,8 @@ pub(crate) async fn open_any(src: FileSrc, options: &OpenOptions) -> Result<Inpu
         .wait_timeout(options.timeout);
     // The stream's errors name the (redacted) URL.
     let stream = Stream::<File>::new(config).await?;
+    let cancel = stream.cancel_token().clone();
+    let abort: Arc<dyn Fn() + Send + Sync> = Arc::new(move || cancel.cancel());
     let config = DecoderConfig::builder().maybe_origin(origin).build();
     // Probing blocks on the stream: off the runtime.
     let decoder = tokio::task::spawn_blocking(move || Decoder::new(stream, config))
@@ -132,5 +136,6 @@ pub(crate) async fn open_any(src: FileSrc, options: &OpenOptions) -> Result<Inpu
     Ok(Input {
         pcm: Box::new(decoder),
         label,
+        abort,
     })
 }

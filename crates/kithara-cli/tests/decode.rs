@@ -229,3 +229,31 @@ fn usage_errors_exit_2() {
     );
     assert!(server.requests().is_empty(), "{:?}", server.requests());
 }
+
+#[test]
+fn a_truncated_file_yields_its_audio_then_fails() {
+    let server = media_server();
+    let mp3 = kithara_test_support::media::get("chirp.mp3").unwrap().bytes;
+    server.route(
+        "/cut.mp3",
+        Route::new(&mp3[..20_000]).content_type("audio/mpeg"),
+    );
+    let url = server.url("/cut.mp3");
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("cut.wav");
+
+    let out = kithara(&["decode", url.as_str(), "-o", "-"]);
+    assert_fails(&out, 1, &["truncated at byte 20000", url.as_str()]);
+    // The decodable audio went out first: whole stereo frames, about half of the 4 s.
+    assert_eq!(out.stdout.len() % 8, 0);
+    let frames = out.stdout.len() / 8;
+    assert!((FRAMES / 4..FRAMES).contains(&frames), "{frames} frames");
+
+    let out = kithara(&["decode", url.as_str(), "-o", dest.to_str().unwrap()]);
+    assert_fails(&out, 1, &["truncated"]);
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+
+    server.route("/empty.flac", Route::new(Vec::<u8>::new()));
+    let out = kithara(&["decode", server.url("/empty.flac").as_str(), "-o", "-"]);
+    assert_fails(&out, 1, &["empty file"]);
+}
