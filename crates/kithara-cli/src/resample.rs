@@ -152,4 +152,19 @@ mod tests {
             .fold(0.0, f32::max);
         assert!(err < 0.01, "max error {err}");
     }
+
+    #[test]
+    fn downsampling_of_odd_lengths_rounds_up() {
+        // 1001 frames at 48 kHz → ceil(1001 × 22050 / 48000) = 460 frames, mono.
+        let mut r = Resampler::new(48_000, 22_050, 1).unwrap();
+        let mut out = r.push(&[0.25; 1001]).unwrap();
+        out.extend(r.finish().unwrap());
+        assert_eq!(out.len(), 460);
+        // A constant stays constant away from the edges.
+        assert!(
+            out[100..360].iter().all(|v| (v - 0.25).abs() < 0.01),
+            "{:?}",
+            &out[100..110]
+        );
+    }
 }
