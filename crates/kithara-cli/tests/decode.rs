@@ -257,3 +257,24 @@ fn a_truncated_file_yields_its_audio_then_fails() {
     let out = kithara(&["decode", server.url("/empty.flac").as_str(), "-o", "-"]);
     assert_fails(&out, 1, &["empty file"]);
 }
+
+#[test]
+fn a_reader_closing_stdout_early_ends_the_decode_quietly() {
+    use std::{io::Read, process::Stdio};
+    let server = media_server();
+    let url = server.url("/media/chirp.wav");
+    let mut child = common::command(&["decode", url.as_str(), "-o", "-"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Like `| head -c 4096`: read a little, then close the pipe (705 600 bytes would follow).
+    let mut stdout = child.stdout.take().unwrap();
+    let mut head = [0u8; 4096];
+    stdout.read_exact(&mut head).unwrap();
+    drop(stdout);
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "stderr: {err}");
+    assert!(!err.contains("error"), "stderr: {err}");
+}

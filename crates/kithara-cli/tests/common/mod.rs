@@ -3,20 +3,17 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::{
-    path::Path,
-    process::{Command, Output},
-};
+use std::process::{Command, Output};
 
 use kithara_test_support::LoopbackServer;
 
 /// Runs the binary with no proxy from the environment: tests talk to loopback directly.
 pub(crate) fn kithara(args: &[&str]) -> Output {
-    kithara_in(None, args)
+    command(args).output().expect("the kithara binary runs")
 }
 
-/// Like [`kithara`], in the working directory `dir` when given.
-pub(crate) fn kithara_in(dir: Option<&Path>, args: &[&str]) -> Output {
+/// The binary with `args`, no logging and no proxy from the environment.
+pub(crate) fn command(args: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_kithara"));
     for var in [
         "RUST_LOG",
@@ -29,13 +26,8 @@ pub(crate) fn kithara_in(dir: Option<&Path>, args: &[&str]) -> Output {
     ] {
         cmd.env_remove(var);
     }
-    if let Some(dir) = dir {
-        cmd.current_dir(dir);
-    }
-    cmd.args(args)
-        .env("NO_PROXY", "127.0.0.1,localhost,::1")
-        .output()
-        .expect("the kithara binary runs")
+    cmd.args(args).env("NO_PROXY", "127.0.0.1,localhost,::1");
+    cmd
 }
 
 pub(crate) fn stderr(out: &Output) -> String {
