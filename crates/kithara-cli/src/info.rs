@@ -1,8 +1,8 @@
 //! `kithara info`: what a URL or file holds, as text or JSON.
 //!
-//! The input is opened and probed like `decode` does (no whole download, no request for the tail),
-//! then the decoder's [`TrackInfo`](kithara_decode::TrackInfo) and the resource's length are
-//! reported. The bitrate is the average over the whole resource, `bytes × 8 / duration` (tags and
+//! The input is opened and probed like `decode` does (no request for the tail), with the download
+//! pausing 256 KiB ahead of what probing reads; then the decoder's
+//! [`TrackInfo`](kithara_decode::TrackInfo) and the resource's length are reported. The bitrate is the average over the whole resource, `bytes × 8 / duration` (tags and
 //! container overhead included), when both are known.
 
 use std::io::{self, Write};
@@ -14,6 +14,9 @@ use crate::{
     args::InfoArgs,
     source::{self, OpenOptions},
 };
+
+/// Read-ahead of the download while probing.
+const PROBE_AHEAD: u64 = 256 * 1024;
 
 /// The report of `kithara info`. The field names are the stable JSON keys (see the README).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -39,7 +42,9 @@ pub(crate) struct InfoReport {
 }
 
 pub(crate) async fn run(args: InfoArgs) -> Result<()> {
-    let options = OpenOptions::new(args.timeout)?;
+    let mut options = OpenOptions::new(args.timeout)?;
+    // Probing reads the first bytes only: do not download the rest meanwhile.
+    options.buffer_ahead = Some(PROBE_AHEAD);
     let input = source::open_any(args.source, &options).await?;
     let info = input.pcm.info();
     let duration_secs = info.duration.map(|d| d.as_secs_f64());

@@ -67,22 +67,18 @@ pub(crate) struct OpenOptions {
     pub(crate) downloader: Downloader,
     /// Longest time one read waits for bytes.
     pub(crate) timeout: Duration,
+    /// Bytes downloaded ahead of the reader before the download pauses; `None`: the whole file.
+    pub(crate) buffer_ahead: Option<u64>,
 }
 
 impl OpenOptions {
-    /// Options with a downloader that uses the system proxy (the command-line default).
+    /// Options with a downloader that uses the system proxy, as command-line tools do.
     pub(crate) fn new(timeout: Duration) -> Result<Self> {
-        Self::with_proxy(timeout, true)
-    }
-
-    /// Options with a downloader that does or does not use the system proxy.
-    pub(crate) fn with_proxy(timeout: Duration, system_proxy: bool) -> Result<Self> {
-        let config = DownloaderConfig::builder()
-            .system_proxy(system_proxy)
-            .build();
+        let config = DownloaderConfig::builder().system_proxy(true).build();
         Ok(Self {
             downloader: Downloader::new(config).context("could not create the HTTP client")?,
             timeout,
+            buffer_ahead: None,
         })
     }
 }
@@ -121,9 +117,12 @@ pub(crate) async fn open_any(src: FileSrc, options: &OpenOptions) -> Result<Inpu
             .map(|u| RedactedUrl::new(&u)),
         _ => None,
     };
-    let config = FileConfig::new(src)
+    let mut config = FileConfig::new(src)
         .downloader(options.downloader.clone())
         .wait_timeout(options.timeout);
+    if let Some(ahead) = options.buffer_ahead {
+        config = config.buffer_ahead(ahead);
+    }
     // The stream's errors name the (redacted) URL.
     let stream = Stream::<File>::new(config).await?;
     let cancel = stream.cancel_token().clone();

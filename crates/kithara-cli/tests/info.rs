@@ -107,3 +107,33 @@ fn usage_errors_exit_2() {
     assert_fails(&kithara(&["info"]), 2, &["URL|PATH"]);
     assert_fails(&kithara(&["info", "a.mp3", "--bogus"]), 2, &["--bogus"]);
 }
+
+#[test]
+fn probing_a_large_file_downloads_little_and_never_the_tail() {
+    let server = media_server();
+    // 64 MiB: the MP3, then silence padding the file out.
+    let mp3 = media::get("chirp.mp3").unwrap().bytes;
+    let mut body = mp3.to_vec();
+    body.resize(64 << 20, 0);
+    server.route("/big.mp3", Route::new(body).content_type("audio/mpeg"));
+
+    let out = kithara(&["info", server.url("/big.mp3").as_str(), "--json"]);
+
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["size_bytes"], 64u64 << 20);
+    // The download paused 256 KiB ahead of what probing read; the tail was never asked for.
+    let sent = server.stats().bytes_sent;
+    assert!(sent <= 1 << 20, "{sent} bytes sent");
+    let requests = server.requests();
+    assert!(!requests.is_empty());
+    for r in &requests {
+        let start = r
+            .range
+            .as_deref()
+            .and_then(|h| h.strip_prefix("bytes="))
+            .and_then(|h| h.split('-').next())
+            .map_or(0, |s| s.parse::<u64>().unwrap());
+        assert!(start < 1 << 20, "{r:?}");
+    }
+}
