@@ -4,13 +4,17 @@
 //! other, each against the same server and shared [`Downloader`], and prints one line per step:
 //!
 //! 1. [`full_read`]: stream the whole body like `fetch` does and verify every byte;
-//! 2. [`seek_reads`]: random seek + read pairs on a second stream, verified, timing seek → first byte.
+//! 2. [`seek_reads`]: random seek + read pairs on a second stream, verified, timing seek → first byte;
+//! 3. [`decode_fixture`]: the bundled MP3 and FLAC (also served by the loopback server) decoded
+//!    through `Stream<File>` → `Decoder`, with verified time seeks; printed as a table, and the
+//!    decoded audio written to `demo.wav`.
 //!
 //! A step is an async fn taking the [`Demo`] and returning a [`StepReport`]; new steps (decoding,
 //! HLS) are added to [`run`]. Any byte mismatch fails the demo.
 
 use std::{
     io::{self, Read, Seek, SeekFrom, Write},
+    path::{Path, PathBuf},
     time::{Duration, Instant},
 };
 
@@ -25,9 +29,11 @@ use kithara_stream::{
 use url::Url;
 
 use crate::{
-    args::DemoArgs,
+    args::{DemoArgs, Output},
+    demo_decode::{decode_fixture, DecodeRun, FIXTURES, MEDIA},
     fetch::{self, COPY_BUF},
     progress::{self, fmt_bytes},
+    sink::Sink,
     Ui,
 };
 
@@ -59,11 +65,57 @@ pub(crate) struct StepReport {
 }
 
 pub(crate) async fn run(args: DemoArgs, ui: Ui) -> Result<()> {
+    ensure!(
+        args.out.is_dir(),
+        "cannot write demo.wav into {}: not a directory",
+        args.out.display()
+    );
     let demo = Demo::start(&args, ui)?;
     let mut steps = Vec::new();
     steps.push(demo.step(full_read(&demo)).await?);
     steps.push(demo.step(seek_reads(&demo, args.seeks)).await?);
-    demo.print_summary(&args, &steps)
+    let mut decodes = Vec::new();
+    for fixture in FIXTURES {
+        let before = demo.server.requests().len();
+        let run = decode_fixture(
+            &demo.server,
+            &demo.downloader,
+            fixture,
+            args.seeks,
+            demo.seed,
+        )
+        .await?;
+        decodes.push((run, demo.server.requests().len().saturating_sub(before)));
+    }
+    let wav = write_wav(&args.out, &decodes)?;
+    demo.print_summary(&args, &steps, &decodes, &wav)
+}
+
+/// Writes the decoded fixtures one after the other into `dir/demo.wav` (those at the first one's
+/// rate and channel count); returns its path.
+fn write_wav(dir: &Path, decodes: &[(DecodeRun, usize)]) -> Result<PathBuf> {
+    let path = dir.join("demo.wav");
+    let Some((first, _)) = decodes.first() else {
+        bail!("nothing was decoded");
+    };
+    let mut sink = Sink::create(&Output::Wav(path.clone()), first.rate, first.channels)?;
+    let mut written = Ok(());
+    for (run, _) in decodes {
+        if (run.rate, run.channels) == (first.rate, first.channels) {
+            written = sink.write(&run.samples);
+            if written.is_err() {
+                break;
+            }
+        }
+    }
+    match written {
+        Ok(()) => sink.finish()?,
+        Err(e) => {
+            sink.discard();
+            return Err(e);
+        }
+    }
+    Ok(path)
 }
 
 impl Demo {
@@ -80,6 +132,7 @@ impl Demo {
             route = route.throttle(rate);
         }
         server.route(ROUTE, route);
+        server.mount_media(MEDIA);
         let url = server.url(ROUTE);
         Ok(Self {
             server,
@@ -111,7 +164,13 @@ impl Demo {
         Ok(Stream::<File>::new(config).await?)
     }
 
-    fn print_summary(&self, args: &DemoArgs, steps: &[StepReport]) -> Result<()> {
+    fn print_summary(
+        &self,
+        args: &DemoArgs,
+        steps: &[StepReport],
+        decodes: &[(DecodeRun, usize)],
+        wav: &Path,
+    ) -> Result<()> {
         let requests = self.server.requests().len();
         let stats = self.server.stats();
         let verified: u64 = steps.iter().map(|s| s.verified).sum();
@@ -138,14 +197,16 @@ impl Demo {
                 if s.requests == 1 { "" } else { "s" }
             )?;
         }
+        print_decodes(&mut out, steps.len() + 1, args.seeks, decodes, wav)?;
         writeln!(
             out,
             "  http requests   {requests} in total, {} of body sent",
             fmt_bytes(stats.bytes_sent)
         )?;
+        let seeks: usize = decodes.iter().map(|(d, _)| d.seek_latencies.len()).sum();
         writeln!(
             out,
-            "  verification    OK: {} compared, every byte matches",
+            "  verification    OK: {} compared, every byte matches; {seeks} time seeks land on the linear decode's samples",
             fmt_bytes(verified)
         )?;
         out.flush()?;
@@ -246,6 +307,53 @@ async fn seek_reads(demo: &Demo, seeks: u32) -> Result<StepReport> {
         requests: 0,
         verified,
     })
+}
+
+/// Prints the decoding table (step `n`) and the `demo.wav` line.
+fn print_decodes(
+    out: &mut impl Write,
+    n: usize,
+    seeks: u32,
+    decodes: &[(DecodeRun, usize)],
+    wav: &Path,
+) -> Result<()> {
+    writeln!(
+        out,
+        "  {n}. decoding     Stream<File> over loopback → Decoder, {seeks} verified time seeks each"
+    )?;
+    writeln!(
+        out,
+        "     {:<6} {:>11} {:>16} {:>22} {:>8} {:>9}",
+        "format", "first PCM", "decode speed", "seek → PCM (median)", "frames", "requests"
+    )?;
+    for (d, requests) in decodes {
+        let seek = percentiles(d.seek_latencies.clone())
+            .map_or_else(|| String::from("-"), |(_, median, _)| fmt_ms(median));
+        writeln!(
+            out,
+            "     {:<6} {:>11} {:>16} {:>22} {:>8} {:>9}",
+            d.format,
+            fmt_ms(d.first_pcm),
+            format!("{:.0}× realtime", d.speed),
+            seek,
+            d.frames(),
+            requests
+        )?;
+    }
+    let frames: u64 = decodes.iter().map(|(d, _)| d.frames()).sum();
+    if let Some((first, _)) = decodes.first() {
+        let formats: Vec<&str> = decodes.iter().map(|(d, _)| d.format).collect();
+        writeln!(
+            out,
+            "     wrote {} ({}, {:.1} s, {} Hz, {} ch, 32-bit float)",
+            wav.display(),
+            formats.join(" + "),
+            frames as f64 / f64::from(first.rate.max(1)),
+            first.rate,
+            first.channels
+        )?;
+    }
+    Ok(())
 }
 
 /// Fails unless `chunk` equals the body at `offset`, naming the first differing byte.

@@ -7,6 +7,9 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 const BAR: &str =
     "{spinner:.green} [{elapsed_precise}] [{wide_bar:.cyan/blue}] {bytes}/{total_bytes} ({binary_bytes_per_sec}, ETA {eta})";
 const SPINNER: &str = "{spinner:.green} [{elapsed_precise}] {bytes} ({binary_bytes_per_sec})";
+const TIME_BAR: &str =
+    "{spinner:.green} [{elapsed_precise}] [{wide_bar:.cyan/blue}] {pos}/{len} ms of audio (ETA {eta})";
+const TIME_SPINNER: &str = "{spinner:.green} [{elapsed_precise}] {pos} ms of audio";
 
 /// Whether a progress bar would be visible: stderr is a terminal and not taken by logs or `--quiet`.
 pub(crate) fn wanted(quiet: bool, logging: bool) -> bool {
@@ -25,6 +28,26 @@ pub(crate) fn bytes_bar(len: Option<u64>, visible: bool) -> ProgressBar {
     };
     bar.set_draw_target(ProgressDrawTarget::stderr());
     // The templates are constants; fall back to the default look rather than fail if one is rejected.
+    let style =
+        ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar());
+    bar.set_style(style.progress_chars("=> "));
+    bar
+}
+
+/// A media-time bar on stderr (positions in milliseconds of audio written) when `total` is known, a
+/// spinner when it is not; hidden unless `visible`.
+pub(crate) fn time_bar(total: Option<std::time::Duration>, visible: bool) -> ProgressBar {
+    if !visible {
+        return ProgressBar::hidden();
+    }
+    let (bar, template) = match total {
+        Some(t) => (
+            ProgressBar::new(u64::try_from(t.as_millis()).unwrap_or(u64::MAX)),
+            TIME_BAR,
+        ),
+        None => (ProgressBar::new_spinner(), TIME_SPINNER),
+    };
+    bar.set_draw_target(ProgressDrawTarget::stderr());
     let style =
         ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar());
     bar.set_style(style.progress_chars("=> "));

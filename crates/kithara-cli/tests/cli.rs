@@ -114,7 +114,16 @@ fn fetch_of_a_missing_local_file_fails() {
 
 #[test]
 fn demo_runs_and_summarises() {
-    let out = kithara(&["demo", "--size-mib", "4", "--seeks", "5"]);
+    let dir = tempfile::tempdir().unwrap();
+    let out = kithara(&[
+        "demo",
+        "--size-mib",
+        "4",
+        "--seeks",
+        "5",
+        "--out",
+        dir.path().to_str().unwrap(),
+    ]);
 
     assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
     let stdout = String::from_utf8(out.stdout).unwrap();
@@ -123,6 +132,39 @@ fn demo_runs_and_summarises() {
     assert!(stdout.contains("5 × 64.0 KiB"), "stdout: {stdout}");
     assert!(stdout.contains("http requests"), "stdout: {stdout}");
     assert!(stdout.contains("verification    OK"), "stdout: {stdout}");
+    // The decoding table: one row per fixture, all frames, seeks verified.
+    for format in ["MP3", "FLAC"] {
+        let row = stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with(format))
+            .unwrap_or_else(|| panic!("no {format} row: {stdout}"));
+        assert!(row.contains("× realtime") && row.contains("88200"), "{row}");
+    }
+    assert!(
+        stdout.contains("10 time seeks land on the linear decode's samples"),
+        "stdout: {stdout}"
+    );
+    // demo.wav: MP3 then FLAC, 4 s each, 32-bit float.
+    let reader = hound::WavReader::open(dir.path().join("demo.wav")).unwrap();
+    let spec = reader.spec();
+    assert_eq!((spec.channels, spec.sample_rate), (2, 22_050));
+    assert_eq!(spec.sample_format, hound::SampleFormat::Float);
+    assert_eq!(reader.len(), 2 * 88_200 * 2);
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+}
+
+#[test]
+fn demo_into_a_missing_directory_fails_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nope");
+    let out = kithara(&["demo", "--out", missing.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.starts_with("error: ") && err.contains("not a directory"),
+        "{err}"
+    );
+    assert!(!missing.exists());
 }
 
 #[test]

@@ -1,0 +1,124 @@
+//! `kithara info`: what a URL or file holds, as text or JSON.
+//!
+//! The input is opened and probed like `decode` does (no request for the tail), with the download
+//! pausing 256 KiB ahead of what probing reads; then the decoder's
+//! [`TrackInfo`](kithara_decode::TrackInfo) and the resource's length are reported. The bitrate is the average over the whole resource, `bytes × 8 / duration` (tags and
+//! container overhead included), when both are known.
+
+use std::io::{self, Write};
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+
+use crate::{
+    args::InfoArgs,
+    source::{self, OpenOptions},
+};
+
+/// Read-ahead of the download while probing.
+const PROBE_AHEAD: u64 = 256 * 1024;
+
+/// The report of `kithara info`. The field names are the stable JSON keys (see the README).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub(crate) struct InfoReport {
+    /// The redacted URL or the path.
+    pub(crate) source: String,
+    /// The codec (`MP3`, `AAC-LC`, `FLAC`, `Vorbis`, `PCM`, …).
+    pub(crate) codec: String,
+    /// The container (`MPEG audio`, `ADTS`, `MP4`, `FLAC`, `WAV`, `Ogg`, …), when known.
+    pub(crate) container: Option<String>,
+    /// Sample rate in Hz.
+    pub(crate) sample_rate: u32,
+    /// Channel count.
+    pub(crate) channels: u16,
+    /// Total frames, when the container declares them.
+    pub(crate) frames: Option<u64>,
+    /// Duration in seconds, when the container declares it.
+    pub(crate) duration_secs: Option<f64>,
+    /// Length of the resource in bytes, when known.
+    pub(crate) size_bytes: Option<u64>,
+    /// Average bitrate in bits per second (`size_bytes × 8 / duration_secs`), when both are known.
+    pub(crate) bitrate_bps: Option<u64>,
+}
+
+pub(crate) async fn run(args: InfoArgs) -> Result<()> {
+    let mut options = OpenOptions::new(args.timeout)?;
+    // Probing reads the first bytes only: do not download the rest meanwhile.
+    options.buffer_ahead = Some(PROBE_AHEAD);
+    let input = source::open_any(args.source, &options).await?;
+    let info = input.pcm.info();
+    let duration_secs = info.duration.map(|d| d.as_secs_f64());
+    let size_bytes = input.pcm.byte_len();
+    let report = InfoReport {
+        source: input.label.clone(),
+        codec: info
+            .codec
+            .map_or_else(|| info.codec_name.clone(), |c| c.to_string()),
+        container: info.container.map(|c| c.to_string()),
+        sample_rate: info.sample_rate,
+        channels: info.channels,
+        frames: info.frames,
+        duration_secs,
+        size_bytes,
+        bitrate_bps: bitrate(size_bytes, duration_secs),
+    };
+    let mut out = io::stdout().lock();
+    if args.json {
+        serde_json::to_writer_pretty(&mut out, &report).context("writing the JSON report")?;
+        writeln!(out)?;
+    } else {
+        write_text(&mut out, &report)?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// Average bits per second of `bytes` over `secs`.
+fn bitrate(bytes: Option<u64>, secs: Option<f64>) -> Option<u64> {
+    let (bytes, secs) = (bytes?, secs?);
+    (secs > 0.0).then(|| (bytes as f64 * 8.0 / secs).round() as u64)
+}
+
+fn write_text(out: &mut impl Write, r: &InfoReport) -> io::Result<()> {
+    let unknown = || String::from("unknown");
+    writeln!(out, "source       {}", r.source)?;
+    writeln!(out, "codec        {}", r.codec)?;
+    writeln!(
+        out,
+        "container    {}",
+        r.container.clone().unwrap_or_else(unknown)
+    )?;
+    writeln!(out, "sample rate  {} Hz", r.sample_rate)?;
+    writeln!(out, "channels     {}", r.channels)?;
+    let duration = match (r.duration_secs, r.frames) {
+        (Some(d), Some(f)) => format!("{d:.3} s ({f} frames)"),
+        (Some(d), None) => format!("{d:.3} s"),
+        _ => unknown(),
+    };
+    writeln!(out, "duration     {duration}")?;
+    writeln!(
+        out,
+        "size         {}",
+        r.size_bytes.map_or_else(unknown, |b| format!("{b} bytes"))
+    )?;
+    writeln!(
+        out,
+        "bitrate      {}",
+        r.bitrate_bps
+            .map_or_else(unknown, |b| format!("{:.1} kbit/s", b as f64 / 1000.0))
+    )?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bitrate_from_length_and_duration() {
+        assert_eq!(bitrate(Some(16_000), Some(1.0)), Some(128_000));
+        assert_eq!(bitrate(Some(1000), Some(0.0)), None);
+        assert_eq!(bitrate(None, Some(1.0)), None);
+        assert_eq!(bitrate(Some(1000), None), None);
+    }
+}

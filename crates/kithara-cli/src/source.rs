@@ -1,0 +1,140 @@
+//! Opening a URL or path as a PCM source: [`open_any`] picks the protocol and returns an [`Input`],
+//! a decoder behind the small [`PcmSource`] trait so `info` and `decode` do not care which stream
+//! type feeds it.
+//!
+//! Today every input is a progressive file (`Stream<File>`); HLS (a `.m3u8` path) is recognised and
+//! refused until `Stream<Hls>` exists, when it becomes a second arm of
+//! [`open_any`] returning a `Decoder<Hls>`.
+
+use std::{sync::Arc, time::Duration};
+
+use anyhow::{bail, Context, Result};
+use kithara_decode::{Decoder, DecoderConfig, PcmChunk, TrackInfo};
+use kithara_file::{File, FileConfig, FileSrc};
+use kithara_stream::{
+    dl::{Downloader, DownloaderConfig},
+    RedactedUrl, Stream, StreamType,
+};
+use url::Url;
+
+/// A decoder over any stream type.
+pub(crate) trait PcmSource: Send {
+    /// The next chunk of PCM; `None` at the end of the track.
+    fn next_chunk(&mut self) -> kithara_decode::Result<Option<PcmChunk>>;
+    /// Frame-accurate seek to `to`.
+    fn seek(&mut self, to: Duration) -> kithara_decode::Result<()>;
+    /// Facts about the track.
+    fn info(&self) -> &TrackInfo;
+    /// Length of the resource in bytes, when known.
+    fn byte_len(&self) -> Option<u64>;
+}
+
+impl<T: StreamType> PcmSource for Decoder<T>
+where
+    Decoder<T>: Send,
+{
+    fn next_chunk(&mut self) -> kithara_decode::Result<Option<PcmChunk>> {
+        Decoder::next_chunk(self)
+    }
+
+    fn seek(&mut self, to: Duration) -> kithara_decode::Result<()> {
+        Decoder::seek(self, to)
+    }
+
+    fn info(&self) -> &TrackInfo {
+        Decoder::info(self)
+    }
+
+    fn byte_len(&self) -> Option<u64> {
+        self.with_stream(|s| s.len())
+    }
+}
+
+/// An opened input: the decoder and what to call it in messages.
+pub(crate) struct Input {
+    /// The decoder.
+    pub(crate) pcm: Box<dyn PcmSource>,
+    /// The redacted URL or the path, for messages.
+    pub(crate) label: String,
+    /// Cancels the stream: a read blocked waiting for bytes fails at once (Ctrl-C).
+    pub(crate) abort: Arc<dyn Fn() + Send + Sync>,
+}
+
+/// How inputs are opened.
+#[derive(Debug, Clone)]
+pub(crate) struct OpenOptions {
+    /// The shared downloader (used for remote inputs).
+    pub(crate) downloader: Downloader,
+    /// Longest time one read waits for bytes.
+    pub(crate) timeout: Duration,
+    /// Bytes downloaded ahead of the reader before the download pauses; `None`: the whole file.
+    pub(crate) buffer_ahead: Option<u64>,
+}
+
+impl OpenOptions {
+    /// Options with a downloader that uses the system proxy, as command-line tools do.
+    pub(crate) fn new(timeout: Duration) -> Result<Self> {
+        let config = DownloaderConfig::builder().system_proxy(true).build();
+        Ok(Self {
+            downloader: Downloader::new(config).context("could not create the HTTP client")?,
+            timeout,
+            buffer_ahead: None,
+        })
+    }
+}
+
+/// The redacted URL or the path of `src`, for messages.
+pub(crate) fn label(src: &FileSrc) -> String {
+    match src {
+        FileSrc::Remote(url) => RedactedUrl::new(url).to_string(),
+        FileSrc::Local(path) => path.display().to_string(),
+        // FileSrc is non-exhaustive.
+        other => format!("{other:?}"),
+    }
+}
+
+/// Whether `src` names an HLS playlist (by its `.m3u8` extension).
+fn is_hls(src: &FileSrc) -> bool {
+    let path = match src {
+        FileSrc::Remote(url) => url.path().to_owned(),
+        FileSrc::Local(path) => path.to_string_lossy().into_owned(),
+        _ => return false,
+    };
+    path.to_ascii_lowercase().ends_with(".m3u8")
+}
+
+/// Opens `src` and probes it: a decoder ready for the first chunk.
+pub(crate) async fn open_any(src: FileSrc, options: &OpenOptions) -> Result<Input> {
+    let label = label(&src);
+    if is_hls(&src) {
+        bail!("{label}: HLS playlists are not supported yet (progressive files only)");
+    }
+    let origin = match &src {
+        FileSrc::Remote(url) => Some(RedactedUrl::new(url)),
+        FileSrc::Local(path) => std::path::absolute(path)
+            .ok()
+            .and_then(|p| Url::from_file_path(p).ok())
+            .map(|u| RedactedUrl::new(&u)),
+        _ => None,
+    };
+    let mut config = FileConfig::new(src)
+        .downloader(options.downloader.clone())
+        .wait_timeout(options.timeout);
+    if let Some(ahead) = options.buffer_ahead {
+        config = config.buffer_ahead(ahead);
+    }
+    // The stream's errors name the (redacted) URL.
+    let stream = Stream::<File>::new(config).await?;
+    let cancel = stream.cancel_token().clone();
+    let abort: Arc<dyn Fn() + Send + Sync> = Arc::new(move || cancel.cancel());
+    let config = DecoderConfig::builder().maybe_origin(origin).build();
+    // Probing blocks on the stream: off the runtime.
+    let decoder = tokio::task::spawn_blocking(move || Decoder::new(stream, config))
+        .await
+        .context("the decoder thread failed")??;
+    Ok(Input {
+        pcm: Box::new(decoder),
+        label,
+        abort,
+    })
+}

@@ -1,0 +1,66 @@
+//! Shared helpers of the binary tests: run `kithara` with no proxy from the environment, serve the
+//! bundled media on loopback.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::process::{Command, Output};
+
+use kithara_test_support::LoopbackServer;
+
+/// Runs the binary with no proxy from the environment: tests talk to loopback directly.
+pub(crate) fn kithara(args: &[&str]) -> Output {
+    command(args).output().expect("the kithara binary runs")
+}
+
+/// The binary with `args`, no logging and no proxy from the environment.
+pub(crate) fn command(args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kithara"));
+    for var in [
+        "RUST_LOG",
+        "HTTP_PROXY",
+        "http_proxy",
+        "HTTPS_PROXY",
+        "https_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.args(args).env("NO_PROXY", "127.0.0.1,localhost,::1");
+    cmd
+}
+
+pub(crate) fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Asserts a failure with exit code `code` and, for code 1, a single `error: …` line containing
+/// every one of `needles`.
+pub(crate) fn assert_fails(out: &Output, code: i32, needles: &[&str]) {
+    let err = stderr(out);
+    assert_eq!(out.status.code(), Some(code), "stderr: {err}");
+    if code == 1 {
+        let lines: Vec<&str> = err.lines().collect();
+        assert_eq!(lines.len(), 1, "stderr: {err}");
+        assert!(lines[0].starts_with("error: "), "stderr: {err}");
+    }
+    for needle in needles {
+        assert!(err.contains(needle), "{needle:?} not in stderr: {err}");
+    }
+}
+
+/// A loopback server with the bundled media under `/media`.
+pub(crate) fn media_server() -> LoopbackServer {
+    let server = LoopbackServer::start().unwrap();
+    server.mount_media("/media");
+    server
+}
+
+/// Little-endian f32 bytes as samples.
+pub(crate) fn f32_samples(bytes: &[u8]) -> Vec<f32> {
+    assert_eq!(bytes.len() % 4, 0, "not a whole number of f32");
+    bytes
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect()
+}

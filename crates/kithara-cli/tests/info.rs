@@ -1,0 +1,139 @@
+//! `kithara info` against the bundled media on a loopback server and on disk.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::{assert_fails, kithara, media_server, stderr};
+use kithara_test_support::{media, Route};
+
+#[test]
+fn json_report_of_a_remote_flac() {
+    let server = media_server();
+    let url = server.url("/media/chirp.flac");
+    let len = media::get("chirp.flac").unwrap().bytes.len() as u64;
+
+    let out = kithara(&["info", url.as_str(), "--json"]);
+
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["source"], url.as_str());
+    assert_eq!(v["codec"], "FLAC");
+    assert_eq!(v["container"], "FLAC");
+    assert_eq!(v["sample_rate"], 22_050);
+    assert_eq!(v["channels"], 2);
+    assert_eq!(v["frames"], 88_200);
+    assert_eq!(v["duration_secs"], 4.0);
+    assert_eq!(v["size_bytes"], len);
+    // Computed from the length and the duration: bytes × 8 / 4 s.
+    assert_eq!(v["bitrate_bps"], len * 2);
+}
+
+#[test]
+fn text_report_of_a_local_mp3() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("chirp.mp3");
+    std::fs::write(&path, media::get("chirp.mp3").unwrap().bytes).unwrap();
+
+    let out = kithara(&["info", path.to_str().unwrap()]);
+
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
+    let text = String::from_utf8(out.stdout).unwrap();
+    for line in [
+        "codec        MP3",
+        "container    MPEG audio",
+        "sample rate  22050 Hz",
+        "channels     2",
+        "duration     4.000 s (88200 frames)",
+    ] {
+        assert!(text.contains(line), "{line:?} not in:\n{text}");
+    }
+}
+
+#[test]
+fn a_stream_without_declared_duration_reports_unknown_bitrate() {
+    let server = media_server();
+    let out = kithara(&["info", server.url("/media/chirp.aac").as_str(), "--json"]);
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["codec"], "AAC-LC");
+    assert_eq!(v["container"], "ADTS");
+    assert!(
+        v["duration_secs"].is_null() && v["bitrate_bps"].is_null(),
+        "{v}"
+    );
+}
+
+#[test]
+fn an_html_page_is_refused() {
+    let server = media_server();
+    server.route(
+        "/login.mp3",
+        Route::new("<!DOCTYPE html><html><body>Please log in</body></html>")
+            .content_type("text/html"),
+    );
+    let url = server.url("/login.mp3");
+    let out = kithara(&["info", url.as_str()]);
+    assert_fails(&out, 1, &["HTML", url.as_str()]);
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn a_missing_resource_is_a_404() {
+    let server = media_server();
+    let url = server.url("/media/nope.flac");
+    let out = kithara(&["info", url.as_str(), "--json"]);
+    assert_fails(&out, 1, &["404", url.as_str()]);
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn opus_is_an_unsupported_codec() {
+    let server = media_server();
+    let out = kithara(&["info", server.url("/media/chirp.opus").as_str()]);
+    assert_fails(&out, 1, &["unsupported codec", "Opus", "chirp.opus"]);
+}
+
+#[test]
+fn hls_is_refused_clearly() {
+    let server = media_server();
+    let out = kithara(&["info", server.url("/media/hls/master.m3u8").as_str()]);
+    assert_fails(&out, 1, &["HLS", "not supported"]);
+    assert!(server.requests().is_empty(), "{:?}", server.requests());
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    assert_fails(&kithara(&["info"]), 2, &["URL|PATH"]);
+    assert_fails(&kithara(&["info", "a.mp3", "--bogus"]), 2, &["--bogus"]);
+}
+
+#[test]
+fn probing_a_large_file_downloads_little_and_never_the_tail() {
+    let server = media_server();
+    // 64 MiB: the MP3, then silence padding the file out.
+    let mp3 = media::get("chirp.mp3").unwrap().bytes;
+    let mut body = mp3.to_vec();
+    body.resize(64 << 20, 0);
+    server.route("/big.mp3", Route::new(body).content_type("audio/mpeg"));
+
+    let out = kithara(&["info", server.url("/big.mp3").as_str(), "--json"]);
+
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["size_bytes"], 64u64 << 20);
+    // The download paused 256 KiB ahead of what probing read; the tail was never asked for.
+    let sent = server.stats().bytes_sent;
+    assert!(sent <= 1 << 20, "{sent} bytes sent");
+    let requests = server.requests();
+    assert!(!requests.is_empty());
+    for r in &requests {
+        let start = r
+            .range
+            .as_deref()
+            .and_then(|h| h.strip_prefix("bytes="))
+            .and_then(|h| h.split('-').next())
+            .map_or(0, |s| s.parse::<u64>().unwrap());
+        assert!(start < 1 << 20, "{r:?}");
+    }
+}
