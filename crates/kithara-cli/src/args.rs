@@ -134,7 +134,7 @@ pub(crate) struct DecodeArgs {
     #[arg(long, value_name = "HZ", value_parser = clap::value_parser!(u32).range(1_000..=768_000))]
     pub(crate) rate: Option<u32>,
 
-    /// HLS variant index (HLS inputs only; not supported yet).
+    /// Lock an HLS stream on this variant (index in its ladder, see `kithara info`).
     #[arg(long, value_name = "N")]
     pub(crate) variant: Option<usize>,
 

@@ -13,10 +13,9 @@ use std::{
 };
 
 use anyhow::{bail, Context, Result};
-use clap::CommandFactory;
 
 use crate::{
-    args::{Args, DecodeArgs, Output},
+    args::{DecodeArgs, Output},
     progress,
     resample::Resampler,
     sink::{self, Sink},
@@ -36,19 +35,9 @@ pub(crate) struct Decoded {
 }
 
 pub(crate) async fn run(args: DecodeArgs, ui: Ui) -> Result<()> {
-    if args.variant.is_some() {
-        // Every input is a progressive file until HLS lands: a usage error, exit 2.
-        let mut cmd = Args::command();
-        cmd.build();
-        let msg = "--variant selects a variant of an HLS stream; progressive files have none (HLS is not supported yet)";
-        let kind = clap::error::ErrorKind::ArgumentConflict;
-        match cmd.find_subcommand_mut("decode") {
-            Some(decode) => decode.error(kind, msg).exit(),
-            None => cmd.error(kind, msg).exit(),
-        }
-    }
     sink::check_output(&args.output)?;
-    let options = OpenOptions::new(args.timeout)?;
+    let mut options = OpenOptions::new(args.timeout)?;
+    options.variant = args.variant;
     let started = Instant::now();
     let input = source::open_any(args.source.clone(), &options).await?;
     let label = input.label.clone();

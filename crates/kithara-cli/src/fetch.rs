@@ -35,6 +35,9 @@ pub(crate) async fn run(args: FetchArgs, ui: Ui) -> Result<()> {
     let started = Instant::now();
     let bytes = match args.source.clone() {
         FileSrc::Local(path) => copy_local(&path, &part, &args.output)?,
+        src if crate::source::is_hls(&src) => {
+            crate::fetch_hls::download(src, &args, &part, &label, ui).await?
+        }
         src => download(src, &args, &part, &label, ui).await?,
     };
     if ui.summary {

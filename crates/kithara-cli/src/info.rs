@@ -37,8 +37,26 @@ pub(crate) struct InfoReport {
     pub(crate) duration_secs: Option<f64>,
     /// Length of the resource in bytes, when known.
     pub(crate) size_bytes: Option<u64>,
-    /// Average bitrate in bits per second (`size_bytes × 8 / duration_secs`), when both are known.
+    /// Average bitrate in bits per second (`size_bytes × 8 / duration_secs`), when both are known;
+    /// for HLS, the bandwidth of the variant played first.
     pub(crate) bitrate_bps: Option<u64>,
+    /// HLS only: the variants, in ladder order.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) variants: Option<Vec<VariantReport>>,
+    /// HLS only: whether the stream is live.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) live: Option<bool>,
+}
+
+/// One HLS variant in the report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub(crate) struct VariantReport {
+    /// Index (what `--variant` takes).
+    pub(crate) index: usize,
+    /// `BANDWIDTH` in bits per second.
+    pub(crate) bandwidth_bps: u64,
+    /// `CODECS` as written.
+    pub(crate) codecs: Option<String>,
 }
 
 pub(crate) async fn run(args: InfoArgs) -> Result<()> {
@@ -47,8 +65,21 @@ pub(crate) async fn run(args: InfoArgs) -> Result<()> {
     options.buffer_ahead = Some(PROBE_AHEAD);
     let input = source::open_any(args.source, &options).await?;
     let info = input.pcm.info();
-    let duration_secs = info.duration.map(|d| d.as_secs_f64());
-    let size_bytes = input.pcm.byte_len();
+    let hls = input.hls.clone();
+    let duration_secs = info
+        .duration
+        .or(hls.as_ref().and_then(|h| h.duration))
+        .map(|d| d.as_secs_f64());
+    // An HLS stream's byte length is that of its segments, not a file's.
+    let size_bytes = if hls.is_some() {
+        None
+    } else {
+        input.pcm.byte_len()
+    };
+    let first_bandwidth = hls
+        .as_ref()
+        .and_then(|h| h.variants.first().map(|v| v.bandwidth))
+        .filter(|&b| b > 0);
     let report = InfoReport {
         source: input.label.clone(),
         codec: info
@@ -60,7 +91,18 @@ pub(crate) async fn run(args: InfoArgs) -> Result<()> {
         frames: info.frames,
         duration_secs,
         size_bytes,
-        bitrate_bps: bitrate(size_bytes, duration_secs),
+        bitrate_bps: bitrate(size_bytes, duration_secs).or(first_bandwidth),
+        live: hls.as_ref().map(|h| h.live),
+        variants: hls.map(|h| {
+            h.variants
+                .into_iter()
+                .map(|v| VariantReport {
+                    index: v.index,
+                    bandwidth_bps: v.bandwidth,
+                    codecs: v.codecs,
+                })
+                .collect()
+        }),
     };
     let mut out = io::stdout().lock();
     if args.json {
@@ -107,6 +149,18 @@ fn write_text(out: &mut impl Write, r: &InfoReport) -> io::Result<()> {
         r.bitrate_bps
             .map_or_else(unknown, |b| format!("{:.1} kbit/s", b as f64 / 1000.0))
     )?;
+    if let Some(live) = r.live {
+        writeln!(out, "live         {}", if live { "yes" } else { "no" })?;
+    }
+    for v in r.variants.iter().flatten() {
+        writeln!(
+            out,
+            "variant {:<4} {:.1} kbit/s {}",
+            v.index,
+            v.bandwidth_bps as f64 / 1000.0,
+            v.codecs.as_deref().unwrap_or("")
+        )?;
+    }
     Ok(())
 }
 

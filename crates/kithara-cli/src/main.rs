@@ -19,6 +19,7 @@ mod decode;
 mod demo;
 mod demo_decode;
 mod fetch;
+mod fetch_hls;
 mod info;
 mod progress;
 mod resample;

@@ -2,9 +2,8 @@
 //! a decoder behind the small [`PcmSource`] trait so `info` and `decode` do not care which stream
 //! type feeds it.
 //!
-//! Today every input is a progressive file (`Stream<File>`); HLS (a `.m3u8` path) is recognised and
-//! refused until `Stream<Hls>` exists, when it becomes a second arm of
-//! [`open_any`] returning a `Decoder<Hls>`.
+//! An http(s) URL ending in `.m3u8` opens as HLS (`Stream<Hls>`, a fixed variant with `--variant`);
+//! anything else as a progressive file (`Stream<File>`).
 
 use std::{sync::Arc, time::Duration};
 
@@ -50,10 +49,23 @@ where
     }
 }
 
+/// What an HLS input adds to `info`.
+#[derive(Debug, Clone)]
+pub(crate) struct HlsFacts {
+    /// The variants: index, bandwidth, codecs.
+    pub(crate) variants: Vec<kithara_hls::VariantSummary>,
+    /// Whether the stream is live.
+    pub(crate) live: bool,
+    /// The presentation's duration (the sum of `EXTINF`), for VOD.
+    pub(crate) duration: Option<Duration>,
+}
+
 /// An opened input: the decoder and what to call it in messages.
 pub(crate) struct Input {
     /// The decoder.
     pub(crate) pcm: Box<dyn PcmSource>,
+    /// Facts of an HLS input.
+    pub(crate) hls: Option<HlsFacts>,
     /// The redacted URL or the path, for messages.
     pub(crate) label: String,
     /// Cancels the stream: a read blocked waiting for bytes fails at once (Ctrl-C).
@@ -69,6 +81,8 @@ pub(crate) struct OpenOptions {
     pub(crate) timeout: Duration,
     /// Bytes downloaded ahead of the reader before the download pauses; `None`: the whole file.
     pub(crate) buffer_ahead: Option<u64>,
+    /// The HLS variant to lock on; `None`: adaptive.
+    pub(crate) variant: Option<usize>,
 }
 
 impl OpenOptions {
@@ -79,6 +93,7 @@ impl OpenOptions {
             downloader: Downloader::new(config).context("could not create the HTTP client")?,
             timeout,
             buffer_ahead: None,
+            variant: None,
         })
     }
 }
@@ -94,7 +109,7 @@ pub(crate) fn label(src: &FileSrc) -> String {
 }
 
 /// Whether `src` names an HLS playlist (by its `.m3u8` extension).
-fn is_hls(src: &FileSrc) -> bool {
+pub(crate) fn is_hls(src: &FileSrc) -> bool {
     let path = match src {
         FileSrc::Remote(url) => url.path().to_owned(),
         FileSrc::Local(path) => path.to_string_lossy().into_owned(),
@@ -107,7 +122,10 @@ fn is_hls(src: &FileSrc) -> bool {
 pub(crate) async fn open_any(src: FileSrc, options: &OpenOptions) -> Result<Input> {
     let label = label(&src);
     if is_hls(&src) {
-        bail!("{label}: HLS playlists are not supported yet (progressive files only)");
+        return open_hls(src, label, options).await;
+    }
+    if options.variant.is_some() {
+        bail!("{label}: --variant selects a variant of an HLS stream; a progressive file has none");
     }
     let origin = match &src {
         FileSrc::Remote(url) => Some(RedactedUrl::new(url)),
@@ -134,6 +152,48 @@ pub(crate) async fn open_any(src: FileSrc, options: &OpenOptions) -> Result<Inpu
         .context("the decoder thread failed")??;
     Ok(Input {
         pcm: Box::new(decoder),
+        hls: None,
+        label,
+        abort,
+    })
+}
+
+/// Opens an HLS playlist URL: a `Decoder<Hls>` over the adaptive (or locked) stream.
+async fn open_hls(src: FileSrc, label: String, options: &OpenOptions) -> Result<Input> {
+    let FileSrc::Remote(url) = src else {
+        bail!("{label}: HLS is read over http(s); serve the playlist and its segments over HTTP");
+    };
+    let mut config = kithara_hls::HlsConfig::new(url.clone())
+        .downloader(options.downloader.clone())
+        .wait_timeout(options.timeout);
+    if let Some(v) = options.variant {
+        config = config.abr_mode(kithara_stream::AbrMode::Fixed(v));
+    }
+    let stream = Stream::<kithara_hls::Hls>::new(config).await?;
+    let source = stream.source();
+    let variants = source.variants().to_vec();
+    if let Some(v) = options.variant.filter(|&v| v >= variants.len()) {
+        bail!(
+            "{label}: there is no variant {v}: the stream has {}",
+            variants.len()
+        );
+    }
+    let facts = HlsFacts {
+        live: source.is_live(),
+        duration: stream.timeline().duration(),
+        variants,
+    };
+    let cancel = stream.cancel_token().clone();
+    let abort: Arc<dyn Fn() + Send + Sync> = Arc::new(move || cancel.cancel());
+    let config = DecoderConfig::builder()
+        .origin(RedactedUrl::new(&url))
+        .build();
+    let decoder = tokio::task::spawn_blocking(move || Decoder::new(stream, config))
+        .await
+        .context("the decoder thread failed")??;
+    Ok(Input {
+        pcm: Box::new(decoder),
+        hls: Some(facts),
         label,
         abort,
     })

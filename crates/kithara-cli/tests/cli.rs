@@ -241,3 +241,38 @@ fn secrets_in_the_url_never_reach_stderr() {
         assert!(!err.contains(secret), "{secret} leaked: {err}");
     }
 }
+
+#[test]
+fn fetch_of_an_hls_playlist_writes_its_segments_in_order() {
+    let server = LoopbackServer::start().unwrap();
+    server.mount_media("/media");
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("v1.ts");
+    let out = kithara(&[
+        "fetch",
+        server.url("/media/hls/ts/v1.m3u8").as_str(),
+        "-o",
+        dest.to_str().unwrap(),
+        "-q",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
+    let playlist = std::str::from_utf8(
+        kithara_test_support::media::get("hls/ts/v1.m3u8")
+            .unwrap()
+            .bytes,
+    )
+    .unwrap();
+    let want: Vec<u8> = playlist
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .flat_map(|u| {
+            kithara_test_support::media::get(&format!("hls/ts/{}", u.trim()))
+                .unwrap()
+                .bytes
+                .iter()
+                .copied()
+        })
+        .collect();
+    assert!(std::fs::read(&dest).unwrap() == want, "the segments, in order");
+    assert!(!dir.path().join("v1.ts.part").exists());
+}

@@ -224,7 +224,7 @@ fn usage_errors_exit_2() {
     );
     assert_fails(
         &kithara(&["decode", url, "-o", "-", "--variant", "1"]),
-        2,
+        1,
         &["--variant", "HLS"],
     );
     assert!(server.requests().is_empty(), "{:?}", server.requests());
@@ -277,4 +277,40 @@ fn a_reader_closing_stdout_early_ends_the_decode_quietly() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "stderr: {err}");
     assert!(!err.contains("error"), "stderr: {err}");
+}
+
+#[test]
+fn an_hls_variant_decodes_to_its_whole_duration() {
+    let server = media_server();
+    let dir = tempfile::tempdir().unwrap();
+    let wav = dir.path().join("hls.wav");
+    let out = kithara(&[
+        "decode",
+        server.url("/media/hls/master.m3u8").as_str(),
+        "-o",
+        wav.to_str().unwrap(),
+        "--variant",
+        "1",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
+    let reader = hound::WavReader::open(&wav).unwrap();
+    let spec = reader.spec();
+    assert_eq!((spec.sample_rate, spec.channels), (16_000, 1));
+    let frames = reader.duration();
+    // 30 s of 16 kHz, within one AAC frame (and the encoder's priming) of the playlist's length.
+    assert!(
+        (i64::from(frames) - 480_000).abs() <= 2 * 1024,
+        "{frames} frames"
+    );
+    let segments = server
+        .requests()
+        .iter()
+        .filter(|r| r.path.starts_with("/media/hls/ts/v1-"))
+        .count();
+    assert!(segments >= 15, "segments of variant 1 only: {segments}");
+    assert!(server
+        .requests()
+        .iter()
+        .all(|r| !r.path.starts_with("/media/hls/ts/v0-")
+            && !r.path.starts_with("/media/hls/ts/v2-")));
 }

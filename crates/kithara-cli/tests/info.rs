@@ -95,11 +95,42 @@ fn opus_is_an_unsupported_codec() {
 }
 
 #[test]
-fn hls_is_refused_clearly() {
+fn hls_reports_its_variants_and_duration() {
     let server = media_server();
-    let out = kithara(&["info", server.url("/media/hls/master.m3u8").as_str()]);
-    assert_fails(&out, 1, &["HLS", "not supported"]);
-    assert!(server.requests().is_empty(), "{:?}", server.requests());
+    let out = kithara(&[
+        "info",
+        server.url("/media/hls/master.m3u8").as_str(),
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["codec"], "AAC-LC");
+    assert_eq!(v["sample_rate"], 16_000);
+    assert_eq!(v["channels"], 1);
+    assert_eq!(v["live"], false);
+    let secs = v["duration_secs"].as_f64().unwrap();
+    assert!((secs - 30.0).abs() < 0.2, "{secs}");
+    let bandwidths: Vec<u64> = v["variants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["bandwidth_bps"].as_u64().unwrap())
+        .collect();
+    assert_eq!(bandwidths, vec![20_000, 28_000, 36_000]);
+    assert!(v["variants"][0]["codecs"]
+        .as_str()
+        .unwrap()
+        .contains("mp4a.40.2"));
+    // A variant that does not exist is a clear error.
+    let out = kithara(&[
+        "decode",
+        server.url("/media/hls/master.m3u8").as_str(),
+        "-o",
+        "-",
+        "--variant",
+        "7",
+    ]);
+    assert_fails(&out, 1, &["no variant 7", "3"]);
 }
 
 #[test]

@@ -10,7 +10,7 @@ pub mod playlist;
 mod stream;
 
 pub use error::{Error, Result};
-pub use stream::{HlsConfig, HlsEvent, HlsPeer, HlsSource};
+pub use stream::{HlsConfig, HlsEvent, HlsPeer, HlsSource, VariantSummary};
 
 /// The HLS protocol: `Stream::<Hls>::new(HlsConfig::new(url).downloader(dl)).await?`.
 #[derive(Debug)]

@@ -18,3 +18,17 @@ pub use config::HlsConfig;
 pub use events::HlsEvent;
 pub use peer::HlsPeer;
 pub use source::HlsSource;
+
+/// One variant of an HLS stream, as its master playlist describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct VariantSummary {
+    /// Index in the ladder (the `AbrMode::Fixed` index).
+    pub index: usize,
+    /// `BANDWIDTH` (or `AVERAGE-BANDWIDTH`) in bits per second; 0 for a lone media playlist.
+    pub bandwidth: u64,
+    /// `CODECS` as written.
+    pub codecs: Option<String>,
+    /// The format facts the playlist gives.
+    pub media_info: kithara_stream::MediaInfo,
+}

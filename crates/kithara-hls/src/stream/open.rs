@@ -108,7 +108,7 @@ impl StreamType for Hls {
             config.max_bitrate,
             first,
         ));
-        let infos = set.infos();
+        let infos = set.summaries();
         let shared = Arc::new(Shared {
             st: Mutex::new(State::new(set, start_seq, policy)),
             layout: layout.clone(),

@@ -23,7 +23,7 @@ pub struct HlsSource {
     pub(crate) layout: Layout,
     pub(crate) timeline: Timeline,
     pub(crate) wait_timeout: Duration,
-    pub(crate) variants: Vec<MediaInfo>,
+    pub(crate) variants: Vec<super::VariantSummary>,
     pub(crate) abr: Arc<AbrShared>,
     pub(crate) peer: PeerHandle,
     pub(crate) seekable: bool,
@@ -33,6 +33,16 @@ impl HlsSource {
     /// The registered peer.
     pub fn peer(&self) -> &PeerHandle {
         &self.peer
+    }
+
+    /// The variants of the stream (one for a URL that named a media playlist).
+    pub fn variants(&self) -> &[super::VariantSummary] {
+        &self.variants
+    }
+
+    /// Whether the stream is live (its playlist had no `ENDLIST` when opened).
+    pub fn is_live(&self) -> bool {
+        !self.seekable
     }
 
     /// Which variant the byte at `pos` belongs to.
@@ -114,7 +124,7 @@ impl Source for HlsSource {
     fn media_info(&self) -> Option<MediaInfo> {
         let pos = self.timeline.position();
         let v = self.variant_at(pos).unwrap_or_else(|| self.abr.current());
-        self.variants.get(v).copied()
+        self.variants.get(v).map(|s| s.media_info)
     }
 
     fn timeline(&self) -> &Timeline {

@@ -12,6 +12,7 @@ use crate::playlist::{MasterPlaylist, MediaPlaylist};
 pub(crate) struct VariantInfo {
     pub(crate) url: Url,
     pub(crate) bitrate: u64,
+    pub(crate) codecs: Option<String>,
     pub(crate) info: MediaInfo,
     pub(crate) playlist: Option<MediaPlaylist>,
 }
@@ -34,6 +35,7 @@ impl VariantSet {
                     .cloned()
                     .unwrap_or_else(|| v.url.clone()),
                 bitrate: v.bitrate(),
+                codecs: v.codecs.clone(),
                 info: v.media_info(),
                 playlist: None,
             })
@@ -48,6 +50,7 @@ impl VariantSet {
             variants: vec![VariantInfo {
                 url: playlist.url.clone(),
                 bitrate: 0,
+                codecs: None,
                 info,
                 playlist: Some(playlist),
             }],
@@ -70,8 +73,17 @@ impl VariantSet {
         self.variants.get(i).map(|v| v.info).unwrap_or_default()
     }
 
-    pub(crate) fn infos(&self) -> Vec<MediaInfo> {
-        self.variants.iter().map(|v| v.info).collect()
+    pub(crate) fn summaries(&self) -> Vec<super::VariantSummary> {
+        self.variants
+            .iter()
+            .enumerate()
+            .map(|(index, v)| super::VariantSummary {
+                index,
+                bandwidth: v.bitrate,
+                codecs: v.codecs.clone(),
+                media_info: v.info,
+            })
+            .collect()
     }
 
     pub(crate) fn playlist(&self, i: usize) -> Option<&MediaPlaylist> {
