@@ -273,6 +273,9 @@ fn fetch_of_an_hls_playlist_writes_its_segments_in_order() {
                 .copied()
         })
         .collect();
-    assert!(std::fs::read(&dest).unwrap() == want, "the segments, in order");
+    assert!(
+        std::fs::read(&dest).unwrap() == want,
+        "the segments, in order"
+    );
     assert!(!dir.path().join("v1.ts.part").exists());
 }

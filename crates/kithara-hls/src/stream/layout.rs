@@ -163,6 +163,8 @@ impl Layout {
                 break;
             }
             if e.res.failure().is_none() {
+                // Dropping the old resource closes its file, if it had one.
+                e.res.cancel();
                 let gone = StorageResource::memory();
                 gone.fail(Arc::new(Error::protocol(crate::Error::Released {
                     pos: e.start,

@@ -119,6 +119,7 @@ impl StreamType for Hls {
             headers: config.headers.clone(),
             options,
             buffer_ahead: config.buffer_ahead,
+            file_backed: !matches!(config.storage, kithara_storage::StorageKind::Memory),
             cancel: cancel.clone(),
         });
         let peer = dl.register(HlsPeer::new(shared, label(&config.url)));

@@ -160,11 +160,14 @@ impl Peer for HlsPeer {
         if st.segment.is_none() && !st.ended {
             self.next_segment(&mut st, live, &mut cmds);
         }
-        if live {
+        // Live streams, and streams kept in files (one descriptor per piece), hold only the
+        // pieces near the reader; a seek back to a released piece fetches it again.
+        if live || st.started_live || shared.file_backed {
             if let Some(now) = shared.timeline.time_at(shared.timeline.position()) {
-                shared
-                    .layout
-                    .release_before(now.saturating_sub(LIVE_RETENTION), LIVE_RETENTION);
+                let before = now.saturating_sub(LIVE_RETENTION);
+                shared.layout.release_before(before, LIVE_RETENTION);
+                st.store
+                    .retain(|_, r| r.failure().is_none() && !r.is_cancelled());
             }
         }
         // Woken again when the reader moves (the buffer drains).

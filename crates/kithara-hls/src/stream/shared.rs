@@ -89,6 +89,8 @@ pub(crate) struct Shared {
     pub(crate) headers: HeaderMap,
     pub(crate) options: ParseOptions,
     pub(crate) buffer_ahead: Duration,
+    /// Whether pieces are kept in files (each holds a descriptor while it lives).
+    pub(crate) file_backed: bool,
     pub(crate) cancel: CancellationToken,
 }
 

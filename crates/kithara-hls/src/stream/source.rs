@@ -166,7 +166,7 @@ impl Source for HlsSource {
         let found = st
             .entries
             .iter()
-            .filter(|e| matches!(e.piece, Piece::Segment(_)))
+            .filter(|e| matches!(e.piece, Piece::Segment(_)) && e.res.failure().is_none())
             .find(|e| e.time <= t && t < e.time + e.duration)
             .map(|e| TimeAnchor::new(e.start, e.time));
         if let Some(anchor) = found {

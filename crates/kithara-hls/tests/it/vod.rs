@@ -205,3 +205,41 @@ async fn a_discontinuity_is_a_boundary_and_an_event() {
         .sum();
     assert_eq!(got.len(), want);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_init_section_with_a_byte_range_is_fetched_as_that_range() {
+    let server = server();
+    let init_len = file("hls/fmp4/v0-init.mp4").len();
+    let uris = playlist_uris("hls/fmp4/v0.m3u8");
+    let mut p = format!(
+        "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:2\n#EXT-X-MAP:URI=\"v0-init.mp4\",BYTERANGE=\"{init_len}@0\"\n"
+    );
+    for u in uris.iter().take(3) {
+        p.push_str(&format!("#EXTINF:2.0,\n{u}\n"));
+    }
+    p.push_str("#EXT-X-ENDLIST\n");
+    server.route(
+        "/media/hls/fmp4/mapped.m3u8",
+        kithara_test_support::Route::new(p),
+    );
+    let dl = downloader();
+    let s = open(&dl, server.url("/media/hls/fmp4/mapped.m3u8"), |c| c)
+        .await
+        .unwrap();
+    let (_s, got) = read_all(s).await;
+    let mut want = file("hls/fmp4/v0-init.mp4").to_vec();
+    for u in uris.iter().take(3) {
+        want.extend_from_slice(file(&format!("hls/fmp4/{u}")));
+    }
+    assert!(got.unwrap() == want);
+    let init: Vec<_> = server
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.ends_with("/v0-init.mp4"))
+        .collect();
+    assert_eq!(init.len(), 1);
+    assert_eq!(
+        init[0].range.as_deref(),
+        Some(format!("bytes=0-{}", init_len - 1).as_str())
+    );
+}
