@@ -68,15 +68,7 @@ pub(crate) async fn download(
                 }
             };
         drop(file);
-        let done = copied.and_then(|n| {
-            fs::rename(&part, &output)
-                .with_context(|| format!("renaming {} to {}", part.display(), output.display()))?;
-            Ok(n)
-        });
-        if done.is_err() {
-            let _ = fs::remove_file(&part);
-        }
-        done
+        crate::sink::publish_part(&part, &output, copied)
     })
     .await
     .context("the download thread failed")??;

@@ -138,14 +138,7 @@ impl Sink {
         let Some((part, out)) = rename else {
             return flushed;
         };
-        let done = flushed.and_then(|()| {
-            fs::rename(&part, &out)
-                .with_context(|| format!("renaming {} to {}", part.display(), out.display()))
-        });
-        if done.is_err() {
-            let _ = fs::remove_file(&part);
-        }
-        done
+        publish_part(&part, &out, flushed)
     }
 
     /// Removes `OUT.part` after a failure.
@@ -156,4 +149,18 @@ impl Sink {
             let _ = fs::remove_file(part);
         }
     }
+}
+
+/// Renames `part` to `output` when `written` succeeded; removes `part` when anything failed, so a
+/// failed or interrupted command never leaves a truncated output behind.
+pub(crate) fn publish_part<T>(part: &Path, output: &Path, written: Result<T>) -> Result<T> {
+    let done = written.and_then(|v| {
+        fs::rename(part, output)
+            .with_context(|| format!("renaming {} to {}", part.display(), output.display()))?;
+        Ok(v)
+    });
+    if done.is_err() {
+        let _ = fs::remove_file(part);
+    }
+    done
 }

@@ -2,33 +2,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::process::{Command, Output};
+mod common;
 
+use common::{kithara, stderr};
 use kithara_test_support::{payload, LoopbackServer, Route};
-
-/// Runs the binary with no proxy from the environment: tests talk to loopback directly.
-fn kithara(args: &[&str]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kithara"));
-    for var in [
-        "RUST_LOG",
-        "HTTP_PROXY",
-        "http_proxy",
-        "HTTPS_PROXY",
-        "https_proxy",
-        "ALL_PROXY",
-        "all_proxy",
-    ] {
-        cmd.env_remove(var);
-    }
-    cmd.args(args)
-        .env("NO_PROXY", "127.0.0.1,localhost,::1")
-        .output()
-        .expect("the kithara binary runs")
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
 
 #[test]
 fn fetch_copies_a_remote_body() {
