@@ -106,6 +106,9 @@ pub(crate) struct Progress {
     len: AtomicU64,
     /// The boundary at which the wrapper reported the end of its source.
     boundary: Mutex<Option<Boundary>>,
+    /// The boundary the wrapper gave as the end of its window when a reader asked for its length
+    /// (a reader that knows the length stops there without the read that would hit it).
+    window_end: Mutex<Option<Boundary>>,
 }
 
 impl Progress {
@@ -120,9 +123,17 @@ impl Progress {
         len != u64::MAX && self.pos() >= len
     }
 
-    /// The boundary that ended the source, if one did.
+    /// The boundary that ended the source, if one did: the one a read stopped at, else the one
+    /// the window's length ends at once the reader got there.
     pub(crate) fn boundary(&self) -> Option<Boundary> {
-        *self.boundary.lock().unwrap_or_else(PoisonError::into_inner)
+        let hit = *self.boundary.lock().unwrap_or_else(PoisonError::into_inner);
+        hit.or_else(|| {
+            let end = *self
+                .window_end
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            end.filter(|b| self.pos() >= b.pos)
+        })
     }
 
     fn set_boundary(&self, b: Boundary) {
@@ -195,6 +206,7 @@ impl<T: StreamType> StreamMediaSource<T> {
             pos: AtomicU64::new(0),
             len: AtomicU64::new(u64::MAX),
             boundary: Mutex::new(None),
+            window_end: Mutex::new(None),
         });
         progress.update(&lock(&stream));
         let hidden = Arc::new(AtomicBool::new(true));
@@ -222,7 +234,14 @@ impl<T: StreamType> StreamMediaSource<T> {
     /// Length of the window: up to the first boundary after `base`, else the stream's end.
     fn window_len(&self, s: &Stream<T>) -> Option<u64> {
         let end = match s.source().next_boundary(self.base.saturating_add(1)) {
-            Some(b) => Some(b.pos),
+            Some(b) => {
+                *self
+                    .progress
+                    .window_end
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner) = Some(b);
+                Some(b.pos)
+            }
             None => s.len(),
         }?;
         Some(end.saturating_sub(self.base) + self.prefix_len())

@@ -238,8 +238,6 @@ fn a_time_seek_returns_the_sample_at_the_target_first() {
 /// then reads to that run's end, where the stream jumps to the new run: the decoder seeks back to
 /// where it is, and the audio goes on without gap or overlap.
 #[test]
-#[ignore = "Stream<Hls> sometimes never lays out the new run a seek by time starts when the peer \
-            is idle with its buffer full (the reader waits out its budget); run with --ignored"]
 fn after_a_seek_jump_the_run_that_ends_early_continues_where_it_was() {
     let env = Env::new();
     for master in FORMS {
@@ -261,8 +259,8 @@ fn after_a_seek_jump_the_run_that_ends_early_continues_where_it_was() {
             .filter_map(|c| c.change.as_ref().map(|ch| ch.kind))
             .collect();
         assert!(
-            jumps.iter().all(|k| *k == BoundaryKind::SeekJump),
-            "{master}: {jumps:?}"
+            !jumps.is_empty() && jumps.iter().all(|k| *k == BoundaryKind::SeekJump),
+            "{master}: the end of the first run is a reported seek jump: {jumps:?}"
         );
     }
 }
