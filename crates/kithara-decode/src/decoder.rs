@@ -131,7 +131,8 @@ impl<T: StreamType> Decoder<T> {
     ///
     /// # Errors
     ///
-    /// [`Error::Seek`] if the reader cannot seek there (e.g. past the end); [`Error::Stream`] if
+    /// [`Error::Seek`] if the reader cannot seek there (e.g. past the end) or the segmented
+    /// stream cannot seek by time (live); [`Error::Stream`] if
     /// the stream's seek by time fails; the errors of [`Decoder::new`] if the reader at the
     /// segment cannot be opened.
     pub fn seek(&mut self, to: Duration) -> Result<()> {

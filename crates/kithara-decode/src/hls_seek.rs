@@ -31,8 +31,8 @@ use crate::{
 const MAX_INIT: u64 = 1 << 20;
 
 impl<T: StreamType> Decoder<T> {
-    /// [`Decoder::seek`] through the stream's seek by time; `Ok(false)` when the stream cannot
-    /// map time (a progressive file), so the format reader's own seek applies.
+    /// [`Decoder::seek`] through the stream's seek by time; `Ok(false)` for a stream without
+    /// segments (a progressive file), so the format reader's own seek applies.
     pub(crate) fn seek_by_stream_time(&mut self, to: Duration) -> Result<bool> {
         self.reopen_at_time(to, None)
     }
@@ -70,7 +70,17 @@ impl<T: StreamType> Decoder<T> {
                     s.timeline().advance(a.pos, 0);
                     a
                 }
-                Err(kithara_stream::Error::TimeSeekUnsupported) => return Ok(false),
+                // A segmented stream that cannot map time (live): the format reader's seek would
+                // rewind into bytes that no longer mean the same media.
+                Err(kithara_stream::Error::TimeSeekUnsupported) => {
+                    return Err(Error::Seek {
+                        origin: self.origin.clone(),
+                        target: to,
+                        source: symphonia::core::errors::Error::SeekError(
+                            symphonia::core::errors::SeekErrorKind::Unseekable,
+                        ),
+                    })
+                }
                 Err(e) => {
                     return Err(Error::Stream {
                         origin: self.origin.clone(),
