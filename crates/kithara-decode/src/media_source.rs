@@ -281,6 +281,16 @@ impl<T: StreamType> Read for StreamMediaSource<T> {
             }
         }
         let n = s.read(buf)?;
+        if n > 0 && at > self.base {
+            // The read waited at the end of what was laid out, and what got laid out there starts
+            // with a boundary: these bytes are after it. Give them back to the next reader.
+            if let Some(b) = s.source().next_boundary(at).filter(|b| b.pos == at) {
+                s.seek(SeekFrom::Start(at))?;
+                self.progress.set_boundary(b);
+                self.progress.update(&s);
+                return Ok(0);
+            }
+        }
         self.vpos += n as u64;
         self.progress.update(&s);
         Ok(n)

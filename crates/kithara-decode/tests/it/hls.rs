@@ -3,10 +3,16 @@
 
 use std::time::Duration;
 
-use kithara_decode::{Decoder, DecoderConfig};
+use std::io::Read;
+
+use kithara_decode::{Decoder, DecoderConfig, StreamMediaSource};
 use kithara_hls::{Hls, HlsConfig};
 use kithara_stream::{AbrMode, BoundaryKind, RedactedUrl, Source, Stream};
-use kithara_test_support::pcm::{compare, reference};
+use kithara_test_support::{
+    media,
+    pcm::{compare, reference},
+    Route,
+};
 
 use crate::common::Env;
 
@@ -263,4 +269,82 @@ fn after_a_seek_jump_the_run_that_ends_early_continues_where_it_was() {
             "{master}: the end of the first run is a reported seek jump: {jumps:?}"
         );
     }
+}
+
+/// The wrapper symphonia reads ends at a boundary: a variant switch is the end of its source.
+#[test]
+fn the_media_source_ends_at_a_variant_switch() {
+    let env = Env::new();
+    let url = env.server.url("/media/hls/master.m3u8");
+    let config = HlsConfig::new(url)
+        .downloader(env.dl.clone())
+        .abr_mode(AbrMode::Fixed(0))
+        .buffer_ahead(Duration::from_secs(4));
+    let mut stream = env.rt.block_on(Stream::<Hls>::new(config)).unwrap();
+    let mut first = [0u8; 1];
+    stream.read_exact(&mut first).unwrap();
+    stream
+        .source()
+        .abr_handle()
+        .unwrap()
+        .set_mode(AbrMode::Fixed(2));
+    let mut src = StreamMediaSource::new(stream);
+    let mut bytes = first.to_vec();
+    src.read_to_end(&mut bytes).unwrap();
+    let b = src.boundary().expect("the source ended at a boundary");
+    assert_eq!(b.kind, BoundaryKind::VariantSwitch);
+    assert_eq!(
+        bytes.len() as u64,
+        b.pos,
+        "every byte up to the boundary, none after"
+    );
+    assert_eq!(src.read(&mut [0u8; 16]).unwrap(), 0, "and it stays ended");
+    // Whole segments of variant 0.
+    let mut v0 = Vec::new();
+    let mut ends = Vec::new();
+    for i in 0..16 {
+        v0.extend_from_slice(media::get(&format!("hls/ts/v0-{i:02}.ts")).unwrap().bytes);
+        ends.push(v0.len());
+    }
+    assert!(ends.contains(&bytes.len()), "{} bytes", bytes.len());
+    assert!(bytes[..] == v0[..bytes.len()]);
+}
+
+/// A discontinuity (here: two segments of variant 0, then the first two of variant 2, whose
+/// timestamps start over) gets a new reader and a new codec; the timeline goes on.
+#[test]
+fn a_discontinuity_gets_a_new_codec_and_the_timeline_goes_on() {
+    let env = Env::new();
+    let playlist = "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:0\n\
+        #EXT-X-PLAYLIST-TYPE:VOD\n#EXTINF:2.048,\n/media/hls/ts/v0-00.ts\n#EXTINF:1.984,\n\
+        /media/hls/ts/v0-01.ts\n#EXT-X-DISCONTINUITY\n#EXTINF:2.048,\n/media/hls/ts/v2-00.ts\n\
+        #EXTINF:1.984,\n/media/hls/ts/v2-01.ts\n#EXT-X-ENDLIST\n";
+    env.server.route(
+        "/disc.m3u8",
+        Route::new(playlist.as_bytes().to_vec()).content_type("application/vnd.apple.mpegurl"),
+    );
+    let url = env.server.url("/disc.m3u8");
+    let stream = env
+        .rt
+        .block_on(Stream::<Hls>::new(
+            HlsConfig::new(url).downloader(env.dl.clone()),
+        ))
+        .unwrap();
+    let mut d = Decoder::new(stream, DecoderConfig::default()).unwrap();
+    let (chunks, pcm) = decode_contiguous(&mut d);
+    let half = frame_at(Duration::from_millis(4_032));
+    assert_eq!(pcm.len(), 2 * half);
+    let changes: Vec<_> = chunks
+        .iter()
+        .filter_map(|c| c.change.as_ref().map(|ch| (c.time, ch)))
+        .collect();
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    assert_eq!(changes[0].1.kind, BoundaryKind::Discontinuity);
+    assert!(!changes[0].1.codec_kept);
+    assert_eq!(frame_at(changes[0].0), half);
+    // Each side is its variant's own decode from the start, sample for sample.
+    let (_, v0) = decode_contiguous(&mut open(&env, "master.m3u8", 0));
+    let (_, v2) = decode_contiguous(&mut open(&env, "master.m3u8", 2));
+    assert!(pcm[..half] == v0[..half]);
+    assert!(pcm[half..] == v2[..half]);
 }
