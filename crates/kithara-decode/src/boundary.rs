@@ -39,13 +39,20 @@ impl<T: StreamType> Decoder<T> {
             let continues = b.time.is_some_and(|t| {
                 duration_to_frames(t, rate).abs_diff(expected) <= CONTINUES_WITHIN
             });
-            if !continues {
+            // Once per position: if the stream's time map sends the reader back into the run it
+            // just finished (timestamps that disagree with the playlist), go on at the boundary
+            // rather than loop.
+            if !continues && self.resumed_at != Some(expected) {
+                self.resumed_at = Some(expected);
                 let now = frames_to_duration(expected, rate);
                 tracing::debug!(pos = b.pos, at = ?b.time, ?now, "a seek jump away from the decoding position: seeking back to it by time");
                 if self.reopen_at_time(now, Some(b))? {
                     return Ok(());
                 }
             }
+        }
+        if b.kind == BoundaryKind::SeekJump && self.resumed_at == Some(expected) {
+            tracing::warn!(pos = b.pos, frame = expected, "seeking back to the decoding position led to the same seek jump: going on at the boundary");
         }
         tracing::debug!(kind = %b.kind, pos = b.pos, frame = expected, "boundary: new reader");
         lock(&self.stream)

@@ -42,6 +42,8 @@ pub struct Decoder<T: StreamType> {
     pub(crate) origin: Origin,
     /// A boundary crossed whose report waits for the next chunk.
     pub(crate) change: Option<StreamChange>,
+    /// The frame at which the decoder last sought back after a seek jump (see `boundary.rs`).
+    pub(crate) resumed_at: Option<u64>,
 }
 
 impl<T: StreamType> std::fmt::Debug for Decoder<T> {
@@ -92,6 +94,7 @@ impl<T: StreamType> Decoder<T> {
             config,
             origin,
             change: None,
+            resumed_at: None,
         })
     }
 
