@@ -49,10 +49,9 @@ impl<T: StreamType> Decoder<T> {
                 if self.reopen_at_time(now, Some(b))? {
                     return Ok(());
                 }
+            } else if !continues {
+                tracing::warn!(pos = b.pos, frame = expected, "seeking back to the decoding position led to the same seek jump: going on at the boundary");
             }
-        }
-        if b.kind == BoundaryKind::SeekJump && self.resumed_at == Some(expected) {
-            tracing::warn!(pos = b.pos, frame = expected, "seeking back to the decoding position led to the same seek jump: going on at the boundary");
         }
         tracing::debug!(kind = %b.kind, pos = b.pos, frame = expected, "boundary: new reader");
         lock(&self.stream)
