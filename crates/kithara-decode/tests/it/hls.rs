@@ -143,8 +143,11 @@ fn a_forced_variant_switch_is_reported_without_gap_or_overlap() {
         let (_, v0) = decode_contiguous(&mut open(&env, master, 0));
         let (_, v2) = decode_contiguous(&mut open(&env, master, 2));
 
-        // A short buffer, so most segments are laid out after the switch is asked for.
-        let mut d = open_with(&env, master, 0, |c| c.buffer_ahead(Duration::from_secs(4)));
+        // A short buffer, so most segments are laid out after the switch is asked for and the
+        // reader runs close to the end of the layout.
+        let mut d = open_with(&env, master, 0, |c| {
+            c.buffer_ahead(Duration::from_millis(500))
+        });
         let abr = d.with_stream(|s| s.source().abr_handle()).unwrap();
         let mut pcm = Vec::new();
         let mut chunks: Vec<Seen> = Vec::new();
