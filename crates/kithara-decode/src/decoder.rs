@@ -139,6 +139,7 @@ impl<T: StreamType> Decoder<T> {
     /// the stream's seek by time fails; the errors of [`Decoder::new`] if the reader at the
     /// segment cannot be opened.
     pub fn seek(&mut self, to: Duration) -> Result<()> {
+        self.resumed_at = None;
         if self.seek_by_stream_time(to)? {
             return Ok(());
         }
