@@ -1,6 +1,6 @@
 //! Decode speed through `Stream<File>` over loopback HTTP against decoding the same file from disk
-//! with plain symphonia (the ratio is the figure), and time to the first PCM of an MP3 behind
-//! 50 ms of added latency.
+//! with plain symphonia (the ratio is the figure), and time to the first PCM of an MP3 and of the
+//! HLS ladder (TS and fMP4) behind 50 ms of added latency on every response.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::{hint::black_box, io::Write, time::Duration};
@@ -8,6 +8,7 @@ use std::{hint::black_box, io::Write, time::Duration};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use kithara_decode::{Decoder, DecoderConfig};
 use kithara_file::{File, FileConfig, FileSrc};
+use kithara_hls::{Hls, HlsConfig};
 use kithara_stream::{
     dl::{Downloader, DownloaderConfig},
     Stream,
@@ -207,9 +208,31 @@ fn time_to_first_pcm(c: &mut Criterion) {
     });
 }
 
+fn time_to_first_pcm_hls(c: &mut Criterion) {
+    let b = Bench::new();
+    // Every playlist, init section and segment of the bundled ladder answers 50 ms late.
+    for f in media::FILES.iter().filter(|f| f.name.starts_with("hls/")) {
+        b.server.route(
+            &format!("/media/{}", f.name),
+            f.route().latency(Duration::from_millis(50)),
+        );
+    }
+    for (name, master) in [("ts", "master.m3u8"), ("fmp4", "master-fmp4.m3u8")] {
+        let url = b.server.url(&format!("/media/hls/{master}"));
+        c.bench_function(&format!("first_pcm/hls_{name}_latency_50ms"), |bench| {
+            bench.iter(|| {
+                let config = HlsConfig::new(url.clone()).downloader(b.dl.clone());
+                let stream = b.rt.block_on(Stream::<Hls>::new(config)).unwrap();
+                let mut d = Decoder::new(stream, DecoderConfig::default()).unwrap();
+                black_box(d.next_chunk().unwrap().unwrap().frames())
+            })
+        });
+    }
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(20).measurement_time(Duration::from_secs(4)).warm_up_time(Duration::from_secs(1));
-    targets = decode_speed, time_to_first_pcm
+    targets = decode_speed, time_to_first_pcm, time_to_first_pcm_hls
 }
 criterion_main!(benches);

@@ -1,8 +1,11 @@
-//! [`Decoder`]: a [`Stream<T>`] in, [`PcmChunk`]s out, with frame-accurate seeking.
+//! [`Decoder`]: a [`Stream<T>`] in, [`PcmChunk`]s out, with frame-accurate seeking, and a new
+//! format reader at every boundary of the stream.
 //!
-//! The generic [`Decoder<T>`] only keeps the shared stream; the work happens in the non-generic
-//! `Core` (format reader + codec), so a later owner can drop a core and build a new one over the
-//! same stream at a boundary (variant switch, discontinuity, new init segment).
+//! The generic [`Decoder<T>`] keeps the shared stream; the work happens in the non-generic `Core`
+//! (format reader + codec). Each core reads a window of the stream that ends at the next
+//! boundary; when it gets there the decoder opens a new core at the boundary (see `boundary.rs`),
+//! and a seek by time on a segmented stream opens one at the segment the stream's time seek lands
+//! on (see `hls_seek.rs`).
 
 use std::{
     io::{Seek, SeekFrom},
@@ -13,9 +16,10 @@ use std::{
 use kithara_stream::{MediaInfo, Stream, StreamType};
 
 use crate::{
+    change::StreamChange,
     chunk::{frames_to_duration, PcmChunk},
     config::DecoderConfig,
-    engine::Core,
+    engine::{Core, Step},
     error::{Error, Origin, Result},
     info::TrackInfo,
     media_source::{lock, SharedStream, StreamMediaSource},
@@ -27,9 +31,19 @@ use crate::{
 /// (a decoder thread or `spawn_blocking`), never from inside an async task. The decoder reads the
 /// stream through [`StreamMediaSource`]; the stream itself publishes read positions and seeks to
 /// the downloader, the decoder publishes nothing.
+///
+/// On a segmented stream (`Stream<Hls>`) the decoder crosses the stream's boundaries by itself
+/// and reports each on the first chunk after it ([`PcmChunk::change`]); [`Decoder::seek`] uses
+/// the stream's seek by time.
 pub struct Decoder<T: StreamType> {
-    core: Core,
-    stream: SharedStream<T>,
+    pub(crate) core: Core,
+    pub(crate) stream: SharedStream<T>,
+    pub(crate) config: DecoderConfig,
+    pub(crate) origin: Origin,
+    /// A boundary crossed whose report waits for the next chunk.
+    pub(crate) change: Option<StreamChange>,
+    /// The frame at which the decoder last sought back after a seek jump (see `boundary.rs`).
+    pub(crate) resumed_at: Option<u64>,
 }
 
 impl<T: StreamType> std::fmt::Debug for Decoder<T> {
@@ -56,59 +70,79 @@ impl<T: StreamType> Decoder<T> {
         };
         let shared = Arc::new(std::sync::Mutex::new(stream));
         let origin = Origin(config.origin.clone());
-        let attempt = |hints: MediaInfo| {
-            let (mut source, gate) = StreamMediaSource::from_shared(Arc::clone(&shared));
-            // A retry starts from byte 0 again (a no-op the first time).
-            source.seek(SeekFrom::Start(0)).map_err(|e| Error::Stream {
+        // A retry starts from byte 0 again.
+        lock(&shared)
+            .seek(SeekFrom::Start(0))
+            .map_err(|e| Error::Stream {
                 origin: origin.clone(),
                 pos: 0,
                 source: e,
             })?;
-            let progress = source.progress();
-            Core::open(
-                Box::new(source),
-                &gate,
-                progress,
-                hints,
-                origin.clone(),
-                &config,
-            )
-        };
-        let core = match attempt(hints) {
-            // The hint was wrong (a mislabelled Content-Type or extension): sniff the content.
-            Err(Error::UnknownFormat { .. }) if hints.container.is_some() => {
-                tracing::warn!(hint = ?hints.container, "the bytes do not match the container hint; probing the content");
-                let mut unhinted = hints;
-                unhinted.container = None;
-                attempt(unhinted)?
+        let mut core = open_core(&shared, 0, Arc::from(Vec::new()), hints, &origin, &config)?;
+        {
+            let s = lock(&shared);
+            if s.segment_layout().is_some() {
+                // A segmented stream's duration is the playlist's; what the first segment's
+                // container declares covers that segment only.
+                core.info.duration = s.timeline().duration();
+                core.info.frames = None;
             }
-            other => other?,
-        };
+        }
         Ok(Self {
             core,
             stream: shared,
+            config,
+            origin,
+            change: None,
+            resumed_at: None,
         })
     }
 
     /// The next chunk of PCM; `Ok(None)` at the end of the track.
     ///
+    /// At a boundary of the stream the decoder drains the reader that ends there, opens a new one
+    /// for the bytes after it and goes on; the first chunk after it carries the
+    /// [`StreamChange`].
+    ///
     /// # Errors
     ///
     /// [`Error::Truncated`] after the last decodable chunk of a file that ends early;
-    /// [`Error::Stream`] when reading fails; [`Error::Malformed`] when the data cannot be decoded.
+    /// [`Error::Stream`] when reading fails; [`Error::Malformed`] when the data cannot be decoded;
+    /// the errors of [`Decoder::new`] when the format after a boundary cannot be opened.
     pub fn next_chunk(&mut self) -> Result<Option<PcmChunk>> {
-        self.core.next_chunk()
+        loop {
+            match self.core.next_chunk()? {
+                Step::Chunk(mut c) => {
+                    c.change = self.change.take();
+                    return Ok(Some(c));
+                }
+                Step::End => return Ok(None),
+                Step::Boundary(b) => self.cross(b)?,
+            }
+        }
     }
 
     /// Seeks to `to`: the first sample of the next chunk is the one at `to` (rounded to the nearest
-    /// frame). The reader lands on an earlier packet and the decoder discards the output before `to`,
-    /// so codecs that depend on earlier packets (overlapping transforms, the MP3 bit reservoir) are
-    /// primed.
+    /// frame).
+    ///
+    /// On a stream that seeks by time (`Stream<Hls>`), the stream lands on the start of the
+    /// segment holding `to` less the codec's pre-roll, a new format reader opens there (after the
+    /// fMP4 init section, re-read), and the decoder discards the output before `to`. On a file the
+    /// format reader seeks to an earlier packet and the decoder discards the output before `to`.
+    /// Either way codecs that depend on earlier packets (overlapping transforms, the MP3 bit
+    /// reservoir) are primed.
     ///
     /// # Errors
     ///
-    /// [`Error::Seek`] if the reader cannot seek there (e.g. past the end).
+    /// [`Error::Seek`] if the reader cannot seek there (e.g. past the end) or the segmented
+    /// stream cannot seek by time (live); [`Error::Stream`] if
+    /// the stream's seek by time fails; the errors of [`Decoder::new`] if the reader at the
+    /// segment cannot be opened.
     pub fn seek(&mut self, to: Duration) -> Result<()> {
+        self.resumed_at = None;
+        if self.seek_by_stream_time(to)? {
+            return Ok(());
+        }
         self.core.seek(to)
     }
 
@@ -117,7 +151,7 @@ impl<T: StreamType> Decoder<T> {
         frames_to_duration(self.core.next_frame, self.core.info.sample_rate)
     }
 
-    /// Facts about the track.
+    /// Facts about the track (after a boundary: the track after it).
     pub fn info(&self) -> &TrackInfo {
         &self.core.info
     }
@@ -131,11 +165,67 @@ impl<T: StreamType> Decoder<T> {
     /// it (symphonia reads ahead, so usually past the last decoded packet). `None` only if the
     /// stream is still shared, which the decoder never does.
     pub fn into_stream(self) -> Option<Stream<T>> {
-        let Self { core, stream } = self;
+        let Self { core, stream, .. } = self;
         drop(core);
         Arc::try_unwrap(stream).ok().map(|m| {
             m.into_inner()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
         })
+    }
+
+    /// The hints for a reader opened at stream byte `pos`: what the stream says there first (the
+    /// boundary's facts), then the config's, then the stream's current ones.
+    pub(crate) fn hints_at(&self, boundary: Option<MediaInfo>) -> MediaInfo {
+        let stream = lock(&self.stream).media_info();
+        let mut h = boundary.unwrap_or_default();
+        if let Some(c) = self.config.media_info {
+            h = h.or(c);
+        }
+        if let Some(s) = stream {
+            h = h.or(s);
+        }
+        h
+    }
+}
+
+/// Opens a core over the window of `stream` that starts at byte `base` (where the stream is),
+/// behind `prefix`. A container hint the bytes contradict (a mislabelled `Content-Type` or
+/// extension) costs one failed attempt, then the content is probed.
+pub(crate) fn open_core<T: StreamType>(
+    stream: &SharedStream<T>,
+    base: u64,
+    prefix: Arc<[u8]>,
+    hints: MediaInfo,
+    origin: &Origin,
+    config: &DecoderConfig,
+) -> Result<Core> {
+    let attempt = |hints: MediaInfo, retry: bool| {
+        let (mut source, gate) =
+            StreamMediaSource::window(Arc::clone(stream), base, Arc::clone(&prefix));
+        if retry {
+            source.seek(SeekFrom::Start(0)).map_err(|e| Error::Stream {
+                origin: origin.clone(),
+                pos: base,
+                source: e,
+            })?;
+        }
+        let progress = source.progress();
+        Core::open(
+            Box::new(source),
+            &gate,
+            progress,
+            hints,
+            origin.clone(),
+            config,
+        )
+    };
+    match attempt(hints, false) {
+        Err(Error::UnknownFormat { .. }) if hints.container.is_some() => {
+            tracing::warn!(hint = ?hints.container, "the bytes do not match the container hint; probing the content");
+            let mut unhinted = hints;
+            unhinted.container = None;
+            attempt(unhinted, true)
+        }
+        other => other,
     }
 }

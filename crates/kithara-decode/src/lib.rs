@@ -2,16 +2,20 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod boundary;
+mod change;
 mod chunk;
 mod config;
 mod decoder;
 mod engine;
 mod error;
+mod hls_seek;
 mod info;
 mod media_source;
 mod probe;
 pub mod ts;
 
+pub use change::StreamChange;
 pub use chunk::PcmChunk;
 pub use config::DecoderConfig;
 pub use decoder::Decoder;

@@ -5,6 +5,12 @@
 //! It shares the stream behind a mutex so that the [`Decoder`](crate::Decoder) that owns the
 //! wrapper (inside symphonia's reader) can still reach the stream, and hand it back with
 //! [`Decoder::into_stream`](crate::Decoder::into_stream).
+//!
+//! A wrapper is a *window* on the stream: it starts at a byte (`base`, the stream's position when
+//! it was made), optionally behind a few bytes of its own (`prefix`: the init section of an fMP4
+//! segment that a time seek landed on), and ends at the first [`Boundary`] after `base`, which it
+//! presents as the end of the source. symphonia reads ahead into its buffer, so without that fence
+//! one format reader would read the bytes of the next variant or run as if they continued its own.
 
 use std::{
     io::{self, Read, Seek, SeekFrom},
@@ -14,7 +20,7 @@ use std::{
     },
 };
 
-use kithara_stream::{Source, Stream, StreamType};
+use kithara_stream::{Boundary, Source, Stream, StreamType};
 use symphonia::core::io::MediaSource;
 
 /// A [`Stream<T>`] shared between a [`StreamMediaSource`] and its owner.
@@ -27,7 +33,14 @@ pub(crate) fn lock<T: StreamType>(s: &SharedStream<T>) -> MutexGuard<'_, Stream<
 /// Any [`Stream<T>`] as a symphonia [`MediaSource`]: reads and seeks go straight to the stream
 /// (which blocks until bytes arrive, and publishes the reader's position itself).
 ///
-/// Use it when you run symphonia yourself; [`Decoder`](crate::Decoder) uses it too.
+/// The wrapper starts at the stream's position when it is made (byte 0 of the wrapper) and ends at
+/// the first [`Boundary`] after it (a variant switch, discontinuity, new init section or seek
+/// jump of a `Stream<Hls>`): there it reports the end of the source, so one symphonia format
+/// reader never reads across a change of codec set-up. [`StreamMediaSource::boundary`] then says
+/// which boundary ended it. Progressive files have no boundaries.
+///
+/// Use it when you run symphonia yourself; [`Decoder`](crate::Decoder) uses it too, and opens a
+/// new format reader at each boundary.
 ///
 /// ```
 /// # use kithara_file::{File, FileConfig, FileSrc};
@@ -76,6 +89,12 @@ pub struct StreamMediaSource<T: StreamType> {
     stream: SharedStream<T>,
     hidden: Arc<AtomicBool>,
     progress: Arc<Progress>,
+    /// Stream offset of the first byte after the prefix.
+    base: u64,
+    /// Bytes presented before the stream's (an fMP4 init section), usually none.
+    prefix: Arc<[u8]>,
+    /// Position in the wrapper's own byte space (prefix, then the stream from `base`).
+    vpos: u64,
 }
 
 /// Where the reader is and how long the stream is, as of the last read or seek; shared with the
@@ -85,6 +104,11 @@ pub(crate) struct Progress {
     pos: AtomicU64,
     /// `u64::MAX` while unknown.
     len: AtomicU64,
+    /// The boundary at which the wrapper reported the end of its source.
+    boundary: Mutex<Option<Boundary>>,
+    /// The boundary the wrapper gave as the end of its window when a reader asked for its length
+    /// (a reader that knows the length stops there without the read that would hit it).
+    window_end: Mutex<Option<Boundary>>,
 }
 
 impl Progress {
@@ -97,6 +121,23 @@ impl Progress {
     pub(crate) fn at_end(&self) -> bool {
         let len = self.len.load(Ordering::Relaxed);
         len != u64::MAX && self.pos() >= len
+    }
+
+    /// The boundary that ended the source, if one did: the one a read stopped at, else the one
+    /// the window's length ends at once the reader got there.
+    pub(crate) fn boundary(&self) -> Option<Boundary> {
+        let hit = *self.boundary.lock().unwrap_or_else(PoisonError::into_inner);
+        hit.or_else(|| {
+            let end = *self
+                .window_end
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            end.filter(|b| self.pos() >= b.pos)
+        })
+    }
+
+    fn set_boundary(&self, b: Boundary) {
+        *self.boundary.lock().unwrap_or_else(PoisonError::into_inner) = Some(b);
     }
 
     fn update<T: StreamType>(&self, s: &Stream<T>) {
@@ -141,22 +182,31 @@ impl LayoutGate {
 }
 
 impl<T: StreamType> StreamMediaSource<T> {
-    /// Wraps `stream`, with its length and seekability visible.
+    /// Wraps `stream` from its current position, with its length and seekability visible.
     pub fn new(stream: Stream<T>) -> Self {
         let (s, gate) = Self::hidden(stream);
         gate.reveal();
         s
     }
 
-    /// Wraps `stream` with its length and seekability hidden until the returned gate reveals them.
+    /// Wraps `stream` from its current position, with its length and seekability hidden until the
+    /// returned gate reveals them.
     pub fn hidden(stream: Stream<T>) -> (Self, LayoutGate) {
-        Self::from_shared(Arc::new(Mutex::new(stream)))
+        let base = stream.position();
+        Self::window(Arc::new(Mutex::new(stream)), base, Arc::from(Vec::new()))
     }
 
-    pub(crate) fn from_shared(stream: SharedStream<T>) -> (Self, LayoutGate) {
+    /// A window on the shared stream from byte `base`, behind `prefix`.
+    pub(crate) fn window(
+        stream: SharedStream<T>,
+        base: u64,
+        prefix: Arc<[u8]>,
+    ) -> (Self, LayoutGate) {
         let progress = Arc::new(Progress {
             pos: AtomicU64::new(0),
             len: AtomicU64::new(u64::MAX),
+            boundary: Mutex::new(None),
+            window_end: Mutex::new(None),
         });
         progress.update(&lock(&stream));
         let hidden = Arc::new(AtomicBool::new(true));
@@ -164,8 +214,37 @@ impl<T: StreamType> StreamMediaSource<T> {
             stream,
             hidden: Arc::clone(&hidden),
             progress,
+            base,
+            prefix,
+            vpos: 0,
         };
         (s, LayoutGate(hidden))
+    }
+
+    /// The boundary at which this source ended, once a read has stopped there (`None` before,
+    /// and always for progressive files).
+    pub fn boundary(&self) -> Option<Boundary> {
+        self.progress.boundary()
+    }
+
+    fn prefix_len(&self) -> u64 {
+        self.prefix.len() as u64
+    }
+
+    /// Length of the window: up to the first boundary after `base`, else the stream's end.
+    fn window_len(&self, s: &Stream<T>) -> Option<u64> {
+        let end = match s.source().next_boundary(self.base.saturating_add(1)) {
+            Some(b) => {
+                *self
+                    .progress
+                    .window_end
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner) = Some(b);
+                Some(b.pos)
+            }
+            None => s.len(),
+        }?;
+        Some(end.saturating_sub(self.base) + self.prefix_len())
     }
 
     /// The reader's progress, readable from another owner.
@@ -176,8 +255,43 @@ impl<T: StreamType> StreamMediaSource<T> {
 
 impl<T: StreamType> Read for StreamMediaSource<T> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let plen = self.prefix_len();
+        if self.vpos < plen {
+            // Both fit in usize: vpos < plen = prefix.len().
+            let from = usize::try_from(self.vpos).unwrap_or(usize::MAX);
+            let n = buf.len().min(self.prefix.len() - from);
+            buf[..n].copy_from_slice(&self.prefix[from..from + n]);
+            self.vpos += n as u64;
+            return Ok(n);
+        }
         let mut s = lock(&self.stream);
+        let at = self.base + (self.vpos - plen);
+        if s.position() != at {
+            s.seek(SeekFrom::Start(at))?;
+        }
+        // A boundary after the window's start is the end of this source.
+        if at > self.base {
+            if let Some(b) = s.source().next_boundary(at).filter(|b| b.pos == at) {
+                self.progress.set_boundary(b);
+                self.progress.update(&s);
+                return Ok(0);
+            }
+        }
         let n = s.read(buf)?;
+        if n > 0 && at > self.base {
+            // The read waited at the end of what was laid out, and what got laid out there starts
+            // with a boundary: these bytes are after it. Give them back to the next reader.
+            if let Some(b) = s.source().next_boundary(at).filter(|b| b.pos == at) {
+                s.seek(SeekFrom::Start(at))?;
+                self.progress.set_boundary(b);
+                self.progress.update(&s);
+                return Ok(0);
+            }
+        }
+        self.vpos += n as u64;
         self.progress.update(&s);
         Ok(n)
     }
@@ -186,21 +300,45 @@ impl<T: StreamType> Read for StreamMediaSource<T> {
 impl<T: StreamType> Seek for StreamMediaSource<T> {
     fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
         let mut s = lock(&self.stream);
-        let pos = s.seek(to)?;
+        let target = match to {
+            SeekFrom::Start(p) => Some(p),
+            SeekFrom::Current(d) => self.vpos.checked_add_signed(d),
+            SeekFrom::End(d) => {
+                let len = self.window_len(&s).ok_or_else(|| {
+                    io::Error::new(
+                        io::ErrorKind::Unsupported,
+                        "seek from the end of a stream whose length is unknown",
+                    )
+                })?;
+                len.checked_add_signed(d)
+            }
+        }
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "seek before byte 0"))?;
+        let plen = self.prefix_len();
+        self.vpos = target;
+        if target >= plen {
+            s.seek(SeekFrom::Start(self.base + (target - plen)))?;
+        }
         self.progress.update(&s);
-        Ok(pos)
+        Ok(target)
     }
 }
 
 impl<T: StreamType> MediaSource for StreamMediaSource<T> {
     fn is_seekable(&self) -> bool {
-        !self.hidden.load(Ordering::Acquire) && lock(&self.stream).source().is_seekable()
+        if self.hidden.load(Ordering::Acquire) {
+            return false;
+        }
+        let s = lock(&self.stream);
+        // A segmented stream is seekable for a reader only once its window's end is known (a
+        // reader that can seek asks for the end first).
+        s.source().is_seekable() && (s.segment_layout().is_none() || self.window_len(&s).is_some())
     }
 
     fn byte_len(&self) -> Option<u64> {
         if self.hidden.load(Ordering::Acquire) {
             return None;
         }
-        lock(&self.stream).len()
+        self.window_len(&lock(&self.stream))
     }
 }

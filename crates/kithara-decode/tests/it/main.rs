@@ -10,6 +10,7 @@
 mod common;
 mod errors;
 mod exact;
+mod hls;
 mod probing;
 mod reference;
 mod ts;

@@ -8,19 +8,35 @@ use kithara_stream::ContainerFormat;
 use symphonia::core::{
     codecs::audio::{AudioCodecParameters, AudioDecoder, AudioDecoderOptions},
     errors::Error as SymError,
-    formats::{FormatReader, SeekMode, SeekTo, TrackType},
+    formats::{FormatReader, TrackType},
     io::MediaSource,
     units::{Time, TimeBase, Timestamp},
 };
 
+mod seek;
+
+pub(crate) use seek::preroll_frames;
+
 use crate::{
-    chunk::{duration_to_frames, frames_to_duration, PcmChunk},
+    chunk::{frames_to_duration, PcmChunk},
     config::DecoderConfig,
     error::{Error, Origin, Result},
     info::{codec_label, codec_of, TrackInfo},
     media_source::{LayoutGate, Progress},
     probe,
 };
+
+/// What [`Core::next_chunk`] produced.
+#[derive(Debug)]
+pub(crate) enum Step {
+    /// Decoded audio.
+    Chunk(PcmChunk),
+    /// The reader reached the end of the track.
+    End,
+    /// The reader reached a boundary of the stream (its source ended there): a new reader must
+    /// take over at the boundary.
+    Boundary(kithara_stream::Boundary),
+}
 
 /// Consecutive undecodable packets tolerated (each is skipped with a warning) before giving up.
 const MAX_BAD_PACKETS: u32 = 8;
@@ -43,6 +59,11 @@ pub(crate) struct Core {
     discard_before: Option<u64>,
     done: bool,
     bad_packets: u32,
+    /// The frame the first packet is placed at, for a reader opened mid-stream (its timestamps
+    /// start from its own first packet); taken when that packet arrives.
+    rebase: Option<u64>,
+    /// Added to every packet's frame index (see `rebase`).
+    frame_offset: i64,
 }
 
 impl Core {
@@ -125,7 +146,38 @@ impl Core {
             discard_before: None,
             done: false,
             bad_packets: 0,
+            rebase: None,
+            frame_offset: 0,
         })
+    }
+
+    /// Places the first packet this reader returns at `frame` of the output timeline, and the
+    /// next frame handed out there too (a reader opened at a boundary or a time-seek anchor).
+    pub(crate) fn rebase(&mut self, frame: u64) {
+        self.rebase = Some(frame);
+        self.next_frame = frame;
+    }
+
+    /// Discards the output before `frame` (a seek target).
+    pub(crate) fn discard_until(&mut self, frame: u64) {
+        self.discard_before = Some(frame);
+        self.next_frame = frame;
+    }
+
+    /// Takes over `old`'s codec when both decode the same codec with the same set-up (a variant
+    /// switch between renditions of one encoding): its state (AAC's overlap, the MP3 bit
+    /// reservoir) then carries the audio across the boundary without a transient. Returns whether
+    /// it did; otherwise this core keeps its freshly made codec.
+    pub(crate) fn adopt_codec(&mut self, old: Core) -> bool {
+        let (a, b) = (&self.params, &old.params);
+        let same = a.codec == b.codec
+            && a.sample_rate == b.sample_rate
+            && a.channels == b.channels
+            && a.extra_data == b.extra_data;
+        if same {
+            self.codec = old.codec;
+        }
+        same
     }
 
     fn stream_pos(&self) -> u64 {
@@ -149,25 +201,40 @@ impl Core {
         }
     }
 
-    pub(crate) fn next_chunk(&mut self) -> Result<Option<PcmChunk>> {
+    pub(crate) fn next_chunk(&mut self) -> Result<Step> {
         loop {
             if self.done {
-                return Ok(None);
+                return Ok(Step::End);
             }
             let packet = match self.reader.next_packet() {
                 Ok(Some(p)) => p,
                 Ok(None) => {
                     self.done = true;
+                    if let Some(b) = self.pos.boundary() {
+                        return Ok(Step::Boundary(b));
+                    }
                     self.check_complete()?;
-                    return Ok(None);
+                    return Ok(Step::End);
                 }
                 Err(e) => {
                     self.done = true;
+                    // The source ended at a boundary: readers that meet the end inside their
+                    // framing report it as an error; the bytes after the boundary go on.
+                    if let Some(b) = self.pos.boundary() {
+                        tracing::debug!(error = %e, pos = b.pos, "reader ended at a boundary");
+                        return Ok(Step::Boundary(b));
+                    }
                     return Err(self.read_error(e));
                 }
             };
             if packet.track_id != self.track_id {
                 continue;
+            }
+            if let Some(frame) = self.rebase.take() {
+                let first = self.ts_to_frames(packet.pts.get());
+                self.frame_offset = i64::try_from(frame)
+                    .unwrap_or(i64::MAX)
+                    .saturating_sub(first);
             }
             let decoded = match self.codec.decode(&packet) {
                 Ok(buf) => {
@@ -221,7 +288,7 @@ impl Core {
                 }
                 start = start.saturating_add(i64::try_from(ts).unwrap_or(i64::MAX));
             }
-            let mut start = self.ts_to_frames(start);
+            let mut start = self.ts_to_frames(start).saturating_add(self.frame_offset);
             if start < 0 {
                 // Without gapless trimming, priming frames sit before time zero: drop them.
                 let drop = usize::try_from(start.unsigned_abs())
@@ -250,12 +317,13 @@ impl Core {
                 continue;
             }
             self.next_frame = start + (samples.len() / ch) as u64;
-            return Ok(Some(PcmChunk {
+            return Ok(Step::Chunk(PcmChunk {
                 samples,
                 sample_rate: rate,
                 channels,
                 time: frames_to_duration(start, rate),
                 byte_pos: self.stream_pos(),
+                change: None,
             }));
         }
     }
@@ -328,73 +396,9 @@ impl Core {
             .map_err(|e| self.malformed(e))?;
         Ok(())
     }
-
-    pub(crate) fn seek(&mut self, to: Duration) -> Result<()> {
-        let rate = self.info.sample_rate;
-        let target = duration_to_frames(to, rate);
-        let preroll = preroll_frames(self.info.codec);
-        let from = frames_to_duration(target.saturating_sub(preroll), rate);
-        let seek_err = |source| Error::Seek {
-            origin: self.origin.clone(),
-            target: to,
-            source,
-        };
-        let time = Time::try_new(
-            i64::try_from(from.as_secs()).unwrap_or(i64::MAX),
-            from.subsec_nanos(),
-        )
-        .ok_or_else(|| {
-            seek_err(SymError::SeekError(
-                symphonia::core::errors::SeekErrorKind::OutOfRange,
-            ))
-        })?;
-        let seeked = self.reader.seek(
-            SeekMode::Accurate,
-            SeekTo::Time {
-                time,
-                track_id: Some(self.track_id),
-            },
-        );
-        match seeked {
-            Ok(s) => tracing::debug!(
-                target,
-                required = s.required_ts.get(),
-                actual = s.actual_ts.get(),
-                "seeked"
-            ),
-            Err(SymError::IoError(io)) => {
-                self.done = true;
-                return Err(Error::Stream {
-                    origin: self.origin.clone(),
-                    pos: self.stream_pos(),
-                    source: io,
-                });
-            }
-            Err(e) => return Err(seek_err(e)),
-        }
-        self.codec.reset();
-        self.discard_before = Some(target);
-        self.next_frame = target;
-        self.done = false;
-        self.bad_packets = 0;
-        Ok(())
-    }
 }
 
-/// Frames decoded and discarded before a seek target, per codec: enough packets for overlapping
-/// transforms (AAC, Vorbis) and the MP3 bit reservoir to be primed. symphonia's MP3 and Ogg readers
-/// also step back by themselves; the margin costs a few packets of decoding.
-fn preroll_frames(codec: Option<kithara_stream::AudioCodec>) -> u64 {
-    use kithara_stream::AudioCodec as C;
-    match codec {
-        Some(C::Pcm | C::Flac | C::Alac) => 0,
-        Some(C::Mp3) => 2 * 1152,
-        Some(C::AacLc) => 2048,
-        _ => 4096,
-    }
-}
-
-fn time_to_duration(t: Time) -> Option<Duration> {
+pub(super) fn time_to_duration(t: Time) -> Option<Duration> {
     let (s, ns) = t.parts();
     Some(Duration::new(u64::try_from(s).ok()?, ns))
 }
