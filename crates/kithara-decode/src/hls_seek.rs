@@ -62,14 +62,7 @@ impl<T: StreamType> Decoder<T> {
                 return Ok(false);
             }
             let anchor = match s.seek_time(from) {
-                Ok(a) => {
-                    // Workaround: `Stream::seek_time` lets the source wake its peer before the
-                    // reader's position moves, and the HLS peer only listens to reads. A peer that
-                    // polls in between sees a full buffer and sleeps while the reader waits at a
-                    // new run. An empty read at the anchor wakes it with the position in place.
-                    s.timeline().advance(a.pos, 0);
-                    a
-                }
+                Ok(a) => a,
                 // A segmented stream that cannot map time (live): the format reader's seek would
                 // rewind into bytes that no longer mean the same media.
                 Err(kithara_stream::Error::TimeSeekUnsupported) => {

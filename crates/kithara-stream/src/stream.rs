@@ -193,17 +193,9 @@ impl<T: StreamType> Stream<T> {
         #[allow(clippy::let_unit_value)]
         let _perf = crate::perf::span("stream.read");
         let start = self.position();
-        // One read never crosses a boundary: a decoder stops there and starts over.
-        let buf = match self.source.next_boundary(start.saturating_add(1)) {
-            Some(b) => {
-                let room = usize::try_from(b.pos - start).unwrap_or(usize::MAX);
-                let len = buf.len().min(room);
-                &mut buf[..len]
-            }
-            None => buf,
-        };
         // Bytes already present need no wait (and no clock).
-        let mut n = self.source.read_at(start, buf)?;
+        let room = self.room(start, buf.len());
+        let mut n = self.source.read_at(start, &mut buf[..room])?;
         if n == 0 {
             n = self.wait_and_read(start, buf)?;
             if n == 0 {
@@ -212,6 +204,15 @@ impl<T: StreamType> Stream<T> {
         }
         self.source.timeline().advance(start, n as u64);
         Ok(n)
+    }
+
+    /// How many of `want` bytes from `start` one read may return: one read never crosses a
+    /// boundary, so a decoder stops there and starts over.
+    fn room(&self, start: u64, want: usize) -> usize {
+        match self.source.next_boundary(start.saturating_add(1)) {
+            Some(b) => usize::try_from(b.pos - start).map_or(want, |r| r.min(want)),
+            None => want,
+        }
     }
 
     /// Waits for the byte at `start`, then reads; `Ok(0)` means the proven end of the stream.
@@ -225,7 +226,9 @@ impl<T: StreamType> Stream<T> {
             if outcome? == WaitOutcome::Eof {
                 return Ok(0);
             }
-            let n = self.source.read_at(start, buf)?;
+            // Boundaries may have been laid out during the wait: look again before reading.
+            let room = self.room(start, buf.len());
+            let n = self.source.read_at(start, &mut buf[..room])?;
             if n > 0 {
                 return Ok(n);
             }

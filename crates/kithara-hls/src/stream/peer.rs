@@ -35,6 +35,7 @@ use crate::abr::{AbrContext, AbrPolicy, BufferRule, Decision, Reason};
 pub struct HlsPeer {
     pub(super) shared: Arc<Shared>,
     chunk_cursor: SignalCursor,
+    seek_cursor: SignalCursor,
     reload: Option<Pin<Box<tokio::time::Sleep>>>,
     abandon_check: Option<Pin<Box<tokio::time::Sleep>>>,
     label: String,
@@ -53,6 +54,7 @@ impl HlsPeer {
         Self {
             shared,
             chunk_cursor: SignalCursor::default(),
+            seek_cursor: SignalCursor::default(),
             reload: None,
             abandon_check: None,
             label,
@@ -170,14 +172,21 @@ impl Peer for HlsPeer {
                     .retain(|_, r| r.failure().is_none() && !r.is_cancelled());
             }
         }
-        // Woken again when the reader moves (the buffer drains).
-        while shared
-            .timeline
-            .hooks()
+        // Woken again when the reader moves: a read drains the buffer, a seek (published once
+        // the reader's position has moved) may need a new run.
+        let hooks = shared.timeline.hooks();
+        while hooks
             .chunk
             .poll_changed(cx, &mut self.chunk_cursor)
             .is_ready()
         {}
+        if hooks
+            .seek
+            .poll_changed(cx, &mut self.seek_cursor)
+            .is_ready()
+        {
+            cx.waker().wake_by_ref();
+        }
         if cmds.is_empty() {
             Poll::Pending
         } else {
