@@ -30,7 +30,7 @@ use url::Url;
 
 use crate::{
     args::{DemoArgs, Output},
-    demo_decode::{decode_fixture, DecodeRun, FIXTURES, MEDIA},
+    demo_decode::{decode_fixture, decode_hls, DecodeRun, FIXTURES, MEDIA},
     fetch::{self, COPY_BUF},
     progress::{self, fmt_bytes},
     sink::Sink,
@@ -87,6 +87,9 @@ pub(crate) async fn run(args: DemoArgs, ui: Ui) -> Result<()> {
         .await?;
         decodes.push((run, demo.server.requests().len().saturating_sub(before)));
     }
+    let before = demo.server.requests().len();
+    let hls = decode_hls(&demo.server, &demo.downloader, args.seeks, demo.seed).await?;
+    decodes.push((hls, demo.server.requests().len().saturating_sub(before)));
     let wav = write_wav(&args.out, &decodes)?;
     demo.print_summary(&args, &steps, &decodes, &wav)
 }
@@ -319,7 +322,7 @@ fn print_decodes(
 ) -> Result<()> {
     writeln!(
         out,
-        "  {n}. decoding     Stream<File> over loopback → Decoder, {seeks} verified time seeks each"
+        "  {n}. decoding     Stream<File> / Stream<Hls> over loopback → Decoder, {seeks} verified time seeks each"
     )?;
     writeln!(
         out,
@@ -340,9 +343,19 @@ fn print_decodes(
             requests
         )?;
     }
-    let frames: u64 = decodes.iter().map(|(d, _)| d.frames()).sum();
     if let Some((first, _)) = decodes.first() {
-        let formats: Vec<&str> = decodes.iter().map(|(d, _)| d.format).collect();
+        // demo.wav holds the decodes at the first one's rate and channel count.
+        let same = |d: &DecodeRun| (d.rate, d.channels) == (first.rate, first.channels);
+        let frames: u64 = decodes
+            .iter()
+            .filter(|(d, _)| same(d))
+            .map(|(d, _)| d.frames())
+            .sum();
+        let formats: Vec<&str> = decodes
+            .iter()
+            .filter(|(d, _)| same(d))
+            .map(|(d, _)| d.format)
+            .collect();
         writeln!(
             out,
             "     wrote {} ({}, {:.1} s, {} Hz, {} ch, 32-bit float)",

@@ -117,8 +117,14 @@ fn demo_runs_and_summarises() {
             .unwrap_or_else(|| panic!("no {format} row: {stdout}"));
         assert!(row.contains("× realtime") && row.contains("88200"), "{row}");
     }
+    // The HLS ladder (30.08 s at 16 kHz) through Stream<Hls>.
+    let hls = stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("HLS/TS"))
+        .unwrap_or_else(|| panic!("no HLS row: {stdout}"));
+    assert!(hls.contains("481280"), "{hls}");
     assert!(
-        stdout.contains("10 time seeks land on the linear decode's samples"),
+        stdout.contains("15 time seeks land on the linear decode's samples"),
         "stdout: {stdout}"
     );
     // demo.wav: MP3 then FLAC, 4 s each, 32-bit float.
