@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use crate::{Result, StorageResource};
+use crate::{AssetKey, AssetStore, Result, StorageResource};
 
 /// Where a stream's downloaded bytes are kept.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -18,18 +18,48 @@ pub enum StorageKind {
     TempFile,
     /// A sparse file at this path, created (or truncated) and written in place; left on disk.
     Disk(PathBuf),
+    /// The persistent cache: each asset (named by its [`AssetKey`]: the canonical URL, plus a
+    /// segment identity for HLS) lives in this store, resumes where an earlier session stopped
+    /// and is served without the network once complete. Create with
+    /// [`create_for`](Self::create_for).
+    Cache(AssetStore),
 }
 
 impl StorageKind {
-    /// Creates an empty resource of this kind.
+    /// Creates an empty resource of this kind. [`StorageKind::Cache`] needs to know which asset:
+    /// without a key it gives an anonymous temp file (nothing is cached); use
+    /// [`create_for`](Self::create_for).
     ///
     /// # Errors
     /// [`Error::Io`](crate::Error::Io) if a file backend cannot be created.
     pub fn create(&self) -> Result<StorageResource> {
         match self {
             Self::Memory => Ok(StorageResource::memory()),
-            Self::TempFile => StorageResource::temp_file(),
+            Self::TempFile | Self::Cache(_) => StorageResource::temp_file(),
             Self::Disk(path) => StorageResource::disk(path.clone()),
+        }
+    }
+
+    /// Creates the resource of the asset `key`: for [`StorageKind::Cache`] the cached asset,
+    /// seeded with what earlier sessions stored (see [`StorageResource::cached`]); if another
+    /// writer holds it, an anonymous temp file (with a warning). Other kinds ignore the key and
+    /// behave as [`create`](Self::create).
+    ///
+    /// # Errors
+    /// [`Error::Io`](crate::Error::Io) if a file cannot be created,
+    /// [`Error::Cache`](crate::Error::Cache) if the cache cannot open the asset.
+    pub fn create_for(&self, key: &AssetKey) -> Result<StorageResource> {
+        match self {
+            Self::Cache(store) => crate::cached::open_in(store, key),
+            other => other.create(),
+        }
+    }
+
+    /// The cache store, for [`StorageKind::Cache`].
+    pub fn store(&self) -> Option<&AssetStore> {
+        match self {
+            Self::Cache(store) => Some(store),
+            _ => None,
         }
     }
 }
