@@ -9,7 +9,11 @@
 //!   there. Writes of this backend block (`writes_block()`), so the
 //!   downloader already runs them on a blocking thread, never on an async
 //!   worker.
-//! - The length and validator the download learns are stored in the index.
+//! - The length, validator and content type the download learns, and a
+//!   successful revalidation, are noted in memory and written to the index
+//!   by the next write, `flush_cache`, or when the resource is dropped: they
+//!   are learnt in response callbacks on async workers, which must not block
+//!   on the index's `fsync`.
 //! - A changed version is dropped whole with [`StorageResource::discard_cached`],
 //!   which empties the asset and hands out a fresh, empty resource over it;
 //!   it is meant for the time before a reader sees the resource (opening and
@@ -20,7 +24,7 @@
 //! them; the cache only forgets them, so a later session fetches them again.
 
 use std::ops::Range;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::cache::{Asset, AssetKey, AssetStore, CacheError, Validators};
 use crate::file::FileBackend;
@@ -32,11 +36,74 @@ use crate::{Error, Result, StorageResource, Validator};
 pub(crate) struct CacheBackend {
     file: FileBackend,
     asset: Arc<Asset>,
+    meta: Mutex<PendingMeta>,
+}
+
+/// Facts learnt on async workers, written to the index on a blocking path.
+#[derive(Debug, Default)]
+struct PendingMeta {
+    len: Option<u64>,
+    validator: Option<Validator>,
+    content_type: Option<String>,
+    validated: bool,
+}
+
+impl Drop for CacheBackend {
+    fn drop(&mut self) {
+        self.apply_meta();
+    }
 }
 
 impl CacheBackend {
+    fn new(file: FileBackend, asset: Arc<Asset>) -> Self {
+        Self {
+            file,
+            asset,
+            meta: Mutex::new(PendingMeta::default()),
+        }
+    }
+
+    fn meta(&self) -> std::sync::MutexGuard<'_, PendingMeta> {
+        self.meta.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Writes the noted length, validators and validation to the index (blocking).
+    fn apply_meta(&self) {
+        let m = std::mem::take(&mut *self.meta());
+        let id = self.asset.id();
+        if let Some(len) = m.len {
+            if let Err(e) = self.asset.set_len(len) {
+                tracing::warn!(asset = %id, len, error = %e, "could not record the length in the cache");
+            }
+        }
+        if m.validator.is_some() || m.content_type.is_some() {
+            let known = self.asset.index().validators().clone();
+            let (etag, last_modified) = match m.validator {
+                Some(v) => (v.etag, v.last_modified),
+                None => (known.etag.clone(), known.last_modified.clone()),
+            };
+            let merged = Validators::new(
+                etag,
+                last_modified,
+                m.content_type.or(known.content_type.clone()),
+            );
+            if merged != known {
+                if let Err(e) = self.asset.set_validators(merged) {
+                    tracing::warn!(asset = %id, error = %e, "could not record the validators in the cache");
+                }
+                return;
+            }
+        }
+        if m.validated {
+            if let Err(e) = self.asset.mark_validated() {
+                tracing::warn!(asset = %id, error = %e, "could not record a validation in the cache");
+            }
+        }
+    }
+
     /// Writes `data` at `offset` into the data file, then records the range.
     pub(crate) fn write(&self, offset: u64, data: &[u8]) -> Result<()> {
+        self.apply_meta_if_any();
         self.file.write(offset, data)?;
         if data.is_empty() {
             return Ok(());
@@ -66,26 +133,29 @@ impl CacheBackend {
             "could not record downloaded bytes in the cache; they will be fetched again next time");
     }
 
-    /// Stores the length learnt from the server in the index.
-    pub(crate) fn on_len(&self, len: u64) {
-        if let Err(e) = self.asset.set_len(len) {
-            tracing::warn!(asset = %self.asset.id(), len, error = %e, "could not record the length in the cache");
+    fn apply_meta_if_any(&self) {
+        let due = {
+            let m = self.meta();
+            m.len.is_some() || m.validator.is_some() || m.content_type.is_some() || m.validated
+        };
+        if due {
+            self.apply_meta();
         }
     }
 
-    /// Stores the validator learnt from the server in the index, keeping the content type.
-    pub(crate) fn on_validator(&self, v: &Validator) {
-        let known = self.asset.index().validators().clone();
-        let merged = Validators::new(
-            v.etag.clone(),
-            v.last_modified.clone(),
-            known.content_type.clone(),
-        );
-        if merged == known {
-            return;
+    /// Notes the length learnt from the server, for the index.
+    pub(crate) fn on_len(&self, len: u64) {
+        if self.asset.index().total_len() != Some(len) {
+            self.meta().len = Some(len);
         }
-        if let Err(e) = self.asset.set_validators(merged) {
-            tracing::warn!(asset = %self.asset.id(), error = %e, "could not record the validator in the cache");
+    }
+
+    /// Notes the validator learnt from the server, for the index.
+    pub(crate) fn on_validator(&self, v: &Validator) {
+        let known = self.asset.index();
+        let k = known.validators();
+        if k.etag != v.etag || k.last_modified != v.last_modified {
+            self.meta().validator = Some(v.clone());
         }
     }
 
@@ -126,13 +196,7 @@ impl StorageResource {
         };
         tracing::debug!(asset = %asset.id(), covered = seed.ranges.covered(), len = ?seed.len,
             "opening cached storage");
-        Ok(Self::seeded(
-            CacheBackend {
-                file,
-                asset: Arc::new(asset),
-            },
-            seed,
-        ))
+        Ok(Self::seeded(CacheBackend::new(file, Arc::new(asset)), seed))
     }
 
     /// The cached asset behind this resource, if it is cache-backed.
@@ -156,6 +220,8 @@ impl StorageResource {
                 _ => Self::temp_file(),
             };
         };
+        // What the old version's responses said must not reach the emptied index.
+        *backend.meta() = PendingMeta::default();
         let asset = Arc::clone(backend.asset());
         asset.discard().map_err(Error::Cache)?;
         let file = asset.data_file().try_clone().map_err(|source| Error::Io {
@@ -165,27 +231,29 @@ impl StorageResource {
             source,
         })?;
         let file = FileBackend::from_file(file, asset.data_path().to_path_buf());
-        Ok(Self::seeded(CacheBackend { file, asset }, Seed::default()))
+        Ok(Self::seeded(
+            CacheBackend::new(file, asset),
+            Seed::default(),
+        ))
     }
 
-    /// Records the content type of the cached version (for offline opens).
-    /// A no-op for storage that is not cache-backed.
+    /// Notes the content type of the cached version (for offline opens); it
+    /// reaches the index with the next write, flush or drop. A no-op for
+    /// storage that is not cache-backed.
     pub fn set_content_type(&self, content_type: Option<String>) {
-        let Some(asset) = self.asset() else { return };
-        let known = asset.index().validators().clone();
-        if known.content_type == content_type {
+        let Some(c) = self.cache_backend() else {
             return;
-        }
-        let merged = Validators::new(known.etag, known.last_modified, content_type);
-        if let Err(e) = asset.set_validators(merged) {
-            tracing::warn!(asset = %asset.id(), error = %e, "could not record the content type in the cache");
+        };
+        if content_type.is_some() && c.asset.index().validators().content_type != content_type {
+            c.meta().content_type = content_type;
         }
     }
 
     /// The content type recorded with the cached asset, if any.
     pub fn content_type(&self) -> Option<String> {
-        self.asset()
-            .and_then(|a| a.index().validators().content_type.clone())
+        let c = self.cache_backend()?;
+        let pending = c.meta().content_type.clone();
+        pending.or_else(|| c.asset.index().validators().content_type.clone())
     }
 
     /// Whether the cached asset is complete and may be served without asking
@@ -195,13 +263,12 @@ impl StorageResource {
         self.asset().is_some_and(|a| a.can_skip_revalidation())
     }
 
-    /// Marks the cached version as confirmed by the server now. A no-op for
-    /// storage that is not cache-backed.
+    /// Notes that the server confirmed the cached version now; it reaches
+    /// the index with the next write, flush or drop. A no-op for storage
+    /// that is not cache-backed.
     pub fn mark_validated(&self) {
-        if let Some(a) = self.asset() {
-            if let Err(e) = a.mark_validated() {
-                tracing::warn!(asset = %a.id(), error = %e, "could not record a validation in the cache");
-            }
+        if let Some(c) = self.cache_backend() {
+            c.meta().validated = true;
         }
     }
 
@@ -211,8 +278,11 @@ impl StorageResource {
     /// # Errors
     /// [`Error::Cache`] if the flush fails.
     pub fn flush_cache(&self) -> Result<()> {
-        match self.asset() {
-            Some(a) => a.flush().map_err(Error::Cache),
+        match self.cache_backend() {
+            Some(c) => {
+                c.apply_meta();
+                c.asset.flush().map_err(Error::Cache)
+            }
             None => Ok(()),
         }
     }
