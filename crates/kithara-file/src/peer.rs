@@ -28,6 +28,8 @@ use url::Url;
 
 use crate::events::FileEvent;
 
+/// Command id of the `HEAD` that revalidates a complete cached copy.
+const REVALIDATION: u64 = 0;
 /// Progress events are sent at most once per this many bytes.
 const PROGRESS_EVERY: u64 = 1 << 20;
 /// Smallest request issued when a buffer-ahead limit is set.
@@ -58,6 +60,9 @@ struct State {
     accepts_ranges: Option<bool>,
     waker: Option<Waker>,
     ready: Option<ReadyTx>,
+    /// A cached, complete resource whose version the server must confirm: `Some(false)` until
+    /// the `HEAD` is issued, `Some(true)` while it runs.
+    revalidate: Option<bool>,
 }
 
 /// State shared between the peer and its commands' callbacks.
@@ -89,9 +94,26 @@ impl Shared {
             before: String::from("the stored bytes"),
             after: e.to_string(),
         };
+        let known = self.resource.validator();
+        if let (Some(known), None, 200) = (&known, &info.validator, info.status) {
+            // A 200 that names no version cannot be shown to belong to the stored bytes' one
+            // (`If-Range` failed, or the server ignores it): never glue it onto them.
+            if self.resource.covered() > 0 {
+                return Err(Error::ResourceChanged {
+                    url: RedactedUrl::new(&info.url),
+                    before: known.to_string(),
+                    after: String::from("a response without a validator"),
+                });
+            }
+        }
         if let Some(v) = &info.validator {
             self.resource.set_validator(v.clone()).map_err(changed)?;
+            if known.is_some() {
+                // The downloader refused another version before we got here: this one is ours.
+                self.resource.mark_validated();
+            }
         }
+        self.resource.set_content_type(info.content_type.clone());
         if let Some(total) = info.total_len {
             self.resource.set_len(total).map_err(changed)?;
         }
@@ -109,6 +131,18 @@ impl Shared {
 
     fn on_complete(&self, id: u64, outcome: FetchOutcome) {
         let mut st = self.lock();
+        if id == REVALIDATION {
+            st.revalidate = None;
+            if let FetchOutcome::Failed(e) = outcome {
+                // The cached copy stays readable; `Stream::new` reports the failure as an event.
+                tracing::warn!(error = %e, "revalidation of the cached copy failed");
+                if let Some(tx) = st.ready.take() {
+                    let _ = tx.send(Err(e));
+                }
+            }
+            Self::wake(&mut st);
+            return;
+        }
         if st.active.as_ref().is_some_and(|a| a.id == id) {
             st.active = None;
         }
@@ -138,6 +172,14 @@ impl Shared {
 
     /// Fails the resource: reads of missing bytes get `e`, and `Stream::new` too if still waiting.
     fn fail(&self, st: &mut State, e: Error) {
+        if self.resource.is_complete() {
+            // Every byte is here (a cached copy): nothing a reader needs is lost.
+            tracing::warn!(error = %e, "request for a complete resource failed");
+            if let Some(tx) = st.ready.take() {
+                let _ = tx.send(Err(e));
+            }
+            return;
+        }
         self.resource.fail(Arc::new(e.clone()));
         if let Some(tx) = st.ready.take() {
             let _ = tx.send(Err(e.clone()));
@@ -173,6 +215,8 @@ pub(crate) struct PeerParts {
     pub(crate) cancel: CancellationToken,
     pub(crate) seek_threshold: u64,
     pub(crate) buffer_ahead: Option<u64>,
+    /// The resource is a complete cached copy that the server must confirm (with a `HEAD`).
+    pub(crate) revalidate: bool,
 }
 
 impl FilePeer {
@@ -180,6 +224,7 @@ impl FilePeer {
         let (tx, rx) = oneshot::channel();
         let state = State {
             ready: Some(tx),
+            revalidate: p.revalidate.then_some(false),
             ..State::default()
         };
         let shared = Arc::new(Shared {
@@ -266,6 +311,22 @@ impl FilePeer {
                 Ok(())
             })
             .on_complete(move |outcome| on_done.on_complete(id, outcome))
+    }
+
+    /// A `HEAD` carrying the stored validator and length: the downloader refuses an answer of
+    /// another version (`ResourceChanged`), so a clean completion confirms the cached copy.
+    fn revalidation(&self) -> FetchCmd {
+        let resource = &self.shared.resource;
+        let (on_resp, on_done) = (self.shared.clone(), self.shared.clone());
+        tracing::debug!("revalidating the cached copy");
+        FetchCmd::head(self.url.clone())
+            .with_headers(self.headers.clone())
+            .with_priority(Priority::Urgent)
+            .with_validator(resource.validator())
+            .with_expected_len(resource.len())
+            .with_cancel(self.cancel.child_token())
+            .on_response(move |info| on_resp.on_response(info))
+            .on_complete(move |outcome| on_done.on_complete(REVALIDATION, outcome))
     }
 
     /// Whether the running request should give way to one starting at the reader's position.
@@ -362,6 +423,14 @@ impl Peer for FilePeer {
             return Poll::Ready(None);
         }
         if shared.resource.is_complete() {
+            match st.revalidate {
+                Some(false) => {
+                    st.revalidate = Some(true);
+                    return Poll::Ready(Some(vec![self.revalidation()]));
+                }
+                Some(true) => return Poll::Pending,
+                None => {}
+            }
             if !self.completed {
                 self.completed = true;
                 let total = shared.resource.len().unwrap_or(0);
