@@ -18,10 +18,17 @@ const BUSY_POLL: Duration = Duration::from_millis(10);
 
 /// The storage of `url`: the cached asset for [`StorageKind::Cache`], else a new resource.
 pub(crate) async fn create_storage(kind: &StorageKind, url: &Url) -> Result<StorageResource> {
+    let key = AssetKey::new(url);
     let Some(store) = kind.store().cloned() else {
+        if let StorageKind::Resumable(_) = kind {
+            let kind = kind.clone();
+            return match tokio::task::spawn_blocking(move || kind.create_for(&key)).await {
+                Ok(r) => Ok(r?),
+                Err(_) => Err(Error::Cancelled),
+            };
+        }
         return Ok(kind.create()?);
     };
-    let key = AssetKey::new(url);
     let opened = tokio::task::spawn_blocking(move || {
         let deadline = Instant::now() + BUSY_WAIT;
         loop {

@@ -23,12 +23,19 @@ pub enum StorageKind {
     /// and is served without the network once complete. Create with
     /// [`create_for`](Self::create_for).
     Cache(AssetStore),
+    /// A file at this path that survives interruptions: an index beside it (the path with
+    /// `.idx` appended) records which bytes are real, so a later stream of the same URL resumes
+    /// where this one stopped (see [`AssetStore::open_standalone`]); another URL starts it
+    /// afresh. Create with [`create_for`](Self::create_for); a second writer of the same file
+    /// gets [`CacheError::Busy`](crate::CacheError::Busy).
+    Resumable(PathBuf),
 }
 
 impl StorageKind {
     /// Creates an empty resource of this kind. [`StorageKind::Cache`] needs to know which asset:
     /// without a key it gives an anonymous temp file (nothing is cached); use
-    /// [`create_for`](Self::create_for).
+    /// [`create_for`](Self::create_for). Without a key [`StorageKind::Resumable`] behaves as
+    /// [`StorageKind::Disk`] (truncated, no index).
     ///
     /// # Errors
     /// [`Error::Io`](crate::Error::Io) if a file backend cannot be created.
@@ -36,7 +43,7 @@ impl StorageKind {
         match self {
             Self::Memory => Ok(StorageResource::memory()),
             Self::TempFile | Self::Cache(_) => StorageResource::temp_file(),
-            Self::Disk(path) => StorageResource::disk(path.clone()),
+            Self::Disk(path) | Self::Resumable(path) => StorageResource::disk(path.clone()),
         }
     }
 
@@ -51,6 +58,10 @@ impl StorageKind {
     pub fn create_for(&self, key: &AssetKey) -> Result<StorageResource> {
         match self {
             Self::Cache(store) => crate::cached::open_in(store, key),
+            Self::Resumable(path) => {
+                let asset = AssetStore::open_standalone(key, path).map_err(crate::Error::Cache)?;
+                StorageResource::cached(asset)
+            }
             other => other.create(),
         }
     }
