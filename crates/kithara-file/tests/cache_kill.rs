@@ -150,7 +150,9 @@ fn child(spec: &str) -> i32 {
             Err(_) => return FAILED,
         }
     }
-    if pos == expected.len() {
+    // Flushes run on a background thread; a process about to exit makes the last one durable.
+    let flushed = stream.source().storage().map(|s| s.flush_cache());
+    if pos == expected.len() && matches!(flushed, Some(Ok(()))) {
         0
     } else {
         FAILED

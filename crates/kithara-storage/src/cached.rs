@@ -5,10 +5,13 @@
 //! - Opening never truncates: the resource is seeded from the index, so a
 //!   reader can be served cached bytes with no request at all.
 //! - Every committed write is recorded with the asset (`record_deferred`);
-//!   when a batch is due the flush (`fdatasync`, then the index) runs right
-//!   there. Writes of this backend block (`writes_block()`), so the
-//!   downloader already runs them on a blocking thread, never on an async
-//!   worker.
+//!   when a batch is due, the resource's flusher thread syncs the data file
+//!   and writes the index while the writer goes on writing (`fdatasync` would
+//!   otherwise stall the download). Writes of this backend block
+//!   (`writes_block()`), so the downloader runs them on a blocking thread,
+//!   never on an async worker. Dropping the resource never blocks: the
+//!   flusher does the last flush and then closes the asset (releasing its
+//!   lock), so reopening right after a drop may briefly find it busy.
 //! - The length, validator and content type the download learns, and a
 //!   successful revalidation, are noted in memory and written to the index
 //!   by the next write, `flush_cache`, or when the resource is dropped: they
@@ -24,19 +27,42 @@
 //! them; the cache only forgets them, so a later session fetches them again.
 
 use std::ops::Range;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+
+use std::time::{Duration, Instant};
 
 use crate::cache::{Asset, AssetKey, AssetStore, CacheError, Validators};
 use crate::file::FileBackend;
 use crate::resource::Seed;
 use crate::{Error, Result, StorageResource, Validator};
 
-/// The bytes of one cached asset: its data file, and the asset that records them.
+/// The bytes of one cached asset: its data file, and what records them.
 #[derive(Debug)]
 pub(crate) struct CacheBackend {
     file: FileBackend,
+    rec: Arc<Recorder>,
+    flusher: Option<std::thread::JoinHandle<()>>,
+}
+
+/// What records a cached resource's bytes and facts in its asset, shared with the flusher thread.
+#[derive(Debug)]
+pub(crate) struct Recorder {
     asset: Arc<Asset>,
     meta: Mutex<PendingMeta>,
+    /// Held during every flush, so `flush_cache` returns only once earlier flushes are durable.
+    flush_lock: Mutex<()>,
+    signal: Mutex<Signal>,
+    wake: Condvar,
+    /// Whether a flusher thread runs; without one, writes flush inline.
+    background: std::sync::atomic::AtomicBool,
+}
+
+/// What the flusher thread is asked to do.
+#[derive(Debug, Default)]
+struct Signal {
+    due: bool,
+    closing: bool,
 }
 
 /// Facts learnt on async workers, written to the index on a blocking path.
@@ -50,21 +76,41 @@ struct PendingMeta {
 
 impl Drop for CacheBackend {
     fn drop(&mut self) {
-        self.apply_meta();
+        let Some(flusher) = self.flusher.take() else {
+            self.rec.flush();
+            return;
+        };
+        // Nothing to sync and no flush running: the flusher only closes the asset, so wait for
+        // it and the asset's lock is free when the drop returns. Otherwise it writes what is
+        // left and then closes the asset, off this thread (which may be an async worker).
+        let clean = !self.rec.has_meta()
+            && self.rec.asset.pending().is_empty()
+            && self.rec.flush_lock.try_lock().is_ok();
+        lock(&self.rec.signal).closing = true;
+        self.rec.wake.notify_one();
+        if clean && flusher.join().is_err() {
+            tracing::warn!("the cache flusher thread panicked");
+        }
     }
 }
 
-impl CacheBackend {
-    fn new(file: FileBackend, asset: Arc<Asset>) -> Self {
-        Self {
-            file,
-            asset,
-            meta: Mutex::new(PendingMeta::default()),
-        }
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Recorder {
+    fn meta(&self) -> MutexGuard<'_, PendingMeta> {
+        lock(&self.meta)
     }
 
-    fn meta(&self) -> std::sync::MutexGuard<'_, PendingMeta> {
-        self.meta.lock().unwrap_or_else(PoisonError::into_inner)
+    /// Writes pending facts to the index, then syncs the data file and records pending ranges.
+    fn flush(&self) {
+        let _flushing = lock(&self.flush_lock);
+        self.apply_meta();
+        if let Err(e) = self.asset.flush() {
+            tracing::warn!(asset = %self.asset.id(), error = %e,
+                "could not record downloaded bytes in the cache; they will be fetched again next time");
+        }
     }
 
     /// Writes the noted length, validators and validation to the index (blocking).
@@ -82,11 +128,8 @@ impl CacheBackend {
                 Some(v) => (v.etag, v.last_modified),
                 None => (known.etag.clone(), known.last_modified.clone()),
             };
-            let merged = Validators::new(
-                etag,
-                last_modified,
-                m.content_type.or(known.content_type.clone()),
-            );
+            let content_type = m.content_type.or(known.content_type.clone());
+            let merged = Validators::new(etag, last_modified, content_type);
             if merged != known {
                 if let Err(e) = self.asset.set_validators(merged) {
                     tracing::warn!(asset = %id, error = %e, "could not record the validators in the cache");
@@ -101,16 +144,83 @@ impl CacheBackend {
         }
     }
 
+    fn has_meta(&self) -> bool {
+        let m = self.meta();
+        m.len.is_some() || m.validator.is_some() || m.content_type.is_some() || m.validated
+    }
+
+    /// Asks for a flush: the flusher thread's if there is one, else right here.
+    fn flush_due(&self) {
+        if self.background.load(Ordering::Acquire) {
+            lock(&self.signal).due = true;
+            self.wake.notify_one();
+        } else {
+            self.flush();
+        }
+    }
+
+    /// The flusher thread: syncs and records each due batch while the writer goes on writing,
+    /// and does the last flush after the resource is dropped; then the asset closes.
+    fn run_flusher(self: Arc<Self>) {
+        loop {
+            let closing = {
+                let mut sig = lock(&self.signal);
+                while !sig.due && !sig.closing {
+                    sig = self.wake.wait(sig).unwrap_or_else(PoisonError::into_inner);
+                }
+                sig.due = false;
+                sig.closing
+            };
+            self.flush();
+            if closing {
+                return;
+            }
+        }
+    }
+}
+
+impl CacheBackend {
+    /// A backend over `asset`, with a flusher thread (or inline flushes if none can be started).
+    fn new(file: FileBackend, asset: Arc<Asset>) -> Self {
+        let rec = Arc::new(Recorder {
+            asset,
+            meta: Mutex::new(PendingMeta::default()),
+            flush_lock: Mutex::new(()),
+            signal: Mutex::new(Signal::default()),
+            wake: Condvar::new(),
+            background: std::sync::atomic::AtomicBool::new(false),
+        });
+        let worker = Arc::clone(&rec);
+        let spawned = std::thread::Builder::new()
+            .name(String::from("kithara-cache-flush"))
+            .spawn(move || worker.run_flusher());
+        let flusher = match spawned {
+            Ok(handle) => {
+                rec.background.store(true, Ordering::Release);
+                Some(handle)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "no cache flusher thread; flushing inline");
+                None
+            }
+        };
+        Self { file, rec, flusher }
+    }
+
     /// Writes `data` at `offset` into the data file, then records the range.
     pub(crate) fn write(&self, offset: u64, data: &[u8]) -> Result<()> {
-        self.apply_meta_if_any();
+        if self.rec.has_meta() {
+            // The length must reach the index before ranges are checked against it.
+            let _flushing = lock(&self.rec.flush_lock);
+            self.rec.apply_meta();
+        }
         self.file.write(offset, data)?;
         if data.is_empty() {
             return Ok(());
         }
         let range = offset..offset + data.len() as u64;
-        match self.asset.record_deferred(range.clone()) {
-            Ok(true) => self.flush(),
+        match self.rec.asset.record_deferred(range.clone()) {
+            Ok(true) => self.rec.flush_due(),
             Ok(false) => {}
             Err(e) => self.warn("record", &range, &e),
         }
@@ -121,38 +231,25 @@ impl CacheBackend {
         self.file.read(offset, buf)
     }
 
-    fn flush(&self) {
-        if let Err(e) = self.asset.flush() {
-            tracing::warn!(asset = %self.asset.id(), error = %e,
-                "could not record downloaded bytes in the cache; they will be fetched again next time");
-        }
-    }
-
     fn warn(&self, op: &str, range: &Range<u64>, e: &CacheError) {
-        tracing::warn!(asset = %self.asset.id(), op, ?range, error = %e,
+        tracing::warn!(asset = %self.rec.asset.id(), op, ?range, error = %e,
             "could not record downloaded bytes in the cache; they will be fetched again next time");
     }
 
-    fn apply_meta_if_any(&self) {
-        let due = {
-            let m = self.meta();
-            m.len.is_some() || m.validator.is_some() || m.content_type.is_some() || m.validated
-        };
-        if due {
-            self.apply_meta();
-        }
+    fn meta(&self) -> MutexGuard<'_, PendingMeta> {
+        self.rec.meta()
     }
 
     /// Notes the length learnt from the server, for the index.
     pub(crate) fn on_len(&self, len: u64) {
-        if self.asset.index().total_len() != Some(len) {
+        if self.rec.asset.index().total_len() != Some(len) {
             self.meta().len = Some(len);
         }
     }
 
     /// Notes the validator learnt from the server, for the index.
     pub(crate) fn on_validator(&self, v: &Validator) {
-        let known = self.asset.index();
+        let known = self.rec.asset.index();
         let k = known.validators();
         if k.etag != v.etag || k.last_modified != v.last_modified {
             self.meta().validator = Some(v.clone());
@@ -160,7 +257,7 @@ impl CacheBackend {
     }
 
     pub(crate) fn asset(&self) -> &Arc<Asset> {
-        &self.asset
+        &self.rec.asset
     }
 }
 
@@ -244,7 +341,7 @@ impl StorageResource {
         let Some(c) = self.cache_backend() else {
             return;
         };
-        if content_type.is_some() && c.asset.index().validators().content_type != content_type {
+        if content_type.is_some() && c.asset().index().validators().content_type != content_type {
             c.meta().content_type = content_type;
         }
     }
@@ -253,7 +350,7 @@ impl StorageResource {
     pub fn content_type(&self) -> Option<String> {
         let c = self.cache_backend()?;
         let pending = c.meta().content_type.clone();
-        pending.or_else(|| c.asset.index().validators().content_type.clone())
+        pending.or_else(|| c.asset().index().validators().content_type.clone())
     }
 
     /// Whether the cached asset is complete and may be served without asking
@@ -280,23 +377,36 @@ impl StorageResource {
     pub fn flush_cache(&self) -> Result<()> {
         match self.cache_backend() {
             Some(c) => {
-                c.apply_meta();
-                c.asset.flush().map_err(Error::Cache)
+                let _flushing = lock(&c.rec.flush_lock);
+                c.rec.apply_meta();
+                c.asset().flush().map_err(Error::Cache)
             }
             None => Ok(()),
         }
     }
 }
 
-/// Opens `key` in `store` as cached storage; a writer elsewhere
-/// ([`CacheError::Busy`]) makes it fall back to an anonymous temp file.
+/// How long opening waits for another handle to release a busy asset (a stream of the same
+/// file that was just dropped, whose flusher is finishing) before streaming uncached.
+const BUSY_WAIT: Duration = Duration::from_millis(500);
+/// Pause between two attempts to take a busy asset (file locks offer no wait with a deadline).
+const BUSY_POLL: Duration = Duration::from_millis(5);
+
+/// Opens `key` in `store` as cached storage. A writer elsewhere ([`CacheError::Busy`]) is waited
+/// for briefly, then the stream falls back to an anonymous temp file; so does any other cache
+/// failure (a broken directory must not stop playback), with a warning.
 pub(crate) fn open_in(store: &AssetStore, key: &AssetKey) -> Result<StorageResource> {
-    match store.open(key) {
-        Ok(asset) => StorageResource::cached(asset),
-        Err(e @ CacheError::Busy { .. }) => {
-            tracing::warn!(error = %e, "streaming without the cache");
-            StorageResource::temp_file()
+    let deadline = Instant::now() + BUSY_WAIT;
+    loop {
+        match store.open(key) {
+            Ok(asset) => return StorageResource::cached(asset),
+            Err(CacheError::Busy { .. }) if Instant::now() < deadline => {
+                std::thread::sleep(BUSY_POLL);
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot use the cache for this stream; streaming uncached");
+                return StorageResource::temp_file();
+            }
         }
-        Err(e) => Err(Error::Cache(e)),
     }
 }

@@ -49,12 +49,14 @@ impl StorageKind {
 
     /// Creates the resource of the asset `key`: for [`StorageKind::Cache`] the cached asset,
     /// seeded with what earlier sessions stored (see [`StorageResource::cached`]); if another
-    /// writer holds it, an anonymous temp file (with a warning). Other kinds ignore the key and
+    /// writer holds it past a short wait (up to 500 ms), or the cache fails, an anonymous temp
+    /// file (with a warning). Blocks on file I/O: call it off async workers. Other kinds ignore the key and
     /// behave as [`create`](Self::create).
     ///
     /// # Errors
     /// [`Error::Io`](crate::Error::Io) if a file cannot be created,
-    /// [`Error::Cache`](crate::Error::Cache) if the cache cannot open the asset.
+    /// [`Error::Cache`](crate::Error::Cache) if a [`StorageKind::Resumable`] file cannot be
+    /// opened (another writer holds it: [`CacheError::Busy`](crate::CacheError::Busy)).
     pub fn create_for(&self, key: &AssetKey) -> Result<StorageResource> {
         match self {
             Self::Cache(store) => crate::cached::open_in(store, key),

@@ -82,6 +82,8 @@ fn standalone_asset_keeps_its_index_beside_the_file() {
     let res = StorageResource::cached(asset).unwrap();
     res.set_len(8).unwrap();
     res.write_at(0, b"abcd").unwrap();
+    // Durable now, so the drop closes the asset at once (else its flusher does, in the background).
+    res.flush_cache().unwrap();
     drop(res);
     assert!(tmp.path().join("song.mp3.part.idx").exists());
 

@@ -305,6 +305,8 @@ async fn eviction_keeps_recent_assets_and_the_open_one() {
         .unwrap();
         let (s, got) = read_all(s).await;
         assert!(got.unwrap() == *b);
+        // Durable now: dropping it then closes the asset at once, so gc below may remove it.
+        flushed(&s);
         close(s).await;
     }
     assert!(cache.wait_for_eviction(PATIENCE));
@@ -337,6 +339,7 @@ async fn damaged_index_means_fetch_again() {
         .await
         .unwrap();
     let (s, _) = read_all(s).await;
+    flushed(&s);
     close(s).await;
     drop(cache);
     let idx: Vec<_> = walk(tmp.path())
@@ -356,11 +359,18 @@ async fn damaged_index_means_fetch_again() {
             .unwrap();
         let (s, got) = read_all(s).await;
         assert!(got.unwrap() == body);
+        flushed(&s);
         close(s).await;
         let reqs = server.requests();
         assert!(!reqs.is_empty(), "a damaged index must not be trusted");
         assert_eq!(reqs[0].range.as_deref().map(range_start).unwrap_or(0), 0);
     }
+}
+
+/// Makes everything the stream cached durable now, so that no background flush rewrites the
+/// index after the test damages it.
+fn flushed(s: &kithara_stream::Stream<kithara_file::File>) {
+    s.source().storage().unwrap().flush_cache().unwrap();
 }
 
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
