@@ -89,11 +89,14 @@ fn main() {
         total += n as u64;
     }
     let secs = started.elapsed().as_secs_f64();
+    // The last batches are synced by the storage's flusher thread; make them durable now.
+    stream.source().storage().unwrap().flush_cache().unwrap();
+    let synced = started.elapsed().as_secs_f64();
     drop(stream);
     assert_eq!(total, (mib as u64) << 20);
     let complete = store.list().unwrap().first().is_some_and(|e| e.complete);
     println!(
-        "streamed {} MiB through the disk cache in {secs:.2} s ({:.0} MiB/s), cached complete: {complete}",
+        "streamed {} MiB through the disk cache in {secs:.2} s ({:.0} MiB/s); all synced and recorded after {synced:.2} s; cached complete: {complete}",
         total >> 20,
         (total >> 20) as f64 / secs
     );
