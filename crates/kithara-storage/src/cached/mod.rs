@@ -27,12 +27,16 @@
 //! them; the cache only forgets them, so a later session fetches them again.
 
 use std::ops::Range;
+mod recorder;
+
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, MutexGuard};
+
+use recorder::{lock, PendingMeta, Recorder};
 
 use std::time::{Duration, Instant};
 
-use crate::cache::{Asset, AssetKey, AssetStore, CacheError, Validators};
+use crate::cache::{Asset, AssetKey, AssetStore, CacheError};
 use crate::file::FileBackend;
 use crate::resource::Seed;
 use crate::{Error, Result, StorageResource, Validator};
@@ -43,35 +47,6 @@ pub(crate) struct CacheBackend {
     file: FileBackend,
     rec: Arc<Recorder>,
     flusher: Option<std::thread::JoinHandle<()>>,
-}
-
-/// What records a cached resource's bytes and facts in its asset, shared with the flusher thread.
-#[derive(Debug)]
-pub(crate) struct Recorder {
-    asset: Arc<Asset>,
-    meta: Mutex<PendingMeta>,
-    /// Held during every flush, so `flush_cache` returns only once earlier flushes are durable.
-    flush_lock: Mutex<()>,
-    signal: Mutex<Signal>,
-    wake: Condvar,
-    /// Whether a flusher thread runs; without one, writes flush inline.
-    background: std::sync::atomic::AtomicBool,
-}
-
-/// What the flusher thread is asked to do.
-#[derive(Debug, Default)]
-struct Signal {
-    due: bool,
-    closing: bool,
-}
-
-/// Facts learnt on async workers, written to the index on a blocking path.
-#[derive(Debug, Default)]
-struct PendingMeta {
-    len: Option<u64>,
-    validator: Option<Validator>,
-    content_type: Option<String>,
-    validated: bool,
 }
 
 impl Drop for CacheBackend {
@@ -94,102 +69,10 @@ impl Drop for CacheBackend {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-impl Recorder {
-    fn meta(&self) -> MutexGuard<'_, PendingMeta> {
-        lock(&self.meta)
-    }
-
-    /// Writes pending facts to the index, then syncs the data file and records pending ranges.
-    fn flush(&self) {
-        let _flushing = lock(&self.flush_lock);
-        self.apply_meta();
-        if let Err(e) = self.asset.flush() {
-            tracing::warn!(asset = %self.asset.id(), error = %e,
-                "could not record downloaded bytes in the cache; they will be fetched again next time");
-        }
-    }
-
-    /// Writes the noted length, validators and validation to the index (blocking).
-    fn apply_meta(&self) {
-        let m = std::mem::take(&mut *self.meta());
-        let id = self.asset.id();
-        if let Some(len) = m.len {
-            if let Err(e) = self.asset.set_len(len) {
-                tracing::warn!(asset = %id, len, error = %e, "could not record the length in the cache");
-            }
-        }
-        if m.validator.is_some() || m.content_type.is_some() {
-            let known = self.asset.index().validators().clone();
-            let (etag, last_modified) = match m.validator {
-                Some(v) => (v.etag, v.last_modified),
-                None => (known.etag.clone(), known.last_modified.clone()),
-            };
-            let content_type = m.content_type.or(known.content_type.clone());
-            let merged = Validators::new(etag, last_modified, content_type);
-            if merged != known {
-                if let Err(e) = self.asset.set_validators(merged) {
-                    tracing::warn!(asset = %id, error = %e, "could not record the validators in the cache");
-                }
-                return;
-            }
-        }
-        if m.validated {
-            if let Err(e) = self.asset.mark_validated() {
-                tracing::warn!(asset = %id, error = %e, "could not record a validation in the cache");
-            }
-        }
-    }
-
-    fn has_meta(&self) -> bool {
-        let m = self.meta();
-        m.len.is_some() || m.validator.is_some() || m.content_type.is_some() || m.validated
-    }
-
-    /// Asks for a flush: the flusher thread's if there is one, else right here.
-    fn flush_due(&self) {
-        if self.background.load(Ordering::Acquire) {
-            lock(&self.signal).due = true;
-            self.wake.notify_one();
-        } else {
-            self.flush();
-        }
-    }
-
-    /// The flusher thread: syncs and records each due batch while the writer goes on writing,
-    /// and does the last flush after the resource is dropped; then the asset closes.
-    fn run_flusher(self: Arc<Self>) {
-        loop {
-            let closing = {
-                let mut sig = lock(&self.signal);
-                while !sig.due && !sig.closing {
-                    sig = self.wake.wait(sig).unwrap_or_else(PoisonError::into_inner);
-                }
-                sig.due = false;
-                sig.closing
-            };
-            self.flush();
-            if closing {
-                return;
-            }
-        }
-    }
-}
-
 impl CacheBackend {
     /// A backend over `asset`, with a flusher thread (or inline flushes if none can be started).
     fn new(file: FileBackend, asset: Arc<Asset>) -> Self {
-        let rec = Arc::new(Recorder {
-            asset,
-            meta: Mutex::new(PendingMeta::default()),
-            flush_lock: Mutex::new(()),
-            signal: Mutex::new(Signal::default()),
-            wake: Condvar::new(),
-            background: std::sync::atomic::AtomicBool::new(false),
-        });
+        let rec = Arc::new(Recorder::new(asset));
         let worker = Arc::clone(&rec);
         let spawned = std::thread::Builder::new()
             .name(String::from("kithara-cache-flush"))
