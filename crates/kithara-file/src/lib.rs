@@ -11,7 +11,7 @@ mod source;
 
 pub use config::{FileConfig, FileSrc, SrcError};
 pub use events::FileEvent;
-pub use kithara_storage::StorageKind;
+pub use kithara_storage::{AssetKey, AssetStore, AssetStoreConfig, StorageKind};
 pub use peer::FilePeer;
 pub use source::FileSource;
 
