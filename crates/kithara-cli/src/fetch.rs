@@ -155,6 +155,7 @@ async fn download(
     };
     let bar = progress::bytes_bar(stream.len(), ui.progress);
     let cancel = stream.cancel_token().clone();
+    let part_kept = part.to_path_buf();
     let (part, output, label, memory) = (
         part.to_path_buf(),
         args.output.clone(),
@@ -198,10 +199,17 @@ async fn download(
     let outcome = tokio::select! {
         joined = &mut job => joined,
         () = interrupted() => {
-            // Wakes the blocked wait; the job then removes the part file.
+            // Wakes the blocked wait; the job then records what arrived (resumable) or removes
+            // the part file.
             cancel.cancel();
             let _ = (&mut job).await;
             bar.abandon();
+            if part_kept.exists() {
+                bail!(
+                    "interrupted; {} is kept: run the same command again to resume",
+                    part_kept.display()
+                );
+            }
             bail!("interrupted");
         }
     };

@@ -187,3 +187,51 @@ fn cache_ls_gc_and_clear() {
     let out = run(&["--cache-dir", d, "cache", "gc", "--max-size", "lots"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[cfg(unix)]
+#[test]
+fn interrupted_fetch_keeps_everything_that_arrived() {
+    const LEN: usize = 8 << 20;
+    let server = LoopbackServer::start().unwrap();
+    let body = payload(LEN, 22);
+    server.route("/i.mp3", Route::new(body.clone()).throttle(8 << 20));
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("i.mp3");
+    let url = server.url("/i.mp3");
+    let args = ["fetch", url.as_str(), "-o", dest.to_str().unwrap()];
+
+    let child = kithara()
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let reached = server.wait_until(Duration::from_secs(20), |_, s| s.bytes_sent >= 1 << 20);
+    // Ctrl-C: the fetch stops, records what arrived (no 4 MiB batch to wait for) and says so.
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success() && reached);
+    let out = child.wait_with_output().unwrap();
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "stderr: {err}");
+    assert!(
+        err.contains("interrupted") && err.contains("is kept"),
+        "{err}"
+    );
+    assert!(!dest.exists());
+
+    let out = run(&args);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "stderr: {err}");
+    let at: u64 = err
+        .lines()
+        .find_map(|l| l.strip_prefix("resuming at "))
+        .and_then(|r| r.strip_suffix(" bytes"))
+        .unwrap_or_else(|| panic!("no resume line in {err:?}"))
+        .parse()
+        .unwrap();
+    assert!(at > 0, "what arrived before Ctrl-C was kept");
+    assert!(std::fs::read(&dest).unwrap() == body);
+}
