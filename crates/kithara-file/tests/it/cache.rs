@@ -52,7 +52,7 @@ async fn half_read_then_reopen_fetches_only_the_missing_half() {
     .unwrap();
     let (s, got) = read_at(s, 0, 16 * MIB).await;
     assert!(got.unwrap() == body[..16 * MIB], "first half differs");
-    close(s).await;
+    close_cached(s).await;
     drop(cache);
 
     // Session 2, a new store on the same directory: only Range requests past what is cached.
@@ -82,7 +82,7 @@ async fn half_read_then_reopen_fetches_only_the_missing_half() {
     );
     let (s, got) = read_all(s).await;
     assert!(got.unwrap() == body, "bytes differ after resuming");
-    close(s).await;
+    close_cached(s).await;
     let reqs = server.requests();
     assert!(!reqs.is_empty());
     let mut sent = 0;
@@ -117,7 +117,7 @@ async fn changed_version_of_a_complete_copy_is_fetched_again() {
         .unwrap();
     let (s, got) = read_all(s).await;
     assert!(got.unwrap() == old);
-    close(s).await;
+    close_cached(s).await;
 
     // Another version on the server, then back to the first one served without ranges.
     for (route, body) in [
@@ -133,7 +133,7 @@ async fn changed_version_of_a_complete_copy_is_fetched_again() {
         .unwrap();
         let (s, got) = read_all(s).await;
         assert!(got.unwrap() == *body, "the server's version is read whole");
-        close(s).await;
+        close_cached(s).await;
         let events = drain(&mut rx);
         assert!(
             events.iter().any(|e| matches!(e, FileEvent::VersionChanged { discarded, .. } if *discarded == 4 * MIB as u64)),
@@ -166,7 +166,7 @@ async fn partial_copy_of_an_old_version_is_never_mixed() {
         .unwrap();
         let (s, got) = read_at(s, 0, MIB).await;
         assert!(got.unwrap() == old[..MIB]);
-        close(s).await;
+        close_cached(s).await;
 
         server.route("/a.bin", route);
         let (tx, mut rx) = broadcast::channel(64);
@@ -180,7 +180,7 @@ async fn partial_copy_of_an_old_version_is_never_mixed() {
             got.unwrap() == new,
             "{label}: bytes of two versions were mixed"
         );
-        close(s).await;
+        close_cached(s).await;
         let events = drain(&mut rx);
         assert!(
             events
@@ -215,7 +215,7 @@ async fn complete_copy_replays_offline() {
         .unwrap();
     let (s, got) = read_all(s).await;
     assert!(got.unwrap() == body);
-    close(s).await;
+    close_cached(s).await;
 
     // Online, not fresh: one HEAD confirms the version and nothing else travels.
     server.clear_log();
@@ -224,7 +224,7 @@ async fn complete_copy_replays_offline() {
         .unwrap();
     let (s, got) = read_all(s).await;
     assert!(got.unwrap() == body);
-    close(s).await;
+    close_cached(s).await;
     let reqs = server.requests();
     assert_eq!(reqs.len(), 1, "{reqs:?}");
     assert_eq!(reqs[0].method, http::Method::HEAD);
@@ -246,7 +246,7 @@ async fn complete_copy_replays_offline() {
     );
     let (s, got) = read_all(s).await;
     assert!(got.unwrap() == body);
-    close(s).await;
+    close_cached(s).await;
     assert!(server.requests().is_empty(), "{:?}", server.requests());
 
     // The server is gone: offline-first still reads everything; with revalidation the failed
@@ -257,7 +257,7 @@ async fn complete_copy_replays_offline() {
         .unwrap();
     let (s, got) = read_all(s).await;
     assert!(got.unwrap() == body);
-    close(s).await;
+    close_cached(s).await;
     drop(offline);
     let revalidating = store(tmp.path(), |c| c);
     let (tx, mut rx) = broadcast::channel(64);
@@ -268,7 +268,7 @@ async fn complete_copy_replays_offline() {
     .unwrap();
     let (s, got) = read_all(s).await;
     assert!(got.unwrap() == body);
-    close(s).await;
+    close_cached(s).await;
     let events = drain(&mut rx);
     assert!(
         events
@@ -305,9 +305,7 @@ async fn eviction_keeps_recent_assets_and_the_open_one() {
         .unwrap();
         let (s, got) = read_all(s).await;
         assert!(got.unwrap() == *b);
-        // Durable now: dropping it then closes the asset at once, so gc below may remove it.
-        flushed(&s);
-        close(s).await;
+        close_cached(s).await;
     }
     assert!(cache.wait_for_eviction(PATIENCE));
     // Nothing is removed while the evictor might still be catching up with the last asset.
@@ -321,7 +319,7 @@ async fn eviction_keeps_recent_assets_and_the_open_one() {
         "old assets survived: {ids:?}"
     );
     assert!(cache.total_size().unwrap() <= 10 * MIB as u64);
-    close(pinned).await;
+    close_cached(pinned).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -339,8 +337,7 @@ async fn damaged_index_means_fetch_again() {
         .await
         .unwrap();
     let (s, _) = read_all(s).await;
-    flushed(&s);
-    close(s).await;
+    close_cached(s).await;
     drop(cache);
     let idx: Vec<_> = walk(tmp.path())
         .into_iter()
@@ -359,18 +356,19 @@ async fn damaged_index_means_fetch_again() {
             .unwrap();
         let (s, got) = read_all(s).await;
         assert!(got.unwrap() == body);
-        flushed(&s);
-        close(s).await;
+        close_cached(s).await;
         let reqs = server.requests();
         assert!(!reqs.is_empty(), "a damaged index must not be trusted");
         assert_eq!(reqs[0].range.as_deref().map(range_start).unwrap_or(0), 0);
     }
 }
 
-/// Makes everything the stream cached durable now, so that no background flush rewrites the
-/// index after the test damages it.
-fn flushed(s: &kithara_stream::Stream<kithara_file::File>) {
+/// Makes everything the stream cached durable, then closes it: with nothing left for its flusher
+/// thread to sync, the drop releases the asset at once, so the next open (or `gc`) finds it free
+/// and no background flush rewrites an index the test then damages.
+async fn close_cached(s: kithara_stream::Stream<kithara_file::File>) {
     s.source().storage().unwrap().flush_cache().unwrap();
+    close(s).await;
 }
 
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
