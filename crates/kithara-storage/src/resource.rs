@@ -478,8 +478,8 @@ impl StorageResource {
     }
 
     /// Marks the resource failed with cause `err`, waking any waiters; waits
-    /// for ranges that are not present then return
-    /// [`WaitOutcome::Failed`]. The first failure wins; later calls are
+    /// for ranges that are not present then fail with
+    /// [`Error::Failed`]. The first failure wins; later calls are
     /// ignored.
     pub fn fail(&self, err: SharedError) {
         let mut state = self.inner.sync.lock();
@@ -495,8 +495,8 @@ impl StorageResource {
         self.inner.sync.lock().failed.clone()
     }
 
-    /// Cancels the resource, waking any waiters: waits return
-    /// [`WaitOutcome::Cancelled`], and later `write_at`/`set_len` return
+    /// Cancels the resource, waking any waiters: waits fail with
+    /// [`Error::Cancelled`], and later `write_at`/`set_len` return
     /// [`Error::Cancelled`]. Idempotent.
     pub fn cancel(&self) {
         let mut state = self.inner.sync.lock();
