@@ -7,6 +7,7 @@ mod config;
 mod events;
 mod open;
 mod peer;
+mod shared;
 mod source;
 
 pub use config::{FileConfig, FileSrc, SrcError};
