@@ -18,6 +18,15 @@ pub(crate) struct Args {
     #[arg(short, long, global = true)]
     pub(crate) quiet: bool,
 
+    /// Cache directory (default: the platform cache directory of kithara).
+    #[arg(long, value_name = "DIR", global = true)]
+    pub(crate) cache_dir: Option<PathBuf>,
+
+    /// Keep nothing between runs: `fetch` starts FILE.part afresh and removes it on failure;
+    /// `cache` subcommands refuse to run.
+    #[arg(long, global = true)]
+    pub(crate) no_cache: bool,
+
     /// What to do.
     #[command(subcommand)]
     pub(crate) command: Command,
@@ -34,6 +43,24 @@ pub(crate) enum Command {
     Info(InfoArgs),
     /// Decode a URL or file to 32-bit float PCM: a WAV file, raw f32, or stdout.
     Decode(DecodeArgs),
+    /// Inspect or trim the persistent cache.
+    #[command(subcommand)]
+    Cache(CacheCommand),
+}
+
+/// The `cache` subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum CacheCommand {
+    /// List cached assets: size on disk, percent complete, last use, URL.
+    Ls,
+    /// Remove every cached asset not in use.
+    Clear,
+    /// Evict least recently used assets until the cache fits in SIZE.
+    Gc {
+        /// Size limit: bytes, or a number with K, M or G (powers of 1024). Default: 1G.
+        #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+        max_size: Option<u64>,
+    },
 }
 
 /// Arguments of `kithara fetch`.
@@ -43,7 +70,8 @@ pub(crate) struct FetchArgs {
     #[arg(value_name = "URL|PATH", value_parser = parse_src)]
     pub(crate) source: FileSrc,
 
-    /// Where to write the bytes (downloaded into FILE.part, renamed when complete).
+    /// Where to write the bytes (downloaded into FILE.part, renamed when complete; an interrupted
+    /// download leaves FILE.part and its index FILE.part.idx, and the same command resumes it).
     #[arg(short, long, value_name = "FILE")]
     pub(crate) output: PathBuf,
 
@@ -177,6 +205,26 @@ fn parse_secs_or_zero(s: &str) -> Result<Duration, String> {
     Duration::try_from_secs_f64(secs).map_err(|e| e.to_string())
 }
 
+/// `123`, `64K`, `512M`, `1G` (also `KiB`/`MB`-style suffixes; powers of 1024).
+pub(crate) fn parse_size(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("not a size: {s:?} (try 500M or 2G)"))?;
+    let shift = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        "t" | "tb" | "tib" => 40,
+        other => return Err(format!("unknown size unit {other:?} (use K, M or G)")),
+    };
+    n.checked_mul(1u64 << shift)
+        .ok_or_else(|| format!("size {s:?} is too large"))
+}
+
 fn parse_secs(s: &str) -> Result<Duration, String> {
     let secs: f64 = s
         .trim()
@@ -197,6 +245,17 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         Args::command().debug_assert();
+    }
+
+    #[test]
+    fn sizes_parse() {
+        assert_eq!(parse_size("123"), Ok(123));
+        assert_eq!(parse_size("64K"), Ok(64 << 10));
+        assert_eq!(parse_size("10MiB"), Ok(10 << 20));
+        assert_eq!(parse_size("2g"), Ok(2 << 30));
+        assert!(parse_size("lots").is_err());
+        assert!(parse_size("5X").is_err());
+        assert!(parse_size("99999999999T").is_err());
     }
 
     #[test]

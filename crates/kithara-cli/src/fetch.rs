@@ -2,7 +2,11 @@
 //!
 //! A remote resource is downloaded straight into `FILE.part` (disk storage on that path: each
 //! byte is written once, in place) and renamed to `FILE` when complete, so a failure never leaves a
-//! truncated `FILE`. The output is checked before any request: a directory or a missing parent
+//! truncated `FILE`. Unless `--no-cache` is given, `FILE.part` is resumable
+//! (`StorageKind::Resumable`): its index `FILE.part.idx` records which bytes are real, an
+//! interrupted or failed fetch keeps both, and the same command later validates them with the
+//! server (`If-Range`) and continues, saying "resuming at N bytes"; a changed version starts
+//! again. The output is checked before any request: a directory or a missing parent
 //! fails at once. `--memory` downloads into memory and writes the file from there; a local path is
 //! copied.
 
@@ -15,12 +19,14 @@ use std::{
 
 use anyhow::{bail, Context, Result};
 use indicatif::ProgressBar;
-use kithara_file::{File, FileConfig, FileSrc, StorageKind};
+use kithara_file::{File, FileConfig, FileEvent, FileSrc, StorageKind};
 use kithara_storage::StorageResource;
 use kithara_stream::{
     dl::{Downloader, DownloaderConfig, RetryPolicy},
     redact_url, Stream,
 };
+
+use tokio::sync::broadcast;
 
 use crate::{args::FetchArgs, progress, Ui};
 
@@ -29,7 +35,7 @@ pub(crate) const COPY_BUF: usize = 256 * 1024;
 /// How often the progress bar is refreshed while the download runs.
 const TICK: Duration = Duration::from_millis(100);
 
-pub(crate) async fn run(args: FetchArgs, ui: Ui) -> Result<()> {
+pub(crate) async fn run(args: FetchArgs, ui: Ui, resume: bool) -> Result<()> {
     let part = check_output(&args.output)?;
     let label = label(&args.source);
     let started = Instant::now();
@@ -38,7 +44,7 @@ pub(crate) async fn run(args: FetchArgs, ui: Ui) -> Result<()> {
         src if crate::source::is_hls(&src) => {
             crate::fetch_hls::download(src, &args, &part, &label, ui).await?
         }
-        src => download(src, &args, &part, &label, ui).await?,
+        src => download(src, &args, &part, &label, ui, resume && !args.memory).await?,
     };
     if ui.summary {
         eprintln!(
@@ -70,31 +76,89 @@ fn check_output(output: &Path) -> Result<PathBuf> {
     part_path(output)
 }
 
-async fn download(src: FileSrc, args: &FetchArgs, part: &Path, label: &str, ui: Ui) -> Result<u64> {
+/// `FILE.part.idx`: the index of a resumable `FILE.part`.
+fn index_path(part: &Path) -> PathBuf {
+    let mut name = part.as_os_str().to_os_string();
+    name.push(".idx");
+    PathBuf::from(name)
+}
+
+/// Removes `FILE.part` and its index.
+fn remove_part(part: &Path) {
+    let _ = fs::remove_file(part);
+    let _ = fs::remove_file(index_path(part));
+}
+
+/// Whether a failed resumable fetch left bytes worth resuming; if not, its files are removed.
+fn keep_part(part: &Path, resume: bool) -> bool {
+    let has_bytes = fs::metadata(part).is_ok_and(|m| m.len() > 0);
+    if resume && has_bytes {
+        return true;
+    }
+    remove_part(part);
+    false
+}
+
+/// Tells what the stream found in `FILE.part` when it opened.
+fn report_open(events: &mut broadcast::Receiver<FileEvent>, part: &Path, ui: Ui) {
+    while let Ok(event) = events.try_recv() {
+        match event {
+            FileEvent::FromCache { present, .. } if ui.summary => {
+                eprintln!("resuming at {present} bytes");
+            }
+            FileEvent::VersionChanged { discarded, .. } if ui.summary => eprintln!(
+                "the server's version changed: discarding {discarded} bytes of {} and starting again",
+                part.display()
+            ),
+            _ => {}
+        }
+    }
+}
+
+async fn download(
+    src: FileSrc,
+    args: &FetchArgs,
+    part: &Path,
+    label: &str,
+    ui: Ui,
+    resume: bool,
+) -> Result<u64> {
     let retry = RetryPolicy::builder()
         .max_attempts(args.retries.saturating_add(1))
         .build();
     let downloader = Downloader::new(DownloaderConfig::builder().retry(retry).build())?;
     let storage = if args.memory {
         StorageKind::Memory
+    } else if resume {
+        StorageKind::Resumable(part.to_path_buf())
     } else {
         StorageKind::Disk(part.to_path_buf())
     };
+    let (events, mut opening) = broadcast::channel(16);
     let config = FileConfig::new(src)
         .downloader(downloader)
         .storage(storage)
+        .event_sender(events)
         .wait_timeout(args.timeout);
     // The stream's errors already name the (redacted) URL.
     let opened = Stream::<File>::new(config).await;
+    report_open(&mut opening, part, ui);
+    drop(opening);
     let stream = match opened {
         Ok(s) => s,
         Err(e) => {
-            let _ = fs::remove_file(part);
+            if keep_part(part, resume) {
+                return Err(anyhow::Error::from(e).context(format!(
+                    "{} is kept: run the same command again to resume",
+                    part.display()
+                )));
+            }
             return Err(e.into());
         }
     };
     let bar = progress::bytes_bar(stream.len(), ui.progress);
     let cancel = stream.cancel_token().clone();
+    let part_kept = part.to_path_buf();
     let (part, output, label, memory) = (
         part.to_path_buf(),
         args.output.clone(),
@@ -109,16 +173,28 @@ async fn download(src: FileSrc, args: &FetchArgs, part: &Path, label: &str, ui: 
         } else {
             // The stream (and its file handle) goes before the rename.
             let n = await_disk(&stream, &label, timeout, &task_bar);
+            if let Some(storage) = stream.source().storage() {
+                // Everything learnt reaches FILE.part.idx now, not in a later drop.
+                if let Err(e) = storage.flush_cache() {
+                    tracing::warn!(error = %e, "could not record the download's progress");
+                }
+            }
             drop(stream);
             n
         };
         let done = written.and_then(|n| {
             fs::rename(&part, &output)
                 .with_context(|| format!("renaming {} to {}", part.display(), output.display()))?;
+            let _ = fs::remove_file(index_path(&part));
             Ok(n)
         });
-        if done.is_err() {
-            let _ = fs::remove_file(&part);
+        if done.is_err() && keep_part(&part, resume) {
+            return done.with_context(|| {
+                format!(
+                    "{} is kept: run the same command again to resume",
+                    part.display()
+                )
+            });
         }
         done
     });
@@ -126,10 +202,17 @@ async fn download(src: FileSrc, args: &FetchArgs, part: &Path, label: &str, ui: 
     let outcome = tokio::select! {
         joined = &mut job => joined,
         () = interrupted() => {
-            // Wakes the blocked wait; the job then removes the part file.
+            // Wakes the blocked wait; the job then records what arrived (resumable) or removes
+            // the part file.
             cancel.cancel();
             let _ = (&mut job).await;
             bar.abandon();
+            if part_kept.exists() {
+                bail!(
+                    "interrupted; {} is kept: run the same command again to resume",
+                    part_kept.display()
+                );
+            }
             bail!("interrupted");
         }
     };

@@ -7,6 +7,10 @@
 //! cargo bench -p kithara-file --bench read_to_end -- --test       # one quick pass, for CI
 //! ```
 //!
+//! Storage compared: memory, an anonymous temp file, the persistent cache cold (a new, empty
+//! cache directory per iteration: the download is synced and recorded) and warm (the complete
+//! asset read back with no request).
+//!
 //! Environment: `KITHARA_BENCH_MIB` (body size in MiB, default 256), `KITHARA_BENCH_BUF` (the
 //! stream reader's buffer in KiB, default 64) and `KITHARA_BENCH_BREAKDOWN=1` (first print a
 //! layer-by-layer breakdown of where the stream path spends its time; see [`breakdown`]).
@@ -21,8 +25,9 @@
 
 use std::{io::Read, time::Duration};
 
-use criterion::{criterion_group, Criterion, SamplingMode, Throughput};
+use criterion::{criterion_group, BatchSize, Criterion, SamplingMode, Throughput};
 use kithara_file::{File, FileConfig, FileSrc, StorageKind};
+use kithara_storage::{AssetStore, AssetStoreConfig};
 use kithara_stream::{
     dl::{Downloader, DownloaderConfig},
     Stream,
@@ -139,6 +144,12 @@ fn verify_once(fx: &Fixture) {
     for storage in [StorageKind::Memory, StorageKind::TempFile] {
         assert_eq!(fx.stream_read(storage, check.clone()), fx.len());
     }
+    // Through the cache: downloading into it, then reading it back with no request.
+    let (_dir, store) = fresh_cache_with(true);
+    for _ in 0..2 {
+        let storage = StorageKind::Cache(store.clone());
+        assert_eq!(fx.stream_read(storage, check.clone()), fx.len());
+    }
 }
 
 fn read_to_end(c: &mut Criterion) {
@@ -163,7 +174,48 @@ fn read_to_end(c: &mut Criterion) {
     group.bench_function(format!("stream_tempfile/{mib}MiB"), |b| {
         b.iter(|| assert_eq!(fx.stream_read(StorageKind::TempFile, |_, _| {}), len));
     });
+    // Cold: each iteration downloads into a new, empty persistent cache (syncing and recording
+    // every 4 MiB batch); the directory is removed outside the timing.
+    group.bench_function(format!("stream_cache_cold/{mib}MiB"), |b| {
+        b.iter_batched(
+            fresh_cache,
+            |(dir, store)| {
+                assert_eq!(fx.stream_read(StorageKind::Cache(store), |_, _| {}), len);
+                dir
+            },
+            BatchSize::PerIteration,
+        );
+    });
+    // Warm: the complete asset is read back from the cache with no request (offline-first).
+    let (_warm_dir, warm) = fresh_cache_with(true);
+    assert_eq!(
+        fx.stream_read(StorageKind::Cache(warm.clone()), |_, _| {}),
+        len
+    );
+    group.bench_function(format!("stream_cache_warm/{mib}MiB"), |b| {
+        b.iter(|| {
+            assert_eq!(
+                fx.stream_read(StorageKind::Cache(warm.clone()), |_, _| {}),
+                len
+            )
+        });
+    });
     group.finish();
+}
+
+fn fresh_cache() -> (tempfile::TempDir, AssetStore) {
+    fresh_cache_with(false)
+}
+
+fn fresh_cache_with(offline_first: bool) -> (tempfile::TempDir, AssetStore) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut config = AssetStoreConfig::builder()
+        .dir(dir.path())
+        .max_size(u64::MAX)
+        .build();
+    config.offline_first = offline_first;
+    let store = AssetStore::new(config).expect("cache opens");
+    (dir, store)
 }
 
 criterion_group!(benches, read_to_end);

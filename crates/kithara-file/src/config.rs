@@ -3,7 +3,7 @@
 use std::{path::PathBuf, time::Duration};
 
 use http::{HeaderMap, HeaderName, HeaderValue};
-use kithara_storage::StorageKind;
+use kithara_storage::{AssetStore, StorageKind};
 use kithara_stream::{dl::Downloader, MediaInfo};
 use tokio_util::sync::CancellationToken;
 use url::Url;
@@ -148,6 +148,12 @@ pub struct FileConfig {
     pub media_info: Option<MediaInfo>,
     /// Capacity of the events channel; slow receivers skip. Default: 64.
     pub events_capacity: usize,
+    /// Channel to send the stream's events to. Subscribe before `Stream::new` to see the events
+    /// of opening ([`FileEvent::FromCache`](crate::FileEvent::FromCache),
+    /// [`VersionChanged`](crate::FileEvent::VersionChanged),
+    /// [`RevalidationFailed`](crate::FileEvent::RevalidationFailed)). Default: a new channel of
+    /// `events_capacity`.
+    pub events: Option<tokio::sync::broadcast::Sender<crate::FileEvent>>,
 }
 
 impl FileConfig {
@@ -164,6 +170,7 @@ impl FileConfig {
             cancel: None,
             media_info: None,
             events_capacity: 64,
+            events: None,
         }
     }
 
@@ -220,6 +227,26 @@ impl FileConfig {
     #[must_use]
     pub fn media_info(mut self, info: MediaInfo) -> Self {
         self.media_info = Some(info);
+        self
+    }
+
+    /// Keeps downloaded bytes in the persistent cache `store`
+    /// ([`StorageKind::Cache`]): a file read once opens again with no request (offline-first,
+    /// or validated within the store's `metadata_freshness`) or after a `HEAD` that confirms the
+    /// version; a partly cached file fetches only its missing ranges, with `If-Range`.
+    #[must_use]
+    pub fn cache(mut self, store: AssetStore) -> Self {
+        self.storage = StorageKind::Cache(store);
+        self
+    }
+
+    /// Sends the stream's events to `sender` (subscribe first to see the events of opening).
+    #[must_use]
+    pub fn event_sender(
+        mut self,
+        sender: tokio::sync::broadcast::Sender<crate::FileEvent>,
+    ) -> Self {
+        self.events = Some(sender);
         self
     }
 

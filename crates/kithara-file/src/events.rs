@@ -27,4 +27,25 @@ pub enum FileEvent {
     },
     /// The download failed for good; reads of missing bytes fail with the same error.
     Failed(Error),
+    /// The stream opened on bytes kept in the persistent cache by an earlier session.
+    FromCache {
+        /// Bytes already present.
+        present: u64,
+        /// Total length, if recorded.
+        total: Option<u64>,
+        /// Whether the server is asked to confirm the version first (otherwise the cached copy is
+        /// served with no request: offline-first, or validated recently enough).
+        revalidating: bool,
+    },
+    /// The server's version differs from the cached one: the cached bytes were discarded and the
+    /// file is fetched again.
+    VersionChanged {
+        /// Cached bytes that were discarded.
+        discarded: u64,
+        /// What the server said (the refused response).
+        reason: Error,
+    },
+    /// The server could not confirm the cached copy (it is unreachable, say): the complete copy
+    /// from the cache is served as it is.
+    RevalidationFailed(Error),
 }

@@ -2,15 +2,17 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod cache;
 mod config;
 mod events;
 mod open;
 mod peer;
+mod shared;
 mod source;
 
 pub use config::{FileConfig, FileSrc, SrcError};
 pub use events::FileEvent;
-pub use kithara_storage::StorageKind;
+pub use kithara_storage::{AssetKey, AssetStore, AssetStoreConfig, StorageKind};
 pub use peer::FilePeer;
 pub use source::FileSource;
 

@@ -7,144 +7,37 @@
 //! target. Each request runs to the end of the gap it fills; then the next gap after the reader is
 //! fetched, then the gaps before it, until the file is complete. A server that ignores `Range` gets
 //! one sequential request only: forward seeks wait for it, backward seeks are served from storage.
+//! Storage seeded from the persistent cache changes only where it starts: present ranges are gaps
+//! no longer, every request carries the stored validator (`If-Range`), and a complete copy that
+//! must be confirmed gets one `HEAD` instead of any `GET`.
 
 use std::{
     sync::{
         atomic::{AtomicU64, Ordering},
-        Arc, Mutex, MutexGuard,
+        Arc, Mutex,
     },
-    task::{Context, Poll, Waker},
+    task::{Context, Poll},
 };
 
 use http::HeaderMap;
 use kithara_storage::StorageResource;
 use kithara_stream::{
-    dl::{ByteRange, FetchCmd, FetchOutcome, Peer, Priority, ResourceEnd, ResponseInfo},
-    redact_url, Error, RedactedUrl, SignalCursor, Timeline,
+    dl::{ByteRange, FetchCmd, Peer, Priority},
+    redact_url, Error, SignalCursor, Timeline,
 };
 use tokio::sync::{broadcast, oneshot};
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
-use crate::events::FileEvent;
+use crate::{
+    events::FileEvent,
+    shared::{Active, FirstResponse, Shared, State, REVALIDATION},
+};
 
 /// Progress events are sent at most once per this many bytes.
 const PROGRESS_EVERY: u64 = 1 << 20;
 /// Smallest request issued when a buffer-ahead limit is set.
 const MIN_WINDOW: u64 = 64 * 1024;
-
-/// What the first response told us; `Stream::new` waits for it.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct FirstResponse {
-    pub(crate) content_type: Option<String>,
-}
-
-type ReadyTx = oneshot::Sender<Result<FirstResponse, Error>>;
-
-#[derive(Debug)]
-struct Active {
-    id: u64,
-    start: u64,
-    end: Option<u64>,
-    frontier: Arc<AtomicU64>,
-    cancel: CancellationToken,
-}
-
-/// The peer's own bookkeeping. What the resource is (length, validator, bytes, failure) is kept
-/// by storage alone.
-#[derive(Debug, Default)]
-struct State {
-    active: Option<Active>,
-    accepts_ranges: Option<bool>,
-    waker: Option<Waker>,
-    ready: Option<ReadyTx>,
-}
-
-/// State shared between the peer and its commands' callbacks.
-#[derive(Debug)]
-struct Shared {
-    state: Mutex<State>,
-    resource: StorageResource,
-    timeline: Timeline,
-    events: broadcast::Sender<FileEvent>,
-}
-
-impl Shared {
-    fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn wake(state: &mut State) {
-        if let Some(w) = state.waker.take() {
-            w.wake();
-        }
-    }
-
-    /// Records what a response says about the resource in storage, its one owner. The
-    /// downloader already refused responses of another version or length.
-    fn on_response(&self, info: &ResponseInfo) -> Result<(), Error> {
-        let mut st = self.lock();
-        let changed = |e: kithara_storage::Error| Error::ResourceChanged {
-            url: RedactedUrl::new(&info.url),
-            before: String::from("the stored bytes"),
-            after: e.to_string(),
-        };
-        if let Some(v) = &info.validator {
-            self.resource.set_validator(v.clone()).map_err(changed)?;
-        }
-        if let Some(total) = info.total_len {
-            self.resource.set_len(total).map_err(changed)?;
-        }
-        if st.accepts_ranges != Some(true) {
-            st.accepts_ranges = Some(info.status == 206 || info.accepts_ranges);
-        }
-        if let Some(tx) = st.ready.take() {
-            let _ = tx.send(Ok(FirstResponse {
-                content_type: info.content_type.clone(),
-            }));
-        }
-        Self::wake(&mut st);
-        Ok(())
-    }
-
-    fn on_complete(&self, id: u64, outcome: FetchOutcome) {
-        let mut st = self.lock();
-        if st.active.as_ref().is_some_and(|a| a.id == id) {
-            st.active = None;
-        }
-        match outcome {
-            FetchOutcome::Completed { resource_end, .. } => {
-                let recorded = match resource_end {
-                    ResourceEnd::Exact(len) => self.resource.set_len(len),
-                    ResourceEnd::AtMost(bound) => self.resource.set_len_at_most(bound),
-                    _ => Ok(()),
-                };
-                if let Err(e) = recorded {
-                    tracing::warn!(error = %e, "the server's end conflicts with stored bytes");
-                    self.fail(&mut st, Error::from(e));
-                } else {
-                    let _ = self.events.send(FileEvent::Progress {
-                        downloaded: self.resource.covered(),
-                        total: self.resource.len(),
-                    });
-                }
-            }
-            FetchOutcome::Failed(e) => self.fail(&mut st, e),
-            // Cancelled by us (a seek) or by the stream going away: nothing to record.
-            _ => {}
-        }
-        Self::wake(&mut st);
-    }
-
-    /// Fails the resource: reads of missing bytes get `e`, and `Stream::new` too if still waiting.
-    fn fail(&self, st: &mut State, e: Error) {
-        self.resource.fail(Arc::new(e.clone()));
-        if let Some(tx) = st.ready.take() {
-            let _ = tx.send(Err(e.clone()));
-        }
-        let _ = self.events.send(FileEvent::Failed(e));
-    }
-}
 
 /// The download policy of one progressive file; registered with the shared downloader by
 /// [`File`](crate::File) when a stream opens.
@@ -173,6 +66,8 @@ pub(crate) struct PeerParts {
     pub(crate) cancel: CancellationToken,
     pub(crate) seek_threshold: u64,
     pub(crate) buffer_ahead: Option<u64>,
+    /// The resource is a complete cached copy that the server must confirm (with a `HEAD`).
+    pub(crate) revalidate: bool,
 }
 
 impl FilePeer {
@@ -180,6 +75,7 @@ impl FilePeer {
         let (tx, rx) = oneshot::channel();
         let state = State {
             ready: Some(tx),
+            revalidate: p.revalidate.then_some(false),
             ..State::default()
         };
         let shared = Arc::new(Shared {
@@ -266,6 +162,22 @@ impl FilePeer {
                 Ok(())
             })
             .on_complete(move |outcome| on_done.on_complete(id, outcome))
+    }
+
+    /// A `HEAD` carrying the stored validator and length: the downloader refuses an answer of
+    /// another version (`ResourceChanged`), so a clean completion confirms the cached copy.
+    fn revalidation(&self) -> FetchCmd {
+        let resource = &self.shared.resource;
+        let (on_resp, on_done) = (self.shared.clone(), self.shared.clone());
+        tracing::debug!("revalidating the cached copy");
+        FetchCmd::head(self.url.clone())
+            .with_headers(self.headers.clone())
+            .with_priority(Priority::Urgent)
+            .with_validator(resource.validator())
+            .with_expected_len(resource.len())
+            .with_cancel(self.cancel.child_token())
+            .on_response(move |info| on_resp.on_response(info))
+            .on_complete(move |outcome| on_done.on_complete(REVALIDATION, outcome))
     }
 
     /// Whether the running request should give way to one starting at the reader's position.
@@ -362,6 +274,14 @@ impl Peer for FilePeer {
             return Poll::Ready(None);
         }
         if shared.resource.is_complete() {
+            match st.revalidate {
+                Some(false) => {
+                    st.revalidate = Some(true);
+                    return Poll::Ready(Some(vec![self.revalidation()]));
+                }
+                Some(true) => return Poll::Pending,
+                None => {}
+            }
             if !self.completed {
                 self.completed = true;
                 let total = shared.resource.len().unwrap_or(0);

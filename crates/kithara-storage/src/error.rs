@@ -69,6 +69,9 @@ pub enum Error {
         /// How long the wait lasted.
         waited: std::time::Duration,
     },
+    /// The persistent cache behind a cache-backed resource failed.
+    #[error("cache error")]
+    Cache(#[source] crate::CacheError),
     /// A validator different from the one recorded for this resource.
     #[error("validator {new:?} conflicts with the recorded {known:?}")]
     ValidatorConflict {

@@ -46,7 +46,7 @@ impl FileBackend {
         Ok(Self::from_file(file, PathBuf::from(ANONYMOUS)))
     }
 
-    fn from_file(file: File, path: PathBuf) -> Self {
+    pub(crate) fn from_file(file: File, path: PathBuf) -> Self {
         Self {
             #[cfg(unix)]
             file,

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use crate::{Result, StorageResource};
+use crate::{AssetKey, AssetStore, Result, StorageResource};
 
 /// Where a stream's downloaded bytes are kept.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -18,18 +18,61 @@ pub enum StorageKind {
     TempFile,
     /// A sparse file at this path, created (or truncated) and written in place; left on disk.
     Disk(PathBuf),
+    /// The persistent cache: each asset (named by its [`AssetKey`]: the canonical URL, plus a
+    /// segment identity for HLS) lives in this store, resumes where an earlier session stopped
+    /// and is served without the network once complete. Create with
+    /// [`create_for`](Self::create_for).
+    Cache(AssetStore),
+    /// A file at this path that survives interruptions: an index beside it (the path with
+    /// `.idx` appended) records which bytes are real, so a later stream of the same URL resumes
+    /// where this one stopped (see [`AssetStore::open_standalone`]); another URL starts it
+    /// afresh. Create with [`create_for`](Self::create_for); a second writer of the same file
+    /// gets [`CacheError::Busy`](crate::CacheError::Busy).
+    Resumable(PathBuf),
 }
 
 impl StorageKind {
-    /// Creates an empty resource of this kind.
+    /// Creates an empty resource of this kind. [`StorageKind::Cache`] needs to know which asset:
+    /// without a key it gives an anonymous temp file (nothing is cached); use
+    /// [`create_for`](Self::create_for). Without a key [`StorageKind::Resumable`] behaves as
+    /// [`StorageKind::Disk`] (truncated, no index).
     ///
     /// # Errors
     /// [`Error::Io`](crate::Error::Io) if a file backend cannot be created.
     pub fn create(&self) -> Result<StorageResource> {
         match self {
             Self::Memory => Ok(StorageResource::memory()),
-            Self::TempFile => StorageResource::temp_file(),
-            Self::Disk(path) => StorageResource::disk(path.clone()),
+            Self::TempFile | Self::Cache(_) => StorageResource::temp_file(),
+            Self::Disk(path) | Self::Resumable(path) => StorageResource::disk(path.clone()),
+        }
+    }
+
+    /// Creates the resource of the asset `key`: for [`StorageKind::Cache`] the cached asset,
+    /// seeded with what earlier sessions stored (see [`StorageResource::cached`]); if another
+    /// writer holds it past a short wait (up to 500 ms), or the cache fails, an anonymous temp
+    /// file (with a warning). Blocks on file I/O: call it off async workers. Other kinds ignore the key and
+    /// behave as [`create`](Self::create).
+    ///
+    /// # Errors
+    /// [`Error::Io`](crate::Error::Io) if a file cannot be created,
+    /// [`Error::Cache`](crate::Error::Cache) if a [`StorageKind::Resumable`] file cannot be
+    /// opened (another writer holds it: [`CacheError::Busy`](crate::CacheError::Busy)).
+    pub fn create_for(&self, key: &AssetKey) -> Result<StorageResource> {
+        match self {
+            Self::Cache(store) => crate::cached::open_in(store, key),
+            Self::Resumable(path) => {
+                let asset = AssetStore::open_standalone(key, path).map_err(crate::Error::Cache)?;
+                StorageResource::cached(asset)
+            }
+            other => other.create(),
+        }
+    }
+
+    /// The cache store, for [`StorageKind::Cache`].
+    pub fn store(&self) -> Option<&AssetStore> {
+        match self {
+            Self::Cache(store) => Some(store),
+            _ => None,
         }
     }
 }

@@ -3,6 +3,7 @@
 #![deny(missing_docs)]
 
 mod cache;
+mod cached;
 mod error;
 mod file;
 mod kind;

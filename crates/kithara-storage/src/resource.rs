@@ -16,6 +16,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use crate::cached::CacheBackend;
 use crate::file::FileBackend;
 use crate::mem::MemBackend;
 use crate::wait::StateCell;
@@ -35,6 +36,15 @@ pub enum BackendKind {
 enum Backend {
     Memory(MemBackend),
     Disk(FileBackend),
+    Cached(CacheBackend),
+}
+
+/// What a resource starts with: the facts a persistent index recorded.
+#[derive(Debug, Default)]
+pub(crate) struct Seed {
+    pub(crate) ranges: RangeSet,
+    pub(crate) len: Option<u64>,
+    pub(crate) validator: Option<Validator>,
 }
 
 impl Backend {
@@ -50,6 +60,7 @@ impl Backend {
                 Ok(())
             }
             (Self::Disk(f), d) => f.write(offset, &d.as_slice()[range]),
+            (Self::Cached(c), d) => c.write(offset, &d.as_slice()[range]),
         }
     }
 
@@ -60,6 +71,7 @@ impl Backend {
                 Ok(())
             }
             Self::Disk(f) => f.read(offset, buf),
+            Self::Cached(c) => c.read(offset, buf),
         }
     }
 }
@@ -131,6 +143,25 @@ impl StorageResource {
         }
     }
 
+    /// A resource over a cached asset's data file, starting from what its index recorded.
+    pub(crate) fn seeded(backend: CacheBackend, seed: Seed) -> Self {
+        let res = Self::with_backend(Backend::Cached(backend));
+        {
+            let mut state = res.inner.sync.lock();
+            state.ranges = seed.ranges;
+            state.len = seed.len;
+            state.validator = seed.validator;
+        }
+        res
+    }
+
+    pub(crate) fn cache_backend(&self) -> Option<&CacheBackend> {
+        match &self.inner.backend {
+            Backend::Cached(c) => Some(c),
+            _ => None,
+        }
+    }
+
     /// Creates an empty resource backed by memory: the written chunks are kept
     /// as they are (`write_bytes` without copying), tiny writes gathered into
     /// 64 KiB buffers; unwritten regions cost no memory.
@@ -167,7 +198,7 @@ impl StorageResource {
     pub fn kind(&self) -> BackendKind {
         match self.inner.backend {
             Backend::Memory(_) => BackendKind::Memory,
-            Backend::Disk(_) => BackendKind::Disk,
+            Backend::Disk(_) | Backend::Cached(_) => BackendKind::Disk,
         }
     }
 
@@ -321,6 +352,9 @@ impl StorageResource {
                 tracing::debug!(len, "storage resource length known");
                 state.len = Some(len);
                 self.inner.sync.notify(state);
+                if let Some(c) = self.cache_backend() {
+                    c.on_len(len);
+                }
                 return Ok(());
             }
             None => {}
@@ -385,7 +419,11 @@ impl StorageResource {
             }),
             Some(_) => Ok(()),
             None => {
-                state.validator = Some(validator);
+                state.validator = Some(validator.clone());
+                drop(state);
+                if let Some(c) = self.cache_backend() {
+                    c.on_validator(&validator);
+                }
                 Ok(())
             }
         }
@@ -394,7 +432,7 @@ impl StorageResource {
     /// Whether writes do blocking file I/O (disk and temp-file backends): such writes belong
     /// on a thread that may block, never on an async runtime's worker.
     pub fn writes_block(&self) -> bool {
-        matches!(self.inner.backend, Backend::Disk(_))
+        matches!(self.inner.backend, Backend::Disk(_) | Backend::Cached(_))
     }
 
     /// The total length in bytes, if known.
@@ -440,8 +478,8 @@ impl StorageResource {
     }
 
     /// Marks the resource failed with cause `err`, waking any waiters; waits
-    /// for ranges that are not present then return
-    /// [`WaitOutcome::Failed`]. The first failure wins; later calls are
+    /// for ranges that are not present then fail with
+    /// [`Error::Failed`]. The first failure wins; later calls are
     /// ignored.
     pub fn fail(&self, err: SharedError) {
         let mut state = self.inner.sync.lock();
@@ -457,8 +495,8 @@ impl StorageResource {
         self.inner.sync.lock().failed.clone()
     }
 
-    /// Cancels the resource, waking any waiters: waits return
-    /// [`WaitOutcome::Cancelled`], and later `write_at`/`set_len` return
+    /// Cancels the resource, waking any waiters: waits fail with
+    /// [`Error::Cancelled`], and later `write_at`/`set_len` return
     /// [`Error::Cancelled`]. Idempotent.
     pub fn cancel(&self) {
         let mut state = self.inner.sync.lock();

@@ -54,6 +54,11 @@ impl StoreShared {
     /// Registers a pin; the caller holds the directory lock so that no
     /// eviction decision for `id` is in progress.
     fn pin(self: &Arc<Self>, id: AssetId, _dir: &DirLock) -> PinGuard {
+        self.pin_unlocked(id)
+    }
+
+    /// Registers a pin where no evictor can run (a standalone asset).
+    fn pin_unlocked(self: &Arc<Self>, id: AssetId) -> PinGuard {
         *self
             .pins
             .lock()
@@ -252,6 +257,69 @@ impl AssetStore {
         )
     }
 
+    /// Opens one asset outside any cache directory, for writing: its data
+    /// file is `data_path` (created if absent, never truncated while its
+    /// index is valid) and its index lies beside it, at `data_path` with
+    /// `.idx` appended. The data file itself is locked exclusively, so a
+    /// second writer gets [`CacheError::Busy`]. No size limit applies.
+    /// This is how `kithara fetch` keeps `FILE.part` resumable.
+    ///
+    /// An index written for another key (another URL) counts as absent, so
+    /// the data file is started again.
+    pub fn open_standalone(key: &AssetKey, data_path: &Path) -> CacheResult<Asset> {
+        let parent = match data_path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => std::path::PathBuf::from("."),
+        };
+        let beside = |ext: &str| {
+            let mut name = data_path.as_os_str().to_os_string();
+            name.push(ext);
+            std::path::PathBuf::from(name)
+        };
+        let paths = layout::AssetPaths {
+            shard: parent.clone(),
+            data: data_path.to_path_buf(),
+            index: beside(".idx"),
+            key: beside(".key"),
+            lock: data_path.to_path_buf(),
+        };
+        let config = AssetStoreConfig::builder()
+            .dir(parent.clone())
+            .background_eviction(false)
+            .max_size(u64::MAX)
+            .build();
+        let shared = Arc::new(StoreShared {
+            layout: Layout::new(parent),
+            config,
+            pins: Mutex::new(HashMap::new()),
+            usage: AtomicU64::new(0),
+            evict: EvictSignal::default(),
+        });
+        let data = fsutil::private_options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(data_path)
+            .map_err(io_err("open", data_path))?;
+        let lock = data.try_clone().map_err(io_err("open", data_path))?;
+        if let Locked::Contended = fsutil::try_lock(&lock, true, data_path)? {
+            return Err(CacheError::Busy {
+                id: key.id(),
+                label: key.label(),
+            });
+        }
+        let pin = shared.pin_unlocked(key.id());
+        match asset::open_locked(shared, key, paths, asset::Handles { data, lock }, true, pin)? {
+            Some(a) => Ok(a),
+            None => Err(CacheError::Io {
+                op: "open",
+                path: data_path.to_path_buf(),
+                source: ErrorKind::NotFound.into(),
+            }),
+        }
+    }
+
     /// Pins `key` against eviction by this process until the guard drops,
     /// without opening it.
     pub fn pin(&self, key: &AssetKey) -> CacheResult<PinGuard> {
@@ -292,3 +360,12 @@ impl AssetStore {
         self.shared().evict.wait_idle(timeout)
     }
 }
+
+/// Two handles are equal when they are clones of one store.
+impl PartialEq for AssetStore {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.handle, &other.handle)
+    }
+}
+
+impl Eq for AssetStore {}
