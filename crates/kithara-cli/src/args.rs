@@ -34,6 +34,30 @@ pub(crate) enum Command {
     Info(InfoArgs),
     /// Decode a URL or file to 32-bit float PCM: a WAV file, raw f32, or stdout.
     Decode(DecodeArgs),
+    /// Measure kithara against a raw reqwest loop, stream-download and curl on a loopback server.
+    #[cfg(feature = "bench")]
+    Bench(BenchArgs),
+}
+
+/// Arguments of `kithara bench`.
+#[cfg(feature = "bench")]
+#[derive(Debug, ClapArgs)]
+pub(crate) struct BenchArgs {
+    /// Print the results as JSON instead of a table.
+    #[arg(long)]
+    pub(crate) json: bool,
+
+    /// Write SVG plots into this directory.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) out: Option<PathBuf>,
+
+    /// A reduced run (smaller bodies, fewer rounds) for smoke tests.
+    #[arg(long)]
+    pub(crate) quick: bool,
+
+    /// Run only these cases (comma-separated names).
+    #[arg(long, value_name = "NAMES", hide = true)]
+    pub(crate) cases: Option<String>,
 }
 
 /// Arguments of `kithara fetch`.
