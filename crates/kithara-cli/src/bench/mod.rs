@@ -7,6 +7,7 @@
 
 mod fixture;
 mod report;
+mod scale;
 mod throughput;
 
 use std::io::Write;
@@ -19,7 +20,7 @@ use crate::args::BenchArgs;
 pub(crate) use report::CaseResult;
 
 /// The cases, in the order they run; `--cases` selects by these names.
-const CASES: &[&str] = &["throughput"];
+const CASES: &[&str] = &["throughput", "scale"];
 
 /// Sizes and rounds of one run.
 #[derive(Debug, Clone, Copy)]
@@ -54,6 +55,7 @@ pub(crate) fn run(args: BenchArgs, rt: &Runtime) -> Result<()> {
         progress(&format!("bench: {case} …"));
         let rows = match case {
             "throughput" => throughput::run(plan, rt),
+            "scale" => scale::run(plan, rt),
             other => bail!("bench case {other} is not implemented"),
         }
         .with_context(|| format!("bench case {case}"))?;
