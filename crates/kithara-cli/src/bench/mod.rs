@@ -6,9 +6,11 @@
 //! the goal from the project's performance issue. See the crate README for the cases.
 
 mod fixture;
+mod plot;
 mod report;
 mod scale;
 mod throughput;
+mod wake;
 
 use std::io::Write;
 
@@ -20,7 +22,7 @@ use crate::args::BenchArgs;
 pub(crate) use report::CaseResult;
 
 /// The cases, in the order they run; `--cases` selects by these names.
-const CASES: &[&str] = &["throughput", "scale"];
+const CASES: &[&str] = &["throughput", "scale", "wake"];
 
 /// Sizes and rounds of one run.
 #[derive(Debug, Clone, Copy)]
@@ -46,6 +48,10 @@ pub(crate) fn run(args: BenchArgs, rt: &Runtime) -> Result<()> {
             v
         }
     };
+    if let Some(dir) = &args.out {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("could not create {}", dir.display()))?;
+    }
     let plan = Plan {
         quick: args.quick,
         rounds: if args.quick { 3 } else { 5 },
@@ -56,6 +62,7 @@ pub(crate) fn run(args: BenchArgs, rt: &Runtime) -> Result<()> {
         let rows = match case {
             "throughput" => throughput::run(plan, rt),
             "scale" => scale::run(plan, rt),
+            "wake" => wake::run(plan, args.out.as_deref()),
             other => bail!("bench case {other} is not implemented"),
         }
         .with_context(|| format!("bench case {case}"))?;
