@@ -9,6 +9,7 @@ mod fixture;
 mod plot;
 mod report;
 mod scale;
+mod seek;
 mod throughput;
 mod wake;
 
@@ -22,7 +23,7 @@ use crate::args::BenchArgs;
 pub(crate) use report::CaseResult;
 
 /// The cases, in the order they run; `--cases` selects by these names.
-const CASES: &[&str] = &["throughput", "scale", "wake"];
+const CASES: &[&str] = &["throughput", "scale", "seek", "wake"];
 
 /// Sizes and rounds of one run.
 #[derive(Debug, Clone, Copy)]
@@ -62,6 +63,7 @@ pub(crate) fn run(args: BenchArgs, rt: &Runtime) -> Result<()> {
         let rows = match case {
             "throughput" => throughput::run(plan, rt),
             "scale" => scale::run(plan, rt),
+            "seek" => seek::run(plan, rt),
             "wake" => wake::run(plan, args.out.as_deref()),
             other => bail!("bench case {other} is not implemented"),
         }
