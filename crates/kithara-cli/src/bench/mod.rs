@@ -6,6 +6,7 @@
 //! the goal from the project's performance issue. See the crate README for the cases.
 
 mod fixture;
+mod idle;
 mod plot;
 mod report;
 mod scale;
@@ -23,7 +24,7 @@ use crate::args::BenchArgs;
 pub(crate) use report::CaseResult;
 
 /// The cases, in the order they run; `--cases` selects by these names.
-const CASES: &[&str] = &["throughput", "scale", "seek", "wake"];
+const CASES: &[&str] = &["throughput", "scale", "seek", "wake", "idle"];
 
 /// Sizes and rounds of one run.
 #[derive(Debug, Clone, Copy)]
@@ -64,6 +65,7 @@ pub(crate) fn run(args: BenchArgs, rt: &Runtime) -> Result<()> {
             "throughput" => throughput::run(plan, rt),
             "scale" => scale::run(plan, rt),
             "seek" => seek::run(plan, rt),
+            "idle" => idle::run(plan, rt),
             "wake" => wake::run(plan, args.out.as_deref()),
             other => bail!("bench case {other} is not implemented"),
         }
