@@ -41,6 +41,9 @@ fn targets(len: u64, n: usize, seed: u64) -> Vec<u64> {
     v
 }
 
+/// A read whose bytes are not the body's: the seek target, and where the bytes are in the body.
+type Misread = (u64, Option<usize>);
+
 /// Seeks `r` to every target and times the first read. Returns ms per seek and, for each
 /// read whose bytes are not the body's, where they were found in the body (`None`: nowhere).
 fn seeks(
@@ -48,7 +51,7 @@ fn seeks(
     body: &Bytes,
     targets: &[u64],
     who: &str,
-) -> Result<(Vec<f64>, Vec<(u64, Option<usize>)>)> {
+) -> Result<(Vec<f64>, Vec<Misread>)> {
     let mut buf = vec![0u8; FIRST_READ];
     let mut out = Vec::with_capacity(targets.len());
     let mut wrong = Vec::new();
