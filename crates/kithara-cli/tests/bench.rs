@@ -15,11 +15,8 @@ const ROWS: &[&str] = &[
     "throughput.memory_vs_stream_download",
     "throughput.tempfile_vs_stream_download",
     "throughput.fetch_vs_curl",
-    "scale.1_streams_vs_raw",
-    "scale.8_streams_vs_raw",
-    "scale.64_streams_vs_raw",
-    "scale.8_streams_vs_1",
-    "scale.64_streams_vs_1",
+    "decode.mp3",
+    "decode.flac",
     "seek.vs_stream_download",
     "seek.vs_rtt",
     "wake.memory.p50",
@@ -29,6 +26,11 @@ const ROWS: &[&str] = &[
     "wake.tempfile.p99",
     "wake.tempfile.max",
     "idle.cpu",
+    "scale.1_streams_vs_raw",
+    "scale.8_streams_vs_raw",
+    "scale.64_streams_vs_raw",
+    "scale.8_streams_vs_1",
+    "scale.64_streams_vs_1",
 ];
 
 fn positive(doc: &serde_json::Value, what: &str) -> f64 {

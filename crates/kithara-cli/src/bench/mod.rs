@@ -5,6 +5,7 @@
 //! machine state) and reports the median and the spread (min..max) of each side, their ratio and
 //! the goal from the project's performance issue. See the crate README for the cases.
 
+mod decoding;
 mod fixture;
 mod idle;
 mod plot;
@@ -24,7 +25,7 @@ use crate::args::BenchArgs;
 pub(crate) use report::CaseResult;
 
 /// The cases, in the order they run; `--cases` selects by these names.
-const CASES: &[&str] = &["throughput", "scale", "seek", "wake", "idle"];
+const CASES: &[&str] = &["throughput", "decode", "seek", "wake", "idle", "scale"];
 
 /// Sizes and rounds of one run.
 #[derive(Debug, Clone, Copy)]
@@ -63,6 +64,7 @@ pub(crate) fn run(args: BenchArgs, rt: &Runtime) -> Result<()> {
         progress(&format!("bench: {case} …"));
         let rows = match case {
             "throughput" => throughput::run(plan, rt),
+            "decode" => decoding::run(plan, rt),
             "scale" => scale::run(plan, rt),
             "seek" => seek::run(plan, rt),
             "idle" => idle::run(plan, rt),
