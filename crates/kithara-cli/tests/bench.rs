@@ -26,6 +26,7 @@ const ROWS: &[&str] = &[
     "wake.tempfile.p99",
     "wake.tempfile.max",
     "idle.cpu",
+    "memory.fetch_peak_rss",
     "scale.1_streams_vs_raw",
     "scale.8_streams_vs_raw",
     "scale.64_streams_vs_raw",

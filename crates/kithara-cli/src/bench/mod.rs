@@ -8,11 +8,13 @@
 mod decoding;
 mod fixture;
 mod idle;
+mod memory;
 mod plot;
 mod report;
 mod scale;
 mod seek;
 mod throughput;
+mod tools;
 mod wake;
 
 use std::io::Write;
@@ -25,7 +27,15 @@ use crate::args::BenchArgs;
 pub(crate) use report::CaseResult;
 
 /// The cases, in the order they run; `--cases` selects by these names.
-const CASES: &[&str] = &["throughput", "decode", "seek", "wake", "idle", "scale"];
+const CASES: &[&str] = &[
+    "throughput",
+    "decode",
+    "seek",
+    "wake",
+    "idle",
+    "memory",
+    "scale",
+];
 
 /// Sizes and rounds of one run.
 #[derive(Debug, Clone, Copy)]
@@ -68,6 +78,7 @@ pub(crate) fn run(args: BenchArgs, rt: &Runtime) -> Result<()> {
             "scale" => scale::run(plan, rt),
             "seek" => seek::run(plan, rt),
             "idle" => idle::run(plan, rt),
+            "memory" => memory::run(plan, rt),
             "wake" => wake::run(plan, args.out.as_deref()),
             other => bail!("bench case {other} is not implemented"),
         }

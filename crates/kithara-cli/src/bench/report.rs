@@ -152,6 +152,14 @@ impl CaseResult {
         }
     }
 
+    /// Adds a peer's measurements (and the ratio) for information; the goal stays kithara's own.
+    pub(crate) fn with_peer(mut self, peer_name: &str, peer: Stat) -> CaseResult {
+        self.ratio = (peer.median > 0.0).then(|| self.kithara.median / peer.median);
+        self.peer_name = Some(peer_name.to_string());
+        self.peer = Some(peer);
+        self
+    }
+
     /// Adds a note.
     pub(crate) fn note(mut self, note: impl Into<String>) -> CaseResult {
         self.note = Some(note.into());

@@ -16,6 +16,7 @@ use tokio::runtime::Runtime;
 use super::{
     fixture::{check_len, mib_s, Fixture, SdStorage},
     report::{Better, CaseResult, Stat},
+    tools::{curl_cmd, curl_version, fetch_cmd, without_proxy},
     Plan,
 };
 
@@ -154,48 +155,10 @@ pub(crate) fn run(plan: Plan, rt: &Runtime) -> Result<Vec<CaseResult>> {
     Ok(rows)
 }
 
-/// `curl --version`'s first line, or `None` when curl cannot run.
-fn curl_version() -> Option<String> {
-    let out = Command::new("curl").arg("--version").output().ok()?;
-    if !out.status.success() {
-        return None;
-    }
-    let text = String::from_utf8_lossy(&out.stdout);
-    text.lines()
-        .next()
-        .and_then(|l| l.split_whitespace().take(2).last())
-        .map(|v| format!("curl {v}"))
-}
-
-/// `kithara fetch URL -o OUT -q` with this very executable.
-fn fetch_cmd(url: &str, out: &Path) -> Result<Command> {
-    let exe = std::env::current_exe().context("could not find the kithara executable")?;
-    let mut cmd = Command::new(exe);
-    cmd.arg("fetch").arg(url).arg("-o").arg(out).arg("-q");
-    Ok(cmd)
-}
-
-/// `curl -s -o OUT URL`.
-fn curl_cmd(url: &str, out: &Path) -> Command {
-    let mut cmd = Command::new("curl");
-    cmd.arg("-s").arg("-o").arg(out).arg(url);
-    cmd
-}
-
 /// Runs a download tool without proxies, checks its exit status and the file's size; removes
 /// the file and returns the wall time.
 fn run_tool(mut cmd: Command, out: &Path, len: u64) -> Result<Duration> {
-    for var in [
-        "HTTP_PROXY",
-        "http_proxy",
-        "HTTPS_PROXY",
-        "https_proxy",
-        "ALL_PROXY",
-        "all_proxy",
-    ] {
-        cmd.env_remove(var);
-    }
-    cmd.env("NO_PROXY", "127.0.0.1");
+    without_proxy(&mut cmd);
     let started = Instant::now();
     let res = cmd
         .output()
