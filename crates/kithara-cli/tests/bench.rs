@@ -32,6 +32,7 @@ const ROWS: &[&str] = &[
     "scale.64_streams_vs_raw",
     "scale.8_streams_vs_1",
     "scale.64_streams_vs_1",
+    "scale.64_streams_pool_64_vs_raw",
 ];
 
 fn positive(doc: &serde_json::Value, what: &str) -> f64 {

@@ -64,6 +64,9 @@ pub(crate) fn run(plan: Plan, rt: &Runtime) -> Result<Vec<CaseResult>> {
     fx.server.route("/s.bin", Route::new(payload(size, 5)));
     let url = fx.server.url("/s.bin");
 
+    // The same 64 streams with a pool as large as the stream count: is the pool the limit?
+    let wide = Fixture::new(rt, COUNTS[2])?;
+    let mut wide_runs = Vec::new();
     let mut kithara = vec![Vec::new(); COUNTS.len()];
     let mut raw = vec![Vec::new(); COUNTS.len()];
     for _ in 0..plan.rounds {
@@ -71,6 +74,7 @@ pub(crate) fn run(plan: Plan, rt: &Runtime) -> Result<Vec<CaseResult>> {
             raw[i].push(raw_many(&fx, &url, n, len)?);
             kithara[i].push(kithara_many(&fx, &url, n, len)?);
         }
+        wide_runs.push(kithara_many(&wide, &url, COUNTS[2], len)?);
     }
     let stats = |v: &[Vec<f64>]| -> Result<Vec<Stat>> {
         v.iter()
@@ -109,5 +113,23 @@ pub(crate) fn run(plan: Plan, rt: &Runtime) -> Result<Vec<CaseResult>> {
             0.8,
         ));
     }
+    let wide = Stat::of(&wide_runs).context("no measurement")?;
+    rows.push(
+        CaseResult::ratio(
+            &format!("scale.{}_streams_pool_{}_vs_raw", COUNTS[2], COUNTS[2]),
+            "MiB/s",
+            Better::Higher,
+            wide,
+            &format!("{} raw reqwest loops", COUNTS[2]),
+            raw[2],
+            0.9,
+        )
+        .note(format!(
+            "the {} streams on a downloader whose pool admits {} fetches in flight: if this row \
+             is not better than scale.{}_streams_vs_raw, the default pool of {POOL} is not the \
+             limit",
+            COUNTS[2], COUNTS[2], COUNTS[2]
+        )),
+    );
     Ok(rows)
 }
