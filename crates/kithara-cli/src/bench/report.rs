@@ -120,8 +120,8 @@ impl CaseResult {
         }
     }
 
-    /// A measurement without a peer; with `bound`, the goal is its median being below (for
-    /// [`Better::Lower`]) or above it.
+    /// A measurement without a peer; with `bound`, the goal is its median being at most (for
+    /// [`Better::Lower`]) or at least `bound`.
     pub(crate) fn alone(
         id: &str,
         unit: &'static str,
@@ -131,12 +131,14 @@ impl CaseResult {
     ) -> CaseResult {
         let (goal, met) = match (bound, better) {
             (None, _) => (String::from("-"), None),
-            (Some(b), Better::Lower) => {
-                (format!("< {} {unit}", fmt_num(b)), Some(kithara.median < b))
-            }
-            (Some(b), Better::Higher) => {
-                (format!("> {} {unit}", fmt_num(b)), Some(kithara.median > b))
-            }
+            (Some(b), Better::Lower) => (
+                format!("≤ {} {unit}", fmt_num(b)),
+                Some(kithara.median <= b),
+            ),
+            (Some(b), Better::Higher) => (
+                format!("≥ {} {unit}", fmt_num(b)),
+                Some(kithara.median >= b),
+            ),
         };
         CaseResult {
             id: id.to_string(),
