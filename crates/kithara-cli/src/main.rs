@@ -9,6 +9,8 @@
 //!   back, verifies every byte, decodes an MP3 and a FLAC through the real stack and writes
 //!   `demo.wav`.
 //! * `kithara cache ls|clear|gc` inspects and trims the persistent cache.
+//! * `kithara bench [--json] [--out DIR] [--quick]` (cargo feature `bench`, on by default) measures
+//!   kithara against a raw reqwest loop, stream-download and curl on a loopback server.
 //!
 //! Exit status: 0 on success, 1 on failure (after printing `error: …` on stderr), 2 on a usage
 //! error.
@@ -16,6 +18,8 @@
 #![forbid(unsafe_code)]
 
 mod args;
+#[cfg(feature = "bench")]
+mod bench;
 mod cache;
 mod decode;
 mod demo;
@@ -73,6 +77,8 @@ fn run(args: Args, ui: Ui) -> Result<()> {
         Command::Demo(a) => runtime.block_on(demo::run(a, ui)),
         Command::Info(a) => runtime.block_on(info::run(a)),
         Command::Decode(a) => runtime.block_on(decode::run(a, ui)),
+        #[cfg(feature = "bench")]
+        Command::Bench(a) => bench::run(a, &runtime),
     }
 }
 

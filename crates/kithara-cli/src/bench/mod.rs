@@ -1,0 +1,103 @@
+//! `kithara bench`: kithara against a raw `reqwest` loop, `stream-download` and `curl`, side by
+//! side on a loopback server, in one run.
+//!
+//! Every case runs several rounds (the peers interleaved with kithara, so both see the same
+//! machine state) and reports the median and the spread (min..max) of each side, their ratio and
+//! the goal from the project's performance issue. See the crate README for the cases.
+
+mod decoding;
+mod fixture;
+mod idle;
+mod memory;
+mod plot;
+mod report;
+mod scale;
+mod seek;
+mod throughput;
+mod tools;
+mod wake;
+
+use std::io::Write;
+
+use anyhow::{bail, Context, Result};
+use tokio::runtime::Runtime;
+
+use crate::args::BenchArgs;
+
+pub(crate) use report::CaseResult;
+
+/// The cases, in the order they run; `--cases` selects by these names.
+const CASES: &[&str] = &[
+    "throughput",
+    "decode",
+    "seek",
+    "wake",
+    "idle",
+    "memory",
+    "scale",
+];
+
+/// Sizes and rounds of one run.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Plan {
+    /// Reduced sizes and rounds (`--quick`).
+    pub(crate) quick: bool,
+    /// Rounds of every case.
+    pub(crate) rounds: usize,
+}
+
+/// Runs the selected cases and prints the table (or JSON), then the plots.
+pub(crate) fn run(args: BenchArgs, rt: &Runtime) -> Result<()> {
+    let selected: Vec<&str> = match &args.cases {
+        None => CASES.to_vec(),
+        Some(list) => {
+            let mut v = Vec::new();
+            for name in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                match CASES.iter().find(|c| **c == name) {
+                    Some(c) => v.push(*c),
+                    None => bail!("unknown bench case {name:?} (known: {})", CASES.join(", ")),
+                }
+            }
+            v
+        }
+    };
+    if let Some(dir) = &args.out {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("could not create {}", dir.display()))?;
+    }
+    let plan = Plan {
+        quick: args.quick,
+        rounds: if args.quick { 3 } else { 5 },
+    };
+    let mut results: Vec<CaseResult> = Vec::new();
+    for case in selected {
+        progress(&format!("bench: {case} …"));
+        let rows = match case {
+            "throughput" => throughput::run(plan, rt),
+            "decode" => decoding::run(plan, rt),
+            "scale" => scale::run(plan, rt),
+            "seek" => seek::run(plan, rt),
+            "idle" => idle::run(plan, rt),
+            "memory" => memory::run(plan, rt),
+            "wake" => wake::run(plan, args.out.as_deref()),
+            other => bail!("bench case {other} is not implemented"),
+        }
+        .with_context(|| format!("bench case {case}"))?;
+        results.extend(rows);
+    }
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    if args.json {
+        let doc = report::Document::new(plan, &results);
+        serde_json::to_writer_pretty(&mut out, &doc).context("could not write the JSON report")?;
+        writeln!(out)?;
+    } else {
+        report::table(&mut out, plan, &results)?;
+    }
+    Ok(())
+}
+
+/// A progress line on stderr (the report itself goes to stdout).
+fn progress(line: &str) {
+    eprintln!("{line}");
+}

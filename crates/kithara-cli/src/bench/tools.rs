@@ -1,0 +1,48 @@
+//! The external download tools the bench runs: `kithara fetch` (this executable) and `curl`.
+
+use std::{path::Path, process::Command};
+
+use anyhow::{Context, Result};
+
+/// `curl --version`'s first line, or `None` when curl cannot run.
+pub(crate) fn curl_version() -> Option<String> {
+    let out = Command::new("curl").arg("--version").output().ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines()
+        .next()
+        .and_then(|l| l.split_whitespace().take(2).last())
+        .map(|v| format!("curl {v}"))
+}
+
+/// `kithara fetch URL -o OUT -q` with this very executable.
+pub(crate) fn fetch_cmd(url: &str, out: &Path) -> Result<Command> {
+    let exe = std::env::current_exe().context("could not find the kithara executable")?;
+    let mut cmd = Command::new(exe);
+    cmd.arg("fetch").arg(url).arg("-o").arg(out).arg("-q");
+    Ok(cmd)
+}
+
+/// `curl -s -o OUT URL`.
+pub(crate) fn curl_cmd(url: &str, out: &Path) -> Command {
+    let mut cmd = Command::new("curl");
+    cmd.arg("-s").arg("-o").arg(out).arg(url);
+    cmd
+}
+
+/// Clears the proxy variables of `cmd`'s environment: the tools talk to loopback directly.
+pub(crate) fn without_proxy(cmd: &mut Command) {
+    for var in [
+        "HTTP_PROXY",
+        "http_proxy",
+        "HTTPS_PROXY",
+        "https_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.env("NO_PROXY", "127.0.0.1");
+}
