@@ -11,22 +11,11 @@ use std::{
 use kithara_storage::{AssetKey, AssetStore, AssetStoreConfig};
 use kithara_test_support::{payload, LoopbackServer, Route};
 
+mod common;
+
 /// The binary with no proxy from the environment: tests talk to loopback directly.
 fn kithara() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kithara"));
-    for var in [
-        "RUST_LOG",
-        "HTTP_PROXY",
-        "http_proxy",
-        "HTTPS_PROXY",
-        "https_proxy",
-        "ALL_PROXY",
-        "all_proxy",
-    ] {
-        cmd.env_remove(var);
-    }
-    cmd.env("NO_PROXY", "127.0.0.1,localhost,::1");
-    cmd
+    common::command(&[])
 }
 
 fn run(args: &[&str]) -> Output {
