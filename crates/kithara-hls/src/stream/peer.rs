@@ -318,7 +318,6 @@ impl HlsPeer {
         }
         self.shared.abr.set_current(variant);
         self.shared.publish_timing(st, variant);
-        let _ = live;
         cmds.extend(self.segment_cmds(st, variant, &seg, live));
     }
 }

@@ -21,7 +21,7 @@ use super::{
     fetch::{body_cmd, Body},
     layout::Piece,
     peer::HlsPeer,
-    shared::{range_given, Pending, State},
+    shared::{Pending, State},
 };
 use crate::{
     keys::{KeyLookup, KeyState, KEY_LEN},
@@ -265,15 +265,10 @@ impl HlsPeer {
                     expected.store(total, Ordering::Release);
                 }
                 if !encrypted {
-                    if let Some(total) = info.total_len {
-                        let len = if range_given(base, total, info.status) {
-                            total - base
-                        } else {
-                            total
-                        };
-                        if known.is_none() {
-                            on_resp.set_len(id, len);
-                        }
+                    // Only a whole resource gets here without a length (a byte range has one):
+                    // its total is the piece's length.
+                    if let Some(total) = info.total_len.filter(|_| known.is_none()) {
+                        on_resp.set_len(id, total);
                     }
                 }
                 Ok(())

@@ -233,11 +233,6 @@ impl Shared {
     }
 }
 
-/// Whether `total` (a response's total) is the resource's, so a piece's length is `total - base`.
-pub(super) fn range_given(base: u64, total: u64, status: u16) -> bool {
-    status == 206 && base < total
-}
-
 impl Shared {
     pub(super) fn piece_done(&self, id: u64, variant: usize, piece: Piece, outcome: FetchOutcome) {
         let mut st = self.lock();
