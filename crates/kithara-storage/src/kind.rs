@@ -27,7 +27,8 @@ pub enum StorageKind {
     /// `.idx` appended) records which bytes are real, so a later stream of the same URL resumes
     /// where this one stopped (see [`AssetStore::open_standalone`]); another URL starts it
     /// afresh. Create with [`create_for`](Self::create_for); a second writer of the same file
-    /// gets [`CacheError::Busy`](crate::CacheError::Busy).
+    /// gets [`CacheError::Busy`](crate::CacheError::Busy) if the first does not release it
+    /// within a short wait (up to 500 ms).
     Resumable(PathBuf),
 }
 
@@ -56,12 +57,14 @@ impl StorageKind {
     /// # Errors
     /// [`Error::Io`](crate::Error::Io) if a file cannot be created,
     /// [`Error::Cache`](crate::Error::Cache) if a [`StorageKind::Resumable`] file cannot be
-    /// opened (another writer holds it: [`CacheError::Busy`](crate::CacheError::Busy)).
+    /// opened (another writer holds it past the short wait:
+    /// [`CacheError::Busy`](crate::CacheError::Busy)).
     pub fn create_for(&self, key: &AssetKey) -> Result<StorageResource> {
         match self {
             Self::Cache(store) => crate::cached::open_in(store, key),
             Self::Resumable(path) => {
-                let asset = AssetStore::open_standalone(key, path).map_err(crate::Error::Cache)?;
+                let asset = AssetStore::open_standalone_waiting(key, path, crate::cached::BUSY_WAIT)
+                    .map_err(crate::Error::Cache)?;
                 StorageResource::cached(asset)
             }
             other => other.create(),

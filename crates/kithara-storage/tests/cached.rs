@@ -99,3 +99,36 @@ fn standalone_asset_keeps_its_index_beside_the_file() {
     assert_eq!(asset.index().present().covered(), 0);
     assert_eq!(std::fs::metadata(&part).unwrap().len(), 0);
 }
+
+#[test]
+fn a_waiting_open_gets_the_asset_once_its_holder_lets_go() {
+    let tmp = tempfile::tempdir().unwrap();
+    let part = tmp.path().join("song.mp3.part");
+    let holder = AssetStore::open_standalone(&key(), &part).unwrap();
+    // Held in this process: a plain open fails at once, a waiting one until its deadline.
+    assert!(matches!(
+        AssetStore::open_standalone(&key(), &part),
+        Err(kithara_storage::CacheError::Busy { .. })
+    ));
+    assert!(matches!(
+        AssetStore::open_standalone_waiting(&key(), &part, Duration::from_millis(30)),
+        Err(kithara_storage::CacheError::Busy { .. })
+    ));
+    let waiter = {
+        let part = part.clone();
+        std::thread::spawn(move || {
+            AssetStore::open_standalone_waiting(&key(), &part, Duration::from_secs(30))
+        })
+    };
+    drop(holder);
+    assert!(waiter.join().unwrap().is_ok());
+
+    let store = store(tmp.path());
+    let held = store.open(&key()).unwrap();
+    let waiter = {
+        let store = store.clone();
+        std::thread::spawn(move || store.open_waiting(&key(), Duration::from_secs(30)))
+    };
+    drop(held);
+    assert!(waiter.join().unwrap().is_ok());
+}

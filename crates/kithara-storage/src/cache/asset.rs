@@ -15,6 +15,7 @@ use std::time::{Duration, SystemTime};
 
 use super::error::{io_err, CacheError, CacheResult};
 use super::fsutil;
+use super::held::{self, HeldGuard};
 use super::index::{AssetIndex, Validators};
 use super::key::{AssetId, AssetKey};
 use super::layout::AssetPaths;
@@ -41,6 +42,8 @@ pub struct Asset {
     data: File,
     /// Holds the asset's file lock (exclusive or shared) while it lives.
     _lock: File,
+    /// Tells waiters in this process when the lock above is released (drops after it).
+    _held: HeldGuard,
     writable: bool,
     state: Mutex<State>,
     _pin: PinGuard,
@@ -92,12 +95,14 @@ pub(crate) fn open_locked(
             fsutil::remove_if_exists(&paths.key)?;
         }
     }
+    let held_guard = held::hold(&paths.lock);
     let asset = Asset {
         shared,
         id,
         paths,
         data,
         _lock: lock,
+        _held: held_guard,
         writable,
         state: Mutex::new(State {
             index,

@@ -8,6 +8,7 @@ mod config;
 mod error;
 mod evict;
 mod fsutil;
+mod held;
 mod index;
 mod inventory;
 mod key;

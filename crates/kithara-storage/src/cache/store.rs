@@ -15,6 +15,7 @@ use super::config::AssetStoreConfig;
 use super::error::{io_err, CacheError, CacheResult};
 use super::evict::{self, EvictSignal};
 use super::fsutil::{self, DirLock, Locked};
+use super::held;
 use super::inventory::{AssetEntry, GcReport};
 use super::key::{AssetId, AssetKey};
 use super::layout::{self, Layout};
@@ -195,6 +196,16 @@ impl AssetStore {
         }
     }
 
+    /// Opens `key` for writing as [`open`](Self::open) does, but waits up to `timeout` while
+    /// another handle holds it: a handle of this process (a stream of the same asset that was
+    /// just dropped, finishing its last flush) is waited for until it is released, with no
+    /// polling; a handle of another process is retried every few milliseconds (file locks
+    /// cannot be waited on with a deadline). [`CacheError::Busy`] once `timeout` has passed.
+    pub fn open_waiting(&self, key: &AssetKey, timeout: Duration) -> CacheResult<Asset> {
+        let lock = self.shared().layout.paths(&key.id()).lock;
+        held::retry_busy(&lock, timeout, || self.open(key))
+    }
+
     /// Opens `key` for reading only, with a shared lock: any number of
     /// readers may share an asset, but not with a writer
     /// ([`CacheError::Busy`]). `Ok(None)` if the asset is absent or its
@@ -318,6 +329,16 @@ impl AssetStore {
                 source: ErrorKind::NotFound.into(),
             }),
         }
+    }
+
+    /// [`open_standalone`](Self::open_standalone), waiting up to `timeout` for another writer
+    /// of `data_path` to release it, as [`open_waiting`](Self::open_waiting) does.
+    pub fn open_standalone_waiting(
+        key: &AssetKey,
+        data_path: &Path,
+        timeout: Duration,
+    ) -> CacheResult<Asset> {
+        held::retry_busy(data_path, timeout, || Self::open_standalone(key, data_path))
     }
 
     /// Pins `key` against eviction by this process until the guard drops,

@@ -11,7 +11,8 @@
 //!   (`writes_block()`), so the downloader runs them on a blocking thread,
 //!   never on an async worker. Dropping the resource never blocks: the
 //!   flusher does the last flush and then closes the asset (releasing its
-//!   lock), so reopening right after a drop may briefly find it busy.
+//!   lock); reopening right after a drop (`StorageKind::create_for`,
+//!   `AssetStore::open_waiting`) waits for that release, woken by it.
 //! - The length, validator and content type the download learns, and a
 //!   successful revalidation, are noted in memory and written to the index
 //!   by the next write, `flush_cache`, or when the resource is dropped: they
@@ -34,7 +35,7 @@ use std::sync::{Arc, MutexGuard};
 
 use recorder::{lock, PendingMeta, Recorder};
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::cache::{Asset, AssetKey, AssetStore, CacheError};
 use crate::file::FileBackend;
@@ -271,25 +272,18 @@ impl StorageResource {
 
 /// How long opening waits for another handle to release a busy asset (a stream of the same
 /// file that was just dropped, whose flusher is finishing) before streaming uncached.
-const BUSY_WAIT: Duration = Duration::from_millis(500);
-/// Pause between two attempts to take a busy asset (file locks offer no wait with a deadline).
-const BUSY_POLL: Duration = Duration::from_millis(5);
+pub(crate) const BUSY_WAIT: Duration = Duration::from_millis(500);
 
 /// Opens `key` in `store` as cached storage. A writer elsewhere ([`CacheError::Busy`]) is waited
-/// for briefly, then the stream falls back to an anonymous temp file; so does any other cache
-/// failure (a broken directory must not stop playback), with a warning.
+/// for briefly (see [`AssetStore::open_waiting`]), then the stream falls back to an anonymous
+/// temp file; so does any other cache failure (a broken directory must not stop playback), with
+/// a warning.
 pub(crate) fn open_in(store: &AssetStore, key: &AssetKey) -> Result<StorageResource> {
-    let deadline = Instant::now() + BUSY_WAIT;
-    loop {
-        match store.open(key) {
-            Ok(asset) => return StorageResource::cached(asset),
-            Err(CacheError::Busy { .. }) if Instant::now() < deadline => {
-                std::thread::sleep(BUSY_POLL);
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot use the cache for this stream; streaming uncached");
-                return StorageResource::temp_file();
-            }
+    match store.open_waiting(key, BUSY_WAIT) {
+        Ok(asset) => StorageResource::cached(asset),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot use the cache for this stream; streaming uncached");
+            StorageResource::temp_file()
         }
     }
 }
