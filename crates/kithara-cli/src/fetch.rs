@@ -135,6 +135,7 @@ async fn download(
         StorageKind::Disk(part.to_path_buf())
     };
     let (events, mut opening) = broadcast::channel(16);
+    let src_again = src.clone();
     let config = FileConfig::new(src)
         .downloader(downloader)
         .storage(storage)
@@ -156,6 +157,14 @@ async fn download(
             return Err(e.into());
         }
     };
+    if crate::source::serves_playlist(&stream) {
+        tracing::debug!(
+            url = label,
+            "the server answered with a playlist: fetching it as HLS"
+        );
+        release_part(stream, &src_again, part, args.timeout).await?;
+        return crate::fetch_hls::download(src_again, args, part, label, ui).await;
+    }
     let bar = progress::bytes_bar(stream.len(), ui.progress);
     let cancel = stream.cancel_token().clone();
     let part_kept = part.to_path_buf();
@@ -219,6 +228,35 @@ async fn download(
     let bytes = outcome.context("the download thread failed")??;
     bar.finish_and_clear();
     Ok(bytes)
+}
+
+/// Drops a file stream that turned out to be a playlist and removes what it left in `part`.
+/// A resumable part's index is written by the storage's flusher once the last handle goes, so
+/// this waits (up to `timeout`) until the file is released before removing it.
+async fn release_part(
+    stream: Stream<File>,
+    src: &FileSrc,
+    part: &Path,
+    timeout: Duration,
+) -> Result<()> {
+    stream.cancel_token().cancel();
+    let key = match src {
+        FileSrc::Remote(url) => Some(kithara_storage::AssetKey::new(url)),
+        _ => None,
+    };
+    let part = part.to_path_buf();
+    tokio::task::spawn_blocking(move || -> Result<()> {
+        drop(stream);
+        if let Some(key) = key.filter(|_| part.exists()) {
+            let held = kithara_storage::AssetStore::open_standalone_waiting(&key, &part, timeout)
+                .with_context(|| format!("{} is still in use", part.display()))?;
+            drop(held);
+        }
+        remove_part(&part);
+        Ok(())
+    })
+    .await
+    .context("the download thread failed")?
 }
 
 /// Waits until the disk storage behind `stream` holds the whole resource, refreshing `bar`.

@@ -3,7 +3,8 @@
 //! type feeds it.
 //!
 //! An http(s) URL ending in `.m3u8` opens as HLS (`Stream<Hls>`, a fixed variant with `--variant`);
-//! anything else as a progressive file (`Stream<File>`).
+//! anything else as a progressive file (`Stream<File>`), unless the server answers with a playlist
+//! MIME type ([`is_playlist_type`]): then that stream is dropped and the URL opens as HLS.
 
 use std::{sync::Arc, time::Duration};
 
@@ -118,14 +119,33 @@ pub(crate) fn is_hls(src: &FileSrc) -> bool {
     path.to_ascii_lowercase().ends_with(".m3u8")
 }
 
+/// Whether a `Content-Type` names an HLS playlist (`application/vnd.apple.mpegurl`,
+/// `application/x-mpegurl`, `audio/mpegurl`, `audio/x-mpegurl`; parameters ignored).
+pub(crate) fn is_playlist_type(content_type: Option<&str>) -> bool {
+    let Some(ct) = content_type else {
+        return false;
+    };
+    let essence = ct.split(';').next().unwrap_or_default().trim();
+    [
+        "application/vnd.apple.mpegurl",
+        "application/x-mpegurl",
+        "audio/mpegurl",
+        "audio/x-mpegurl",
+    ]
+    .iter()
+    .any(|t| essence.eq_ignore_ascii_case(t))
+}
+
+/// Whether a file stream turned out to be served as an HLS playlist.
+pub(crate) fn serves_playlist(stream: &Stream<File>) -> bool {
+    is_playlist_type(stream.source().content_type())
+}
+
 /// Opens `src` and probes it: a decoder ready for the first chunk.
 pub(crate) async fn open_any(src: FileSrc, options: &OpenOptions) -> Result<Input> {
     let label = label(&src);
     if is_hls(&src) {
         return open_hls(src, label, options).await;
-    }
-    if options.variant.is_some() {
-        bail!("{label}: --variant selects a variant of an HLS stream; a progressive file has none");
     }
     let origin = match &src {
         FileSrc::Remote(url) => Some(RedactedUrl::new(url)),
@@ -135,6 +155,7 @@ pub(crate) async fn open_any(src: FileSrc, options: &OpenOptions) -> Result<Inpu
             .map(|u| RedactedUrl::new(&u)),
         _ => None,
     };
+    let src_again = src.clone();
     let mut config = FileConfig::new(src)
         .downloader(options.downloader.clone())
         .wait_timeout(options.timeout);
@@ -143,6 +164,14 @@ pub(crate) async fn open_any(src: FileSrc, options: &OpenOptions) -> Result<Inpu
     }
     // The stream's errors name the (redacted) URL.
     let stream = Stream::<File>::new(config).await?;
+    if serves_playlist(&stream) {
+        tracing::debug!(url = %label, "the server answered with a playlist: opening as HLS");
+        drop(stream);
+        return open_hls(src_again, label, options).await;
+    }
+    if options.variant.is_some() {
+        bail!("{label}: --variant selects a variant of an HLS stream; a progressive file has none");
+    }
     let cancel = stream.cancel_token().clone();
     let abort: Arc<dyn Fn() + Send + Sync> = Arc::new(move || cancel.cancel());
     let config = DecoderConfig::builder().maybe_origin(origin).build();

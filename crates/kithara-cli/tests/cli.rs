@@ -225,6 +225,27 @@ fn secrets_in_the_url_never_reach_stderr() {
     }
 }
 
+/// The TS segments of variant 1 of the bundled ladder, in play order.
+fn ts_v1_segments() -> Vec<u8> {
+    let playlist = std::str::from_utf8(
+        kithara_test_support::media::get("hls/ts/v1.m3u8")
+            .unwrap()
+            .bytes,
+    )
+    .unwrap();
+    playlist
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .flat_map(|u| {
+            kithara_test_support::media::get(&format!("hls/ts/{}", u.trim()))
+                .unwrap()
+                .bytes
+                .iter()
+                .copied()
+        })
+        .collect()
+}
+
 #[test]
 fn fetch_of_an_hls_playlist_writes_its_segments_in_order() {
     let server = LoopbackServer::start().unwrap();
@@ -239,26 +260,40 @@ fn fetch_of_an_hls_playlist_writes_its_segments_in_order() {
         "-q",
     ]);
     assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
-    let playlist = std::str::from_utf8(
-        kithara_test_support::media::get("hls/ts/v1.m3u8")
-            .unwrap()
-            .bytes,
-    )
-    .unwrap();
-    let want: Vec<u8> = playlist
-        .lines()
-        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
-        .flat_map(|u| {
-            kithara_test_support::media::get(&format!("hls/ts/{}", u.trim()))
-                .unwrap()
-                .bytes
-                .iter()
-                .copied()
-        })
-        .collect();
     assert!(
-        std::fs::read(&dest).unwrap() == want,
+        std::fs::read(&dest).unwrap() == ts_v1_segments(),
         "the segments, in order"
     );
     assert!(!dir.path().join("v1.ts.part").exists());
+}
+
+#[test]
+fn fetch_detects_a_playlist_by_its_content_type() {
+    let server = LoopbackServer::start().unwrap();
+    server.mount_media("/media");
+    // No `.m3u8` in the URL: only the Content-Type says it is a playlist.
+    let playlist = kithara_test_support::media::get("hls/ts/v1.m3u8").unwrap();
+    server.route(
+        "/media/hls/ts/listen",
+        Route::new(playlist.bytes.to_vec()).content_type("application/vnd.apple.mpegurl"),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let url = server.url("/media/hls/ts/listen").to_string();
+    for (name, extra) in [("resumable.ts", None), ("plain.ts", Some("--no-cache"))] {
+        let dest = dir.path().join(name);
+        let mut args = vec!["fetch", url.as_str(), "-o", dest.to_str().unwrap(), "-q"];
+        args.extend(extra);
+        let out = kithara(&args);
+        assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
+        assert!(
+            std::fs::read(&dest).unwrap() == ts_v1_segments(),
+            "{name}: the segments in order, not the playlist"
+        );
+        let left: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| n.contains(".part"))
+            .collect();
+        assert!(left.is_empty(), "{name}: left behind {left:?}");
+    }
 }

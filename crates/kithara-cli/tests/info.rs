@@ -134,6 +134,25 @@ fn hls_reports_its_variants_and_duration() {
 }
 
 #[test]
+fn a_playlist_served_without_its_extension_is_read_as_hls() {
+    let server = media_server();
+    let master = media::get("hls/master.m3u8").unwrap();
+    server.route(
+        "/media/hls/live-radio",
+        Route::new(master.bytes.to_vec()).content_type("audio/x-mpegurl; charset=utf-8"),
+    );
+    let out = kithara(&[
+        "info",
+        server.url("/media/hls/live-radio").as_str(),
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["codec"], "AAC-LC");
+    assert_eq!(v["variants"].as_array().map(Vec::len), Some(3));
+}
+
+#[test]
 fn usage_errors_exit_2() {
     assert_fails(&kithara(&["info"]), 2, &["URL|PATH"]);
     assert_fails(&kithara(&["info", "a.mp3", "--bogus"]), 2, &["--bogus"]);

@@ -134,7 +134,14 @@ async fn open_remote(url: Url, config: FileConfig) -> Result<StreamParts<File>> 
         config.media_info,
         from_type.unwrap_or_default().or(from_ext),
     );
-    let source = FileSource::remote(resource, handle, config.wait_timeout, timeline, info);
+    let source = FileSource::remote(
+        resource,
+        handle,
+        config.wait_timeout,
+        timeline,
+        info,
+        content_type,
+    );
     guard.disarm();
     Ok(StreamParts::new(source, events, cancel))
 }

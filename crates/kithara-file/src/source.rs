@@ -19,6 +19,7 @@ enum Inner {
         resource: StorageResource,
         peer: PeerHandle,
         wait_timeout: Duration,
+        content_type: Option<String>,
     },
     Local {
         file: fs::File,
@@ -34,12 +35,14 @@ impl FileSource {
         wait_timeout: Duration,
         timeline: Timeline,
         media_info: Option<MediaInfo>,
+        content_type: Option<String>,
     ) -> Self {
         Self {
             inner: Inner::Remote {
                 resource,
                 peer,
                 wait_timeout,
+                content_type,
             },
             timeline,
             media_info,
@@ -76,6 +79,16 @@ impl FileSource {
     pub fn storage(&self) -> Option<&StorageResource> {
         match &self.inner {
             Inner::Remote { resource, .. } => Some(resource),
+            Inner::Local { .. } => None,
+        }
+    }
+
+    /// The `Content-Type` a remote stream was served with (or recorded with its cached copy);
+    /// `None` for a local file or when the server sent none. Lets a caller notice that a URL
+    /// it took for a file is something else, such as an HLS playlist.
+    pub fn content_type(&self) -> Option<&str> {
+        match &self.inner {
+            Inner::Remote { content_type, .. } => content_type.as_deref(),
             Inner::Local { .. } => None,
         }
     }

@@ -63,8 +63,9 @@ impl StorageKind {
         match self {
             Self::Cache(store) => crate::cached::open_in(store, key),
             Self::Resumable(path) => {
-                let asset = AssetStore::open_standalone_waiting(key, path, crate::cached::BUSY_WAIT)
-                    .map_err(crate::Error::Cache)?;
+                let asset =
+                    AssetStore::open_standalone_waiting(key, path, crate::cached::BUSY_WAIT)
+                        .map_err(crate::Error::Cache)?;
                 StorageResource::cached(asset)
             }
             other => other.create(),
