@@ -6,7 +6,7 @@
 //! |---|---|---|
 //! | MPEG audio, ADTS, FLAC, WAV, AIFF, CAF | symphonia's probe restricted to that one reader (plus ID3v2/APE readers for leading tags) | hidden |
 //! | MPEG-TS | [`TsReader`](crate::ts::TsReader) | hidden |
-//! | MP4/M4A, fMP4 | `IsoMp4Reader` | visible: `moov` may sit at the end, and one seek there beats downloading the whole `mdat` |
+//! | MP4/M4A, fMP4 | `IsoMp4Reader` | hidden when the top-level atom headers show `moov` before the media (so a truncated `mdat` still plays); otherwise visible: `moov` sits at the end, and one seek there beats downloading the whole `mdat` |
 //! | Ogg, Matroska | `OggReader`, `MkvReader` | visible: their seek index needs the physical end of the stream |
 //! | no hint | the magic numbers above first, then symphonia's full probe (content sniffing, not extension guessing) | as above; hidden for the probe |
 
@@ -60,6 +60,8 @@ pub(crate) fn open(
         });
     }
     let container = hints.container.or_else(|| magic(&head));
+    let moov_first =
+        container == Some(ContainerFormat::Mp4) && moov_before_media(&mut source, &head, origin)?;
     let mss = MediaSourceStream::new(source, Default::default());
     let opts = FormatOptions::default();
     let unknown = |source: SymError| Error::UnknownFormat {
@@ -84,6 +86,16 @@ pub(crate) fn open(
             }
             Err(OpenError::Sym(e)) => return Err(map_open_error(e, origin, "MPEG-TS", unknown)),
         },
+        Some(ContainerFormat::Mp4) if moov_first => {
+            // `moov` first: the reader needs no seek to open, so the layout stays hidden while
+            // it does. With the length visible, symphonia skips an `mdat` that runs past the end
+            // of the file (a truncated download) and hands out no packet at all; hidden, it
+            // plays the audio that arrived, then reports the end.
+            Box::new(
+                formats::IsoMp4Reader::try_new(mss, opts)
+                    .map_err(|e| map_open_error(e, origin, "MP4", unknown))?,
+            )
+        }
         Some(ContainerFormat::Mp4 | ContainerFormat::Fmp4) => {
             gate.reveal();
             Box::new(
@@ -202,6 +214,80 @@ fn sniff(source: &mut Box<dyn MediaSource>, origin: &Origin) -> Result<Vec<u8>> 
         source.seek(SeekFrom::Start(0)).map_err(io)?;
     }
     Ok(head)
+}
+
+/// Most top-level MP4 atoms looked at before giving up on finding `moov`.
+const MAX_TOP_ATOMS: usize = 32;
+
+/// Whether the MP4 file's `moov` atom comes before its media (`mdat` or `moof`): walks the
+/// top-level atom headers from byte 0 (reading 16 bytes per atom, from `head` while it lasts),
+/// then rewinds. Any doubt (a malformed header, an atom to the end of the file) answers `false`.
+fn moov_before_media(
+    source: &mut Box<dyn MediaSource>,
+    head: &[u8],
+    origin: &Origin,
+) -> Result<bool> {
+    let io = |pos, e| Error::Stream {
+        origin: origin.clone(),
+        pos,
+        source: e,
+    };
+    let mut pos = 0u64;
+    let mut found = false;
+    let mut moved = false;
+    for _ in 0..MAX_TOP_ATOMS {
+        let mut hdr = [0u8; 16];
+        let n = match usize::try_from(pos).ok().and_then(|p| head.get(p..p + 16)) {
+            Some(h) => {
+                hdr.copy_from_slice(h);
+                16
+            }
+            None => {
+                moved = true;
+                source.seek(SeekFrom::Start(pos)).map_err(|e| io(pos, e))?;
+                read_up_to(source, &mut hdr).map_err(|e| io(pos, e))?
+            }
+        };
+        if n < 8 {
+            break;
+        }
+        let size32 = u32::from_be_bytes([hdr[0], hdr[1], hdr[2], hdr[3]]);
+        let size = match size32 {
+            0 => break,
+            1 if n == 16 => u64::from_be_bytes([
+                hdr[8], hdr[9], hdr[10], hdr[11], hdr[12], hdr[13], hdr[14], hdr[15],
+            ]),
+            1 => break,
+            s => u64::from(s),
+        };
+        match &hdr[4..8] {
+            b"moov" => {
+                found = true;
+                break;
+            }
+            b"mdat" | b"moof" => break,
+            _ if size < 8 => break,
+            _ => pos = pos.saturating_add(size),
+        }
+    }
+    if moved {
+        source.seek(SeekFrom::Start(0)).map_err(|e| io(0, e))?;
+    }
+    Ok(found)
+}
+
+/// Reads until `buf` is full or the source ends; the bytes read.
+fn read_up_to(source: &mut Box<dyn MediaSource>, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match source.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
 }
 
 /// An HTML document (after optional BOM and whitespace).
