@@ -178,6 +178,30 @@ fn decode_speed(c: &mut Criterion) {
         g.bench_function("stream_loopback", |bench| {
             bench.iter(|| black_box(b.decode_remote(url_path)))
         });
+        // The read path alone: the stream fully downloaded before the clock starts, so the
+        // download does not compete with the decoder for the CPU.
+        g.bench_function("stream_downloaded", |bench| {
+            bench.iter_custom(|iters| {
+                let mut spent = Duration::ZERO;
+                for _ in 0..iters {
+                    let s = b.open(url_path);
+                    let storage = s.source().storage().unwrap();
+                    let outcome = storage
+                        .wait_range(0..*bytes as u64, Duration::from_secs(30))
+                        .unwrap();
+                    assert_eq!(outcome, kithara_storage::WaitOutcome::Ready);
+                    let started = std::time::Instant::now();
+                    let mut d = Decoder::new(s, DecoderConfig::default()).unwrap();
+                    let mut n = 0;
+                    while let Some(c) = d.next_chunk().unwrap() {
+                        n += c.samples.len();
+                    }
+                    spent += started.elapsed();
+                    black_box(n);
+                }
+                spent
+            })
+        });
         // The transport alone: the same stream read to its end, no decoding.
         g.bench_function("stream_read_only", |bench| {
             bench.iter(|| {
