@@ -62,6 +62,32 @@ impl FileBackend {
             .map_err(|source| io_error("write", &self.path, offset, source))
     }
 
+    /// Grows the file to `len` bytes (a hole where nothing was written) if it is shorter.
+    pub(crate) fn grow_to(&self, len: u64) -> Result<()> {
+        self.grow_impl(len)
+            .map_err(|source| io_error("set_len", &self.path, len, source))
+    }
+
+    #[cfg(unix)]
+    fn grow_impl(&self, len: u64) -> std::io::Result<()> {
+        if self.file.metadata()?.len() < len {
+            self.file.set_len(len)?;
+        }
+        Ok(())
+    }
+
+    #[cfg(not(unix))]
+    fn grow_impl(&self, len: u64) -> std::io::Result<()> {
+        let file = self
+            .file
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if file.metadata()?.len() < len {
+            file.set_len(len)?;
+        }
+        Ok(())
+    }
+
     /// Fills `buf` from `offset`.
     pub(crate) fn read(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
         self.read_impl(offset, buf)

@@ -97,6 +97,11 @@ impl CacheBackend {
             // The length must reach the index before ranges are checked against it.
             let _flushing = lock(&self.rec.flush_lock);
             self.rec.apply_meta();
+            if let Some(len) = self.rec.asset.index().total_len() {
+                // Writes inside the file's length do not change its size, so they do not wait
+                // for the journal while the flusher syncs an earlier batch.
+                self.file.grow_to(len)?;
+            }
         }
         self.file.write(offset, data)?;
         if data.is_empty() {
