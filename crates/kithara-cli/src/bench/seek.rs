@@ -76,6 +76,31 @@ fn seeks(
     Ok((out, wrong))
 }
 
+/// The floor: a bare ranged GET from `t` on the raw client, timed to its first body chunk (the
+/// response is then dropped, so every request needs a new connection, as a seek does).
+fn raw_first_chunks(fx: &Fixture<'_>, url: &url::Url, targets: &[u64]) -> Result<Vec<f64>> {
+    let mut out = Vec::with_capacity(targets.len());
+    for &t in targets {
+        let (client, url) = (fx.client.clone(), url.clone());
+        let took = fx.rt.block_on(async move {
+            let started = Instant::now();
+            let mut resp = client
+                .get(url)
+                .header(reqwest::header::RANGE, format!("bytes={t}-"))
+                .send()
+                .await
+                .and_then(reqwest::Response::error_for_status)
+                .context("raw ranged GET")?;
+            match resp.chunk().await.context("raw ranged GET body")? {
+                Some(c) if !c.is_empty() => Ok(started.elapsed()),
+                _ => bail!("raw ranged GET at {t}: no body"),
+            }
+        })?;
+        out.push(took.as_secs_f64() * 1e3);
+    }
+    Ok(out)
+}
+
 fn median(v: &[f64]) -> Result<f64> {
     Stat::of(v).map(|s| s.median).context("no seek measured")
 }
@@ -92,7 +117,7 @@ pub(crate) fn run(plan: Plan, rt: &Runtime) -> Result<Vec<CaseResult>> {
         Route::new(body.clone()).latency(RTT).throttle(RATE),
     );
     let url = fx.server.url("/seek.bin");
-    let (mut kithara, mut peer) = (vec![], vec![]);
+    let (mut kithara, mut peer, mut raw) = (vec![], vec![], vec![]);
     let (mut peer_seeks, mut peer_wrong) = (0usize, Vec::new());
     for round in 0..plan.rounds {
         let t = targets(len, per_round, 0x5eec + round as u64);
@@ -108,7 +133,9 @@ pub(crate) fn run(plan: Plan, rt: &Runtime) -> Result<Vec<CaseResult>> {
         peer.push(median(&ms)?);
         peer_seeks += t.len();
         peer_wrong.extend(wrong);
+        raw.push(median(&raw_first_chunks(&fx, &url, &t)?)?);
     }
+    let raw = Stat::of(&raw).context("no raw GET measured")?;
     let kithara = Stat::of(&kithara).context("no seek measured")?;
     let peer = Stat::of(&peer).context("no seek measured")?;
     let rtt_ms = RTT.as_secs_f64() * 1e3;
@@ -138,6 +165,20 @@ pub(crate) fn run(plan: Plan, rt: &Runtime) -> Result<Vec<CaseResult>> {
              defaults; {peer_note}",
             RATE >> 20
         )),
+        CaseResult::ratio(
+            "seek.vs_raw_get",
+            "ms",
+            Better::Lower,
+            kithara,
+            "raw ranged GET, first chunk",
+            raw,
+            1.1,
+        )
+        .note(
+            "the floor on this harness: a bare ranged GET at the same targets on the raw \
+             reqwest client, timed to its first body chunk on a new connection; the server's \
+             20 ms sleep and its own work are in both",
+        ),
         CaseResult::alone(
             "seek.vs_rtt",
             "ms",
