@@ -46,6 +46,10 @@ pub struct Asset {
     _held: HeldGuard,
     writable: bool,
     state: Mutex<State>,
+    /// Serialises index writes; each takes its snapshot of the state while holding it, so a
+    /// later write never carries an older index. The write itself (with its `fsync`) runs
+    /// outside the state lock, so recording goes on meanwhile.
+    persist_lock: Mutex<()>,
     _pin: PinGuard,
 }
 
@@ -110,6 +114,7 @@ pub(crate) fn open_locked(
             pending_bytes: 0,
             epoch: 0,
         }),
+        persist_lock: Mutex::new(()),
         _pin: pin,
     };
     match asset.touch() {
@@ -181,8 +186,34 @@ impl Asset {
         }
     }
 
-    fn persist(&self, st: &State) -> CacheResult<()> {
-        fsutil::write_atomic(&self.paths.index, &st.index.encode())
+    /// Applies `change` to the state and, if it returns `true`, writes the resulting index. The
+    /// state lock is held only while `change` runs and the index is encoded: the write and its
+    /// `fsync` happen outside it (under `persist_lock`), so a writer recording ranges never waits
+    /// for the disk.
+    fn update(&self, change: impl FnOnce(&mut State) -> CacheResult<bool>) -> CacheResult<()> {
+        self.update_then(change, || Ok(()))
+    }
+
+    /// [`update`](Self::update), then `after` while index writes are still held back (a
+    /// discard truncates the data file before any later flush records into it).
+    fn update_then(
+        &self,
+        change: impl FnOnce(&mut State) -> CacheResult<bool>,
+        after: impl FnOnce() -> CacheResult<()>,
+    ) -> CacheResult<()> {
+        let _persisting = self
+            .persist_lock
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let encoded = {
+            let mut st = self.state();
+            if !change(&mut st)? {
+                return Ok(());
+            }
+            st.index.encode()
+        };
+        fsutil::write_atomic(&self.paths.index, &encoded)?;
+        after()
     }
 
     /// Identity of the asset.
@@ -308,17 +339,19 @@ impl Asset {
                 file_len,
             });
         }
-        let mut st = self.state();
-        if st.epoch != epoch {
-            return Ok(());
-        }
-        let before = st.index.present.covered();
-        for r in pending.iter() {
-            st.index.present.insert(r);
-        }
-        self.persist(&st)?;
-        self.shared
-            .note_growth(st.index.present.covered().saturating_sub(before));
+        let mut grown = 0;
+        self.update(|st| {
+            if st.epoch != epoch {
+                return Ok(false);
+            }
+            let before = st.index.present.covered();
+            for r in pending.iter() {
+                st.index.present.insert(r);
+            }
+            grown = st.index.present.covered().saturating_sub(before);
+            Ok(true)
+        })?;
+        self.shared.note_growth(grown);
         Ok(())
     }
 
@@ -328,39 +361,42 @@ impl Asset {
     /// [`Asset::discard`] first.
     pub fn set_len(&self, len: u64) -> CacheResult<()> {
         self.writable("set_len")?;
-        let mut st = self.state();
-        if st.index.total_len == Some(len) {
-            return Ok(());
-        }
-        let present_end = st.index.present.max_end().max(st.pending.max_end());
-        if st.index.total_len.is_some() || present_end > len {
-            return Err(CacheError::LengthConflict {
-                id: self.id,
-                requested: len,
-                known: st.index.total_len,
-                present_end,
-            });
-        }
-        st.index.total_len = Some(len);
-        self.persist(&st)
+        self.update(|st| {
+            if st.index.total_len == Some(len) {
+                return Ok(false);
+            }
+            let present_end = st.index.present.max_end().max(st.pending.max_end());
+            if st.index.total_len.is_some() || present_end > len {
+                return Err(CacheError::LengthConflict {
+                    id: self.id,
+                    requested: len,
+                    known: st.index.total_len,
+                    present_end,
+                });
+            }
+            st.index.total_len = Some(len);
+            Ok(true)
+        })
     }
 
     /// Stores the validators of the version being cached and marks it as
     /// validated now.
     pub fn set_validators(&self, validators: Validators) -> CacheResult<()> {
         self.writable("set_validators")?;
-        let mut st = self.state();
-        st.index.validators = validators;
-        st.index.validated_at = Some(SystemTime::now());
-        self.persist(&st)
+        self.update(|st| {
+            st.index.validators = validators;
+            st.index.validated_at = Some(SystemTime::now());
+            Ok(true)
+        })
     }
 
     /// Marks the cached version as confirmed by the server now (for
     /// example after a `304` or a matching `If-Range`).
     pub fn mark_validated(&self) -> CacheResult<()> {
-        let mut st = self.state();
-        st.index.validated_at = Some(SystemTime::now());
-        self.persist(&st)
+        self.update(|st| {
+            st.index.validated_at = Some(SystemTime::now());
+            Ok(true)
+        })
     }
 
     /// Drops all cached data: the server's version changed. The empty index
@@ -368,27 +404,32 @@ impl Asset {
     /// leaves an asset that claims nothing.
     pub fn discard(&self) -> CacheResult<()> {
         self.writable("discard")?;
-        let mut st = self.state();
-        let label = std::mem::take(&mut st.index.label);
-        st.index = AssetIndex::empty(self.id, label);
-        st.pending = RangeSet::new();
-        st.pending_bytes = 0;
-        st.epoch += 1;
-        self.persist(&st)?;
-        self.data
-            .set_len(0)
-            .map_err(io_err("truncate", &self.paths.data))?;
-        fsutil::remove_if_exists(&self.paths.key)?;
-        Ok(())
+        self.update_then(
+            |st| {
+                let label = std::mem::take(&mut st.index.label);
+                st.index = AssetIndex::empty(self.id, label);
+                st.pending = RangeSet::new();
+                st.pending_bytes = 0;
+                st.epoch += 1;
+                Ok(true)
+            },
+            || {
+                self.data
+                    .set_len(0)
+                    .map_err(io_err("truncate", &self.paths.data))?;
+                fsutil::remove_if_exists(&self.paths.key).map(|_| ())
+            },
+        )
     }
 
     /// Marks the asset as used now, for LRU eviction (done on open).
     pub fn touch(&self) -> CacheResult<()> {
-        let mut st = self.state();
-        let now = SystemTime::now();
-        // Strictly later than before, so repeated touches keep their order.
-        st.index.last_access = now.max(st.index.last_access + Duration::from_nanos(1));
-        self.persist(&st)
+        self.update(|st| {
+            let now = SystemTime::now();
+            // Strictly later than before, so repeated touches keep their order.
+            st.index.last_access = now.max(st.index.last_access + Duration::from_nanos(1));
+            Ok(true)
+        })
     }
 
     /// Drops the asset like a crash would: pending ranges are lost.
