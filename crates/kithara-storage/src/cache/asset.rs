@@ -11,12 +11,12 @@ use std::fs::File;
 use std::ops::Range;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use super::error::{io_err, CacheError, CacheResult};
 use super::fsutil;
 use super::held::{self, HeldGuard};
-use super::index::{AssetIndex, Validators};
+use super::index::AssetIndex;
 use super::key::{AssetId, AssetKey};
 use super::layout::AssetPaths;
 use super::store::{PinGuard, StoreShared};
@@ -39,7 +39,7 @@ pub struct Asset {
     pub(super) shared: Arc<StoreShared>,
     pub(super) id: AssetId,
     pub(super) paths: AssetPaths,
-    data: File,
+    pub(super) data: File,
     /// Holds the asset's file lock (exclusive or shared) while it lives.
     _lock: File,
     /// Tells waiters in this process when the lock above is released (drops after it).
@@ -60,13 +60,13 @@ pub(crate) struct Handles {
 }
 
 #[derive(Debug)]
-struct State {
-    index: AssetIndex,
+pub(super) struct State {
+    pub(super) index: AssetIndex,
     /// Ranges written but not yet synced and recorded.
-    pending: RangeSet,
-    pending_bytes: u64,
+    pub(super) pending: RangeSet,
+    pub(super) pending_bytes: u64,
     /// Bumped by `discard`; a flush that straddles it drops its ranges.
-    epoch: u64,
+    pub(super) epoch: u64,
 }
 
 /// Finishes opening once the data file is locked and the asset pinned:
@@ -178,7 +178,7 @@ impl Asset {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn writable(&self, op: &'static str) -> CacheResult<()> {
+    pub(super) fn writable(&self, op: &'static str) -> CacheResult<()> {
         if self.writable {
             Ok(())
         } else {
@@ -190,13 +190,16 @@ impl Asset {
     /// state lock is held only while `change` runs and the index is encoded: the write and its
     /// `fsync` happen outside it (under `persist_lock`), so a writer recording ranges never waits
     /// for the disk.
-    fn update(&self, change: impl FnOnce(&mut State) -> CacheResult<bool>) -> CacheResult<()> {
+    pub(super) fn update(
+        &self,
+        change: impl FnOnce(&mut State) -> CacheResult<bool>,
+    ) -> CacheResult<()> {
         self.update_then(change, || Ok(()))
     }
 
     /// [`update`](Self::update), then `after` while index writes are still held back (a
     /// discard truncates the data file before any later flush records into it).
-    fn update_then(
+    pub(super) fn update_then(
         &self,
         change: impl FnOnce(&mut State) -> CacheResult<bool>,
         after: impl FnOnce() -> CacheResult<()>,
@@ -353,83 +356,6 @@ impl Asset {
         })?;
         self.shared.note_growth(grown);
         Ok(())
-    }
-
-    /// Records the total length in bytes. A different length than the one
-    /// known, or one that cuts off recorded bytes, is a
-    /// [`CacheError::LengthConflict`]: the server's version changed, so
-    /// [`Asset::discard`] first.
-    pub fn set_len(&self, len: u64) -> CacheResult<()> {
-        self.writable("set_len")?;
-        self.update(|st| {
-            if st.index.total_len == Some(len) {
-                return Ok(false);
-            }
-            let present_end = st.index.present.max_end().max(st.pending.max_end());
-            if st.index.total_len.is_some() || present_end > len {
-                return Err(CacheError::LengthConflict {
-                    id: self.id,
-                    requested: len,
-                    known: st.index.total_len,
-                    present_end,
-                });
-            }
-            st.index.total_len = Some(len);
-            Ok(true)
-        })
-    }
-
-    /// Stores the validators of the version being cached and marks it as
-    /// validated now.
-    pub fn set_validators(&self, validators: Validators) -> CacheResult<()> {
-        self.writable("set_validators")?;
-        self.update(|st| {
-            st.index.validators = validators;
-            st.index.validated_at = Some(SystemTime::now());
-            Ok(true)
-        })
-    }
-
-    /// Marks the cached version as confirmed by the server now (for
-    /// example after a `304` or a matching `If-Range`).
-    pub fn mark_validated(&self) -> CacheResult<()> {
-        self.update(|st| {
-            st.index.validated_at = Some(SystemTime::now());
-            Ok(true)
-        })
-    }
-
-    /// Drops all cached data: the server's version changed. The empty index
-    /// is written before the data file is truncated, so a crash in between
-    /// leaves an asset that claims nothing.
-    pub fn discard(&self) -> CacheResult<()> {
-        self.writable("discard")?;
-        self.update_then(
-            |st| {
-                let label = std::mem::take(&mut st.index.label);
-                st.index = AssetIndex::empty(self.id, label);
-                st.pending = RangeSet::new();
-                st.pending_bytes = 0;
-                st.epoch += 1;
-                Ok(true)
-            },
-            || {
-                self.data
-                    .set_len(0)
-                    .map_err(io_err("truncate", &self.paths.data))?;
-                fsutil::remove_if_exists(&self.paths.key).map(|_| ())
-            },
-        )
-    }
-
-    /// Marks the asset as used now, for LRU eviction (done on open).
-    pub fn touch(&self) -> CacheResult<()> {
-        self.update(|st| {
-            let now = SystemTime::now();
-            // Strictly later than before, so repeated touches keep their order.
-            st.index.last_access = now.max(st.index.last_access + Duration::from_nanos(1));
-            Ok(true)
-        })
     }
 
     /// Drops the asset like a crash would: pending ranges are lost.

@@ -3,6 +3,7 @@
 //! crate README ("Persistent cache") for the design.
 
 mod asset;
+mod asset_meta;
 mod codec;
 mod config;
 mod error;
