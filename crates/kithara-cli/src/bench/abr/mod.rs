@@ -199,14 +199,20 @@ pub(crate) fn run(plan: Plan, rt: &Runtime, out: Option<&Path>) -> Result<Vec<Ca
         }
     }
     let scale = LADDER[LADDER.len() - 1] as f64 / SIM_TOP;
+    let real: Vec<String> = (0..LADDER.len())
+        .map(|v| format!("{:.1}", ladder.real_bps(v) / 1e3))
+        .collect();
     let how = format!(
         "kithara-hls' ABR traces (5 min) at the bundled TS ladder's scale (rates × 36/128 = \
-         {scale:.3}), the 30 s ladder looped to {SEGMENTS} segments; time compressed K = {k:.0}× \
-         (player, trace times and rates, and the master's BANDWIDTH all × K; seconds are media \
-         seconds); kithara = BufferRule defaults, peer = the plain ThroughputRule, both with \
-         their initial estimate × K and their estimator's half-lives and 50 ms minimum sample ÷ \
-         K; the HLS peer's abandon check (wall clock) is not scaled; the player reads 0.5 s ahead of its clock; the (trace, rule) replays of \
-         a round run at once"
+         {scale:.3}; its variants, BANDWIDTH 20/28/36 kbit/s, carry {} kbit/s of TS bytes, so \
+         step_down's 48 kbit/s (13.5 here) and oscillating's 50 (14.1) starve even the lowest); \
+         the 30 s ladder looped to {SEGMENTS} segments; time compressed K = {k:.0}× (player, \
+         trace times and rates, and the master's BANDWIDTH all × K; seconds are media seconds); \
+         kithara = BufferRule defaults, peer = the plain ThroughputRule, both with their initial \
+         estimate × K and their estimator's half-lives and 50 ms minimum sample ÷ K; the HLS \
+         peer's abandon check (wall clock) is not scaled; the player reads 0.5 s ahead of its \
+         clock; the (trace, rule) replays of a round run at once",
+        real.join("/")
     );
     let mut rows = Vec::new();
     for (t, (name, trace)) in traces.iter().enumerate() {

@@ -1,5 +1,9 @@
 //! The player of the ABR replay: reads a `Stream<Hls>` at K× the media rate and accounts the time
 //! it waits for bytes (rebuffering), in media seconds.
+//!
+//! Only time spent blocked in a read counts as a stall: when the player's own thread runs late
+//! (scheduling), its clock catches up with the media already read and skips the rest, so a busy
+//! machine does not show up as rebuffering.
 
 use std::{
     io::Read,
@@ -18,6 +22,9 @@ const READ: usize = 1024;
 
 /// How long the player sleeps when it is ahead of its clock.
 const TICK: Duration = Duration::from_millis(2);
+
+/// A read returning sooner than this found its bytes there: no stall.
+const BLOCKED: Duration = Duration::from_millis(2);
 
 /// Playback-position samples, in media seconds.
 const SAMPLE_EVERY: f64 = 0.25;
@@ -50,6 +57,15 @@ impl Clock {
         }
     }
 
+    /// The clock wants `want` media seconds more but the player was late, not starved: it plays
+    /// what it can of the `have` seconds read and drops the rest.
+    pub(super) fn catch_up(&mut self, want: f64, have: f64) {
+        if have > self.pos {
+            self.end_stall();
+            self.pos = (self.pos + want).min(have);
+        }
+    }
+
     /// Closes the stall in progress, if any.
     pub(super) fn end_stall(&mut self) {
         self.longest = self.longest.max(self.current);
@@ -73,13 +89,19 @@ pub(super) fn play(stream: &mut Stream<Hls>, k: f64, opened: Instant) -> Result<
     let mut buf = vec![0u8; READ];
     let mut have = 0.0f64;
     let mut clock = Clock::default();
-    let mut started: Option<(Instant, f64)> = None;
+    let mut started: Option<Instant> = None;
+    let mut startup = 0.0;
     let mut last = Instant::now();
     let mut positions = Vec::new();
     let mut next_sample = 0.0;
     loop {
         let before = have;
+        let playing = started.is_some();
         if have < clock.pos + LEAD {
+            let asked = Instant::now();
+            if playing {
+                clock.catch_up((asked - last).as_secs_f64() * k, before);
+            }
             let n = stream
                 .read(&mut buf)
                 .with_context(|| format!("read at media time {have:.2} s"))?;
@@ -91,27 +113,39 @@ pub(super) fn play(stream: &mut Stream<Hls>, k: f64, opened: Instant) -> Result<
                 .time_position()
                 .map_or(have, |t| t.as_secs_f64())
                 .max(have);
+            let now = Instant::now();
+            let blocked = now - asked;
+            if playing {
+                if blocked >= BLOCKED {
+                    clock.advance(blocked.as_secs_f64() * k, before);
+                } else {
+                    clock.catch_up(blocked.as_secs_f64() * k, before);
+                }
+            }
+            last = now;
         } else {
             std::thread::sleep(TICK);
+            let now = Instant::now();
+            if playing {
+                clock.catch_up((now - last).as_secs_f64() * k, have);
+            }
+            last = now;
         }
-        let now = Instant::now();
-        if started.is_none() {
+        if !playing {
             // Playback starts once the lead is read.
             if have >= LEAD {
-                started = Some((now, (now - opened).as_secs_f64() * k));
-                last = now;
+                started = Some(last);
+                startup = (last - opened).as_secs_f64() * k;
             }
             continue;
         }
-        clock.advance((now - last).as_secs_f64() * k, before);
-        last = now;
         if clock.pos >= next_sample {
-            positions.push(((now - opened).as_secs_f64() * k, clock.pos));
+            positions.push(((last - opened).as_secs_f64() * k, clock.pos));
             next_sample = clock.pos + SAMPLE_EVERY;
         }
     }
     Ok(Played {
-        startup: started.map_or(0.0, |(_, s)| s),
+        startup,
         clock,
         positions,
     })
@@ -137,5 +171,21 @@ mod tests {
         c.advance(2.0, 3.0);
         c.end_stall();
         assert_eq!((c.rebuffer, c.longest), (2.25, 1.5));
+    }
+
+    #[test]
+    fn a_late_player_is_not_a_stall() {
+        let mut c = Clock::default();
+        // Overslept by 2 s with 1 s read: it plays that second and drops the rest.
+        c.catch_up(3.0, 1.0);
+        assert_eq!((c.pos, c.rebuffer), (1.0, 0.0));
+        // Nothing more read: no move, no stall.
+        c.catch_up(1.0, 1.0);
+        assert_eq!((c.pos, c.rebuffer), (1.0, 0.0));
+        // A stall in progress ends once there is media again.
+        c.advance(0.5, 1.0);
+        c.catch_up(0.1, 2.0);
+        assert_eq!((c.rebuffer, c.longest), (0.5, 0.5));
+        assert!((c.pos - 1.1).abs() < 1e-9);
     }
 }

@@ -87,6 +87,16 @@ impl Ladder {
         self.segments[i % self.segments.len()].duration
     }
 
+    /// The rate of variant `v`'s bytes over its media, bits per second (TS overhead included).
+    pub(super) fn real_bps(&self, v: usize) -> f64 {
+        let (mut bytes, mut secs) = (0usize, 0.0);
+        for s in &self.segments {
+            bytes += s.bytes.get(v).map_or(0, |b| b.len());
+            secs += s.duration;
+        }
+        bytes as f64 * 8.0 / secs.max(1e-9)
+    }
+
     /// Whole segments of the bundled ladder.
     pub(super) fn len(&self) -> usize {
         self.segments.len()
@@ -132,7 +142,7 @@ fn mount(fx: &Fixture<'_>, ladder: &Ladder, r: &Replay<'_>, throttle: &ThrottleH
     let mut master = String::from("#EXTM3U\n#EXT-X-VERSION:3\n");
     for (v, bw) in LADDER.iter().enumerate() {
         // The policy compares a wall-clock throughput with these: same time base as the replay.
-        let scaled = (*bw as f64 * r.k).round();
+        let scaled = (*bw as f64 * r.k).round() as u64;
         master.push_str(&format!(
             "#EXT-X-STREAM-INF:BANDWIDTH={scaled},CODECS=\"mp4a.40.2\"\nts/v{v}.m3u8\n"
         ));
@@ -216,7 +226,7 @@ fn played_variants(fx: &Fixture<'_>, r: &Replay<'_>) -> Result<Vec<usize>> {
     let mut by_seq: BTreeMap<usize, usize> = BTreeMap::new();
     let dir = format!("{}/ts/v", r.prefix);
     for rec in fx.server.requests() {
-        if rec.end != Some(ResponseEnd::Completed) {
+        if rec.end != Some(ResponseEnd::Completed) || rec.status != 200 {
             continue;
         }
         let Some(name) = rec.path.strip_prefix(&dir) else {
@@ -226,7 +236,9 @@ fn played_variants(fx: &Fixture<'_>, r: &Replay<'_>) -> Result<Vec<usize>> {
             continue;
         };
         if let (Ok(v), Ok(seq)) = (v.parse::<usize>(), seq.parse::<usize>()) {
-            by_seq.insert(seq, v);
+            if v < LADDER.len() {
+                by_seq.insert(seq, v);
+            }
         }
     }
     (0..r.segments)
