@@ -210,8 +210,10 @@ pub(crate) fn run(plan: Plan, rt: &Runtime, out: Option<&Path>) -> Result<Vec<Ca
          trace times and rates, and the master's BANDWIDTH all × K; seconds are media seconds); \
          kithara = BufferRule defaults, peer = the plain ThroughputRule, both with their initial \
          estimate × K and their estimator's half-lives and 50 ms minimum sample ÷ K; the HLS \
-         peer's abandon check (wall clock) is not scaled; the player reads 0.5 s ahead of its \
-         clock; the (trace, rule) replays of a round run at once",
+         peer's abandon check (wall clock) is not scaled; the player starts once 0.5 s of media is \
+         read, then reads 0.5 s ahead of its clock; a stall runs from a read blocking past the \
+         media read until 0.5 s is read ahead again; the (trace, rule) replays of a round run at \
+         once",
         real.join("/")
     );
     let mut rows = Vec::new();

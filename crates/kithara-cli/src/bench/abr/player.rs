@@ -1,9 +1,10 @@
 //! The player of the ABR replay: reads a `Stream<Hls>` at K× the media rate and accounts the time
 //! it waits for bytes (rebuffering), in media seconds.
 //!
-//! Only time spent blocked in a read counts as a stall: when the player's own thread runs late
-//! (scheduling), its clock catches up with the media already read and skips the rest, so a busy
-//! machine does not show up as rebuffering.
+//! A stall starts when a read blocks past the media read (a player thread that merely runs late,
+//! from scheduling, catches up with the media read and skips the rest instead, so a busy machine
+//! does not show up as rebuffering) and lasts until [`LEAD`] of media is read ahead again, the
+//! condition playback starts on.
 
 use std::{
     io::Read,
@@ -29,8 +30,9 @@ const BLOCKED: Duration = Duration::from_millis(2);
 /// Playback-position samples, in media seconds.
 const SAMPLE_EVERY: f64 = 0.25;
 
-/// The playback clock: media time advances at the clock's rate while there is media to play;
-/// what the clock wants beyond the media read is a stall.
+/// The playback clock: media time advances at the clock's rate while there is media to play.
+/// When a read blocks past the media read, the player stalls; it resumes once [`LEAD`] of media
+/// is read ahead again (the condition it starts on), and everything in between is the stall.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub(super) struct Clock {
     /// Media played, seconds.
@@ -41,33 +43,54 @@ pub(super) struct Clock {
     pub(super) longest: f64,
     /// The stall in progress, seconds.
     current: f64,
+    /// Whether a stall is in progress.
+    stalled: bool,
 }
 
 impl Clock {
-    /// The clock wants `want` media seconds more; `have` media seconds were readable before.
-    pub(super) fn advance(&mut self, want: f64, have: f64) {
+    /// `want` media seconds passed blocked in a read; `have` seconds were read before it.
+    pub(super) fn blocked(&mut self, want: f64, have: f64) {
+        if self.stalled {
+            self.stall(want);
+            return;
+        }
         let can = (have - self.pos).max(0.0);
         if want <= can {
             self.pos += want;
-            self.end_stall();
         } else {
             self.pos = self.pos.max(have);
-            self.rebuffer += want - can;
-            self.current += want - can;
+            self.stalled = true;
+            self.stall(want - can);
         }
     }
 
-    /// The clock wants `want` media seconds more but the player was late, not starved: it plays
-    /// what it can of the `have` seconds read and drops the rest.
-    pub(super) fn catch_up(&mut self, want: f64, have: f64) {
-        if have > self.pos {
-            self.end_stall();
-            self.pos = (self.pos + want).min(have);
+    /// `want` media seconds passed outside a blocking read; `have` seconds are read. Playing,
+    /// the player was late, not starved: it plays what it can of `have` and drops the rest.
+    /// Stalled, the time is part of the stall.
+    pub(super) fn late(&mut self, want: f64, have: f64) {
+        if self.stalled {
+            self.stall(want);
+        } else {
+            self.pos = (self.pos + want).min(have.max(self.pos));
         }
+    }
+
+    /// Ends a stall once `have` is [`LEAD`] ahead of the position.
+    pub(super) fn resume(&mut self, have: f64) {
+        if self.stalled && have - self.pos >= LEAD {
+            self.stalled = false;
+            self.end_stall();
+        }
+    }
+
+    fn stall(&mut self, secs: f64) {
+        self.rebuffer += secs;
+        self.current += secs;
     }
 
     /// Closes the stall in progress, if any.
     pub(super) fn end_stall(&mut self) {
+        self.stalled = false;
         self.longest = self.longest.max(self.current);
         self.current = 0.0;
     }
@@ -100,7 +123,7 @@ pub(super) fn play(stream: &mut Stream<Hls>, k: f64, opened: Instant) -> Result<
         if have < clock.pos + LEAD {
             let asked = Instant::now();
             if playing {
-                clock.catch_up((asked - last).as_secs_f64() * k, before);
+                clock.late((asked - last).as_secs_f64() * k, before);
             }
             let n = stream
                 .read(&mut buf)
@@ -117,17 +140,18 @@ pub(super) fn play(stream: &mut Stream<Hls>, k: f64, opened: Instant) -> Result<
             let blocked = now - asked;
             if playing {
                 if blocked >= BLOCKED {
-                    clock.advance(blocked.as_secs_f64() * k, before);
+                    clock.blocked(blocked.as_secs_f64() * k, before);
                 } else {
-                    clock.catch_up(blocked.as_secs_f64() * k, before);
+                    clock.late(blocked.as_secs_f64() * k, before);
                 }
+                clock.resume(have);
             }
             last = now;
         } else {
             std::thread::sleep(TICK);
             let now = Instant::now();
             if playing {
-                clock.catch_up((now - last).as_secs_f64() * k, have);
+                clock.late((now - last).as_secs_f64() * k, have);
             }
             last = now;
         }
@@ -156,36 +180,35 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_clock_counts_only_what_it_could_not_play() {
+    fn a_stall_lasts_until_the_lead_is_read_again() {
         let mut c = Clock::default();
-        c.advance(1.0, 2.0);
+        c.blocked(1.0, 2.0);
         assert_eq!((c.pos, c.rebuffer), (1.0, 0.0));
-        // 1.5 s wanted, 0.5 s left: a stall of 1 s that goes on.
-        c.advance(1.5, 1.5);
+        // 1.5 s blocked with 0.5 s left: a stall of 1 s.
+        c.blocked(1.5, 1.5);
         assert_eq!((c.pos, c.rebuffer), (1.5, 1.0));
-        c.advance(0.5, 1.5);
+        // A trickle does not end it: the stall goes on until the lead is there.
+        c.resume(1.7);
+        c.late(0.25, 1.7);
+        c.blocked(0.25, 1.7);
         assert_eq!((c.pos, c.rebuffer, c.longest), (1.5, 1.5, 0.0));
-        // Media again: the stall ends, 1.5 s long.
-        c.advance(0.25, 3.0);
-        assert_eq!((c.pos, c.longest), (1.75, 1.5));
-        c.advance(2.0, 3.0);
+        c.resume(2.0);
+        assert_eq!((c.pos, c.longest), (1.5, 1.5));
+        c.blocked(0.25, 2.0);
+        assert_eq!((c.pos, c.rebuffer), (1.75, 1.5));
+        c.blocked(0.5, 2.0);
         c.end_stall();
-        assert_eq!((c.rebuffer, c.longest), (2.25, 1.5));
+        assert_eq!((c.rebuffer, c.longest), (1.75, 1.5));
     }
 
     #[test]
     fn a_late_player_is_not_a_stall() {
         let mut c = Clock::default();
         // Overslept by 2 s with 1 s read: it plays that second and drops the rest.
-        c.catch_up(3.0, 1.0);
+        c.late(3.0, 1.0);
         assert_eq!((c.pos, c.rebuffer), (1.0, 0.0));
         // Nothing more read: no move, no stall.
-        c.catch_up(1.0, 1.0);
+        c.late(1.0, 1.0);
         assert_eq!((c.pos, c.rebuffer), (1.0, 0.0));
-        // A stall in progress ends once there is media again.
-        c.advance(0.5, 1.0);
-        c.catch_up(0.1, 2.0);
-        assert_eq!((c.rebuffer, c.longest), (0.5, 0.5));
-        assert!((c.pos - 1.1).abs() < 1e-9);
     }
 }
