@@ -32,6 +32,9 @@ use super::{
 /// Top of the simulation's ladder (the traces' scale), bits per second.
 const SIM_TOP: f64 = 128_000.0;
 
+/// Top of the bundled ladder, bits per second.
+const TOP: u64 = LADDER[LADDER.len() - 1];
+
 /// Segments played: as many as the simulation plays.
 const SEGMENTS: usize = 150;
 
@@ -114,7 +117,7 @@ impl Rounds {
         let (mut bits, mut secs) = (0.0, 0.0);
         for (i, &v) in o.variants.iter().enumerate() {
             let d = ladder.duration(i);
-            bits += LADDER[v] as f64 * d;
+            bits += LADDER.get(v).copied().unwrap_or(0) as f64 * d;
             secs += d;
         }
         self.kbps.push(bits / secs.max(1e-9) / 1e3);
@@ -128,7 +131,7 @@ type Scaled = (&'static str, Vec<(f64, f64)>);
 
 /// The traces at fixture scale.
 fn traces() -> Result<Vec<Scaled>> {
-    let scale = LADDER[LADDER.len() - 1] as f64 / SIM_TOP;
+    let scale = TOP as f64 / SIM_TOP;
     TRACES
         .iter()
         .map(|(name, csv)| {
@@ -198,7 +201,7 @@ pub(crate) fn run(plan: Plan, rt: &Runtime, out: Option<&Path>) -> Result<Vec<Ca
             }
         }
     }
-    let scale = LADDER[LADDER.len() - 1] as f64 / SIM_TOP;
+    let scale = TOP as f64 / SIM_TOP;
     let real: Vec<String> = (0..LADDER.len())
         .map(|v| format!("{:.1}", ladder.real_bps(v) / 1e3))
         .collect();
@@ -233,7 +236,7 @@ pub(crate) fn run(plan: Plan, rt: &Runtime, out: Option<&Path>) -> Result<Vec<Ca
                     chosen: o
                         .fetched
                         .iter()
-                        .map(|&(at, v)| (at, LADDER[v] as f64 / 1e3))
+                        .filter_map(|&(at, v)| LADDER.get(v).map(|&b| (at, b as f64 / 1e3)))
                         .collect(),
                     buffer: buffer_levels(o),
                 })
