@@ -5,8 +5,10 @@
 //! machine state) and reports the median and the spread (min..max) of each side, their ratio and
 //! the goal from the project's performance issue. See the crate README for the cases.
 
+mod abr;
 mod decoding;
 mod fixture;
+mod hls_start;
 mod idle;
 mod memory;
 mod plot;
@@ -35,6 +37,8 @@ const CASES: &[&str] = &[
     "idle",
     "memory",
     "scale",
+    "hls-start",
+    "abr",
 ];
 
 /// Sizes and rounds of one run.
@@ -80,6 +84,8 @@ pub(crate) fn run(args: BenchArgs, rt: &Runtime) -> Result<()> {
             "idle" => idle::run(plan, rt),
             "memory" => memory::run(plan, rt),
             "wake" => wake::run(plan, args.out.as_deref()),
+            "hls-start" => hls_start::run(plan, rt),
+            "abr" => abr::run(plan, rt, args.out.as_deref()),
             other => bail!("bench case {other} is not implemented"),
         }
         .with_context(|| format!("bench case {case}"))?;

@@ -75,3 +75,124 @@ pub(crate) fn wake_histogram(path: &Path, series: &[(&str, Histogram<u64>)]) -> 
         .map_err(|e| anyhow!("{e}"))
         .with_context(|| format!("could not draw {}", path.display()))
 }
+
+/// One rule's line of an ABR replay plot.
+pub(crate) struct AbrSeries<'a> {
+    /// The rule.
+    pub(crate) name: &'a str,
+    /// `(media s, kbit/s)` of every segment fetched: the bitrate chosen.
+    pub(crate) chosen: Vec<(f64, f64)>,
+    /// `(media s, s)`: media buffered ahead of the player.
+    pub(crate) buffer: Vec<(f64, f64)>,
+}
+
+/// Steps of a piecewise-constant line through `points` up to `end`.
+fn steps(points: &[(f64, f64)], end: f64) -> Vec<(f64, f64)> {
+    let mut out = Vec::with_capacity(points.len() * 2 + 1);
+    for (i, &(x, y)) in points.iter().enumerate() {
+        if i > 0 {
+            out.push((x, points[i - 1].1));
+        }
+        out.push((x, y));
+    }
+    if let Some(&(_, y)) = points.last() {
+        out.push((end, y));
+    }
+    out
+}
+
+/// An ABR replay: available bandwidth and the bitrate each rule chose (top), the buffer level
+/// of each (bottom), over media time.
+pub(crate) fn abr_replay(
+    path: &Path,
+    trace: &str,
+    k: f64,
+    bandwidth: &[(f64, f64)],
+    series: &[AbrSeries<'_>],
+) -> Result<()> {
+    let end = series
+        .iter()
+        .flat_map(|s| s.buffer.iter().chain(&s.chosen).map(|p| p.0))
+        .fold(1.0f64, f64::max);
+    let kbps_max = bandwidth
+        .iter()
+        .map(|p| p.1)
+        .chain(series.iter().flat_map(|s| s.chosen.iter().map(|p| p.1)))
+        .fold(1.0f64, f64::max);
+    let buffer_max = series
+        .iter()
+        .flat_map(|s| s.buffer.iter().map(|p| p.1))
+        .fold(1.0f64, f64::max);
+    let draw = || -> Result<(), Box<dyn std::error::Error>> {
+        let root = SVGBackend::new(path, (900, 640)).into_drawing_area();
+        root.fill(&WHITE)?;
+        let (top, bottom) = root.split_vertically(360);
+        let colors = [RED, BLUE, GREEN, MAGENTA];
+        let mut chart = ChartBuilder::on(&top)
+            .caption(
+                format!("kithara ABR replay, trace {trace} (K = {k:.0}, media time)"),
+                ("sans-serif", 20),
+            )
+            .margin(16)
+            .x_label_area_size(36)
+            .y_label_area_size(60)
+            .build_cartesian_2d(0f64..end, 0f64..kbps_max * 1.1)?;
+        chart
+            .configure_mesh()
+            .x_desc("media time (s)")
+            .y_desc("kbit/s")
+            .draw()?;
+        chart
+            .draw_series(LineSeries::new(
+                steps(bandwidth, end),
+                BLACK.stroke_width(1),
+            ))?
+            .label("available bandwidth")
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK));
+        for (i, s) in series.iter().enumerate() {
+            let color = colors[i % colors.len()];
+            chart
+                .draw_series(LineSeries::new(
+                    steps(&s.chosen, end),
+                    color.stroke_width(2),
+                ))?
+                .label(format!("{}: bitrate chosen", s.name))
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()?;
+        let mut chart = ChartBuilder::on(&bottom)
+            .margin(16)
+            .x_label_area_size(36)
+            .y_label_area_size(60)
+            .build_cartesian_2d(0f64..end, 0f64..buffer_max * 1.1)?;
+        chart
+            .configure_mesh()
+            .x_desc("media time (s)")
+            .y_desc("buffer ahead (s)")
+            .draw()?;
+        for (i, s) in series.iter().enumerate() {
+            let color = colors[i % colors.len()];
+            chart
+                .draw_series(LineSeries::new(
+                    s.buffer.iter().copied(),
+                    color.stroke_width(2),
+                ))?
+                .label(format!("{}: buffer", s.name))
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()?;
+        root.present()?;
+        Ok(())
+    };
+    draw()
+        .map_err(|e| anyhow!("{e}"))
+        .with_context(|| format!("could not draw {}", path.display()))
+}

@@ -162,6 +162,13 @@ impl CaseResult {
         self
     }
 
+    /// Sets a goal the caller checked: its text and whether it is met.
+    pub(crate) fn goal(mut self, goal: &str, met: bool) -> CaseResult {
+        self.goal = goal.to_string();
+        self.met = Some(met);
+        self
+    }
+
     /// Adds a note.
     pub(crate) fn note(mut self, note: impl Into<String>) -> CaseResult {
         self.note = Some(note.into());
@@ -192,6 +199,15 @@ impl<'a> Document<'a> {
 }
 
 fn fmt_stat(s: &Stat, unit: &str) -> String {
+    if s.median == 0.0 && s.max > s.min {
+        // A spread relative to 0 means nothing: the range instead.
+        return format!(
+            "{} {unit} ({}..{})",
+            fmt_num(s.median),
+            fmt_num(s.min),
+            fmt_num(s.max)
+        );
+    }
     format!("{} {unit} ±{:.0}%", fmt_num(s.median), s.spread() * 50.0)
 }
 

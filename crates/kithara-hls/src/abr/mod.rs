@@ -13,6 +13,7 @@ pub mod sim;
 mod throughput;
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use kithara_stream::dl::ThroughputSample;
@@ -195,6 +196,30 @@ pub trait AbrPolicy: Send + fmt::Debug {
 
     /// The current throughput estimate in bits per second, if any.
     fn estimate(&self) -> Option<f64>;
+}
+
+/// Makes the [`AbrPolicy`] of each stream opened with a configuration (see
+/// [`HlsConfig::abr_policy`](crate::HlsConfig::abr_policy)): one fresh policy per stream, so a
+/// cloned configuration never shares a policy's state between streams.
+#[derive(Clone)]
+pub struct AbrPolicyFactory(Arc<dyn Fn() -> Box<dyn AbrPolicy> + Send + Sync>);
+
+impl AbrPolicyFactory {
+    /// A factory calling `make` for every stream opened.
+    pub fn new(make: impl Fn() -> Box<dyn AbrPolicy> + Send + Sync + 'static) -> Self {
+        Self(Arc::new(make))
+    }
+
+    /// A new policy.
+    pub fn make(&self) -> Box<dyn AbrPolicy> {
+        (self.0)()
+    }
+}
+
+impl fmt::Debug for AbrPolicyFactory {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AbrPolicyFactory").finish_non_exhaustive()
+    }
 }
 
 /// Decisions every policy makes the same way, before its own rule: a fixed mode, and a current

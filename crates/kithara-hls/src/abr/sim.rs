@@ -71,6 +71,11 @@ impl Trace {
         }
     }
 
+    /// The points `(start second, kbit/s)`, by ascending time; the first starts at 0.
+    pub fn points(&self) -> &[(f64, f64)] {
+        &self.points
+    }
+
     /// The rate at second `t`, in bits per second.
     fn bps_at(&self, t: f64) -> f64 {
         let i = self.points.partition_point(|&(start, _)| start <= t);

@@ -20,10 +20,16 @@ pub struct ThroughputRule {
 impl ThroughputRule {
     /// The rule with safety factor 0.9 and an initial estimate of 500 kbit/s.
     pub fn new() -> Self {
+        Self::with_config(EstimatorConfig::default(), 500_000)
+    }
+
+    /// The rule with safety factor 0.9, `estimator` settings and `initial_estimate` bits per
+    /// second assumed before the first transfer.
+    pub fn with_config(estimator: EstimatorConfig, initial_estimate: u64) -> Self {
         Self {
-            estimator: BandwidthEstimator::new(EstimatorConfig::default()),
+            estimator: BandwidthEstimator::new(estimator),
             safety: 0.9,
-            initial_estimate: 500_000,
+            initial_estimate,
         }
     }
 }

@@ -8,7 +8,10 @@ use kithara_stream::{dl::Downloader, AbrMode};
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
-use crate::playlist::DEFAULT_MAX_PLAYLIST_BYTES;
+use crate::{
+    abr::{AbrPolicy, AbrPolicyFactory},
+    playlist::DEFAULT_MAX_PLAYLIST_BYTES,
+};
 
 /// Configuration of an [`Hls`](crate::Hls) stream. Build with [`HlsConfig::new`] and the
 /// by-value setters; `.downloader(dl)` (the application's shared downloader) is required.
@@ -46,6 +49,9 @@ pub struct HlsConfig {
     pub events_capacity: usize,
     /// Automatic bitrate switching, or a fixed variant. Default: automatic.
     pub abr_mode: AbrMode,
+    /// Makes the bitrate policy of each stream. Default: none, i.e. kithara's
+    /// [`BufferRule`](crate::abr::BufferRule) with its default settings.
+    pub abr_policy: Option<AbrPolicyFactory>,
     /// Highest variant bitrate to choose, in bits per second. Default: none.
     pub max_bitrate: Option<u64>,
     /// Media kept fetched ahead of the reader. Default: 30 s.
@@ -70,6 +76,7 @@ impl HlsConfig {
             cancel: None,
             events_capacity: 64,
             abr_mode: AbrMode::Auto,
+            abr_policy: None,
             max_bitrate: None,
             buffer_ahead: Duration::from_secs(30),
             live_start_offset: None,
@@ -124,6 +131,27 @@ impl HlsConfig {
     #[must_use]
     pub fn abr_mode(mut self, mode: AbrMode) -> Self {
         self.abr_mode = mode;
+        self
+    }
+
+    /// Chooses variants with the policy `make` returns (called once per stream opened with this
+    /// configuration) instead of kithara's [`BufferRule`](crate::abr::BufferRule). The mode, the
+    /// cap and the exclusions after failures still apply: they are part of the policy's
+    /// [`AbrContext`](crate::abr::AbrContext).
+    ///
+    /// ```
+    /// use kithara_hls::{abr::{AbrPolicy, ThroughputRule}, HlsConfig};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let config = HlsConfig::new("https://cdn.example/master.m3u8".parse()?)
+    ///     .abr_policy(|| Box::new(ThroughputRule::new()) as Box<dyn AbrPolicy>);
+    /// # let _ = config; Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn abr_policy(
+        mut self,
+        make: impl Fn() -> Box<dyn AbrPolicy> + Send + Sync + 'static,
+    ) -> Self {
+        self.abr_policy = Some(AbrPolicyFactory::new(make));
         self
     }
 

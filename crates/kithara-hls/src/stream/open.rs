@@ -25,7 +25,7 @@ use super::{
     HlsEvent,
 };
 use crate::{
-    abr::{AbrContext, Reason},
+    abr::{AbrContext, AbrPolicyFactory, Reason},
     playlist::{parse_any, parse_media, ParseOptions, Playlist},
     Hls,
 };
@@ -50,7 +50,10 @@ impl StreamType for Hls {
         let fetch = |url| fetch_body(&dl, url, config.headers.clone(), options.max_bytes, &cancel);
         let top = fetch(config.url.clone()).await?;
         let parsed = parse_any(&top.bytes, &top.url, &options).map_err(Error::protocol)?;
-        let mut policy = default_policy();
+        let mut policy = config
+            .abr_policy
+            .as_ref()
+            .map_or_else(default_policy, AbrPolicyFactory::make);
         let (mut set, first) = match parsed {
             Playlist::Master(master) => {
                 let set = VariantSet::from_master(&master, config.language.as_deref());

@@ -131,3 +131,73 @@ async fn a_throttled_network_switches_down_and_a_recovered_one_back_up() {
     let events_seen = 2; // the down and the up switch asserted above
     assert!(switches >= events_seen, "{switches} switch boundaries");
 }
+
+/// Always the lowest variant, counting how often it was asked.
+#[derive(Debug)]
+struct AlwaysFirst(Arc<std::sync::atomic::AtomicUsize>);
+
+impl kithara_hls::abr::AbrPolicy for AlwaysFirst {
+    fn on_transfer(&mut self, _bytes: u64, _elapsed: Duration) {}
+
+    fn decide(
+        &mut self,
+        _ctx: &kithara_hls::abr::AbrContext<'_>,
+    ) -> Option<kithara_hls::abr::Decision> {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        Some(kithara_hls::abr::Decision::new(0, Reason::Hold))
+    }
+
+    fn estimate(&self) -> Option<f64> {
+        None
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_configured_policy_chooses_every_segment() {
+    let server = server();
+    let dl = downloader();
+    let url = server.url("/media/hls/master.m3u8");
+    // kithara's rule starts a fast network on the top variant.
+    let s = open(&dl, url.clone(), |c| c).await.unwrap();
+    let (_, bytes) = read_all(s).await;
+    bytes.unwrap();
+    let default_paths: Vec<String> = server.requests().into_iter().map(|r| r.path).collect();
+    assert!(
+        default_paths.iter().any(|p| p.contains("/ts/v2-")),
+        "{default_paths:?}"
+    );
+    server.clear_log();
+    // A policy that always answers variant 0, made once for the stream.
+    let made = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let asked = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (m, a) = (made.clone(), asked.clone());
+    let s = open(&dl, url, move |c| {
+        c.abr_policy(move || {
+            m.fetch_add(1, Ordering::Relaxed);
+            Box::new(AlwaysFirst(a.clone()))
+        })
+    })
+    .await
+    .unwrap();
+    let (s, bytes) = read_all(s).await;
+    let bytes = bytes.unwrap();
+    assert_eq!(s.len(), Some(bytes.len() as u64));
+    let segments: Vec<String> = server
+        .requests()
+        .into_iter()
+        .map(|r| r.path)
+        .filter(|p| p.ends_with(".ts"))
+        .collect();
+    let expected: Vec<String> = playlist_uris("hls/ts/v0.m3u8")
+        .into_iter()
+        .map(|u| format!("/media/hls/ts/{u}"))
+        .collect();
+    assert_eq!(segments, expected, "only variant 0's segments, each once");
+    assert_eq!(made.load(Ordering::Relaxed), 1, "one policy for the stream");
+    assert!(asked.load(Ordering::Relaxed) >= expected.len());
+    let total: usize = expected
+        .iter()
+        .map(|p| file(p.trim_start_matches("/media/")).len())
+        .sum();
+    assert_eq!(bytes.len(), total, "the stream is variant 0's segments");
+}
