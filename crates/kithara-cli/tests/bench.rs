@@ -22,6 +22,7 @@ const ROWS: &[&str] = &[
     "decode.mp3",
     "decode.flac",
     "seek.vs_stream_download",
+    "seek.vs_raw_get",
     "seek.vs_rtt",
     "wake.memory.p50",
     "wake.memory.p99",

@@ -3,7 +3,10 @@
 //! with kithara's rule (`BufferRule`) and once with a plain throughput rule.
 //!
 //! Scaling: the traces are written for a 32/64/128 kbit/s ladder, the bundled ladder is
-//! 20/28/36 kbit/s, so every rate is multiplied by 36/128. Time is compressed by K: the player
+//! 20/28/36 kbit/s (BANDWIDTH; its TS bytes run a little faster). Rates are mapped variant to
+//! variant: linearly between the simulation's variant i and i + 1 onto the bundled variants' real
+//! byte rates, proportionally below the lowest and above the top, so a trace that sits between
+//! two variants of the simulation's ladder sits between the same two here. Time is compressed by K: the player
 //! reads K× faster than real time and the trace's times are divided by K and its rates
 //! multiplied by K; the master playlist's BANDWIDTH values are multiplied by K too, so that the
 //! rule compares its wall-clock throughput with bitrates in the same time base. The buffer
@@ -29,11 +32,8 @@ use super::{
     Plan,
 };
 
-/// Top of the simulation's ladder (the traces' scale), bits per second.
-const SIM_TOP: f64 = 128_000.0;
-
-/// Top of the bundled ladder, bits per second.
-const TOP: u64 = LADDER[LADDER.len() - 1];
+/// The simulation's ladder (the traces' scale), bits per second.
+const SIM_LADDER: [f64; 3] = [32_000.0, 64_000.0, 128_000.0];
 
 /// Segments played: as many as the simulation plays.
 const SEGMENTS: usize = 150;
@@ -129,9 +129,24 @@ impl Rounds {
 /// A trace at fixture scale: its name and `(start media second, bits per second)` points.
 type Scaled = (&'static str, Vec<(f64, f64)>);
 
+/// Maps a rate of the traces' scale onto the bundled ladder whose variants carry `real` bits per
+/// second: linear between corresponding variants, proportional outside the ladder.
+fn to_fixture(bps: f64, real: &[f64; 3]) -> f64 {
+    let sim = SIM_LADDER;
+    if bps <= sim[0] {
+        return bps * real[0] / sim[0];
+    }
+    for i in 1..sim.len() {
+        if bps <= sim[i] {
+            let f = (bps - sim[i - 1]) / (sim[i] - sim[i - 1]);
+            return real[i - 1] + f * (real[i] - real[i - 1]);
+        }
+    }
+    bps * real[2] / sim[2]
+}
+
 /// The traces at fixture scale.
-fn traces() -> Result<Vec<Scaled>> {
-    let scale = TOP as f64 / SIM_TOP;
+fn traces(real: &[f64; 3]) -> Result<Vec<Scaled>> {
     TRACES
         .iter()
         .map(|(name, csv)| {
@@ -139,7 +154,7 @@ fn traces() -> Result<Vec<Scaled>> {
             let points = t
                 .points()
                 .iter()
-                .map(|&(s, kbps)| (s, kbps * 1e3 * scale))
+                .map(|&(s, kbps)| (s, to_fixture(kbps * 1e3, real)))
                 .collect();
             Ok((*name, points))
         })
@@ -150,7 +165,8 @@ fn traces() -> Result<Vec<Scaled>> {
 pub(crate) fn run(plan: Plan, rt: &Runtime, out: Option<&Path>) -> Result<Vec<CaseResult>> {
     let k: f64 = if plan.quick { 30.0 } else { 10.0 };
     let ladder = Ladder::bundled()?;
-    let traces = traces()?;
+    let real = [ladder.real_bps(0), ladder.real_bps(1), ladder.real_bps(2)];
+    let traces = traces(&real)?;
     let fx = Fixture::new(rt, 16)?;
     // results[trace][rule]; first[trace][rule]: the first round's outcome, for the plots.
     let mut results: Vec<[Rounds; 2]> = traces.iter().map(|_| Default::default()).collect();
@@ -201,14 +217,14 @@ pub(crate) fn run(plan: Plan, rt: &Runtime, out: Option<&Path>) -> Result<Vec<Ca
             }
         }
     }
-    let scale = TOP as f64 / SIM_TOP;
-    let real: Vec<String> = (0..LADDER.len())
-        .map(|v| format!("{:.1}", ladder.real_bps(v) / 1e3))
-        .collect();
+    let real_kbps: Vec<String> = real.iter().map(|r| format!("{:.1}", r / 1e3)).collect();
+    let at = |kbps: f64| to_fixture(kbps * 1e3, &real) / 1e3;
     let how = format!(
-        "kithara-hls' ABR traces (5 min) at the bundled TS ladder's scale (rates × 36/128 = \
-         {scale:.3}; its variants, BANDWIDTH 20/28/36 kbit/s, carry {} kbit/s of TS bytes, so \
-         step_down's 48 kbit/s (13.5 here) and oscillating's 50 (14.1) starve even the lowest); \
+        "kithara-hls' ABR traces (5 min, written for a 32/64/128 kbit/s ladder) mapped variant \
+         to variant onto the bundled TS ladder (BANDWIDTH 20/28/36 kbit/s carrying {} kbit/s of \
+         TS bytes): linear between variants, proportional outside, so step_down's 48 kbit/s \
+         becomes {:.1} and oscillating's 50 becomes {:.1}, between the two lowest variants as in \
+         the simulation; \
          the 30 s ladder looped to {SEGMENTS} segments; time compressed K = {k:.0}× (player, \
          trace times and rates, and the master's BANDWIDTH all × K; seconds are media seconds); \
          kithara = BufferRule defaults, peer = the plain ThroughputRule, both with their initial \
@@ -217,7 +233,9 @@ pub(crate) fn run(plan: Plan, rt: &Runtime, out: Option<&Path>) -> Result<Vec<Ca
          read, then reads 0.5 s ahead of its clock; a stall runs from a read blocking past the \
          media read until 0.5 s is read ahead again; the (trace, rule) replays of a round run at \
          once",
-        real.join("/")
+        real_kbps.join("/"),
+        at(48.0),
+        at(50.0),
     );
     let mut rows = Vec::new();
     for (t, (name, trace)) in traces.iter().enumerate() {
