@@ -16,9 +16,9 @@ use tokio::sync::broadcast;
 use super::{
     abr_control::AbrShared,
     config::HlsConfig,
-    fetch::fetch_body,
     layout::Layout,
     peer::{default_policy, label, HlsPeer},
+    playlist_cache::PlaylistLoader,
     shared::{timing, Shared, State},
     source::HlsSource,
     variants::VariantSet,
@@ -47,11 +47,19 @@ impl StreamType for Hls {
         };
         let guard = cancel.clone().drop_guard();
         let options = ParseOptions::default().max_bytes(config.max_playlist_bytes);
-        let fetch = |url| fetch_body(&dl, url, config.headers.clone(), options.max_bytes, &cancel);
-        let top = fetch(config.url.clone()).await?;
+        let (events, _) = broadcast::channel(config.events_capacity.max(1));
+        // VOD playlists go through the persistent cache when the storage is one; live ones never.
+        let playlists = PlaylistLoader {
+            dl: dl.clone(),
+            cache: config.storage.store().cloned(),
+            headers: config.headers.clone(),
+            cap: options.max_bytes,
+            events: events.clone(),
+        };
+        let top = playlists.load(config.url.clone(), &cancel).await?;
         let parsed = parse_any(&top.bytes, &top.url, &options).map_err(Error::protocol)?;
         let mut policy = default_policy();
-        let (mut set, first) = match parsed {
+        let (mut set, first, master) = match parsed {
             Playlist::Master(master) => {
                 let set = VariantSet::from_master(&master, config.language.as_deref());
                 let ladder = set.bitrates();
@@ -68,9 +76,9 @@ impl StreamType for Hls {
                             .map_or(0, |d| d.variant)
                     }
                 };
-                (set, first)
+                (set, first, true)
             }
-            Playlist::Media(media) => (VariantSet::single(media), 0),
+            Playlist::Media(media) => (VariantSet::single(media), 0, false),
         };
         if set.playlist(first).is_none() {
             let url = set.url(first).cloned().ok_or_else(|| {
@@ -78,9 +86,16 @@ impl StreamType for Hls {
                     url: RedactedUrl::new(&top.url),
                 })
             })?;
-            let body = fetch(url).await?;
+            let body = playlists.load(url.clone(), &cancel).await?;
             let media = parse_media(&body.bytes, &body.url, &options).map_err(Error::protocol)?;
+            if !media.is_live() {
+                playlists.store(&url, &body);
+            }
             set.install(first, media);
+        }
+        // A master is kept only for a VOD stream, once its played media playlist says so.
+        if set.playlist(first).is_some_and(|p| !p.is_live()) || !master {
+            playlists.store(&config.url, &top);
         }
         let Some(played) = set.playlist(first).cloned() else {
             return Err(Error::Cancelled);
@@ -101,7 +116,6 @@ impl StreamType for Hls {
         if !live {
             timeline.set_duration(played.duration());
         }
-        let (events, _) = broadcast::channel(config.events_capacity.max(1));
         let abr = Arc::new(AbrShared::new(
             set.len(),
             config.abr_mode,
@@ -120,6 +134,7 @@ impl StreamType for Hls {
             options,
             buffer_ahead: config.buffer_ahead,
             file_backed: !matches!(config.storage, kithara_storage::StorageKind::Memory),
+            playlists,
             cancel: cancel.clone(),
         });
         let peer = dl.register(HlsPeer::new(shared, label(&config.url)));

@@ -8,5 +8,6 @@
 
 mod abr;
 mod behaviour;
+mod cache;
 mod common;
 mod vod;

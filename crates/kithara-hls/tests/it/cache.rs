@@ -1,0 +1,416 @@
+//! The persistent cache under `Stream<Hls>`: offline replay of every VOD form (TS, fMP4 with its
+//! init section, byte ranges, AES-128 with and without key caching), live playlists never served
+//! from it, and resuming what an earlier session left half fetched.
+
+use std::time::Duration;
+
+use kithara_hls::{Hls, HlsConfig};
+use kithara_storage::{AssetKey, AssetStore, AssetStoreConfig, StorageKind};
+use kithara_stream::{
+    dl::{Downloader, DownloaderConfig, RetryPolicy},
+    AbrMode, Stream,
+};
+use kithara_test_support::{Fault, RequestRecord, ResponseEnd, Route};
+
+use crate::common::*;
+
+fn store(dir: &std::path::Path, f: impl FnOnce(&mut AssetStoreConfig)) -> AssetStore {
+    let mut config = AssetStoreConfig::builder().dir(dir).build();
+    f(&mut config);
+    AssetStore::new(config).expect("cache opens")
+}
+
+/// A downloader that gives up on a refused connection at once (the server of an offline replay
+/// is gone; retrying it only takes time).
+fn impatient() -> Downloader {
+    Downloader::new(
+        DownloaderConfig::builder()
+            .system_proxy(false)
+            .retry(RetryPolicy::builder().max_attempts(1).build())
+            .build(),
+    )
+    .expect("the HTTP client builds")
+}
+
+/// The expected bytes of a fixed-variant read: the init (if any), then every segment.
+fn expected(dir: &str, playlist: &str, init: Option<&str>) -> Vec<u8> {
+    let mut out = Vec::new();
+    if let Some(i) = init {
+        out.extend_from_slice(file(&format!("hls/{dir}/{i}")));
+    }
+    for uri in playlist_uris(&format!("hls/{dir}/{playlist}")) {
+        out.extend_from_slice(file(&format!("hls/{dir}/{uri}")));
+    }
+    out
+}
+
+/// Opens `url` with the cache `store`.
+async fn open_cached(
+    dl: &Downloader,
+    url: url::Url,
+    cache: &AssetStore,
+    f: impl FnOnce(HlsConfig) -> HlsConfig,
+) -> kithara_stream::Result<Stream<Hls>> {
+    open(dl, url, |c| f(c.storage(StorageKind::Cache(cache.clone())))).await
+}
+
+/// Drops the stream and waits until its peer is idle (its cached assets are then released).
+async fn close(s: Stream<Hls>) {
+    let peer = s.source().peer().clone();
+    drop(s);
+    tokio::time::timeout(PATIENCE, peer.idle())
+        .await
+        .expect("peer goes idle after the stream is dropped");
+}
+
+/// The cached asset of a whole segment, opened as a stream would (waiting briefly for the last
+/// stream's handles to go).
+async fn cached_segment(cache: &AssetStore, seg: url::Url) -> kithara_storage::StorageResource {
+    let kind = StorageKind::Cache(cache.clone());
+    tokio::task::spawn_blocking(move || {
+        kind.create_for(&AssetKey::new(&seg).with_segment(seg.as_str(), None))
+            .unwrap()
+    })
+    .await
+    .unwrap()
+}
+
+/// Reads the whole stream once online (checking the bytes), closes it and stops the server; then
+/// plays it again from the cache and returns what the offline run read.
+async fn replay_offline(
+    path: &str,
+    cache: &AssetStore,
+    want: &[u8],
+    f: impl Fn(HlsConfig) -> HlsConfig,
+) -> (std::io::Result<Vec<u8>>, url::Url) {
+    let server = server();
+    let url = server.url(path);
+    let dl = downloader();
+    let s = open_cached(&dl, url.clone(), cache, &f).await.unwrap();
+    let (s, got) = read_all(s).await;
+    assert!(got.unwrap() == want, "the online run reads the fixture");
+    close(s).await;
+    drop(server);
+    let dl = impatient();
+    let s = open_cached(&dl, url.clone(), cache, &f)
+        .await
+        .expect("a cached VOD opens with the server gone");
+    let (s, got) = read_all(s).await;
+    close(s).await;
+    (got, url)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ts_vod_replays_from_the_cache_with_the_server_gone() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = store(tmp.path(), |_| {});
+    let want = expected("ts", "v1.m3u8", None);
+    let got = replay_offline("/media/hls/master.m3u8", &cache, &want, |c| {
+        c.abr_mode(AbrMode::Fixed(1))
+    })
+    .await
+    .0;
+    assert!(got.unwrap() == want, "the offline run reads the same bytes");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_fmp4_vod_replays_its_init_section_and_segments_offline() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = store(tmp.path(), |_| {});
+    let want = expected("fmp4", "v2.m3u8", Some("v2-init.mp4"));
+    let got = replay_offline("/media/hls/master-fmp4.m3u8", &cache, &want, |c| {
+        c.abr_mode(AbrMode::Fixed(2))
+    })
+    .await
+    .0;
+    assert!(got.unwrap() == want);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn byte_range_segments_replay_offline_as_assets_of_their_own() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = store(tmp.path(), |_| {});
+    let want = file("hls/byterange/v0.ts").to_vec();
+    let (got, _) = replay_offline("/media/hls/byterange/v0.m3u8", &cache, &want, |c| c).await;
+    assert!(got.unwrap() == want);
+    // One asset per range (and one for the playlist): no range was stored as the whole file.
+    let ranges = std::str::from_utf8(file("hls/byterange/v0.m3u8"))
+        .unwrap()
+        .matches("#EXT-X-BYTERANGE:")
+        .count();
+    let entries = cache.list().unwrap();
+    let segments = entries
+        .iter()
+        .filter(|e| e.label.as_deref().is_some_and(|l| l.contains("v0.ts [")))
+        .count();
+    assert_eq!(segments, ranges, "{entries:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_online_replay_costs_a_head_per_playlist_and_no_segment_request() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = store(tmp.path(), |_| {});
+    let server = server();
+    let url = server.url("/media/hls/master-fmp4.m3u8");
+    let dl = downloader();
+    let fixed = |c: HlsConfig| c.abr_mode(AbrMode::Fixed(0));
+    let want = expected("fmp4", "v0.m3u8", Some("v0-init.mp4"));
+    let s = open_cached(&dl, url.clone(), &cache, fixed).await.unwrap();
+    let (s, got) = read_all(s).await;
+    assert!(got.unwrap() == want);
+    close(s).await;
+    server.clear_log();
+    let s = open_cached(&dl, url.clone(), &cache, fixed).await.unwrap();
+    let (s, got) = read_all(s).await;
+    assert!(got.unwrap() == want);
+    close(s).await;
+    let seen: Vec<(String, String)> = server
+        .requests()
+        .iter()
+        .map(|r| (r.method.to_string(), r.path.clone()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("HEAD".to_owned(), "/media/hls/master-fmp4.m3u8".to_owned()),
+            ("HEAD".to_owned(), "/media/hls/fmp4/v0.m3u8".to_owned()),
+        ],
+        "the playlists are revalidated, nothing else is asked for"
+    );
+    // Validated recently enough: not even the playlists are asked for.
+    let fresh = store(tmp.path(), |c| {
+        c.metadata_freshness = Duration::from_secs(3600);
+    });
+    server.clear_log();
+    let s = open_cached(&dl, url, &fresh, fixed).await.unwrap();
+    let (s, got) = read_all(s).await;
+    assert!(got.unwrap() == want);
+    close(s).await;
+    assert_eq!(server.requests().len(), 0, "{:#?}", server.requests());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_encrypted_vod_replays_offline_with_key_caching_on() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = store(tmp.path(), |c| c.cache_keys = true);
+    let want = expected("ts", "v0.m3u8", None);
+    let (got, url) = replay_offline("/media/hls/aes/v0.m3u8", &cache, &want, |c| c).await;
+    assert!(got.unwrap() == want, "plaintext equals the clear TS");
+    // The segment asset holds the ciphertext the server sent, and the key beside it.
+    let res = cached_segment(&cache, url.join("v0-00.ts").unwrap()).await;
+    let asset = res.asset().expect("segment cached");
+    assert_eq!(
+        std::fs::read(asset.data_path()).unwrap(),
+        file("hls/aes/v0-00.ts"),
+        "the ciphertext is cached, not the plaintext"
+    );
+    assert_eq!(
+        asset.key().unwrap().as_deref(),
+        Some(file("hls/aes/v0.key"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_encrypted_vod_offline_without_key_caching_fails_naming_the_key() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = store(tmp.path(), |_| {});
+    let want = expected("ts", "v0.m3u8", None);
+    let (got, url) = replay_offline("/media/hls/aes/v0.m3u8", &cache, &want, |c| c).await;
+    let err = got.unwrap_err();
+    let typed = kithara_stream::Error::from_io(&err).expect("typed");
+    match typed {
+        kithara_stream::Error::Protocol(p) => match p.downcast_ref::<kithara_hls::Error>() {
+            Some(kithara_hls::Error::KeyFetch { uri, .. }) => {
+                assert!(uri.as_str().ends_with("/media/hls/aes/v0.key"), "{uri}");
+            }
+            other => panic!("{typed}: {other:?}"),
+        },
+        other => panic!("{other}"),
+    }
+    // No key reached the disk.
+    let res = cached_segment(&cache, url.join("v0-00.ts").unwrap()).await;
+    let asset = res.asset().expect("segment cached");
+    assert_eq!(asset.key().unwrap(), None);
+}
+
+/// A live playlist over the v0 TS segments: the window `first..=last`, no `ENDLIST`.
+fn live_playlist(first: usize, last: usize) -> String {
+    let uris = playlist_uris("hls/ts/v0.m3u8");
+    let mut p = format!(
+        "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:1\n#EXT-X-MEDIA-SEQUENCE:{first}\n"
+    );
+    for uri in &uris[first..=last] {
+        p.push_str(&format!("#EXTINF:1.0,\nts/{uri}\n"));
+    }
+    p
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_playlist_is_neither_stored_nor_served_from_the_cache() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = store(tmp.path(), |c| c.offline_first = true);
+    let server = server();
+    server.route("/media/hls/live.m3u8", Route::new(live_playlist(0, 2)));
+    let url = server.url("/media/hls/live.m3u8");
+    let dl = downloader();
+    let head = |s: Stream<Hls>| async move {
+        tokio::task::spawn_blocking(move || {
+            let mut s = s;
+            let mut buf = [0u8; 188];
+            std::io::Read::read_exact(&mut s, &mut buf).map(|()| (s, buf))
+        })
+        .await
+        .unwrap()
+    };
+    let first = file(&format!("hls/ts/{}", playlist_uris("hls/ts/v0.m3u8")[0]));
+    let s = open_cached(&dl, url.clone(), &cache, |c| c).await.unwrap();
+    let (s, got) = head(s).await.unwrap();
+    assert_eq!(&got[..], &first[..188]);
+    close(s).await;
+    assert!(
+        cache.list().unwrap().is_empty(),
+        "nothing of a live stream is stored: {:#?}",
+        cache.list().unwrap()
+    );
+    server.clear_log();
+    let s = open_cached(&dl, url, &cache, |c| c).await.unwrap();
+    let (s, got) = head(s).await.unwrap();
+    assert_eq!(&got[..], &first[..188]);
+    close(s).await;
+    let playlist_gets = server
+        .requests()
+        .iter()
+        .filter(|r| r.method == http::Method::GET && r.path == "/media/hls/live.m3u8")
+        .count();
+    assert!(
+        playlist_gets >= 1,
+        "the second open fetches the playlist again"
+    );
+}
+
+/// The segment requests of a log: (path, range) of each GET of a `.ts`.
+fn segment_gets(log: &[RequestRecord]) -> Vec<&RequestRecord> {
+    log.iter()
+        .filter(|r| r.method == http::Method::GET && r.path.ends_with(".ts"))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_half_played_vod_fetches_only_what_is_missing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = store(tmp.path(), |_| {});
+    let server = server();
+    let url = server.url("/media/hls/ts/v1.m3u8");
+    let dl = downloader();
+    let want = expected("ts", "v1.m3u8", None);
+    let uris = playlist_uris("hls/ts/v1.m3u8");
+    let short = |c: HlsConfig| c.buffer_ahead(Duration::from_secs(4));
+    // Session 1: the first few kilobytes; once the fetches it started are over, it is dropped.
+    let s = open_cached(&dl, url.clone(), &cache, short).await.unwrap();
+    let (s, head) = tokio::task::spawn_blocking(move || {
+        let mut s = s;
+        let mut buf = vec![0u8; 8 * 1024];
+        std::io::Read::read_exact(&mut s, &mut buf).map(|()| (s, buf))
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert!(head[..] == want[..head.len()]);
+    assert!(
+        server
+            .wait_until_async(PATIENCE, |log, _| log.iter().all(|r| r.end.is_some()))
+            .await
+    );
+    close(s).await;
+    let first = server.requests();
+    let whole = |r: &&RequestRecord| {
+        r.end == Some(ResponseEnd::Completed)
+            && r.bytes_sent == file(&r.path["/media/".len()..]).len() as u64
+    };
+    let fetched: Vec<String> = segment_gets(&first)
+        .into_iter()
+        .filter(whole)
+        .map(|r| r.path.clone())
+        .collect();
+    assert!(
+        !fetched.is_empty() && fetched.len() < uris.len(),
+        "{fetched:?}"
+    );
+    server.clear_log();
+    // Session 2: everything, fetching only what session 1 did not.
+    let s = open_cached(&dl, url, &cache, short).await.unwrap();
+    let (s, got) = read_all(s).await;
+    assert!(got.unwrap() == want);
+    close(s).await;
+    let second = server.requests();
+    for r in segment_gets(&second) {
+        assert!(
+            !fetched.contains(&r.path),
+            "{} was fetched whole in session 1 and again in session 2",
+            r.path
+        );
+    }
+    for uri in &uris {
+        let path = format!("/media/hls/ts/{uri}");
+        let again = segment_gets(&second).iter().any(|r| r.path == path);
+        assert!(
+            fetched.contains(&path) != again,
+            "{path} is fetched in exactly one of the sessions"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partly_cached_segment_resumes_with_a_range() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = store(tmp.path(), |_| {});
+    let server = server();
+    let uris = playlist_uris("hls/ts/v1.m3u8");
+    let seg0 = file(&format!("hls/ts/{}", uris[0]));
+    let cut = format!("/media/hls/ts/{}", uris[1]);
+    let body = file(&cut["/media/".len()..]);
+    // Session 1: the second segment stalls after 3000 bytes; the reader takes the first segment
+    // and those 3000 bytes (so they are in storage), and the stream is dropped.
+    server.route(
+        &cut,
+        Route::new(body.to_vec()).fault(Fault::Stall {
+            after: 3000,
+            stall: Duration::MAX,
+            times: 1,
+        }),
+    );
+    let url = server.url("/media/hls/ts/v1.m3u8");
+    let dl = downloader();
+    let s = open_cached(&dl, url.clone(), &cache, |c| c).await.unwrap();
+    let n = seg0.len() + 3000;
+    let (s, head) = tokio::task::spawn_blocking(move || {
+        let mut s = s;
+        let mut buf = vec![0u8; n];
+        std::io::Read::read_exact(&mut s, &mut buf).map(|()| (s, buf))
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert!(head[..seg0.len()] == seg0[..] && head[seg0.len()..] == body[..3000]);
+    close(s).await;
+    server.clear_log();
+    // Session 2: the rest of that segment only.
+    let s = open_cached(&dl, url, &cache, |c| c).await.unwrap();
+    let (s, got) = read_all(s).await;
+    assert!(got.unwrap() == expected("ts", "v1.m3u8", None));
+    close(s).await;
+    let log = server.requests();
+    let resumed: Vec<&RequestRecord> = log.iter().filter(|r| r.path == cut).collect();
+    assert_eq!(resumed.len(), 1, "{log:#?}");
+    assert_eq!(resumed[0].range.as_deref(), Some("bytes=3000-"));
+    assert!(
+        resumed[0].if_range.is_some(),
+        "the resume carries the validator"
+    );
+    assert_eq!(resumed[0].bytes_sent, body.len() as u64 - 3000);
+    let first = format!("/media/hls/ts/{}", uris[0]);
+    assert!(
+        !log.iter().any(|r| r.path == first),
+        "the complete first segment is not asked for"
+    );
+}
