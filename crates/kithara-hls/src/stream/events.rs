@@ -77,6 +77,12 @@ pub enum HlsEvent {
         /// Why the revalidation failed.
         error: Error,
     },
+    /// A segment or init section that an earlier session cached in part changed on the server:
+    /// the cached bytes were dropped (before anyone read them) and it is fetched whole.
+    VersionChanged {
+        /// What the server said (the refused response).
+        reason: Error,
+    },
     /// A segment or init section was laid out from the persistent cache without a request.
     FromCache {
         /// Its variant.

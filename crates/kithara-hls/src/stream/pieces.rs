@@ -201,6 +201,7 @@ impl HlsPeer {
                 id,
                 variant,
                 piece,
+                sid,
                 len: res.len(),
                 res,
                 time,
@@ -236,7 +237,7 @@ impl HlsPeer {
             }
         };
         if !st.started_live {
-            st.store.insert(sid, res.clone());
+            st.store.insert(sid.clone(), res.clone());
         }
         let key_uri_w = encryption
             .as_ref()
@@ -252,14 +253,17 @@ impl HlsPeer {
         if let Some(len) = known {
             let _ = res.set_len(len);
         }
-        // Bytes an earlier session cached are not fetched again.
+        // Bytes an earlier session cached are not fetched again. Such a piece is placed only once
+        // the server confirmed its version: a changed one is dropped before anyone reads it.
         let done = res.contiguous_end(0).unwrap_or(0);
+        let place_now = known.filter(|_| done == 0);
         st.pending.push_back(Pending {
             id,
             variant,
             piece,
+            sid,
             res: res.clone(),
-            len: known,
+            len: place_now,
             time,
             duration,
             boundary,
@@ -330,11 +334,11 @@ impl HlsPeer {
                         let _ = c.set_len(len);
                     }
                 }
-                if !encrypted {
-                    // Only a whole resource gets here without a length (a byte range has one):
-                    // its total is the piece's length.
-                    if let Some(total) = info.total_len.filter(|_| known.is_none()) {
-                        on_resp.set_len(id, total);
+                if !encrypted && place_now.is_none() {
+                    // A resumed piece's length is known (and now confirmed); else only a whole
+                    // resource gets here without a length: its total is the piece's length.
+                    if let Some(len) = known.or(info.total_len) {
+                        on_resp.set_len(id, len);
                     }
                 }
                 Ok(())
@@ -363,7 +367,12 @@ impl HlsPeer {
             })
             .on_complete(move |outcome| on_done.piece_done(id, variant, piece, outcome));
         match range {
-            Some(r) => cmd = cmd.with_range(r.start + done..r.end),
+            Some(r) if done > 0 => {
+                cmd = cmd
+                    .with_range(r.start + done..r.end)
+                    .with_validator(res_v.validator());
+            }
+            Some(r) => cmd = cmd.with_range(r),
             None if done > 0 => {
                 tracing::debug!(url = %kithara_stream::redact_url(url), from = done,
                     "resuming a cached piece");

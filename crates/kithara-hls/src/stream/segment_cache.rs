@@ -15,7 +15,7 @@
 
 use std::sync::Arc;
 
-use kithara_storage::{AssetKey, StorageKind, StorageResource};
+use kithara_storage::{AssetKey, PinGuard, StorageKind, StorageResource};
 use kithara_stream::{dl::FetchCmd, Error};
 use url::Url;
 
@@ -166,21 +166,78 @@ impl HlsPeer {
         }
         st.opening = true;
         let shared = self.shared.clone();
-        let work = move || {
+        off_runtime(move || {
+            let mut pins = Vec::new();
             let results: Vec<_> = jobs
                 .into_iter()
-                .map(|job| run(&shared.storage, cache_keys(&shared.storage), job))
+                .map(|job| {
+                    pin(&shared.storage, job.sid(), &mut pins);
+                    run(&shared.storage, cache_keys(&shared.storage), job)
+                })
                 .collect();
-            apply(&shared, results);
-        };
-        match tokio::runtime::Handle::try_current() {
-            Ok(rt) => {
-                rt.spawn_blocking(work);
-            }
-            // Not on a runtime (never the case for a registered peer): do it here.
-            Err(_) => work(),
-        }
+            let mut st = shared.lock();
+            st.pins.extend(pins);
+            apply(&shared, &mut st, results);
+        });
         true
+    }
+}
+
+impl Shared {
+    /// Drops the cached bytes of the pending piece `id` whose resumed fetch found another version
+    /// on the server, so that it is fetched whole; `false` (nothing done) unless the piece is a
+    /// cached one not yet placed, that is, that no reader has seen.
+    pub(super) fn discard_changed(self: &Arc<Self>, st: &mut State, id: u64) -> bool {
+        let Some(p) = st
+            .pending
+            .iter()
+            .find(|p| p.id == id && p.len.is_none() && p.res.asset().is_some())
+        else {
+            return false;
+        };
+        let (sid, res) = (p.sid.clone(), p.res.clone());
+        st.opening = true;
+        let shared = self.clone();
+        off_runtime(move || {
+            let r = res.discard_cached().map_err(Error::from);
+            let mut st = shared.lock();
+            apply(
+                &shared,
+                &mut st,
+                vec![r.map(|res| Opened::Plain { sid, res })],
+            );
+        });
+        true
+    }
+}
+
+/// Runs blocking work on tokio's blocking pool (or here, off any runtime).
+fn off_runtime(work: impl FnOnce() + Send + 'static) {
+    match tokio::runtime::Handle::try_current() {
+        Ok(rt) => {
+            rt.spawn_blocking(work);
+        }
+        // Not on a runtime (never the case for a registered peer): do it here.
+        Err(_) => work(),
+    }
+}
+
+/// Pins the piece `sid` for as long as the stream lives: pieces released behind the reader (and
+/// closed) stay safe from eviction while the stream may seek back to them.
+fn pin(storage: &StorageKind, sid: &SegmentId, pins: &mut Vec<PinGuard>) {
+    if let Some(store) = storage.store() {
+        match store.pin(&asset_key(sid)) {
+            Ok(p) => pins.push(p),
+            Err(e) => tracing::debug!(%sid, error = %e, "could not pin a cached piece"),
+        }
+    }
+}
+
+impl Job {
+    fn sid(&self) -> &SegmentId {
+        match self {
+            Job::Open { sid, .. } | Job::Decrypt { sid, .. } => sid,
+        }
     }
 }
 
@@ -288,13 +345,18 @@ pub(super) fn store_key(res: &StorageResource, key: &[u8; KEY_LEN]) {
 }
 
 /// Takes the jobs' results into the peer's state and wakes it.
-fn apply(shared: &Arc<Shared>, results: Vec<Result<Opened, Error>>) {
-    let mut st = shared.lock();
+fn apply(shared: &Arc<Shared>, st: &mut State, results: Vec<Result<Opened, Error>>) {
     st.opening = false;
     for r in results {
         match r {
             Ok(Opened::Plain { sid, res }) => {
-                st.store.entry(sid).or_insert(res);
+                // A discarded copy replaces the cancelled one; a fresh open fills a gap only.
+                match st.store.get(&sid) {
+                    Some(old) if usable(old) => {}
+                    _ => {
+                        st.store.insert(sid, res);
+                    }
+                }
             }
             Ok(Opened::Cipher { sid, res } | Opened::NeedsKey { sid, res }) => {
                 st.cipher.insert(sid, res);
@@ -308,7 +370,7 @@ fn apply(shared: &Arc<Shared>, results: Vec<Result<Opened, Error>>) {
                     }
                 }
             }
-            Err(e) => shared.fail(&mut st, e),
+            Err(e) => shared.fail(st, e),
         }
     }
     st.wake();

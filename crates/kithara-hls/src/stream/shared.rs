@@ -40,6 +40,8 @@ pub(super) struct Pending {
     pub(super) id: u64,
     pub(super) variant: usize,
     pub(super) piece: Piece,
+    /// The piece's identity (URL and byte range).
+    pub(super) sid: SegmentId,
     pub(super) res: StorageResource,
     /// Exact plaintext length, once known.
     pub(super) len: Option<u64>,
@@ -77,6 +79,8 @@ pub(crate) struct State {
     /// Cached ciphertext of encrypted VOD segments not yet decrypted (their plaintext goes in
     /// `store`); only with a persistent cache.
     pub(super) cipher: HashMap<SegmentId, StorageResource>,
+    /// Every cached piece this stream opened, kept from eviction until it ends.
+    pub(super) pins: Vec<kithara_storage::PinGuard>,
     /// Whether cached assets are being opened on the blocking pool (the peer waits for them).
     pub(super) opening: bool,
     /// Whether the stream started live: its times are then counted from where it started, also
@@ -129,6 +133,7 @@ impl State {
             started_live,
             store: HashMap::new(),
             cipher: HashMap::new(),
+            pins: Vec::new(),
             opening: false,
         }
     }
@@ -255,7 +260,13 @@ impl Shared {
 }
 
 impl Shared {
-    pub(super) fn piece_done(&self, id: u64, variant: usize, piece: Piece, outcome: FetchOutcome) {
+    pub(super) fn piece_done(
+        self: &Arc<Self>,
+        id: u64,
+        variant: usize,
+        piece: Piece,
+        outcome: FetchOutcome,
+    ) {
         let mut st = self.lock();
         if st.segment.as_ref().is_some_and(|s| s.id == id) {
             st.segment = None;
@@ -283,6 +294,17 @@ impl Shared {
                 }
                 self.decrypt_ready(&mut st);
                 self.place_ready(&mut st);
+            }
+            FetchOutcome::Failed(e)
+                if e.is_resource_changed() && self.discard_changed(&mut st, id) =>
+            {
+                tracing::info!(error = %e, "a partly cached piece changed on the server: fetching it again");
+                let _ = self.events.send(HlsEvent::VersionChanged { reason: e });
+                st.pending.retain(|p| p.id < id);
+                st.encrypted.retain(|p| p.id < id);
+                let placed = self.layout.lock().entries.last().map(|e| e.variant);
+                st.last_variant = st.pending.back().map(|p| p.variant).or(placed);
+                st.last_init = None;
             }
             FetchOutcome::Failed(e) => {
                 // The piece and what follows it are fetched again (from another variant).

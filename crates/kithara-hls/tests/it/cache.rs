@@ -10,11 +10,11 @@ use kithara_stream::{
     dl::{Downloader, DownloaderConfig, RetryPolicy},
     AbrMode, Stream,
 };
-use kithara_test_support::{Fault, RequestRecord, ResponseEnd, Route};
+use kithara_test_support::{RequestRecord, ResponseEnd, Route};
 
 use crate::common::*;
 
-fn store(dir: &std::path::Path, f: impl FnOnce(&mut AssetStoreConfig)) -> AssetStore {
+pub(crate) fn store(dir: &std::path::Path, f: impl FnOnce(&mut AssetStoreConfig)) -> AssetStore {
     let mut config = AssetStoreConfig::builder().dir(dir).build();
     f(&mut config);
     AssetStore::new(config).expect("cache opens")
@@ -22,7 +22,7 @@ fn store(dir: &std::path::Path, f: impl FnOnce(&mut AssetStoreConfig)) -> AssetS
 
 /// A downloader that gives up on a refused connection at once (the server of an offline replay
 /// is gone; retrying it only takes time).
-fn impatient() -> Downloader {
+pub(crate) fn impatient() -> Downloader {
     Downloader::new(
         DownloaderConfig::builder()
             .system_proxy(false)
@@ -33,7 +33,7 @@ fn impatient() -> Downloader {
 }
 
 /// The expected bytes of a fixed-variant read: the init (if any), then every segment.
-fn expected(dir: &str, playlist: &str, init: Option<&str>) -> Vec<u8> {
+pub(crate) fn expected(dir: &str, playlist: &str, init: Option<&str>) -> Vec<u8> {
     let mut out = Vec::new();
     if let Some(i) = init {
         out.extend_from_slice(file(&format!("hls/{dir}/{i}")));
@@ -45,7 +45,7 @@ fn expected(dir: &str, playlist: &str, init: Option<&str>) -> Vec<u8> {
 }
 
 /// Opens `url` with the cache `store`.
-async fn open_cached(
+pub(crate) async fn open_cached(
     dl: &Downloader,
     url: url::Url,
     cache: &AssetStore,
@@ -55,7 +55,7 @@ async fn open_cached(
 }
 
 /// Drops the stream and waits until its peer is idle (its cached assets are then released).
-async fn close(s: Stream<Hls>) {
+pub(crate) async fn close(s: Stream<Hls>) {
     let peer = s.source().peer().clone();
     drop(s);
     tokio::time::timeout(PATIENCE, peer.idle())
@@ -289,7 +289,7 @@ async fn a_live_playlist_is_neither_stored_nor_served_from_the_cache() {
 }
 
 /// The segment requests of a log: (path, range) of each GET of a `.ts`.
-fn segment_gets(log: &[RequestRecord]) -> Vec<&RequestRecord> {
+pub(crate) fn segment_gets(log: &[RequestRecord]) -> Vec<&RequestRecord> {
     log.iter()
         .filter(|r| r.method == http::Method::GET && r.path.ends_with(".ts"))
         .collect()
@@ -358,59 +358,4 @@ async fn a_half_played_vod_fetches_only_what_is_missing() {
             "{path} is fetched in exactly one of the sessions"
         );
     }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_partly_cached_segment_resumes_with_a_range() {
-    let tmp = tempfile::tempdir().unwrap();
-    let cache = store(tmp.path(), |_| {});
-    let server = server();
-    let uris = playlist_uris("hls/ts/v1.m3u8");
-    let seg0 = file(&format!("hls/ts/{}", uris[0]));
-    let cut = format!("/media/hls/ts/{}", uris[1]);
-    let body = file(&cut["/media/".len()..]);
-    // Session 1: the second segment stalls after 3000 bytes; the reader takes the first segment
-    // and those 3000 bytes (so they are in storage), and the stream is dropped.
-    server.route(
-        &cut,
-        Route::new(body.to_vec()).fault(Fault::Stall {
-            after: 3000,
-            stall: Duration::MAX,
-            times: 1,
-        }),
-    );
-    let url = server.url("/media/hls/ts/v1.m3u8");
-    let dl = downloader();
-    let s = open_cached(&dl, url.clone(), &cache, |c| c).await.unwrap();
-    let n = seg0.len() + 3000;
-    let (s, head) = tokio::task::spawn_blocking(move || {
-        let mut s = s;
-        let mut buf = vec![0u8; n];
-        std::io::Read::read_exact(&mut s, &mut buf).map(|()| (s, buf))
-    })
-    .await
-    .unwrap()
-    .unwrap();
-    assert!(head[..seg0.len()] == seg0[..] && head[seg0.len()..] == body[..3000]);
-    close(s).await;
-    server.clear_log();
-    // Session 2: the rest of that segment only.
-    let s = open_cached(&dl, url, &cache, |c| c).await.unwrap();
-    let (s, got) = read_all(s).await;
-    assert!(got.unwrap() == expected("ts", "v1.m3u8", None));
-    close(s).await;
-    let log = server.requests();
-    let resumed: Vec<&RequestRecord> = log.iter().filter(|r| r.path == cut).collect();
-    assert_eq!(resumed.len(), 1, "{log:#?}");
-    assert_eq!(resumed[0].range.as_deref(), Some("bytes=3000-"));
-    assert!(
-        resumed[0].if_range.is_some(),
-        "the resume carries the validator"
-    );
-    assert_eq!(resumed[0].bytes_sent, body.len() as u64 - 3000);
-    let first = format!("/media/hls/ts/{}", uris[0]);
-    assert!(
-        !log.iter().any(|r| r.path == first),
-        "the complete first segment is not asked for"
-    );
 }

@@ -9,5 +9,6 @@
 mod abr;
 mod behaviour;
 mod cache;
+mod cache_resume;
 mod common;
 mod vod;

@@ -1,0 +1,155 @@
+//! Resuming and revalidating through the persistent cache: a segment an earlier session left
+//! half fetched resumes with a range; a changed segment or playlist is fetched again.
+
+use std::time::Duration;
+
+use kithara_hls::HlsEvent;
+use kithara_test_support::{Fault, RequestRecord, Route};
+
+use crate::cache::*;
+use crate::common::*;
+
+/// Session 1 of a resume: the second segment of `ts/v1.m3u8` stalls after 3000 bytes; the reader
+/// takes the first segment and those 3000 bytes (so they are in storage), and the stream is
+/// dropped. Returns the playlist URL and the path of the cut segment.
+async fn leave_half_a_segment(
+    server: &kithara_test_support::LoopbackServer,
+    cache: &kithara_storage::AssetStore,
+) -> (url::Url, String) {
+    let uris = playlist_uris("hls/ts/v1.m3u8");
+    let seg0 = file(&format!("hls/ts/{}", uris[0]));
+    let cut = format!("/media/hls/ts/{}", uris[1]);
+    let body = file(&cut["/media/".len()..]);
+    server.route(
+        &cut,
+        Route::new(body.to_vec()).fault(Fault::Stall {
+            after: 3000,
+            stall: Duration::MAX,
+            times: 1,
+        }),
+    );
+    let url = server.url("/media/hls/ts/v1.m3u8");
+    let s = open_cached(&downloader(), url.clone(), cache, |c| c)
+        .await
+        .unwrap();
+    let n = seg0.len() + 3000;
+    let (s, head) = tokio::task::spawn_blocking(move || {
+        let mut s = s;
+        let mut buf = vec![0u8; n];
+        std::io::Read::read_exact(&mut s, &mut buf).map(|()| (s, buf))
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert!(head[..seg0.len()] == seg0[..] && head[seg0.len()..] == body[..3000]);
+    close(s).await;
+    server.clear_log();
+    (url, cut)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partly_cached_segment_resumes_with_a_range() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = store(tmp.path(), |_| {});
+    let server = server();
+    let (url, cut) = leave_half_a_segment(&server, &cache).await;
+    let body = file(&cut["/media/".len()..]);
+    // Session 2: the rest of that segment only.
+    let s = open_cached(&downloader(), url, &cache, |c| c)
+        .await
+        .unwrap();
+    let (s, got) = read_all(s).await;
+    assert!(got.unwrap() == expected("ts", "v1.m3u8", None));
+    close(s).await;
+    let log = server.requests();
+    let resumed: Vec<&RequestRecord> = log.iter().filter(|r| r.path == cut).collect();
+    assert_eq!(resumed.len(), 1, "{log:#?}");
+    assert_eq!(resumed[0].range.as_deref(), Some("bytes=3000-"));
+    assert!(
+        resumed[0].if_range.is_some(),
+        "the resume carries the validator"
+    );
+    assert_eq!(resumed[0].bytes_sent, body.len() as u64 - 3000);
+    let first = format!("/media/hls/ts/{}", playlist_uris("hls/ts/v1.m3u8")[0]);
+    assert!(
+        !log.iter().any(|r| r.path == first),
+        "the complete first segment is not asked for"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partly_cached_segment_that_changed_is_fetched_whole() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = store(tmp.path(), |_| {});
+    let server = server();
+    let (url, cut) = leave_half_a_segment(&server, &cache).await;
+    // The server's version changes (same length, another ETag).
+    let mut changed = file(&cut["/media/".len()..]).to_vec();
+    let last = changed.len() - 1;
+    changed[last] ^= 0xff;
+    server.route(&cut, Route::new(changed.clone()));
+    let s = open_cached(&downloader(), url, &cache, |c| c)
+        .await
+        .unwrap();
+    let mut events = s.events();
+    let (s, got) = read_all(s).await;
+    close(s).await;
+    let uris = playlist_uris("hls/ts/v1.m3u8");
+    let want: Vec<u8> = uris
+        .iter()
+        .flat_map(|u| {
+            if cut.ends_with(&format!("/{u}")) {
+                changed.clone()
+            } else {
+                file(&format!("hls/ts/{u}")).to_vec()
+            }
+        })
+        .collect();
+    assert!(got.unwrap() == want, "the new version, never the old bytes");
+    let log = server.requests();
+    let asked: Vec<Option<String>> = log
+        .iter()
+        .filter(|r| r.path == cut)
+        .map(|r| r.range.clone())
+        .collect();
+    assert_eq!(asked, [Some("bytes=3000-".to_owned()), None], "{log:#?}");
+    let changes = std::iter::from_fn(|| events.try_recv().ok())
+        .filter(|e| matches!(e, HlsEvent::VersionChanged { .. }))
+        .count();
+    assert_eq!(changes, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_playlist_is_fetched_again_and_its_cached_segments_kept() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = store(tmp.path(), |_| {});
+    let server = server();
+    let url = server.url("/media/hls/ts/v1.m3u8");
+    let dl = downloader();
+    let want = expected("ts", "v1.m3u8", None);
+    let s = open_cached(&dl, url.clone(), &cache, |c| c).await.unwrap();
+    let (s, got) = read_all(s).await;
+    assert!(got.unwrap() == want);
+    close(s).await;
+    // Another version of the playlist (a comment more) listing the same segments.
+    let mut text = String::from_utf8(file("hls/ts/v1.m3u8").to_vec()).unwrap();
+    text.push_str("# republished\n");
+    server.route("/media/hls/ts/v1.m3u8", Route::new(text.into_bytes()));
+    server.clear_log();
+    let s = open_cached(&dl, url, &cache, |c| c).await.unwrap();
+    let (s, got) = read_all(s).await;
+    assert!(got.unwrap() == want);
+    close(s).await;
+    let seen: Vec<(String, String)> = server
+        .requests()
+        .iter()
+        .map(|r| (r.method.to_string(), r.path.clone()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("HEAD".to_owned(), "/media/hls/ts/v1.m3u8".to_owned()),
+            ("GET".to_owned(), "/media/hls/ts/v1.m3u8".to_owned()),
+        ]
+    );
+}
