@@ -35,6 +35,9 @@ pub struct HlsConfig {
     /// The application's shared downloader. Required. Default: none.
     pub downloader: Option<Downloader>,
     /// Where segments are kept (one resource per segment and init section). Default: memory.
+    /// With [`StorageKind::Cache`] a VOD's segments, init sections and playlists are kept in the
+    /// persistent cache and replay without the network; live playlists never are (see the crate
+    /// documentation, "Cache").
     pub storage: StorageKind,
     /// Extra request headers for every request. Default: none.
     pub headers: HeaderMap,
