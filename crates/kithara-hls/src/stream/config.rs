@@ -47,6 +47,10 @@ pub struct HlsConfig {
     pub cancel: Option<CancellationToken>,
     /// Capacity of the events channel. Default: 64.
     pub events_capacity: usize,
+    /// Channel to send the stream's events to. Subscribe before `Stream::new` to see the events
+    /// of opening (playlists served from the persistent cache, failed revalidations). Default: a
+    /// new channel of `events_capacity`.
+    pub events: Option<tokio::sync::broadcast::Sender<crate::HlsEvent>>,
     /// Automatic bitrate switching, or a fixed variant. Default: automatic.
     pub abr_mode: AbrMode,
     /// Highest variant bitrate to choose, in bits per second. Default: none.
@@ -72,6 +76,7 @@ impl HlsConfig {
             wait_timeout: Duration::from_secs(30),
             cancel: None,
             events_capacity: 64,
+            events: None,
             abr_mode: AbrMode::Auto,
             max_bitrate: None,
             buffer_ahead: Duration::from_secs(30),
@@ -113,6 +118,13 @@ impl HlsConfig {
     #[must_use]
     pub fn cancel_token(mut self, parent: CancellationToken) -> Self {
         self.cancel = Some(parent);
+        self
+    }
+
+    /// Sends the stream's events to `sender` (subscribe first to see the events of opening).
+    #[must_use]
+    pub fn event_sender(mut self, sender: tokio::sync::broadcast::Sender<crate::HlsEvent>) -> Self {
+        self.events = Some(sender);
         self
     }
 

@@ -83,7 +83,8 @@ pub enum HlsEvent {
         /// What the server said (the refused response).
         reason: Error,
     },
-    /// A segment or init section was laid out from the persistent cache without a request.
+    /// With a persistent cache: a segment or init section was laid out without a request, from
+    /// the cache (or from what this stream fetched earlier).
     FromCache {
         /// Its variant.
         variant: usize,

@@ -47,7 +47,10 @@ impl StreamType for Hls {
         };
         let guard = cancel.clone().drop_guard();
         let options = ParseOptions::default().max_bytes(config.max_playlist_bytes);
-        let (events, _) = broadcast::channel(config.events_capacity.max(1));
+        let events = config
+            .events
+            .clone()
+            .unwrap_or_else(|| broadcast::channel(config.events_capacity.max(1)).0);
         // VOD playlists go through the persistent cache when the storage is one; live ones never.
         let playlists = PlaylistLoader {
             dl: dl.clone(),

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use kithara_hls::{Hls, HlsConfig};
+use kithara_hls::{Hls, HlsConfig, HlsEvent};
 use kithara_storage::{AssetKey, AssetStore, AssetStoreConfig, StorageKind};
 use kithara_stream::{
     dl::{Downloader, DownloaderConfig, RetryPolicy},
@@ -111,6 +111,45 @@ async fn a_ts_vod_replays_from_the_cache_with_the_server_gone() {
     .await
     .0;
     assert!(got.unwrap() == want, "the offline run reads the same bytes");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_offline_open_reports_the_failed_revalidations_and_the_pieces_from_the_cache() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = store(tmp.path(), |_| {});
+    let (tx, mut rx) = tokio::sync::broadcast::channel(256);
+    let want = expected("ts", "v0.m3u8", None);
+    let got = replay_offline("/media/hls/ts/v0.m3u8", &cache, &want, |c| {
+        c.event_sender(tx.clone())
+    })
+    .await
+    .0;
+    assert!(got.unwrap() == want);
+    let events: Vec<HlsEvent> = std::iter::from_fn(|| rx.try_recv().ok()).collect();
+    let count = |f: fn(&HlsEvent) -> bool| events.iter().filter(|e| f(e)).count();
+    // The offline run: the playlist's revalidation fails and the cached copy is used.
+    assert_eq!(
+        count(|e| matches!(e, HlsEvent::RevalidationFailed { .. })),
+        1
+    );
+    assert_eq!(
+        count(|e| matches!(
+            e,
+            HlsEvent::PlaylistFromCache {
+                revalidated: false,
+                ..
+            }
+        )),
+        1
+    );
+    // Every segment of the offline run came from the cache; none was fetched.
+    let segments = playlist_uris("hls/ts/v0.m3u8").len();
+    assert_eq!(count(|e| matches!(e, HlsEvent::FromCache { .. })), segments);
+    assert_eq!(
+        count(|e| matches!(e, HlsEvent::SegmentFetched { .. })),
+        segments,
+        "fetched once, by the online run"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
