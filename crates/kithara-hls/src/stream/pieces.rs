@@ -318,7 +318,11 @@ impl HlsPeer {
             )
             .with_cancel(token)
             .on_response(move |info| {
-                if let Some(v) = info.validator.clone() {
+                if let Some(v) = info
+                    .validator
+                    .clone()
+                    .filter(|_| validated.asset().is_some())
+                {
                     // Kept with a cached copy, for resuming it.
                     let _ = validated.set_validator(v);
                 }
