@@ -29,6 +29,9 @@ use crate::{
     playlist::{Segment, SegmentId},
 };
 
+/// Largest cached ciphertext decrypted in one go (a segment is a few seconds of media).
+const MAX_CACHED_CIPHERTEXT: u64 = 256 << 20;
+
 /// Whether a resource can still serve or take bytes.
 pub(super) fn usable(r: &StorageResource) -> bool {
     r.failure().is_none() && !r.is_cancelled()
@@ -303,6 +306,13 @@ fn decrypt(
     from_disk: Option<[u8; KEY_LEN]>,
 ) -> Result<Opened, Error> {
     let len = res.len().unwrap_or(0);
+    if len > MAX_CACHED_CIPHERTEXT {
+        tracing::warn!(%sid, len, "a cached ciphertext is implausibly large: fetching it again");
+        return Ok(Opened::Cipher {
+            res: res.discard_cached()?,
+            sid,
+        });
+    }
     let mut data = vec![0u8; usize::try_from(len).unwrap_or(0)];
     let mut at = 0;
     while at < data.len() {

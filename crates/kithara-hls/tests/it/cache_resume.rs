@@ -1,5 +1,6 @@
-//! Resuming and revalidating through the persistent cache: a segment an earlier session left
-//! half fetched resumes with a range; a changed segment or playlist is fetched again.
+//! Resuming, revalidating and keeping through the persistent cache: a segment an earlier session
+//! left half fetched resumes with a range; a changed segment or playlist is fetched again; a
+//! redirected playlist replays offline; a playing stream's pieces are not evicted.
 
 use std::time::Duration;
 
@@ -152,4 +153,60 @@ async fn a_changed_playlist_is_fetched_again_and_its_cached_segments_kept() {
             ("GET".to_owned(), "/media/hls/ts/v1.m3u8".to_owned()),
         ]
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redirected_master_replays_offline_against_where_it_was_served_from() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = store(tmp.path(), |_| {});
+    let server = server();
+    server.route(
+        "/go/elsewhere.m3u8",
+        Route::new(Vec::new()).redirect("/media/hls/master.m3u8", 302),
+    );
+    let url = server.url("/go/elsewhere.m3u8?session=1");
+    let fixed = |c: kithara_hls::HlsConfig| c.abr_mode(kithara_stream::AbrMode::Fixed(2));
+    let want = expected("ts", "v2.m3u8", None);
+    let s = open_cached(&downloader(), url.clone(), &cache, fixed)
+        .await
+        .unwrap();
+    let (s, got) = read_all(s).await;
+    assert!(got.unwrap() == want);
+    close(s).await;
+    drop(server);
+    let s = open_cached(&impatient(), url, &cache, fixed).await.unwrap();
+    let (s, got) = read_all(s).await;
+    assert!(got.unwrap() == want, "relative URIs resolve as online");
+    close(s).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_playing_stream_keeps_its_pieces_from_eviction() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = store(tmp.path(), |_| {});
+    let server = server();
+    let url = server.url("/media/hls/ts/v1.m3u8");
+    let segments = playlist_uris("hls/ts/v1.m3u8").len();
+    let s = open_cached(&downloader(), url, &cache, |c| c)
+        .await
+        .unwrap();
+    let (s, got) = read_all(s).await;
+    assert!(got.unwrap() == expected("ts", "v1.m3u8", None));
+    let gc = |c: kithara_storage::AssetStore| async move {
+        tokio::task::spawn_blocking(move || {
+            let report = c.gc(0).unwrap();
+            (report, c.list().unwrap())
+        })
+        .await
+        .unwrap()
+    };
+    // While the stream lives, no segment of it goes, even asked to free everything.
+    let (report, left) = gc(cache.clone()).await;
+    let kept = left
+        .iter()
+        .filter(|e| e.label.as_deref().is_some_and(|l| l.ends_with(".ts]")))
+        .count();
+    assert_eq!(kept, segments, "{report:?} {left:#?}");
+    assert!(report.skipped_in_use >= segments);
+    close(s).await;
 }
