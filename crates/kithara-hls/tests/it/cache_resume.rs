@@ -210,3 +210,37 @@ async fn a_playing_stream_keeps_its_pieces_from_eviction() {
     assert!(report.skipped_in_use >= segments);
     close(s).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_encrypted_replay_online_asks_for_the_key_only_without_key_caching() {
+    for cache_keys in [false, true] {
+        let tmp = tempfile::tempdir().unwrap();
+        let cache = store(tmp.path(), |c| c.cache_keys = cache_keys);
+        let server = server();
+        let url = server.url("/media/hls/aes/v0.m3u8");
+        let dl = downloader();
+        let want = expected("ts", "v0.m3u8", None);
+        let s = open_cached(&dl, url.clone(), &cache, |c| c).await.unwrap();
+        let (s, got) = read_all(s).await;
+        assert!(got.unwrap() == want);
+        close(s).await;
+        server.clear_log();
+        let s = open_cached(&dl, url, &cache, |c| c).await.unwrap();
+        let (s, got) = read_all(s).await;
+        assert!(got.unwrap() == want, "cache_keys {cache_keys}");
+        close(s).await;
+        let seen: Vec<(String, String)> = server
+            .requests()
+            .iter()
+            .map(|r| (r.method.to_string(), r.path.clone()))
+            .collect();
+        let mut want_seen = vec![("HEAD".to_owned(), "/media/hls/aes/v0.m3u8".to_owned())];
+        if !cache_keys {
+            want_seen.push(("GET".to_owned(), "/media/hls/aes/v0.key".to_owned()));
+        }
+        assert_eq!(
+            seen, want_seen,
+            "cache_keys {cache_keys}: no segment is fetched again"
+        );
+    }
+}
