@@ -27,6 +27,8 @@ pub(crate) struct Body {
     pub(crate) url: Url,
     /// The response's `ETag` / `Last-Modified`, kept with a cached copy.
     pub(crate) validator: Option<Validator>,
+    /// Whether it is a copy from the persistent cache (not fetched now).
+    pub(crate) cached: bool,
 }
 
 /// A GET of `url` gathering at most `cap` bytes; `done` gets the body or the failure once.
@@ -81,6 +83,7 @@ pub(crate) fn body_cmd(
                         bytes,
                         url: g.1.clone(),
                         validator: g.2.clone(),
+                        cached: false,
                     })
                 }
                 FetchOutcome::Failed(e) => Err(e),

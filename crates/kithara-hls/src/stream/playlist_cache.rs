@@ -156,13 +156,14 @@ impl PlaylistLoader {
         }
     }
 
-    /// Stores the VOD playlist fetched from `url` (a no-op without a cache, or for a body that is
-    /// not [`is_cacheable`]). Runs in the background; a failure only costs the cached copy.
+    /// Stores the VOD playlist fetched from `url` (a no-op without a cache, for a copy that came
+    /// from the cache, or for a body that is not [`is_cacheable`]). Runs in the background; a
+    /// failure only costs the cached copy.
     pub(crate) fn store(&self, url: &Url, body: &Body) {
         let Some(store) = self.cache.clone() else {
             return;
         };
-        if !is_cacheable(&body.bytes) {
+        if body.cached || !is_cacheable(&body.bytes) {
             return;
         }
         let (url, body) = (url.clone(), body.clone());
@@ -218,6 +219,7 @@ fn read_cached(store: &AssetStore, url: &Url, cap: u64) -> Option<Cached> {
             bytes: Bytes::copy_from_slice(body),
             url: served_from,
             validator: Validator::new(v.etag.clone(), v.last_modified.clone()),
+            cached: true,
         },
         fresh: asset.can_skip_revalidation(),
     })

@@ -244,3 +244,39 @@ async fn an_encrypted_replay_online_asks_for_the_key_only_without_key_caching() 
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_offline_fallback_does_not_count_as_a_validation() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = store(tmp.path(), |_| {});
+    let server = server();
+    let url = server.url("/media/hls/ts/v0.m3u8");
+    let validated_at = |cache: kithara_storage::AssetStore, url: url::Url| async move {
+        tokio::task::spawn_blocking(move || {
+            let key = kithara_storage::AssetKey::new(&url);
+            let asset = cache
+                .open_read_only(&key)
+                .unwrap()
+                .expect("playlist cached");
+            asset.index().validated_at()
+        })
+        .await
+        .unwrap()
+    };
+    let s = open_cached(&downloader(), url.clone(), &cache, |c| c)
+        .await
+        .unwrap();
+    let (s, got) = read_all(s).await;
+    assert!(got.is_ok());
+    close(s).await;
+    drop(server);
+    let before = validated_at(cache.clone(), url.clone()).await;
+    assert!(before.is_some());
+    let s = open_cached(&impatient(), url.clone(), &cache, |c| c)
+        .await
+        .unwrap();
+    let (s, got) = read_all(s).await;
+    assert!(got.is_ok());
+    close(s).await;
+    assert_eq!(validated_at(cache.clone(), url).await, before);
+}
