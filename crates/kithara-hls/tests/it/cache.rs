@@ -1,6 +1,6 @@
 //! The persistent cache under `Stream<Hls>`: offline replay of every VOD form (TS, fMP4 with its
-//! init section, byte ranges, AES-128 with and without key caching), live playlists never served
-//! from it, and resuming what an earlier session left half fetched.
+//! init section, byte ranges, AES-128 with and without key caching), and a half-played VOD
+//! fetching only what it lacks.
 
 use std::time::Duration;
 
@@ -10,7 +10,7 @@ use kithara_stream::{
     dl::{Downloader, DownloaderConfig, RetryPolicy},
     AbrMode, Stream,
 };
-use kithara_test_support::{RequestRecord, ResponseEnd, Route};
+use kithara_test_support::{RequestRecord, ResponseEnd};
 
 use crate::common::*;
 
@@ -272,61 +272,6 @@ async fn an_encrypted_vod_offline_without_key_caching_fails_naming_the_key() {
     assert_eq!(asset.key().unwrap(), None);
 }
 
-/// A live playlist over the v0 TS segments: the window `first..=last`, no `ENDLIST`.
-fn live_playlist(first: usize, last: usize) -> String {
-    let uris = playlist_uris("hls/ts/v0.m3u8");
-    let mut p = format!(
-        "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:1\n#EXT-X-MEDIA-SEQUENCE:{first}\n"
-    );
-    for uri in &uris[first..=last] {
-        p.push_str(&format!("#EXTINF:1.0,\nts/{uri}\n"));
-    }
-    p
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_live_playlist_is_neither_stored_nor_served_from_the_cache() {
-    let tmp = tempfile::tempdir().unwrap();
-    let cache = store(tmp.path(), |c| c.offline_first = true);
-    let server = server();
-    server.route("/media/hls/live.m3u8", Route::new(live_playlist(0, 2)));
-    let url = server.url("/media/hls/live.m3u8");
-    let dl = downloader();
-    let head = |s: Stream<Hls>| async move {
-        tokio::task::spawn_blocking(move || {
-            let mut s = s;
-            let mut buf = [0u8; 188];
-            std::io::Read::read_exact(&mut s, &mut buf).map(|()| (s, buf))
-        })
-        .await
-        .unwrap()
-    };
-    let first = file(&format!("hls/ts/{}", playlist_uris("hls/ts/v0.m3u8")[0]));
-    let s = open_cached(&dl, url.clone(), &cache, |c| c).await.unwrap();
-    let (s, got) = head(s).await.unwrap();
-    assert_eq!(&got[..], &first[..188]);
-    close(s).await;
-    assert!(
-        cache.list().unwrap().is_empty(),
-        "nothing of a live stream is stored: {:#?}",
-        cache.list().unwrap()
-    );
-    server.clear_log();
-    let s = open_cached(&dl, url, &cache, |c| c).await.unwrap();
-    let (s, got) = head(s).await.unwrap();
-    assert_eq!(&got[..], &first[..188]);
-    close(s).await;
-    let playlist_gets = server
-        .requests()
-        .iter()
-        .filter(|r| r.method == http::Method::GET && r.path == "/media/hls/live.m3u8")
-        .count();
-    assert!(
-        playlist_gets >= 1,
-        "the second open fetches the playlist again"
-    );
-}
-
 /// The segment requests of a log: (path, range) of each GET of a `.ts`.
 pub(crate) fn segment_gets(log: &[RequestRecord]) -> Vec<&RequestRecord> {
     log.iter()
@@ -346,6 +291,7 @@ async fn a_half_played_vod_fetches_only_what_is_missing() {
     let short = |c: HlsConfig| c.buffer_ahead(Duration::from_secs(4));
     // Session 1: the first few kilobytes; once the fetches it started are over, it is dropped.
     let s = open_cached(&dl, url.clone(), &cache, short).await.unwrap();
+    let mut events = s.events();
     let (s, head) = tokio::task::spawn_blocking(move || {
         let mut s = s;
         let mut buf = vec![0u8; 8 * 1024];
@@ -360,12 +306,24 @@ async fn a_half_played_vod_fetches_only_what_is_missing() {
             .wait_until_async(PATIENCE, |log, _| log.iter().all(|r| r.end.is_some()))
             .await
     );
-    close(s).await;
-    let first = server.requests();
     let whole = |r: &&RequestRecord| {
         r.end == Some(ResponseEnd::Completed)
             && r.bytes_sent == file(&r.path["/media/".len()..]).len() as u64
     };
+    // Every segment the server finished sending is in storage too.
+    let sent = segment_gets(&server.requests())
+        .into_iter()
+        .filter(whole)
+        .count();
+    let mut stored = 0;
+    while stored < sent {
+        let e = tokio::time::timeout(PATIENCE, events.recv()).await;
+        if let HlsEvent::SegmentFetched { .. } = e.unwrap().unwrap() {
+            stored += 1;
+        }
+    }
+    close(s).await;
+    let first = server.requests();
     let fetched: Vec<String> = segment_gets(&first)
         .into_iter()
         .filter(whole)

@@ -1,10 +1,12 @@
 //! Resuming, revalidating and keeping through the persistent cache: a segment an earlier session
 //! left half fetched resumes with a range; a changed segment or playlist is fetched again; a
-//! redirected playlist replays offline; a playing stream's pieces are not evicted.
+//! redirected playlist replays offline; a playing stream's pieces are not evicted; a live
+//! playlist never comes from the cache.
 
 use std::time::Duration;
 
-use kithara_hls::HlsEvent;
+use kithara_hls::{Hls, HlsEvent};
+use kithara_stream::Stream;
 use kithara_test_support::{Fault, RequestRecord, Route};
 
 use crate::cache::*;
@@ -279,4 +281,59 @@ async fn an_offline_fallback_does_not_count_as_a_validation() {
     assert!(got.is_ok());
     close(s).await;
     assert_eq!(validated_at(cache.clone(), url).await, before);
+}
+
+/// A live playlist over the v0 TS segments: the window `first..=last`, no `ENDLIST`.
+fn live_playlist(first: usize, last: usize) -> String {
+    let uris = playlist_uris("hls/ts/v0.m3u8");
+    let mut p = format!(
+        "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:1\n#EXT-X-MEDIA-SEQUENCE:{first}\n"
+    );
+    for uri in &uris[first..=last] {
+        p.push_str(&format!("#EXTINF:1.0,\nts/{uri}\n"));
+    }
+    p
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_playlist_is_neither_stored_nor_served_from_the_cache() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = store(tmp.path(), |c| c.offline_first = true);
+    let server = server();
+    server.route("/media/hls/live.m3u8", Route::new(live_playlist(0, 2)));
+    let url = server.url("/media/hls/live.m3u8");
+    let dl = downloader();
+    let head = |s: Stream<Hls>| async move {
+        tokio::task::spawn_blocking(move || {
+            let mut s = s;
+            let mut buf = [0u8; 188];
+            std::io::Read::read_exact(&mut s, &mut buf).map(|()| (s, buf))
+        })
+        .await
+        .unwrap()
+    };
+    let first = file(&format!("hls/ts/{}", playlist_uris("hls/ts/v0.m3u8")[0]));
+    let s = open_cached(&dl, url.clone(), &cache, |c| c).await.unwrap();
+    let (s, got) = head(s).await.unwrap();
+    assert_eq!(&got[..], &first[..188]);
+    close(s).await;
+    assert!(
+        cache.list().unwrap().is_empty(),
+        "nothing of a live stream is stored: {:#?}",
+        cache.list().unwrap()
+    );
+    server.clear_log();
+    let s = open_cached(&dl, url, &cache, |c| c).await.unwrap();
+    let (s, got) = head(s).await.unwrap();
+    assert_eq!(&got[..], &first[..188]);
+    close(s).await;
+    let playlist_gets = server
+        .requests()
+        .iter()
+        .filter(|r| r.method == http::Method::GET && r.path == "/media/hls/live.m3u8")
+        .count();
+    assert!(
+        playlist_gets >= 1,
+        "the second open fetches the playlist again"
+    );
 }
