@@ -170,8 +170,13 @@ impl PlaylistLoader {
         let Ok(rt) = tokio::runtime::Handle::try_current() else {
             return;
         };
-        rt.spawn_blocking(move || {
-            if let Err(e) = write_cached(&store, &url, &body) {
+        rt.spawn_blocking(move || match write_cached(&store, &url, &body) {
+            Ok(()) => {}
+            // Another load of the same playlist is storing it.
+            Err(e @ CacheError::Busy { .. }) => {
+                tracing::debug!(url = %RedactedUrl::new(&url), error = %e, "playlist not stored");
+            }
+            Err(e) => {
                 tracing::warn!(url = %RedactedUrl::new(&url), error = %e,
                     "could not store the playlist in the cache");
             }
