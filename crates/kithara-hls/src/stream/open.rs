@@ -62,7 +62,7 @@ impl StreamType for Hls {
         let top = playlists.load(config.url.clone(), &cancel).await?;
         let parsed = parse_any(&top.bytes, &top.url, &options).map_err(Error::protocol)?;
         let mut policy = default_policy();
-        let (mut set, first, master) = match parsed {
+        let (mut set, mut first, master) = match parsed {
             Playlist::Master(master) => {
                 let set = VariantSet::from_master(&master, config.language.as_deref());
                 let ladder = set.bitrates();
@@ -84,17 +84,35 @@ impl StreamType for Hls {
             Playlist::Media(media) => (VariantSet::single(media), 0, false),
         };
         if set.playlist(first).is_none() {
-            let url = set.url(first).cloned().ok_or_else(|| {
-                Error::protocol(crate::Error::NoVariants {
-                    url: RedactedUrl::new(&top.url),
-                })
-            })?;
-            let body = playlists.load(url.clone(), &cancel).await?;
-            let media = parse_media(&body.bytes, &body.url, &options).map_err(Error::protocol)?;
-            if !media.is_live() {
-                playlists.store(&url, &body);
+            // The chosen variant, else the nearest one whose playlist loads (offline, the one
+            // an earlier session cached); the first failure if none does.
+            let mut order: Vec<usize> = (0..set.len()).collect();
+            order.sort_by_key(|&v| (v.abs_diff(first), v));
+            let mut failure = None;
+            for v in order {
+                let Some(url) = set.url(v).cloned() else {
+                    continue;
+                };
+                match load_media(&playlists, url, &options, &cancel).await {
+                    Ok(media) => {
+                        set.install(v, media);
+                        first = v;
+                        break;
+                    }
+                    Err(e) if e.is_cancelled() => return Err(e),
+                    Err(e) => {
+                        tracing::warn!(variant = v, error = %e, "variant playlist failed at open");
+                        failure.get_or_insert(e);
+                    }
+                }
             }
-            set.install(first, media);
+            if set.playlist(first).is_none() {
+                return Err(failure.unwrap_or_else(|| {
+                    Error::protocol(crate::Error::NoVariants {
+                        url: RedactedUrl::new(&top.url),
+                    })
+                }));
+            }
         }
         // A master is kept only for a VOD stream, once its played media playlist says so.
         if set.playlist(first).is_some_and(|p| !p.is_live()) || !master {
@@ -159,6 +177,21 @@ impl StreamType for Hls {
         guard.disarm();
         Ok(StreamParts::new(source, events, cancel))
     }
+}
+
+/// Loads and parses the media playlist at `url`, storing it in the cache if it is a VOD one.
+async fn load_media(
+    playlists: &PlaylistLoader,
+    url: url::Url,
+    options: &ParseOptions,
+    cancel: &tokio_util::sync::CancellationToken,
+) -> Result<crate::playlist::MediaPlaylist> {
+    let body = playlists.load(url.clone(), cancel).await?;
+    let media = parse_media(&body.bytes, &body.url, options).map_err(Error::protocol)?;
+    if !media.is_live() {
+        playlists.store(&url, &body);
+    }
+    Ok(media)
 }
 
 /// The media sequence number a live stream starts at: `offset` back from the live edge.

@@ -337,3 +337,35 @@ async fn a_live_playlist_is_neither_stored_nor_served_from_the_cache() {
         "the second open fetches the playlist again"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offline_another_variant_than_the_cached_one_falls_back_to_the_cached_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = store(tmp.path(), |_| {});
+    let server = server();
+    let url = server.url("/media/hls/master.m3u8");
+    let want = expected("ts", "v0.m3u8", None);
+    let s = open_cached(&downloader(), url.clone(), &cache, |c| {
+        c.abr_mode(kithara_stream::AbrMode::Fixed(0))
+    })
+    .await
+    .unwrap();
+    let (s, got) = read_all(s).await;
+    assert!(got.unwrap() == want);
+    close(s).await;
+    drop(server);
+    // Offline, variant 2 is asked for: its playlist is not cached, variant 0's is.
+    let s = open_cached(&impatient(), url, &cache, |c| {
+        c.abr_mode(kithara_stream::AbrMode::Fixed(2))
+    })
+    .await
+    .expect("opens on the cached variant");
+    let mut events = s.events();
+    let (s, got) = read_all(s).await;
+    close(s).await;
+    assert!(got.unwrap() == want, "every segment from the cache");
+    let fetched = std::iter::from_fn(|| events.try_recv().ok())
+        .filter(|e| matches!(e, HlsEvent::SegmentFetched { .. }))
+        .count();
+    assert_eq!(fetched, 0);
+}
