@@ -100,6 +100,10 @@ impl StreamType for Hls {
                         break;
                     }
                     Err(e) if e.is_cancelled() => return Err(e),
+                    // Unreachable without a cache to fall back on: every variant would fail alike.
+                    Err(e) if (e.is_connect() || e.is_timeout()) && playlists.cache.is_none() => {
+                        return Err(e)
+                    }
                     Err(e) => {
                         tracing::warn!(variant = v, error = %e, "variant playlist failed at open");
                         failure.get_or_insert(e);
