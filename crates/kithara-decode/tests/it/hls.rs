@@ -351,3 +351,59 @@ fn a_discontinuity_gets_a_new_codec_and_the_timeline_goes_on() {
     assert!(pcm[..half] == v0[..half]);
     assert!(pcm[half..] == v2[..half]);
 }
+
+/// A VOD played once through the persistent cache decodes again with its server gone, to exactly
+/// the PCM of the online run.
+#[test]
+fn a_cached_vod_decodes_offline_to_the_pcm_of_the_online_run() {
+    use kithara_storage::{AssetStore, AssetStoreConfig, StorageKind};
+    use kithara_stream::dl::{Downloader, DownloaderConfig, RetryPolicy};
+
+    let tmp = tempfile::tempdir().unwrap();
+    let store = AssetStore::new(AssetStoreConfig::builder().dir(tmp.path()).build()).unwrap();
+    let cached = |c: HlsConfig| c.storage(StorageKind::Cache(store.clone()));
+    let Env { server, dl, rt } = Env::new();
+    let url = server.url("/media/hls/master-fmp4.m3u8");
+    let decode = |dl: &Downloader| {
+        let config = cached(
+            HlsConfig::new(url.clone())
+                .downloader(dl.clone())
+                .abr_mode(AbrMode::Fixed(1)),
+        );
+        let stream = rt.block_on(Stream::<Hls>::new(config)).unwrap();
+        let mut d = Decoder::new(
+            stream,
+            DecoderConfig::builder()
+                .origin(RedactedUrl::new(&url))
+                .build(),
+        )
+        .unwrap();
+        let (chunks, pcm) = decode_contiguous(&mut d);
+        assert_whole("cached fMP4", &d, &chunks, &pcm);
+        let peer = d.with_stream(|s| s.source().peer().clone());
+        drop(d);
+        rt.block_on(async { tokio::time::timeout(Duration::from_secs(30), peer.idle()).await })
+            .expect("the stream's peer goes idle once it is dropped");
+        pcm
+    };
+    let online = decode(&dl);
+    drop(server);
+    // Nothing to retry against: the server is gone.
+    let offline_dl = {
+        let _g = rt.enter();
+        Downloader::new(
+            DownloaderConfig::builder()
+                .system_proxy(false)
+                .retry(RetryPolicy::builder().max_attempts(1).build())
+                .build(),
+        )
+        .unwrap()
+    };
+    let offline = decode(&offline_dl);
+    assert!(
+        online == offline,
+        "{} vs {} samples",
+        online.len(),
+        offline.len()
+    );
+}

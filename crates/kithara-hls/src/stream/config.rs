@@ -38,6 +38,9 @@ pub struct HlsConfig {
     /// The application's shared downloader. Required. Default: none.
     pub downloader: Option<Downloader>,
     /// Where segments are kept (one resource per segment and init section). Default: memory.
+    /// With [`StorageKind::Cache`] a VOD's segments, init sections and playlists are kept in the
+    /// persistent cache and replay without the network; live playlists never are (see the crate
+    /// documentation, "Cache").
     pub storage: StorageKind,
     /// Extra request headers for every request. Default: none.
     pub headers: HeaderMap,
@@ -47,6 +50,10 @@ pub struct HlsConfig {
     pub cancel: Option<CancellationToken>,
     /// Capacity of the events channel. Default: 64.
     pub events_capacity: usize,
+    /// Channel to send the stream's events to. Subscribe before `Stream::new` to see the events
+    /// of opening (playlists served from the persistent cache, failed revalidations). Default: a
+    /// new channel of `events_capacity`.
+    pub events: Option<tokio::sync::broadcast::Sender<crate::HlsEvent>>,
     /// Automatic bitrate switching, or a fixed variant. Default: automatic.
     pub abr_mode: AbrMode,
     /// Makes the bitrate policy of each stream. Default: none, i.e. kithara's
@@ -75,6 +82,7 @@ impl HlsConfig {
             wait_timeout: Duration::from_secs(30),
             cancel: None,
             events_capacity: 64,
+            events: None,
             abr_mode: AbrMode::Auto,
             abr_policy: None,
             max_bitrate: None,
@@ -117,6 +125,13 @@ impl HlsConfig {
     #[must_use]
     pub fn cancel_token(mut self, parent: CancellationToken) -> Self {
         self.cancel = Some(parent);
+        self
+    }
+
+    /// Sends the stream's events to `sender` (subscribe first to see the events of opening).
+    #[must_use]
+    pub fn event_sender(mut self, sender: tokio::sync::broadcast::Sender<crate::HlsEvent>) -> Self {
+        self.events = Some(sender);
         self
     }
 

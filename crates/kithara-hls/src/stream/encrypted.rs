@@ -4,12 +4,14 @@
 //! back; from the moment the key is known, every chunk is decrypted as it arrives, partial blocks
 //! carried across chunks, and the plaintext written to the segment's storage. The padding is
 //! stripped when the last byte is in, which is also when the segment's exact length is known.
+//! With a persistent cache the ciphertext itself is also written, as it arrives, to the segment's
+//! cached asset (see `segment_cache`).
 
 use kithara_storage::StorageResource;
 use kithara_stream::Error;
 use url::Url;
 
-use crate::{crypto::Aes128CbcDecryptor, keys::KEY_LEN};
+use crate::{crypto::Aes128CbcDecryptor, keys::KEY_LEN, playlist::SegmentId};
 
 /// One encrypted segment in flight.
 pub(super) struct Encrypted {
@@ -17,6 +19,8 @@ pub(super) struct Encrypted {
     pub(super) key_uri: Url,
     iv: [u8; KEY_LEN],
     res: StorageResource,
+    /// Where the ciphertext is kept in the persistent cache, with the segment's identity.
+    pub(super) cipher: Option<(SegmentId, StorageResource)>,
     /// Ciphertext received before the key was known.
     backlog: Vec<u8>,
     decryptor: Option<Aes128CbcDecryptor>,
@@ -27,12 +31,19 @@ pub(super) struct Encrypted {
 }
 
 impl Encrypted {
-    pub(super) fn new(id: u64, key_uri: Url, iv: [u8; KEY_LEN], res: StorageResource) -> Self {
+    pub(super) fn new(
+        id: u64,
+        key_uri: Url,
+        iv: [u8; KEY_LEN],
+        res: StorageResource,
+        cipher: Option<(SegmentId, StorageResource)>,
+    ) -> Self {
         Self {
             id,
             key_uri,
             iv,
             res,
+            cipher,
             backlog: Vec::new(),
             decryptor: None,
             written: 0,

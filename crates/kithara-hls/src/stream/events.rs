@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use kithara_stream::Error;
+use kithara_stream::{Error, RedactedUrl};
 
 use crate::abr::Reason;
 
@@ -60,4 +60,37 @@ pub enum HlsEvent {
     Failed(Error),
     /// Every segment is laid out (VOD, or a live stream after `ENDLIST`).
     Ended,
+    /// A VOD playlist was served from the persistent cache (see `HlsConfig::storage`).
+    PlaylistFromCache {
+        /// The playlist URL, query removed.
+        url: RedactedUrl,
+        /// Whether the server confirmed the cached version first (a `HEAD` with its
+        /// validators); otherwise it was served with no request (offline-first, validated
+        /// recently enough, or the server could not be reached: see `RevalidationFailed`).
+        revalidated: bool,
+    },
+    /// The server could not confirm a cached playlist (it is unreachable, say): the cached copy is
+    /// used as it is.
+    RevalidationFailed {
+        /// The playlist URL, query removed.
+        url: RedactedUrl,
+        /// Why the revalidation failed.
+        error: Error,
+    },
+    /// A segment or init section that an earlier session cached in part changed on the server:
+    /// the cached bytes were dropped (before anyone read them) and it is fetched whole.
+    VersionChanged {
+        /// What the server said (the refused response).
+        reason: Error,
+    },
+    /// With a persistent cache: a segment or init section was laid out without a request, from
+    /// the cache (or from what this stream fetched earlier).
+    FromCache {
+        /// Its variant.
+        variant: usize,
+        /// Its media sequence number (`None` for an init section).
+        sequence: Option<u64>,
+        /// Its length in bytes.
+        bytes: u64,
+    },
 }

@@ -11,6 +11,7 @@ use std::{
 
 use bytes::{Bytes, BytesMut};
 use http::HeaderMap;
+use kithara_storage::Validator;
 use kithara_stream::{
     dl::{Downloader, FetchCmd, FetchOutcome, FetchPurpose, Peer, Priority},
     Error, RedactedUrl, Result,
@@ -24,6 +25,10 @@ use url::Url;
 pub(crate) struct Body {
     pub(crate) bytes: Bytes,
     pub(crate) url: Url,
+    /// The response's `ETag` / `Last-Modified`, kept with a cached copy.
+    pub(crate) validator: Option<Validator>,
+    /// Whether it is a copy from the persistent cache (not fetched now).
+    pub(crate) cached: bool,
 }
 
 /// A GET of `url` gathering at most `cap` bytes; `done` gets the body or the failure once.
@@ -35,7 +40,7 @@ pub(crate) fn body_cmd(
     cancel: CancellationToken,
     done: impl FnOnce(Result<Body>) + Send + 'static,
 ) -> FetchCmd {
-    let buf = Arc::new(Mutex::new((BytesMut::new(), url.clone())));
+    let buf = Arc::new(Mutex::new((BytesMut::new(), url.clone(), None)));
     let (w, r, c) = (buf.clone(), buf.clone(), buf);
     let redacted = RedactedUrl::new(&url);
     FetchCmd::get(url)
@@ -52,7 +57,9 @@ pub(crate) fn body_cmd(
                     limit: cap,
                 }));
             }
-            lock(&r).1 = info.url.clone();
+            let mut g = lock(&r);
+            g.1 = info.url.clone();
+            g.2 = info.validator.clone();
             Ok(())
         })
         .writer(move |_, data| {
@@ -75,6 +82,8 @@ pub(crate) fn body_cmd(
                     Ok(Body {
                         bytes,
                         url: g.1.clone(),
+                        validator: g.2.clone(),
+                        cached: false,
                     })
                 }
                 FetchOutcome::Failed(e) => Err(e),
@@ -89,9 +98,9 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 /// A peer that runs one command and is done.
-struct OneShot {
-    cmd: Option<FetchCmd>,
-    token: CancellationToken,
+pub(crate) struct OneShot {
+    pub(crate) cmd: Option<FetchCmd>,
+    pub(crate) token: CancellationToken,
 }
 
 impl Peer for OneShot {

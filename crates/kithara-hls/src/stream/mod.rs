@@ -10,6 +10,8 @@ mod layout;
 mod open;
 mod peer;
 mod pieces;
+mod playlist_cache;
+mod segment_cache;
 mod shared;
 mod source;
 mod variants;

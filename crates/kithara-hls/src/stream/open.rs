@@ -16,9 +16,9 @@ use tokio::sync::broadcast;
 use super::{
     abr_control::AbrShared,
     config::HlsConfig,
-    fetch::fetch_body,
     layout::Layout,
     peer::{default_policy, label, HlsPeer},
+    playlist_cache::PlaylistLoader,
     shared::{timing, Shared, State},
     source::HlsSource,
     variants::VariantSet,
@@ -47,14 +47,25 @@ impl StreamType for Hls {
         };
         let guard = cancel.clone().drop_guard();
         let options = ParseOptions::default().max_bytes(config.max_playlist_bytes);
-        let fetch = |url| fetch_body(&dl, url, config.headers.clone(), options.max_bytes, &cancel);
-        let top = fetch(config.url.clone()).await?;
+        let events = config
+            .events
+            .clone()
+            .unwrap_or_else(|| broadcast::channel(config.events_capacity.max(1)).0);
+        // VOD playlists go through the persistent cache when the storage is one; live ones never.
+        let playlists = PlaylistLoader {
+            dl: dl.clone(),
+            cache: config.storage.store().cloned(),
+            headers: config.headers.clone(),
+            cap: options.max_bytes,
+            events: events.clone(),
+        };
+        let top = playlists.load(config.url.clone(), &cancel).await?;
         let parsed = parse_any(&top.bytes, &top.url, &options).map_err(Error::protocol)?;
         let mut policy = config
             .abr_policy
             .as_ref()
             .map_or_else(default_policy, AbrPolicyFactory::make);
-        let (mut set, first) = match parsed {
+        let (mut set, mut first, master) = match parsed {
             Playlist::Master(master) => {
                 let set = VariantSet::from_master(&master, config.language.as_deref());
                 let ladder = set.bitrates();
@@ -71,19 +82,48 @@ impl StreamType for Hls {
                             .map_or(0, |d| d.variant)
                     }
                 };
-                (set, first)
+                (set, first, true)
             }
-            Playlist::Media(media) => (VariantSet::single(media), 0),
+            Playlist::Media(media) => (VariantSet::single(media), 0, false),
         };
         if set.playlist(first).is_none() {
-            let url = set.url(first).cloned().ok_or_else(|| {
-                Error::protocol(crate::Error::NoVariants {
-                    url: RedactedUrl::new(&top.url),
-                })
-            })?;
-            let body = fetch(url).await?;
-            let media = parse_media(&body.bytes, &body.url, &options).map_err(Error::protocol)?;
-            set.install(first, media);
+            // The chosen variant, else the nearest one whose playlist loads (offline, the one
+            // an earlier session cached); the first failure if none does.
+            let mut order: Vec<usize> = (0..set.len()).collect();
+            order.sort_by_key(|&v| (v.abs_diff(first), v));
+            let mut failure = None;
+            for v in order {
+                let Some(url) = set.url(v).cloned() else {
+                    continue;
+                };
+                match load_media(&playlists, url, &options, &cancel).await {
+                    Ok(media) => {
+                        set.install(v, media);
+                        first = v;
+                        break;
+                    }
+                    Err(e) if e.is_cancelled() => return Err(e),
+                    // Unreachable without a cache to fall back on: every variant would fail alike.
+                    Err(e) if (e.is_connect() || e.is_timeout()) && playlists.cache.is_none() => {
+                        return Err(e)
+                    }
+                    Err(e) => {
+                        tracing::warn!(variant = v, error = %e, "variant playlist failed at open");
+                        failure.get_or_insert(e);
+                    }
+                }
+            }
+            if set.playlist(first).is_none() {
+                return Err(failure.unwrap_or_else(|| {
+                    Error::protocol(crate::Error::NoVariants {
+                        url: RedactedUrl::new(&top.url),
+                    })
+                }));
+            }
+        }
+        // A master is kept only for a VOD stream, once its played media playlist says so.
+        if set.playlist(first).is_some_and(|p| !p.is_live()) || !master {
+            playlists.store(&config.url, &top);
         }
         let Some(played) = set.playlist(first).cloned() else {
             return Err(Error::Cancelled);
@@ -104,7 +144,6 @@ impl StreamType for Hls {
         if !live {
             timeline.set_duration(played.duration());
         }
-        let (events, _) = broadcast::channel(config.events_capacity.max(1));
         let abr = Arc::new(AbrShared::new(
             set.len(),
             config.abr_mode,
@@ -123,6 +162,7 @@ impl StreamType for Hls {
             options,
             buffer_ahead: config.buffer_ahead,
             file_backed: !matches!(config.storage, kithara_storage::StorageKind::Memory),
+            playlists,
             cancel: cancel.clone(),
         });
         let peer = dl.register(HlsPeer::new(shared, label(&config.url)));
@@ -144,6 +184,21 @@ impl StreamType for Hls {
         guard.disarm();
         Ok(StreamParts::new(source, events, cancel))
     }
+}
+
+/// Loads and parses the media playlist at `url`, storing it in the cache if it is a VOD one.
+async fn load_media(
+    playlists: &PlaylistLoader,
+    url: url::Url,
+    options: &ParseOptions,
+    cancel: &tokio_util::sync::CancellationToken,
+) -> Result<crate::playlist::MediaPlaylist> {
+    let body = playlists.load(url.clone(), cancel).await?;
+    let media = parse_media(&body.bytes, &body.url, options).map_err(Error::protocol)?;
+    if !media.is_live() {
+        playlists.store(&url, &body);
+    }
+    Ok(media)
 }
 
 /// The media sequence number a live stream starts at: `offset` back from the live edge.

@@ -307,6 +307,12 @@ impl HlsPeer {
             }
             return;
         };
+        let cached = self.shared.playlists.cache.is_some() && !live && !st.started_live;
+        if cached && self.prepare_cached(st, &seg, cmds) {
+            // The same decision once the piece's cached assets are open.
+            st.forced = Some(decision);
+            return;
+        }
         let previous = st.last_variant;
         if let Some(from) = previous.filter(|&v| v != variant) {
             let _ = self.shared.events.send(HlsEvent::VariantSwitch {

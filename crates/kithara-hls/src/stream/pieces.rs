@@ -15,13 +15,17 @@ use kithara_stream::{
 };
 use url::Url;
 
+use kithara_storage::StorageResource;
+
 use super::{
     abandon::InFlight,
     encrypted::Encrypted,
     fetch::{body_cmd, Body},
     layout::Piece,
     peer::HlsPeer,
+    segment_cache::usable,
     shared::{Pending, State},
+    HlsEvent,
 };
 use crate::{
     keys::{KeyLookup, KeyState, KEY_LEN},
@@ -42,6 +46,23 @@ impl HlsPeer {
         let url = st.set.url(variant)?.clone();
         st.loading.push(variant);
         let shared = self.shared.clone();
+        let vod = !st.started_live && !st.set.is_live();
+        if let (true, true, Ok(rt)) = (
+            vod,
+            self.shared.playlists.cache.is_some(),
+            tokio::runtime::Handle::try_current(),
+        ) {
+            // A VOD playlist goes through the persistent cache, in a task of its own.
+            let cancel = self.shared.cancel.child_token();
+            rt.spawn(async move {
+                let r = shared.playlists.load(url.clone(), &cancel).await;
+                if let Ok(body) = &r {
+                    shared.playlists.store(&url, body);
+                }
+                shared.playlist_loaded(variant, r);
+            });
+            return None;
+        }
         Some(body_cmd(
             url,
             self.shared.headers.clone(),
@@ -161,13 +182,26 @@ impl HlsPeer {
         encryption: Option<(Url, [u8; KEY_LEN])>,
     ) -> Option<FetchCmd> {
         let sid = SegmentId::new(url.clone(), range.clone());
-        if let Some(res) = st.store.get(&sid).filter(|r| r.is_complete()).cloned() {
-            // Fetched already (an earlier run): laid out again without a request.
+        let existing = st.store.get(&sid).filter(|r| usable(r)).cloned();
+        if let Some(res) = existing.clone().filter(|r| r.is_complete()) {
+            // Fetched already (an earlier run, or an earlier session through the persistent
+            // cache): laid out again without a request.
             tracing::debug!(%sid, "reusing a fetched piece");
+            if self.shared.playlists.cache.is_some() {
+                let _ = self.shared.events.send(HlsEvent::FromCache {
+                    variant,
+                    sequence: match piece {
+                        Piece::Segment(seq) => Some(seq),
+                        Piece::Init => None,
+                    },
+                    bytes: res.len().unwrap_or(0),
+                });
+            }
             st.pending.push_back(Pending {
                 id,
                 variant,
                 piece,
+                sid,
                 len: res.len(),
                 res,
                 time,
@@ -181,7 +215,21 @@ impl HlsPeer {
             st.wake();
             return None;
         }
-        let res = match self.shared.storage.create() {
+        let encrypted = encryption.is_some();
+        // With a persistent cache: the ciphertext of an encrypted segment goes to its asset, the
+        // plaintext to memory; a clear piece is its asset, resumed where an earlier session stopped.
+        let cipher = st
+            .cipher
+            .get(&sid)
+            .filter(|r| encrypted && usable(r) && !r.is_complete())
+            .map(|r| (sid.clone(), r.clone()));
+        let resumed = existing.filter(|r| !encrypted && r.asset().is_some());
+        let created = match (&resumed, &cipher) {
+            (Some(r), _) => Ok(r.clone()),
+            (None, Some(_)) => Ok(StorageResource::memory()),
+            (None, None) => self.shared.storage.create(),
+        };
+        let res = match created {
             Ok(r) => r,
             Err(e) => {
                 self.shared.fail(st, Error::from(e));
@@ -189,34 +237,41 @@ impl HlsPeer {
             }
         };
         if !st.started_live {
-            st.store.insert(sid, res.clone());
+            st.store.insert(sid.clone(), res.clone());
         }
-        let encrypted = encryption.is_some();
         let key_uri_w = encryption
             .as_ref()
             .map(|(u, _)| u.clone())
             .unwrap_or_else(|| url.clone());
-        // A byte range tells the exact length of a clear piece before any request.
+        // A byte range tells the exact length of a clear piece before any request, and so does
+        // a cached copy.
         let known = range
             .as_ref()
             .map(|r| r.end - r.start)
+            .or_else(|| res.len())
             .filter(|_| !encrypted);
         if let Some(len) = known {
             let _ = res.set_len(len);
         }
+        // Bytes an earlier session cached are not fetched again. Such a piece is placed only once
+        // the server confirmed its version: a changed one is dropped before anyone reads it.
+        let done = res.contiguous_end(0).unwrap_or(0);
+        let place_now = known.filter(|_| done == 0);
         st.pending.push_back(Pending {
             id,
             variant,
             piece,
+            sid,
             res: res.clone(),
-            len: known,
+            len: place_now,
             time,
             duration,
             boundary,
         });
+        let cipher_w = cipher.as_ref().map(|(_, r)| r.clone());
         if let Some((key_uri, iv)) = encryption {
             st.encrypted
-                .push(Encrypted::new(id, key_uri, iv, res.clone()));
+                .push(Encrypted::new(id, key_uri, iv, res.clone(), cipher));
         }
         let token = self.shared.cancel.child_token();
         let loaded = Arc::new(AtomicU64::new(0));
@@ -237,6 +292,9 @@ impl HlsPeer {
             });
         }
         let base = range.as_ref().map_or(0, |r| r.start);
+        let range_len = range.as_ref().map(|r| r.end - r.start);
+        let (validated, res_v) = (cipher_w.clone().unwrap_or_else(|| res.clone()), res.clone());
+        let cipher_r = cipher_w.clone();
         let (on_resp, on_write, on_done) = (
             self.shared.clone(),
             self.shared.clone(),
@@ -255,20 +313,36 @@ impl HlsPeer {
             } else {
                 FetchPurpose::Media
             })
-            .writer_blocks(res.writes_block())
+            .writer_blocks(
+                res.writes_block() || cipher_w.as_ref().is_some_and(|c| c.writes_block()),
+            )
             .with_cancel(token)
             .on_response(move |info| {
+                if let Some(v) = info
+                    .validator
+                    .clone()
+                    .filter(|_| validated.asset().is_some())
+                {
+                    // Kept with a cached copy, for resuming it.
+                    let _ = validated.set_validator(v);
+                }
                 if let Some(total) = info
                     .total_len
                     .filter(|_| known.is_none() && info.status == 200)
                 {
                     expected.store(total, Ordering::Release);
                 }
-                if !encrypted {
-                    // Only a whole resource gets here without a length (a byte range has one):
-                    // its total is the piece's length.
-                    if let Some(total) = info.total_len.filter(|_| known.is_none()) {
-                        on_resp.set_len(id, total);
+                if let Some(c) = &cipher_r {
+                    let whole = range_len.or(info.total_len.filter(|_| info.status == 200));
+                    if let Some(len) = whole {
+                        let _ = c.set_len(len);
+                    }
+                }
+                if !encrypted && place_now.is_none() {
+                    // A resumed piece's length is known (and now confirmed); else only a whole
+                    // resource gets here without a length: its total is the piece's length.
+                    if let Some(len) = known.or(info.total_len) {
+                        on_resp.set_len(id, len);
                     }
                 }
                 Ok(())
@@ -276,6 +350,9 @@ impl HlsPeer {
             .writer(move |offset, data| {
                 loaded.fetch_add(data.len() as u64, Ordering::AcqRel);
                 let local = offset - base;
+                if let Some(c) = &cipher_w {
+                    c.write_bytes(local, data.clone())?;
+                }
                 if encrypted {
                     // Decrypted here, as the chunks arrive, once the key is known.
                     let mut guard = on_write.lock();
@@ -293,8 +370,22 @@ impl HlsPeer {
                 Ok(())
             })
             .on_complete(move |outcome| on_done.piece_done(id, variant, piece, outcome));
-        if let Some(r) = range {
-            cmd = cmd.with_range(r);
+        match range {
+            Some(r) if done > 0 => {
+                cmd = cmd
+                    .with_range(r.start + done..r.end)
+                    .with_validator(res_v.validator());
+            }
+            Some(r) => cmd = cmd.with_range(r),
+            None if done > 0 => {
+                tracing::debug!(url = %kithara_stream::redact_url(url), from = done,
+                    "resuming a cached piece");
+                cmd = cmd
+                    .with_range(done..)
+                    .with_validator(res_v.validator())
+                    .with_expected_len(res_v.len());
+            }
+            None => {}
         }
         Some(cmd)
     }

@@ -22,6 +22,7 @@ use super::{
     encrypted::Encrypted,
     fetch::Body,
     layout::{Entry, Layout, Piece, SegmentTime},
+    playlist_cache::PlaylistLoader,
     variants::VariantSet,
     HlsEvent,
 };
@@ -39,6 +40,8 @@ pub(super) struct Pending {
     pub(super) id: u64,
     pub(super) variant: usize,
     pub(super) piece: Piece,
+    /// The piece's identity (URL and byte range).
+    pub(super) sid: SegmentId,
     pub(super) res: StorageResource,
     /// Exact plaintext length, once known.
     pub(super) len: Option<u64>,
@@ -73,6 +76,13 @@ pub(crate) struct State {
     /// Every piece of a VOD stream fetched so far, by URI and byte range: a piece laid out again
     /// (a seek back into media a later run already fetched) is reused without a request.
     pub(super) store: HashMap<SegmentId, StorageResource>,
+    /// Cached ciphertext of encrypted VOD segments not yet decrypted (their plaintext goes in
+    /// `store`); only with a persistent cache.
+    pub(super) cipher: HashMap<SegmentId, StorageResource>,
+    /// Every cached piece this stream opened, kept from eviction until it ends.
+    pub(super) pins: Vec<kithara_storage::PinGuard>,
+    /// Whether cached assets are being opened on the blocking pool (the peer waits for them).
+    pub(super) opening: bool,
     /// Whether the stream started live: its times are then counted from where it started, also
     /// after `ENDLIST` appears (playlist times slide with the window).
     pub(super) started_live: bool,
@@ -91,6 +101,8 @@ pub(crate) struct Shared {
     pub(crate) buffer_ahead: Duration,
     /// Whether pieces are kept in files (each holds a descriptor while it lives).
     pub(crate) file_backed: bool,
+    /// Where playlists come from (through the persistent cache, if any).
+    pub(crate) playlists: PlaylistLoader,
     pub(crate) cancel: CancellationToken,
 }
 
@@ -120,6 +132,9 @@ impl State {
             waker: None,
             started_live,
             store: HashMap::new(),
+            cipher: HashMap::new(),
+            pins: Vec::new(),
+            opening: false,
         }
     }
 
@@ -174,6 +189,8 @@ impl Shared {
     pub(super) fn fail(&self, st: &mut State, e: Error) {
         if !st.failed {
             st.failed = true;
+            // Cached ciphertext waiting for a key is of no use any more: release its assets.
+            st.cipher.clear();
             tracing::error!(error = %e, "HLS stream failed");
             self.layout.fail(e.clone());
             let _ = self.events.send(HlsEvent::Failed(e));
@@ -219,8 +236,17 @@ impl Shared {
             };
             let enc = st.encrypted.remove(i);
             let id = enc.id;
+            let cipher = enc.cipher.clone();
             match enc.finish(&key) {
                 Ok(len) => {
+                    if let Some((sid, res)) = cipher {
+                        // The ciphertext is in the cache now; its key goes with it if allowed.
+                        st.cipher.remove(&sid);
+                        let keep_key = self.storage.store().is_some_and(|s| s.config().cache_keys);
+                        if let (true, Ok(rt)) = (keep_key, tokio::runtime::Handle::try_current()) {
+                            rt.spawn_blocking(move || super::segment_cache::store_key(&res, &key));
+                        }
+                    }
                     if let Some(p) = st.pending.iter_mut().find(|p| p.id == id) {
                         let _ = p.res.set_len(len);
                         p.len = Some(len);
@@ -234,7 +260,13 @@ impl Shared {
 }
 
 impl Shared {
-    pub(super) fn piece_done(&self, id: u64, variant: usize, piece: Piece, outcome: FetchOutcome) {
+    pub(super) fn piece_done(
+        self: &Arc<Self>,
+        id: u64,
+        variant: usize,
+        piece: Piece,
+        outcome: FetchOutcome,
+    ) {
         let mut st = self.lock();
         if st.segment.as_ref().is_some_and(|s| s.id == id) {
             st.segment = None;
@@ -262,6 +294,17 @@ impl Shared {
                 }
                 self.decrypt_ready(&mut st);
                 self.place_ready(&mut st);
+            }
+            FetchOutcome::Failed(e)
+                if e.is_resource_changed() && self.discard_changed(&mut st, id) =>
+            {
+                tracing::info!(error = %e, "a partly cached piece changed on the server: fetching it again");
+                let _ = self.events.send(HlsEvent::VersionChanged { reason: e });
+                st.pending.retain(|p| p.id < id);
+                st.encrypted.retain(|p| p.id < id);
+                let placed = self.layout.lock().entries.last().map(|e| e.variant);
+                st.last_variant = st.pending.back().map(|p| p.variant).or(placed);
+                st.last_init = None;
             }
             FetchOutcome::Failed(e) => {
                 // The piece and what follows it are fetched again (from another variant).

@@ -8,5 +8,7 @@
 
 mod abr;
 mod behaviour;
+mod cache;
+mod cache_resume;
 mod common;
 mod vod;
