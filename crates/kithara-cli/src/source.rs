@@ -147,6 +147,15 @@ pub(crate) async fn open_any(src: FileSrc, options: &OpenOptions) -> Result<Inpu
     if is_hls(&src) {
         return open_hls(src, label, options).await;
     }
+    // Without a playlist extension only the server's answer tells HLS apart, but a local file
+    // or a URL named like an audio file is refused before any request.
+    let named_as_audio = match &src {
+        FileSrc::Remote(url) => kithara_stream::MediaInfo::from_path(url.path()).is_some(),
+        _ => true,
+    };
+    if options.variant.is_some() && named_as_audio {
+        bail!("{label}: --variant selects a variant of an HLS stream; a progressive file has none");
+    }
     let origin = match &src {
         FileSrc::Remote(url) => Some(RedactedUrl::new(url)),
         FileSrc::Local(path) => std::path::absolute(path)
