@@ -91,6 +91,16 @@ impl State {
         self.entries.get(i).filter(|e| e.start <= pos)
     }
 
+    /// Where the current run starts: the last seek jump, or 0. Entries before it belong to runs
+    /// a seek cut short, whose continuation is not what follows them in the layout.
+    pub(crate) fn current_run_start(&self) -> u64 {
+        self.boundaries
+            .iter()
+            .rev()
+            .find(|b| b.kind == BoundaryKind::SeekJump)
+            .map_or(0, |b| b.pos)
+    }
+
     /// Media time at the end of the layout.
     pub(crate) fn end_time(&self) -> Option<Duration> {
         self.entries.last().map(|e| e.time + e.duration)
@@ -237,9 +247,10 @@ impl TimeMap for Layout {
 
     fn byte_at(&self, t: Duration) -> Option<u64> {
         let st = self.lock();
+        let run_start = st.current_run_start();
         st.entries
             .iter()
-            .filter(|e| matches!(e.piece, Piece::Segment(_)))
+            .filter(|e| e.start >= run_start && matches!(e.piece, Piece::Segment(_)))
             .find(|e| e.time <= t && t < e.time + e.duration)
             .map(|e| e.start)
     }

@@ -162,10 +162,14 @@ impl Source for HlsSource {
             return Err(Error::TimeSeekUnsupported);
         }
         let mut st = self.layout.lock();
-        // Laid out already (in any run): read it where it is.
+        // Laid out already in the current run: read it where it is. An earlier run was cut by a
+        // seek, so reading on from there would run into the next run's media (a jump in time);
+        // such media is laid out again in a new run, which reuses the fetched pieces.
+        let run_start = st.current_run_start();
         let found = st
             .entries
             .iter()
+            .filter(|e| e.start >= run_start)
             .filter(|e| matches!(e.piece, Piece::Segment(_)) && e.res.failure().is_none())
             .find(|e| e.time <= t && t < e.time + e.duration)
             .map(|e| TimeAnchor::new(e.start, e.time));
