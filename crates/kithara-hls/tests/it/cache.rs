@@ -290,8 +290,10 @@ async fn a_half_played_vod_fetches_only_what_is_missing() {
     let uris = playlist_uris("hls/ts/v1.m3u8");
     let short = |c: HlsConfig| c.buffer_ahead(Duration::from_secs(4));
     // Session 1: the first few kilobytes; once the fetches it started are over, it is dropped.
-    let s = open_cached(&dl, url.clone(), &cache, short).await.unwrap();
-    let mut events = s.events();
+    let (tx, mut events) = event_channel();
+    let s = open_cached(&dl, url.clone(), &cache, |c| short(c).event_sender(tx))
+        .await
+        .unwrap();
     let (s, head) = tokio::task::spawn_blocking(move || {
         let mut s = s;
         let mut buf = vec![0u8; 8 * 1024];

@@ -91,10 +91,10 @@ async fn a_partly_cached_segment_that_changed_is_fetched_whole() {
     let last = changed.len() - 1;
     changed[last] ^= 0xff;
     server.route(&cut, Route::new(changed.clone()));
-    let s = open_cached(&downloader(), url, &cache, |c| c)
+    let (tx, mut events) = event_channel();
+    let s = open_cached(&downloader(), url, &cache, |c| c.event_sender(tx))
         .await
         .unwrap();
-    let mut events = s.events();
     let (s, got) = read_all(s).await;
     close(s).await;
     let uris = playlist_uris("hls/ts/v1.m3u8");
@@ -355,12 +355,13 @@ async fn offline_another_variant_than_the_cached_one_falls_back_to_the_cached_on
     close(s).await;
     drop(server);
     // Offline, variant 2 is asked for: its playlist is not cached, variant 0's is.
+    let (tx, mut events) = event_channel();
     let s = open_cached(&impatient(), url, &cache, |c| {
-        c.abr_mode(kithara_stream::AbrMode::Fixed(2))
+        c.event_sender(tx)
+            .abr_mode(kithara_stream::AbrMode::Fixed(2))
     })
     .await
     .expect("opens on the cached variant");
-    let mut events = s.events();
     let (s, got) = read_all(s).await;
     close(s).await;
     assert!(got.unwrap() == want, "every segment from the cache");

@@ -57,3 +57,12 @@ pub async fn read_all(mut s: Stream<Hls>) -> (Stream<Hls>, std::io::Result<Vec<u
     .await
     .unwrap()
 }
+
+/// A channel for a stream's events, subscribed before the stream opens: give the sender to
+/// `HlsConfig::event_sender`, so no event of opening or of the first fetches is missed.
+pub fn event_channel() -> (
+    tokio::sync::broadcast::Sender<kithara_hls::HlsEvent>,
+    tokio::sync::broadcast::Receiver<kithara_hls::HlsEvent>,
+) {
+    tokio::sync::broadcast::channel(4096)
+}

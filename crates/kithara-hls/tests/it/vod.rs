@@ -181,10 +181,12 @@ async fn a_discontinuity_is_a_boundary_and_an_event() {
     p.push_str("#EXT-X-ENDLIST\n");
     server.route("/media/hls/disc.m3u8", kithara_test_support::Route::new(p));
     let dl = downloader();
-    let s = open(&dl, server.url("/media/hls/disc.m3u8"), |c| c)
-        .await
-        .unwrap();
-    let mut events = s.events();
+    let (tx, mut events) = event_channel();
+    let s = open(&dl, server.url("/media/hls/disc.m3u8"), |c| {
+        c.event_sender(tx)
+    })
+    .await
+    .unwrap();
     let (s, got) = read_all(s).await;
     let got = got.unwrap();
     let first_two: usize = uris[..2]
