@@ -444,3 +444,60 @@ async fn seeking_back_over_fetched_media_reuses_it_without_requests() {
         );
     }
 }
+
+/// A seek into media that only a run cut short by a later seek holds starts a new run: reading
+/// on from there gives the rest of the presentation in order, never the later run's media.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_seek_into_a_cut_run_reads_on_in_order() {
+    let server = server();
+    let dl = downloader();
+    let s = open(&dl, server.url("/media/hls/master.m3u8"), |c| {
+        c.abr_mode(AbrMode::Fixed(0))
+            .buffer_ahead(Duration::from_secs(4))
+    })
+    .await
+    .unwrap();
+    let uris = playlist_uris("hls/ts/v0.m3u8");
+    let starts = segment_starts("hls/ts/v0.m3u8");
+    let holding = |t: u64| {
+        starts
+            .iter()
+            .rposition(|&s| s <= Duration::from_secs(t))
+            .unwrap()
+    };
+    let bytes_of = |from: usize, to: usize| -> Vec<u8> {
+        uris[from..to]
+            .iter()
+            .flat_map(|u| file(&format!("hls/ts/{u}")).iter().copied())
+            .collect()
+    };
+    // Run 1 is read into the segment holding 12 s, so it holds 10 s; a seek to 20 s cuts it.
+    let head = bytes_of(0, holding(12) + 1);
+    let (ten, twenty) = (holding(10), holding(20));
+    let want_tail = bytes_of(ten, uris.len());
+    let tail = tokio::task::spawn_blocking(move || {
+        let mut s = s;
+        let mut run1 = vec![0u8; head.len()];
+        s.read_exact(&mut run1).unwrap();
+        assert!(run1 == head, "run 1 from the start");
+        s.seek_time(Duration::from_secs(20)).unwrap();
+        let mut sink = Vec::new();
+        s.read_to_end(&mut sink).unwrap();
+        s.seek_time(Duration::from_secs(10)).unwrap();
+        let mut tail = Vec::new();
+        s.read_to_end(&mut tail).unwrap();
+        tail
+    })
+    .await
+    .unwrap();
+    assert!(twenty > ten + 1);
+    assert_eq!(
+        tail.len(),
+        want_tail.len(),
+        "from 10 s to the end, nothing skipped"
+    );
+    assert!(
+        tail == want_tail,
+        "from the segment holding 10 s to the end, in order"
+    );
+}
