@@ -54,6 +54,28 @@ pub(crate) async fn open_cached(
     open(dl, url, |c| f(c.storage(StorageKind::Cache(cache.clone())))).await
 }
 
+/// Opens `url` with the cache `store`, reads it to the end and closes it: the bytes read.
+pub(crate) async fn play_cached(
+    dl: &Downloader,
+    url: url::Url,
+    cache: &AssetStore,
+    f: impl FnOnce(HlsConfig) -> HlsConfig,
+) -> Vec<u8> {
+    let s = open_cached(dl, url, cache, f).await.unwrap();
+    let (s, got) = read_all(s).await;
+    close(s).await;
+    got.unwrap()
+}
+
+/// The method and path of every request `server` saw, in order.
+pub(crate) fn seen(server: &kithara_test_support::LoopbackServer) -> Vec<(String, String)> {
+    server
+        .requests()
+        .iter()
+        .map(|r| (r.method.to_string(), r.path.clone()))
+        .collect()
+}
+
 /// Drops the stream and waits until its peer is idle (its cached assets are then released).
 pub(crate) async fn close(s: Stream<Hls>) {
     let peer = s.source().peer().clone();
@@ -86,10 +108,10 @@ async fn replay_offline(
     let server = server();
     let url = server.url(path);
     let dl = downloader();
-    let s = open_cached(&dl, url.clone(), cache, &f).await.unwrap();
-    let (s, got) = read_all(s).await;
-    assert!(got.unwrap() == want, "the online run reads the fixture");
-    close(s).await;
+    assert!(
+        play_cached(&dl, url.clone(), cache, &f).await == want,
+        "the online run reads the fixture"
+    );
     drop(server);
     let dl = impatient();
     let s = open_cached(&dl, url.clone(), cache, &f)
@@ -194,20 +216,10 @@ async fn an_online_replay_costs_a_head_per_playlist_and_no_segment_request() {
     let dl = downloader();
     let fixed = |c: HlsConfig| c.abr_mode(AbrMode::Fixed(0));
     let want = expected("fmp4", "v0.m3u8", Some("v0-init.mp4"));
-    let s = open_cached(&dl, url.clone(), &cache, fixed).await.unwrap();
-    let (s, got) = read_all(s).await;
-    assert!(got.unwrap() == want);
-    close(s).await;
+    assert!(play_cached(&dl, url.clone(), &cache, fixed).await == want);
     server.clear_log();
-    let s = open_cached(&dl, url.clone(), &cache, fixed).await.unwrap();
-    let (s, got) = read_all(s).await;
-    assert!(got.unwrap() == want);
-    close(s).await;
-    let seen: Vec<(String, String)> = server
-        .requests()
-        .iter()
-        .map(|r| (r.method.to_string(), r.path.clone()))
-        .collect();
+    assert!(play_cached(&dl, url.clone(), &cache, fixed).await == want);
+    let seen = seen(&server);
     assert_eq!(
         seen,
         [
@@ -221,10 +233,7 @@ async fn an_online_replay_costs_a_head_per_playlist_and_no_segment_request() {
         c.metadata_freshness = Duration::from_secs(3600);
     });
     server.clear_log();
-    let s = open_cached(&dl, url, &fresh, fixed).await.unwrap();
-    let (s, got) = read_all(s).await;
-    assert!(got.unwrap() == want);
-    close(s).await;
+    assert!(play_cached(&dl, url, &fresh, fixed).await == want);
     assert_eq!(server.requests().len(), 0, "{:#?}", server.requests());
 }
 
@@ -337,10 +346,7 @@ async fn a_half_played_vod_fetches_only_what_is_missing() {
     );
     server.clear_log();
     // Session 2: everything, fetching only what session 1 did not.
-    let s = open_cached(&dl, url, &cache, short).await.unwrap();
-    let (s, got) = read_all(s).await;
-    assert!(got.unwrap() == want);
-    close(s).await;
+    assert!(play_cached(&dl, url, &cache, short).await == want);
     let second = server.requests();
     for r in segment_gets(&second) {
         assert!(

@@ -58,12 +58,9 @@ async fn a_partly_cached_segment_resumes_with_a_range() {
     let (url, cut) = leave_half_a_segment(&server, &cache).await;
     let body = file(&cut["/media/".len()..]);
     // Session 2: the rest of that segment only.
-    let s = open_cached(&downloader(), url, &cache, |c| c)
-        .await
-        .unwrap();
-    let (s, got) = read_all(s).await;
-    assert!(got.unwrap() == expected("ts", "v1.m3u8", None));
-    close(s).await;
+    assert!(
+        play_cached(&downloader(), url, &cache, |c| c).await == expected("ts", "v1.m3u8", None)
+    );
     let log = server.requests();
     let resumed: Vec<&RequestRecord> = log.iter().filter(|r| r.path == cut).collect();
     assert_eq!(resumed.len(), 1, "{log:#?}");
@@ -130,24 +127,14 @@ async fn a_changed_playlist_is_fetched_again_and_its_cached_segments_kept() {
     let url = server.url("/media/hls/ts/v1.m3u8");
     let dl = downloader();
     let want = expected("ts", "v1.m3u8", None);
-    let s = open_cached(&dl, url.clone(), &cache, |c| c).await.unwrap();
-    let (s, got) = read_all(s).await;
-    assert!(got.unwrap() == want);
-    close(s).await;
+    assert!(play_cached(&dl, url.clone(), &cache, |c| c).await == want);
     // Another version of the playlist (a comment more) listing the same segments.
     let mut text = String::from_utf8(file("hls/ts/v1.m3u8").to_vec()).unwrap();
     text.push_str("# republished\n");
     server.route("/media/hls/ts/v1.m3u8", Route::new(text.into_bytes()));
     server.clear_log();
-    let s = open_cached(&dl, url, &cache, |c| c).await.unwrap();
-    let (s, got) = read_all(s).await;
-    assert!(got.unwrap() == want);
-    close(s).await;
-    let seen: Vec<(String, String)> = server
-        .requests()
-        .iter()
-        .map(|r| (r.method.to_string(), r.path.clone()))
-        .collect();
+    assert!(play_cached(&dl, url, &cache, |c| c).await == want);
+    let seen = seen(&server);
     assert_eq!(
         seen,
         [
@@ -169,17 +156,12 @@ async fn a_redirected_master_replays_offline_against_where_it_was_served_from() 
     let url = server.url("/go/elsewhere.m3u8?session=1");
     let fixed = |c: kithara_hls::HlsConfig| c.abr_mode(kithara_stream::AbrMode::Fixed(2));
     let want = expected("ts", "v2.m3u8", None);
-    let s = open_cached(&downloader(), url.clone(), &cache, fixed)
-        .await
-        .unwrap();
-    let (s, got) = read_all(s).await;
-    assert!(got.unwrap() == want);
-    close(s).await;
+    assert!(play_cached(&downloader(), url.clone(), &cache, fixed).await == want);
     drop(server);
-    let s = open_cached(&impatient(), url, &cache, fixed).await.unwrap();
-    let (s, got) = read_all(s).await;
-    assert!(got.unwrap() == want, "relative URIs resolve as online");
-    close(s).await;
+    assert!(
+        play_cached(&impatient(), url, &cache, fixed).await == want,
+        "relative URIs resolve as online"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -231,11 +213,7 @@ async fn an_encrypted_replay_online_asks_for_the_key_only_without_key_caching() 
         let (s, got) = read_all(s).await;
         assert!(got.unwrap() == want, "cache_keys {cache_keys}");
         close(s).await;
-        let seen: Vec<(String, String)> = server
-            .requests()
-            .iter()
-            .map(|r| (r.method.to_string(), r.path.clone()))
-            .collect();
+        let seen = seen(&server);
         let mut want_seen = vec![("HEAD".to_owned(), "/media/hls/aes/v0.m3u8".to_owned())];
         if !cache_keys {
             want_seen.push(("GET".to_owned(), "/media/hls/aes/v0.key".to_owned()));
@@ -345,14 +323,13 @@ async fn offline_another_variant_than_the_cached_one_falls_back_to_the_cached_on
     let server = server();
     let url = server.url("/media/hls/master.m3u8");
     let want = expected("ts", "v0.m3u8", None);
-    let s = open_cached(&downloader(), url.clone(), &cache, |c| {
-        c.abr_mode(kithara_stream::AbrMode::Fixed(0))
-    })
-    .await
-    .unwrap();
-    let (s, got) = read_all(s).await;
-    assert!(got.unwrap() == want);
-    close(s).await;
+    assert!(
+        play_cached(&downloader(), url.clone(), &cache, |c| {
+            c.abr_mode(kithara_stream::AbrMode::Fixed(0))
+        })
+        .await
+            == want
+    );
     drop(server);
     // Offline, variant 2 is asked for: its playlist is not cached, variant 0's is.
     let (tx, mut events) = event_channel();
