@@ -32,18 +32,6 @@ pub(crate) fn impatient() -> Downloader {
     .expect("the HTTP client builds")
 }
 
-/// The expected bytes of a fixed-variant read: the init (if any), then every segment.
-pub(crate) fn expected(dir: &str, playlist: &str, init: Option<&str>) -> Vec<u8> {
-    let mut out = Vec::new();
-    if let Some(i) = init {
-        out.extend_from_slice(file(&format!("hls/{dir}/{i}")));
-    }
-    for uri in playlist_uris(&format!("hls/{dir}/{playlist}")) {
-        out.extend_from_slice(file(&format!("hls/{dir}/{uri}")));
-    }
-    out
-}
-
 /// Opens `url` with the cache `store`.
 pub(crate) async fn open_cached(
     dl: &Downloader,

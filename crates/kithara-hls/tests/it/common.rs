@@ -66,3 +66,15 @@ pub fn event_channel() -> (
 ) {
     tokio::sync::broadcast::channel(4096)
 }
+
+/// What a fixed-variant read of `playlist` must produce: the init (if any), then every segment.
+pub fn expected(dir: &str, playlist: &str, init: Option<&str>) -> Vec<u8> {
+    let mut out = Vec::new();
+    if let Some(i) = init {
+        out.extend_from_slice(file(&format!("hls/{dir}/{i}")));
+    }
+    for uri in playlist_uris(&format!("hls/{dir}/{playlist}")) {
+        out.extend_from_slice(file(&format!("hls/{dir}/{uri}")));
+    }
+    out
+}

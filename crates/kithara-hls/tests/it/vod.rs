@@ -4,18 +4,6 @@ use kithara_stream::{AbrMode, Source};
 
 use crate::common::*;
 
-/// What a fixed-variant read of `playlist` must produce: the init (if any), then every segment.
-fn expected(dir: &str, playlist: &str, init: Option<&str>) -> Vec<u8> {
-    let mut out = Vec::new();
-    if let Some(i) = init {
-        out.extend_from_slice(file(&format!("hls/{dir}/{i}")));
-    }
-    for uri in playlist_uris(&format!("hls/{dir}/{playlist}")) {
-        out.extend_from_slice(file(&format!("hls/{dir}/{uri}")));
-    }
-    out
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ts_variant_bytes_are_the_segments_in_order() {
     let server = server();
