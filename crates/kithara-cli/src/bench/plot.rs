@@ -4,10 +4,46 @@ use std::path::Path;
 
 use anyhow::{anyhow, Context, Result};
 use hdrhistogram::Histogram;
-use plotters::prelude::*;
+use plotters::{coord::types::RangedCoordf64, prelude::*};
 
 /// Buckets across the plotted range.
 const BUCKETS: u64 = 80;
+
+/// Colours of the series, in order.
+const COLORS: [RGBColor; 4] = [RED, BLUE, GREEN, MAGENTA];
+
+/// What drawing returns: plotters' errors are boxed.
+type Drawn = Result<(), Box<dyn std::error::Error>>;
+
+/// A chart of `f64` against `f64` on an SVG.
+type Chart<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// Draws one coloured, labelled line per series, then the legend.
+fn lines_and_legend<'a, 'b: 'a>(
+    chart: &mut Chart<'a, 'b>,
+    series: impl IntoIterator<Item = (String, Vec<(f64, f64)>)>,
+) -> Drawn {
+    for (i, (label, points)) in series.into_iter().enumerate() {
+        let color = COLORS[i % COLORS.len()];
+        chart
+            .draw_series(LineSeries::new(points, color.stroke_width(2)))?
+            .label(label)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()?;
+    Ok(())
+}
+
+/// Runs `draw`, naming `path` in its error.
+fn render(path: &Path, draw: impl FnOnce() -> Drawn) -> Result<()> {
+    draw()
+        .map_err(|e| anyhow!("{e}"))
+        .with_context(|| format!("could not draw {}", path.display()))
+}
 
 /// The wake-latency distributions (one line per storage kind): share of wakes per latency bucket,
 /// up to the largest p99.9 of them.
@@ -35,7 +71,7 @@ pub(crate) fn wake_histogram(path: &Path, series: &[(&str, Histogram<u64>)]) -> 
         }
         lines.push((*name, points));
     }
-    let draw = || -> Result<(), Box<dyn std::error::Error>> {
+    render(path, || {
         let root = SVGBackend::new(path, (900, 520)).into_drawing_area();
         root.fill(&WHITE)?;
         let mut chart = ChartBuilder::on(&root)
@@ -52,28 +88,13 @@ pub(crate) fn wake_histogram(path: &Path, series: &[(&str, Histogram<u64>)]) -> 
             .x_desc("latency (µs)")
             .y_desc("share of wakes per bucket (%)")
             .draw()?;
-        let colors = [RED, BLUE, GREEN, MAGENTA];
-        for (i, (name, points)) in lines.iter().enumerate() {
-            let color = colors[i % colors.len()];
-            chart
-                .draw_series(LineSeries::new(
-                    points.iter().copied(),
-                    color.stroke_width(2),
-                ))?
-                .label(*name)
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
-        }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .draw()?;
+        lines_and_legend(
+            &mut chart,
+            lines.into_iter().map(|(name, p)| (name.to_owned(), p)),
+        )?;
         root.present()?;
         Ok(())
-    };
-    draw()
-        .map_err(|e| anyhow!("{e}"))
-        .with_context(|| format!("could not draw {}", path.display()))
+    })
 }
 
 /// One rule's line of an ABR replay plot.
@@ -123,11 +144,10 @@ pub(crate) fn abr_replay(
         .iter()
         .flat_map(|s| s.buffer.iter().map(|p| p.1))
         .fold(1.0f64, f64::max);
-    let draw = || -> Result<(), Box<dyn std::error::Error>> {
+    render(path, || {
         let root = SVGBackend::new(path, (900, 640)).into_drawing_area();
         root.fill(&WHITE)?;
         let (top, bottom) = root.split_vertically(360);
-        let colors = [RED, BLUE, GREEN, MAGENTA];
         let mut chart = ChartBuilder::on(&top)
             .caption(
                 format!("kithara ABR replay, trace {trace} (K = {k:.0}, media time)"),
@@ -149,21 +169,12 @@ pub(crate) fn abr_replay(
             ))?
             .label("available bandwidth")
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK));
-        for (i, s) in series.iter().enumerate() {
-            let color = colors[i % colors.len()];
-            chart
-                .draw_series(LineSeries::new(
-                    steps(&s.chosen, end),
-                    color.stroke_width(2),
-                ))?
-                .label(format!("{}: bitrate chosen", s.name))
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
-        }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .draw()?;
+        lines_and_legend(
+            &mut chart,
+            series
+                .iter()
+                .map(|s| (format!("{}: bitrate chosen", s.name), steps(&s.chosen, end))),
+        )?;
         let mut chart = ChartBuilder::on(&bottom)
             .margin(16)
             .x_label_area_size(36)
@@ -174,25 +185,13 @@ pub(crate) fn abr_replay(
             .x_desc("media time (s)")
             .y_desc("buffer ahead (s)")
             .draw()?;
-        for (i, s) in series.iter().enumerate() {
-            let color = colors[i % colors.len()];
-            chart
-                .draw_series(LineSeries::new(
-                    s.buffer.iter().copied(),
-                    color.stroke_width(2),
-                ))?
-                .label(format!("{}: buffer", s.name))
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
-        }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .draw()?;
+        lines_and_legend(
+            &mut chart,
+            series
+                .iter()
+                .map(|s| (format!("{}: buffer", s.name), s.buffer.clone())),
+        )?;
         root.present()?;
         Ok(())
-    };
-    draw()
-        .map_err(|e| anyhow!("{e}"))
-        .with_context(|| format!("could not draw {}", path.display()))
+    })
 }
