@@ -300,24 +300,26 @@ impl Shared {
             {
                 tracing::info!(error = %e, "a partly cached piece changed on the server: fetching it again");
                 let _ = self.events.send(HlsEvent::VersionChanged { reason: e });
-                st.pending.retain(|p| p.id < id);
-                st.encrypted.retain(|p| p.id < id);
-                let placed = self.layout.lock().entries.last().map(|e| e.variant);
-                st.last_variant = st.pending.back().map(|p| p.variant).or(placed);
-                st.last_init = None;
+                self.forget_from(&mut st, id);
             }
             FetchOutcome::Failed(e) => {
                 // The piece and what follows it are fetched again (from another variant).
-                st.pending.retain(|p| p.id < id);
-                st.encrypted.retain(|p| p.id < id);
-                let placed = self.layout.lock().entries.last().map(|e| e.variant);
-                st.last_variant = st.pending.back().map(|p| p.variant).or(placed);
-                st.last_init = None;
+                self.forget_from(&mut st, id);
                 self.variant_failed(&mut st, variant, e);
             }
             _ => {}
         }
         st.wake();
+    }
+
+    /// Forgets the pending piece `id` and every piece queued after it, so they are chosen and
+    /// fetched again; the variant of what remains queued (or placed) is the current one.
+    fn forget_from(&self, st: &mut State, id: u64) {
+        st.pending.retain(|p| p.id < id);
+        st.encrypted.retain(|p| p.id < id);
+        let placed = self.layout.lock().entries.last().map(|e| e.variant);
+        st.last_variant = st.pending.back().map(|p| p.variant).or(placed);
+        st.last_init = None;
     }
 
     pub(super) fn playlist_loaded(&self, variant: usize, r: kithara_stream::Result<Body>) {
