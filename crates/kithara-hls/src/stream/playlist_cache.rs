@@ -26,6 +26,7 @@ use url::Url;
 
 use super::{
     fetch::{fetch_body, Body, OneShot},
+    segment_cache::off_runtime,
     HlsEvent,
 };
 
@@ -80,7 +81,7 @@ impl PlaylistLoader {
                     Ok(()) => {
                         tracing::debug!(url = %redacted, "cached playlist confirmed by the server");
                         let (s, u) = (store.clone(), url.clone());
-                        tokio::task::spawn_blocking(move || mark_validated(&s, &u));
+                        off_runtime(move || mark_validated(&s, &u));
                         self.served(&redacted, true);
                         return Ok(c.body.clone());
                     }
@@ -167,10 +168,7 @@ impl PlaylistLoader {
             return;
         }
         let (url, body) = (url.clone(), body.clone());
-        let Ok(rt) = tokio::runtime::Handle::try_current() else {
-            return;
-        };
-        rt.spawn_blocking(move || match write_cached(&store, &url, &body) {
+        off_runtime(move || match write_cached(&store, &url, &body) {
             Ok(()) => {}
             // Another load of the same playlist is storing it.
             Err(e @ CacheError::Busy { .. }) => {

@@ -215,7 +215,7 @@ impl Shared {
 }
 
 /// Runs blocking work on tokio's blocking pool (or here, off any runtime).
-fn off_runtime(work: impl FnOnce() + Send + 'static) {
+pub(super) fn off_runtime(work: impl FnOnce() + Send + 'static) {
     match tokio::runtime::Handle::try_current() {
         Ok(rt) => {
             rt.spawn_blocking(work);

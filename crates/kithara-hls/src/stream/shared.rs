@@ -243,8 +243,10 @@ impl Shared {
                         // The ciphertext is in the cache now; its key goes with it if allowed.
                         st.cipher.remove(&sid);
                         let keep_key = self.storage.store().is_some_and(|s| s.config().cache_keys);
-                        if let (true, Ok(rt)) = (keep_key, tokio::runtime::Handle::try_current()) {
-                            rt.spawn_blocking(move || super::segment_cache::store_key(&res, &key));
+                        if keep_key {
+                            super::segment_cache::off_runtime(move || {
+                                super::segment_cache::store_key(&res, &key);
+                            });
                         }
                     }
                     if let Some(p) = st.pending.iter_mut().find(|p| p.id == id) {
