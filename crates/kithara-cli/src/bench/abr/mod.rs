@@ -285,60 +285,57 @@ fn buffer_levels(o: &Outcome) -> Vec<(f64, f64)> {
 
 /// The rows of one trace.
 fn trace_rows(name: &str, r: &[Rounds; 2], how: Option<&str>) -> Result<Vec<CaseResult>> {
-    let stat = |v: &[f64]| Stat::of(v).context("no replay measured");
-    let peer = "throughput rule";
     let (ours, theirs) = (&r[0], &r[1]);
-    let rebuffer = {
-        let (a, b) = (stat(&ours.rebuffer)?, stat(&theirs.rebuffer)?);
-        CaseResult::alone(&format!("abr.{name}.rebuffer"), "s", Better::Lower, a, None)
-            .with_peer(peer, b)
-            .goal("≤ peer", a.median <= b.median)
-            .note(format!(
-                "{}{name}: media seconds the player waited for bytes after it started",
-                how.map_or_else(String::new, |h| format!("{h}. "))
-            ))
+    // One metric, kithara's rule against the throughput rule; with both sides' statistics.
+    let row = |metric: &str, unit: &'static str, better, a: &[f64], b: &[f64]| {
+        let stat = |v: &[f64]| Stat::of(v).context("no replay measured");
+        let (a, b) = (stat(a)?, stat(b)?);
+        let row = CaseResult::alone(&format!("abr.{name}.{metric}"), unit, better, a, None)
+            .with_peer("throughput rule", b);
+        anyhow::Ok((row, a, b))
     };
-    let longest = {
-        let (a, b) = (stat(&ours.longest)?, stat(&theirs.longest)?);
-        CaseResult::alone(
-            &format!("abr.{name}.longest_stall"),
-            "s",
-            Better::Lower,
-            a,
-            None,
-        )
-        .with_peer(peer, b)
-        .goal("≤ 2 s (max)", a.max <= ONE_SEGMENT)
-    };
-    let switches = {
-        let (a, b) = (stat(&ours.switches)?, stat(&theirs.switches)?);
-        CaseResult::alone(
-            &format!("abr.{name}.switches"),
-            "switches",
-            Better::Lower,
-            a,
-            None,
-        )
-        .with_peer(peer, b)
-        .goal("≤ peer", a.median <= b.median)
-    };
-    let startup = CaseResult::alone(
-        &format!("abr.{name}.startup"),
+    let (rebuffer, a, b) = row(
+        "rebuffer",
         "s",
         Better::Lower,
-        stat(&ours.startup)?,
-        None,
-    )
-    .with_peer(peer, stat(&theirs.startup)?);
-    let kbps = CaseResult::alone(
-        &format!("abr.{name}.bitrate"),
+        &ours.rebuffer,
+        &theirs.rebuffer,
+    )?;
+    let rebuffer = rebuffer.goal("≤ peer", a.median <= b.median).note(format!(
+        "{}{name}: media seconds the player waited for bytes after it started",
+        how.map_or_else(String::new, |h| format!("{h}. "))
+    ));
+    let (longest, a, _) = row(
+        "longest_stall",
+        "s",
+        Better::Lower,
+        &ours.longest,
+        &theirs.longest,
+    )?;
+    let longest = longest.goal("≤ 2 s (max)", a.max <= ONE_SEGMENT);
+    let (switches, a, b) = row(
+        "switches",
+        "switches",
+        Better::Lower,
+        &ours.switches,
+        &theirs.switches,
+    )?;
+    let switches = switches.goal("≤ peer", a.median <= b.median);
+    let (startup, ..) = row(
+        "startup",
+        "s",
+        Better::Lower,
+        &ours.startup,
+        &theirs.startup,
+    )?;
+    let (kbps, ..) = row(
+        "bitrate",
         "kbit/s",
         Better::Higher,
-        stat(&ours.kbps)?,
-        None,
-    )
-    .with_peer(peer, stat(&theirs.kbps)?)
-    .note(format!(
+        &ours.kbps,
+        &theirs.kbps,
+    )?;
+    let kbps = kbps.note(format!(
         "{name}: average BANDWIDTH of the variants played, weighted by segment duration"
     ));
     Ok(vec![rebuffer, longest, switches, startup, kbps])
