@@ -230,6 +230,22 @@ fn usage_errors_exit_2() {
     assert!(server.requests().is_empty(), "{:?}", server.requests());
 }
 
+/// Without an extension only the server's answer tells a file from a playlist: `--variant` on
+/// what turns out to be a progressive file fails after that one request.
+#[test]
+fn variant_on_a_file_without_an_extension_fails_after_one_request() {
+    let server = media_server();
+    let flac = kithara_test_support::media::get("chirp.flac").unwrap();
+    server.route(
+        "/listen",
+        Route::new(flac.bytes.to_vec()).content_type("audio/flac"),
+    );
+    let url = server.url("/listen");
+    let out = kithara(&["decode", url.as_str(), "-o", "-", "--variant", "1"]);
+    assert_fails(&out, 1, &["--variant", "HLS"]);
+    assert_eq!(server.requests().len(), 1, "{:?}", server.requests());
+}
+
 #[test]
 fn a_truncated_file_yields_its_audio_then_fails() {
     let server = media_server();
