@@ -46,7 +46,7 @@ impl<T: StreamType> Decoder<T> {
                 self.resumed_at = Some(expected);
                 let now = frames_to_duration(expected, rate);
                 tracing::debug!(pos = b.pos, at = ?b.time, ?now, "a seek jump away from the decoding position: seeking back to it by time");
-                if self.reopen_at_time(now, Some(b))? {
+                if self.reopen_at_time(now, Some(b.clone()))? {
                     return Ok(());
                 }
             } else if !continues {

@@ -126,12 +126,17 @@ impl Progress {
     /// The boundary that ended the source, if one did: the one a read stopped at, else the one
     /// the window's length ends at once the reader got there.
     pub(crate) fn boundary(&self) -> Option<Boundary> {
-        let hit = *self.boundary.lock().unwrap_or_else(PoisonError::into_inner);
+        let hit = self
+            .boundary
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
         hit.or_else(|| {
-            let end = *self
+            let end = self
                 .window_end
                 .lock()
-                .unwrap_or_else(PoisonError::into_inner);
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone();
             end.filter(|b| self.pos() >= b.pos)
         })
     }
@@ -235,12 +240,13 @@ impl<T: StreamType> StreamMediaSource<T> {
     fn window_len(&self, s: &Stream<T>) -> Option<u64> {
         let end = match s.source().next_boundary(self.base.saturating_add(1)) {
             Some(b) => {
+                let pos = b.pos;
                 *self
                     .progress
                     .window_end
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner) = Some(b);
-                Some(b.pos)
+                Some(pos)
             }
             None => s.len(),
         }?;

@@ -7,7 +7,7 @@
 //! (installed on the [`Timeline`](crate::Timeline) by the protocol) maps media time onto bytes,
 //! and a [`TimeAnchor`] is where a seek by time lands.
 
-use std::{fmt, time::Duration};
+use std::{fmt, ops::Range, time::Duration};
 
 use crate::media::MediaInfo;
 
@@ -37,7 +37,9 @@ impl fmt::Display for BoundaryKind {
 }
 
 /// A place in a stream's byte space where a decoder may have to start over.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+///
+/// Once a source has reported a boundary, it and the bytes before it never change meaning.
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Boundary {
     /// Byte offset of the first byte after the boundary.
@@ -48,6 +50,10 @@ pub struct Boundary {
     pub media_info: Option<MediaInfo>,
     /// Media time at `pos`, if known.
     pub time: Option<Duration>,
+    /// Where, in this stream's byte space, the initialisation section that the bytes after `pos`
+    /// need lies (an fMP4 `EXT-X-MAP`), if they need one. Equal to `pos..` when the boundary
+    /// starts with that section; before `pos` when a section laid out earlier applies.
+    pub init: Option<Range<u64>>,
 }
 
 impl Boundary {
@@ -58,6 +64,7 @@ impl Boundary {
             kind,
             media_info: None,
             time: None,
+            init: None,
         }
     }
 
@@ -74,23 +81,44 @@ impl Boundary {
         self.time = Some(time);
         self
     }
+
+    /// With the range of the initialisation section the bytes after it need.
+    #[must_use]
+    pub fn with_init(mut self, init: Option<Range<u64>>) -> Self {
+        self.init = init;
+        self
+    }
 }
 
 /// Where a seek by time lands: the byte to read from and the media time there (for HLS, the
 /// start of the segment holding the requested time).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct TimeAnchor {
     /// Byte offset to read from.
     pub pos: u64,
     /// Media time at `pos` (at or before the requested time).
     pub time: Duration,
+    /// Where the initialisation section that the bytes at `pos` need lies in the stream's byte
+    /// space (an fMP4 `EXT-X-MAP`), if they need one; `pos..` when the anchor starts with it.
+    pub init: Option<Range<u64>>,
 }
 
 impl TimeAnchor {
     /// An anchor at byte `pos`, media time `time`.
     pub fn new(pos: u64, time: Duration) -> Self {
-        Self { pos, time }
+        Self {
+            pos,
+            time,
+            init: None,
+        }
+    }
+
+    /// With the range of the initialisation section the bytes at the anchor need.
+    #[must_use]
+    pub fn with_init(mut self, init: Option<Range<u64>>) -> Self {
+        self.init = init;
+        self
     }
 }
 

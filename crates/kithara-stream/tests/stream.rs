@@ -59,7 +59,7 @@ impl Source for MemSource {
         &self.timeline
     }
     fn next_boundary(&self, from: u64) -> Option<Boundary> {
-        self.boundaries.iter().find(|b| b.pos >= from).copied()
+        self.boundaries.iter().find(|b| b.pos >= from).cloned()
     }
     fn seek_time(&mut self, t: Duration) -> Result<WaitTimeAnchor> {
         if self.boundaries.is_empty() {

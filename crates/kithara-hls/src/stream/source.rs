@@ -154,7 +154,7 @@ impl Source for HlsSource {
     fn next_boundary(&self, from: u64) -> Option<Boundary> {
         let st = self.layout.lock();
         let i = st.boundaries.partition_point(|b| b.pos < from);
-        st.boundaries.get(i).copied()
+        st.boundaries.get(i).cloned()
     }
 
     fn seek_time(&mut self, t: Duration) -> Result<TimeAnchor> {
