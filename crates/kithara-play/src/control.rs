@@ -1,0 +1,472 @@
+//! The control thread: owns the queue and the player's state, carries out the handles'
+//! commands (never blocking: it only sends messages, flips atomics and cancels tokens) and turns
+//! the decoding thread's reports and the audio side's counters into [`Event`]s, in the order of
+//! the audio.
+
+use std::{
+    collections::{HashMap, VecDeque},
+    sync::{atomic::Ordering, Arc},
+    time::{Duration, Instant},
+};
+
+use flume::{Receiver, RecvTimeoutError, Sender};
+use kithara_stream::{AbrHandle, AbrMode};
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    msg::{Command, ControlMsg, MarkerKind, Report, ToDecoder, TrackRef},
+    queue::Queue,
+    shared::Shared,
+    Event, PlayerState, TrackId,
+};
+
+/// What the caller asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Intent {
+    Stopped,
+    Play,
+    Pause,
+}
+
+/// The track heard and where its clock starts: `base_time` at ring frame `base_frame` (`None`
+/// until the frame is known: after a seek, before the decoding thread carried it out).
+#[derive(Debug, Clone, Copy)]
+struct Heard {
+    id: TrackId,
+    base_frame: Option<u64>,
+    base_time: Duration,
+}
+
+/// The tracks' cancellation tokens (children of the root) and bitrate controls.
+#[derive(Debug)]
+struct Tracks {
+    root: CancellationToken,
+    tokens: HashMap<TrackId, CancellationToken>,
+    abr: HashMap<TrackId, AbrHandle>,
+    abr_mode: Option<AbrMode>,
+    max_bitrate: Option<Option<u64>>,
+}
+
+impl Tracks {
+    fn token(&mut self, id: TrackId) -> CancellationToken {
+        let root = &self.root;
+        let token = self.tokens.entry(id).or_insert_with(|| root.child_token());
+        if token.is_cancelled() {
+            *token = root.child_token();
+        }
+        token.clone()
+    }
+
+    /// Cancels every track's fetches except those of `keep`.
+    fn retain(&mut self, keep: &[Option<TrackId>]) {
+        self.tokens.retain(|id, token| {
+            let kept = keep.contains(&Some(*id));
+            if !kept {
+                token.cancel();
+            }
+            kept
+        });
+        self.abr.retain(|id, _| keep.contains(&Some(*id)));
+    }
+
+    fn apply_abr(&self, handle: &AbrHandle) {
+        if let Some(mode) = self.abr_mode {
+            handle.set_mode(mode);
+        }
+        if let Some(cap) = self.max_bitrate {
+            handle.set_max_bitrate(cap);
+        }
+    }
+}
+
+pub(crate) struct Control {
+    shared: Arc<Shared>,
+    rx: Receiver<ControlMsg>,
+    decoder: Sender<ToDecoder>,
+    subscribers: Vec<Sender<Event>>,
+    queue: Queue,
+    tracks: Tracks,
+    /// Events waiting for the audio to reach their frame.
+    markers: VecDeque<(u64, MarkerKind)>,
+    heard: Option<Heard>,
+    /// The track being decoded, and the `Next` last sent for it.
+    decoding: Option<TrackId>,
+    next_sent: Option<(TrackId, Option<TrackId>)>,
+    epoch: u64,
+    intent: Intent,
+    visible: PlayerState,
+    /// Set by a jump: the next track start is not the queue moving on by itself.
+    jumped: bool,
+    underruns_seen: u64,
+    start_frames: u64,
+    tick: Duration,
+    last_tick: Instant,
+}
+
+impl Control {
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        rx: Receiver<ControlMsg>,
+        decoder: Sender<ToDecoder>,
+        root: CancellationToken,
+        config: &crate::PlayerConfig,
+    ) -> Self {
+        let start_frames = shared.time_to_frames(config.start_buffer).max(1);
+        Self {
+            shared,
+            rx,
+            decoder,
+            subscribers: Vec::new(),
+            queue: Queue::new(config.shuffle_seed),
+            tracks: Tracks {
+                root,
+                tokens: HashMap::new(),
+                abr: HashMap::new(),
+                abr_mode: None,
+                max_bitrate: None,
+            },
+            markers: VecDeque::new(),
+            heard: None,
+            decoding: None,
+            next_sent: None,
+            epoch: 0,
+            intent: Intent::Stopped,
+            visible: PlayerState::Stopped,
+            jumped: false,
+            underruns_seen: 0,
+            start_frames,
+            tick: config.tick.max(Duration::from_millis(1)),
+            last_tick: Instant::now(),
+        }
+    }
+
+    pub(crate) fn run(mut self) {
+        loop {
+            match self.rx.recv_timeout(self.tick) {
+                Ok(ControlMsg::Cmd(Command::Quit)) | Err(RecvTimeoutError::Disconnected) => break,
+                Ok(ControlMsg::Cmd(cmd)) => self.command(cmd),
+                Ok(ControlMsg::Report(epoch, report)) => self.report(epoch, report),
+                Err(RecvTimeoutError::Timeout) => {}
+            }
+            self.observe();
+        }
+        let _ = self.decoder.send(ToDecoder::Quit);
+        self.tracks.retain(&[]);
+    }
+
+    fn command(&mut self, cmd: Command) {
+        match cmd {
+            Command::Play => match self.intent {
+                Intent::Stopped => {
+                    let id = self.heard.map(|h| h.id).or_else(|| self.queue.first());
+                    if let Some(id) = id.filter(|id| self.queue.track(*id).is_some()) {
+                        self.intent = Intent::Play;
+                        self.begin(id, Duration::ZERO, false);
+                    } else if let Some(id) = self.queue.first() {
+                        self.intent = Intent::Play;
+                        self.begin(id, Duration::ZERO, false);
+                    }
+                }
+                Intent::Pause => {
+                    self.intent = Intent::Play;
+                    self.shared.paused.store(false, Ordering::Release);
+                    self.shared.notify();
+                }
+                Intent::Play => {}
+            },
+            Command::Pause => {
+                if self.intent == Intent::Play {
+                    self.intent = Intent::Pause;
+                    self.shared.paused.store(true, Ordering::Release);
+                }
+            }
+            Command::Stop => self.stop(),
+            Command::Seek(to) => {
+                let id = self.heard.map(|h| h.id).or(self.decoding);
+                if let Some(id) = id.filter(|_| self.intent != Intent::Stopped) {
+                    self.begin(id, to, true);
+                }
+            }
+            Command::Volume(v) => {
+                let v = if v.is_finite() {
+                    v.clamp(0.0, 4.0)
+                } else {
+                    1.0
+                };
+                self.shared.volume.store(v.to_bits(), Ordering::Release);
+            }
+            Command::Next => self.skip(|q, id| q.next_after(id, true)),
+            Command::Previous => self.skip(|q, id| q.previous_before(id)),
+            Command::Jump(index) => {
+                if let Some(id) = self.queue.id_at(index) {
+                    self.intent = self.intent_to_play();
+                    self.begin(id, Duration::ZERO, false);
+                }
+            }
+            Command::Insert(index, id, track) => {
+                self.queue.insert(index, id, track, self.current());
+                self.refresh_next();
+            }
+            Command::Remove(index) => self.remove(index),
+            Command::Move(from, to) => {
+                self.queue.move_item(from, to);
+                self.refresh_next();
+            }
+            Command::Clear => {
+                self.queue.clear();
+                self.stop();
+                self.heard = None;
+            }
+            Command::Repeat(r) => {
+                self.queue.set_repeat(r);
+                self.refresh_next();
+            }
+            Command::Shuffle(on) => {
+                self.queue.set_shuffle(on, self.current());
+                self.refresh_next();
+            }
+            Command::AbrMode(mode) => {
+                self.tracks.abr_mode = Some(mode);
+                self.tracks.abr.values().for_each(|h| h.set_mode(mode));
+            }
+            Command::MaxBitrate(cap) => {
+                self.tracks.max_bitrate = Some(cap);
+                self.tracks
+                    .abr
+                    .values()
+                    .for_each(|h| h.set_max_bitrate(cap));
+            }
+            Command::Subscribe(tx) => self.subscribers.push(tx),
+            Command::Quit => {}
+        }
+    }
+
+    /// The track the queue is at: the heard one, else the one being decoded.
+    fn current(&self) -> Option<TrackId> {
+        self.heard.map(|h| h.id).or(self.decoding)
+    }
+
+    /// Playing stays playing, paused stays paused, stopped starts playing.
+    fn intent_to_play(&self) -> Intent {
+        match self.intent {
+            Intent::Pause => Intent::Pause,
+            _ => Intent::Play,
+        }
+    }
+
+    /// Next or previous: jumps to what `pick` chooses after the current track, or stops.
+    fn skip(&mut self, pick: impl Fn(&Queue, TrackId) -> Option<TrackId>) {
+        let target = match self.current() {
+            Some(id) => pick(&self.queue, id),
+            None => self.queue.first(),
+        };
+        match target {
+            Some(id) => {
+                self.intent = self.intent_to_play();
+                self.begin(id, Duration::ZERO, false);
+            }
+            None => self.stop(),
+        }
+    }
+
+    fn remove(&mut self, index: usize) {
+        let Some(id) = self.queue.id_at(index) else {
+            return;
+        };
+        let next = self.queue.next_after(id, true).filter(|n| *n != id);
+        self.queue.remove(index);
+        if self.current() == Some(id) && self.intent != Intent::Stopped {
+            match next {
+                Some(n) => self.begin(n, Duration::ZERO, false),
+                None => self.stop(),
+            }
+        } else {
+            self.refresh_next();
+        }
+    }
+
+    /// Flushes and starts `id` at `start` (a seek within it when `seek`).
+    fn begin(&mut self, id: TrackId, start: Duration, seek: bool) {
+        let Some(track) = self.queue.track(id).cloned() else {
+            return;
+        };
+        self.epoch += 1;
+        self.shared.gate.store(false, Ordering::Release);
+        self.markers.clear();
+        let cancel = self.tracks.token(id);
+        self.tracks.retain(&[Some(id)]);
+        let track = TrackRef { id, track, cancel };
+        let _ = self.decoder.send(ToDecoder::Play {
+            epoch: self.epoch,
+            track,
+            start,
+            seek,
+        });
+        self.decoding = Some(id);
+        self.next_sent = None;
+        self.jumped = !seek;
+        self.heard = seek.then_some(Heard {
+            id,
+            base_frame: None,
+            base_time: start,
+        });
+        self.refresh_next();
+    }
+
+    fn stop(&mut self) {
+        self.epoch += 1;
+        self.shared.gate.store(false, Ordering::Release);
+        self.shared.paused.store(false, Ordering::Release);
+        let _ = self.decoder.send(ToDecoder::Stop { epoch: self.epoch });
+        self.tracks.retain(&[]);
+        self.markers.clear();
+        self.decoding = None;
+        self.next_sent = None;
+        self.intent = Intent::Stopped;
+    }
+
+    /// Tells the decoding thread what follows the track it decodes (after a queue edit).
+    fn refresh_next(&mut self) {
+        let Some(after) = self.decoding else {
+            return;
+        };
+        let next = self.queue.next_after(after, false);
+        if self.next_sent == Some((after, next)) {
+            return;
+        }
+        self.next_sent = Some((after, next));
+        let next = next.and_then(|id| {
+            let track = self.queue.track(id)?.clone();
+            let cancel = self.tracks.token(id);
+            Some(TrackRef { id, track, cancel })
+        });
+        self.tracks
+            .retain(&[Some(after), next.as_ref().map(|n| n.id)]);
+        let _ = self.decoder.send(ToDecoder::Next { after, next });
+    }
+
+    fn report(&mut self, epoch: u64, report: Report) {
+        if epoch != self.epoch {
+            return;
+        }
+        match report {
+            Report::Marker { frame, kind } => self.markers.push_back((frame, kind)),
+            Report::Opened { id, abr } => {
+                if let Some(handle) = abr {
+                    self.tracks.apply_abr(&handle);
+                    self.tracks.abr.insert(id, handle);
+                }
+            }
+            Report::Advanced { to } => {
+                self.decoding = Some(to);
+                self.refresh_next();
+            }
+        }
+    }
+
+    /// Emits what the audio side has reached, opens the gate when the buffer allows, ticks.
+    fn observe(&mut self) {
+        let consumed = self.shared.consumed.load(Ordering::Acquire);
+        while self.markers.front().is_some_and(|(f, _)| *f <= consumed) {
+            if let Some((frame, kind)) = self.markers.pop_front() {
+                self.reached(frame, kind);
+            }
+        }
+        if self.intent != Intent::Stopped {
+            self.underruns_seen = self.shared.underruns.load(Ordering::Acquire);
+            let gate = self.shared.gate.load(Ordering::Acquire);
+            let applied = self.shared.epoch_applied.load(Ordering::Acquire) == self.epoch;
+            let level = self.shared.level_frames();
+            let done = self.shared.input_done.load(Ordering::Acquire);
+            if !gate && applied && level > 0 && (level >= self.start_frames || done) {
+                self.shared.gate.store(true, Ordering::Release);
+            }
+        }
+        let visible = match self.intent {
+            Intent::Stopped => PlayerState::Stopped,
+            Intent::Pause => PlayerState::Paused,
+            Intent::Play if self.shared.gate.load(Ordering::Acquire) => PlayerState::Playing,
+            Intent::Play => PlayerState::Buffering,
+        };
+        self.set_visible(visible);
+        if self.visible == PlayerState::Playing && self.last_tick.elapsed() >= self.tick {
+            self.last_tick = Instant::now();
+            if let Some(h) = self.heard {
+                if let Some(base) = h.base_frame {
+                    let played = self.shared.frames_to_time(consumed.saturating_sub(base));
+                    self.emit(Event::Position {
+                        track: h.id,
+                        position: h.base_time + played,
+                    });
+                }
+            }
+        }
+    }
+
+    fn set_visible(&mut self, state: PlayerState) {
+        if state == self.visible {
+            return;
+        }
+        let level = self.shared.frames_to_time(self.shared.level_frames());
+        let was = std::mem::replace(&mut self.visible, state);
+        if was == PlayerState::Buffering {
+            self.emit(Event::BufferingEnded { level });
+        }
+        self.emit(Event::StateChanged(state));
+        if state == PlayerState::Buffering {
+            self.emit(Event::BufferingStarted { level });
+        }
+    }
+
+    /// The audio reached `frame`, where `kind` happens.
+    fn reached(&mut self, frame: u64, kind: MarkerKind) {
+        match kind {
+            MarkerKind::Started { id, info, at } => {
+                let index = self.queue.index_of(id);
+                if !std::mem::take(&mut self.jumped) {
+                    self.emit(Event::QueueAdvanced { track: id, index });
+                }
+                self.heard = Some(Heard {
+                    id,
+                    base_frame: Some(frame),
+                    base_time: at,
+                });
+                self.emit(Event::TrackStarted {
+                    track: id,
+                    index,
+                    info,
+                });
+            }
+            MarkerKind::Seeked { id, at } => {
+                self.heard = Some(Heard {
+                    id,
+                    base_frame: Some(frame),
+                    base_time: at,
+                });
+            }
+            MarkerKind::Variant { id, variant, info } => {
+                self.emit(Event::VariantSwitched {
+                    track: id,
+                    variant,
+                    info,
+                });
+            }
+            MarkerKind::Ended { id } => self.emit(Event::TrackEnded { track: id }),
+            MarkerKind::Failed { id, error } => {
+                self.jumped = false;
+                self.emit(Event::TrackFailed { track: id, error });
+            }
+            MarkerKind::QueueEnd => {
+                self.emit(Event::QueueEnded);
+                self.intent = Intent::Stopped;
+                self.shared.gate.store(false, Ordering::Release);
+                self.decoding = None;
+                self.next_sent = None;
+            }
+        }
+    }
+
+    fn emit(&mut self, event: Event) {
+        self.subscribers.retain(|s| s.send(event.clone()).is_ok());
+    }
+}

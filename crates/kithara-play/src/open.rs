@@ -1,0 +1,152 @@
+//! Opening a [`Track`] into a [`TrackSource`]: the one module that knows today's
+//! kithara-file, kithara-hls and kithara-decode APIs. When a one-call open ("URL or path +
+//! downloader → a decoder over a type-erased stream") exists, only this module changes.
+//!
+//! The protocol is chosen as the CLI does: an http(s) URL ending in `.m3u8` opens as HLS;
+//! anything else as a progressive file, unless the server answers with a playlist MIME type
+//! (then that stream is dropped and the URL opens as HLS).
+
+use std::time::Duration;
+
+use kithara_decode::{Decoder, DecoderConfig};
+use kithara_file::{File, FileConfig, FileSrc, StorageKind};
+use kithara_hls::{Hls, HlsConfig};
+use kithara_stream::{dl::Downloader, RedactedUrl, Stream};
+use tokio::runtime::Handle;
+use tokio_util::sync::CancellationToken;
+
+use crate::{config::LoadControl, source::TrackSource, Error, Result, Track};
+
+/// Smallest byte budget ahead of the reader for a progressive file (kithara-file uses at least
+/// 64 KiB anyway).
+const MIN_AHEAD_BYTES: u64 = 256 * 1024;
+
+/// What opening needs; cheap to clone (one per preload thread).
+#[derive(Debug, Clone)]
+pub(crate) struct Opener {
+    pub(crate) runtime: Handle,
+    pub(crate) downloader: Downloader,
+    pub(crate) load: LoadControl,
+    pub(crate) assumed_bitrate: u64,
+    pub(crate) wait_timeout: Duration,
+    pub(crate) storage: StorageKind,
+}
+
+impl Opener {
+    /// Opens and probes `track` on the calling (blocking) thread. `cancel` is the track's token:
+    /// cancelling it ends the open at once, and later every read and fetch of the stream.
+    pub(crate) fn open(
+        &self,
+        track: &Track,
+        cancel: &CancellationToken,
+    ) -> Result<Box<dyn TrackSource>> {
+        let label = track.label();
+        if track.is_named_hls() {
+            return self.open_hls(track.src(), label, cancel);
+        }
+        let mut config = FileConfig::new(track.src().clone())
+            .downloader(self.downloader.clone())
+            .storage(self.storage.clone())
+            .wait_timeout(self.wait_timeout)
+            .cancel_token(cancel.clone());
+        if let Some(bytes) = self.ahead_bytes() {
+            config = config.buffer_ahead(bytes);
+        }
+        let stream = self.block_on(Stream::<File>::new(config), &label, cancel)?;
+        if kithara_file_serves_playlist(&stream) {
+            tracing::debug!(url = %label, "the server answered with a playlist: opening as HLS");
+            drop(stream);
+            return self.open_hls(track.src(), label, cancel);
+        }
+        let origin = match track.src() {
+            FileSrc::Remote(url) => Some(RedactedUrl::new(url)),
+            _ => None,
+        };
+        let config = DecoderConfig::builder().maybe_origin(origin).build();
+        let decoder =
+            Decoder::new(stream, config).map_err(|source| Error::Decode { label, source })?;
+        Ok(Box::new(decoder))
+    }
+
+    fn open_hls(
+        &self,
+        src: &FileSrc,
+        label: String,
+        cancel: &CancellationToken,
+    ) -> Result<Box<dyn TrackSource>> {
+        let FileSrc::Remote(url) = src else {
+            return Err(Error::HlsNotRemote { label });
+        };
+        let mut config = HlsConfig::new(url.clone())
+            .downloader(self.downloader.clone())
+            .wait_timeout(self.wait_timeout)
+            .cancel_token(cancel.clone());
+        if let LoadControl::Ahead(ahead) = self.load {
+            config = config.buffer_ahead(ahead);
+        }
+        let stream = self.block_on(Stream::<Hls>::new(config), &label, cancel)?;
+        let config = DecoderConfig::builder()
+            .origin(RedactedUrl::new(url))
+            .build();
+        let decoder =
+            Decoder::new(stream, config).map_err(|source| Error::Decode { label, source })?;
+        Ok(Box::new(decoder))
+    }
+
+    /// The byte budget ahead of the reader for a progressive file.
+    fn ahead_bytes(&self) -> Option<u64> {
+        match self.load {
+            LoadControl::Ahead(ahead) => {
+                let bytes = u128::from(self.assumed_bitrate / 8) * ahead.as_millis() / 1000;
+                Some(
+                    u64::try_from(bytes)
+                        .unwrap_or(u64::MAX)
+                        .max(MIN_AHEAD_BYTES),
+                )
+            }
+            LoadControl::Unlimited => None,
+        }
+    }
+
+    /// Runs an opening future on the player's runtime from this blocking thread, ended at once
+    /// by `cancel`.
+    fn block_on<S>(
+        &self,
+        open: impl std::future::Future<Output = kithara_stream::Result<S>>,
+        label: &str,
+        cancel: &CancellationToken,
+    ) -> Result<S> {
+        let outcome = self.runtime.block_on(async {
+            tokio::select! {
+                biased;
+                () = cancel.cancelled() => None,
+                r = open => Some(r),
+            }
+        });
+        match outcome {
+            None => Err(Error::Cancelled {
+                label: label.to_owned(),
+            }),
+            Some(r) => r.map_err(|source| Error::Open {
+                label: label.to_owned(),
+                source,
+            }),
+        }
+    }
+}
+
+/// Whether a file stream turned out to be served as an HLS playlist (`Content-Type`).
+fn kithara_file_serves_playlist(stream: &Stream<File>) -> bool {
+    let Some(ct) = stream.source().content_type() else {
+        return false;
+    };
+    let essence = ct.split(';').next().unwrap_or_default().trim();
+    [
+        "application/vnd.apple.mpegurl",
+        "application/x-mpegurl",
+        "audio/mpegurl",
+        "audio/x-mpegurl",
+    ]
+    .iter()
+    .any(|t| essence.eq_ignore_ascii_case(t))
+}
