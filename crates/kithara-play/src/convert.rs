@@ -51,7 +51,7 @@ impl Converter {
             out.extend_from_slice(&self.mapped);
             return Ok(());
         }
-        if self.run.as_ref().map(|r| r.resampler.from_rate()) != Some(rate) {
+        if self.run.as_ref().map(|r| r.resampler.input_rate()) != Some(rate) {
             self.finish(out)?;
             let tail = (out.len() - start) / usize::from(self.channels.max(1));
             let base = produced + tail as u64;
@@ -78,7 +78,7 @@ impl Converter {
     /// Whether a track at `rate` continues the current conversion state.
     pub(crate) fn continues(&self, rate: u32) -> bool {
         match &self.run {
-            Some(run) => run.resampler.from_rate() == rate,
+            Some(run) => run.resampler.input_rate() == rate,
             None => true,
         }
     }

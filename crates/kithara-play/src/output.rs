@@ -148,13 +148,18 @@ impl Output {
             .chunks_exact(self.channels)
             .chain(b.chunks_exact(self.channels))
         {
+            if paused && self.gain == 0.0 {
+                // The pause ramp is done: the rest stays in the ring for the resume.
+                break;
+            }
             self.gain = ramp(self.gain, target, self.step);
             for (o, s) in out[i..i + self.channels].iter_mut().zip(frame) {
                 *o = s * self.gain;
             }
             i += self.channels;
         }
-        chunk.commit_all();
+        chunk.commit(i);
+        let frames = i / self.channels;
         self.consumed += frames as u64;
         self.shared.consumed.store(self.consumed, Ordering::Release);
         frames

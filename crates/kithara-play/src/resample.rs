@@ -66,7 +66,7 @@ impl Resampler {
     }
 
     /// The input rate.
-    pub(crate) fn from_rate(&self) -> u32 {
+    pub(crate) fn input_rate(&self) -> u32 {
         self.rates.0
     }
 
