@@ -4,19 +4,19 @@
 //! the audio.
 
 use std::{
-    collections::{HashMap, VecDeque},
+    collections::VecDeque,
     sync::{atomic::Ordering, Arc},
     time::{Duration, Instant},
 };
 
 use flume::{Receiver, RecvTimeoutError, Sender};
-use kithara_stream::{AbrHandle, AbrMode};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
     msg::{Command, ControlMsg, MarkerKind, Report, ToDecoder, TrackRef},
     queue::Queue,
     shared::Shared,
+    tracks::Tracks,
     Event, PlayerState, TrackId,
 };
 
@@ -37,48 +37,6 @@ struct Heard {
     base_time: Duration,
 }
 
-/// The tracks' cancellation tokens (children of the root) and bitrate controls.
-#[derive(Debug)]
-struct Tracks {
-    root: CancellationToken,
-    tokens: HashMap<TrackId, CancellationToken>,
-    abr: HashMap<TrackId, AbrHandle>,
-    abr_mode: Option<AbrMode>,
-    max_bitrate: Option<Option<u64>>,
-}
-
-impl Tracks {
-    fn token(&mut self, id: TrackId) -> CancellationToken {
-        let root = &self.root;
-        let token = self.tokens.entry(id).or_insert_with(|| root.child_token());
-        if token.is_cancelled() {
-            *token = root.child_token();
-        }
-        token.clone()
-    }
-
-    /// Cancels every track's fetches except those of `keep`.
-    fn retain(&mut self, keep: &[Option<TrackId>]) {
-        self.tokens.retain(|id, token| {
-            let kept = keep.contains(&Some(*id));
-            if !kept {
-                token.cancel();
-            }
-            kept
-        });
-        self.abr.retain(|id, _| keep.contains(&Some(*id)));
-    }
-
-    fn apply_abr(&self, handle: &AbrHandle) {
-        if let Some(mode) = self.abr_mode {
-            handle.set_mode(mode);
-        }
-        if let Some(cap) = self.max_bitrate {
-            handle.set_max_bitrate(cap);
-        }
-    }
-}
-
 pub(crate) struct Control {
     shared: Arc<Shared>,
     rx: Receiver<ControlMsg>,
@@ -97,7 +55,6 @@ pub(crate) struct Control {
     visible: PlayerState,
     /// Set by a jump: the next track start is not the queue moving on by itself.
     jumped: bool,
-    underruns_seen: u64,
     start_frames: u64,
     tick: Duration,
     last_tick: Instant,
@@ -118,13 +75,7 @@ impl Control {
             decoder,
             subscribers: Vec::new(),
             queue: Queue::new(config.shuffle_seed),
-            tracks: Tracks {
-                root,
-                tokens: HashMap::new(),
-                abr: HashMap::new(),
-                abr_mode: None,
-                max_bitrate: None,
-            },
+            tracks: Tracks::new(root),
             markers: VecDeque::new(),
             heard: None,
             decoding: None,
@@ -133,7 +84,6 @@ impl Control {
             intent: Intent::Stopped,
             visible: PlayerState::Stopped,
             jumped: false,
-            underruns_seen: 0,
             start_frames,
             tick: config.tick.max(Duration::from_millis(1)),
             last_tick: Instant::now(),
@@ -158,11 +108,12 @@ impl Control {
         match cmd {
             Command::Play => match self.intent {
                 Intent::Stopped => {
-                    let id = self.heard.map(|h| h.id).or_else(|| self.queue.first());
-                    if let Some(id) = id.filter(|id| self.queue.track(*id).is_some()) {
-                        self.intent = Intent::Play;
-                        self.begin(id, Duration::ZERO, false);
-                    } else if let Some(id) = self.queue.first() {
+                    // The track heard last (still queued), else the first.
+                    let heard = self.heard.map(|h| h.id);
+                    let id = heard
+                        .filter(|id| self.queue.track(*id).is_some())
+                        .or_else(|| self.queue.first());
+                    if let Some(id) = id {
                         self.intent = Intent::Play;
                         self.begin(id, Duration::ZERO, false);
                     }
@@ -373,7 +324,6 @@ impl Control {
             }
         }
         if self.intent != Intent::Stopped {
-            self.underruns_seen = self.shared.underruns.load(Ordering::Acquire);
             let gate = self.shared.gate.load(Ordering::Acquire);
             let applied = self.shared.epoch_applied.load(Ordering::Acquire) == self.epoch;
             let level = self.shared.level_frames();

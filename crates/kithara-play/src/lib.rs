@@ -19,6 +19,7 @@ mod shared;
 pub mod sink;
 mod source;
 mod track;
+mod tracks;
 
 pub use config::{LoadControl, PlayerConfig};
 pub use error::{Error, Result};

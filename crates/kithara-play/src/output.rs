@@ -66,15 +66,9 @@ impl Output {
                 taken = self.take(&mut out[..frames * self.channels]);
                 let done = self.shared.input_done.load(Ordering::Acquire);
                 if taken < frames && !paused && !done {
-                    // Only an open gate is closed here; the control thread reopens it.
-                    if self
-                        .shared
-                        .gate
-                        .compare_exchange(true, false, Ordering::AcqRel, Ordering::Relaxed)
-                        .is_ok()
-                    {
-                        self.shared.underruns.fetch_add(1, Ordering::Release);
-                    }
+                    // Underrun: the gate closes; the control thread reopens it once the start
+                    // buffer is refilled (so an underrun never repeats in a loop).
+                    self.shared.gate.store(false, Ordering::Release);
                 }
             }
         }

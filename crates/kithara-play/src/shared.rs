@@ -10,7 +10,6 @@
 //! | `input_done`: nothing more will be written until the next command | decoding thread | audio side, control |
 //! | `gate`: whether the audio side plays or waits | control opens, audio side closes on underrun | both |
 //! | `paused`, `volume` | control | audio side |
-//! | `underruns`: how often the ring ran dry while playing | audio side | control |
 //! | `closed`: the player is shutting down | player | sinks |
 
 use std::{
@@ -37,7 +36,6 @@ pub(crate) struct Shared {
     pub(crate) paused: AtomicBool,
     /// The target gain, as `f32` bits.
     pub(crate) volume: AtomicU32,
-    pub(crate) underruns: AtomicU64,
     pub(crate) closed: AtomicBool,
     /// Wakes an offline sink waiting for audio (never used by a real-time sink).
     pub(crate) wake: Wake,
@@ -55,7 +53,6 @@ impl Shared {
             gate: AtomicBool::new(false),
             paused: AtomicBool::new(false),
             volume: AtomicU32::new(1.0f32.to_bits()),
-            underruns: AtomicU64::new(0),
             closed: AtomicBool::new(false),
             wake: Wake::default(),
         }
