@@ -81,6 +81,15 @@ pub enum Error {
         #[source]
         source: hound::Error,
     },
+    /// The audio device could not be opened or started.
+    #[error("audio device: {what}")]
+    Device {
+        /// What failed (no default device, its configuration, the stream).
+        what: &'static str,
+        /// The audio library's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// A sink's thread ended abnormally (it panicked).
     #[error("the {0} sink's thread ended abnormally")]
     SinkThread(&'static str),

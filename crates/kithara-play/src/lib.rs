@@ -26,5 +26,9 @@ pub use error::{Error, Result};
 pub use event::{Event, PlayerState, Repeat};
 pub use output::Output;
 pub use player::{Events, Player, PlayerHandle};
+#[cfg(feature = "cpal")]
+pub use sink::CpalSink;
+#[cfg(feature = "rodio")]
+pub use sink::{rodio_source, RodioSink, RodioSource};
 pub use sink::{AudioSink, NullSink, RunningSink, SinkFormat, WavSink};
 pub use track::{Track, TrackId};

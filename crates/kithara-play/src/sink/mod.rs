@@ -3,11 +3,21 @@
 //! player's ring through an [`Output`].
 //!
 //! Two sinks come with the crate: [`WavSink`] (renders to a file as fast as decoding allows) and
-//! [`NullSink`] (consumes at the real-time rate, like a device without sound).
+//! [`NullSink`] (consumes at the real-time rate, like a device without sound); two more behind
+//! features: `CpalSink` (`cpal`: the default audio device) and `RodioSink` (`rodio`: the player
+//! as a `rodio::Source`).
 
+#[cfg(feature = "cpal")]
+mod cpal;
 mod null;
+#[cfg(feature = "rodio")]
+mod rodio;
 mod wav;
 
+#[cfg(feature = "cpal")]
+pub use self::cpal::CpalSink;
+#[cfg(feature = "rodio")]
+pub use self::rodio::{rodio_source, RodioSink, RodioSource};
 pub use null::{Capture, NullSink};
 pub use wav::WavSink;
 

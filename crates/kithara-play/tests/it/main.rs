@@ -10,3 +10,5 @@
 mod common;
 mod control;
 mod gapless;
+#[cfg(feature = "rodio")]
+mod rodio;
