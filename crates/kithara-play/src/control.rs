@@ -177,11 +177,11 @@ impl Control {
                 self.refresh_next();
             }
             Command::AbrMode(mode) => {
-                self.tracks.abr_mode = Some(mode);
+                self.tracks.settings.mode = Some(mode);
                 self.tracks.abr.values().for_each(|h| h.set_mode(mode));
             }
             Command::MaxBitrate(cap) => {
-                self.tracks.max_bitrate = Some(cap);
+                self.tracks.settings.max_bitrate = Some(cap);
                 self.tracks
                     .abr
                     .values()
@@ -246,7 +246,13 @@ impl Control {
         self.markers.clear();
         let cancel = self.tracks.token(id);
         self.tracks.retain(&[Some(id)]);
-        let track = TrackRef { id, track, cancel };
+        let abr = self.tracks.settings;
+        let track = TrackRef {
+            id,
+            track,
+            cancel,
+            abr,
+        };
         let _ = self.decoder.send(ToDecoder::Play {
             epoch: self.epoch,
             track,
@@ -289,7 +295,13 @@ impl Control {
         let next = next.and_then(|id| {
             let track = self.queue.track(id)?.clone();
             let cancel = self.tracks.token(id);
-            Some(TrackRef { id, track, cancel })
+            let abr = self.tracks.settings;
+            Some(TrackRef {
+                id,
+                track,
+                cancel,
+                abr,
+            })
         });
         self.tracks
             .retain(&[Some(after), next.as_ref().map(|n| n.id)]);

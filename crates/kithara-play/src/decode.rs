@@ -219,7 +219,7 @@ impl DecodeThread {
         let preloaded = self.preload.take().filter(|p| p.id == track.id);
         let source = match preloaded.and_then(|p| p.rx.recv().ok()) {
             Some(r) => r?,
-            None => self.opener.open(&track.track, &track.cancel)?,
+            None => self.opener.open(track)?,
         };
         self.report(Report::Opened {
             id: track.id,
@@ -306,7 +306,7 @@ impl DecodeThread {
         let spawned = std::thread::Builder::new()
             .name("kithara-play-preload".into())
             .spawn(move || {
-                let _ = tx.send(opener.open(&next.track, &next.cancel));
+                let _ = tx.send(opener.open(&next));
             });
         if spawned.is_ok() {
             tracing::debug!(track = %id, "preloading");

@@ -44,6 +44,15 @@ pub(crate) struct TrackRef {
     pub(crate) id: TrackId,
     pub(crate) track: Track,
     pub(crate) cancel: CancellationToken,
+    /// The caller's ABR settings when the track was handed over, for an HLS stream's open.
+    pub(crate) abr: AbrSettings,
+}
+
+/// The caller's ABR settings (`None`: the stream's default).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct AbrSettings {
+    pub(crate) mode: Option<AbrMode>,
+    pub(crate) max_bitrate: Option<Option<u64>>,
 }
 
 /// What the control thread tells the decoding thread.

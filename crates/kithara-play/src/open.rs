@@ -15,7 +15,12 @@ use kithara_stream::{dl::Downloader, RedactedUrl, Stream};
 use tokio::runtime::Handle;
 use tokio_util::sync::CancellationToken;
 
-use crate::{config::LoadControl, source::TrackSource, Error, Result, Track};
+use crate::{
+    config::LoadControl,
+    msg::{AbrSettings, TrackRef},
+    source::TrackSource,
+    Error, Result,
+};
 
 /// Smallest byte budget ahead of the reader for a progressive file (kithara-file uses at least
 /// 64 KiB anyway).
@@ -33,16 +38,16 @@ pub(crate) struct Opener {
 }
 
 impl Opener {
-    /// Opens and probes `track` on the calling (blocking) thread. `cancel` is the track's token:
-    /// cancelling it ends the open at once, and later every read and fetch of the stream.
-    pub(crate) fn open(
-        &self,
-        track: &Track,
-        cancel: &CancellationToken,
-    ) -> Result<Box<dyn TrackSource>> {
+    /// Opens and probes `track` on the calling (blocking) thread, an HLS stream with the caller's
+    /// ABR settings. The track's token ends the open at once when cancelled, and later every read
+    /// and fetch of the stream.
+    pub(crate) fn open(&self, track: &TrackRef) -> Result<Box<dyn TrackSource>> {
+        let TrackRef {
+            track, cancel, abr, ..
+        } = track;
         let label = track.label();
         if track.is_named_hls() {
-            return self.open_hls(track.src(), label, cancel);
+            return self.open_hls(track.src(), label, cancel, *abr);
         }
         let mut config = FileConfig::new(track.src().clone())
             .downloader(self.downloader.clone())
@@ -56,7 +61,7 @@ impl Opener {
         if kithara_file_serves_playlist(&stream) {
             tracing::debug!(url = %label, "the server answered with a playlist: opening as HLS");
             drop(stream);
-            return self.open_hls(track.src(), label, cancel);
+            return self.open_hls(track.src(), label, cancel, *abr);
         }
         let origin = match track.src() {
             FileSrc::Remote(url) => Some(RedactedUrl::new(url)),
@@ -73,6 +78,7 @@ impl Opener {
         src: &FileSrc,
         label: String,
         cancel: &CancellationToken,
+        abr: AbrSettings,
     ) -> Result<Box<dyn TrackSource>> {
         let FileSrc::Remote(url) = src else {
             return Err(Error::HlsNotRemote { label });
@@ -83,6 +89,12 @@ impl Opener {
             .cancel_token(cancel.clone());
         if let LoadControl::Ahead(ahead) = self.load {
             config = config.buffer_ahead(ahead);
+        }
+        if let Some(mode) = abr.mode {
+            config = config.abr_mode(mode);
+        }
+        if let Some(Some(bps)) = abr.max_bitrate {
+            config = config.max_bitrate(bps);
         }
         let stream = self.block_on(Stream::<Hls>::new(config), &label, cancel)?;
         let config = DecoderConfig::builder()

@@ -3,10 +3,10 @@
 
 use std::collections::HashMap;
 
-use kithara_stream::{AbrHandle, AbrMode};
+use kithara_stream::AbrHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::TrackId;
+use crate::{msg::AbrSettings, TrackId};
 
 /// The tracks' cancellation tokens (children of the root) and bitrate controls.
 #[derive(Debug)]
@@ -14,8 +14,7 @@ pub(crate) struct Tracks {
     root: CancellationToken,
     tokens: HashMap<TrackId, CancellationToken>,
     pub(crate) abr: HashMap<TrackId, AbrHandle>,
-    pub(crate) abr_mode: Option<AbrMode>,
-    pub(crate) max_bitrate: Option<Option<u64>>,
+    pub(crate) settings: AbrSettings,
 }
 
 impl Tracks {
@@ -24,8 +23,7 @@ impl Tracks {
             root,
             tokens: HashMap::new(),
             abr: HashMap::new(),
-            abr_mode: None,
-            max_bitrate: None,
+            settings: AbrSettings::default(),
         }
     }
 
@@ -53,10 +51,10 @@ impl Tracks {
 
     /// Applies the caller's ABR settings to a newly opened track.
     pub(crate) fn apply_abr(&self, handle: &AbrHandle) {
-        if let Some(mode) = self.abr_mode {
+        if let Some(mode) = self.settings.mode {
             handle.set_mode(mode);
         }
-        if let Some(cap) = self.max_bitrate {
+        if let Some(cap) = self.settings.max_bitrate {
             handle.set_max_bitrate(cap);
         }
     }

@@ -10,5 +10,6 @@
 mod common;
 mod control;
 mod gapless;
+mod queue;
 #[cfg(feature = "rodio")]
 mod rodio;
