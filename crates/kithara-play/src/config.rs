@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use kithara_file::StorageKind;
+use kithara_file::{AssetStore, StorageKind};
 use kithara_stream::dl::DownloaderConfig;
 
 /// How far the downloads of a track may run ahead of its playback.
@@ -63,9 +63,17 @@ pub struct PlayerConfig {
     /// player's own. Default: [`DownloaderConfig::default`].
     #[builder(default)]
     pub downloader: DownloaderConfig,
-    /// Where progressive files keep their bytes. Default: [`StorageKind::TempFile`].
+    /// Where progressive files keep their bytes when there is no [`cache`](Self::cache).
+    /// Default: [`StorageKind::TempFile`].
     #[builder(default)]
     pub storage: StorageKind,
+    /// The persistent cache every track (file or HLS) reads through: a track played once plays
+    /// again without the network as the store's freshness allows. Default: none.
+    pub cache: Option<AssetStore>,
+    /// Preferred language of HLS audio renditions (`EXT-X-MEDIA LANGUAGE`). Default: the
+    /// playlist's `DEFAULT` rendition.
+    #[builder(into)]
+    pub audio_language: Option<String>,
     /// Seed of the shuffle order, for reproducible runs. Default: random.
     pub shuffle_seed: Option<u64>,
 }

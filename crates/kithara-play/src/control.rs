@@ -17,7 +17,7 @@ use crate::{
     queue::Queue,
     shared::Shared,
     tracks::Tracks,
-    Event, PlayerState, TrackId,
+    Error, Event, PlayerState, TrackId,
 };
 
 /// What the caller asked for.
@@ -148,20 +148,24 @@ impl Control {
             }
             Command::Next => self.skip(|q, id| q.next_after(id, true)),
             Command::Previous => self.skip(|q, id| q.previous_before(id)),
-            Command::Jump(index) => {
-                if let Some(id) = self.queue.id_at(index) {
+            Command::Jump(index) => match self.queue.id_at(index) {
+                Some(id) => {
                     self.intent = self.intent_to_play();
                     self.begin(id, Duration::ZERO, false);
                 }
-            }
+                None => self.no_such_index(index),
+            },
             Command::Insert(index, id, track) => {
                 self.queue.insert(index, id, track, self.current());
                 self.refresh_next();
             }
             Command::Remove(index) => self.remove(index),
             Command::Move(from, to) => {
-                self.queue.move_item(from, to);
-                self.refresh_next();
+                if self.queue.move_item(from, to) {
+                    self.refresh_next();
+                } else {
+                    self.no_such_index(from);
+                }
             }
             Command::Clear => {
                 self.queue.clear();
@@ -220,9 +224,15 @@ impl Control {
         }
     }
 
+    /// Reports a queue command with an index out of range.
+    fn no_such_index(&mut self, index: usize) {
+        let len = self.queue.len();
+        self.emit(Event::Error(Arc::new(Error::NoSuchIndex { index, len })));
+    }
+
     fn remove(&mut self, index: usize) {
         let Some(id) = self.queue.id_at(index) else {
-            return;
+            return self.no_such_index(index);
         };
         let next = self.queue.next_after(id, true).filter(|n| *n != id);
         self.queue.remove(index);

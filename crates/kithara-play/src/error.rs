@@ -49,6 +49,14 @@ pub enum Error {
         /// The redacted URL or the path.
         label: String,
     },
+    /// A queue command named an index the queue does not have.
+    #[error("the queue has no track at index {index} (it holds {len})")]
+    NoSuchIndex {
+        /// The index asked for.
+        index: usize,
+        /// The queue's length then.
+        len: usize,
+    },
     /// The player has been closed: the command cannot be delivered.
     #[error("the player has been closed")]
     Closed,

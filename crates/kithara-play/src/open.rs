@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use kithara_decode::{Decoder, DecoderConfig};
-use kithara_file::{File, FileConfig, FileSrc, StorageKind};
+use kithara_file::{AssetStore, File, FileConfig, FileSrc, StorageKind};
 use kithara_hls::{Hls, HlsConfig};
 use kithara_stream::{dl::Downloader, RedactedUrl, Stream};
 use tokio::runtime::Handle;
@@ -35,6 +35,8 @@ pub(crate) struct Opener {
     pub(crate) assumed_bitrate: u64,
     pub(crate) wait_timeout: Duration,
     pub(crate) storage: StorageKind,
+    pub(crate) cache: Option<AssetStore>,
+    pub(crate) language: Option<String>,
 }
 
 impl Opener {
@@ -49,9 +51,13 @@ impl Opener {
         if track.is_named_hls() {
             return self.open_hls(track.src(), label, cancel, *abr);
         }
+        let storage = match &self.cache {
+            Some(store) => StorageKind::Cache(store.clone()),
+            None => self.storage.clone(),
+        };
         let mut config = FileConfig::new(track.src().clone())
             .downloader(self.downloader.clone())
-            .storage(self.storage.clone())
+            .storage(storage)
             .wait_timeout(self.wait_timeout)
             .cancel_token(cancel.clone());
         if let Some(bytes) = self.ahead_bytes() {
@@ -89,6 +95,12 @@ impl Opener {
             .cancel_token(cancel.clone());
         if let LoadControl::Ahead(ahead) = self.load {
             config = config.buffer_ahead(ahead);
+        }
+        if let Some(store) = &self.cache {
+            config = config.storage(StorageKind::Cache(store.clone()));
+        }
+        if let Some(language) = &self.language {
+            config = config.language(language.clone());
         }
         if let Some(mode) = abr.mode {
             config = config.abr_mode(mode);

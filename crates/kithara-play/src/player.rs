@@ -90,6 +90,8 @@ impl Player {
             assumed_bitrate: config.assumed_bitrate,
             wait_timeout: config.wait_timeout,
             storage: config.storage.clone(),
+            cache: config.cache.clone(),
+            language: config.audio_language.clone(),
         };
         let writer = Writer::new(producer, shared.clone());
         let decoder = DecodeThread::new(

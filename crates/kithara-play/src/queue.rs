@@ -23,6 +23,10 @@ impl Queue {
         }
     }
 
+    pub(crate) fn len(&self) -> usize {
+        self.items.len()
+    }
+
     pub(crate) fn track(&self, id: TrackId) -> Option<&Track> {
         self.items.iter().find(|(i, _)| *i == id).map(|(_, t)| t)
     }
@@ -185,7 +189,7 @@ mod tests {
         assert_eq!(q.remove(0), Some(TrackId(1)));
         assert_eq!(q.index_of(TrackId(0)), Some(2));
         q.clear();
-        assert_eq!(q.id_at(0), None);
+        assert_eq!((q.len(), q.id_at(0)), (0, None));
     }
 
     #[test]

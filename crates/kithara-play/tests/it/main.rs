@@ -10,6 +10,7 @@
 mod common;
 mod control;
 mod gapless;
+mod load;
 mod queue;
 #[cfg(feature = "rodio")]
 mod rodio;

@@ -194,3 +194,22 @@ fn an_abr_change_is_heard_as_a_variant_switch() {
     // 30.08 s at 16 kHz, converted to 22.05 kHz.
     assert_eq!(out.frames() as u64, (481_280u64 * 22_050).div_ceil(16_000));
 }
+
+#[test]
+fn a_bad_index_is_an_error_event() {
+    let server = server();
+    let dir = tempfile::tempdir().unwrap();
+    let player = wav_player(&dir, config());
+    let h = player.handle();
+    let events = h.subscribe().unwrap();
+    h.append(server.url(FLAC)).unwrap();
+    h.jump(5).unwrap();
+    let seen = wait_for(&events, |e| matches!(e, Event::Error(_)));
+    let Some(Event::Error(e)) = seen.last() else {
+        unreachable!()
+    };
+    assert!(matches!(
+        **e,
+        kithara_play::Error::NoSuchIndex { index: 5, len: 1 }
+    ));
+}
