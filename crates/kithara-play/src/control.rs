@@ -44,17 +44,30 @@ pub(crate) struct Control {
     subscribers: Vec<Sender<Event>>,
     queue: Queue,
     tracks: Tracks,
+    head: Playhead,
+    epoch: u64,
+    intent: Intent,
+    visible: PlayerState,
+    timing: Timing,
+}
+
+/// Where playback is: heard, decoded, and what waits for the audio.
+#[derive(Default)]
+struct Playhead {
     /// Events waiting for the audio to reach their frame.
     markers: VecDeque<(u64, MarkerKind)>,
     heard: Option<Heard>,
     /// The track being decoded, and the `Next` last sent for it.
     decoding: Option<TrackId>,
     next_sent: Option<(TrackId, Option<TrackId>)>,
-    epoch: u64,
-    intent: Intent,
-    visible: PlayerState,
     /// Set by a jump: the next track start is not the queue moving on by itself.
     jumped: bool,
+    /// The track the queue ended after (a `play` then goes on after it).
+    ended_after: Option<TrackId>,
+}
+
+/// The start buffer and the position ticks.
+struct Timing {
     start_frames: u64,
     tick: Duration,
     last_tick: Instant,
@@ -76,23 +89,21 @@ impl Control {
             subscribers: Vec::new(),
             queue: Queue::new(config.shuffle_seed),
             tracks: Tracks::new(root),
-            markers: VecDeque::new(),
-            heard: None,
-            decoding: None,
-            next_sent: None,
+            head: Playhead::default(),
             epoch: 0,
             intent: Intent::Stopped,
             visible: PlayerState::Stopped,
-            jumped: false,
-            start_frames,
-            tick: config.tick.max(Duration::from_millis(1)),
-            last_tick: Instant::now(),
+            timing: Timing {
+                start_frames,
+                tick: config.tick.max(Duration::from_millis(1)),
+                last_tick: Instant::now(),
+            },
         }
     }
 
     pub(crate) fn run(mut self) {
         loop {
-            match self.rx.recv_timeout(self.tick) {
+            match self.rx.recv_timeout(self.timing.tick) {
                 Ok(ControlMsg::Cmd(Command::Quit)) | Err(RecvTimeoutError::Disconnected) => break,
                 Ok(ControlMsg::Cmd(cmd)) => self.command(cmd),
                 Ok(ControlMsg::Report(epoch, report)) => self.report(epoch, report),
@@ -108,11 +119,17 @@ impl Control {
         match cmd {
             Command::Play => match self.intent {
                 Intent::Stopped => {
-                    // The track heard last (still queued), else the first.
-                    let heard = self.heard.map(|h| h.id);
-                    let id = heard
-                        .filter(|id| self.queue.track(*id).is_some())
-                        .or_else(|| self.queue.first());
+                    // After the queue's end: what was appended since, else the first track.
+                    // After a stop: the track heard last (still queued), else the first.
+                    let id = match self.head.ended_after {
+                        Some(last) => self.queue.next_after(last, true),
+                        None => self
+                            .head
+                            .heard
+                            .map(|h| h.id)
+                            .filter(|id| self.queue.track(*id).is_some()),
+                    }
+                    .or_else(|| self.queue.first());
                     if let Some(id) = id {
                         self.intent = Intent::Play;
                         self.begin(id, Duration::ZERO, false);
@@ -133,7 +150,7 @@ impl Control {
             }
             Command::Stop => self.stop(),
             Command::Seek(to) => {
-                let id = self.heard.map(|h| h.id).or(self.decoding);
+                let id = self.head.heard.map(|h| h.id).or(self.head.decoding);
                 if let Some(id) = id.filter(|_| self.intent != Intent::Stopped) {
                     self.begin(id, to, true);
                 }
@@ -170,7 +187,7 @@ impl Control {
             Command::Clear => {
                 self.queue.clear();
                 self.stop();
-                self.heard = None;
+                self.head.heard = None;
             }
             Command::Repeat(r) => {
                 self.queue.set_repeat(r);
@@ -198,7 +215,7 @@ impl Control {
 
     /// The track the queue is at: the heard one, else the one being decoded.
     fn current(&self) -> Option<TrackId> {
-        self.heard.map(|h| h.id).or(self.decoding)
+        self.head.heard.map(|h| h.id).or(self.head.decoding)
     }
 
     /// Playing stays playing, paused stays paused, stopped starts playing.
@@ -253,7 +270,7 @@ impl Control {
         };
         self.epoch += 1;
         self.shared.gate.store(false, Ordering::Release);
-        self.markers.clear();
+        self.head.markers.clear();
         let cancel = self.tracks.token(id);
         self.tracks.retain(&[Some(id)]);
         let abr = self.tracks.settings;
@@ -269,10 +286,11 @@ impl Control {
             start,
             seek,
         });
-        self.decoding = Some(id);
-        self.next_sent = None;
-        self.jumped = !seek;
-        self.heard = seek.then_some(Heard {
+        self.head.decoding = Some(id);
+        self.head.next_sent = None;
+        self.head.ended_after = None;
+        self.head.jumped = !seek;
+        self.head.heard = seek.then_some(Heard {
             id,
             base_frame: None,
             base_time: start,
@@ -286,22 +304,22 @@ impl Control {
         self.shared.paused.store(false, Ordering::Release);
         let _ = self.decoder.send(ToDecoder::Stop { epoch: self.epoch });
         self.tracks.retain(&[]);
-        self.markers.clear();
-        self.decoding = None;
-        self.next_sent = None;
+        self.head.markers.clear();
+        self.head.decoding = None;
+        self.head.next_sent = None;
         self.intent = Intent::Stopped;
     }
 
     /// Tells the decoding thread what follows the track it decodes (after a queue edit).
     fn refresh_next(&mut self) {
-        let Some(after) = self.decoding else {
+        let Some(after) = self.head.decoding else {
             return;
         };
         let next = self.queue.next_after(after, false);
-        if self.next_sent == Some((after, next)) {
+        if self.head.next_sent == Some((after, next)) {
             return;
         }
-        self.next_sent = Some((after, next));
+        self.head.next_sent = Some((after, next));
         let next = next.and_then(|id| {
             let track = self.queue.track(id)?.clone();
             let cancel = self.tracks.token(id);
@@ -323,7 +341,7 @@ impl Control {
             return;
         }
         match report {
-            Report::Marker { frame, kind } => self.markers.push_back((frame, kind)),
+            Report::Marker { frame, kind } => self.head.markers.push_back((frame, kind)),
             Report::Opened { id, abr } => {
                 if let Some(handle) = abr {
                     self.tracks.apply_abr(&handle);
@@ -331,7 +349,7 @@ impl Control {
                 }
             }
             Report::Advanced { to } => {
-                self.decoding = Some(to);
+                self.head.decoding = Some(to);
                 self.refresh_next();
             }
         }
@@ -340,8 +358,13 @@ impl Control {
     /// Emits what the audio side has reached, opens the gate when the buffer allows, ticks.
     fn observe(&mut self) {
         let consumed = self.shared.consumed.load(Ordering::Acquire);
-        while self.markers.front().is_some_and(|(f, _)| *f <= consumed) {
-            if let Some((frame, kind)) = self.markers.pop_front() {
+        while self
+            .head
+            .markers
+            .front()
+            .is_some_and(|(f, _)| *f <= consumed)
+        {
+            if let Some((frame, kind)) = self.head.markers.pop_front() {
                 self.reached(frame, kind);
             }
         }
@@ -350,7 +373,7 @@ impl Control {
             let applied = self.shared.epoch_applied.load(Ordering::Acquire) == self.epoch;
             let level = self.shared.level_frames();
             let done = self.shared.input_done.load(Ordering::Acquire);
-            if !gate && applied && level > 0 && (level >= self.start_frames || done) {
+            if !gate && applied && level > 0 && (level >= self.timing.start_frames || done) {
                 self.shared.gate.store(true, Ordering::Release);
             }
         }
@@ -361,9 +384,11 @@ impl Control {
             Intent::Play => PlayerState::Buffering,
         };
         self.set_visible(visible);
-        if self.visible == PlayerState::Playing && self.last_tick.elapsed() >= self.tick {
-            self.last_tick = Instant::now();
-            if let Some(h) = self.heard {
+        if self.visible == PlayerState::Playing
+            && self.timing.last_tick.elapsed() >= self.timing.tick
+        {
+            self.timing.last_tick = Instant::now();
+            if let Some(h) = self.head.heard {
                 if let Some(base) = h.base_frame {
                     let played = self.shared.frames_to_time(consumed.saturating_sub(base));
                     self.emit(Event::Position {
@@ -395,10 +420,10 @@ impl Control {
         match kind {
             MarkerKind::Started { id, info, at } => {
                 let index = self.queue.index_of(id);
-                if !std::mem::take(&mut self.jumped) {
+                if !std::mem::take(&mut self.head.jumped) {
                     self.emit(Event::QueueAdvanced { track: id, index });
                 }
-                self.heard = Some(Heard {
+                self.head.heard = Some(Heard {
                     id,
                     base_frame: Some(frame),
                     base_time: at,
@@ -410,7 +435,7 @@ impl Control {
                 });
             }
             MarkerKind::Seeked { id, at } => {
-                self.heard = Some(Heard {
+                self.head.heard = Some(Heard {
                     id,
                     base_frame: Some(frame),
                     base_time: at,
@@ -425,15 +450,23 @@ impl Control {
             }
             MarkerKind::Ended { id } => self.emit(Event::TrackEnded { track: id }),
             MarkerKind::Failed { id, error } => {
-                self.jumped = false;
+                self.head.jumped = false;
                 self.emit(Event::TrackFailed { track: id, error });
             }
             MarkerKind::QueueEnd => {
+                let last = self.head.heard.map(|h| h.id);
+                if let Some(next) = last.and_then(|id| self.queue.next_after(id, false)) {
+                    // Appended after the decoding had ended: go on (not gapless).
+                    self.begin(next, Duration::ZERO, false);
+                    self.head.jumped = false;
+                    return;
+                }
+                self.head.ended_after = last;
                 self.emit(Event::QueueEnded);
                 self.intent = Intent::Stopped;
                 self.shared.gate.store(false, Ordering::Release);
-                self.decoding = None;
-                self.next_sent = None;
+                self.head.decoding = None;
+                self.head.next_sent = None;
             }
         }
     }

@@ -213,3 +213,45 @@ fn a_bad_index_is_an_error_event() {
         kithara_play::Error::NoSuchIndex { index: 5, len: 1 }
     ));
 }
+
+#[test]
+fn a_track_appended_near_the_end_still_plays() {
+    let server = server();
+    let d = decodes(&server, &[FLAC, MP3]);
+    let dir = tempfile::tempdir().unwrap();
+    let player = wav_player(&dir, config());
+    let h = player.handle();
+    let events = h.subscribe().unwrap();
+    h.append(server.url(FLAC)).unwrap();
+    h.play().unwrap();
+    // Whether the decoding has ended by now or not, the appended track follows.
+    wait_for(&events, |e| matches!(e, Event::TrackStarted { .. }));
+    let mp3 = h.append(server.url(MP3)).unwrap();
+    let seen = wait_for(&events, |e| matches!(e, Event::QueueEnded));
+    assert!(seen
+        .iter()
+        .any(|e| matches!(e, Event::TrackStarted { track, .. } if *track == mp3)));
+    let out = finish(player, &dir);
+    assert!(out.samples == [d[0].clone(), d[1].clone()].concat());
+}
+
+#[test]
+fn play_after_the_end_goes_on_with_what_was_appended() {
+    let server = server();
+    let d = decodes(&server, &[FLAC, MP3]);
+    let dir = tempfile::tempdir().unwrap();
+    let player = wav_player(&dir, config());
+    let h = player.handle();
+    let events = h.subscribe().unwrap();
+    h.append(server.url(FLAC)).unwrap();
+    h.play().unwrap();
+    wait_for(&events, |e| matches!(e, Event::QueueEnded));
+    let mp3 = h.append(server.url(MP3)).unwrap();
+    h.play().unwrap();
+    let seen = wait_for(&events, |e| matches!(e, Event::QueueEnded));
+    assert!(seen
+        .iter()
+        .any(|e| matches!(e, Event::TrackStarted { track, .. } if *track == mp3)));
+    let out = finish(player, &dir);
+    assert!(out.samples == [d[0].clone(), d[1].clone()].concat());
+}
