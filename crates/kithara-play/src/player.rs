@@ -161,7 +161,13 @@ impl Player {
         }
         let result = self.sink.take().map_or(Ok(()), |s| s.finish());
         if let Some(rt) = self.runtime.take() {
-            rt.shutdown_timeout(Duration::from_secs(1));
+            if tokio::runtime::Handle::try_current().is_ok() {
+                // Dropped inside an async context, where blocking is not allowed.
+                rt.shutdown_background();
+            } else {
+                // Waits for the cancelled fetch tasks to end: nothing runs after close.
+                rt.shutdown_timeout(Duration::from_secs(1));
+            }
         }
         result
     }
@@ -191,7 +197,8 @@ impl PlayerHandle {
             .map_err(|_| Error::Closed)
     }
 
-    /// Starts (from the current track, else the first), or resumes after a pause.
+    /// Starts, or resumes after a pause. After a stop it starts the track heard last from its
+    /// start; after the queue's end, the track appended since (else the queue's first track).
     ///
     /// # Errors
     /// [`Error::Closed`].

@@ -204,3 +204,28 @@ fn a_slow_server_rebuffers_and_continues_where_it_stopped() {
     // Underruns inserted silence but took nothing away and repeated nothing.
     assert!(capture.samples() == wav.samples);
 }
+
+/// Events read from async code (no tokio needed to consume them), and the player dropped inside
+/// a runtime.
+#[test]
+fn events_read_async_and_a_player_dropped_in_async_code() {
+    let server = server();
+    let dir = tempfile::tempdir().unwrap();
+    let sink = kithara_play::WavSink::create(dir.path().join("o.wav"), FORMAT).unwrap();
+    let player = Player::new(config(), sink).unwrap();
+    let h = player.handle();
+    let events = h.subscribe().unwrap();
+    h.append(server.url("/media/chirp.flac")).unwrap();
+    h.play().unwrap();
+    let ended = futures::executor::block_on(async {
+        while let Some(e) = events.recv_async().await {
+            if matches!(e, Event::QueueEnded) {
+                return true;
+            }
+        }
+        false
+    });
+    assert!(ended);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async move { drop(player) });
+}
