@@ -43,6 +43,13 @@ pub enum Error {
         /// What the resampler said.
         reason: String,
     },
+    /// A stream the caller opened ([`Track::from_stream`](crate::Track::from_stream)) was asked
+    /// to play a second time.
+    #[error("{label}: an opened stream plays once")]
+    Consumed {
+        /// The label given with the stream.
+        label: String,
+    },
     /// The track was cancelled before it opened (stop, next, drop).
     #[error("{label}: cancelled")]
     Cancelled {

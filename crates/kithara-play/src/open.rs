@@ -48,14 +48,23 @@ impl Opener {
             track, cancel, abr, ..
         } = track;
         let label = track.label();
+        if let Some(make) = track.take_opened() {
+            let make = make.ok_or_else(|| Error::Consumed {
+                label: label.clone(),
+            })?;
+            return make().map_err(|source| Error::Decode { label, source });
+        }
+        let Some(src) = track.src() else {
+            return Err(Error::Consumed { label });
+        };
         if track.is_named_hls() {
-            return self.open_hls(track.src(), label, cancel, *abr);
+            return self.open_hls(src, label, cancel, *abr);
         }
         let storage = match &self.cache {
             Some(store) => StorageKind::Cache(store.clone()),
             None => self.storage.clone(),
         };
-        let mut config = FileConfig::new(track.src().clone())
+        let mut config = FileConfig::new(src.clone())
             .downloader(self.downloader.clone())
             .storage(storage)
             .wait_timeout(self.wait_timeout)
@@ -67,9 +76,9 @@ impl Opener {
         if kithara_file_serves_playlist(&stream) {
             tracing::debug!(url = %label, "the server answered with a playlist: opening as HLS");
             drop(stream);
-            return self.open_hls(track.src(), label, cancel, *abr);
+            return self.open_hls(src, label, cancel, *abr);
         }
-        let origin = match track.src() {
+        let origin = match src {
             FileSrc::Remote(url) => Some(RedactedUrl::new(url)),
             _ => None,
         };

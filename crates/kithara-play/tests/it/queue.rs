@@ -255,3 +255,37 @@ fn play_after_the_end_goes_on_with_what_was_appended() {
     let out = finish(player, &dir);
     assert!(out.samples == [d[0].clone(), d[1].clone()].concat());
 }
+
+#[test]
+fn an_opened_stream_plays_once() {
+    let server = server();
+    let flac = decode(&server, FLAC).samples;
+    let dir = tempfile::tempdir().unwrap();
+    let player = wav_player(&dir, config());
+    // The caller opens the stream itself, on the player's downloader.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let src = kithara_file::FileSrc::Remote(server.url(FLAC));
+    let file_config = kithara_file::FileConfig::new(src).downloader(player.downloader().clone());
+    let stream = rt
+        .block_on(kithara_stream::Stream::<kithara_file::File>::new(
+            file_config,
+        ))
+        .unwrap();
+    let h = player.handle();
+    let events = h.subscribe().unwrap();
+    let track = kithara_play::Track::from_stream(stream, "my stream");
+    h.append(track.clone()).unwrap();
+    let again = h.append(track).unwrap();
+    h.play().unwrap();
+    let seen = wait_for(&events, |e| matches!(e, Event::QueueEnded));
+    let failed = seen.iter().find_map(|e| match e {
+        Event::TrackFailed { track, error } if *track == again => Some(error.clone()),
+        _ => None,
+    });
+    assert!(matches!(
+        failed.as_deref(),
+        Some(kithara_play::Error::Consumed { .. })
+    ));
+    let out = finish(player, &dir);
+    assert!(out.samples == flac);
+}
