@@ -53,6 +53,8 @@ pub enum Event {
         track: TrackId,
         /// Media time of the last frame consumed.
         position: Duration,
+        /// Decoded audio waiting in the ring.
+        buffered: Duration,
     },
     /// Playback waits for audio (start, seek, underrun); `level` is the decoded audio buffered.
     BufferingStarted {
@@ -103,6 +105,12 @@ pub enum Event {
     },
     /// The last track ended and nothing follows.
     QueueEnded,
+    /// The queue was edited (insert, remove, move, clear, shuffle on or off); `len` tracks are
+    /// queued.
+    QueueChanged {
+        /// The number of tracks queued.
+        len: usize,
+    },
     /// An error not tied to one track (a command that could not be carried out).
     Error(Arc<Error>),
 }

@@ -85,35 +85,45 @@ impl Control {
         }
     }
 
-    /// The queue edits.
+    /// The queue edits; each but a repeat change is followed by `QueueChanged`.
     fn edit(&mut self, cmd: Command) {
-        match cmd {
+        let changed = match cmd {
             Command::Insert(index, id, track) => {
                 self.queue.insert(index, id, track, self.current());
                 self.refresh_next();
+                true
             }
             Command::Remove(index) => self.remove(index),
             Command::Move(from, to) => {
-                if self.queue.move_item(from, to) {
+                let moved = self.queue.move_item(from, to);
+                if moved {
                     self.refresh_next();
                 } else {
                     self.no_such_index(from);
                 }
+                moved
             }
             Command::Clear => {
                 self.queue.clear();
                 self.stop();
                 self.head.heard = None;
+                true
             }
             Command::Repeat(r) => {
                 self.queue.set_repeat(r);
                 self.refresh_next();
+                false
             }
             Command::Shuffle(on) => {
                 self.queue.set_shuffle(on, self.current());
                 self.refresh_next();
+                true
             }
-            _ => {}
+            _ => false,
+        };
+        if changed {
+            let len = self.queue.len();
+            self.emit(Event::QueueChanged { len });
         }
     }
 
@@ -138,9 +148,11 @@ impl Control {
         self.emit(Event::Error(Arc::new(Error::NoSuchIndex { index, len })));
     }
 
-    fn remove(&mut self, index: usize) {
+    /// Removes the track at `index`; returns whether there was one.
+    fn remove(&mut self, index: usize) -> bool {
         let Some(id) = self.queue.id_at(index) else {
-            return self.no_such_index(index);
+            self.no_such_index(index);
+            return false;
         };
         let next = self.queue.next_after(id, true).filter(|n| *n != id);
         self.queue.remove(index);
@@ -152,5 +164,6 @@ impl Control {
         } else {
             self.refresh_next();
         }
+        true
     }
 }

@@ -46,9 +46,11 @@ impl Control {
             if let Some(h) = self.head.heard {
                 if let Some(base) = h.base_frame {
                     let played = self.shared.frames_to_time(consumed.saturating_sub(base));
+                    let buffered = self.shared.frames_to_time(self.shared.level_frames());
                     self.emit(Event::Position {
                         track: h.id,
                         position: h.base_time + played,
+                        buffered,
                     });
                 }
             }

@@ -51,7 +51,15 @@ fn edits_before_play_set_the_order() {
     h.remove(1).unwrap(); // WAV, FLAC
     h.insert(1, server.url(MP3)).unwrap(); // WAV, MP3, FLAC
     h.play().unwrap();
-    wait_for(&events, |e| matches!(e, Event::QueueEnded));
+    let seen = wait_for(&events, |e| matches!(e, Event::QueueEnded));
+    let lens: Vec<usize> = seen
+        .iter()
+        .filter_map(|e| match e {
+            Event::QueueChanged { len } => Some(*len),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(lens, [1, 2, 3, 3, 2, 3]);
     let out = finish(player, &dir);
     assert!(out.samples == [d[2].clone(), d[0].clone(), d[1].clone()].concat());
 }
