@@ -75,7 +75,10 @@ impl Track {
     /// with the default [`DecoderConfig`]. It plays once: a stream cannot be opened again, so a
     /// repeat of it fails with [`Error::Consumed`](crate::Error::Consumed). Its fetches run
     /// under its own cancellation token (the one its config named); the player drops the stream
-    /// when it is done with it or stops, which cancels them.
+    /// when it is done with it or stops, which cancels them. Give its config the player's
+    /// downloader and, for a prompt close, a `wait_timeout` you can afford: closing the player
+    /// waits for a read of this stream that is blocked on the network (the player's root token
+    /// does not reach it).
     pub fn from_stream<T: StreamType>(stream: Stream<T>, label: impl Into<String>) -> Self
     where
         Decoder<T>: Send,
