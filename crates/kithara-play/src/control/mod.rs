@@ -138,6 +138,10 @@ impl Control {
         };
         self.epoch += 1;
         self.shared.gate.store(false, Ordering::Release);
+        if self.intent == Intent::Play {
+            // A flush always shows as buffering, however fast the refill.
+            self.set_visible(PlayerState::Buffering);
+        }
         self.head.markers.clear();
         let cancel = self.tracks.token(id);
         self.tracks.retain(&[Some(id)]);

@@ -57,11 +57,17 @@ impl Control {
         }
     }
 
-    fn set_visible(&mut self, state: PlayerState) {
+    pub(super) fn set_visible(&mut self, state: PlayerState) {
         if state == self.visible {
             return;
         }
-        let level = self.shared.frames_to_time(self.shared.level_frames());
+        // Before the decoding thread carried out the last flush, what the ring holds is stale.
+        let applied = self.shared.epoch_applied.load(Ordering::Acquire) == self.epoch;
+        let level = if applied {
+            self.shared.frames_to_time(self.shared.level_frames())
+        } else {
+            Duration::ZERO
+        };
         let was = std::mem::replace(&mut self.visible, state);
         if was == PlayerState::Buffering {
             self.emit(Event::BufferingEnded { level });
