@@ -16,6 +16,6 @@ pub use kithara_storage::{AssetKey, AssetStore, AssetStoreConfig, StorageKind};
 pub use peer::FilePeer;
 pub use source::FileSource;
 
-/// The progressive-file protocol: `Stream::<File>::new(FileConfig::new(src))`.
+/// The progressive-file protocol: `Stream::<File>::new(FileConfig::remote(url, dl).build())`.
 #[derive(Debug)]
 pub struct File;

@@ -134,15 +134,6 @@ pub enum Error {
         #[source]
         source: Box<Error>,
     },
-    /// A remote source was opened without a [`Downloader`](crate::dl::Downloader): build one per
-    /// application and pass it to every stream's config.
-    #[error(
-        "no downloader was given for {url}: pass the application's shared Downloader in the config"
-    )]
-    NoDownloader {
-        /// The URL, query removed.
-        url: RedactedUrl,
-    },
     /// The HTTP client could not be built (TLS set-up), so no request can be made.
     #[error("the HTTP client could not be built")]
     Client(#[source] Arc<reqwest::Error>),
@@ -297,8 +288,7 @@ impl Error {
             | Self::ResourceChanged { url, .. }
             | Self::RangeNotHonoured { url, .. }
             | Self::RetriesExhausted { url, .. }
-            | Self::Write { url, .. }
-            | Self::NoDownloader { url } => Some(url),
+            | Self::Write { url, .. } => Some(url),
             _ => None,
         }
     }

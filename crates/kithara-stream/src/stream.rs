@@ -9,6 +9,7 @@
 use std::{
     future::Future,
     io::{self, Read, Seek, SeekFrom},
+    sync::Mutex,
 };
 
 use tokio::sync::broadcast;
@@ -17,6 +18,7 @@ use tokio_util::sync::{CancellationToken, DropGuard};
 use crate::{
     boundary::{Boundary, TimeAnchor},
     error::{Error, Result},
+    events::EventReceiver,
     hooks::SharedHooks,
     media::MediaInfo,
     source::{SegmentLayout, Source, WaitOutcome},
@@ -45,6 +47,9 @@ pub struct StreamParts<T: StreamType> {
     pub events: broadcast::Sender<T::Events>,
     /// The stream's cancellation token: cancelled when the stream is dropped.
     pub cancel: CancellationToken,
+    /// A receiver subscribed before the first event of the open, handed out by the first
+    /// [`Stream::events`] call (see [`Opening`](crate::Opening)).
+    pub open_events: Option<broadcast::Receiver<T::Events>>,
 }
 
 impl<T: StreamType> StreamParts<T> {
@@ -58,7 +63,15 @@ impl<T: StreamType> StreamParts<T> {
             source,
             events,
             cancel,
+            open_events: None,
         }
+    }
+
+    /// Keeps `rx`, subscribed before the open sent anything, for the first [`Stream::events`] call.
+    #[must_use]
+    pub fn with_open_events(mut self, rx: broadcast::Receiver<T::Events>) -> Self {
+        self.open_events = Some(rx);
+        self
     }
 }
 
@@ -75,6 +88,7 @@ impl<T: StreamType> StreamParts<T> {
 pub struct Stream<T: StreamType> {
     source: T::Source,
     events: broadcast::Sender<T::Events>,
+    open_events: Mutex<Option<broadcast::Receiver<T::Events>>>,
     cancel: CancellationToken,
     _guard: DropGuard,
 }
@@ -101,18 +115,27 @@ impl<T: StreamType> Stream<T> {
             source,
             events,
             cancel,
+            open_events,
         } = parts;
         Self {
             source,
             events,
+            open_events: Mutex::new(open_events),
             _guard: cancel.clone().drop_guard(),
             cancel,
         }
     }
 
-    /// A receiver of the protocol's events from now on.
-    pub fn events(&self) -> broadcast::Receiver<T::Events> {
-        self.events.subscribe()
+    /// A receiver of the protocol's events. The first call's receiver also gets every event sent
+    /// while the stream was opening (it was subscribed before the first one); later calls' get the
+    /// events from then on. A receiver that falls behind is told how many events it missed.
+    pub fn events(&self) -> EventReceiver<T::Events> {
+        let first = self
+            .open_events
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        EventReceiver::new(first.unwrap_or_else(|| self.events.subscribe()))
     }
 
     /// The underlying source.

@@ -10,8 +10,9 @@ use std::{
     time::Duration,
 };
 
-use kithara_stream::{AbrMode, Error, RedactedUrl, Result, StreamParts, StreamType, Timeline};
-use tokio::sync::broadcast;
+use kithara_stream::{
+    AbrMode, Error, Opening, RedactedUrl, Result, StreamParts, StreamType, Timeline,
+};
 
 use super::{
     abr_control::AbrShared,
@@ -36,26 +37,16 @@ impl StreamType for Hls {
     type Events = HlsEvent;
 
     async fn open(config: HlsConfig) -> Result<StreamParts<Self>> {
-        let Some(dl) = config.downloader.clone() else {
-            return Err(Error::NoDownloader {
-                url: RedactedUrl::new(&config.url),
-            });
-        };
-        let cancel = match &config.cancel {
-            Some(parent) => parent.child_token(),
-            None => dl.child_token(),
-        };
-        let guard = cancel.clone().drop_guard();
+        let dl = config.downloader.clone();
+        let opening = Opening::new(&config.options, Some(&dl));
+        let (cancel, events) = (opening.cancel.clone(), opening.events.clone());
+        let storage = config.storage();
         let options = ParseOptions::default().max_bytes(config.max_playlist_bytes);
-        let events = config
-            .events
-            .clone()
-            .unwrap_or_else(|| broadcast::channel(config.events_capacity.max(1)).0);
         // VOD playlists go through the persistent cache when the storage is one; live ones never.
         let playlists = PlaylistLoader {
             dl: dl.clone(),
-            cache: config.storage.store().cloned(),
-            headers: config.headers.clone(),
+            cache: storage.store().cloned(),
+            headers: config.options.headers.clone(),
             cap: options.max_bytes,
             events: events.clone(),
         };
@@ -157,11 +148,11 @@ impl StreamType for Hls {
             events: events.clone(),
             timeline: timeline.clone(),
             abr: abr.clone(),
-            storage: config.storage.clone(),
-            headers: config.headers.clone(),
+            storage: storage.clone(),
+            headers: config.options.headers.clone(),
             options,
             buffer_ahead: config.buffer_ahead,
-            file_backed: !matches!(config.storage, kithara_storage::StorageKind::Memory),
+            file_backed: !matches!(storage, kithara_storage::StorageKind::Memory),
             playlists,
             cancel: cancel.clone(),
         });
@@ -175,14 +166,13 @@ impl StreamType for Hls {
         let source = HlsSource {
             layout,
             timeline,
-            wait_timeout: config.wait_timeout,
+            wait_timeout: config.options.wait_timeout,
             variants: infos,
             abr,
             peer,
             seekable: !live,
         };
-        guard.disarm();
-        Ok(StreamParts::new(source, events, cancel))
+        Ok(opening.finish(source))
     }
 }
 
