@@ -145,6 +145,18 @@ pub enum Error {
         /// How long it waited.
         waited: Duration,
     },
+    /// A read had to wait for bytes on a thread that runs a tokio runtime's async code (inside an
+    /// async task, or a `block_on`/`#[tokio::main]` future), where the wait would stall the very
+    /// runtime that downloads the bytes. Read from `tokio::task::spawn_blocking`, a plain thread,
+    /// or `block_in_place` instead. Bytes already present are read anywhere.
+    #[error(
+        "reading bytes {}..{} would block a tokio runtime thread: read the stream from spawn_blocking or a plain thread",
+        range.start, range.end
+    )]
+    BlockingOnRuntime {
+        /// The byte range the read would have waited for.
+        range: Range<u64>,
+    },
     /// A seek that cannot be done: before byte 0, overflowing, or from the end of a stream whose length is unknown.
     #[error("invalid seek: {reason}")]
     InvalidSeek {
@@ -329,6 +341,7 @@ impl Error {
                 ..
             } => io::ErrorKind::ConnectionRefused,
             Self::ShortBody { .. } => io::ErrorKind::UnexpectedEof,
+            Self::BlockingOnRuntime { .. } => io::ErrorKind::Unsupported,
             Self::InvalidSeek { .. }
             | Self::TimeSeekUnsupported
             | Self::Transport {

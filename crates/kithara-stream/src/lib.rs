@@ -12,6 +12,7 @@ mod media;
 mod options;
 mod perf;
 mod probe;
+mod runtime_check;
 mod source;
 mod stream;
 mod timeline;

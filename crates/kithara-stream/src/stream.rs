@@ -4,7 +4,9 @@
 //! `Read` and `Seek` block the calling thread until bytes arrive (bounded by the source's wait
 //! budget). Call them from a thread that may block: a decoder thread, `std::thread::spawn` or
 //! `tokio::task::spawn_blocking`, never from inside an async task, where blocking would stall the
-//! runtime that downloads the very bytes being waited for.
+//! runtime that downloads the very bytes being waited for. A read that would have to wait there
+//! fails at once with [`Error::BlockingOnRuntime`] instead of stalling; a read of bytes that are
+//! present succeeds anywhere.
 
 use std::{
     future::Future,
@@ -240,6 +242,11 @@ impl<T: StreamType> Stream<T> {
 
     /// Waits for the byte at `start`, then reads; `Ok(0)` means the proven end of the stream.
     fn wait_and_read(&mut self, start: u64, buf: &mut [u8]) -> Result<usize> {
+        if crate::runtime_check::on_runtime_thread() {
+            return Err(Error::BlockingOnRuntime {
+                range: start..start.saturating_add(buf.len() as u64),
+            });
+        }
         let began = std::time::Instant::now();
         // A Ready outcome whose bytes vanish is impossible with committed storage; bound the retries anyway.
         for _ in 0..3 {
