@@ -4,6 +4,7 @@
 
 mod cache;
 mod config;
+mod error;
 mod events;
 mod open;
 mod peer;
@@ -11,6 +12,7 @@ mod shared;
 mod source;
 
 pub use config::{FileConfig, FileSrc, SrcError};
+pub use error::Error;
 pub use events::FileEvent;
 pub use kithara_storage::{AssetKey, AssetStore, AssetStoreConfig, StorageKind};
 pub use peer::FilePeer;

@@ -4,13 +4,16 @@
 //! is `Clone` (heavy sources sit behind `Arc`) so one failure can be stored in a
 //! [`StorageResource`](kithara_storage::StorageResource) and handed to every reader that waits on it.
 
-use std::{io, ops::Range, path::PathBuf, sync::Arc, time::Duration};
+use std::{io, ops::Range, sync::Arc, time::Duration};
 
 use url::Url;
 
 pub use kithara_storage::SharedError;
 
-use crate::dl::ByteRange;
+use crate::{
+    class::{ErrorClass, ProtocolError},
+    dl::ByteRange,
+};
 
 /// Result alias with [`Error`] as the default error.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -166,23 +169,14 @@ pub enum Error {
     /// The stream cannot seek by time (a progressive file without a time map).
     #[error("this stream cannot seek by time")]
     TimeSeekUnsupported,
-    /// Reading a local file failed.
-    #[error("{op} {path} failed")]
-    LocalIo {
-        /// The operation (`open`, `read`, …).
-        op: &'static str,
-        /// The file.
-        path: PathBuf,
-        /// The I/O error.
-        #[source]
-        source: Arc<io::Error>,
-    },
     /// The storage layer failed (I/O, a length or validator conflict).
     #[error(transparent)]
     Storage(Arc<kithara_storage::Error>),
-    /// A protocol crate's own error (playlist, key, configuration, …), kept typed behind the `Arc`.
+    /// A protocol crate's own error (playlist, key, local file, …), kept typed behind the `Arc`:
+    /// get it back with the protocol's `Error::find` (e.g. `kithara_hls::Error::find(&err)`) or
+    /// [`find_error`](crate::find_error); [`class`](Self::class) classifies it.
     #[error(transparent)]
-    Protocol(SharedError),
+    Protocol(Arc<dyn ProtocolError>),
     /// The stream or download was cancelled.
     #[error("cancelled")]
     Cancelled,
@@ -305,17 +299,56 @@ impl Error {
         }
     }
 
-    /// Wraps a protocol crate's or caller's own error (a writer's, an `on_response` rejection's)
-    /// as [`Error::Protocol`], keeping it typed behind the `Arc`.
-    pub fn protocol(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+    /// Wraps a protocol crate's own error as [`Error::Protocol`], keeping it typed behind the `Arc`.
+    pub fn protocol(e: impl ProtocolError) -> Self {
         Self::Protocol(Arc::new(e))
     }
 
-    /// Recovers a typed error from a shared cause: a clone if it is one of ours, else [`Error::Protocol`].
+    /// Wraps any other error of the caller's (a writer's, an `on_response` rejection's) as
+    /// [`Error::Protocol`]; [`find_error`](crate::find_error) gets it back, and it is classified by
+    /// what [`ErrorClass::of`] finds inside it.
+    pub fn other(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::Protocol(Arc::new(Foreign(Arc::new(e))))
+    }
+
+    /// Recovers a typed error from a shared cause: a clone if it is one of ours, else
+    /// [`Error::Protocol`] around it (classified [`ErrorClass::Other`]).
     pub fn from_shared(cause: SharedError) -> Self {
         match cause.downcast_ref::<Error>() {
             Some(ours) => ours.clone(),
-            None => Self::Protocol(cause),
+            None => Self::Protocol(Arc::new(Foreign(cause))),
+        }
+    }
+
+    /// The flat classification of this error, looking through retries, writes and the protocol
+    /// error inside.
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            Self::HttpStatus { status, .. } => match status {
+                404 | 410 => ErrorClass::NotFound,
+                401 | 403 => ErrorClass::AccessDenied,
+                _ => ErrorClass::Network,
+            },
+            Self::Transport { kind, .. } => match kind {
+                TransportKind::Timeout => ErrorClass::Timeout,
+                TransportKind::Invalid => ErrorClass::InvalidInput,
+                _ => ErrorClass::Network,
+            },
+            Self::Inactivity { .. } | Self::WaitTimeout { .. } => ErrorClass::Timeout,
+            Self::ShortBody { .. }
+            | Self::UnexpectedRange { .. }
+            | Self::RangeNotSatisfiable { .. }
+            | Self::RangeNotHonoured { .. } => ErrorClass::Network,
+            Self::ResourceChanged { .. } => ErrorClass::ContentChanged,
+            Self::RetriesExhausted { last, .. } => last.class(),
+            Self::Write { source, .. } => source.class(),
+            Self::BlockingOnRuntime { .. } => ErrorClass::Misuse,
+            Self::InvalidSeek { .. } => ErrorClass::InvalidInput,
+            Self::TimeSeekUnsupported => ErrorClass::Unsupported,
+            Self::Storage(_) => ErrorClass::Storage,
+            Self::Protocol(p) => p.class(),
+            Self::Cancelled => ErrorClass::Cancelled,
+            _ => ErrorClass::Other,
         }
     }
 
@@ -348,9 +381,34 @@ impl Error {
                 kind: TransportKind::Invalid,
                 ..
             } => io::ErrorKind::InvalidInput,
-            Self::LocalIo { source, .. } => source.kind(),
+            Self::Protocol(p) => p.io_kind(),
             _ => io::ErrorKind::Other,
         }
+    }
+}
+
+/// A shared cause that is not one of our errors, carried in [`Error::Protocol`].
+#[derive(Debug)]
+struct Foreign(SharedError);
+
+impl std::fmt::Display for Foreign {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for Foreign {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+impl ProtocolError for Foreign {
+    fn class(&self) -> ErrorClass {
+        ErrorClass::of(self.0.as_ref())
+    }
+    fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+        self.0.as_ref()
     }
 }
 
@@ -461,6 +519,45 @@ mod tests {
     fn redaction_strips_secrets() {
         let url = Url::parse("https://user:pw@cdn.example/x.mp3?token=secret#frag").unwrap();
         assert_eq!(redact_url(&url).as_str(), "https://cdn.example/x.mp3");
+    }
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("the key at {0} is gone")]
+    struct KeyGone(&'static str);
+
+    impl ProtocolError for KeyGone {
+        fn class(&self) -> ErrorClass {
+            ErrorClass::Key
+        }
+        fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+    }
+
+    #[test]
+    fn protocol_errors_are_classified_and_found_through_io_errors() {
+        let io = Error::protocol(KeyGone("k")).into_io();
+        assert_eq!(ErrorClass::of(&io), ErrorClass::Key);
+        assert_eq!(
+            io.to_string(),
+            "the key at k is gone",
+            "the top line names what failed"
+        );
+        let found = crate::find_error::<KeyGone>(&io).map(|k| k.0);
+        assert_eq!(found, Some("k"));
+        let retried = Error::RetriesExhausted {
+            url: RedactedUrl::new(&Url::parse("http://h/x").unwrap()),
+            attempts: 2,
+            last: Box::new(Error::Inactivity {
+                url: RedactedUrl::new(&Url::parse("http://h/x").unwrap()),
+                range: None,
+                timeout: Duration::from_secs(1),
+            }),
+        };
+        assert_eq!(retried.class(), ErrorClass::Timeout);
+        let other = Error::other(io::Error::new(io::ErrorKind::NotFound, "gone"));
+        assert_eq!(other.class(), ErrorClass::NotFound);
+        assert!(crate::find_error::<io::Error>(&other).is_some());
     }
 
     #[test]

@@ -4,6 +4,7 @@
 #![deny(missing_docs)]
 
 mod boundary;
+mod class;
 pub mod dl;
 mod error;
 mod events;
@@ -18,6 +19,7 @@ mod stream;
 mod timeline;
 
 pub use boundary::{Boundary, BoundaryKind, TimeAnchor, TimeMap};
+pub use class::{find_error, ErrorClass, ProtocolError};
 pub use error::{redact_url, Error, RedactedUrl, Result, SharedError, TransportKind};
 pub use events::{EventReceiver, Received};
 pub use hooks::{

@@ -182,7 +182,10 @@ async fn local_files_are_read_in_place() {
         .await
         .unwrap_err();
     assert!(
-        matches!(missing, kithara_stream::Error::LocalIo { op: "open", .. }),
+        matches!(
+            kithara_file::Error::find(&missing),
+            Some(kithara_file::Error::LocalIo { op: "open", .. })
+        ),
         "{missing}"
     );
     assert!(missing.to_string().contains("nope.mp3"));

@@ -123,18 +123,23 @@ pub(crate) async fn fetch_body(
     cap: u64,
     parent: &CancellationToken,
 ) -> Result<Body> {
+    fetch_body_for(dl, url, headers, cap, parent, FetchPurpose::Index).await
+}
+
+/// [`fetch_body`] for a given purpose (a key, fetched while opening).
+pub(crate) async fn fetch_body_for(
+    dl: &Downloader,
+    url: Url,
+    headers: HeaderMap,
+    cap: u64,
+    parent: &CancellationToken,
+    purpose: FetchPurpose,
+) -> Result<Body> {
     let (tx, rx) = oneshot::channel();
     let token = parent.child_token();
-    let cmd = body_cmd(
-        url,
-        headers,
-        cap,
-        FetchPurpose::Index,
-        token.child_token(),
-        move |r| {
-            let _ = tx.send(r);
-        },
-    );
+    let cmd = body_cmd(url, headers, cap, purpose, token.child_token(), move |r| {
+        let _ = tx.send(r);
+    });
     let _peer = dl.register(OneShot {
         cmd: Some(cmd),
         token: token.clone(),

@@ -1,9 +1,10 @@
 //! Opening an HLS stream: the [`StreamType`] implementation of [`Hls`].
 //!
 //! `Stream::<Hls>::new` fetches the playlist it was given (master or media), picks the first
-//! variant, fetches its media playlist and registers the peer; the first segment request follows
-//! at once. So the first media byte costs master, media, [init,] segment round trips, with a key
-//! fetched alongside the segment.
+//! variant, fetches its media playlist and, for an AES-128 stream, the first segment's key (so an
+//! unusable key fails the open, not the first read; with a persistent cache the key is left to the
+//! segment's fetch, which may find it on disk), and registers the peer; the first segment request
+//! follows at once. So the first media byte costs master, media, [key,] [init,] segment round trips.
 
 use std::{
     sync::{Arc, Mutex},
@@ -17,6 +18,7 @@ use kithara_stream::{
 use super::{
     abr_control::AbrShared,
     config::HlsConfig,
+    fetch::fetch_body_for,
     layout::Layout,
     peer::{default_policy, label, HlsPeer},
     playlist_cache::PlaylistLoader,
@@ -128,6 +130,12 @@ impl StreamType for Hls {
         } else {
             played.media_sequence
         };
+        // The first segment's key is fetched now, so an unusable key fails the open.
+        let first_key = if playlists.cache.is_none() {
+            first_key(&dl, &played, start_seq, &config, &cancel).await?
+        } else {
+            None // the persistent cache may hold the key; the segment's fetch handles it
+        };
         let layout = Layout::default();
         layout.lock().timing = timing(&played);
         let timeline = Timeline::new();
@@ -142,8 +150,13 @@ impl StreamType for Hls {
             first,
         ));
         let infos = set.summaries();
+        let mut state = State::new(set, start_seq, policy);
+        if let Some((uri, key)) = &first_key {
+            let _ = state.keys.lookup(uri);
+            let _ = state.keys.complete(uri, Ok(key.as_slice()));
+        }
         let shared = Arc::new(Shared {
-            st: Mutex::new(State::new(set, start_seq, policy)),
+            st: Mutex::new(state),
             layout: layout.clone(),
             events: events.clone(),
             timeline: timeline.clone(),
@@ -189,6 +202,37 @@ async fn load_media(
         playlists.store(&url, &body);
     }
     Ok(media)
+}
+
+/// Fetches the AES-128 key of the segment at `start_seq`, if it has one: the key's URL and its 16
+/// bytes. A failed fetch is [`crate::Error::KeyFetch`], a wrong body [`crate::Error::KeyLength`].
+async fn first_key(
+    dl: &kithara_stream::dl::Downloader,
+    played: &crate::playlist::MediaPlaylist,
+    start_seq: u64,
+    config: &HlsConfig,
+    cancel: &tokio_util::sync::CancellationToken,
+) -> Result<Option<(url::Url, [u8; crate::keys::KEY_LEN])>> {
+    let Some(key) = played
+        .segments
+        .iter()
+        .find(|s| s.sequence >= start_seq)
+        .and_then(|s| s.key.as_ref())
+    else {
+        return Ok(None);
+    };
+    let headers = config.options.headers.clone();
+    let purpose = kithara_stream::dl::FetchPurpose::Key;
+    match fetch_body_for(dl, key.uri.clone(), headers, 1024, cancel, purpose).await {
+        Ok(body) => crate::keys::validate_key(&key.uri, &body.bytes)
+            .map(|k| Some((key.uri.clone(), k)))
+            .map_err(Error::protocol),
+        Err(e) if e.is_cancelled() => Err(e),
+        Err(source) => Err(Error::protocol(crate::Error::KeyFetch {
+            uri: RedactedUrl::new(&key.uri),
+            source,
+        })),
+    }
 }
 
 /// The media sequence number a live stream starts at: `offset` back from the live edge.

@@ -226,12 +226,9 @@ async fn bad_playlists_fail_the_open_with_typed_errors() {
         let err = open(&dl, server.url(path), |c| c.max_playlist_bytes = 1024)
             .await
             .unwrap_err();
-        match &err {
-            kithara_stream::Error::Protocol(p) => {
-                let e = p.downcast_ref::<kithara_hls::Error>().unwrap();
-                assert!(is(e), "{path}: {e}");
-            }
-            other => panic!("{path}: {other}"),
+        match kithara_hls::Error::find(&err) {
+            Some(e) => assert!(is(e), "{path}: {e}"),
+            None => panic!("{path}: {err}"),
         }
     }
 }

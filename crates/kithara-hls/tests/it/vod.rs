@@ -98,14 +98,6 @@ async fn aes_128_segments_decrypt_to_the_clear_fixture_with_one_key_fetch() {
     assert_eq!(key_fetches, 1);
 }
 
-/// The HLS error inside a stream error.
-fn hls_error(e: &kithara_stream::Error) -> Option<&kithara_hls::Error> {
-    match e {
-        kithara_stream::Error::Protocol(p) => p.downcast_ref::<kithara_hls::Error>(),
-        _ => None,
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_or_malformed_key_is_a_typed_error() {
     for (route, want_len) in [
@@ -118,13 +110,12 @@ async fn a_missing_or_malformed_key_is_a_typed_error() {
         let server = server();
         server.route("/media/hls/aes/v0.key", route);
         let dl = downloader();
-        let s = open(&dl, server.url("/media/hls/aes/v0.m3u8"), |_| {})
+        // The first segment's key is fetched while opening: an unusable key fails the open.
+        let typed = open(&dl, server.url("/media/hls/aes/v0.m3u8"), |_| {})
             .await
-            .unwrap();
-        let (_s, got) = read_all(s).await;
-        let err = got.unwrap_err();
-        let typed = kithara_stream::Error::from_io(&err).expect("typed");
-        match (hls_error(typed), want_len) {
+            .unwrap_err();
+        assert_eq!(typed.class(), kithara_stream::ErrorClass::Key, "{typed}");
+        match (kithara_hls::Error::find(&typed), want_len) {
             (Some(kithara_hls::Error::KeyFetch { uri, source }), None) => {
                 assert!(uri.as_str().ends_with("/v0.key"));
                 assert_eq!(source.status(), Some(404));
