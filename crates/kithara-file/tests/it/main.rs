@@ -8,6 +8,7 @@
 
 mod cache;
 mod common;
+mod events;
 mod faults;
 mod hardening;
 mod matrix;
