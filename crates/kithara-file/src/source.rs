@@ -115,6 +115,10 @@ fn read_file_at(file: &fs::File, offset: u64, buf: &mut [u8]) -> std::io::Result
 }
 
 impl Source for FileSource {
+    fn bytes_fetched(&self) -> u64 {
+        self.peer().map_or(0, PeerHandle::bytes_fetched)
+    }
+
     fn wait_range(&mut self, range: Range<u64>) -> Result<WaitOutcome> {
         let (resource, budget) = match &self.inner {
             Inner::Local { len, .. } => {

@@ -165,6 +165,12 @@ impl<T: StreamType> Stream<T> {
         self.source.is_empty()
     }
 
+    /// Body bytes received over the network for this stream so far (see
+    /// [`Source::bytes_fetched`]); [`len`](Self::len) and storage say what is present.
+    pub fn bytes_fetched(&self) -> u64 {
+        self.source.bytes_fetched()
+    }
+
     /// Format hints known so far.
     pub fn media_info(&self) -> Option<MediaInfo> {
         self.source.media_info()

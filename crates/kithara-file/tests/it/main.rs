@@ -15,3 +15,4 @@ mod matrix;
 mod pool;
 mod read;
 mod seek;
+mod wire;

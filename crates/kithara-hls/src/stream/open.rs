@@ -7,7 +7,7 @@
 //! follows at once. So the first media byte costs master, media, [key,] [init,] segment round trips.
 
 use std::{
-    sync::{Arc, Mutex},
+    sync::{atomic::AtomicU64, Arc, Mutex},
     time::Duration,
 };
 
@@ -44,6 +44,7 @@ impl StreamType for Hls {
         let (cancel, events) = (opening.cancel.clone(), opening.events.clone());
         let storage = config.storage();
         let options = ParseOptions::default().max_bytes(config.max_playlist_bytes);
+        let wire = Arc::new(AtomicU64::new(0));
         // VOD playlists go through the persistent cache when the storage is one; live ones never.
         let playlists = PlaylistLoader {
             dl: dl.clone(),
@@ -51,6 +52,7 @@ impl StreamType for Hls {
             headers: config.options.headers.clone(),
             cap: options.max_bytes,
             events: events.clone(),
+            wire: wire.clone(),
         };
         let top = playlists.load(config.url.clone(), &cancel).await?;
         let parsed = parse_any(&top.bytes, &top.url, &options).map_err(Error::protocol)?;
@@ -132,7 +134,7 @@ impl StreamType for Hls {
         };
         // The first segment's key is fetched now, so an unusable key fails the open.
         let first_key = if playlists.cache.is_none() {
-            first_key(&dl, &played, start_seq, &config, &cancel).await?
+            first_key(&dl, &played, start_seq, &config, &cancel, &wire).await?
         } else {
             None // the persistent cache may hold the key; the segment's fetch handles it
         };
@@ -183,6 +185,7 @@ impl StreamType for Hls {
             variants: infos,
             abr,
             peer,
+            playlist_bytes: wire,
             seekable: !live,
         };
         Ok(opening.finish(source))
@@ -212,6 +215,7 @@ async fn first_key(
     start_seq: u64,
     config: &HlsConfig,
     cancel: &tokio_util::sync::CancellationToken,
+    wire: &AtomicU64,
 ) -> Result<Option<(url::Url, [u8; crate::keys::KEY_LEN])>> {
     let Some(key) = played
         .segments
@@ -223,7 +227,7 @@ async fn first_key(
     };
     let headers = config.options.headers.clone();
     let purpose = kithara_stream::dl::FetchPurpose::Key;
-    match fetch_body_for(dl, key.uri.clone(), headers, 1024, cancel, purpose).await {
+    match fetch_body_for(dl, key.uri.clone(), headers, 1024, cancel, purpose, wire).await {
         Ok(body) => crate::keys::validate_key(&key.uri, &body.bytes)
             .map(|k| Some((key.uri.clone(), k)))
             .map_err(Error::protocol),

@@ -13,3 +13,4 @@ mod cache_resume;
 mod common;
 mod events;
 mod vod;
+mod wire;
