@@ -5,6 +5,8 @@
 
 use std::{error::Error as StdError, io};
 
+use crate::{error::TransportKind, SharedError};
+
 /// What kind of failure an error is, looking through every layer (a decoder error wrapping an
 /// `io::Error` wrapping a stream error wrapping an HLS key error is a [`Key`](Self::Key) failure).
 ///
@@ -124,4 +126,63 @@ fn next_layer<'a>(e: &'a (dyn StdError + 'static)) -> Option<&'a (dyn StdError +
         return Some(p.as_error());
     }
     e.source()
+}
+
+impl crate::Error {
+    /// The flat classification of this error, looking through retries, writes and the protocol
+    /// error inside.
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            Self::HttpStatus { status, .. } => match status {
+                404 | 410 => ErrorClass::NotFound,
+                401 | 403 => ErrorClass::AccessDenied,
+                _ => ErrorClass::Network,
+            },
+            Self::Transport { kind, .. } => match kind {
+                TransportKind::Timeout => ErrorClass::Timeout,
+                TransportKind::Invalid => ErrorClass::InvalidInput,
+                _ => ErrorClass::Network,
+            },
+            Self::Inactivity { .. } | Self::WaitTimeout { .. } => ErrorClass::Timeout,
+            Self::ShortBody { .. }
+            | Self::UnexpectedRange { .. }
+            | Self::RangeNotSatisfiable { .. }
+            | Self::RangeNotHonoured { .. } => ErrorClass::Network,
+            Self::ResourceChanged { .. } => ErrorClass::ContentChanged,
+            Self::RetriesExhausted { last, .. } => last.class(),
+            Self::Write { source, .. } => source.class(),
+            Self::BlockingOnRuntime { .. } => ErrorClass::Misuse,
+            Self::InvalidSeek { .. } => ErrorClass::InvalidInput,
+            Self::TimeSeekUnsupported => ErrorClass::Unsupported,
+            Self::Storage(_) => ErrorClass::Storage,
+            Self::Protocol(p) => p.class(),
+            Self::Cancelled => ErrorClass::Cancelled,
+            _ => ErrorClass::Other,
+        }
+    }
+}
+
+/// A shared cause that is not one of our errors, carried in [`Error::Protocol`](crate::Error::Protocol).
+#[derive(Debug)]
+pub(crate) struct Foreign(pub(crate) SharedError);
+
+impl std::fmt::Display for Foreign {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for Foreign {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+impl ProtocolError for Foreign {
+    fn class(&self) -> ErrorClass {
+        ErrorClass::of(self.0.as_ref())
+    }
+    fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+        self.0.as_ref()
+    }
 }

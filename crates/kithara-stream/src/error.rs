@@ -6,14 +6,11 @@
 
 use std::{io, ops::Range, sync::Arc, time::Duration};
 
-use url::Url;
-
 pub use kithara_storage::SharedError;
 
-use crate::{
-    class::{ErrorClass, ProtocolError},
-    dl::ByteRange,
-};
+pub use crate::redact::{redact_url, RedactedUrl};
+
+use crate::{class::ProtocolError, dl::ByteRange};
 
 /// Result alias with [`Error`] as the default error.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -306,49 +303,17 @@ impl Error {
 
     /// Wraps any other error of the caller's (a writer's, an `on_response` rejection's) as
     /// [`Error::Protocol`]; [`find_error`](crate::find_error) gets it back, and it is classified by
-    /// what [`ErrorClass::of`] finds inside it.
+    /// what [`ErrorClass::of`](crate::ErrorClass::of) finds inside it.
     pub fn other(e: impl std::error::Error + Send + Sync + 'static) -> Self {
-        Self::Protocol(Arc::new(Foreign(Arc::new(e))))
+        Self::Protocol(Arc::new(crate::class::Foreign(Arc::new(e))))
     }
 
     /// Recovers a typed error from a shared cause: a clone if it is one of ours, else
-    /// [`Error::Protocol`] around it (classified [`ErrorClass::Other`]).
+    /// [`Error::Protocol`] around it (classified [`ErrorClass::Other`](crate::ErrorClass::Other)).
     pub fn from_shared(cause: SharedError) -> Self {
         match cause.downcast_ref::<Error>() {
             Some(ours) => ours.clone(),
-            None => Self::Protocol(Arc::new(Foreign(cause))),
-        }
-    }
-
-    /// The flat classification of this error, looking through retries, writes and the protocol
-    /// error inside.
-    pub fn class(&self) -> ErrorClass {
-        match self {
-            Self::HttpStatus { status, .. } => match status {
-                404 | 410 => ErrorClass::NotFound,
-                401 | 403 => ErrorClass::AccessDenied,
-                _ => ErrorClass::Network,
-            },
-            Self::Transport { kind, .. } => match kind {
-                TransportKind::Timeout => ErrorClass::Timeout,
-                TransportKind::Invalid => ErrorClass::InvalidInput,
-                _ => ErrorClass::Network,
-            },
-            Self::Inactivity { .. } | Self::WaitTimeout { .. } => ErrorClass::Timeout,
-            Self::ShortBody { .. }
-            | Self::UnexpectedRange { .. }
-            | Self::RangeNotSatisfiable { .. }
-            | Self::RangeNotHonoured { .. } => ErrorClass::Network,
-            Self::ResourceChanged { .. } => ErrorClass::ContentChanged,
-            Self::RetriesExhausted { last, .. } => last.class(),
-            Self::Write { source, .. } => source.class(),
-            Self::BlockingOnRuntime { .. } => ErrorClass::Misuse,
-            Self::InvalidSeek { .. } => ErrorClass::InvalidInput,
-            Self::TimeSeekUnsupported => ErrorClass::Unsupported,
-            Self::Storage(_) => ErrorClass::Storage,
-            Self::Protocol(p) => p.class(),
-            Self::Cancelled => ErrorClass::Cancelled,
-            _ => ErrorClass::Other,
+            None => Self::Protocol(Arc::new(crate::class::Foreign(cause))),
         }
     }
 
@@ -387,31 +352,6 @@ impl Error {
     }
 }
 
-/// A shared cause that is not one of our errors, carried in [`Error::Protocol`].
-#[derive(Debug)]
-struct Foreign(SharedError);
-
-impl std::fmt::Display for Foreign {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-impl std::error::Error for Foreign {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.0.source()
-    }
-}
-
-impl ProtocolError for Foreign {
-    fn class(&self) -> ErrorClass {
-        ErrorClass::of(self.0.as_ref())
-    }
-    fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
-        self.0.as_ref()
-    }
-}
-
 impl From<kithara_storage::Error> for Error {
     /// Storage's wait errors become the reader's: a failed download is its cause, a cancel is a
     /// cancel, a passed deadline is a [`WaitTimeout`](Error::WaitTimeout).
@@ -433,136 +373,5 @@ impl From<Error> for io::Error {
     }
 }
 
-/// A URL with its query, fragment and credentials removed, as kept in errors and logs. Cheap to clone.
-#[derive(Clone, PartialEq, Eq, Hash)]
-pub struct RedactedUrl(Arc<Url>);
-
-impl RedactedUrl {
-    /// Redacts `url`.
-    pub fn new(url: &Url) -> Self {
-        Self(Arc::new(redact_url(url)))
-    }
-
-    /// The redacted URL.
-    pub fn as_url(&self) -> &Url {
-        &self.0
-    }
-}
-
-impl std::ops::Deref for RedactedUrl {
-    type Target = Url;
-
-    fn deref(&self) -> &Url {
-        &self.0
-    }
-}
-
-impl std::fmt::Display for RedactedUrl {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.0.as_str())
-    }
-}
-
-impl std::fmt::Debug for RedactedUrl {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:?}", self.0.as_str())
-    }
-}
-
-/// Removes the query, fragment and credentials from a URL before it reaches an error or a log line.
-pub fn redact_url(url: &Url) -> Url {
-    let mut u = url.clone();
-    u.set_query(None);
-    u.set_fragment(None);
-    // Both only fail for URLs that cannot carry credentials, which then have none to remove.
-    let _ = u.set_username("");
-    let _ = u.set_password(None);
-    u
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn io_kinds_and_predicates() {
-        let url = RedactedUrl::new(&Url::parse("http://127.0.0.1/a.mp3?k=v").unwrap());
-        assert_eq!(url.to_string(), "http://127.0.0.1/a.mp3");
-        let e = Error::HttpStatus {
-            method: http::Method::GET,
-            url: url.clone(),
-            range: None,
-            status: 404,
-        };
-        assert_eq!(e.status(), Some(404));
-        assert_eq!(e.clone().into_io().kind(), io::ErrorKind::NotFound);
-        let wrapped = Error::RetriesExhausted {
-            url,
-            attempts: 3,
-            last: Box::new(e),
-        };
-        assert_eq!(wrapped.status(), Some(404));
-        let io = wrapped.into_io();
-        assert!(io
-            .get_ref()
-            .and_then(|e| e.downcast_ref::<Error>())
-            .is_some());
-        let t = Error::WaitTimeout {
-            range: 0..10,
-            waited: Duration::from_secs(1),
-        };
-        assert!(t.is_timeout());
-        assert_eq!(t.into_io().kind(), io::ErrorKind::TimedOut);
-    }
-
-    #[test]
-    fn redaction_strips_secrets() {
-        let url = Url::parse("https://user:pw@cdn.example/x.mp3?token=secret#frag").unwrap();
-        assert_eq!(redact_url(&url).as_str(), "https://cdn.example/x.mp3");
-    }
-
-    #[derive(Debug, thiserror::Error)]
-    #[error("the key at {0} is gone")]
-    struct KeyGone(&'static str);
-
-    impl ProtocolError for KeyGone {
-        fn class(&self) -> ErrorClass {
-            ErrorClass::Key
-        }
-        fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
-            self
-        }
-    }
-
-    #[test]
-    fn protocol_errors_are_classified_and_found_through_io_errors() {
-        let io = Error::protocol(KeyGone("k")).into_io();
-        assert_eq!(ErrorClass::of(&io), ErrorClass::Key);
-        assert_eq!(
-            io.to_string(),
-            "the key at k is gone",
-            "the top line names what failed"
-        );
-        let found = crate::find_error::<KeyGone>(&io).map(|k| k.0);
-        assert_eq!(found, Some("k"));
-        let retried = Error::RetriesExhausted {
-            url: RedactedUrl::new(&Url::parse("http://h/x").unwrap()),
-            attempts: 2,
-            last: Box::new(Error::Inactivity {
-                url: RedactedUrl::new(&Url::parse("http://h/x").unwrap()),
-                range: None,
-                timeout: Duration::from_secs(1),
-            }),
-        };
-        assert_eq!(retried.class(), ErrorClass::Timeout);
-        let other = Error::other(io::Error::new(io::ErrorKind::NotFound, "gone"));
-        assert_eq!(other.class(), ErrorClass::NotFound);
-        assert!(crate::find_error::<io::Error>(&other).is_some());
-    }
-
-    #[test]
-    fn shared_roundtrip_keeps_type() {
-        let shared: SharedError = Arc::new(Error::Cancelled);
-        assert!(Error::from_shared(shared).is_cancelled());
-    }
-}
+mod tests;

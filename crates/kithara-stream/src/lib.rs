@@ -13,6 +13,7 @@ mod media;
 mod options;
 mod perf;
 mod probe;
+mod redact;
 mod runtime_check;
 mod source;
 mod stream;
