@@ -112,11 +112,8 @@ async fn open_remote(
         }
     };
     // A blocked reader wakes up with `Cancelled` when the stream's token is cancelled elsewhere.
-    let (watch_token, watch_resource) = (cancel.clone(), resource.clone());
-    tokio::spawn(async move {
-        watch_token.cancelled().await;
-        watch_resource.cancel();
-    });
+    let watched = resource.clone();
+    opening.on_cancel(move || watched.cancel());
     let from_type = content_type.as_deref().and_then(MediaInfo::from_mime);
     let from_ext = MediaInfo::from_path(url.path()).unwrap_or_default();
     let info = merge(

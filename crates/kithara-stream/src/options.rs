@@ -109,6 +109,17 @@ impl<E: Clone> Opening<E> {
         let _ = self.events.send(event);
     }
 
+    /// Runs `wake` once the stream's token is cancelled (the stream dropped, or a parent
+    /// cancelled), so a reader blocked on the source wakes with `Cancelled`. Call it from inside
+    /// the runtime that opens the stream.
+    pub fn on_cancel(&self, wake: impl FnOnce() + Send + 'static) {
+        let token = self.cancel.clone();
+        tokio::spawn(async move {
+            token.cancelled().await;
+            wake();
+        });
+    }
+
     /// The open succeeded: keeps what was started running and bundles the parts of the stream.
     pub fn finish<T: StreamType<Events = E>>(self, source: T::Source) -> StreamParts<T> {
         let Self {

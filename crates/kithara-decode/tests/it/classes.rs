@@ -4,25 +4,10 @@
 use kithara_decode::{Decoder, DecoderConfig};
 use kithara_file::{File, FileConfig};
 use kithara_hls::{Hls, HlsConfig};
-use kithara_stream::{
-    dl::{Downloader, DownloaderConfig, RetryPolicy},
-    ErrorClass, Stream,
-};
+use kithara_stream::{ErrorClass, Stream};
 use kithara_test_support::Route;
 
-use crate::common::Env;
-
-/// A downloader that does not retry, so a refused connection fails at once.
-fn impatient(env: &Env) -> Downloader {
-    let _g = env.rt.enter();
-    Downloader::new(
-        DownloaderConfig::builder()
-            .system_proxy(false)
-            .retry(RetryPolicy::builder().max_attempts(1).build())
-            .build(),
-    )
-    .unwrap()
-}
+use crate::common::{impatient, Env};
 
 #[test]
 fn a_missing_file_is_not_found() {
@@ -42,7 +27,7 @@ fn a_refused_connection_is_a_network_failure() {
         listener.local_addr().unwrap().port()
     }; // dropped: nothing listens there now
     let url = format!("http://127.0.0.1:{port}/song.mp3").parse().unwrap();
-    let config = FileConfig::remote(url, impatient(&env)).build();
+    let config = FileConfig::remote(url, impatient(&env.rt)).build();
     let err = env.rt.block_on(Stream::<File>::new(config)).unwrap_err();
     assert!(err.is_connect(), "{err}");
     assert_eq!(err.class(), ErrorClass::Network, "{err}");

@@ -89,6 +89,23 @@ impl Env {
     }
 }
 
+/// A downloader that does not retry (nothing to retry against: a refused connection, a server
+/// that is gone), built on `rt`.
+pub fn impatient(rt: &tokio::runtime::Runtime) -> Downloader {
+    let _g = rt.enter();
+    Downloader::new(
+        DownloaderConfig::builder()
+            .system_proxy(false)
+            .retry(
+                kithara_stream::dl::RetryPolicy::builder()
+                    .max_attempts(1)
+                    .build(),
+            )
+            .build(),
+    )
+    .unwrap()
+}
+
 pub fn media_path(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../kithara-loopback/media")

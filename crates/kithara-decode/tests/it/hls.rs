@@ -366,7 +366,7 @@ fn a_discontinuity_gets_a_new_codec_and_the_timeline_goes_on() {
 #[test]
 fn a_cached_vod_decodes_offline_to_the_pcm_of_the_online_run() {
     use kithara_storage::{AssetStore, AssetStoreConfig, StorageKind};
-    use kithara_stream::dl::{Downloader, DownloaderConfig, RetryPolicy};
+    use kithara_stream::dl::Downloader;
 
     let tmp = tempfile::tempdir().unwrap();
     let store = AssetStore::new(AssetStoreConfig::builder().dir(tmp.path()).build()).unwrap();
@@ -403,16 +403,7 @@ fn a_cached_vod_decodes_offline_to_the_pcm_of_the_online_run() {
     let online = decode(&dl);
     drop(server);
     // Nothing to retry against: the server is gone.
-    let offline_dl = {
-        let _g = rt.enter();
-        Downloader::new(
-            DownloaderConfig::builder()
-                .system_proxy(false)
-                .retry(RetryPolicy::builder().max_attempts(1).build())
-                .build(),
-        )
-        .unwrap()
-    };
+    let offline_dl = crate::common::impatient(&rt);
     let offline = decode(&offline_dl);
     assert!(
         online == offline,

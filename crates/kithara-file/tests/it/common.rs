@@ -47,6 +47,22 @@ pub async fn open(
     Stream::<File>::new(config).await
 }
 
+/// A config of `url` kept in the persistent cache `store`.
+pub fn cached_config(
+    url: url::Url,
+    dl: &Downloader,
+    store: &kithara_storage::AssetStore,
+) -> kithara_file::FileConfig {
+    let storage = kithara_file::StorageKind::Cache(store.clone());
+    FileConfig::remote(url, dl.clone())
+        .options(
+            kithara_stream::StreamOptions::builder()
+                .storage(storage)
+                .build(),
+        )
+        .build()
+}
+
 /// Reads the stream to its end on a blocking thread (a `Stream` must not be read inside a task).
 pub async fn read_all(mut s: Stream<File>) -> (Stream<File>, std::io::Result<Vec<u8>>) {
     tokio::task::spawn_blocking(move || {

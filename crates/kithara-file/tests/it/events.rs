@@ -2,7 +2,7 @@
 
 use kithara_file::{File, FileConfig, FileEvent, StorageKind};
 use kithara_storage::{AssetStore, AssetStoreConfig};
-use kithara_stream::{Received, Stream, StreamOptions};
+use kithara_stream::{Received, Stream};
 use kithara_test_support::{payload, Route};
 
 use crate::common::*;
@@ -34,16 +34,7 @@ async fn the_events_of_opening_reach_the_first_receiver() {
     )
     .unwrap();
     let dl = downloader();
-    let open_cached = || {
-        let config = FileConfig::remote(server.url("/c.bin"), dl.clone())
-            .options(
-                StreamOptions::builder()
-                    .storage(StorageKind::Cache(store.clone()))
-                    .build(),
-            )
-            .build();
-        Stream::<File>::new(config)
-    };
+    let open_cached = || Stream::<File>::new(cached_config(server.url("/c.bin"), &dl, &store));
     let (s, got) = read_all(open_cached().await.unwrap()).await;
     assert!(got.unwrap() == body);
     s.source().storage().unwrap().flush_cache().unwrap();

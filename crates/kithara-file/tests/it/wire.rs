@@ -1,8 +1,8 @@
 //! `Stream::bytes_fetched`: body bytes received over the network, distinct from bytes present.
 
-use kithara_file::{File, FileConfig, StorageKind};
+use kithara_file::File;
 use kithara_storage::{AssetStore, AssetStoreConfig};
-use kithara_stream::{Stream, StreamOptions};
+use kithara_stream::Stream;
 use kithara_test_support::{payload, Route};
 
 use crate::common::*;
@@ -15,16 +15,7 @@ async fn bytes_fetched_is_what_the_server_sent_and_a_cached_copy_costs_none() {
     let tmp = tempfile::tempdir().unwrap();
     let store = AssetStore::new(AssetStoreConfig::builder().dir(tmp.path()).build()).unwrap();
     let dl = downloader();
-    let open = || {
-        let config = FileConfig::remote(server.url("/w.bin"), dl.clone())
-            .options(
-                StreamOptions::builder()
-                    .storage(StorageKind::Cache(store.clone()))
-                    .build(),
-            )
-            .build();
-        Stream::<File>::new(config)
-    };
+    let open = || Stream::<File>::new(cached_config(server.url("/w.bin"), &dl, &store));
 
     let s = open().await.unwrap();
     let (s, got) = read_all(s).await;

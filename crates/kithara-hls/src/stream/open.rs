@@ -173,11 +173,8 @@ impl StreamType for Hls {
         });
         let peer = dl.register(HlsPeer::new(shared, label(&config.url)));
         // A blocked reader wakes with `Cancelled` when the stream's token is cancelled elsewhere.
-        let (watch, watched) = (cancel.clone(), layout.clone());
-        tokio::spawn(async move {
-            watch.cancelled().await;
-            watched.cancel();
-        });
+        let watched = layout.clone();
+        opening.on_cancel(move || watched.cancel());
         let source = HlsSource {
             layout,
             timeline,
