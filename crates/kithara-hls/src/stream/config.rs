@@ -6,7 +6,11 @@ use kithara_storage::StorageKind;
 use kithara_stream::{dl::Downloader, AbrMode, StreamOptions};
 use url::Url;
 
-use crate::{abr::AbrPolicyFactory, playlist::DEFAULT_MAX_PLAYLIST_BYTES, HlsEvent};
+use crate::{
+    abr::{AbrPolicy, AbrPolicyFactory},
+    playlist::DEFAULT_MAX_PLAYLIST_BYTES,
+    HlsEvent,
+};
 
 /// Configuration of an [`Hls`](crate::Hls) stream: a `bon` builder whose `url` and `downloader`
 /// (the application's shared [`Downloader`]) are required, so a config without a downloader does
@@ -61,16 +65,17 @@ pub struct HlsConfig {
     /// are part of the policy's [`AbrContext`](crate::abr::AbrContext). Default: none.
     ///
     /// ```
-    /// use kithara_hls::{abr::{AbrPolicy, AbrPolicyFactory, ThroughputRule}, HlsConfig};
+    /// use kithara_hls::{abr::{AbrPolicy, ThroughputRule}, HlsConfig};
     /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// # let dl = kithara_stream::dl::Downloader::new(Default::default())?;
     /// let config = HlsConfig::builder()
     ///     .url("https://cdn.example/master.m3u8".parse()?)
     ///     .downloader(dl)
-    ///     .abr_policy(AbrPolicyFactory::new(|| Box::new(ThroughputRule::new()) as Box<dyn AbrPolicy>))
+    ///     .abr_policy(|| Box::new(ThroughputRule::new()) as Box<dyn AbrPolicy>)
     ///     .build();
     /// # let _ = config; Ok(()) }
     /// ```
+    #[builder(with = |make: impl Fn() -> Box<dyn AbrPolicy> + Send + Sync + 'static| AbrPolicyFactory::new(make))]
     pub abr_policy: Option<AbrPolicyFactory>,
     /// Highest variant bitrate to choose, in bits per second. Default: none.
     pub max_bitrate: Option<u64>,

@@ -187,7 +187,7 @@ pub(super) fn run(fx: &Fixture<'_>, ladder: &Ladder, r: &Replay<'_>) -> Result<O
         .downloader(fx.downloader.clone())
         .abr_policy({
             let (make, k) = (r.rule, r.k);
-            kithara_hls::abr::AbrPolicyFactory::new(move || make(k))
+            move || make(k)
         })
         .options(
             kithara_stream::StreamOptions::builder()
