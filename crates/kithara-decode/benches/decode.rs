@@ -7,7 +7,7 @@ use std::{hint::black_box, io::Write, time::Duration};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use kithara_decode::{Decoder, DecoderConfig};
-use kithara_file::{File, FileConfig, FileSrc};
+use kithara_file::{File, FileConfig};
 use kithara_hls::{Hls, HlsConfig};
 use kithara_stream::{
     dl::{Downloader, DownloaderConfig},
@@ -110,8 +110,7 @@ impl Bench {
     }
 
     fn open(&self, path: &str) -> Stream<File> {
-        let config =
-            FileConfig::new(FileSrc::Remote(self.server.url(path))).downloader(self.dl.clone());
+        let config = FileConfig::remote(self.server.url(path), self.dl.clone()).build();
         self.rt.block_on(Stream::<File>::new(config)).unwrap()
     }
 
@@ -245,7 +244,10 @@ fn time_to_first_pcm_hls(c: &mut Criterion) {
         let url = b.server.url(&format!("/media/hls/{master}"));
         c.bench_function(&format!("first_pcm/hls_{name}_latency_50ms"), |bench| {
             bench.iter(|| {
-                let config = HlsConfig::new(url.clone()).downloader(b.dl.clone());
+                let config = HlsConfig::builder()
+                    .url(url.clone())
+                    .downloader(b.dl.clone())
+                    .build();
                 let stream = b.rt.block_on(Stream::<Hls>::new(config)).unwrap();
                 let mut d = Decoder::new(stream, DecoderConfig::default()).unwrap();
                 black_box(d.next_chunk().unwrap().unwrap().frames())

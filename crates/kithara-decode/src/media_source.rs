@@ -43,7 +43,7 @@ pub(crate) fn lock<T: StreamType>(s: &SharedStream<T>) -> MutexGuard<'_, Stream<
 /// new format reader at each boundary.
 ///
 /// ```
-/// # use kithara_file::{File, FileConfig, FileSrc};
+/// # use kithara_file::{File, FileConfig};
 /// # use kithara_stream::{dl::{Downloader, DownloaderConfig}, Stream};
 /// # use kithara_test_support::{media, LoopbackServer};
 /// use kithara_decode::StreamMediaSource;
@@ -59,7 +59,7 @@ pub(crate) fn lock<T: StreamType>(s: &SharedStream<T>) -> MutexGuard<'_, Stream<
 /// # server.mount_media("/media");
 /// # let dl = Downloader::new(DownloaderConfig::builder().system_proxy(false).build())?;
 /// # let url = server.url("/media/chirp.flac");
-/// # let stream = rt.block_on(Stream::<File>::new(FileConfig::new(FileSrc::Remote(url)).downloader(dl)))?;
+/// # let stream = rt.block_on(Stream::<File>::new(FileConfig::remote(url, dl).build()))?;
 /// // `stream` is a `Stream<File>` (or `Stream<Hls>`); read it on a thread that may block.
 /// let (source, gate) = StreamMediaSource::hidden(stream);
 /// let mss = MediaSourceStream::new(Box::new(source), Default::default());

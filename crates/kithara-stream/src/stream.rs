@@ -4,11 +4,14 @@
 //! `Read` and `Seek` block the calling thread until bytes arrive (bounded by the source's wait
 //! budget). Call them from a thread that may block: a decoder thread, `std::thread::spawn` or
 //! `tokio::task::spawn_blocking`, never from inside an async task, where blocking would stall the
-//! runtime that downloads the very bytes being waited for.
+//! runtime that downloads the very bytes being waited for. A read that would have to wait there
+//! fails at once with [`Error::BlockingOnRuntime`] instead of stalling; a read of bytes that are
+//! present succeeds anywhere.
 
 use std::{
     future::Future,
     io::{self, Read, Seek, SeekFrom},
+    sync::Mutex,
 };
 
 use tokio::sync::broadcast;
@@ -17,6 +20,7 @@ use tokio_util::sync::{CancellationToken, DropGuard};
 use crate::{
     boundary::{Boundary, TimeAnchor},
     error::{Error, Result},
+    events::EventReceiver,
     hooks::SharedHooks,
     media::MediaInfo,
     source::{SegmentLayout, Source, WaitOutcome},
@@ -45,6 +49,9 @@ pub struct StreamParts<T: StreamType> {
     pub events: broadcast::Sender<T::Events>,
     /// The stream's cancellation token: cancelled when the stream is dropped.
     pub cancel: CancellationToken,
+    /// A receiver subscribed before the first event of the open, handed out by the first
+    /// [`Stream::events`] call (see [`Opening`](crate::Opening)).
+    pub open_events: Option<broadcast::Receiver<T::Events>>,
 }
 
 impl<T: StreamType> StreamParts<T> {
@@ -58,7 +65,15 @@ impl<T: StreamType> StreamParts<T> {
             source,
             events,
             cancel,
+            open_events: None,
         }
+    }
+
+    /// Keeps `rx`, subscribed before the open sent anything, for the first [`Stream::events`] call.
+    #[must_use]
+    pub fn with_open_events(mut self, rx: broadcast::Receiver<T::Events>) -> Self {
+        self.open_events = Some(rx);
+        self
     }
 }
 
@@ -75,6 +90,7 @@ impl<T: StreamType> StreamParts<T> {
 pub struct Stream<T: StreamType> {
     source: T::Source,
     events: broadcast::Sender<T::Events>,
+    open_events: Mutex<Option<broadcast::Receiver<T::Events>>>,
     cancel: CancellationToken,
     _guard: DropGuard,
 }
@@ -101,18 +117,27 @@ impl<T: StreamType> Stream<T> {
             source,
             events,
             cancel,
+            open_events,
         } = parts;
         Self {
             source,
             events,
+            open_events: Mutex::new(open_events),
             _guard: cancel.clone().drop_guard(),
             cancel,
         }
     }
 
-    /// A receiver of the protocol's events from now on.
-    pub fn events(&self) -> broadcast::Receiver<T::Events> {
-        self.events.subscribe()
+    /// A receiver of the protocol's events. The first call's receiver also gets every event sent
+    /// while the stream was opening (it was subscribed before the first one); later calls' get the
+    /// events from then on. A receiver that falls behind is told how many events it missed.
+    pub fn events(&self) -> EventReceiver<T::Events> {
+        let first = self
+            .open_events
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        EventReceiver::new(first.unwrap_or_else(|| self.events.subscribe()))
     }
 
     /// The underlying source.
@@ -138,6 +163,12 @@ impl<T: StreamType> Stream<T> {
     /// Whether the length is known to be zero.
     pub fn is_empty(&self) -> bool {
         self.source.is_empty()
+    }
+
+    /// Body bytes received over the network for this stream so far (see
+    /// [`Source::bytes_fetched`]); [`len`](Self::len) and storage say what is present.
+    pub fn bytes_fetched(&self) -> u64 {
+        self.source.bytes_fetched()
     }
 
     /// Format hints known so far.
@@ -217,6 +248,11 @@ impl<T: StreamType> Stream<T> {
 
     /// Waits for the byte at `start`, then reads; `Ok(0)` means the proven end of the stream.
     fn wait_and_read(&mut self, start: u64, buf: &mut [u8]) -> Result<usize> {
+        if crate::runtime_check::on_runtime_thread() {
+            return Err(Error::BlockingOnRuntime {
+                range: start..start.saturating_add(buf.len() as u64),
+            });
+        }
         let began = std::time::Instant::now();
         // A Ready outcome whose bytes vanish is impossible with committed storage; bound the retries anyway.
         for _ in 0..3 {

@@ -340,3 +340,60 @@ fn sources_without_a_time_map_refuse_time_seeks() {
     assert!(matches!(err, Error::TimeSeekUnsupported), "{err}");
     assert_eq!(s.position(), 0);
 }
+
+/// A read that would have to wait on a runtime's thread fails at once, naming the cause; present
+/// bytes are still read there, and the same wait from `spawn_blocking` or a plain thread works.
+#[test]
+fn a_read_that_would_block_a_runtime_thread_fails_at_once() {
+    let res = StorageResource::memory();
+    res.write_at(0, b"head").unwrap();
+    // A budget far beyond the test: had the read waited, the test would hang, not pass.
+    let (mut s, _) = stream(&res, Duration::from_secs(3600));
+    let current = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let (s2, err) = current.block_on(async move {
+        let mut buf = [0u8; 16];
+        assert_eq!(
+            s.read(&mut buf).unwrap(),
+            4,
+            "present bytes are read anywhere"
+        );
+        assert_eq!(&buf[..4], b"head");
+        let err = s.read(&mut buf).unwrap_err();
+        (s, err)
+    });
+    s = s2;
+    assert_eq!(err.kind(), io::ErrorKind::Unsupported);
+    assert!(
+        matches!(typed(&err), Error::BlockingOnRuntime { range } if range.start == 4),
+        "{err}"
+    );
+    assert!(err.to_string().contains("spawn_blocking"), "{err}");
+    assert_eq!(s.position(), 4, "the refused read did not move the stream");
+
+    // Inside a task of a multi-thread runtime: the same; from spawn_blocking the wait goes on
+    // until the bytes arrive.
+    let multi = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .build()
+        .unwrap();
+    let (s3, err) = multi
+        .block_on(multi.spawn(async move {
+            let err = s.read(&mut [0u8; 8]).unwrap_err();
+            (s, err)
+        }))
+        .unwrap();
+    s = s3;
+    assert!(
+        matches!(typed(&err), Error::BlockingOnRuntime { .. }),
+        "{err}"
+    );
+    let reader = multi.spawn_blocking(move || {
+        let mut rest = Vec::new();
+        s.read_to_end(&mut rest).map(|_| rest)
+    });
+    res.write_at(4, b" and tail").unwrap();
+    res.set_len(13).unwrap();
+    assert_eq!(multi.block_on(reader).unwrap().unwrap(), b" and tail");
+}
