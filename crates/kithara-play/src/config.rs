@@ -13,7 +13,8 @@ pub enum LoadControl {
     /// progressive file through its byte `buffer_ahead`, computed from
     /// [`PlayerConfig::assumed_bitrate`].
     Ahead(Duration),
-    /// Download everything as fast as the link allows.
+    /// Download a progressive file whole as fast as the link allows; HLS keeps its own default
+    /// (30 s ahead), which its ABR rule also uses as its buffer target.
     Unlimited,
 }
 

@@ -11,7 +11,7 @@ use std::time::Duration;
 use kithara_decode::{Decoder, DecoderConfig};
 use kithara_file::{AssetStore, File, FileConfig, FileSrc, StorageKind};
 use kithara_hls::{Hls, HlsConfig};
-use kithara_stream::{dl::Downloader, RedactedUrl, Stream};
+use kithara_stream::{dl::Downloader, RedactedUrl, Stream, StreamOptions};
 use tokio::runtime::Handle;
 use tokio_util::sync::CancellationToken;
 
@@ -64,14 +64,10 @@ impl Opener {
             Some(store) => StorageKind::Cache(store.clone()),
             None => self.storage.clone(),
         };
-        let mut config = FileConfig::new(src.clone())
-            .downloader(self.downloader.clone())
-            .storage(storage)
-            .wait_timeout(self.wait_timeout)
-            .cancel_token(cancel.clone());
-        if let Some(bytes) = self.ahead_bytes() {
-            config = config.buffer_ahead(bytes);
-        }
+        let config = FileConfig::from_src(src.clone(), &self.downloader)
+            .options(self.options(Some(storage), cancel))
+            .maybe_buffer_ahead(self.ahead_bytes())
+            .build();
         let stream = self.block_on(Stream::<File>::new(config), &label, cancel)?;
         if kithara_file_serves_playlist(&stream) {
             tracing::debug!(url = %label, "the server answered with a playlist: opening as HLS");
@@ -98,25 +94,20 @@ impl Opener {
         let FileSrc::Remote(url) = src else {
             return Err(Error::HlsNotRemote { label });
         };
-        let mut config = HlsConfig::new(url.clone())
+        let ahead = match self.load {
+            LoadControl::Ahead(ahead) => Some(ahead),
+            LoadControl::Unlimited => None,
+        };
+        let storage = self.cache.clone().map(StorageKind::Cache);
+        let config = HlsConfig::builder()
+            .url(url.clone())
             .downloader(self.downloader.clone())
-            .wait_timeout(self.wait_timeout)
-            .cancel_token(cancel.clone());
-        if let LoadControl::Ahead(ahead) = self.load {
-            config = config.buffer_ahead(ahead);
-        }
-        if let Some(store) = &self.cache {
-            config = config.storage(StorageKind::Cache(store.clone()));
-        }
-        if let Some(language) = &self.language {
-            config = config.language(language.clone());
-        }
-        if let Some(mode) = abr.mode {
-            config = config.abr_mode(mode);
-        }
-        if let Some(Some(bps)) = abr.max_bitrate {
-            config = config.max_bitrate(bps);
-        }
+            .options(self.options(storage, cancel))
+            .maybe_buffer_ahead(ahead)
+            .maybe_language(self.language.clone())
+            .maybe_abr_mode(abr.mode)
+            .maybe_max_bitrate(abr.max_bitrate.flatten())
+            .build();
         let stream = self.block_on(Stream::<Hls>::new(config), &label, cancel)?;
         let config = DecoderConfig::builder()
             .origin(RedactedUrl::new(url))
@@ -124,6 +115,20 @@ impl Opener {
         let decoder =
             Decoder::new(stream, config).map_err(|source| Error::Decode { label, source })?;
         Ok(Box::new(decoder))
+    }
+
+    /// The options every protocol shares: storage (`None`: the protocol's default), the wait
+    /// budget, and the track's token as the stream's parent.
+    fn options<E>(
+        &self,
+        storage: Option<StorageKind>,
+        cancel: &CancellationToken,
+    ) -> StreamOptions<E> {
+        StreamOptions::builder()
+            .maybe_storage(storage)
+            .wait_timeout(self.wait_timeout)
+            .cancel(cancel.clone())
+            .build()
     }
 
     /// The byte budget ahead of the reader for a progressive file.

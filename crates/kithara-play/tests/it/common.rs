@@ -4,7 +4,7 @@
 use std::{path::Path, time::Duration, time::Instant};
 
 use kithara_decode::{Decoder, DecoderConfig};
-use kithara_file::{File, FileConfig, FileSrc};
+use kithara_file::{File, FileConfig};
 use kithara_hls::{Hls, HlsConfig};
 use kithara_play::{Event, Events, PlayerConfig};
 use kithara_stream::{
@@ -62,14 +62,14 @@ pub fn decode(server: &LoopbackServer, path: &str) -> Pcm {
         out.samples.extend_from_slice(&chunk.samples);
     };
     if path.ends_with(".m3u8") {
-        let config = HlsConfig::new(url).downloader(dl);
+        let config = HlsConfig::builder().url(url).downloader(dl).build();
         let stream = rt.block_on(Stream::<Hls>::new(config)).unwrap();
         let mut d = Decoder::new(stream, DecoderConfig::default()).unwrap();
         while let Some(c) = d.next_chunk().unwrap() {
             take(c);
         }
     } else {
-        let config = FileConfig::new(FileSrc::Remote(url)).downloader(dl);
+        let config = FileConfig::remote(url, dl).build();
         let stream = rt.block_on(Stream::<File>::new(config)).unwrap();
         let mut d = Decoder::new(stream, DecoderConfig::default()).unwrap();
         while let Some(c) = d.next_chunk().unwrap() {

@@ -272,8 +272,8 @@ fn an_opened_stream_plays_once() {
     let player = wav_player(&dir, config());
     // The caller opens the stream itself, on the player's downloader.
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let src = kithara_file::FileSrc::Remote(server.url(FLAC));
-    let file_config = kithara_file::FileConfig::new(src).downloader(player.downloader().clone());
+    let file_config =
+        kithara_file::FileConfig::remote(server.url(FLAC), player.downloader().clone()).build();
     let stream = rt
         .block_on(kithara_stream::Stream::<kithara_file::File>::new(
             file_config,
