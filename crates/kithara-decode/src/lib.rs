@@ -9,7 +9,7 @@ mod config;
 mod decoder;
 mod engine;
 mod error;
-mod hls_seek;
+mod time_seek;
 mod info;
 mod media_source;
 mod probe;

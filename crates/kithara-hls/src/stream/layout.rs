@@ -101,6 +101,17 @@ impl State {
             .map_or(0, |b| b.pos)
     }
 
+    /// Where the init section that a piece of `variant` placed at `pos` needs lies: the latest
+    /// init of that variant placed before it (segments of a variant without `EXT-X-MAP` never
+    /// follow one).
+    pub(crate) fn init_before(&self, pos: u64, variant: usize) -> Option<Range<u64>> {
+        self.entries
+            .iter()
+            .rev()
+            .find(|e| e.piece == Piece::Init && e.variant == variant && e.start < pos)
+            .map(|e| e.start..e.end())
+    }
+
     /// Media time at the end of the layout.
     pub(crate) fn end_time(&self) -> Option<Duration> {
         self.entries.last().map(|e| e.time + e.duration)
@@ -147,15 +158,22 @@ impl Layout {
         entry.start = st.end();
         let start = entry.start;
         if let Some((kind, info)) = boundary {
+            let init = if entry.piece == Piece::Init {
+                Some(start..entry.end())
+            } else {
+                st.init_before(start, entry.variant)
+            };
             // A boundary already waiting at this offset (a seek jump) keeps its kind.
             if st.boundaries.last().is_none_or(|b| b.pos != start) {
                 st.boundaries.push(
                     Boundary::new(start, kind)
                         .with_media_info(info)
-                        .with_time(entry.time),
+                        .with_time(entry.time)
+                        .with_init(init),
                 );
             } else if let Some(b) = st.boundaries.last_mut() {
                 b.media_info = info.or(b.media_info);
+                b.init = init;
             }
         }
         tracing::debug!(start, len = entry.len, piece = ?entry.piece, variant = entry.variant, "placed");
