@@ -29,7 +29,7 @@ use crate::{
     Result,
 };
 
-/// The most bytes read as an init section (ftyp + moov of an audio rendition are a few hundred).
+/// The most bytes read as an init section (that of an audio rendition is a few hundred).
 const MAX_INIT: u64 = 1 << 20;
 
 impl<T: StreamType> Decoder<T> {
