@@ -89,8 +89,9 @@ impl Sink {
                 };
                 let file = fs::File::create(&part)
                     .with_context(|| format!("creating {}", part.display()))?;
-                let writer = hound::WavWriter::new(BufWriter::with_capacity(OUT_BUF, file), spec)
-                    .with_context(|| format!("writing the WAV header of {}", part.display()))?;
+                let writer =
+                    hound::WavWriter::new(BufWriter::with_capacity(OUT_BUF, file), spec)
+                        .with_context(|| format!("writing the WAV header of {}", part.display()))?;
                 (Kind::Wav(writer), Some((part, path.clone())))
             }
         };

@@ -251,7 +251,10 @@ fn decode_all<T: kithara_stream::StreamType>(stream: Stream<T>) -> usize {
 /// request per segment, the layout, a format reader per window).
 fn decode_speed_hls(c: &mut Criterion) {
     let b = Bench::new();
-    for (name, dir, master) in [("ts", "ts", "master.m3u8"), ("fmp4", "fmp4", "master-fmp4.m3u8")] {
+    for (name, dir, master) in [
+        ("ts", "ts", "master.m3u8"),
+        ("fmp4", "fmp4", "master-fmp4.m3u8"),
+    ] {
         let bytes = concat_variant(dir);
         let mut local = tempfile::NamedTempFile::new().unwrap();
         local.write_all(&bytes).unwrap();

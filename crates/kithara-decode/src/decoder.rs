@@ -190,12 +190,14 @@ pub(crate) fn open_core<T: StreamType>(
 ) -> Result<Core> {
     let attempt = |hints: MediaInfo| {
         // Each attempt starts at `base` again.
-        let (source, gate) = StreamMediaSource::window(Arc::clone(stream), base, Arc::clone(&prefix))
-            .map_err(|e| Error::Stream {
-                origin: origin.clone(),
-                pos: base,
-                source: e,
-            })?;
+        let (source, gate) =
+            StreamMediaSource::window(Arc::clone(stream), base, Arc::clone(&prefix)).map_err(
+                |e| Error::Stream {
+                    origin: origin.clone(),
+                    pos: base,
+                    source: e,
+                },
+            )?;
         let progress = source.progress();
         Core::open(
             Box::new(source),

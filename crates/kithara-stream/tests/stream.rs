@@ -15,8 +15,8 @@ use std::{
 
 use kithara_storage::StorageResource;
 use kithara_stream::{
-    Boundary, BoundaryKind, Error, Fenced, Result, SignalCursor, Source, Stream, StreamParts, StreamType,
-    TimeAnchor as WaitTimeAnchor, TimeMap, Timeline, WaitOutcome,
+    Boundary, BoundaryKind, Error, Fenced, Result, SignalCursor, Source, Stream, StreamParts,
+    StreamType, TimeAnchor as WaitTimeAnchor, TimeMap, Timeline, WaitOutcome,
 };
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
@@ -368,7 +368,11 @@ fn fenced_reads_stop_at_every_boundary_after_the_window_start_including_the_curr
     ]));
     let mut s = fenced_stream(&res, &boundaries);
     let mut buf = [0u8; 4096];
-    assert_eq!(s.start_window().map(|b| b.pos), Some(0), "the boundary crossed");
+    assert_eq!(
+        s.start_window().map(|b| b.pos),
+        Some(0),
+        "the boundary crossed"
+    );
     assert_eq!(s.window_end().map(|b| b.pos), Some(1000));
     assert_eq!(s.read_fenced(&mut buf).unwrap(), Fenced::Bytes(1000));
     // At the boundary now: nothing read, the position stays, as often as asked.
@@ -421,6 +425,9 @@ fn a_boundary_laid_out_where_a_fenced_read_waits_ends_the_window_without_a_byte(
     res.write_at(1000, &[2u8; 1000]).unwrap();
     res.set_len(2000).unwrap();
     let (got, pos) = reader.join().unwrap();
-    assert!(matches!(&got, Fenced::Boundary(b) if b.pos == 1000), "{got:?}");
+    assert!(
+        matches!(&got, Fenced::Boundary(b) if b.pos == 1000),
+        "{got:?}"
+    );
     assert_eq!(pos, 1000);
 }

@@ -143,5 +143,8 @@ fn into_stream_returns_the_stream_where_the_reader_left_it() {
     let mut rest = Vec::new();
     stream.read_to_end(&mut rest).unwrap();
     assert_eq!(pos + rest.len() as u64, len);
-    assert_eq!(rest, std::fs::read(media_path("chirp.flac")).unwrap()[pos as usize..]);
+    assert_eq!(
+        rest,
+        std::fs::read(media_path("chirp.flac")).unwrap()[pos as usize..]
+    );
 }

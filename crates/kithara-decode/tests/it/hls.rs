@@ -187,12 +187,13 @@ fn a_forced_variant_switch_is_reported_without_gap_or_overlap() {
             "{master}"
         );
         assert!(change.codec_kept, "{master}: same AAC set-up on both sides");
-        assert_eq!(change.variant, Some(2), "{master}: the variant heard after it");
+        assert_eq!(
+            change.variant,
+            Some(2),
+            "{master}: the variant heard after it"
+        );
         // Every chunk names the variant heard: 0 up to the switch, 2 from it on.
-        let heard: Vec<_> = chunks
-            .iter()
-            .map(|c| (c.time < at, c.variant))
-            .collect();
+        let heard: Vec<_> = chunks.iter().map(|c| (c.time < at, c.variant)).collect();
         assert!(
             heard
                 .iter()

@@ -172,7 +172,9 @@ impl Source for HlsSource {
             .filter(|e| e.start >= run_start)
             .filter(|e| matches!(e.piece, Piece::Segment(_)) && e.res.failure().is_none())
             .find(|e| e.time <= t && t < e.time + e.duration)
-            .map(|e| TimeAnchor::new(e.start, e.time).with_init(st.init_before(e.start, e.variant)));
+            .map(|e| {
+                TimeAnchor::new(e.start, e.time).with_init(st.init_before(e.start, e.variant))
+            });
         if let Some(anchor) = found {
             return Ok(anchor);
         }
