@@ -335,7 +335,7 @@ mod tests {
     #[test]
     fn boundaries_name_the_init_section_the_bytes_after_them_need() {
         let layout = Layout::default();
-        let mut v = |variant: usize, piece: Piece, kind: Option<BoundaryKind>| {
+        let v = |variant: usize, piece: Piece, kind: Option<BoundaryKind>| {
             let mut e = entry(0, piece);
             e.variant = variant;
             layout.place(0, e, kind.map(|k| (k, None)))
