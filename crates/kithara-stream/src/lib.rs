@@ -29,7 +29,7 @@ pub use hooks::{
 pub use media::{AudioCodec, ContainerFormat, MediaInfo};
 pub use options::{Opening, StreamOptions};
 pub use source::{AbrControl, AbrHandle, AbrMode, SegmentLayout, Source, WaitOutcome};
-pub use stream::{Stream, StreamParts, StreamType};
+pub use stream::{Fenced, Stream, StreamParts, StreamType};
 pub use timeline::{ChunkPosition, Timeline};
 
 #[cfg(feature = "mock")]

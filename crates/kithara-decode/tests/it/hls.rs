@@ -52,6 +52,8 @@ fn open_with(
 struct Seen {
     time: Duration,
     frames: usize,
+    /// The variant heard.
+    variant: Option<usize>,
     change: Option<kithara_decode::StreamChange>,
 }
 
@@ -72,6 +74,7 @@ fn decode_contiguous(d: &mut Decoder<Hls>) -> (Vec<Seen>, Vec<f32>) {
         chunks.push(Seen {
             time: c.time,
             frames: c.frames(),
+            variant: c.variant,
             change: c.change,
         });
     }
@@ -160,6 +163,7 @@ fn a_forced_variant_switch_is_reported_without_gap_or_overlap() {
             chunks.push(Seen {
                 time: c.time,
                 frames: c.frames(),
+                variant: c.variant,
                 change: c.change,
             });
         }
@@ -186,6 +190,19 @@ fn a_forced_variant_switch_is_reported_without_gap_or_overlap() {
             "{master}"
         );
         assert!(change.codec_kept, "{master}: same AAC set-up on both sides");
+        assert_eq!(
+            change.variant,
+            Some(2),
+            "{master}: the variant heard after it"
+        );
+        // Every chunk names the variant heard: 0 up to the switch, 2 from it on.
+        let heard: Vec<_> = chunks.iter().map(|c| (c.time < at, c.variant)).collect();
+        assert!(
+            heard
+                .iter()
+                .all(|&(before, v)| v == Some(if before { 0 } else { 2 })),
+            "{master}: {heard:?}"
+        );
         let s = frame_at(at);
         assert!(
             s >= 3 * RATE as usize && s % FRAME == 0,

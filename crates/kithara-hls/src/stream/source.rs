@@ -181,7 +181,9 @@ impl Source for HlsSource {
             .filter(|e| e.start >= run_start)
             .filter(|e| matches!(e.piece, Piece::Segment(_)) && e.res.failure().is_none())
             .find(|e| e.time <= t && t < e.time + e.duration)
-            .map(|e| TimeAnchor::new(e.start, e.time));
+            .map(|e| {
+                TimeAnchor::new(e.start, e.time).with_init(st.init_before(e.start, e.variant))
+            });
         if let Some(anchor) = found {
             return Ok(anchor);
         }
@@ -204,6 +206,8 @@ impl Source for HlsSource {
             generation,
         });
         st.boundaries.retain(|b| b.pos < pos);
+        // The new run starts with its init section when its variant has one: the bytes at the
+        // anchor need no other (the boundary learns the section's range once it is placed).
         st.boundaries
             .push(Boundary::new(pos, BoundaryKind::SeekJump).with_time(seg.start));
         st.ended = false;

@@ -1,5 +1,7 @@
 //! VOD presentations: exact bytes for every segment form, byte ranges, AES-128.
 
+use std::time::Duration;
+
 use kithara_stream::{AbrMode, Source};
 
 use crate::common::*;
@@ -32,8 +34,22 @@ async fn fmp4_starts_with_its_init_section() {
     })
     .await
     .unwrap();
-    let (_s, got) = read_all(s).await;
+    let (s, got) = read_all(s).await;
     assert!(got.unwrap() == expected("fmp4", "v2.m3u8", Some("v2-init.mp4")));
+    // The layout names the init section: at the first boundary, and for a time seek into a
+    // segment laid out after it (the decoder puts it in front of the segment's bytes).
+    let init = 0..file("hls/fmp4/v2-init.mp4").len() as u64;
+    let first = s.source().next_boundary(0).unwrap();
+    assert_eq!((first.pos, first.init), (0, Some(init.clone())));
+    let (_s, anchor) = tokio::task::spawn_blocking(move || {
+        let mut s = s;
+        let anchor = s.seek_time(Duration::from_secs(10)).unwrap();
+        (s, anchor)
+    })
+    .await
+    .unwrap();
+    assert!(anchor.pos > init.end);
+    assert_eq!(anchor.init, Some(init));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
