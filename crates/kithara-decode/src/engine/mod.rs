@@ -64,6 +64,16 @@ pub(crate) struct Core {
     rebase: Option<u64>,
     /// Added to every packet's frame index (see `rebase`).
     frame_offset: i64,
+    /// Encoder delay the container declares (frames decoded before time zero): an MPEG frame `j`
+    /// of an MP3 starts at output frame `j × samples per frame − priming`.
+    pub(crate) priming: u64,
+    /// With gapless trimming, the frame the track ends at (the container declares its padding):
+    /// output past it is dropped. A reader opened mid-file does not see the declaration, so it is
+    /// carried over from the reader that did.
+    pub(crate) end_frame: Option<u64>,
+    /// The reader was opened mid-file by a fast MPEG audio seek: its own seek cannot go back
+    /// before where it opened.
+    pub(crate) mid_file: bool,
 }
 
 impl Core {
@@ -114,6 +124,8 @@ impl Core {
             .unwrap_or(0);
         let time_base = track.time_base;
         let frames = track.num_frames;
+        let priming = u64::from(track.delay.unwrap_or(0));
+        let end_frame = frames.filter(|_| config.gapless && track.padding.is_some());
         let duration = match (frames, sample_rate) {
             (Some(f), r) if r > 0 => Some(frames_to_duration(f, r)),
             _ => time_base
@@ -148,6 +160,9 @@ impl Core {
             bad_packets: 0,
             rebase: None,
             frame_offset: 0,
+            priming,
+            end_frame,
+            mid_file: false,
         })
     }
 
@@ -312,6 +327,13 @@ impl Core {
                     start = target;
                 }
                 self.discard_before = None;
+            }
+            if let Some(end) = self.end_frame {
+                let keep = end.saturating_sub(start);
+                let keep = usize::try_from(keep)
+                    .unwrap_or(usize::MAX)
+                    .saturating_mul(ch);
+                samples.truncate(keep);
             }
             if samples.is_empty() {
                 continue;

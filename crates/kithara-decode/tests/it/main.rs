@@ -12,6 +12,7 @@ mod common;
 mod errors;
 mod exact;
 mod hls;
+mod mp3_seek;
 mod probing;
 mod reference;
 mod ts;
