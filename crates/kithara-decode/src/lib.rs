@@ -12,6 +12,7 @@ mod error;
 mod info;
 mod media_source;
 mod mp3_seek;
+mod mp4_trim;
 mod probe;
 mod time_seek;
 pub mod ts;

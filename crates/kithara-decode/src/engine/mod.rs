@@ -123,9 +123,17 @@ impl Core {
             .or(opened.channels_hint)
             .unwrap_or(0);
         let time_base = track.time_base;
-        let frames = track.num_frames;
-        let priming = u64::from(track.delay.unwrap_or(0));
-        let end_frame = frames.filter(|_| config.gapless && track.padding.is_some());
+        // The delay and length an MP4 declares and its reader does not apply (MP3's reader does).
+        let (mp4_delay, mp4_frames) = opened
+            .trim
+            .filter(|_| config.gapless)
+            .map_or((0, None), |t| t.at_rate(sample_rate));
+        let frames = mp4_frames.or(track.num_frames);
+        let priming = u64::from(track.delay.unwrap_or(0)).max(mp4_delay);
+        let end_frame = match mp4_frames {
+            Some(f) => Some(f),
+            None => frames.filter(|_| config.gapless && track.padding.is_some()),
+        };
         let duration = match (frames, sample_rate) {
             (Some(f), r) if r > 0 => Some(frames_to_duration(f, r)),
             _ => time_base
@@ -159,7 +167,8 @@ impl Core {
             done: false,
             bad_packets: 0,
             rebase: None,
-            frame_offset: 0,
+            // Output frame 0 is the first after the MP4's declared delay.
+            frame_offset: -i64::try_from(mp4_delay).unwrap_or(i64::MAX),
             priming,
             end_frame,
             mid_file: false,

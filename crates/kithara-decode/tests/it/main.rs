@@ -11,6 +11,7 @@ mod classes;
 mod common;
 mod errors;
 mod exact;
+mod gapless;
 mod hls;
 mod mp3_seek;
 mod probing;
