@@ -2,11 +2,12 @@
 //! interleaved so both see the same machine state.
 //!
 //! ```sh
-//! cargo bench -p kithara-cli --bench fetch_vs_curl                    # 256 MiB, 5 rounds
-//! KITHARA_BENCH_MIB=64 KITHARA_BENCH_ROUNDS=3 cargo bench -p kithara-cli --bench fetch_vs_curl
+//! cargo bench -p kithara-bench --bench fetch_vs_curl                    # 256 MiB, 5 rounds
+//! KITHARA_BENCH_MIB=64 KITHARA_BENCH_ROUNDS=3 cargo bench -p kithara-bench --bench fetch_vs_curl
 //! ```
 //!
-//! Each round runs `kithara fetch URL -o FILE` (the release binary built with the bench) and
+//! Each round runs `kithara fetch URL -o FILE` (as `kithara-bench kithara fetch …`, the release
+//! binary built with the bench, which links the kithara command line) and
 //! `curl -s -o FILE URL`, in alternating order, each on a fresh file name in a temporary
 //! directory, and verifies the size. It prints the medians and their ratio (curl time / kithara
 //! time: above 1.0 kithara is faster). Without curl on the machine the comparison is skipped
@@ -72,8 +73,9 @@ fn main() {
     let (mut ours, mut theirs) = (Vec::new(), Vec::new());
     for round in 0..rounds {
         let run_ours = |out: &std::path::Path| {
-            let mut c = Command::new(env!("CARGO_BIN_EXE_kithara"));
-            c.args(["-q", "fetch", url.as_str(), "-o"]).arg(out);
+            let mut c = Command::new(env!("CARGO_BIN_EXE_kithara-bench"));
+            c.args(["kithara", "-q", "fetch", url.as_str(), "-o"])
+                .arg(out);
             timed(c)
         };
         let run_curl = |out: &std::path::Path| {
