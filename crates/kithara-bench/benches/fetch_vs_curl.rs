@@ -23,20 +23,13 @@ use std::{
 
 use kithara_test_support::{
     bench::{env_usize, median},
-    payload, LoopbackServer, Route,
+    payload,
+    process::without_proxy,
+    LoopbackServer, Route,
 };
 
 fn timed(mut cmd: Command) -> Duration {
-    for var in [
-        "HTTP_PROXY",
-        "http_proxy",
-        "HTTPS_PROXY",
-        "https_proxy",
-        "ALL_PROXY",
-    ] {
-        cmd.env_remove(var);
-    }
-    cmd.env("NO_PROXY", "127.0.0.1");
+    without_proxy(&mut cmd);
     let started = Instant::now();
     let out = cmd.output().expect("the command runs");
     let took = started.elapsed();
