@@ -255,3 +255,73 @@ async fn a_missing_file_fails_the_open_with_the_stream_error() {
     };
     assert_eq!(inner.status(), Some(404), "{inner}");
 }
+
+/// The bytes of `open` (and of `Stream::<AnyMedia>::new`, the same open through `StreamType`)
+/// are the served file's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_stream_reads_the_served_bytes() {
+    use std::io::Read;
+
+    use kithara_open::{AnyConfig, AnyMedia};
+
+    let server = media_server();
+    let dl = downloader();
+    let want = kithara_test_support::media::get("chirp.flac")
+        .unwrap()
+        .bytes;
+    let url = server.url("/media/chirp.flac");
+    let streams = [
+        open(url.clone(), options(&dl)).await.unwrap(),
+        Stream::<AnyMedia>::new(AnyConfig::new(url, options(&dl)))
+            .await
+            .unwrap(),
+    ];
+    for mut stream in streams {
+        let got = tokio::task::spawn_blocking(move || {
+            let mut got = Vec::new();
+            stream.read_to_end(&mut got).unwrap();
+            got
+        })
+        .await
+        .unwrap();
+        assert!(
+            got == want,
+            "{} bytes read, {} served",
+            got.len(),
+            want.len()
+        );
+    }
+}
+
+/// A seek by time on an HLS decoder lands on the linear decode's samples (the time seek goes
+/// through `AnySource` to the HLS source).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_hls_seek_lands_on_the_linear_decode() {
+    let server = media_server();
+    let dl = downloader();
+    let fixed = || {
+        OpenOptions::builder()
+            .downloader(dl.clone())
+            .abr_mode(AbrMode::Fixed(2))
+            .build()
+    };
+    let url = server.url("/media/hls/master.m3u8");
+    let linear = decode_all(open_decoder(url.clone(), fixed()).await.unwrap()).await;
+    let mut decoder = open_decoder(url, fixed()).await.unwrap();
+    let (rate, channels) = (decoder.info().sample_rate, decoder.info().channels);
+    // 12.5 s: in the middle of a segment.
+    let frame = usize::try_from(u64::from(rate) * 25 / 2).unwrap();
+    let chunk = tokio::task::spawn_blocking(move || {
+        decoder
+            .seek(std::time::Duration::from_millis(12_500))
+            .unwrap();
+        decoder.next_chunk().unwrap().unwrap()
+    })
+    .await
+    .unwrap();
+    let at = frame * usize::from(channels);
+    assert!(
+        chunk.samples[..] == linear[at..at + chunk.samples.len()],
+        "the PCM after the seek differs from the linear decode at frame {frame}"
+    );
+}
