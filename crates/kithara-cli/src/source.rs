@@ -75,7 +75,9 @@ pub(crate) async fn open_any(src: FileSrc, options: &OpenOptions) -> Result<Inpu
         Err(kithara_open::Error::NotAdaptive { origin }) => anyhow::bail!(
             "{origin}: --variant selects a variant of an HLS stream; a progressive file has none"
         ),
-        // The stream's and the decoder's errors name the (redacted) URL.
+        // The stream's and the decoder's errors name the (redacted) URL themselves.
+        Err(kithara_open::Error::Stream { source, .. }) => return Err(source.into()),
+        Err(kithara_open::Error::Decode { source, .. }) => return Err(source.into()),
         Err(e) => return Err(e.into()),
     };
     let (hls, cancel) = pcm.with_stream(|s| {

@@ -32,7 +32,7 @@ pub type AnyDecoder = Decoder<AnyMedia>;
 ///
 /// # Errors
 ///
-/// [`Error::Stream`] with the protocol's error; [`Error::LocalPlaylist`] for a local `.m3u8`;
+/// [`Error::Stream`] with the protocol's error as its source; [`Error::LocalPlaylist`] for a local `.m3u8`;
 /// [`Error::NotAdaptive`] and [`Error::NoSuchVariant`] for a fixed variant that cannot be had.
 pub async fn open(src: impl Into<FileSrc>, options: OpenOptions) -> Result<AnyStream> {
     let parts = media::open_parts(AnyConfig::new(src, options)).await?;
@@ -49,13 +49,15 @@ pub async fn open(src: impl Into<FileSrc>, options: OpenOptions) -> Result<AnySt
 /// Those of [`open`]; [`Error::Decode`] when the bytes cannot be decoded (unknown format, no
 /// audio track, …).
 pub async fn open_decoder(src: impl Into<FileSrc>, options: OpenOptions) -> Result<AnyDecoder> {
+    let src = src.into();
+    let origin = label(&src);
     let mut config = options.decoder.clone();
     let stream = open(src, options).await?;
     if config.origin.is_none() {
         config.origin = stream.source().origin().cloned();
     }
-    let decoder = tokio::task::spawn_blocking(move || Decoder::new(stream, config))
+    tokio::task::spawn_blocking(move || Decoder::new(stream, config))
         .await
-        .map_err(Error::ProbeTask)??;
-    Ok(decoder)
+        .map_err(Error::ProbeTask)?
+        .map_err(|source| Error::Decode { origin, source })
 }

@@ -52,7 +52,7 @@ impl StreamType for AnyMedia {
 
     async fn open(config: AnyConfig) -> kithara_stream::Result<StreamParts<Self>> {
         open_parts(config).await.map_err(|e| match e {
-            Error::Stream(e) => e,
+            Error::Stream { source, .. } => source,
             other => kithara_stream::Error::protocol(other),
         })
     }
@@ -65,8 +65,20 @@ pub(crate) async fn open_parts(config: AnyConfig) -> Result<StreamParts<AnyMedia
         .events
         .clone()
         .unwrap_or_else(|| broadcast::channel(EVENTS_CAPACITY).0);
+    // Subscribed before the first event: the first `Stream::events` receiver sees the open's.
+    let first = events.subscribe();
+    let parts = open_any(src, &options, events).await?;
+    Ok(parts.with_open_events(first))
+}
+
+/// Opens `src` as a progressive file or HLS, sending the events to `events`.
+async fn open_any(
+    src: FileSrc,
+    options: &OpenOptions,
+    events: broadcast::Sender<AnyEvent>,
+) -> Result<StreamParts<AnyMedia>> {
     if is_hls(&src) {
-        return open_hls(src, &options, events).await;
+        return open_hls(src, options, events).await;
     }
     let fixed = matches!(options.abr_mode, AbrMode::Fixed(_));
     // Without a playlist extension only the server's answer tells HLS apart, but a local file
@@ -77,14 +89,19 @@ pub(crate) async fn open_parts(config: AnyConfig) -> Result<StreamParts<AnyMedia
         });
     }
     let (tx, rx) = broadcast::channel(EVENTS_CAPACITY);
-    let parts = File::open(options.file_config(src.clone(), tx)).await?;
+    let parts = File::open(options.file_config(src.clone(), tx))
+        .await
+        .map_err(|source| Error::Stream {
+            origin: label(&src),
+            source,
+        })?;
     let StreamParts { source, cancel, .. } = parts;
     // Cancels the file's download on every early return.
     let guard = cancel.clone().drop_guard();
     if is_playlist_type(source.content_type()) {
         tracing::debug!(url = %label(&src), "the server answered with a playlist: opening as HLS");
         drop((guard, source, rx));
-        return open_hls(src, &options, events).await;
+        return open_hls(src, options, events).await;
     }
     if fixed {
         return Err(Error::NotAdaptive {
@@ -109,7 +126,12 @@ async fn open_hls(
         });
     };
     let (tx, rx) = broadcast::channel(EVENTS_CAPACITY);
-    let parts = Hls::open(options.hls_config(url.clone(), tx)).await?;
+    let parts = Hls::open(options.hls_config(url.clone(), tx))
+        .await
+        .map_err(|source| Error::Stream {
+            origin: RedactedUrl::new(&url).to_string(),
+            source,
+        })?;
     let StreamParts { source, cancel, .. } = parts;
     let guard = cancel.clone().drop_guard();
     if let AbrMode::Fixed(index) = options.abr_mode {

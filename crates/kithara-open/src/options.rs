@@ -6,7 +6,7 @@ use std::time::Duration;
 use kithara_decode::DecoderConfig;
 use kithara_file::{FileConfig, FileSrc, StorageKind};
 use kithara_hls::HlsConfig;
-use kithara_stream::{dl::Downloader, AbrMode};
+use kithara_stream::{dl::Downloader, AbrMode, StreamOptions};
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 use url::Url;
@@ -52,8 +52,9 @@ pub struct OpenOptions {
     /// ([`Error::NoSuchVariant`](crate::Error::NoSuchVariant)). Default: automatic.
     #[builder(default)]
     pub abr_mode: AbrMode,
-    /// Channel to send the stream's events to: subscribe before opening to see the events of
-    /// the open itself. Default: a new channel of 64 events.
+    /// Channel to send the stream's events to (to gather the events of several streams in one
+    /// place). The first receiver of [`Stream::events`](kithara_stream::Stream::events) sees the
+    /// events of opening either way. Default: a new channel of 64 events.
     pub events: Option<broadcast::Sender<AnyEvent>>,
     /// Parent cancellation token of the stream. Default: a child of the downloader's root.
     pub cancel: Option<CancellationToken>,
@@ -67,26 +68,26 @@ pub struct OpenOptions {
 pub(crate) const EVENTS_CAPACITY: usize = 64;
 
 impl OpenOptions {
+    /// The options both protocols share, sending the stream's events to `events`.
+    fn stream_options<E>(&self, events: broadcast::Sender<E>) -> StreamOptions<E> {
+        StreamOptions::builder()
+            .maybe_storage(self.storage.clone())
+            .wait_timeout(self.wait_timeout)
+            .maybe_cancel(self.cancel.clone())
+            .events(events)
+            .build()
+    }
+
     /// The progressive-file config of `src`, sending its events to `events`.
     pub(crate) fn file_config(
         &self,
         src: FileSrc,
         events: broadcast::Sender<kithara_file::FileEvent>,
     ) -> FileConfig {
-        let mut config = FileConfig::new(src)
-            .downloader(self.downloader.clone())
-            .wait_timeout(self.wait_timeout)
-            .event_sender(events);
-        if let Some(storage) = self.storage.clone() {
-            config = config.storage(storage);
-        }
-        if let Some(ahead) = self.file_buffer_ahead {
-            config = config.buffer_ahead(ahead);
-        }
-        if let Some(parent) = self.cancel.clone() {
-            config = config.cancel_token(parent);
-        }
-        config
+        FileConfig::from_src(src, &self.downloader)
+            .options(self.stream_options(events))
+            .maybe_buffer_ahead(self.file_buffer_ahead)
+            .build()
     }
 
     /// The HLS config of the playlist at `url`, sending its events to `events`.
@@ -95,20 +96,12 @@ impl OpenOptions {
         url: Url,
         events: broadcast::Sender<kithara_hls::HlsEvent>,
     ) -> HlsConfig {
-        let mut config = HlsConfig::new(url)
+        HlsConfig::builder()
+            .url(url)
             .downloader(self.downloader.clone())
-            .wait_timeout(self.wait_timeout)
+            .options(self.stream_options(events))
             .abr_mode(self.abr_mode)
-            .event_sender(events);
-        if let Some(storage) = self.storage.clone() {
-            config = config.storage(storage);
-        }
-        if let Some(ahead) = self.hls_buffer_ahead {
-            config = config.buffer_ahead(ahead);
-        }
-        if let Some(parent) = self.cancel.clone() {
-            config = config.cancel_token(parent);
-        }
-        config
+            .maybe_buffer_ahead(self.hls_buffer_ahead)
+            .build()
     }
 }

@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use kithara_decode::{Decoder, DecoderConfig};
-use kithara_file::{File, FileConfig, FileSrc};
+use kithara_file::{File, FileConfig};
 use kithara_hls::{Hls, HlsConfig, HlsEvent};
 use kithara_open::{open, open_decoder, AnyDecoder, AnyEvent, Error, OpenOptions};
 use kithara_stream::{
@@ -66,7 +66,7 @@ async fn a_file_url_decodes_like_a_file_stream() {
     let dl = downloader();
     for name in ["chirp.mp3", "chirp.flac"] {
         let url = server.url(&format!("/media/{name}"));
-        let config = FileConfig::new(FileSrc::Remote(url.clone())).downloader(dl.clone());
+        let config = FileConfig::remote(url.clone(), dl.clone()).build();
         let want = by_hand::<File>(config, &url).await;
         let decoder: AnyDecoder = open_decoder(url.clone(), options(&dl)).await.unwrap();
         decoder.with_stream(|s| {
@@ -84,9 +84,11 @@ async fn an_hls_url_decodes_like_an_hls_stream() {
     let server = media_server();
     let dl = downloader();
     let url = server.url("/media/hls/master.m3u8");
-    let config = HlsConfig::new(url.clone())
+    let config = HlsConfig::builder()
+        .url(url.clone())
         .downloader(dl.clone())
-        .abr_mode(AbrMode::Fixed(1));
+        .abr_mode(AbrMode::Fixed(1))
+        .build();
     let want = by_hand::<Hls>(config, &url).await;
     let options = OpenOptions::builder()
         .downloader(dl.clone())
@@ -250,7 +252,7 @@ async fn a_missing_file_fails_the_open_with_the_stream_error() {
     let err = open(server.url("/media/nothing.mp3"), options(&dl))
         .await
         .unwrap_err();
-    let Error::Stream(inner) = &err else {
+    let Error::Stream { source: inner, .. } = &err else {
         panic!("not a stream error: {err:?}");
     };
     assert_eq!(inner.status(), Some(404), "{inner}");
@@ -324,4 +326,28 @@ async fn an_hls_seek_lands_on_the_linear_decode() {
         chunk.samples[..] == linear[at..at + chunk.samples.len()],
         "the PCM after the seek differs from the linear decode at frame {frame}"
     );
+}
+
+/// The typed errors and the flat classification reach through the open's error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_errors_classify_and_find_the_stream_error() {
+    use kithara_stream::{find_error, ErrorClass};
+
+    let server = media_server();
+    let dl = downloader();
+    let err = open(server.url("/media/nothing.mp3"), options(&dl))
+        .await
+        .unwrap_err();
+    assert_eq!(err.class(), ErrorClass::NotFound, "{err}");
+    assert_eq!(ErrorClass::of(&err), ErrorClass::NotFound, "{err}");
+    let found = find_error::<kithara_stream::Error>(&err).expect("the stream error");
+    assert_eq!(found.status(), Some(404));
+    let fixed = OpenOptions::builder()
+        .downloader(dl.clone())
+        .abr_mode(AbrMode::Fixed(1))
+        .build();
+    let err = open(server.url("/media/chirp.mp3"), fixed)
+        .await
+        .unwrap_err();
+    assert_eq!(err.class(), ErrorClass::InvalidInput, "{err}");
 }

@@ -101,6 +101,17 @@ impl State {
             .map_or(0, |b| b.pos)
     }
 
+    /// Where the init section that a piece of `variant` placed at `pos` needs lies: the latest
+    /// init of that variant placed before it (segments of a variant without `EXT-X-MAP` never
+    /// follow one).
+    pub(crate) fn init_before(&self, pos: u64, variant: usize) -> Option<Range<u64>> {
+        self.entries
+            .iter()
+            .rev()
+            .find(|e| e.piece == Piece::Init && e.variant == variant && e.start < pos)
+            .map(|e| e.start..e.end())
+    }
+
     /// Media time at the end of the layout.
     pub(crate) fn end_time(&self) -> Option<Duration> {
         self.entries.last().map(|e| e.time + e.duration)
@@ -147,15 +158,22 @@ impl Layout {
         entry.start = st.end();
         let start = entry.start;
         if let Some((kind, info)) = boundary {
+            let init = if entry.piece == Piece::Init {
+                Some(start..entry.end())
+            } else {
+                st.init_before(start, entry.variant)
+            };
             // A boundary already waiting at this offset (a seek jump) keeps its kind.
             if st.boundaries.last().is_none_or(|b| b.pos != start) {
                 st.boundaries.push(
                     Boundary::new(start, kind)
                         .with_media_info(info)
-                        .with_time(entry.time),
+                        .with_time(entry.time)
+                        .with_init(init),
                 );
             } else if let Some(b) = st.boundaries.last_mut() {
                 b.media_info = info.or(b.media_info);
+                b.init = init;
             }
         }
         tracing::debug!(start, len = entry.len, piece = ?entry.piece, variant = entry.variant, "placed");
@@ -312,5 +330,38 @@ mod tests {
         assert!(st.entries[0].res.failure().is_some());
         assert!(st.entries[1].res.failure().is_some());
         assert!(st.entries[2].res.failure().is_none());
+    }
+
+    #[test]
+    fn boundaries_name_the_init_section_the_bytes_after_them_need() {
+        let layout = Layout::default();
+        let v = |variant: usize, piece: Piece, kind: Option<BoundaryKind>| {
+            let mut e = entry(0, piece);
+            e.variant = variant;
+            layout.place(0, e, kind.map(|k| (k, None)))
+        };
+        assert_eq!(v(0, Piece::Init, Some(BoundaryKind::Init)), Some(0));
+        v(0, Piece::Segment(0), None);
+        // A discontinuity that re-uses the variant's init section laid out before it.
+        v(0, Piece::Segment(1), Some(BoundaryKind::Discontinuity));
+        // A switch that starts with the new variant's own init section.
+        v(1, Piece::Init, Some(BoundaryKind::VariantSwitch));
+        v(1, Piece::Segment(2), None);
+        let st = layout.lock();
+        let inits: Vec<_> = st
+            .boundaries
+            .iter()
+            .map(|b| (b.pos, b.init.clone()))
+            .collect();
+        assert_eq!(
+            inits,
+            vec![(0, Some(0..10)), (20, Some(0..10)), (30, Some(30..40))]
+        );
+        assert_eq!(st.init_before(45, 1), Some(30..40));
+        assert_eq!(
+            st.init_before(45, 2),
+            None,
+            "a variant without init sections"
+        );
     }
 }

@@ -303,7 +303,8 @@ impl HlsPeer {
             if playlist.end_list {
                 st.ended = true;
                 let _ = self.shared.events.send(HlsEvent::Ended);
-                self.shared.layout.end_of_stream();
+                // The layout ends once the pieces still queued are placed (`place_ready`).
+                self.shared.place_ready(st);
             }
             return;
         };

@@ -150,7 +150,8 @@ impl Shared {
         self.st.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Places every pending piece whose length is known, in order.
+    /// Places every pending piece whose length is known, in order, and ends the layout when the
+    /// peer has queued its last piece and every queued piece is placed.
     pub(super) fn place_ready(&self, st: &mut State) {
         while st.pending.front().is_some_and(|p| p.len.is_some()) {
             let Some(p) = st.pending.pop_front() else {
@@ -170,6 +171,11 @@ impl Shared {
                     let _ = self.events.send(HlsEvent::Discontinuity { pos });
                 }
             }
+        }
+        // Nothing more will be queued and nothing queued is left: the reader may meet the end
+        // (not before: a reader at the end of what is placed would take it for the stream's).
+        if st.ended && st.pending.is_empty() && !self.layout.lock().ended {
+            self.layout.end_of_stream();
         }
     }
 

@@ -26,6 +26,8 @@ pub struct HlsSource {
     pub(crate) variants: Vec<super::VariantSummary>,
     pub(crate) abr: Arc<AbrShared>,
     pub(crate) peer: PeerHandle,
+    /// Body bytes of the playlists (and the open-time key) fetched over the wire.
+    pub(crate) playlist_bytes: Arc<std::sync::atomic::AtomicU64>,
     pub(crate) seekable: bool,
 }
 
@@ -131,6 +133,13 @@ impl Source for HlsSource {
         &self.timeline
     }
 
+    fn bytes_fetched(&self) -> u64 {
+        let playlists = self
+            .playlist_bytes
+            .load(std::sync::atomic::Ordering::Relaxed);
+        self.peer.bytes_fetched().saturating_add(playlists)
+    }
+
     fn is_seekable(&self) -> bool {
         self.seekable
     }
@@ -172,7 +181,9 @@ impl Source for HlsSource {
             .filter(|e| e.start >= run_start)
             .filter(|e| matches!(e.piece, Piece::Segment(_)) && e.res.failure().is_none())
             .find(|e| e.time <= t && t < e.time + e.duration)
-            .map(|e| TimeAnchor::new(e.start, e.time));
+            .map(|e| {
+                TimeAnchor::new(e.start, e.time).with_init(st.init_before(e.start, e.variant))
+            });
         if let Some(anchor) = found {
             return Ok(anchor);
         }
@@ -195,6 +206,8 @@ impl Source for HlsSource {
             generation,
         });
         st.boundaries.retain(|b| b.pos < pos);
+        // The new run starts with its init section when its variant has one: the bytes at the
+        // anchor need no other (the boundary learns the section's range once it is placed).
         st.boundaries
             .push(Boundary::new(pos, BoundaryKind::SeekJump).with_time(seg.start));
         st.ended = false;

@@ -11,4 +11,6 @@ mod behaviour;
 mod cache;
 mod cache_resume;
 mod common;
+mod events;
 mod vod;
+mod wire;
