@@ -11,6 +11,8 @@ pub use kithara_decode as decode;
 pub use kithara_file as file;
 #[cfg(feature = "hls")]
 pub use kithara_hls as hls;
+#[cfg(feature = "play")]
+pub use kithara_play as play;
 
 pub use kithara_stream::{
     dl::{Downloader, DownloaderConfig},
