@@ -14,6 +14,7 @@ use symphonia::core::{
 };
 
 mod seek;
+mod timeline;
 
 pub(crate) use seek::preroll_frames;
 
@@ -293,57 +294,9 @@ impl Core {
                 self.info.channels = channels;
             }
             let ch = usize::from(channels.max(1));
-            let mut start = packet.pts.get();
-            if self.gapless {
-                let (ts, te) = (packet.trim_start.get(), packet.trim_end.get());
-                let untrimmed = packet.dur.get() + ts + te;
-                // Decoders that do not trim by themselves return the whole block.
-                if ts + te > 0 && (samples.len() / ch) as u64 == untrimmed {
-                    let front = usize::try_from(ts)
-                        .unwrap_or(usize::MAX)
-                        .saturating_mul(ch)
-                        .min(samples.len());
-                    let back = usize::try_from(te)
-                        .unwrap_or(usize::MAX)
-                        .saturating_mul(ch)
-                        .min(samples.len() - front);
-                    samples.truncate(samples.len() - back);
-                    samples.drain(..front);
-                }
-                start = start.saturating_add(i64::try_from(ts).unwrap_or(i64::MAX));
-            }
-            let mut start = self.ts_to_frames(start).saturating_add(self.frame_offset);
-            if start < 0 {
-                // Without gapless trimming, priming frames sit before time zero: drop them.
-                let drop = usize::try_from(start.unsigned_abs())
-                    .unwrap_or(usize::MAX)
-                    .saturating_mul(ch)
-                    .min(samples.len());
-                samples.drain(..drop);
-                start = 0;
-            }
-            let mut start = start.unsigned_abs();
-            if let Some(target) = self.discard_before {
-                let frames = (samples.len() / ch) as u64;
-                if start + frames <= target {
-                    continue;
-                }
-                if start < target {
-                    let drop = usize::try_from(target - start)
-                        .unwrap_or(usize::MAX)
-                        .saturating_mul(ch);
-                    samples.drain(..drop.min(samples.len()));
-                    start = target;
-                }
-                self.discard_before = None;
-            }
-            if let Some(end) = self.end_frame {
-                let keep = end.saturating_sub(start);
-                let keep = usize::try_from(keep)
-                    .unwrap_or(usize::MAX)
-                    .saturating_mul(ch);
-                samples.truncate(keep);
-            }
+            let Some(start) = self.place(&packet, &mut samples, ch) else {
+                continue;
+            };
             if samples.is_empty() {
                 continue;
             }

@@ -28,6 +28,51 @@ fn with_edit_list(name: &str, delay: u32, ms: u32) -> Vec<u8> {
     d
 }
 
+/// chirp.m4a (`moov` last, `ilst` its last box) with an iTunes `iTunSMPB` tag declaring the
+/// priming, padding and length, and no edit list (its `edts` box renamed `free`).
+fn with_itunsmpb() -> Vec<u8> {
+    let mut d = std::fs::read(media_path("chirp.m4a")).unwrap();
+    let find = |d: &[u8], kind: &[u8], from: usize| {
+        from + d[from..].windows(4).position(|w| w == kind).unwrap() - 4
+    };
+    let edts = find(&d, b"edts", 0);
+    d[edts + 4..edts + 8].copy_from_slice(b"free");
+    let moov = find(&d, b"moov", 0);
+    let udta = find(&d, b"udta", moov);
+    let meta = find(&d, b"meta", udta);
+    let ilst = find(&d, b"ilst", meta);
+    assert_eq!(ilst + 8, d.len(), "an empty ilst at the end of the file");
+    let atom = |kind: &[u8], payload: &[u8]| {
+        let mut b = u32::try_from(payload.len() + 8)
+            .unwrap()
+            .to_be_bytes()
+            .to_vec();
+        b.extend_from_slice(kind);
+        b.extend_from_slice(payload);
+        b
+    };
+    let value = format!(
+        " 00000000 {PRIMING:08X} {:08X} {SOURCE_FRAMES:016X} 00000000",
+        90_112 - PRIMING - SOURCE_FRAMES
+    );
+    let tag = atom(
+        b"----",
+        &[
+            atom(b"mean", b"\0\0\0\0com.apple.iTunes"),
+            atom(b"name", b"\0\0\0\0iTunSMPB"),
+            atom(b"data", &[b"\0\0\0\x01\0\0\0\0", value.as_bytes()].concat()),
+        ]
+        .concat(),
+    );
+    for at in [moov, udta, meta, ilst] {
+        let size = u32::from_be_bytes(d[at..at + 4].try_into().unwrap());
+        let size = size + u32::try_from(tag.len()).unwrap();
+        d[at..at + 4].copy_from_slice(&size.to_be_bytes());
+    }
+    d.extend_from_slice(&tag);
+    d
+}
+
 fn open(env: &Env, path: &str, gapless: bool) -> Decoder<File> {
     let stream = env.open_with(path, |_| {}).unwrap();
     Decoder::new(stream, DecoderConfig::builder().gapless(gapless).build()).unwrap()
@@ -73,6 +118,26 @@ fn declared_delay_and_length_are_trimmed() {
         assert_eq!(c.lag, 0, "{name}: {c:?}");
         assert!(c.snr_db > 60.0, "{name}: {c:?}");
     }
+}
+
+#[test]
+fn itunsmpb_delay_and_length_are_trimmed() {
+    let env = Env::new();
+    let r = reference("chirp-aac.wav").unwrap();
+    let ch = usize::from(r.channels);
+    let expected = &r.samples[PRIMING * ch..(PRIMING + SOURCE_FRAMES) * ch];
+    env.server.route(
+        "/gapless/itunes.m4a",
+        Route::new(with_itunsmpb()).content_type("audio/mp4"),
+    );
+    let mut d = open(&env, "/gapless/itunes.m4a", true);
+    assert_eq!(d.info().frames, Some(SOURCE_FRAMES as u64));
+    let (pcm, err) = decode_all(&mut d);
+    assert!(err.is_none(), "{err:?}");
+    assert_eq!(pcm.len(), SOURCE_FRAMES * ch);
+    let c = compare(expected, &pcm, r.channels, 4096);
+    assert_eq!(c.lag, 0, "{c:?}");
+    assert!(c.snr_db > 40.0, "{c:?}");
 }
 
 #[test]
