@@ -336,7 +336,11 @@ impl<T: StreamType> Decoder<T> {
         let Some(index) = (target.saturating_add(priming) / spf).checked_sub(PREROLL) else {
             return Ok(None);
         };
-        let Some(guess) = layout.byte_of(index) else {
+        // Past the end: the reader's seek reports it.
+        let Some(guess) = layout
+            .byte_of(index)
+            .filter(|&g| s.len().is_none_or(|len| g < len))
+        else {
             return Ok(None);
         };
         let (buf, eof) = read_at(&mut s, guess, (CHAIN as u64 + 1) * MAX_FRAME)

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use kithara_decode::{Decoder, DecoderConfig, SeekMode};
+use kithara_decode::{Decoder, DecoderConfig, Error, SeekMode};
 use kithara_file::File;
 use kithara_test_support::Route;
 
@@ -153,6 +153,9 @@ fn seeks_back_and_forth_land_on_the_frame() {
             "frame {frame}: first difference at sample {diff:?}"
         );
     }
+    // Past the end: the reader's own seek says so.
+    let past = d.seek(Duration::from_secs(600));
+    assert!(matches!(past, Err(Error::Seek { .. })), "{past:?}");
 }
 
 fn at_frame(frame: usize) -> Duration {
