@@ -4,9 +4,10 @@
 //! each once its exact plaintext length is known: from `BYTERANGE` or `Content-Length` for clear
 //! segments (so the reader can start while the rest downloads), on completion for AES ones. An
 //! offset handed out never changes meaning. Boundaries mark where the codec set-up may change
-//! (an init, a variant switch, a discontinuity, a seek jump). A seek by time to media that is not
-//! laid out starts a new run at the end of the layout; pieces still in flight for the old run are
-//! then never placed (their generation is stale).
+//! (an init, a variant switch, a discontinuity, a seek jump). A placed piece and its boundary are
+//! final: nothing is ever taken back. A seek by time to media that is not laid out starts a new
+//! run at the end of the layout; until the peer has taken the request, nothing is placed, so
+//! pieces still in flight for the old run never are.
 //!
 //! The reader (the source, on its own thread) waits on a condition variable that every change
 //! wakes; the peer is woken through its task waker.
@@ -41,6 +42,9 @@ pub(crate) struct Entry {
     /// Media time at the piece's start, and how much it holds (zero for an init).
     pub(crate) time: Duration,
     pub(crate) duration: Duration,
+    /// Where the init section the piece's bytes need lies in the byte space (its own range for an
+    /// init), if they need one.
+    pub(crate) init: Option<Range<u64>>,
 }
 
 impl Entry {
@@ -53,7 +57,6 @@ impl Entry {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct SeekRequest {
     pub(crate) sequence: u64,
-    pub(crate) generation: u64,
 }
 
 /// Where one segment of the playlist being played sits in time.
@@ -72,8 +75,8 @@ pub(crate) struct State {
     pub(crate) ended: bool,
     pub(crate) failed: Option<Error>,
     pub(crate) cancelled: bool,
-    /// Bumped by every seek that starts a new run.
-    pub(crate) generation: u64,
+    /// A new run the reader asked for that the peer has not taken yet: nothing is placed until
+    /// it has (what arrives meanwhile belongs to the old run).
     pub(crate) seek: Option<SeekRequest>,
     pub(crate) peer_waker: Option<Waker>,
     /// The segments of the playlist being played, for seeks by time (kept by the peer).
@@ -105,6 +108,34 @@ impl State {
     pub(crate) fn end_time(&self) -> Option<Duration> {
         self.entries.last().map(|e| e.time + e.duration)
     }
+
+    /// The latest init section placed, if the next piece needs one.
+    fn init_for(&self, piece: Piece, len: u64, needs_init: bool) -> Option<Range<u64>> {
+        let start = self.end();
+        match piece {
+            Piece::Init => Some(start..start + len),
+            Piece::Segment(_) if needs_init => self
+                .entries
+                .iter()
+                .rev()
+                .find(|e| e.piece == Piece::Init)
+                .map(|e| e.start..e.end()),
+            Piece::Segment(_) => None,
+        }
+    }
+
+    /// The first boundary at or after `from`.
+    pub(crate) fn next_boundary(&self, from: u64) -> Option<&Boundary> {
+        let i = self.boundaries.partition_point(|b| b.pos < from);
+        self.boundaries.get(i)
+    }
+
+    /// The variant of the byte at `pos` (the one heard when the reader is there).
+    pub(crate) fn variant_at(&self, pos: u64) -> Option<usize> {
+        self.entry_at(pos)
+            .or_else(|| self.entries.last().filter(|e| e.end() == pos))
+            .map(|e| e.variant)
+    }
 }
 
 /// The shared layout. Cheap to clone.
@@ -122,6 +153,14 @@ impl Layout {
         &self.inner.1
     }
 
+    /// Wakes the peer (after a change of its own state that it must act on).
+    pub(crate) fn wake_peer(&self) {
+        let waker = self.lock().peer_waker.take();
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+
     /// Wakes the reader and the peer after a change.
     pub(crate) fn changed(&self, mut st: MutexGuard<'_, State>) {
         let waker = st.peer_waker.take();
@@ -132,18 +171,21 @@ impl Layout {
         }
     }
 
-    /// Places a piece at the end of the layout, with the boundary that precedes it, if its run is
-    /// still current. Returns where it starts.
+    /// Places a piece at the end of the layout, with the boundary that precedes it, unless a new
+    /// run is waiting to be taken (the piece belongs to the old one) or the stream is cancelled.
+    /// `needs_init`: the piece's bytes need the latest init section placed. Returns where it
+    /// starts.
     pub(crate) fn place(
         &self,
-        generation: u64,
         mut entry: Entry,
+        needs_init: bool,
         boundary: Option<(BoundaryKind, Option<MediaInfo>)>,
     ) -> Option<u64> {
         let mut st = self.lock();
-        if st.generation != generation || st.cancelled {
+        if st.seek.is_some() || st.cancelled {
             return None;
         }
+        entry.init = st.init_for(entry.piece, entry.len, needs_init);
         entry.start = st.end();
         let start = entry.start;
         if let Some((kind, info)) = boundary {
@@ -152,10 +194,12 @@ impl Layout {
                 st.boundaries.push(
                     Boundary::new(start, kind)
                         .with_media_info(info)
-                        .with_time(entry.time),
+                        .with_time(entry.time)
+                        .with_init(entry.init.clone()),
                 );
             } else if let Some(b) = st.boundaries.last_mut() {
                 b.media_info = info.or(b.media_info);
+                b.init = entry.init.clone();
             }
         }
         tracing::debug!(start, len = entry.len, piece = ?entry.piece, variant = entry.variant, "placed");
@@ -183,29 +227,6 @@ impl Layout {
                 e.res = gone;
             }
         }
-    }
-
-    /// Takes back the last placed piece if it is segment `sequence` of `variant` and the reader
-    /// (at `reader`) has not reached it: its offsets were never read. Returns whether it did.
-    pub(crate) fn retract_unread(&self, variant: usize, sequence: u64, reader: u64) -> bool {
-        let mut st = self.lock();
-        let Some(last) = st.entries.last() else {
-            return false;
-        };
-        if last.variant != variant || last.piece != Piece::Segment(sequence) || reader > last.start
-        {
-            return false;
-        }
-        let start = last.start;
-        if let Some(e) = st.entries.pop() {
-            e.res.cancel();
-        }
-        // Its boundary goes with it, except a seek jump, which still marks where the run starts.
-        st.boundaries
-            .retain(|b| b.pos < start || b.kind == BoundaryKind::SeekJump);
-        tracing::debug!(start, sequence, variant, "retracted an unread piece");
-        self.changed(st);
-        true
     }
 
     pub(crate) fn fail(&self, e: Error) {
@@ -293,6 +314,7 @@ mod tests {
             piece,
             time: Duration::from_secs(time),
             duration: Duration::from_secs(2),
+            init: None,
         }
     }
 
@@ -300,13 +322,14 @@ mod tests {
     fn placement_times_and_release() {
         let layout = Layout::default();
         for (i, t) in [0u64, 2, 4].iter().enumerate() {
-            let at = layout.place(0, entry(*t, Piece::Segment(i as u64)), None);
+            let at = layout.place(entry(*t, Piece::Segment(i as u64)), false, None);
             assert_eq!(at, Some(i as u64 * 10));
         }
         assert_eq!(layout.time_at(15), Some(Duration::from_secs(3)));
         assert_eq!(layout.byte_at(Duration::from_millis(4500)), Some(20));
-        // A stale run places nothing.
-        assert_eq!(layout.place(7, entry(6, Piece::Segment(3)), None), None);
+        // Nothing is placed while a new run waits to be taken.
+        layout.lock().seek = Some(SeekRequest { sequence: 0 });
+        assert_eq!(layout.place(entry(6, Piece::Segment(3)), false, None), None);
         layout.release_before(Duration::from_secs(5), Duration::from_secs(60));
         let st = layout.lock();
         assert!(st.entries[0].res.failure().is_some());

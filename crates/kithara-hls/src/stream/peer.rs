@@ -89,7 +89,6 @@ impl HlsPeer {
         st.forced = None;
         st.pending.clear();
         st.encrypted.clear();
-        st.generation = req.generation;
         st.next_seq = req.sequence;
         st.last_variant = None;
         st.last_init = None;
@@ -123,7 +122,6 @@ impl Peer for HlsPeer {
             layout.peer_waker = Some(cx.waker().clone());
         }
         let mut st = shared.lock();
-        st.waker = Some(cx.waker().clone());
         if st.failed || shared.cancel.is_cancelled() {
             return Poll::Ready(None);
         }
@@ -225,18 +223,13 @@ impl HlsPeer {
             .filter(|&v| !mask.get(v).copied().unwrap_or(false))
             .filter(|&v| cap.is_none_or(|c| ladder[v] <= c))
             .collect();
+        // A placed piece is final (the reader may have seen its boundary): only a segment not
+        // laid out yet can be given up.
+        let placed = !st.pending.iter().any(|p| p.id == flight.id);
+        if placed {
+            return;
+        }
         if let Verdict::SwitchTo(to) = flight.verdict(now, self.buffer(), &ladder, &allowed) {
-            // A piece already laid out can only be taken back while the reader has not reached it.
-            let placed = !st.pending.iter().any(|p| p.id == flight.id);
-            let reader = self.shared.timeline.position();
-            if placed
-                && !self
-                    .shared
-                    .layout
-                    .retract_unread(flight.variant, flight.sequence, reader)
-            {
-                return;
-            }
             let Some(flight) = st.segment.take() else {
                 return;
             };

@@ -32,6 +32,21 @@ use crate::{
     playlist::{Segment, SegmentId},
 };
 
+/// What one piece is and where it goes: the input of [`HlsPeer::piece_cmd`].
+pub(super) struct PieceSpec {
+    pub(super) variant: usize,
+    pub(super) piece: Piece,
+    /// The piece's identity: URL and byte range.
+    pub(super) sid: SegmentId,
+    pub(super) time: Duration,
+    pub(super) duration: Duration,
+    pub(super) boundary: Option<(BoundaryKind, Option<MediaInfo>)>,
+    /// The key URI and IV of an AES-128 segment.
+    pub(super) encryption: Option<(Url, [u8; KEY_LEN])>,
+    /// Whether its bytes need the init section placed before them.
+    pub(super) needs_init: bool,
+}
+
 impl HlsPeer {
     pub(super) fn next_id(st: &mut State) -> u64 {
         st.next_id += 1;
@@ -103,18 +118,17 @@ impl HlsPeer {
             if st.last_init.as_ref() != Some(&key) {
                 st.last_init = Some(key);
                 let id = Self::next_id(st);
-                if let Some(cmd) = self.piece_cmd(
-                    st,
-                    id,
+                let spec = PieceSpec {
                     variant,
-                    Piece::Init,
-                    &init.url,
-                    init.byte_range.clone(),
+                    piece: Piece::Init,
+                    sid: SegmentId::new(init.url.clone(), init.byte_range.clone()),
                     time,
-                    Duration::ZERO,
-                    boundary.take(),
-                    None,
-                ) {
+                    duration: Duration::ZERO,
+                    boundary: boundary.take(),
+                    encryption: None,
+                    needs_init: false,
+                };
+                if let Some(cmd) = self.piece_cmd(st, id, spec) {
                     cmds.push(cmd);
                 }
             }
@@ -127,18 +141,17 @@ impl HlsPeer {
             encryption = Some((key.uri.clone(), key.iv_for(seg.sequence)));
         }
         let id = Self::next_id(st);
-        if let Some(cmd) = self.piece_cmd(
-            st,
-            id,
+        let spec = PieceSpec {
             variant,
-            Piece::Segment(seg.sequence),
-            &seg.url,
-            seg.byte_range.clone(),
+            piece: Piece::Segment(seg.sequence),
+            sid: SegmentId::new(seg.url.clone(), seg.byte_range.clone()),
             time,
-            seg.duration,
+            duration: seg.duration,
             boundary,
             encryption,
-        ) {
+            needs_init: seg.init.is_some(),
+        };
+        if let Some(cmd) = self.piece_cmd(st, id, spec) {
             cmds.push(cmd);
         }
         st.last_variant = Some(variant);
@@ -161,27 +174,25 @@ impl HlsPeer {
                     .keys
                     .complete(&key_uri, body.as_deref().map_err(Clone::clone));
                 shared.decrypt_ready(&mut st);
-                st.wake();
+                shared.layout.wake_peer();
             },
         )
     }
 
     /// One piece's fetch: a pending entry, and the command that fills its storage.
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn piece_cmd(
-        &self,
-        st: &mut State,
-        id: u64,
-        variant: usize,
-        piece: Piece,
-        url: &Url,
-        range: Option<std::ops::Range<u64>>,
-        time: Duration,
-        duration: Duration,
-        boundary: Option<(BoundaryKind, Option<MediaInfo>)>,
-        encryption: Option<(Url, [u8; KEY_LEN])>,
-    ) -> Option<FetchCmd> {
-        let sid = SegmentId::new(url.clone(), range.clone());
+    pub(super) fn piece_cmd(&self, st: &mut State, id: u64, spec: PieceSpec) -> Option<FetchCmd> {
+        let PieceSpec {
+            variant,
+            piece,
+            sid,
+            time,
+            duration,
+            boundary,
+            encryption,
+            needs_init,
+        } = spec;
+        let url = &sid.url().clone();
+        let range = sid.byte_range().cloned();
         let existing = st.store.get(&sid).filter(|r| usable(r)).cloned();
         if let Some(res) = existing.clone().filter(|r| r.is_complete()) {
             // Fetched already (an earlier run, or an earlier session through the persistent
@@ -207,12 +218,13 @@ impl HlsPeer {
                 time,
                 duration,
                 boundary,
+                needs_init,
             });
             if let Piece::Segment(seq) = piece {
                 st.next_seq = seq + 1;
             }
             self.shared.place_ready(st);
-            st.wake();
+            self.shared.layout.wake_peer();
             return None;
         }
         let encrypted = encryption.is_some();
@@ -267,6 +279,7 @@ impl HlsPeer {
             time,
             duration,
             boundary,
+            needs_init,
         });
         let cipher_w = cipher.as_ref().map(|(_, r)| r.clone());
         if let Some((key_uri, iv)) = encryption {

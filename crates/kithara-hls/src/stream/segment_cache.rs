@@ -383,5 +383,5 @@ fn apply(shared: &Arc<Shared>, st: &mut State, results: Vec<Result<Opened, Error
             Err(e) => shared.fail(st, e),
         }
     }
-    st.wake();
+    shared.layout.wake_peer();
 }

@@ -5,7 +5,6 @@
 use std::{
     collections::{HashMap, VecDeque},
     sync::{Arc, Mutex, MutexGuard, PoisonError},
-    task::Waker,
     time::{Duration, Instant},
 };
 
@@ -48,11 +47,12 @@ pub(super) struct Pending {
     pub(super) time: Duration,
     pub(super) duration: Duration,
     pub(super) boundary: Option<(BoundaryKind, Option<MediaInfo>)>,
+    /// Whether the piece's bytes need the latest init section placed before them.
+    pub(super) needs_init: bool,
 }
 
 pub(crate) struct State {
     pub(crate) set: VariantSet,
-    pub(super) generation: u64,
     pub(super) next_seq: u64,
     /// Variant and init URL of the last piece queued in this run.
     pub(super) last_variant: Option<usize>,
@@ -72,7 +72,6 @@ pub(crate) struct State {
     pub(super) unchanged_reloads: u32,
     pub(super) ended: bool,
     pub(super) failed: bool,
-    pub(super) waker: Option<Waker>,
     /// Every piece of a VOD stream fetched so far, by URI and byte range: a piece laid out again
     /// (a seek back into media a later run already fetched) is reused without a request.
     pub(super) store: HashMap<SegmentId, StorageResource>,
@@ -112,7 +111,6 @@ impl State {
         let started_live = set.is_live();
         Self {
             set,
-            generation: 0,
             next_seq: start_seq,
             last_variant: None,
             last_init: None,
@@ -129,18 +127,11 @@ impl State {
             unchanged_reloads: 0,
             ended: false,
             failed: false,
-            waker: None,
             started_live,
             store: HashMap::new(),
             cipher: HashMap::new(),
             pins: Vec::new(),
             opening: false,
-        }
-    }
-
-    pub(super) fn wake(&mut self) {
-        if let Some(w) = self.waker.take() {
-            w.wake();
         }
     }
 }
@@ -164,8 +155,9 @@ impl Shared {
                 piece: p.piece,
                 time: p.time,
                 duration: p.duration,
+                init: None,
             };
-            if let Some(pos) = self.layout.place(st.generation, entry, p.boundary) {
+            if let Some(pos) = self.layout.place(entry, p.needs_init, p.boundary) {
                 if matches!(p.boundary, Some((BoundaryKind::Discontinuity, _))) {
                     let _ = self.events.send(HlsEvent::Discontinuity { pos });
                 }
@@ -182,7 +174,7 @@ impl Shared {
             }
         }
         self.place_ready(&mut st);
-        st.wake();
+        self.layout.wake_peer();
     }
 
     /// The whole stream fails with `e`.
@@ -195,7 +187,7 @@ impl Shared {
             self.layout.fail(e.clone());
             let _ = self.events.send(HlsEvent::Failed(e));
         }
-        st.wake();
+        self.layout.wake_peer();
     }
 
     /// A segment (or its variant's playlist) failed: exclude the variant and fetch the same
@@ -211,7 +203,7 @@ impl Shared {
         match st.exclusions.failover(variant, &ladder, now) {
             Some(v) => {
                 tracing::warn!(from = variant, to = v, error = %e, "variant failed over");
-                st.wake();
+                self.layout.wake_peer();
             }
             None => self.fail(st, e),
         }
@@ -311,7 +303,7 @@ impl Shared {
             }
             _ => {}
         }
-        st.wake();
+        self.layout.wake_peer();
     }
 
     /// Forgets the pending piece `id` and every piece queued after it, so they are chosen and
@@ -344,7 +336,7 @@ impl Shared {
             }
             Err(e) => self.variant_failed(&mut st, variant, e),
         }
-        st.wake();
+        self.layout.wake_peer();
     }
 
     /// Hands the played variant's segment times to the source, for seeks by time.

@@ -47,10 +47,7 @@ impl HlsSource {
 
     /// Which variant the byte at `pos` belongs to.
     fn variant_at(&self, pos: u64) -> Option<usize> {
-        let st = self.layout.lock();
-        st.entry_at(pos)
-            .or_else(|| st.entries.last().filter(|e| e.end() == pos))
-            .map(|e| e.variant)
+        self.layout.lock().variant_at(pos)
     }
 }
 
@@ -144,17 +141,18 @@ impl Source for HlsSource {
     }
 
     fn has_variant_change_pending(&self) -> bool {
+        // The next boundary ahead of the reader, and whether the variant after it is another.
         let pos = self.timeline.position();
         let st = self.layout.lock();
-        st.boundaries
-            .iter()
-            .any(|b| b.pos > pos && b.kind == BoundaryKind::VariantSwitch)
+        let Some(next) = st.next_boundary(pos.saturating_add(1)) else {
+            return false;
+        };
+        let after = st.variant_at(next.pos);
+        after.is_some() && after != st.variant_at(pos)
     }
 
     fn next_boundary(&self, from: u64) -> Option<Boundary> {
-        let st = self.layout.lock();
-        let i = st.boundaries.partition_point(|b| b.pos < from);
-        st.boundaries.get(i).cloned()
+        self.layout.lock().next_boundary(from).cloned()
     }
 
     fn seek_time(&mut self, t: Duration) -> Result<TimeAnchor> {
@@ -172,7 +170,7 @@ impl Source for HlsSource {
             .filter(|e| e.start >= run_start)
             .filter(|e| matches!(e.piece, Piece::Segment(_)) && e.res.failure().is_none())
             .find(|e| e.time <= t && t < e.time + e.duration)
-            .map(|e| TimeAnchor::new(e.start, e.time));
+            .map(|e| TimeAnchor::new(e.start, e.time).with_init(e.init.clone()));
         if let Some(anchor) = found {
             return Ok(anchor);
         }
@@ -187,12 +185,9 @@ impl Source for HlsSource {
                 reason: "the time is past the end of the presentation",
             });
         };
-        st.generation += 1;
-        let generation = st.generation;
         let pos = st.end();
         st.seek = Some(SeekRequest {
             sequence: seg.sequence,
-            generation,
         });
         st.boundaries.retain(|b| b.pos < pos);
         st.boundaries
