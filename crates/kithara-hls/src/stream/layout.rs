@@ -229,12 +229,21 @@ impl Layout {
         }
     }
 
-    pub(crate) fn fail(&self, e: Error) {
+    /// The stream fails with `e`; returns `false` if it had failed already (the first error
+    /// stays).
+    pub(crate) fn fail(&self, e: Error) -> bool {
         let mut st = self.lock();
-        if st.failed.is_none() {
+        let first = st.failed.is_none();
+        if first {
             st.failed = Some(e);
         }
         self.changed(st);
+        first
+    }
+
+    /// Whether the stream failed.
+    pub(crate) fn is_failed(&self) -> bool {
+        self.lock().failed.is_some()
     }
 
     pub(crate) fn end_of_stream(&self) {

@@ -1,7 +1,7 @@
 //! The HLS stream: [`Hls`](crate::Hls) opens it, [`HlsPeer`] fetches, [`HlsSource`] reads.
 
-mod abandon;
 mod abr_control;
+mod command;
 mod config;
 mod encrypted;
 mod events;
@@ -10,6 +10,7 @@ mod layout;
 mod open;
 mod peer;
 mod pieces;
+mod planner;
 mod playlist_cache;
 mod segment_cache;
 mod shared;

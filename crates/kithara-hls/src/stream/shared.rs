@@ -3,30 +3,32 @@
 //! piece, a key or a playlist arrives or fails.
 
 use std::{
-    collections::{HashMap, VecDeque},
-    sync::{Arc, Mutex, MutexGuard, PoisonError},
+    collections::HashMap,
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc, Mutex, MutexGuard, PoisonError,
+    },
     time::{Duration, Instant},
 };
 
 use http::HeaderMap;
 use kithara_storage::{StorageKind, StorageResource};
-use kithara_stream::{dl::FetchOutcome, BoundaryKind, Error, MediaInfo, Timeline};
+use kithara_stream::{dl::FetchOutcome, BoundaryKind, Error, Timeline};
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
-use url::Url;
 
 use super::{
-    abandon::InFlight,
     abr_control::AbrShared,
     encrypted::Encrypted,
     fetch::Body,
     layout::{Entry, Layout, Piece, SegmentTime},
+    planner::{Planner, Progress},
     playlist_cache::PlaylistLoader,
     variants::VariantSet,
     HlsEvent,
 };
 use crate::{
-    abr::{AbrPolicy, Decision, ExclusionConfig, Exclusions},
+    abr::{AbrPolicy, ExclusionConfig, Exclusions},
     keys::{KeyCache, KeyState},
     playlist::{parse_media, MediaPlaylist, ParseOptions, SegmentId},
 };
@@ -34,44 +36,42 @@ use crate::{
 /// How much media behind the reader a live stream keeps.
 pub(super) const LIVE_RETENTION: Duration = Duration::from_secs(60);
 
-/// A piece fetched (or being fetched) and not yet placed.
-pub(super) struct Pending {
-    pub(super) id: u64,
-    pub(super) variant: usize,
-    pub(super) piece: Piece,
+/// What the peer keeps with a piece until it is placed: its identity, its storage, and for an
+/// AES-128 segment the decryption in progress.
+pub(super) struct Stored {
     /// The piece's identity (URL and byte range).
     pub(super) sid: SegmentId,
     pub(super) res: StorageResource,
-    /// Exact plaintext length, once known.
-    pub(super) len: Option<u64>,
-    pub(super) time: Duration,
-    pub(super) duration: Duration,
-    pub(super) boundary: Option<(BoundaryKind, Option<MediaInfo>)>,
-    /// Whether the piece's bytes need the latest init section placed before them.
-    pub(super) needs_init: bool,
+    pub(super) encrypted: Option<Encrypted>,
+}
+
+/// The peer's handle on the segment in flight.
+#[derive(Debug)]
+pub(super) struct FlightIo {
+    pub(super) token: CancellationToken,
+    /// Body bytes received so far (updated by the writer).
+    pub(super) loaded: Arc<AtomicU64>,
+    /// Expected size: from the response, or bitrate × duration before it.
+    pub(super) expected: Arc<AtomicU64>,
+}
+
+impl FlightIo {
+    pub(super) fn progress(&self) -> Progress {
+        Progress {
+            loaded: self.loaded.load(Ordering::Acquire),
+            expected: self.expected.load(Ordering::Acquire),
+        }
+    }
 }
 
 pub(crate) struct State {
     pub(crate) set: VariantSet,
-    pub(super) next_seq: u64,
-    /// Variant and init URL of the last piece queued in this run.
-    pub(super) last_variant: Option<usize>,
-    pub(super) last_init: Option<(Url, Option<std::ops::Range<u64>>)>,
-    /// The segment in flight: (pending id, variant, sequence, token).
-    pub(super) segment: Option<InFlight>,
-    /// A decision forced by the abandon rule, used for the next segment.
-    pub(super) forced: Option<Decision>,
-    pub(super) pending: VecDeque<Pending>,
-    pub(super) encrypted: Vec<Encrypted>,
+    /// What is fetched and in which order it is placed.
+    pub(super) planner: Planner<Stored, FlightIo>,
     pub(super) keys: KeyCache,
     pub(super) loading: Vec<usize>,
     pub(super) policy: Box<dyn AbrPolicy>,
     pub(super) exclusions: Exclusions,
-    pub(super) next_id: u64,
-    pub(super) reload_due: Option<Instant>,
-    pub(super) unchanged_reloads: u32,
-    pub(super) ended: bool,
-    pub(super) failed: bool,
     /// Every piece of a VOD stream fetched so far, by URI and byte range: a piece laid out again
     /// (a seek back into media a later run already fetched) is reused without a request.
     pub(super) store: HashMap<SegmentId, StorageResource>,
@@ -111,22 +111,11 @@ impl State {
         let started_live = set.is_live();
         Self {
             set,
-            next_seq: start_seq,
-            last_variant: None,
-            last_init: None,
-            segment: None,
-            forced: None,
-            pending: VecDeque::new(),
-            encrypted: Vec::new(),
+            planner: Planner::new(start_seq),
             keys: KeyCache::new(),
             loading: Vec::new(),
             policy,
             exclusions: Exclusions::new(variants, ExclusionConfig::default()),
-            next_id: 0,
-            reload_due: None,
-            unchanged_reloads: 0,
-            ended: false,
-            failed: false,
             started_live,
             store: HashMap::new(),
             cipher: HashMap::new(),
@@ -141,50 +130,51 @@ impl Shared {
         self.st.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Places every pending piece whose length is known, in order.
+    /// Places every queued piece the planner answers is ready, in order.
     pub(super) fn place_ready(&self, st: &mut State) {
-        while st.pending.front().is_some_and(|p| p.len.is_some()) {
-            let Some(p) = st.pending.pop_front() else {
-                break;
-            };
+        for p in st.planner.ready() {
+            let slot = p.slot;
             let entry = Entry {
                 start: 0,
-                len: p.len.unwrap_or(0),
-                res: p.res,
-                variant: p.variant,
-                piece: p.piece,
-                time: p.time,
-                duration: p.duration,
+                len: p.len,
+                res: p.payload.res,
+                variant: slot.variant,
+                piece: slot.piece,
+                time: slot.time,
+                duration: slot.duration,
                 init: None,
             };
-            if let Some(pos) = self.layout.place(entry, p.needs_init, p.boundary) {
-                if matches!(p.boundary, Some((BoundaryKind::Discontinuity, _))) {
+            let discontinuity = matches!(slot.boundary, Some((BoundaryKind::Discontinuity, _)));
+            if let Some(pos) = self.layout.place(entry, slot.needs_init, slot.boundary) {
+                if discontinuity {
                     let _ = self.events.send(HlsEvent::Discontinuity { pos });
                 }
             }
         }
     }
 
-    pub(super) fn set_len(&self, id: u64, len: u64) {
-        let mut st = self.lock();
-        if let Some(p) = st.pending.iter_mut().find(|p| p.id == id) {
-            if p.len.is_none() {
-                let _ = p.res.set_len(len);
-                p.len = Some(len);
+    /// The exact length of queued piece `id` is known: it goes to its storage and the planner.
+    pub(super) fn length_known(&self, st: &mut State, id: u64, len: u64) {
+        if st.planner.length_known(id, len) {
+            if let Some(q) = st.planner.queued(id) {
+                let _ = q.payload.res.set_len(len);
             }
         }
+    }
+
+    pub(super) fn set_len(&self, id: u64, len: u64) {
+        let mut st = self.lock();
+        self.length_known(&mut st, id, len);
         self.place_ready(&mut st);
         self.layout.wake_peer();
     }
 
     /// The whole stream fails with `e`.
     pub(super) fn fail(&self, st: &mut State, e: Error) {
-        if !st.failed {
-            st.failed = true;
+        if self.layout.fail(e.clone()) {
             // Cached ciphertext waiting for a key is of no use any more: release its assets.
             st.cipher.clear();
             tracing::error!(error = %e, "HLS stream failed");
-            self.layout.fail(e.clone());
             let _ = self.events.send(HlsEvent::Failed(e));
         }
         self.layout.wake_peer();
@@ -211,43 +201,47 @@ impl Shared {
 
     /// Decrypts encrypted segments whose key and bytes are both there, then places them.
     pub(super) fn decrypt_ready(&self, st: &mut State) {
-        let mut i = 0;
-        while i < st.encrypted.len() {
-            let key = match st.keys.state(&st.encrypted[i].key_uri) {
-                Some(KeyState::Ready(k)) if st.encrypted[i].complete => *k,
-                Some(KeyState::Failed(e)) => {
-                    let e = e.clone();
-                    st.encrypted.remove(i);
-                    self.fail(st, Error::protocol(e));
-                    continue;
-                }
-                _ => {
-                    i += 1;
-                    continue;
-                }
+        let mut done = Vec::new();
+        let mut failed = None;
+        for q in st.planner.queue_mut() {
+            let Some(enc) = q.payload.encrypted.as_ref() else {
+                continue;
             };
-            let enc = st.encrypted.remove(i);
-            let id = enc.id;
+            let key = match st.keys.state(&enc.key_uri) {
+                Some(KeyState::Ready(k)) if enc.complete => *k,
+                Some(KeyState::Failed(e)) => {
+                    failed.get_or_insert_with(|| Error::protocol(e.clone()));
+                    q.payload.encrypted = None;
+                    continue;
+                }
+                _ => continue,
+            };
+            let Some(enc) = q.payload.encrypted.take() else {
+                continue;
+            };
             let cipher = enc.cipher.clone();
             match enc.finish(&key) {
-                Ok(len) => {
-                    if let Some((sid, res)) = cipher {
-                        // The ciphertext is in the cache now; its key goes with it if allowed.
-                        st.cipher.remove(&sid);
-                        let keep_key = self.storage.store().is_some_and(|s| s.config().cache_keys);
-                        if keep_key {
-                            super::segment_cache::off_runtime(move || {
-                                super::segment_cache::store_key(&res, &key);
-                            });
-                        }
-                    }
-                    if let Some(p) = st.pending.iter_mut().find(|p| p.id == id) {
-                        let _ = p.res.set_len(len);
-                        p.len = Some(len);
-                    }
+                Ok(len) => done.push((q.slot.id, len, cipher, key)),
+                Err(e) => {
+                    failed.get_or_insert(e);
                 }
-                Err(e) => self.fail(st, e),
             }
+        }
+        for (id, len, cipher, key) in done {
+            if let Some((sid, res)) = cipher {
+                // The ciphertext is in the cache now; its key goes with it if allowed.
+                st.cipher.remove(&sid);
+                let keep_key = self.storage.store().is_some_and(|s| s.config().cache_keys);
+                if keep_key {
+                    super::segment_cache::off_runtime(move || {
+                        super::segment_cache::store_key(&res, &key);
+                    });
+                }
+            }
+            self.length_known(st, id, len);
+        }
+        if let Some(e) = failed {
+            self.fail(st, e);
         }
         self.place_ready(st);
     }
@@ -262,18 +256,25 @@ impl Shared {
         outcome: FetchOutcome,
     ) {
         let mut st = self.lock();
-        if st.segment.as_ref().is_some_and(|s| s.id == id) {
-            st.segment = None;
-        }
+        st.planner.fetch_ended(id);
         match outcome {
             FetchOutcome::Completed { bytes, end, .. } => {
-                if let Some(e) = st.encrypted.iter_mut().find(|e| e.id == id) {
-                    e.complete = true;
-                } else if let Some(p) = st.pending.iter_mut().find(|p| p.id == id) {
-                    if p.len.is_none() {
-                        let _ = p.res.set_len(end.min(bytes.max(end)));
-                        p.len = Some(p.res.covered());
-                    }
+                let len = match st.planner.queued_mut(id) {
+                    Some(q) => match q.payload.encrypted.as_mut() {
+                        Some(e) => {
+                            e.complete = true;
+                            None
+                        }
+                        None if q.len.is_none() => {
+                            let _ = q.payload.res.set_len(end.min(bytes.max(end)));
+                            Some(q.payload.res.covered())
+                        }
+                        None => None,
+                    },
+                    None => None,
+                };
+                if let Some(len) = len {
+                    self.length_known(&mut st, id, len);
                 }
                 st.exclusions.succeeded(variant);
                 if let Piece::Segment(sequence) = piece {
@@ -282,9 +283,7 @@ impl Shared {
                         sequence,
                         bytes,
                     });
-                    if st.segment.is_none() {
-                        st.next_seq = sequence + 1;
-                    }
+                    st.planner.segment_in(sequence);
                 }
                 self.decrypt_ready(&mut st);
                 self.place_ready(&mut st);
@@ -294,26 +293,16 @@ impl Shared {
             {
                 tracing::info!(error = %e, "a partly cached piece changed on the server: fetching it again");
                 let _ = self.events.send(HlsEvent::VersionChanged { reason: e });
-                self.forget_from(&mut st, id);
+                st.planner.forget_from(id);
             }
             FetchOutcome::Failed(e) => {
                 // The piece and what follows it are fetched again (from another variant).
-                self.forget_from(&mut st, id);
+                st.planner.forget_from(id);
                 self.variant_failed(&mut st, variant, e);
             }
             _ => {}
         }
         self.layout.wake_peer();
-    }
-
-    /// Forgets the pending piece `id` and every piece queued after it, so they are chosen and
-    /// fetched again; the variant of what remains queued (or placed) is the current one.
-    fn forget_from(&self, st: &mut State, id: u64) {
-        st.pending.retain(|p| p.id < id);
-        st.encrypted.retain(|p| p.id < id);
-        let placed = self.layout.lock().entries.last().map(|e| e.variant);
-        st.last_variant = st.pending.back().map(|p| p.variant).or(placed);
-        st.last_init = None;
     }
 
     pub(super) fn playlist_loaded(&self, variant: usize, r: kithara_stream::Result<Body>) {
@@ -323,15 +312,14 @@ impl Shared {
             r.and_then(|b| parse_media(&b.bytes, &b.url, &self.options).map_err(Error::protocol));
         match parsed {
             Ok(p) => {
+                let first = st.set.playlist(variant).is_none();
                 let changed = st.set.install(variant, p);
-                if changed {
-                    st.unchanged_reloads = 0;
+                st.planner.reload().loaded(changed);
+                let _ = self.events.send(if first {
+                    HlsEvent::PlaylistLoaded { variant }
                 } else {
-                    st.unchanged_reloads += 1;
-                }
-                let _ = self
-                    .events
-                    .send(HlsEvent::PlaylistReloaded { variant, changed });
+                    HlsEvent::PlaylistReloaded { variant, changed }
+                });
                 self.publish_timing(&st, variant);
             }
             Err(e) => self.variant_failed(&mut st, variant, e),

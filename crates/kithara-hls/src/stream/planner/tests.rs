@@ -1,0 +1,422 @@
+//! The planner's steps, and a property test that drives it with random demand, seeks, fetch
+//! outcomes and switches into a real layout (no server, no runtime, no clock).
+
+use std::time::{Duration, Instant};
+
+use kithara_storage::StorageResource;
+use kithara_stream::{Boundary, BoundaryKind, MediaInfo};
+use proptest::prelude::*;
+use url::Url;
+
+use super::*;
+use crate::{
+    playlist::InitSection,
+    stream::layout::{Entry, Layout, SeekRequest},
+};
+
+const SEGMENT: Duration = Duration::from_secs(2);
+
+/// Segment `sequence` of `variant`; variant 2 is fMP4 (an init section), the others TS.
+fn segment(variant: usize, sequence: u64, discontinuity: bool) -> Segment {
+    let url = |p: String| Url::parse(&format!("http://h/v{variant}/{p}")).unwrap();
+    Segment {
+        sequence,
+        discontinuity_sequence: 0,
+        url: url(format!("{sequence}.seg")),
+        duration: SEGMENT,
+        start: SEGMENT * sequence as u32,
+        byte_range: None,
+        discontinuity,
+        key: None,
+        init: (variant == 2).then(|| InitSection {
+            url: url("init.mp4".into()),
+            byte_range: None,
+        }),
+    }
+}
+
+fn info(variant: usize) -> MediaInfo {
+    MediaInfo::builder().variant_index(variant).build()
+}
+
+/// The bytes of piece `id`: its id, repeated.
+fn bytes(id: u64, len: u64) -> Vec<u8> {
+    vec![(id % 251) as u8; len as usize]
+}
+
+type P = Planner<u64, ()>;
+
+/// Orders the next segment of `variant` and queues its pieces, lengths unknown.
+fn order(p: &mut P, variant: usize, discontinuity: bool) -> Vec<u64> {
+    let seq = p.next_sequence();
+    let seg = segment(variant, seq, discontinuity);
+    let orders = p.order(variant, &seg, info(variant), seg.start);
+    let mut ids = Vec::new();
+    for o in orders {
+        let id = o.slot.id;
+        ids.push(id);
+        if let Piece::Segment(sequence) = o.slot.piece {
+            p.started(Flight {
+                id,
+                variant,
+                sequence,
+                started: Instant::now(),
+                duration: SEGMENT,
+                handle: (),
+            });
+        }
+        p.enqueue(o.slot, None, id);
+    }
+    ids
+}
+
+/// Places what the planner answers is ready into `layout`.
+fn place(p: &mut P, layout: &Layout) {
+    for r in p.ready() {
+        let res = StorageResource::memory();
+        res.write_at(0, &bytes(r.payload, r.len)).unwrap();
+        res.set_len(r.len).unwrap();
+        let entry = Entry {
+            start: 0,
+            len: r.len,
+            res,
+            variant: r.slot.variant,
+            piece: r.slot.piece,
+            time: r.slot.time,
+            duration: r.slot.duration,
+            init: None,
+        };
+        layout.place(entry, r.slot.needs_init, r.slot.boundary);
+    }
+}
+
+#[test]
+fn the_first_piece_of_a_run_is_an_init_boundary_and_a_switch_is_one_boundary() {
+    let layout = Layout::default();
+    let mut p = P::new(0);
+    for (i, variant) in [0usize, 0, 1, 1, 2, 2].into_iter().enumerate() {
+        for id in order(&mut p, variant, false) {
+            assert!(p.length_known(id, 10 + id));
+        }
+        p.fetch_ended(p.flight().map(|f| f.id).unwrap());
+        p.segment_in(i as u64);
+        place(&mut p, &layout);
+    }
+    let st = layout.lock();
+    let kinds: Vec<_> = st.boundaries.iter().map(|b| b.kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            BoundaryKind::Init,
+            BoundaryKind::VariantSwitch,
+            BoundaryKind::VariantSwitch
+        ]
+    );
+    // Variant 2 starts with its init section, and its segments point at it.
+    let init = st.entries.iter().find(|e| e.piece == Piece::Init).unwrap();
+    assert_eq!(st.boundaries[2].init, Some(init.start..init.end()));
+    assert!(st
+        .entries
+        .iter()
+        .rev()
+        .take(2)
+        .all(|e| e.init == Some(init.start..init.end())));
+    assert_eq!(p.next_sequence(), 6);
+}
+
+#[test]
+fn pieces_are_placed_in_order_once_their_length_is_known() {
+    let layout = Layout::default();
+    let mut p = P::new(0);
+    let first = order(&mut p, 0, false)[0];
+    p.fetch_ended(first);
+    p.segment_in(0);
+    let second = order(&mut p, 0, false)[0];
+    p.length_known(second, 5);
+    place(&mut p, &layout);
+    assert!(
+        layout.lock().entries.is_empty(),
+        "the second waits for the first"
+    );
+    p.length_known(first, 7);
+    place(&mut p, &layout);
+    let st = layout.lock();
+    let spans: Vec<_> = st.entries.iter().map(|e| (e.start, e.len)).collect();
+    assert_eq!(spans, [(0, 7), (7, 5)]);
+}
+
+#[test]
+fn a_failed_piece_is_forgotten_with_what_follows_and_ordered_again() {
+    let mut p = P::new(4);
+    let a = order(&mut p, 1, false)[0];
+    p.fetch_ended(a);
+    p.forget_from(a);
+    assert_eq!(p.next_sequence(), 4, "the same segment comes next");
+    assert!(!p.is_queued(a));
+    assert_eq!(
+        p.last_variant(),
+        None,
+        "nothing of the run is left: the next is an init"
+    );
+    let b = order(&mut p, 0, false);
+    assert!(p.is_queued(b[0]));
+}
+
+#[test]
+fn the_abandon_rule_gives_up_only_an_unplaced_segment() {
+    let layout = Layout::default();
+    let mut p = P::new(0);
+    let fmp4 = order(&mut p, 2, false);
+    let id = fmp4[1];
+    assert!(p.abandon(0).is_some());
+    // Its init section, fetched alongside, stays queued: only what comes from the segment on goes.
+    assert!(p.is_queued(fmp4[0]));
+    p.length_known(fmp4[0], 3);
+    assert_eq!(
+        p.take_forced().map(|d| (d.variant, d.reason)),
+        Some((0, Reason::Emergency))
+    );
+    assert!(p.flight().is_none());
+    // Placed: final, kept.
+    let ids = order(&mut p, 0, false);
+    for id in &ids {
+        p.length_known(*id, 3);
+    }
+    place(&mut p, &layout);
+    assert!(p.abandon(1).is_none());
+    assert!(p.flight().is_some());
+    assert!(!p.is_queued(id));
+}
+
+#[test]
+fn a_seek_starts_a_new_run_and_nothing_is_placed_until_the_peer_takes_it() {
+    let layout = Layout::default();
+    let mut p = P::new(0);
+    let id = order(&mut p, 0, false)[0];
+    layout.lock().seek = Some(SeekRequest { sequence: 9 });
+    p.length_known(id, 4);
+    place(&mut p, &layout);
+    assert!(
+        layout.lock().entries.is_empty(),
+        "the old run's piece is not placed"
+    );
+    let req = layout.lock().seek.take().unwrap();
+    assert!(
+        p.seek(req.sequence).is_some(),
+        "the old run's fetch is cancelled"
+    );
+    assert_eq!((p.next_sequence(), p.last_variant()), (9, None));
+    let id = order(&mut p, 0, false)[0];
+    p.length_known(id, 4);
+    place(&mut p, &layout);
+    assert_eq!(layout.lock().boundaries[0].kind, BoundaryKind::Init);
+}
+
+#[test]
+fn live_skips_and_the_end_are_reported_once() {
+    let mut p = P::new(3);
+    assert_eq!(p.skip_to(2), None);
+    assert_eq!(p.skip_to(7), Some((3, 7)));
+    assert!(p.end());
+    assert!(!p.end());
+    assert!(!p.wants_segment());
+    let now = Instant::now();
+    let r = p.reload();
+    assert!(r.due(now, SEGMENT));
+    assert!(!r.due(now + SEGMENT / 2, SEGMENT));
+    r.loaded(false);
+    assert!(r.due(now + SEGMENT, SEGMENT));
+    assert_eq!(
+        r.next(),
+        Some(now + SEGMENT + SEGMENT / 2),
+        "half after an unchanged one"
+    );
+}
+
+/// One step of the reader, the network or the ABR policy.
+#[derive(Debug, Clone)]
+enum Op {
+    /// The buffer wants the next segment, of this variant.
+    Order { variant: usize, discontinuity: bool },
+    /// The length of the `pick`th queued piece arrives (a response's `Content-Length`).
+    Length { pick: usize, len: u64 },
+    /// The segment in flight completes.
+    Complete,
+    /// The segment in flight fails.
+    Fail,
+    /// The abandon rule gives the segment in flight up for this variant.
+    Abandon { to: usize },
+    /// The reader seeks by time to media not laid out.
+    Seek { sequence: u64 },
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        3 => (0..3usize, any::<bool>()).prop_map(|(variant, d)| Op::Order { variant, discontinuity: d && variant != 2 }),
+        4 => (0..4usize, 1..40u64).prop_map(|(pick, len)| Op::Length { pick, len }),
+        2 => Just(Op::Complete),
+        1 => Just(Op::Fail),
+        1 => (0..3usize).prop_map(|to| Op::Abandon { to }),
+        1 => (0..20u64).prop_map(|sequence| Op::Seek { sequence }),
+    ]
+}
+
+/// What the reader could have seen: every placed piece (offset, length, variant, bytes) and
+/// boundary.
+#[derive(Debug, Clone, PartialEq)]
+struct Seen {
+    pieces: Vec<(u64, u64, usize, Vec<u8>)>,
+    boundaries: Vec<Boundary>,
+}
+
+fn seen(layout: &Layout) -> Seen {
+    let st = layout.lock();
+    Seen {
+        pieces: st
+            .entries
+            .iter()
+            .map(|e| {
+                let mut b = vec![0; e.len as usize];
+                let n = e.res.read_at(0, &mut b).unwrap();
+                b.truncate(n);
+                (e.start, e.len, e.variant, b)
+            })
+            .collect(),
+        boundaries: st.boundaries.clone(),
+    }
+}
+
+fn step(p: &mut P, layout: &Layout, queued: &mut Vec<u64>, op: Op) {
+    match op {
+        Op::Order {
+            variant,
+            discontinuity,
+        } => {
+            if p.wants_segment() {
+                queued.extend(order(p, variant, discontinuity));
+            }
+        }
+        Op::Length { pick, len } => {
+            queued.retain(|id| p.is_queued(*id));
+            if let Some(&id) = queued.get(pick % queued.len().max(1)) {
+                p.length_known(id, len);
+            }
+        }
+        Op::Complete => {
+            if let Some((id, seq)) = p.flight().map(|f| (f.id, f.sequence)) {
+                p.fetch_ended(id);
+                p.length_known(id, 8);
+                p.segment_in(seq);
+            }
+        }
+        Op::Fail => {
+            if let Some(id) = p.flight().map(|f| f.id) {
+                p.fetch_ended(id);
+                p.forget_from(id);
+            }
+        }
+        Op::Abandon { to } => {
+            let _ = p.abandon(to);
+        }
+        Op::Seek { sequence } => {
+            layout.lock().seek = Some(SeekRequest { sequence });
+            place(p, layout); // a callback before the peer takes the request places nothing
+            let req = layout.lock().seek.take();
+            if let Some(req) = req {
+                let _ = p.seek(req.sequence);
+                queued.clear();
+            }
+        }
+    }
+    place(p, layout);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn placed_pieces_and_boundaries_are_final(ops in prop::collection::vec(op(), 1..80)) {
+        let layout = Layout::default();
+        let mut p = P::new(0);
+        let mut queued = Vec::new();
+        let mut before = seen(&layout);
+        for op in ops {
+            step(&mut p, &layout, &mut queued, op);
+            let now = seen(&layout);
+            // What was placed (bytes and boundaries) is still there, unchanged, at the same offsets.
+            prop_assert_eq!(&now.pieces[..before.pieces.len()], &before.pieces[..]);
+            prop_assert_eq!(&now.boundaries[..before.boundaries.len()], &before.boundaries[..]);
+            before = now;
+        }
+        let st = layout.lock();
+        // No byte offset used twice: the pieces tile the byte space.
+        for w in st.entries.windows(2) {
+            prop_assert_eq!(w[0].end(), w[1].start);
+        }
+        // One boundary per change of variant, at most one per offset, and a switch only where the
+        // variant changes.
+        for w in st.boundaries.windows(2) {
+            prop_assert!(w[0].pos < w[1].pos);
+        }
+        for w in st.entries.windows(2) {
+            let at = st.boundaries.iter().find(|b| b.pos == w[1].start);
+            if w[0].variant != w[1].variant {
+                prop_assert!(at.is_some(), "no boundary at a variant change: {:?}", w[1].start);
+            }
+            if let Some(b) = at.filter(|b| b.kind == BoundaryKind::VariantSwitch) {
+                prop_assert!(w[0].variant != w[1].variant, "a switch without a change at {}", b.pos);
+            }
+        }
+        // Every fMP4 segment points at an init section of its variant placed before it.
+        for e in st.entries.iter().filter(|e| e.variant == 2 && e.piece != Piece::Init) {
+            let init = e.init.clone();
+            prop_assert!(init.is_some());
+            let i = st.entries.iter().find(|x| Some(x.start..x.end()) == init).map(|x| (x.piece, x.variant));
+            prop_assert_eq!(i, Some((Piece::Init, 2)));
+        }
+    }
+}
+
+#[test]
+fn a_stalling_download_switches_to_a_lower_variant_that_arrives_sooner() {
+    let ladder = [20_000, 28_000, 36_000];
+    let now = Instant::now();
+    let flight = |ago: Duration| Flight {
+        id: 1,
+        variant: 2,
+        sequence: 0,
+        started: now - ago,
+        duration: SEGMENT,
+        handle: (),
+    };
+    let f = flight(Duration::from_secs(1));
+    // 9000 bytes expected, 2500 in after 1 s (2.5 kB/s): 2.6 s left with an empty buffer.
+    let slow = Progress {
+        loaded: 2500,
+        expected: 9000,
+    };
+    let all = [0, 1, 2];
+    assert_eq!(
+        f.verdict(now, slow, Duration::ZERO, &ladder, &all),
+        Verdict::SwitchTo(0)
+    );
+    // A buffer that outlasts the rest keeps it.
+    assert_eq!(
+        f.verdict(now, slow, Duration::from_secs(3), &ladder, &all),
+        Verdict::Keep
+    );
+    // Too early to judge, or nothing lower that is allowed.
+    let early = flight(Duration::from_millis(400));
+    let little = Progress {
+        loaded: 100,
+        expected: 9000,
+    };
+    assert_eq!(
+        early.verdict(now, little, Duration::ZERO, &ladder, &all),
+        Verdict::Keep
+    );
+    assert_eq!(
+        f.verdict(now, slow, Duration::ZERO, &ladder, &[2]),
+        Verdict::Keep
+    );
+}
