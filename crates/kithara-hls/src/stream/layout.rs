@@ -59,6 +59,14 @@ pub(crate) struct SeekRequest {
     pub(crate) sequence: u64,
 }
 
+/// What a "switch now" cut: the first segment cut (if one was placed), and the variant of the
+/// last piece kept.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Cut {
+    pub(crate) sequence: Option<u64>,
+    pub(crate) kept_variant: Option<usize>,
+}
+
 /// Where one segment of the playlist being played sits in time.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct SegmentTime {
@@ -78,6 +86,15 @@ pub(crate) struct State {
     /// A new run the reader asked for that the peer has not taken yet: nothing is placed until
     /// it has (what arrives meanwhile belongs to the old run).
     pub(crate) seek: Option<SeekRequest>,
+    /// The seek-jump boundary of a new run, placed with the run's first piece (so that it is
+    /// complete, with the facts and init section after it, when anyone sees it).
+    pub(crate) jump: Option<Boundary>,
+    /// How far the reader could have seen: bytes read or waited for, boundaries and lengths
+    /// answered. Nothing before it ever changes; a "switch now" cuts only what lies after it.
+    pub(crate) seen: u64,
+    /// What a "switch now" cut, for the peer to take: nothing is placed until it has (what
+    /// arrives meanwhile was ordered before the switch).
+    pub(crate) switch: Option<Cut>,
     pub(crate) peer_waker: Option<Waker>,
     /// The segments of the playlist being played, for seeks by time (kept by the peer).
     pub(crate) timing: Vec<SegmentTime>,
@@ -97,10 +114,14 @@ impl State {
     /// Where the current run starts: the last seek jump, or 0. Entries before it belong to runs
     /// a seek cut short, whose continuation is not what follows them in the layout.
     pub(crate) fn current_run_start(&self) -> u64 {
-        self.boundaries
-            .iter()
-            .rev()
-            .find(|b| b.kind == BoundaryKind::SeekJump)
+        self.jump
+            .as_ref()
+            .or_else(|| {
+                self.boundaries
+                    .iter()
+                    .rev()
+                    .find(|b| b.kind == BoundaryKind::SeekJump)
+            })
             .map_or(0, |b| b.pos)
     }
 
@@ -122,6 +143,67 @@ impl State {
                 .map(|e| e.start..e.end()),
             Piece::Segment(_) => None,
         }
+    }
+
+    /// The segment of the current run holding media time `t`, if laid out (and not released).
+    /// Seeks by time and the timeline's time→byte map both ask this.
+    pub(crate) fn segment_at(&self, t: Duration) -> Option<&Entry> {
+        let run_start = self.current_run_start();
+        self.entries
+            .iter()
+            .filter(|e| e.start >= run_start)
+            .filter(|e| matches!(e.piece, Piece::Segment(_)) && e.res.failure().is_none())
+            .find(|e| e.time <= t && t < e.time + e.duration)
+    }
+
+    /// Starts a new run at the end of the layout, from segment `sequence` (at media time `time`):
+    /// the peer takes the request, and the run's first piece goes behind a seek-jump boundary.
+    /// Returns where the run starts.
+    pub(crate) fn start_run(&mut self, sequence: u64, time: Duration) -> u64 {
+        let pos = self.end();
+        self.seek = Some(SeekRequest { sequence });
+        self.jump = Some(Boundary::new(pos, BoundaryKind::SeekJump).with_time(time));
+        self.ended = false;
+        pos
+    }
+
+    /// The reader could have seen everything before `pos`.
+    pub(crate) fn see(&mut self, pos: u64) {
+        self.seen = self.seen.max(pos);
+    }
+
+    /// Cuts the placed pieces the reader has not seen, from the first one after what it has seen
+    /// (never the first piece of the current run, which holds the run's boundary). Answers where
+    /// the run goes on from; `None` while a new run waits to be taken (it replaces everything
+    /// anyway).
+    fn cut_unseen(&mut self) -> Option<Cut> {
+        if self.seek.is_some() || self.jump.is_some() {
+            return None;
+        }
+        let run_start = self.current_run_start();
+        let i = self
+            .entries
+            .iter()
+            .position(|e| e.start >= self.seen && e.start > run_start)
+            .unwrap_or(self.entries.len());
+        let sequence = self.entries[i..].iter().find_map(|e| match e.piece {
+            Piece::Segment(s) => Some(s),
+            Piece::Init => None,
+        });
+        if let Some(pos) = self.entries.get(i).map(|e| e.start) {
+            tracing::debug!(
+                pos,
+                pieces = self.entries.len() - i,
+                "cutting unseen pieces"
+            );
+            self.entries.truncate(i);
+            self.boundaries.retain(|b| b.pos < pos);
+            self.ended = false;
+        }
+        Some(Cut {
+            sequence,
+            kept_variant: self.entries.last().map(|e| e.variant),
+        })
     }
 
     /// The first boundary at or after `from`.
@@ -182,25 +264,24 @@ impl Layout {
         boundary: Option<(BoundaryKind, Option<MediaInfo>)>,
     ) -> Option<u64> {
         let mut st = self.lock();
-        if st.seek.is_some() || st.cancelled {
+        if st.seek.is_some() || st.switch.is_some() || st.cancelled {
             return None;
         }
         entry.init = st.init_for(entry.piece, entry.len, needs_init);
         entry.start = st.end();
         let start = entry.start;
-        if let Some((kind, info)) = boundary {
-            // A boundary already waiting at this offset (a seek jump) keeps its kind.
-            if st.boundaries.last().is_none_or(|b| b.pos != start) {
-                st.boundaries.push(
-                    Boundary::new(start, kind)
-                        .with_media_info(info)
-                        .with_time(entry.time)
-                        .with_init(entry.init.clone()),
-                );
-            } else if let Some(b) = st.boundaries.last_mut() {
-                b.media_info = info.or(b.media_info);
-                b.init = entry.init.clone();
-            }
+        // The first piece of a run after a seek goes behind the seek jump, which keeps its kind
+        // and time.
+        let (kind, time) = match st.jump.take() {
+            Some(j) => (Some(BoundaryKind::SeekJump), j.time),
+            None => (boundary.as_ref().map(|b| b.0), Some(entry.time)),
+        };
+        if let Some(kind) = kind {
+            let mut b = Boundary::new(start, kind)
+                .with_media_info(boundary.and_then(|b| b.1))
+                .with_init(entry.init.clone());
+            b.time = time;
+            st.boundaries.push(b);
         }
         tracing::debug!(start, len = entry.len, piece = ?entry.piece, variant = entry.variant, "placed");
         st.entries.push(entry);
@@ -246,9 +327,23 @@ impl Layout {
         self.lock().failed.is_some()
     }
 
+    /// No more pieces will come in the current run; ignored while a new run waits to be taken
+    /// (the end belongs to the run before it).
     pub(crate) fn end_of_stream(&self) {
         let mut st = self.lock();
-        st.ended = true;
+        if st.seek.is_none() && st.switch.is_none() {
+            st.ended = true;
+        }
+        self.changed(st);
+    }
+
+    /// A "switch now": cuts what the reader has not seen, at once (the reader may be fast), and
+    /// leaves the cut for the peer, which goes on from there with the new mode.
+    pub(crate) fn request_switch(&self) {
+        let mut st = self.lock();
+        if st.switch.is_none() {
+            st.switch = st.cut_unseen();
+        }
         self.changed(st);
     }
 
@@ -276,13 +371,7 @@ impl TimeMap for Layout {
     }
 
     fn byte_at(&self, t: Duration) -> Option<u64> {
-        let st = self.lock();
-        let run_start = st.current_run_start();
-        st.entries
-            .iter()
-            .filter(|e| e.start >= run_start && matches!(e.piece, Piece::Segment(_)))
-            .find(|e| e.time <= t && t < e.time + e.duration)
-            .map(|e| e.start)
+        self.lock().segment_at(t).map(|e| e.start)
     }
 }
 

@@ -145,14 +145,14 @@ impl StreamType for Hls {
             timeline.set_duration(played.duration());
         }
         let abr = Arc::new(AbrShared::new(
-            set.len(),
+            set.bitrates(),
             config.abr_mode,
             config.max_bitrate,
-            first,
+            layout.clone(),
         ));
         let infos = set.summaries();
         let shared = Arc::new(Shared {
-            st: Mutex::new(State::new(set, start_seq, policy)),
+            st: Mutex::new(State::new(set, start_seq, first, policy)),
             layout: layout.clone(),
             events: events.clone(),
             timeline: timeline.clone(),
@@ -180,6 +180,7 @@ impl StreamType for Hls {
             abr,
             peer,
             seekable: !live,
+            opened: first,
         };
         guard.disarm();
         Ok(StreamParts::new(source, events, cancel))

@@ -86,6 +86,18 @@ impl HlsPeer {
         tracing::debug!(sequence = req.sequence, "new run after a seek by time");
     }
 
+    /// Input to the planner: a "switch now" asked through the ABR handle. The layout cut what the
+    /// reader has not seen; the planner goes on from there with the new mode.
+    fn follow_switch(&self, st: &mut State) {
+        let cut = self.shared.layout.lock().switch.take();
+        let Some(cut) = cut else { return };
+        if let Some(f) = st.planner.rewind(cut.sequence, cut.kept_variant) {
+            f.handle.token.cancel();
+        }
+        self.shared.layout.wake_peer();
+        tracing::debug!(sequence = ?cut.sequence, "switching now: unseen pieces replaced");
+    }
+
     /// The variant for the next segment.
     fn choose(&self, st: &mut State, segment: Duration) -> Option<Decision> {
         if let Some(forced) = st.planner.take_forced() {
@@ -97,7 +109,7 @@ impl HlsPeer {
         let current = st
             .planner
             .last_variant()
-            .unwrap_or_else(|| self.shared.abr.current());
+            .unwrap_or_else(|| st.planner.chosen());
         let ctx = AbrContext::new(&ladder, current, self.buffer(), segment)
             .buffer_target(self.shared.buffer_ahead)
             .mode(kithara_stream::AbrControl::mode(&*self.shared.abr))
@@ -119,6 +131,7 @@ impl Peer for HlsPeer {
             return Poll::Ready(None);
         }
         self.follow_seek(&mut st);
+        self.follow_switch(&mut st);
         let mut cmds = Vec::new();
         let live = st.set.is_live();
         // Live: reload the playlist being played when due.
@@ -126,7 +139,7 @@ impl Peer for HlsPeer {
             let variant = st
                 .planner
                 .last_variant()
-                .unwrap_or_else(|| shared.abr.current());
+                .unwrap_or_else(|| st.planner.chosen());
             let target = st.set.target_duration(variant);
             if st.planner.reload().due(Instant::now(), target) {
                 if let Some(cmd) = self.playlist_cmd(&mut st, variant) {
@@ -294,7 +307,6 @@ impl HlsPeer {
                 buffer: self.buffer(),
             });
         }
-        self.shared.abr.set_current(variant);
         self.shared.publish_timing(st, variant);
         cmds.extend(self.segment_cmds(st, variant, &seg, live));
     }

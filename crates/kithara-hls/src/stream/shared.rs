@@ -106,12 +106,17 @@ pub(crate) struct Shared {
 }
 
 impl State {
-    pub(crate) fn new(set: VariantSet, start_seq: u64, policy: Box<dyn AbrPolicy>) -> Self {
+    pub(crate) fn new(
+        set: VariantSet,
+        start_seq: u64,
+        first: usize,
+        policy: Box<dyn AbrPolicy>,
+    ) -> Self {
         let variants = set.len();
         let started_live = set.is_live();
         Self {
             set,
-            planner: Planner::new(start_seq),
+            planner: Planner::new(start_seq, first),
             keys: KeyCache::new(),
             loading: Vec::new(),
             policy,

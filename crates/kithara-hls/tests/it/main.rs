@@ -11,4 +11,5 @@ mod behaviour;
 mod cache;
 mod cache_resume;
 mod common;
+mod switch;
 mod vod;

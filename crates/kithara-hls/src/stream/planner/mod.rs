@@ -72,11 +72,14 @@ pub(crate) struct Planner<T, F> {
     forced: Option<Decision>,
     next_id: u64,
     reload: Reload,
+    /// Variant of the last segment ordered, across runs (the ABR policy's current one).
+    chosen: usize,
 }
 
 impl<T, F> Planner<T, F> {
-    /// A planner whose first run starts at media sequence number `start_seq`.
-    pub(crate) fn new(start_seq: u64) -> Self {
+    /// A planner whose first run starts at media sequence number `start_seq`, with `variant`
+    /// chosen at open.
+    pub(crate) fn new(start_seq: u64, variant: usize) -> Self {
         Self {
             next_seq: start_seq,
             last_variant: None,
@@ -88,7 +91,35 @@ impl<T, F> Planner<T, F> {
             forced: None,
             next_id: 0,
             reload: Reload::default(),
+            chosen: variant,
         }
+    }
+
+    /// The variant of the last segment ordered (at open, the one chosen then).
+    pub(crate) fn chosen(&self) -> usize {
+        self.chosen
+    }
+
+    /// Input: the layout cut the pieces the reader had not seen, after the last one it kept
+    /// (of `kept_variant`), for a "switch now"; `cut` is the first segment cut, if any was placed.
+    /// The run goes on from the first segment not laid out: the queue is dropped and the fetch in
+    /// flight returned, to cancel. Nothing changes when nothing is beyond the reader.
+    pub(crate) fn rewind(
+        &mut self,
+        cut: Option<u64>,
+        kept_variant: Option<usize>,
+    ) -> Option<Flight<F>> {
+        let from = cut
+            .or_else(|| self.queue.first_segment())
+            .or_else(|| self.flight.as_ref().map(|f| f.sequence))?;
+        self.queue.clear();
+        self.forced = None;
+        self.next_seq = from;
+        self.last_variant = kept_variant;
+        self.placed_variant = kept_variant;
+        self.last_init = None;
+        self.ended = false;
+        self.flight.take()
     }
 
     /// Input: the reader sought by time to media the layout does not hold; a new run starts at
@@ -165,6 +196,9 @@ impl<T, F> Planner<T, F> {
             None => Some((BoundaryKind::Init, Some(info))),
             Some(v) if v != variant => Some((BoundaryKind::VariantSwitch, Some(info))),
             Some(_) if seg.discontinuity => Some((BoundaryKind::Discontinuity, Some(info))),
+            // An init section laid out again (after a failure or a cut) is where a decoder starts
+            // over too.
+            Some(_) if self.needs_init_of(seg) => Some((BoundaryKind::Init, Some(info))),
             Some(_) => None,
         };
         let mut out = Vec::new();
@@ -193,6 +227,7 @@ impl<T, F> Planner<T, F> {
                 .map(|k| (k.uri.clone(), k.iv_for(seg.sequence))),
         });
         self.last_variant = Some(variant);
+        self.chosen = variant;
         out
     }
 

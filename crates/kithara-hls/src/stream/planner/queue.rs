@@ -111,6 +111,14 @@ impl<T> Queue<T> {
         self.items.iter_mut()
     }
 
+    /// The sequence number of the first segment queued.
+    pub(crate) fn first_segment(&self) -> Option<u64> {
+        self.items.iter().find_map(|q| match q.slot.piece {
+            Piece::Segment(s) => Some(s),
+            Piece::Init => None,
+        })
+    }
+
     /// The variant of the last piece queued.
     pub(crate) fn last_variant(&self) -> Option<usize> {
         self.items.back().map(|q| q.slot.variant)

@@ -11,7 +11,7 @@ use url::Url;
 use super::*;
 use crate::{
     playlist::InitSection,
-    stream::layout::{Entry, Layout, SeekRequest},
+    stream::layout::{Entry, Layout},
 };
 
 const SEGMENT: Duration = Duration::from_secs(2);
@@ -93,7 +93,7 @@ fn place(p: &mut P, layout: &Layout) {
 #[test]
 fn the_first_piece_of_a_run_is_an_init_boundary_and_a_switch_is_one_boundary() {
     let layout = Layout::default();
-    let mut p = P::new(0);
+    let mut p = P::new(0, 0);
     for (i, variant) in [0usize, 0, 1, 1, 2, 2].into_iter().enumerate() {
         for id in order(&mut p, variant, false) {
             assert!(p.length_known(id, 10 + id));
@@ -127,7 +127,7 @@ fn the_first_piece_of_a_run_is_an_init_boundary_and_a_switch_is_one_boundary() {
 #[test]
 fn pieces_are_placed_in_order_once_their_length_is_known() {
     let layout = Layout::default();
-    let mut p = P::new(0);
+    let mut p = P::new(0, 0);
     let first = order(&mut p, 0, false)[0];
     p.fetch_ended(first);
     p.segment_in(0);
@@ -147,7 +147,7 @@ fn pieces_are_placed_in_order_once_their_length_is_known() {
 
 #[test]
 fn a_failed_piece_is_forgotten_with_what_follows_and_ordered_again() {
-    let mut p = P::new(4);
+    let mut p = P::new(4, 0);
     let a = order(&mut p, 1, false)[0];
     p.fetch_ended(a);
     p.forget_from(a);
@@ -165,7 +165,7 @@ fn a_failed_piece_is_forgotten_with_what_follows_and_ordered_again() {
 #[test]
 fn the_abandon_rule_gives_up_only_an_unplaced_segment() {
     let layout = Layout::default();
-    let mut p = P::new(0);
+    let mut p = P::new(0, 0);
     let fmp4 = order(&mut p, 2, false);
     let id = fmp4[1];
     assert!(p.abandon(0).is_some());
@@ -191,9 +191,9 @@ fn the_abandon_rule_gives_up_only_an_unplaced_segment() {
 #[test]
 fn a_seek_starts_a_new_run_and_nothing_is_placed_until_the_peer_takes_it() {
     let layout = Layout::default();
-    let mut p = P::new(0);
+    let mut p = P::new(0, 0);
     let id = order(&mut p, 0, false)[0];
-    layout.lock().seek = Some(SeekRequest { sequence: 9 });
+    layout.lock().start_run(9, SEGMENT * 9);
     p.length_known(id, 4);
     place(&mut p, &layout);
     assert!(
@@ -209,12 +209,16 @@ fn a_seek_starts_a_new_run_and_nothing_is_placed_until_the_peer_takes_it() {
     let id = order(&mut p, 0, false)[0];
     p.length_known(id, 4);
     place(&mut p, &layout);
-    assert_eq!(layout.lock().boundaries[0].kind, BoundaryKind::Init);
+    let st = layout.lock();
+    assert_eq!(st.boundaries.len(), 1, "one boundary at the run's start");
+    assert_eq!(st.boundaries[0].kind, BoundaryKind::SeekJump);
+    assert_eq!(st.boundaries[0].time, Some(SEGMENT * 9));
+    assert_eq!(st.boundaries[0].media_info, Some(info(0)));
 }
 
 #[test]
 fn live_skips_and_the_end_are_reported_once() {
-    let mut p = P::new(3);
+    let mut p = P::new(3, 0);
     assert_eq!(p.skip_to(2), None);
     assert_eq!(p.skip_to(7), Some((3, 7)));
     assert!(p.end());
@@ -319,7 +323,7 @@ fn step(p: &mut P, layout: &Layout, queued: &mut Vec<u64>, op: Op) {
             let _ = p.abandon(to);
         }
         Op::Seek { sequence } => {
-            layout.lock().seek = Some(SeekRequest { sequence });
+            layout.lock().start_run(sequence, SEGMENT * sequence as u32);
             place(p, layout); // a callback before the peer takes the request places nothing
             let req = layout.lock().seek.take();
             if let Some(req) = req {
@@ -337,7 +341,7 @@ proptest! {
     #[test]
     fn placed_pieces_and_boundaries_are_final(ops in prop::collection::vec(op(), 1..80)) {
         let layout = Layout::default();
-        let mut p = P::new(0);
+        let mut p = P::new(0, 0);
         let mut queued = Vec::new();
         let mut before = seen(&layout);
         for op in ops {
