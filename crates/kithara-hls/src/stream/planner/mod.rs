@@ -103,7 +103,7 @@ impl<T, F> Planner<T, F> {
     /// Input: the layout cut the pieces the reader had not seen, after the last one it kept
     /// (of `kept_variant`), for a "switch now"; `cut` is the first segment cut, if any was placed.
     /// The run goes on from the first segment not laid out: the queue is dropped and the fetch in
-    /// flight returned, to cancel. Nothing changes when nothing is beyond the reader.
+    /// flight returned, to cancel.
     pub(crate) fn rewind(
         &mut self,
         cut: Option<u64>,
@@ -111,7 +111,8 @@ impl<T, F> Planner<T, F> {
     ) -> Option<Flight<F>> {
         let from = cut
             .or_else(|| self.queue.first_segment())
-            .or_else(|| self.flight.as_ref().map(|f| f.sequence))?;
+            .or_else(|| self.flight.as_ref().map(|f| f.sequence))
+            .unwrap_or(self.next_seq);
         self.queue.clear();
         self.forced = None;
         self.next_seq = from;

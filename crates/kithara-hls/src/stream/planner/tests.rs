@@ -217,6 +217,37 @@ fn a_seek_starts_a_new_run_and_nothing_is_placed_until_the_peer_takes_it() {
 }
 
 #[test]
+fn switch_now_cuts_only_what_the_reader_has_not_seen() {
+    let layout = Layout::default();
+    let mut p = P::new(0, 0);
+    for seq in 0..4 {
+        let id = order(&mut p, 0, false)[0];
+        p.length_known(id, 10);
+        p.fetch_ended(id);
+        p.segment_in(seq);
+        place(&mut p, &layout);
+    }
+    let next = order(&mut p, 0, false)[0];
+    layout.lock().see(15); // the reader is in the second segment
+    layout.request_switch();
+    let cut = layout.lock().switch.take().unwrap();
+    assert_eq!((cut.sequence, cut.kept_variant), (Some(2), Some(0)));
+    assert_eq!(layout.lock().end(), 20, "the first two segments stay");
+    assert!(
+        p.rewind(cut.sequence, cut.kept_variant).is_some(),
+        "segment 4 is cancelled"
+    );
+    assert!(!p.is_queued(next));
+    assert_eq!(p.next_sequence(), 2);
+    let id = order(&mut p, 1, false)[0];
+    p.length_known(id, 7);
+    place(&mut p, &layout);
+    let st = layout.lock();
+    let b = st.boundaries.last().unwrap();
+    assert_eq!((b.pos, b.kind), (20, BoundaryKind::VariantSwitch));
+}
+
+#[test]
 fn live_skips_and_the_end_are_reported_once() {
     let mut p = P::new(3, 0);
     assert_eq!(p.skip_to(2), None);
@@ -252,6 +283,10 @@ enum Op {
     Abandon { to: usize },
     /// The reader seeks by time to media not laid out.
     Seek { sequence: u64 },
+    /// The reader reads (or is told of a boundary) up to this far into the layout, in 1/16ths.
+    Read { sixteenths: u64 },
+    /// The application asks to switch now: the layout cuts what the reader has not seen.
+    SwitchNow,
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -262,15 +297,44 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::Fail),
         1 => (0..3usize).prop_map(|to| Op::Abandon { to }),
         1 => (0..20u64).prop_map(|sequence| Op::Seek { sequence }),
+        2 => (0..=16u64).prop_map(|sixteenths| Op::Read { sixteenths }),
+        1 => Just(Op::SwitchNow),
     ]
 }
 
-/// What the reader could have seen: every placed piece (offset, length, variant, bytes) and
-/// boundary.
+/// What is placed: every piece (offset, length, variant, bytes) and boundary, and how far the
+/// reader could have seen.
 #[derive(Debug, Clone, PartialEq)]
 struct Seen {
     pieces: Vec<(u64, u64, usize, Vec<u8>)>,
     boundaries: Vec<Boundary>,
+    upto: u64,
+}
+
+impl Seen {
+    /// Only what lies before `upto`: the bytes, and the boundaries, the reader could have seen.
+    fn before(&self, upto: u64) -> Seen {
+        let pieces = self
+            .pieces
+            .iter()
+            .filter(|p| p.0 < upto)
+            .map(|(start, len, v, b)| {
+                let keep = (upto - start).min(*len) as usize;
+                (*start, *len, *v, b[..keep.min(b.len())].to_vec())
+            })
+            .collect();
+        let boundaries = self
+            .boundaries
+            .iter()
+            .filter(|b| b.pos < upto)
+            .cloned()
+            .collect();
+        Seen {
+            pieces,
+            boundaries,
+            upto,
+        }
+    }
 }
 
 fn seen(layout: &Layout) -> Seen {
@@ -287,6 +351,7 @@ fn seen(layout: &Layout) -> Seen {
             })
             .collect(),
         boundaries: st.boundaries.clone(),
+        upto: st.seen,
     }
 }
 
@@ -331,6 +396,20 @@ fn step(p: &mut P, layout: &Layout, queued: &mut Vec<u64>, op: Op) {
                 queued.clear();
             }
         }
+        Op::Read { sixteenths } => {
+            let mut st = layout.lock();
+            let at = st.end() * sixteenths / 16;
+            st.see(at);
+        }
+        Op::SwitchNow => {
+            layout.request_switch();
+            place(p, layout); // a callback before the peer takes the cut places nothing
+            let cut = layout.lock().switch.take();
+            if let Some(cut) = cut {
+                let _ = p.rewind(cut.sequence, cut.kept_variant);
+                queued.clear();
+            }
+        }
     }
     place(p, layout);
 }
@@ -345,11 +424,17 @@ proptest! {
         let mut queued = Vec::new();
         let mut before = seen(&layout);
         for op in ops {
+            let cuts = matches!(op, Op::SwitchNow);
             step(&mut p, &layout, &mut queued, op);
             let now = seen(&layout);
-            // What was placed (bytes and boundaries) is still there, unchanged, at the same offsets.
-            prop_assert_eq!(&now.pieces[..before.pieces.len()], &before.pieces[..]);
-            prop_assert_eq!(&now.boundaries[..before.boundaries.len()], &before.boundaries[..]);
+            // What the reader could have seen (bytes and boundaries) is still there, unchanged, at
+            // the same offsets; and without a "switch now", everything placed is.
+            prop_assert_eq!(now.before(before.upto), before.before(before.upto));
+            prop_assert!(now.upto >= before.upto);
+            if !cuts {
+                prop_assert_eq!(&now.pieces[..before.pieces.len()], &before.pieces[..]);
+                prop_assert_eq!(&now.boundaries[..before.boundaries.len()], &before.boundaries[..]);
+            }
             before = now;
         }
         let st = layout.lock();
