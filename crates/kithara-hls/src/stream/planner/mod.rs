@@ -20,6 +20,8 @@
 //! the fetch in flight (cancel token, progress counters).
 
 mod flight;
+#[cfg(test)]
+mod prop;
 mod queue;
 mod reload;
 #[cfg(test)]

@@ -59,14 +59,6 @@ pub(crate) struct SeekRequest {
     pub(crate) sequence: u64,
 }
 
-/// What a "switch now" cut: the first segment cut (if one was placed), and the variant of the
-/// last piece kept.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) struct Cut {
-    pub(crate) sequence: Option<u64>,
-    pub(crate) kept_variant: Option<usize>,
-}
-
 /// Where one segment of the playlist being played sits in time.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct SegmentTime {
@@ -170,40 +162,6 @@ impl State {
     /// The reader could have seen everything before `pos`.
     pub(crate) fn see(&mut self, pos: u64) {
         self.seen = self.seen.max(pos);
-    }
-
-    /// Cuts the placed pieces the reader has not seen, from the first one after what it has seen
-    /// (never the first piece of the current run, which holds the run's boundary). Answers where
-    /// the run goes on from; `None` while a new run waits to be taken (it replaces everything
-    /// anyway).
-    fn cut_unseen(&mut self) -> Option<Cut> {
-        if self.seek.is_some() || self.jump.is_some() {
-            return None;
-        }
-        let run_start = self.current_run_start();
-        let i = self
-            .entries
-            .iter()
-            .position(|e| e.start >= self.seen && e.start > run_start)
-            .unwrap_or(self.entries.len());
-        let sequence = self.entries[i..].iter().find_map(|e| match e.piece {
-            Piece::Segment(s) => Some(s),
-            Piece::Init => None,
-        });
-        if let Some(pos) = self.entries.get(i).map(|e| e.start) {
-            tracing::debug!(
-                pos,
-                pieces = self.entries.len() - i,
-                "cutting unseen pieces"
-            );
-            self.entries.truncate(i);
-            self.boundaries.retain(|b| b.pos < pos);
-            self.ended = false;
-        }
-        Some(Cut {
-            sequence,
-            kept_variant: self.entries.last().map(|e| e.variant),
-        })
     }
 
     /// The first boundary at or after `from`.
@@ -337,16 +295,6 @@ impl Layout {
         self.changed(st);
     }
 
-    /// A "switch now": cuts what the reader has not seen, at once (the reader may be fast), and
-    /// leaves the cut for the peer, which goes on from there with the new mode.
-    pub(crate) fn request_switch(&self) {
-        let mut st = self.lock();
-        if st.switch.is_none() {
-            st.switch = st.cut_unseen();
-        }
-        self.changed(st);
-    }
-
     pub(crate) fn cancel(&self) {
         let mut st = self.lock();
         st.cancelled = true;
@@ -396,42 +344,8 @@ impl SegmentLayout for Layout {
     }
 }
 
+mod cut;
 #[cfg(test)]
-mod tests {
-    use super::*;
+mod tests;
 
-    fn entry(time: u64, piece: Piece) -> Entry {
-        let res = StorageResource::memory();
-        res.write_at(0, &[1u8; 10]).unwrap_or(());
-        let _ = res.set_len(10);
-        Entry {
-            start: 0,
-            len: 10,
-            res,
-            variant: 0,
-            piece,
-            time: Duration::from_secs(time),
-            duration: Duration::from_secs(2),
-            init: None,
-        }
-    }
-
-    #[test]
-    fn placement_times_and_release() {
-        let layout = Layout::default();
-        for (i, t) in [0u64, 2, 4].iter().enumerate() {
-            let at = layout.place(entry(*t, Piece::Segment(i as u64)), false, None);
-            assert_eq!(at, Some(i as u64 * 10));
-        }
-        assert_eq!(layout.time_at(15), Some(Duration::from_secs(3)));
-        assert_eq!(layout.byte_at(Duration::from_millis(4500)), Some(20));
-        // Nothing is placed while a new run waits to be taken.
-        layout.lock().seek = Some(SeekRequest { sequence: 0 });
-        assert_eq!(layout.place(entry(6, Piece::Segment(3)), false, None), None);
-        layout.release_before(Duration::from_secs(5), Duration::from_secs(60));
-        let st = layout.lock();
-        assert!(st.entries[0].res.failure().is_some());
-        assert!(st.entries[1].res.failure().is_some());
-        assert!(st.entries[2].res.failure().is_none());
-    }
-}
+pub(crate) use cut::Cut;
