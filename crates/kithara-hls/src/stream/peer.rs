@@ -1,5 +1,10 @@
 //! [`HlsPeer`]: what an HLS stream fetches next, and when.
 //!
+//! The peer is an adapter: it feeds the planner (`super::planner`) its inputs — the reader's
+//! seeks and "switch now"s (taken from the layout), the ABR decision for the next segment, the
+//! time for live reloads and the abandon rule — and turns its answers into `FetchCmd`s, whose
+//! callbacks only report back (length, bytes, outcome) through `Shared`.
+//!
 //! Segments are laid out one at a time in play order, each with what it needs alongside it in the
 //! same batch (the variant's init section, its key), keeping the buffer ahead of the reader at the
 //! configured target. Before each segment the ABR policy picks its variant; a switch (or a
