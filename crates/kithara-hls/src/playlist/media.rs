@@ -11,6 +11,14 @@ use super::{bad, extinf, resolve, SegmentId};
 use crate::error::{Error, Result};
 use crate::keys::{self, SegmentKey};
 
+/// The longest presentation a playlist may describe: about 136 years, far beyond any real one,
+/// and far enough below `Duration::MAX` that times and sums built on it cannot overflow.
+pub const MAX_PLAYLIST_DURATION: Duration = Duration::from_secs(u32::MAX as u64);
+
+/// The largest `EXT-X-TARGETDURATION` accepted: a day. Reload intervals and start offsets are
+/// multiples of it, so a bound keeps their arithmetic in range.
+pub const MAX_TARGET_DURATION: Duration = Duration::from_secs(24 * 60 * 60);
+
 /// A media playlist.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
@@ -225,11 +233,35 @@ pub(super) fn parse(text: &str, url: &Url) -> Result<MediaPlaylist> {
             key: key.clone(),
             init: init.clone(),
         });
-        start += duration;
+        start = start
+            .checked_add(duration)
+            .filter(|end| *end <= MAX_PLAYLIST_DURATION)
+            .ok_or_else(|| {
+                bad(
+                    url,
+                    "EXTINF",
+                    format!(
+                        "segments last more than {} s in all",
+                        MAX_PLAYLIST_DURATION.as_secs()
+                    ),
+                )
+            })?;
+    }
+    let target_duration = Duration::from_secs(parsed.target_duration);
+    if target_duration > MAX_TARGET_DURATION {
+        return Err(bad(
+            url,
+            "EXT-X-TARGETDURATION",
+            format!(
+                "{} s is longer than the {} s accepted",
+                parsed.target_duration,
+                MAX_TARGET_DURATION.as_secs()
+            ),
+        ));
     }
     Ok(MediaPlaylist {
         url: url.clone(),
-        target_duration: Duration::from_secs(parsed.target_duration),
+        target_duration,
         media_sequence: parsed.media_sequence,
         discontinuity_sequence: parsed.discontinuity_sequence,
         end_list: parsed.end_list,

@@ -389,3 +389,32 @@ fn crlf_and_blank_lines() {
     assert_eq!(m.duration(), Duration::from_secs(2));
     assert!(m.end_list);
 }
+
+#[test]
+fn durations_that_would_overflow_are_errors_not_panics() {
+    let base = "http://h/i.m3u8";
+    // Two segments of 2^63 s each: their sum overflows `Duration`.
+    let huge = "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:9223372036854775807,\na.ts\n\
+                #EXTINF:9223372036854775807,\nb.ts\n#EXT-X-ENDLIST\n";
+    assert!(
+        matches!(parse(huge, base), Err(Error::BadAttribute { .. })),
+        "{:?}",
+        parse(huge, base)
+    );
+    // One segment longer than any presentation.
+    let long = "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:18446744073709551615.9,\na.ts\n";
+    assert!(matches!(parse(long, base), Err(Error::BadAttribute { .. })));
+    // A target duration whose multiples (reload intervals, live start offset) would overflow.
+    let target = "#EXTM3U\n#EXT-X-TARGETDURATION:18446744073709551615\n#EXTINF:2,\na.ts\n";
+    assert!(matches!(
+        parse(target, base),
+        Err(Error::BadAttribute { .. })
+    ));
+    // At the bounds, accepted.
+    let edge = format!(
+        "#EXTM3U\n#EXT-X-TARGETDURATION:86400\n#EXTINF:{},\na.ts\n",
+        u32::MAX
+    );
+    let p = media(&edge, base);
+    assert_eq!(p.duration(), Duration::from_secs(u64::from(u32::MAX)));
+}
