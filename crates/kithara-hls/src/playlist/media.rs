@@ -13,11 +13,11 @@ use crate::keys::{self, SegmentKey};
 
 /// The longest presentation a playlist may describe: about 136 years, far beyond any real one,
 /// and far enough below `Duration::MAX` that times and sums built on it cannot overflow.
-pub const MAX_PLAYLIST_DURATION: Duration = Duration::from_secs(u32::MAX as u64);
+pub(crate) const MAX_PLAYLIST_DURATION: Duration = Duration::from_secs(u32::MAX as u64);
 
 /// The largest `EXT-X-TARGETDURATION` accepted: a day. Reload intervals and start offsets are
 /// multiples of it, so a bound keeps their arithmetic in range.
-pub const MAX_TARGET_DURATION: Duration = Duration::from_secs(24 * 60 * 60);
+pub(crate) const MAX_TARGET_DURATION: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// A media playlist.
 #[derive(Debug, Clone, PartialEq)]
