@@ -166,6 +166,12 @@ impl HlsPeer {
         if jobs.is_empty() {
             return false;
         }
+        self.run_jobs(st, jobs);
+        true
+    }
+
+    /// Runs `jobs` on the blocking pool; the peer waits (`opening`) until their results are in.
+    fn run_jobs(&self, st: &mut State, jobs: Vec<Job>) {
         st.opening = true;
         let shared = self.shared.clone();
         off_runtime(move || {
@@ -181,7 +187,6 @@ impl HlsPeer {
             st.pins.extend(pins);
             apply(&shared, &mut st, results);
         });
-        true
     }
 }
 
