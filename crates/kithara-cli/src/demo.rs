@@ -20,7 +20,7 @@ use std::{
 
 use anyhow::{bail, ensure, Context, Result};
 use bytes::Bytes;
-use kithara_file::{File, FileConfig, FileSrc, StorageKind};
+use kithara_file::{File, FileConfig, StorageKind};
 use kithara_loopback::{payload, LoopbackServer, Route};
 use kithara_stream::{
     dl::{Downloader, DownloaderConfig},
@@ -161,9 +161,13 @@ impl Demo {
 
     /// Opens a new stream of the demo body (in-memory storage: the demo leaves no files).
     async fn open(&self) -> Result<Stream<File>> {
-        let config = FileConfig::new(FileSrc::Remote(self.url.clone()))
-            .downloader(self.downloader.clone())
-            .storage(StorageKind::Memory);
+        let config = FileConfig::remote(self.url.clone(), self.downloader.clone())
+            .options(
+                kithara_stream::StreamOptions::builder()
+                    .storage(StorageKind::Memory)
+                    .build(),
+            )
+            .build();
         Ok(Stream::<File>::new(config).await?)
     }
 

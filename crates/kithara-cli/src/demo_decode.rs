@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context, Result};
 use kithara_decode::{Decoder, DecoderConfig};
-use kithara_file::{File, FileConfig, FileSrc, StorageKind};
+use kithara_file::{File, FileConfig, StorageKind};
 use kithara_hls::{Hls, HlsConfig};
 use kithara_loopback::LoopbackServer;
 use kithara_stream::{dl::Downloader, AbrMode, RedactedUrl, Stream, StreamType};
@@ -56,9 +56,13 @@ pub(crate) async fn decode_fixture(
 ) -> Result<DecodeRun> {
     let url = server.url(&format!("{MEDIA}/{name}"));
     let started = Instant::now();
-    let config = FileConfig::new(FileSrc::Remote(url.clone()))
-        .downloader(downloader.clone())
-        .storage(StorageKind::Memory);
+    let config = FileConfig::remote(url.clone(), downloader.clone())
+        .options(
+            kithara_stream::StreamOptions::builder()
+                .storage(StorageKind::Memory)
+                .build(),
+        )
+        .build();
     let stream = Stream::<File>::new(config).await?;
     decode_stream(
         stream,
@@ -83,9 +87,11 @@ pub(crate) async fn decode_hls(
     let name = "hls/master.m3u8";
     let url = server.url(&format!("{MEDIA}/{name}"));
     let started = Instant::now();
-    let config = HlsConfig::new(url.clone())
+    let config = HlsConfig::builder()
+        .url(url.clone())
         .downloader(downloader.clone())
-        .abr_mode(AbrMode::Fixed(2));
+        .abr_mode(AbrMode::Fixed(2))
+        .build();
     let stream = Stream::<Hls>::new(config).await?;
     decode_stream(
         stream,

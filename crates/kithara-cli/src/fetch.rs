@@ -136,11 +136,15 @@ async fn download(
     };
     let (events, mut opening) = broadcast::channel(16);
     let src_again = src.clone();
-    let config = FileConfig::new(src)
-        .downloader(downloader)
-        .storage(storage)
-        .event_sender(events)
-        .wait_timeout(args.timeout);
+    let config = FileConfig::from_src(src, &downloader)
+        .options(
+            kithara_stream::StreamOptions::builder()
+                .storage(storage)
+                .events(events)
+                .wait_timeout(args.timeout)
+                .build(),
+        )
+        .build();
     // The stream's errors already name the (redacted) URL.
     let opened = Stream::<File>::new(config).await;
     report_open(&mut opening, part, ui);

@@ -33,9 +33,15 @@ pub(crate) async fn download(
         .max_attempts(args.retries.saturating_add(1))
         .build();
     let downloader = Downloader::new(DownloaderConfig::builder().retry(retry).build())?;
-    let config = HlsConfig::new(url)
+    let config = HlsConfig::builder()
+        .url(url)
         .downloader(downloader)
-        .wait_timeout(args.timeout);
+        .options(
+            kithara_stream::StreamOptions::builder()
+                .wait_timeout(args.timeout)
+                .build(),
+        )
+        .build();
     let mut stream = Stream::<Hls>::new(config).await?;
     if stream.source().is_live() {
         bail!("{label} is a live stream: it has no end to fetch to");

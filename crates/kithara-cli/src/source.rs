@@ -165,12 +165,14 @@ pub(crate) async fn open_any(src: FileSrc, options: &OpenOptions) -> Result<Inpu
         _ => None,
     };
     let src_again = src.clone();
-    let mut config = FileConfig::new(src)
-        .downloader(options.downloader.clone())
-        .wait_timeout(options.timeout);
-    if let Some(ahead) = options.buffer_ahead {
-        config = config.buffer_ahead(ahead);
-    }
+    let config = FileConfig::from_src(src, &options.downloader)
+        .options(
+            kithara_stream::StreamOptions::builder()
+                .wait_timeout(options.timeout)
+                .build(),
+        )
+        .maybe_buffer_ahead(options.buffer_ahead)
+        .build();
     // The stream's errors name the (redacted) URL.
     let stream = Stream::<File>::new(config).await?;
     if serves_playlist(&stream) {
@@ -201,11 +203,17 @@ async fn open_hls(src: FileSrc, label: String, options: &OpenOptions) -> Result<
     let FileSrc::Remote(url) = src else {
         bail!("{label}: HLS is read over http(s); serve the playlist and its segments over HTTP");
     };
-    let mut config = kithara_hls::HlsConfig::new(url.clone())
+    let mut config = kithara_hls::HlsConfig::builder()
+        .url(url.clone())
         .downloader(options.downloader.clone())
-        .wait_timeout(options.timeout);
+        .options(
+            kithara_stream::StreamOptions::builder()
+                .wait_timeout(options.timeout)
+                .build(),
+        )
+        .build();
     if let Some(v) = options.variant {
-        config = config.abr_mode(kithara_stream::AbrMode::Fixed(v));
+        config.abr_mode = kithara_stream::AbrMode::Fixed(v);
     }
     let stream = Stream::<kithara_hls::Hls>::new(config).await?;
     let source = stream.source();

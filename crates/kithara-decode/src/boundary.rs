@@ -5,15 +5,10 @@
 //!
 //! | boundary | new reader at | timeline | codec |
 //! |---|---|---|---|
-//! | variant switch, init section | the boundary (for fMP4 the new init section is there) | continues | kept when the set-up is identical (its overlap state carries the audio across), else new |
+//! | variant switch, init section | the boundary, behind the init section the boundary names when the bytes after it do not start with it (`Boundary::init`) | continues | kept when the set-up is identical (its overlap state carries the audio across), else new |
 //! | discontinuity | the boundary | continues (the media timestamps restart, playback time does not) | new |
 //! | seek jump that continues the media (its time is where decoding is) | the boundary | continues | new |
 //! | seek jump elsewhere (the reader got to the end of a run laid out before a seek) | the stream's time seek to the current time | continues, pre-roll decoded and discarded | new |
-
-use std::{
-    io::{Seek, SeekFrom},
-    sync::Arc,
-};
 
 use kithara_stream::{Boundary, BoundaryKind, StreamType};
 
@@ -21,8 +16,6 @@ use crate::{
     change::StreamChange,
     chunk::{duration_to_frames, frames_to_duration},
     decoder::{open_core, Decoder},
-    error::Error,
-    media_source::lock,
     Result,
 };
 
@@ -53,19 +46,14 @@ impl<T: StreamType> Decoder<T> {
                 tracing::warn!(pos = b.pos, frame = expected, "seeking back to the decoding position led to the same seek jump: going on at the boundary");
             }
         }
-        tracing::debug!(kind = %b.kind, pos = b.pos, frame = expected, "boundary: new reader");
-        lock(&self.stream)
-            .seek(SeekFrom::Start(b.pos))
-            .map_err(|e| Error::Stream {
-                origin: self.origin.clone(),
-                pos: b.pos,
-                source: e,
-            })?;
+        tracing::debug!(kind = %b.kind, pos = b.pos, frame = expected, init = ?b.init, "boundary: new reader");
         let hints = self.hints_at(b.media_info);
+        // The init section the bytes after the boundary need, when they do not start with it.
+        let prefix = self.init_prefix(b.pos, b.init.clone())?;
         let mut core = open_core(
             &self.stream,
             b.pos,
-            Arc::from(Vec::new()),
+            prefix,
             hints,
             &self.origin,
             &self.config,
@@ -80,6 +68,7 @@ impl<T: StreamType> Decoder<T> {
             kind: b.kind,
             pos: b.pos,
             media_info: b.media_info,
+            variant: b.media_info.and_then(|m| m.variant_index),
             info: self.core.info.clone(),
             codec_kept,
         });

@@ -22,6 +22,9 @@ pub struct StreamChange {
     /// The format facts the stream published for the bytes after the boundary (the new variant's
     /// codec, container, rate; its variant index).
     pub media_info: Option<MediaInfo>,
+    /// The variant heard after the boundary (adaptive streams): the boundary's
+    /// `media_info.variant_index`, else the variant the new reader's bytes belong to.
+    pub variant: Option<usize>,
     /// The track as the new reader sees it.
     pub info: TrackInfo,
     /// Whether the codec (and its state) carried over: true when the codec set-up is the same on

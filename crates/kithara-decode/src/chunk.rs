@@ -18,6 +18,9 @@ pub struct PcmChunk {
     /// ahead (symphonia reads up to 32 KiB at a time), so this is an upper bound of the packet's
     /// end, good for mapping time to bytes and progress, not an exact packet offset.
     pub byte_pos: u64,
+    /// The variant of an adaptive stream (HLS) whose bytes this chunk was decoded from: the one
+    /// being heard. `None` for other streams.
+    pub variant: Option<usize>,
     /// Set on the first chunk after the decoder crossed a boundary of the stream (HLS variant
     /// switch, discontinuity, new init section, seek jump); `None` otherwise.
     pub change: Option<crate::StreamChange>,

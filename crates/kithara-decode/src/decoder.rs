@@ -4,14 +4,10 @@
 //! The generic [`Decoder<T>`] keeps the shared stream; the work happens in the non-generic `Core`
 //! (format reader + codec). Each core reads a window of the stream that ends at the next
 //! boundary; when it gets there the decoder opens a new core at the boundary (see `boundary.rs`),
-//! and a seek by time on a segmented stream opens one at the segment the stream's time seek lands
-//! on (see `hls_seek.rs`).
+//! and a seek on a stream that seeks by time opens one where the stream's time seek lands (see
+//! `time_seek.rs`).
 
-use std::{
-    io::{Seek, SeekFrom},
-    sync::Arc,
-    time::Duration,
-};
+use std::{sync::Arc, time::Duration};
 
 use kithara_stream::{MediaInfo, Stream, StreamType};
 
@@ -70,20 +66,13 @@ impl<T: StreamType> Decoder<T> {
         };
         let shared = Arc::new(std::sync::Mutex::new(stream));
         let origin = Origin(config.origin.clone());
-        // A retry starts from byte 0 again.
-        lock(&shared)
-            .seek(SeekFrom::Start(0))
-            .map_err(|e| Error::Stream {
-                origin: origin.clone(),
-                pos: 0,
-                source: e,
-            })?;
+        // From byte 0 (a retry starts there again).
         let mut core = open_core(&shared, 0, Arc::from(Vec::new()), hints, &origin, &config)?;
         {
             let s = lock(&shared);
-            if s.segment_layout().is_some() {
-                // A segmented stream's duration is the playlist's; what the first segment's
-                // container declares covers that segment only.
+            if s.timeline().maps_time() {
+                // A stream that maps its bytes to time (segmented media) owns the duration (a
+                // playlist's); what the first window's container declares covers that window only.
                 core.info.duration = s.timeline().duration();
                 core.info.frames = None;
             }
@@ -113,7 +102,10 @@ impl<T: StreamType> Decoder<T> {
         loop {
             match self.core.next_chunk()? {
                 Step::Chunk(mut c) => {
-                    c.change = self.change.take();
+                    c.change = self.change.take().map(|mut ch| {
+                        ch.variant = ch.variant.or(c.variant);
+                        ch
+                    });
                     return Ok(Some(c));
                 }
                 Step::End => return Ok(None),
@@ -162,15 +154,12 @@ impl<T: StreamType> Decoder<T> {
     }
 
     /// Drops the format reader and codec and returns the stream, positioned where the reader left
-    /// it (symphonia reads ahead, so usually past the last decoded packet). `None` only if the
-    /// stream is still shared, which the decoder never does.
-    pub fn into_stream(self) -> Option<Stream<T>> {
+    /// it (symphonia reads ahead, so usually past the last decoded packet).
+    pub fn into_stream(self) -> Stream<T> {
         let Self { core, stream, .. } = self;
+        // The reader held the only other handle on the stream.
         drop(core);
-        Arc::try_unwrap(stream).ok().map(|m| {
-            m.into_inner()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-        })
+        crate::media_source::unshare(stream)
     }
 
     /// The hints for a reader opened at stream byte `pos`: what the stream says there first (the
@@ -199,16 +188,16 @@ pub(crate) fn open_core<T: StreamType>(
     origin: &Origin,
     config: &DecoderConfig,
 ) -> Result<Core> {
-    let attempt = |hints: MediaInfo, retry: bool| {
-        let (mut source, gate) =
-            StreamMediaSource::window(Arc::clone(stream), base, Arc::clone(&prefix));
-        if retry {
-            source.seek(SeekFrom::Start(0)).map_err(|e| Error::Stream {
-                origin: origin.clone(),
-                pos: base,
-                source: e,
-            })?;
-        }
+    let attempt = |hints: MediaInfo| {
+        // Each attempt starts at `base` again.
+        let (source, gate) =
+            StreamMediaSource::window(Arc::clone(stream), base, Arc::clone(&prefix)).map_err(
+                |e| Error::Stream {
+                    origin: origin.clone(),
+                    pos: base,
+                    source: e,
+                },
+            )?;
         let progress = source.progress();
         Core::open(
             Box::new(source),
@@ -219,12 +208,12 @@ pub(crate) fn open_core<T: StreamType>(
             config,
         )
     };
-    match attempt(hints, false) {
+    match attempt(hints) {
         Err(Error::UnknownFormat { .. }) if hints.container.is_some() => {
             tracing::warn!(hint = ?hints.container, "the bytes do not match the container hint; probing the content");
             let mut unhinted = hints;
             unhinted.container = None;
-            attempt(unhinted, true)
+            attempt(unhinted)
         }
         other => other,
     }

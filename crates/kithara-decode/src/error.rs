@@ -2,7 +2,7 @@
 
 use std::{fmt, io, time::Duration};
 
-use kithara_stream::RedactedUrl;
+use kithara_stream::{ErrorClass, RedactedUrl};
 
 /// Where the decoded bytes come from, for error messages: the redacted URL when the caller gave one
 /// (see [`DecoderConfig::origin`](crate::DecoderConfig::origin)).
@@ -91,9 +91,12 @@ pub enum Error {
         #[source]
         source: symphonia::core::errors::Error,
     },
-    /// Reading the stream failed (network error, timeout, cancellation). The source is the stream's
-    /// `io::Error`, whose payload is the typed `kithara_stream::Error`.
-    #[error("{origin}: reading the stream failed near byte {pos}")]
+    /// Reading the stream failed (network error, timeout, cancellation, a key that could not be
+    /// fetched). The message leads with what failed; the source is the stream's `io::Error`, whose
+    /// payload is the typed `kithara_stream::Error`: reach the protocol's own error in one call with
+    /// `kithara_hls::Error::find(&err)` (or `kithara_stream::find_error`), classify with
+    /// [`Error::class`].
+    #[error("{origin}: {source} (reading the stream near byte {pos})")]
     Stream {
         /// Where the bytes came from.
         origin: Origin,
@@ -129,6 +132,26 @@ impl Error {
             | Self::Malformed { origin, .. }
             | Self::Stream { origin, .. }
             | Self::Seek { origin, .. } => origin,
+        }
+    }
+
+    /// The flat classification, looking through the layers: a stream failure is classified by
+    /// the stream's (and the protocol's) error, a format or codec kithara cannot decode is
+    /// [`ErrorClass::Unsupported`], corrupt or truncated audio [`ErrorClass::InvalidData`].
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            Self::HtmlPage { .. }
+            | Self::UnknownFormat { .. }
+            | Self::NoAudioTrack { .. }
+            | Self::UnsupportedCodec { .. } => ErrorClass::Unsupported,
+            Self::Empty { .. } | Self::Truncated { .. } | Self::Malformed { .. } => {
+                ErrorClass::InvalidData
+            }
+            Self::Stream { source, .. } => ErrorClass::of(source),
+            Self::Seek { source, .. } => match ErrorClass::of(source) {
+                ErrorClass::Other => ErrorClass::InvalidInput,
+                c => c,
+            },
         }
     }
 

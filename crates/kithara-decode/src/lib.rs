@@ -9,10 +9,10 @@ mod config;
 mod decoder;
 mod engine;
 mod error;
-mod hls_seek;
 mod info;
 mod media_source;
 mod probe;
+mod time_seek;
 pub mod ts;
 
 pub use change::StreamChange;

@@ -7,10 +7,13 @@
 //! [`Decoder::into_stream`](crate::Decoder::into_stream).
 //!
 //! A wrapper is a *window* on the stream: it starts at a byte (`base`, the stream's position when
-//! it was made), optionally behind a few bytes of its own (`prefix`: the init section of an fMP4
-//! segment that a time seek landed on), and ends at the first [`Boundary`] after `base`, which it
-//! presents as the end of the source. symphonia reads ahead into its buffer, so without that fence
-//! one format reader would read the bytes of the next variant or run as if they continued its own.
+//! it was made, where it starts the stream's window with [`Stream::start_window`]), optionally
+//! behind a few bytes of its own (`prefix`: the init section that the bytes at `base` need, when
+//! they do not start with it), and ends where the stream's fenced read stops: at the first
+//! [`Boundary`] after `base`, which it presents as the end of the source. symphonia reads ahead
+//! into its buffer, so without that fence one format reader would read the bytes of the next
+//! variant or run as if they continued its own. The fence is the stream's
+//! ([`Stream::read_fenced`]); the wrapper only maps its own byte space onto the stream's.
 
 use std::{
     io::{self, Read, Seek, SeekFrom},
@@ -20,7 +23,7 @@ use std::{
     },
 };
 
-use kithara_stream::{Boundary, Source, Stream, StreamType};
+use kithara_stream::{Boundary, Fenced, Source, Stream, StreamType};
 use symphonia::core::io::MediaSource;
 
 /// A [`Stream<T>`] shared between a [`StreamMediaSource`] and its owner.
@@ -28,6 +31,17 @@ pub(crate) type SharedStream<T> = Arc<Mutex<Stream<T>>>;
 
 pub(crate) fn lock<T: StreamType>(s: &SharedStream<T>) -> MutexGuard<'_, Stream<T>> {
     s.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The stream back from its shared handle, once every reader over it has been dropped.
+///
+/// The decoder shares the stream only with the format readers it owns, and drops them first,
+/// so the handle is unique here: the other arm cannot be reached by any input.
+pub(crate) fn unshare<T: StreamType>(s: SharedStream<T>) -> Stream<T> {
+    match Arc::try_unwrap(s) {
+        Ok(m) => m.into_inner().unwrap_or_else(PoisonError::into_inner),
+        Err(_) => unreachable!("a format reader outlived the decoder that owned it"),
+    }
 }
 
 /// Any [`Stream<T>`] as a symphonia [`MediaSource`]: reads and seeks go straight to the stream
@@ -43,7 +57,7 @@ pub(crate) fn lock<T: StreamType>(s: &SharedStream<T>) -> MutexGuard<'_, Stream<
 /// new format reader at each boundary.
 ///
 /// ```
-/// # use kithara_file::{File, FileConfig, FileSrc};
+/// # use kithara_file::{File, FileConfig};
 /// # use kithara_stream::{dl::{Downloader, DownloaderConfig}, Stream};
 /// # use kithara_test_support::{media, LoopbackServer};
 /// use kithara_decode::StreamMediaSource;
@@ -59,7 +73,7 @@ pub(crate) fn lock<T: StreamType>(s: &SharedStream<T>) -> MutexGuard<'_, Stream<
 /// # server.mount_media("/media");
 /// # let dl = Downloader::new(DownloaderConfig::builder().system_proxy(false).build())?;
 /// # let url = server.url("/media/chirp.flac");
-/// # let stream = rt.block_on(Stream::<File>::new(FileConfig::new(FileSrc::Remote(url)).downloader(dl)))?;
+/// # let stream = rt.block_on(Stream::<File>::new(FileConfig::remote(url, dl).build()))?;
 /// // `stream` is a `Stream<File>` (or `Stream<Hls>`); read it on a thread that may block.
 /// let (source, gate) = StreamMediaSource::hidden(stream);
 /// let mss = MediaSourceStream::new(Box::new(source), Default::default());
@@ -109,6 +123,20 @@ pub(crate) struct Progress {
     /// The boundary the wrapper gave as the end of its window when a reader asked for its length
     /// (a reader that knows the length stops there without the read that would hit it).
     window_end: Mutex<Option<Boundary>>,
+    /// The variant the window's bytes belong to (adaptive sources), once a read got some.
+    variant: Mutex<Option<usize>>,
+}
+
+impl Default for Progress {
+    fn default() -> Self {
+        Self {
+            pos: AtomicU64::new(0),
+            len: AtomicU64::new(u64::MAX),
+            boundary: Mutex::new(None),
+            window_end: Mutex::new(None),
+            variant: Mutex::new(None),
+        }
+    }
 }
 
 impl Progress {
@@ -139,6 +167,11 @@ impl Progress {
                 .clone();
             end.filter(|b| self.pos() >= b.pos)
         })
+    }
+
+    /// The variant the window's bytes belong to, for adaptive sources.
+    pub(crate) fn variant(&self) -> Option<usize> {
+        *self.variant.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn set_boundary(&self, b: Boundary) {
@@ -196,23 +229,32 @@ impl<T: StreamType> StreamMediaSource<T> {
 
     /// Wraps `stream` from its current position, with its length and seekability hidden until the
     /// returned gate reveals them.
-    pub fn hidden(stream: Stream<T>) -> (Self, LayoutGate) {
+    pub fn hidden(mut stream: Stream<T>) -> (Self, LayoutGate) {
         let base = stream.position();
-        Self::window(Arc::new(Mutex::new(stream)), base, Arc::from(Vec::new()))
+        // The reader starts over here: a boundary at `base` is behind it.
+        stream.start_window();
+        Self::build(Arc::new(Mutex::new(stream)), base, Arc::from(Vec::new()))
     }
 
-    /// A window on the shared stream from byte `base`, behind `prefix`.
+    /// A window on the shared stream from byte `base`, behind `prefix`: moves the stream there
+    /// and starts its window there.
     pub(crate) fn window(
         stream: SharedStream<T>,
         base: u64,
         prefix: Arc<[u8]>,
-    ) -> (Self, LayoutGate) {
-        let progress = Arc::new(Progress {
-            pos: AtomicU64::new(0),
-            len: AtomicU64::new(u64::MAX),
-            boundary: Mutex::new(None),
-            window_end: Mutex::new(None),
-        });
+    ) -> io::Result<(Self, LayoutGate)> {
+        {
+            let mut s = lock(&stream);
+            if s.position() != base {
+                s.seek(SeekFrom::Start(base))?;
+            }
+            s.start_window();
+        }
+        Ok(Self::build(stream, base, prefix))
+    }
+
+    fn build(stream: SharedStream<T>, base: u64, prefix: Arc<[u8]>) -> (Self, LayoutGate) {
+        let progress = Arc::new(Progress::default());
         progress.update(&lock(&stream));
         let hidden = Arc::new(AtomicBool::new(true));
         let s = Self {
@@ -236,9 +278,9 @@ impl<T: StreamType> StreamMediaSource<T> {
         self.prefix.len() as u64
     }
 
-    /// Length of the window: up to the first boundary after `base`, else the stream's end.
+    /// Length of the window: up to the boundary the stream says ends it, else the stream's end.
     fn window_len(&self, s: &Stream<T>) -> Option<u64> {
-        let end = match s.source().next_boundary(self.base.saturating_add(1)) {
+        let end = match s.window_end() {
             Some(b) => {
                 let pos = b.pos;
                 *self
@@ -278,28 +320,34 @@ impl<T: StreamType> Read for StreamMediaSource<T> {
         if s.position() != at {
             s.seek(SeekFrom::Start(at))?;
         }
-        // A boundary after the window's start is the end of this source.
-        if at > self.base {
-            if let Some(b) = s.source().next_boundary(at).filter(|b| b.pos == at) {
-                self.progress.set_boundary(b);
-                self.progress.update(&s);
-                return Ok(0);
-            }
-        }
-        let n = s.read(buf)?;
-        if n > 0 && at > self.base {
-            // The read waited at the end of what was laid out, and what got laid out there starts
-            // with a boundary: these bytes are after it. Give them back to the next reader.
-            if let Some(b) = s.source().next_boundary(at).filter(|b| b.pos == at) {
-                s.seek(SeekFrom::Start(at))?;
-                self.progress.set_boundary(b);
-                self.progress.update(&s);
-                return Ok(0);
-            }
-        }
-        self.vpos += n as u64;
+        // The variant at the read position, taken only if the read stays in the window.
+        let here = self
+            .progress
+            .variant()
+            .is_none()
+            .then(|| s.source().current_variant())
+            .flatten();
+        let got = s.read_fenced(buf).map_err(kithara_stream::Error::into_io)?;
         self.progress.update(&s);
-        Ok(n)
+        match got {
+            Fenced::Bytes(n) => {
+                if here.is_some() {
+                    *self
+                        .progress
+                        .variant
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner) = here;
+                }
+                self.vpos += n as u64;
+                Ok(n)
+            }
+            // The stream stops at the boundary after the window's start: the end of this source.
+            Fenced::Boundary(b) => {
+                self.progress.set_boundary(b);
+                Ok(0)
+            }
+            _ => Ok(0),
+        }
     }
 }
 
@@ -336,9 +384,9 @@ impl<T: StreamType> MediaSource for StreamMediaSource<T> {
             return false;
         }
         let s = lock(&self.stream);
-        // A segmented stream is seekable for a reader only once its window's end is known (a
-        // reader that can seek asks for the end first).
-        s.source().is_seekable() && (s.segment_layout().is_none() || self.window_len(&s).is_some())
+        // A stream that maps time (segmented media) is seekable for a reader only once its
+        // window's end is known (a reader that can seek asks for the end first).
+        s.source().is_seekable() && (!s.timeline().maps_time() || self.window_len(&s).is_some())
     }
 
     fn byte_len(&self) -> Option<u64> {

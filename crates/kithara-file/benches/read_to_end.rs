@@ -26,11 +26,11 @@
 use std::{io::Read, time::Duration};
 
 use criterion::{criterion_group, BatchSize, Criterion, SamplingMode, Throughput};
-use kithara_file::{File, FileConfig, FileSrc, StorageKind};
+use kithara_file::{File, FileConfig, StorageKind};
 use kithara_storage::{AssetStore, AssetStoreConfig};
 use kithara_stream::{
     dl::{Downloader, DownloaderConfig},
-    Stream,
+    Stream, StreamOptions,
 };
 use kithara_test_support::{bench::env_usize, payload, LoopbackServer, Route};
 use tokio::runtime::Runtime;
@@ -92,9 +92,9 @@ impl Fixture {
     }
 
     fn open(&self, storage: StorageKind) -> Stream<File> {
-        let config = FileConfig::new(FileSrc::Remote(self.url.clone()))
-            .downloader(self.downloader.clone())
-            .storage(storage);
+        let config = FileConfig::remote(self.url.clone(), self.downloader.clone())
+            .options(StreamOptions::builder().storage(storage).build())
+            .build();
         self.rt
             .block_on(Stream::<File>::new(config))
             .expect("stream opens")

@@ -22,10 +22,10 @@ use std::{
     time::{Duration, Instant},
 };
 
-use kithara_file::{File, FileConfig, FileSrc, StorageKind};
+use kithara_file::{File, FileConfig, StorageKind};
 use kithara_stream::{
     dl::{Downloader, DownloaderConfig, FetchCmd, Peer},
-    Stream,
+    Stream, StreamOptions,
 };
 use kithara_test_support::{
     bench::{env_usize, median},
@@ -48,9 +48,9 @@ fn read_many(
     let streams: Vec<Stream<File>> = rt.block_on(async {
         let mut v = Vec::new();
         for _ in 0..n {
-            let config = FileConfig::new(FileSrc::Remote(url.clone()))
-                .downloader(dl.clone())
-                .storage(storage.clone());
+            let config = FileConfig::remote(url.clone(), dl.clone())
+                .options(StreamOptions::builder().storage(storage.clone()).build())
+                .build();
             v.push(Stream::<File>::new(config).await.expect("open"));
         }
         v

@@ -23,11 +23,11 @@ use std::{
     time::Instant,
 };
 
-use kithara_file::{File, FileConfig, FileSrc, StorageKind};
+use kithara_file::{File, FileConfig, StorageKind};
 use kithara_storage::{AssetStore, AssetStoreConfig};
 use kithara_stream::{
     dl::{Downloader, DownloaderConfig},
-    Stream,
+    Stream, StreamOptions,
 };
 use kithara_test_support::{payload, LoopbackServer, Route};
 
@@ -74,9 +74,13 @@ fn main() {
     let started = Instant::now();
     let mut stream = rt
         .block_on(Stream::<File>::new(
-            FileConfig::new(FileSrc::Remote(url))
-                .downloader(dl)
-                .storage(StorageKind::Cache(store.clone())),
+            FileConfig::remote(url, dl)
+                .options(
+                    StreamOptions::builder()
+                        .storage(StorageKind::Cache(store.clone()))
+                        .build(),
+                )
+                .build(),
         ))
         .unwrap();
     let mut buf = vec![0u8; 64 << 10];

@@ -11,10 +11,10 @@ use std::{
     time::Instant,
 };
 
-use kithara_file::{File, FileConfig, FileEvent, FileSrc, StorageKind};
+use kithara_file::{File, FileConfig, FileEvent, StorageKind};
 use kithara_stream::{
     dl::{Downloader, DownloaderConfig},
-    Stream,
+    Received, Stream, StreamOptions,
 };
 use kithara_test_support::{payload, LoopbackServer, Route};
 
@@ -35,9 +35,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
 
     let dl = Downloader::new(DownloaderConfig::builder().system_proxy(false).build())?;
-    let config = FileConfig::new(FileSrc::Remote(url))
-        .downloader(dl.clone())
-        .storage(StorageKind::Memory);
+    let config = FileConfig::remote(url, dl.clone())
+        .options(
+            StreamOptions::builder()
+                .storage(StorageKind::Memory)
+                .build(),
+        )
+        .build();
     let mut stream = Stream::<File>::new(config).await?;
     let mut events = stream.events();
     println!(
@@ -57,8 +61,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     .await??;
     println!("4 KiB from the middle arrived {first_byte:?} after the seek");
 
-    while let Ok(event) = events.try_recv() {
-        if let FileEvent::RangeRequested { start, end } = event {
+    while let Some(received) = events.try_recv() {
+        if let Received::Event(FileEvent::RangeRequested { start, end }) = received {
             println!("the seek started a ranged request at byte {start} (end {end:?})");
         }
     }

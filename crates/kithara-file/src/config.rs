@@ -1,12 +1,11 @@
 //! [`FileConfig`]: what to open and how.
 
-use std::{path::PathBuf, time::Duration};
+use std::path::PathBuf;
 
-use http::{HeaderMap, HeaderName, HeaderValue};
-use kithara_storage::{AssetStore, StorageKind};
-use kithara_stream::{dl::Downloader, MediaInfo};
-use tokio_util::sync::CancellationToken;
+use kithara_stream::{dl::Downloader, MediaInfo, StreamOptions};
 use url::Url;
+
+use crate::FileEvent;
 
 /// Where the bytes come from.
 ///
@@ -103,158 +102,107 @@ impl From<&std::path::Path> for FileSrc {
     }
 }
 
-/// Configuration of a [`File`](crate::File) stream. Build with [`FileConfig::new`] and the by-value setters.
+/// Configuration of a [`File`](crate::File) stream: a `bon` builder started from the origin.
 ///
-/// Remote sources need the application's shared [`Downloader`] (`.downloader(dl.clone())`):
-/// a config never builds an HTTP client of its own, so every stream shares one pool. Opening a
-/// remote source without one fails with [`Error::NoDownloader`](kithara_stream::Error::NoDownloader).
+/// A remote origin needs the application's shared [`Downloader`] to start the builder at all
+/// ([`FileConfig::remote`], or [`FileConfig::from_src`] for parsed input): a config never builds
+/// an HTTP client of its own, so every stream shares one pool. A local path needs none
+/// ([`FileConfig::local`]). The options every protocol shares (storage, headers, wait budget,
+/// cancel token, events channel) are one [`StreamOptions`] in [`options`](Self::options).
 ///
 /// ```
 /// use std::time::Duration;
 /// use kithara_file::{FileConfig, FileSrc, StorageKind};
-/// use kithara_stream::dl::{Downloader, DownloaderConfig};
+/// use kithara_stream::{dl::{Downloader, DownloaderConfig}, StreamOptions};
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let dl = Downloader::new(DownloaderConfig::default())?; // one per application
 /// let src: FileSrc = "http://127.0.0.1:8080/song.mp3".parse()?;
-/// let config = FileConfig::new(src)
-///     .downloader(dl.clone())
-///     .storage(StorageKind::Memory)
-///     .wait_timeout(Duration::from_secs(5));
+/// let config = FileConfig::from_src(src, &dl)
+///     .options(
+///         StreamOptions::builder()
+///             .storage(StorageKind::Memory)
+///             .wait_timeout(Duration::from_secs(5))
+///             .build(),
+///     )
+///     .buffer_ahead(4 << 20)
+///     .build();
 /// # let _ = config; Ok(()) }
 /// ```
-#[derive(Debug, Clone)]
+///
+/// A remote source without a downloader does not compile:
+///
+/// ```compile_fail
+/// use kithara_file::FileConfig;
+/// let config = FileConfig::remote("https://cdn.example/song.mp3".parse().unwrap()).build();
+/// ```
+#[derive(Debug, Clone, bon::Builder)]
+#[builder(start_fn(name = with_origin, vis = ""))]
 #[non_exhaustive]
 pub struct FileConfig {
-    /// Where the bytes come from.
-    pub src: FileSrc,
-    /// The application's shared downloader; required for remote sources. Default: none.
-    pub downloader: Option<Downloader>,
-    /// Where downloaded bytes are kept. Default: [`StorageKind::TempFile`].
-    pub storage: StorageKind,
-    /// Extra request headers (auth, cookies). Default: none.
-    pub headers: HeaderMap,
+    #[builder(start_fn)]
+    origin: Origin,
+    /// The options every protocol shares. Default: [`StreamOptions::default`] (storage: a
+    /// temporary file).
+    #[builder(default)]
+    pub options: StreamOptions<FileEvent>,
     /// Bytes to download ahead of the reader before pausing (at least 64 KiB is used); `None`
     /// downloads the whole file. Default: `None`.
     pub buffer_ahead: Option<u64>,
     /// How far beyond the downloaded frontier a seek may land before the running request is
     /// cancelled and a new one starts at the seek target; nearer targets just wait. Default: 256 KiB.
+    #[builder(default = 256 * 1024)]
     pub seek_threshold: u64,
-    /// Longest time one read waits for bytes before it fails with a timeout error. Default: 30 s.
-    pub wait_timeout: Duration,
-    /// Parent cancellation token (a player's or queue's); default: a child of the downloader's root.
-    pub cancel: Option<CancellationToken>,
     /// Format hints to report before (or instead of) what `Content-Type` and the extension say.
     pub media_info: Option<MediaInfo>,
-    /// Capacity of the events channel; slow receivers skip. Default: 64.
-    pub events_capacity: usize,
-    /// Channel to send the stream's events to. Subscribe before `Stream::new` to see the events
-    /// of opening ([`FileEvent::FromCache`](crate::FileEvent::FromCache),
-    /// [`VersionChanged`](crate::FileEvent::VersionChanged),
-    /// [`RevalidationFailed`](crate::FileEvent::RevalidationFailed)). Default: a new channel of
-    /// `events_capacity`.
-    pub events: Option<tokio::sync::broadcast::Sender<crate::FileEvent>>,
+}
+
+/// Where a configured stream's bytes come from: a remote origin always with its downloader.
+#[derive(Debug, Clone)]
+pub(crate) enum Origin {
+    Remote { url: Url, downloader: Downloader },
+    Local(PathBuf),
 }
 
 impl FileConfig {
-    /// A configuration with defaults for `src`.
-    pub fn new(src: FileSrc) -> Self {
-        Self {
-            src,
-            downloader: None,
-            storage: StorageKind::default(),
-            headers: HeaderMap::new(),
-            buffer_ahead: None,
-            seek_threshold: 256 * 1024,
-            wait_timeout: Duration::from_secs(30),
-            cancel: None,
-            media_info: None,
-            events_capacity: 64,
-            events: None,
+    /// Starts the configuration of the progressive HTTP(S) resource at `url`, fetched through the
+    /// application's shared `downloader` (pass a clone).
+    pub fn remote(url: Url, downloader: Downloader) -> FileConfigBuilder {
+        Self::with_origin(Origin::Remote { url, downloader })
+    }
+
+    /// Starts the configuration of the local file at `path` (read in place, no downloader).
+    pub fn local(path: impl Into<PathBuf>) -> FileConfigBuilder {
+        Self::with_origin(Origin::Local(path.into()))
+    }
+
+    /// Starts the configuration of parsed input: remote sources use `downloader` (a clone of it),
+    /// local ones ignore it.
+    pub fn from_src(src: FileSrc, downloader: &Downloader) -> FileConfigBuilder {
+        match src {
+            FileSrc::Remote(url) => Self::remote(url, downloader.clone()),
+            FileSrc::Local(path) => Self::local(path),
         }
     }
 
-    /// Uses the application's shared downloader (pass a clone; all streams share its pool).
-    #[must_use]
-    pub fn downloader(mut self, downloader: Downloader) -> Self {
-        self.downloader = Some(downloader);
-        self
+    /// Where the bytes come from.
+    pub fn src(&self) -> FileSrc {
+        match &self.origin {
+            Origin::Remote { url, .. } => FileSrc::Remote(url.clone()),
+            Origin::Local(path) => FileSrc::Local(path.clone()),
+        }
     }
 
-    /// Keeps downloaded bytes here.
-    #[must_use]
-    pub fn storage(mut self, storage: StorageKind) -> Self {
-        self.storage = storage;
-        self
+    /// The downloader of a remote source.
+    pub fn downloader(&self) -> Option<&Downloader> {
+        match &self.origin {
+            Origin::Remote { downloader, .. } => Some(downloader),
+            Origin::Local(_) => None,
+        }
     }
 
-    /// Adds a request header.
-    #[must_use]
-    pub fn header(mut self, name: HeaderName, value: HeaderValue) -> Self {
-        self.headers.append(name, value);
-        self
-    }
-
-    /// Downloads at most `bytes` ahead of the reader.
-    #[must_use]
-    pub fn buffer_ahead(mut self, bytes: u64) -> Self {
-        self.buffer_ahead = Some(bytes);
-        self
-    }
-
-    /// Sets the seek distance that restarts the download at the target.
-    #[must_use]
-    pub fn seek_threshold(mut self, bytes: u64) -> Self {
-        self.seek_threshold = bytes;
-        self
-    }
-
-    /// Sets the per-read wait budget.
-    #[must_use]
-    pub fn wait_timeout(mut self, timeout: Duration) -> Self {
-        self.wait_timeout = timeout;
-        self
-    }
-
-    /// Makes the stream's cancellation token a child of `parent`.
-    #[must_use]
-    pub fn cancel_token(mut self, parent: CancellationToken) -> Self {
-        self.cancel = Some(parent);
-        self
-    }
-
-    /// Supplies format hints.
-    #[must_use]
-    pub fn media_info(mut self, info: MediaInfo) -> Self {
-        self.media_info = Some(info);
-        self
-    }
-
-    /// Keeps downloaded bytes in the persistent cache `store`
-    /// ([`StorageKind::Cache`]): a file read once opens again with no request (offline-first,
-    /// or validated within the store's `metadata_freshness`) or after a `HEAD` that confirms the
-    /// version; a partly cached file fetches only its missing ranges, with `If-Range`.
-    #[must_use]
-    pub fn cache(mut self, store: AssetStore) -> Self {
-        self.storage = StorageKind::Cache(store);
-        self
-    }
-
-    /// Sends the stream's events to `sender` (subscribe first to see the events of opening).
-    #[must_use]
-    pub fn event_sender(
-        mut self,
-        sender: tokio::sync::broadcast::Sender<crate::FileEvent>,
-    ) -> Self {
-        self.events = Some(sender);
-        self
-    }
-
-    /// Sets the events channel capacity.
-    #[must_use]
-    pub fn events_capacity(mut self, capacity: usize) -> Self {
-        self.events_capacity = capacity.max(1);
-        self
+    pub(crate) fn origin(&self) -> &Origin {
+        &self.origin
     }
 }
 

@@ -4,6 +4,7 @@
 
 mod cache;
 mod config;
+mod error;
 mod events;
 mod open;
 mod peer;
@@ -11,11 +12,12 @@ mod shared;
 mod source;
 
 pub use config::{FileConfig, FileSrc, SrcError};
+pub use error::Error;
 pub use events::FileEvent;
 pub use kithara_storage::{AssetKey, AssetStore, AssetStoreConfig, StorageKind};
 pub use peer::FilePeer;
 pub use source::FileSource;
 
-/// The progressive-file protocol: `Stream::<File>::new(FileConfig::new(src))`.
+/// The progressive-file protocol: `Stream::<File>::new(FileConfig::remote(url, dl).build())`.
 #[derive(Debug)]
 pub struct File;

@@ -1,14 +1,14 @@
 //! Opening a file stream: the [`StreamType`] implementation of [`File`].
 
+use kithara_storage::StorageKind;
 use kithara_stream::{
-    Error, MediaInfo, RedactedUrl, Result, Source, StreamParts, StreamType, Timeline,
+    dl::Downloader, Error, MediaInfo, Opening, Result, Source, StreamParts, StreamType, Timeline,
 };
-use tokio::sync::broadcast;
 use url::Url;
 
 use crate::{
     cache,
-    config::{FileConfig, FileSrc},
+    config::{FileConfig, Origin},
     events::FileEvent,
     peer::{FilePeer, PeerParts},
     source::FileSource,
@@ -21,22 +21,18 @@ impl StreamType for File {
     type Events = FileEvent;
 
     async fn open(config: FileConfig) -> Result<StreamParts<Self>> {
-        match config.src.clone() {
-            FileSrc::Local(path) => {
+        match config.origin().clone() {
+            Origin::Local(path) => {
+                let opening = Opening::new(&config.options, None);
                 let from_ext = path.to_str().and_then(MediaInfo::from_path);
                 let info = merge(config.media_info, from_ext.unwrap_or_default());
                 let source = FileSource::local(path, info)?;
-                let events = config
-                    .events
-                    .clone()
-                    .unwrap_or_else(|| broadcast::channel(config.events_capacity.max(1)).0);
-                let cancel = config.cancel.map(|p| p.child_token()).unwrap_or_default();
                 if let Some(total) = source.len() {
-                    let _ = events.send(FileEvent::Completed { total });
+                    opening.send(FileEvent::Completed { total });
                 }
-                Ok(StreamParts::new(source, events, cancel))
+                Ok(opening.finish(source))
             }
-            FileSrc::Remote(url) => open_remote(url, config).await,
+            Origin::Remote { url, downloader } => open_remote(url, &downloader, config).await,
         }
     }
 }
@@ -46,24 +42,17 @@ fn merge(preferred: Option<MediaInfo>, fallback: MediaInfo) -> Option<MediaInfo>
     (m != MediaInfo::default()).then_some(m)
 }
 
-async fn open_remote(url: Url, config: FileConfig) -> Result<StreamParts<File>> {
-    let Some(downloader) = config.downloader.clone() else {
-        return Err(Error::NoDownloader {
-            url: RedactedUrl::new(&url),
-        });
-    };
-    let cancel = match &config.cancel {
-        Some(parent) => parent.child_token(),
-        None => downloader.child_token(),
-    };
-    // Until the stream exists, dropping this future must stop the download.
-    let guard = cancel.clone().drop_guard();
-    let mut resource = cache::create_storage(&config.storage, &url).await?;
+async fn open_remote(
+    url: Url,
+    downloader: &Downloader,
+    config: FileConfig,
+) -> Result<StreamParts<File>> {
+    // Until the stream exists, dropping this future (or failing) stops the download.
+    let opening = Opening::new(&config.options, Some(downloader));
+    let (cancel, events) = (opening.cancel.clone(), opening.events.clone());
+    let storage = config.options.storage_or(StorageKind::default());
+    let mut resource = cache::create_storage(&storage, &url).await?;
     let timeline = Timeline::new();
-    let events = config
-        .events
-        .clone()
-        .unwrap_or_else(|| broadcast::channel(config.events_capacity.max(1)).0);
     let mut discarded = false;
     let (handle, content_type) = loop {
         let present = resource.covered();
@@ -80,7 +69,7 @@ async fn open_remote(url: Url, config: FileConfig) -> Result<StreamParts<File>> 
         let peer_cancel = cancel.child_token();
         let (peer, first) = FilePeer::new(PeerParts {
             url: url.clone(),
-            headers: config.headers.clone(),
+            headers: config.options.headers.clone(),
             resource: resource.clone(),
             timeline: timeline.clone(),
             events: events.clone(),
@@ -123,11 +112,8 @@ async fn open_remote(url: Url, config: FileConfig) -> Result<StreamParts<File>> 
         }
     };
     // A blocked reader wakes up with `Cancelled` when the stream's token is cancelled elsewhere.
-    let (watch_token, watch_resource) = (cancel.clone(), resource.clone());
-    tokio::spawn(async move {
-        watch_token.cancelled().await;
-        watch_resource.cancel();
-    });
+    let watched = resource.clone();
+    opening.on_cancel(move || watched.cancel());
     let from_type = content_type.as_deref().and_then(MediaInfo::from_mime);
     let from_ext = MediaInfo::from_path(url.path()).unwrap_or_default();
     let info = merge(
@@ -137,11 +123,10 @@ async fn open_remote(url: Url, config: FileConfig) -> Result<StreamParts<File>> 
     let source = FileSource::remote(
         resource,
         handle,
-        config.wait_timeout,
+        config.options.wait_timeout,
         timeline,
         info,
         content_type,
     );
-    guard.disarm();
-    Ok(StreamParts::new(source, events, cancel))
+    Ok(opening.finish(source))
 }

@@ -50,10 +50,12 @@ impl FileSource {
     }
 
     pub(crate) fn local(path: PathBuf, media_info: Option<MediaInfo>) -> Result<Self> {
-        let io_err = |op, e| Error::LocalIo {
-            op,
-            path: path.clone(),
-            source: Arc::new(e),
+        let io_err = |op, e| {
+            Error::from(crate::Error::LocalIo {
+                op,
+                path: path.clone(),
+                source: Arc::new(e),
+            })
         };
         let file = fs::File::open(&path).map_err(|e| io_err("open", e))?;
         let meta = file.metadata().map_err(|e| io_err("stat", e))?;
@@ -113,6 +115,10 @@ fn read_file_at(file: &fs::File, offset: u64, buf: &mut [u8]) -> std::io::Result
 }
 
 impl Source for FileSource {
+    fn bytes_fetched(&self) -> u64 {
+        self.peer().map_or(0, PeerHandle::bytes_fetched)
+    }
+
     fn wait_range(&mut self, range: Range<u64>) -> Result<WaitOutcome> {
         let (resource, budget) = match &self.inner {
             Inner::Local { len, .. } => {
@@ -135,13 +141,13 @@ impl Source for FileSource {
 
     fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> Result<usize> {
         match &self.inner {
-            Inner::Local { file, path, .. } => {
-                read_file_at(file, offset, buf).map_err(|e| Error::LocalIo {
+            Inner::Local { file, path, .. } => read_file_at(file, offset, buf).map_err(|e| {
+                Error::from(crate::Error::LocalIo {
                     op: "read",
                     path: path.clone(),
                     source: Arc::new(e),
                 })
-            }
+            }),
             Inner::Remote { resource, .. } => Ok(resource.read_at(offset, buf)?),
         }
     }

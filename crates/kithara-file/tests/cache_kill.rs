@@ -11,11 +11,11 @@ use std::{
     time::Duration,
 };
 
-use kithara_file::{File, FileConfig, FileSrc};
+use kithara_file::{File, FileConfig, StorageKind};
 use kithara_storage::{AssetStore, AssetStoreConfig};
 use kithara_stream::{
     dl::{Downloader, DownloaderConfig},
-    Stream,
+    Stream, StreamOptions,
 };
 use kithara_test_support::{payload, LoopbackServer, Route};
 
@@ -129,9 +129,13 @@ fn child(spec: &str) -> i32 {
     let store = AssetStore::new(config).unwrap();
     let url: url::Url = url.parse().unwrap();
     let stream = rt.block_on(Stream::<File>::new(
-        FileConfig::new(FileSrc::Remote(url))
-            .downloader(dl)
-            .cache(store),
+        FileConfig::remote(url, dl)
+            .options(
+                StreamOptions::builder()
+                    .storage(StorageKind::Cache(store))
+                    .build(),
+            )
+            .build(),
     ));
     let Ok(mut stream) = stream else {
         return FAILED;

@@ -7,10 +7,10 @@ use std::{
     sync::{Arc, Mutex},
 };
 
-use kithara_file::{File, FileConfig, FileSrc, StorageKind};
+use kithara_file::{File, FileConfig, StorageKind};
 use kithara_stream::{
     dl::{Downloader, DownloaderConfig},
-    Stream,
+    Stream, StreamOptions,
 };
 use kithara_test_support::{payload, LoopbackServer, Route};
 
@@ -59,8 +59,7 @@ async fn secrets_stay_out_of_errors_and_logs() {
 
     // A failing open: the error and its whole chain.
     let err = Stream::<File>::new(
-        FileConfig::new(FileSrc::Remote(secret_url(&server, "/missing.mp3")))
-            .downloader(dl.clone()),
+        FileConfig::remote(secret_url(&server, "/missing.mp3"), dl.clone()).build(),
     )
     .await
     .unwrap_err();
@@ -75,9 +74,13 @@ async fn secrets_stay_out_of_errors_and_logs() {
 
     // A stream that works, read to the end: every span and event it logs.
     let mut stream = Stream::<File>::new(
-        FileConfig::new(FileSrc::Remote(secret_url(&server, "/ok.mp3")))
-            .downloader(dl.clone())
-            .storage(StorageKind::Memory),
+        FileConfig::remote(secret_url(&server, "/ok.mp3"), dl.clone())
+            .options(
+                StreamOptions::builder()
+                    .storage(StorageKind::Memory)
+                    .build(),
+            )
+            .build(),
     )
     .await
     .unwrap();

@@ -51,7 +51,7 @@ fn main() {
             let started = Instant::now();
             let mut s = rt
                 .block_on(Stream::<Hls>::new(
-                    HlsConfig::new(url).downloader(dl.clone()),
+                    HlsConfig::builder().url(url).downloader(dl.clone()).build(),
                 ))
                 .unwrap();
             let mut byte = [0u8; 1];

@@ -4,7 +4,7 @@
 //! byte count) and why. The type is `Clone` so that one failure (a key fetch, say) can be handed to
 //! every segment that waits on it.
 
-use kithara_stream::RedactedUrl;
+use kithara_stream::{ErrorClass, ProtocolError, RedactedUrl};
 
 /// Result alias with [`Error`] as the default error.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -126,4 +126,48 @@ pub enum Error {
 
 fn fmt_url(url: &Option<RedactedUrl>) -> String {
     url.as_ref().map(|u| format!(" at {u}")).unwrap_or_default()
+}
+
+impl Error {
+    /// The first HLS error behind `err`: a stream error, the `io::Error` a read returned, a
+    /// decoder error, … — one call from any error a `Stream<Hls>` or a decoder over one returns.
+    ///
+    /// ```
+    /// # fn demo(err: &kithara_stream::Error) {
+    /// if let Some(kithara_hls::Error::KeyFetch { uri, .. }) = kithara_hls::Error::find(err) {
+    ///     eprintln!("the key at {uri} could not be fetched");
+    /// }
+    /// # }
+    /// ```
+    pub fn find<'a>(err: &'a (dyn std::error::Error + 'static)) -> Option<&'a Error> {
+        kithara_stream::find_error(err)
+    }
+
+    /// The flat classification: key failures are [`ErrorClass::Key`], a refused encryption
+    /// method [`ErrorClass::Unsupported`], malformed playlists [`ErrorClass::InvalidData`].
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            Self::KeyFetch { .. } | Self::KeyLength { .. } | Self::BadPadding => ErrorClass::Key,
+            Self::UnsupportedEncryption { .. } => ErrorClass::Unsupported,
+            Self::PlaylistTooLarge { .. }
+            | Self::HtmlInsteadOfPlaylist { .. }
+            | Self::MissingHeader { .. }
+            | Self::NotUtf8 { .. }
+            | Self::BadAttribute { .. }
+            | Self::BadUri { .. }
+            | Self::NoSegments { .. }
+            | Self::NoVariants { .. }
+            | Self::TruncatedCiphertext { .. } => ErrorClass::InvalidData,
+            Self::Released { .. } => ErrorClass::InvalidInput,
+        }
+    }
+}
+
+impl ProtocolError for Error {
+    fn class(&self) -> ErrorClass {
+        Error::class(self)
+    }
+    fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+        self
+    }
 }

@@ -12,6 +12,6 @@ mod stream;
 pub use error::{Error, Result};
 pub use stream::{HlsConfig, HlsEvent, HlsPeer, HlsSource, VariantSummary};
 
-/// The HLS protocol: `Stream::<Hls>::new(HlsConfig::new(url).downloader(dl)).await?`.
+/// The HLS protocol: `Stream::<Hls>::new(HlsConfig::builder().url(url).downloader(dl).build()).await?`.
 #[derive(Debug)]
 pub struct Hls;

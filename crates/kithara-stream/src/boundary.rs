@@ -101,6 +101,8 @@ pub struct TimeAnchor {
     pub time: Duration,
     /// Where the initialisation section that the bytes at `pos` need lies in the stream's byte
     /// space (an fMP4 `EXT-X-MAP`), if they need one; `pos..` when the anchor starts with it.
+    /// `None` as well when the anchor starts a run that is not laid out yet: its bytes will
+    /// start with the section if they need one (the [`Boundary`] there names it once placed).
     pub init: Option<Range<u64>>,
 }
 

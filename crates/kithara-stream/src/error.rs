@@ -4,13 +4,13 @@
 //! is `Clone` (heavy sources sit behind `Arc`) so one failure can be stored in a
 //! [`StorageResource`](kithara_storage::StorageResource) and handed to every reader that waits on it.
 
-use std::{io, ops::Range, path::PathBuf, sync::Arc, time::Duration};
-
-use url::Url;
+use std::{io, ops::Range, sync::Arc, time::Duration};
 
 pub use kithara_storage::SharedError;
 
-use crate::dl::ByteRange;
+pub use crate::redact::{redact_url, RedactedUrl};
+
+use crate::{class::ProtocolError, dl::ByteRange};
 
 /// Result alias with [`Error`] as the default error.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -134,15 +134,6 @@ pub enum Error {
         #[source]
         source: Box<Error>,
     },
-    /// A remote source was opened without a [`Downloader`](crate::dl::Downloader): build one per
-    /// application and pass it to every stream's config.
-    #[error(
-        "no downloader was given for {url}: pass the application's shared Downloader in the config"
-    )]
-    NoDownloader {
-        /// The URL, query removed.
-        url: RedactedUrl,
-    },
     /// The HTTP client could not be built (TLS set-up), so no request can be made.
     #[error("the HTTP client could not be built")]
     Client(#[source] Arc<reqwest::Error>),
@@ -154,6 +145,18 @@ pub enum Error {
         /// How long it waited.
         waited: Duration,
     },
+    /// A read had to wait for bytes on a thread that runs a tokio runtime's async code (inside an
+    /// async task, or a `block_on`/`#[tokio::main]` future), where the wait would stall the very
+    /// runtime that downloads the bytes. Read from `tokio::task::spawn_blocking`, a plain thread,
+    /// or `block_in_place` instead. Bytes already present are read anywhere.
+    #[error(
+        "reading bytes {}..{} would block a tokio runtime thread: read the stream from spawn_blocking or a plain thread",
+        range.start, range.end
+    )]
+    BlockingOnRuntime {
+        /// The byte range the read would have waited for.
+        range: Range<u64>,
+    },
     /// A seek that cannot be done: before byte 0, overflowing, or from the end of a stream whose length is unknown.
     #[error("invalid seek: {reason}")]
     InvalidSeek {
@@ -163,23 +166,14 @@ pub enum Error {
     /// The stream cannot seek by time (a progressive file without a time map).
     #[error("this stream cannot seek by time")]
     TimeSeekUnsupported,
-    /// Reading a local file failed.
-    #[error("{op} {path} failed")]
-    LocalIo {
-        /// The operation (`open`, `read`, …).
-        op: &'static str,
-        /// The file.
-        path: PathBuf,
-        /// The I/O error.
-        #[source]
-        source: Arc<io::Error>,
-    },
     /// The storage layer failed (I/O, a length or validator conflict).
     #[error(transparent)]
     Storage(Arc<kithara_storage::Error>),
-    /// A protocol crate's own error (playlist, key, configuration, …), kept typed behind the `Arc`.
+    /// A protocol crate's own error (playlist, key, local file, …), kept typed behind the `Arc`:
+    /// get it back with the protocol's `Error::find` (e.g. `kithara_hls::Error::find(&err)`) or
+    /// [`find_error`](crate::find_error); [`class`](Self::class) classifies it.
     #[error(transparent)]
-    Protocol(SharedError),
+    Protocol(Arc<dyn ProtocolError>),
     /// The stream or download was cancelled.
     #[error("cancelled")]
     Cancelled,
@@ -297,23 +291,29 @@ impl Error {
             | Self::ResourceChanged { url, .. }
             | Self::RangeNotHonoured { url, .. }
             | Self::RetriesExhausted { url, .. }
-            | Self::Write { url, .. }
-            | Self::NoDownloader { url } => Some(url),
+            | Self::Write { url, .. } => Some(url),
             _ => None,
         }
     }
 
-    /// Wraps a protocol crate's or caller's own error (a writer's, an `on_response` rejection's)
-    /// as [`Error::Protocol`], keeping it typed behind the `Arc`.
-    pub fn protocol(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+    /// Wraps a protocol crate's own error as [`Error::Protocol`], keeping it typed behind the `Arc`.
+    pub fn protocol(e: impl ProtocolError) -> Self {
         Self::Protocol(Arc::new(e))
     }
 
-    /// Recovers a typed error from a shared cause: a clone if it is one of ours, else [`Error::Protocol`].
+    /// Wraps any other error of the caller's (a writer's, an `on_response` rejection's) as
+    /// [`Error::Protocol`]; [`find_error`](crate::find_error) gets it back, and it is classified by
+    /// what [`ErrorClass::of`](crate::ErrorClass::of) finds inside it.
+    pub fn other(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::Protocol(Arc::new(crate::class::Foreign(Arc::new(e))))
+    }
+
+    /// Recovers a typed error from a shared cause: a clone if it is one of ours, else
+    /// [`Error::Protocol`] around it (classified [`ErrorClass::Other`](crate::ErrorClass::Other)).
     pub fn from_shared(cause: SharedError) -> Self {
         match cause.downcast_ref::<Error>() {
             Some(ours) => ours.clone(),
-            None => Self::Protocol(cause),
+            None => Self::Protocol(Arc::new(crate::class::Foreign(cause))),
         }
     }
 
@@ -339,13 +339,14 @@ impl Error {
                 ..
             } => io::ErrorKind::ConnectionRefused,
             Self::ShortBody { .. } => io::ErrorKind::UnexpectedEof,
+            Self::BlockingOnRuntime { .. } => io::ErrorKind::Unsupported,
             Self::InvalidSeek { .. }
             | Self::TimeSeekUnsupported
             | Self::Transport {
                 kind: TransportKind::Invalid,
                 ..
             } => io::ErrorKind::InvalidInput,
-            Self::LocalIo { source, .. } => source.kind(),
+            Self::Protocol(p) => p.io_kind(),
             _ => io::ErrorKind::Other,
         }
     }
@@ -372,97 +373,5 @@ impl From<Error> for io::Error {
     }
 }
 
-/// A URL with its query, fragment and credentials removed, as kept in errors and logs. Cheap to clone.
-#[derive(Clone, PartialEq, Eq, Hash)]
-pub struct RedactedUrl(Arc<Url>);
-
-impl RedactedUrl {
-    /// Redacts `url`.
-    pub fn new(url: &Url) -> Self {
-        Self(Arc::new(redact_url(url)))
-    }
-
-    /// The redacted URL.
-    pub fn as_url(&self) -> &Url {
-        &self.0
-    }
-}
-
-impl std::ops::Deref for RedactedUrl {
-    type Target = Url;
-
-    fn deref(&self) -> &Url {
-        &self.0
-    }
-}
-
-impl std::fmt::Display for RedactedUrl {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.0.as_str())
-    }
-}
-
-impl std::fmt::Debug for RedactedUrl {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:?}", self.0.as_str())
-    }
-}
-
-/// Removes the query, fragment and credentials from a URL before it reaches an error or a log line.
-pub fn redact_url(url: &Url) -> Url {
-    let mut u = url.clone();
-    u.set_query(None);
-    u.set_fragment(None);
-    // Both only fail for URLs that cannot carry credentials, which then have none to remove.
-    let _ = u.set_username("");
-    let _ = u.set_password(None);
-    u
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn io_kinds_and_predicates() {
-        let url = RedactedUrl::new(&Url::parse("http://127.0.0.1/a.mp3?k=v").unwrap());
-        assert_eq!(url.to_string(), "http://127.0.0.1/a.mp3");
-        let e = Error::HttpStatus {
-            method: http::Method::GET,
-            url: url.clone(),
-            range: None,
-            status: 404,
-        };
-        assert_eq!(e.status(), Some(404));
-        assert_eq!(e.clone().into_io().kind(), io::ErrorKind::NotFound);
-        let wrapped = Error::RetriesExhausted {
-            url,
-            attempts: 3,
-            last: Box::new(e),
-        };
-        assert_eq!(wrapped.status(), Some(404));
-        let io = wrapped.into_io();
-        assert!(io
-            .get_ref()
-            .and_then(|e| e.downcast_ref::<Error>())
-            .is_some());
-        let t = Error::WaitTimeout {
-            range: 0..10,
-            waited: Duration::from_secs(1),
-        };
-        assert!(t.is_timeout());
-        assert_eq!(t.into_io().kind(), io::ErrorKind::TimedOut);
-    }
-
-    #[test]
-    fn redaction_strips_secrets() {
-        let url = Url::parse("https://user:pw@cdn.example/x.mp3?token=secret#frag").unwrap();
-        assert_eq!(redact_url(&url).as_str(), "https://cdn.example/x.mp3");
-    }
-
-    #[test]
-    fn shared_roundtrip_keeps_type() {
-        let shared: SharedError = Arc::new(Error::Cancelled);
-        assert!(Error::from_shared(shared).is_cancelled());
-    }
-}
+mod tests;

@@ -4,24 +4,32 @@
 #![deny(missing_docs)]
 
 mod boundary;
+mod class;
 pub mod dl;
 mod error;
+mod events;
 mod hooks;
 mod media;
+mod options;
 mod perf;
 mod probe;
+mod redact;
+mod runtime_check;
 mod source;
 mod stream;
 mod timeline;
 
 pub use boundary::{Boundary, BoundaryKind, TimeAnchor, TimeMap};
+pub use class::{find_error, ErrorClass, ProtocolError};
 pub use error::{redact_url, Error, RedactedUrl, Result, SharedError, TransportKind};
+pub use events::{EventReceiver, Received};
 pub use hooks::{
     DecoderHooks, ReaderChunkSignal, ReaderSeek, ReaderSeekSignal, SharedHooks, SignalCursor,
 };
 pub use media::{AudioCodec, ContainerFormat, MediaInfo};
+pub use options::{Opening, StreamOptions};
 pub use source::{AbrControl, AbrHandle, AbrMode, SegmentLayout, Source, WaitOutcome};
-pub use stream::{Stream, StreamParts, StreamType};
+pub use stream::{Fenced, Stream, StreamParts, StreamType};
 pub use timeline::{ChunkPosition, Timeline};
 
 #[cfg(feature = "mock")]

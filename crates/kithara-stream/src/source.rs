@@ -118,6 +118,13 @@ pub trait Source: Send + Sync + 'static {
     /// The stream's position bookkeeping.
     fn timeline(&self) -> &Timeline;
 
+    /// Body bytes received over the network for this stream so far (media, and for HLS the
+    /// playlists and keys too), counting bytes fetched again after a seek or a failure; distinct
+    /// from the bytes present in storage. 0 for a local file and for bytes served from a cache.
+    fn bytes_fetched(&self) -> u64 {
+        0
+    }
+
     /// Whether seeking is meaningful (false for live streams without a seekable window).
     fn is_seekable(&self) -> bool {
         true

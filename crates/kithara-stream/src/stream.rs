@@ -4,11 +4,14 @@
 //! `Read` and `Seek` block the calling thread until bytes arrive (bounded by the source's wait
 //! budget). Call them from a thread that may block: a decoder thread, `std::thread::spawn` or
 //! `tokio::task::spawn_blocking`, never from inside an async task, where blocking would stall the
-//! runtime that downloads the very bytes being waited for.
+//! runtime that downloads the very bytes being waited for. A read that would have to wait there
+//! fails at once with [`Error::BlockingOnRuntime`] instead of stalling; a read of bytes that are
+//! present succeeds anywhere.
 
 use std::{
     future::Future,
     io::{self, Read, Seek, SeekFrom},
+    sync::Mutex,
 };
 
 use tokio::sync::broadcast;
@@ -17,6 +20,7 @@ use tokio_util::sync::{CancellationToken, DropGuard};
 use crate::{
     boundary::{Boundary, TimeAnchor},
     error::{Error, Result},
+    events::EventReceiver,
     hooks::SharedHooks,
     media::MediaInfo,
     source::{SegmentLayout, Source, WaitOutcome},
@@ -45,6 +49,9 @@ pub struct StreamParts<T: StreamType> {
     pub events: broadcast::Sender<T::Events>,
     /// The stream's cancellation token: cancelled when the stream is dropped.
     pub cancel: CancellationToken,
+    /// A receiver subscribed before the first event of the open, handed out by the first
+    /// [`Stream::events`] call (see [`Opening`](crate::Opening)).
+    pub open_events: Option<broadcast::Receiver<T::Events>>,
 }
 
 impl<T: StreamType> StreamParts<T> {
@@ -58,7 +65,15 @@ impl<T: StreamType> StreamParts<T> {
             source,
             events,
             cancel,
+            open_events: None,
         }
+    }
+
+    /// Keeps `rx`, subscribed before the open sent anything, for the first [`Stream::events`] call.
+    #[must_use]
+    pub fn with_open_events(mut self, rx: broadcast::Receiver<T::Events>) -> Self {
+        self.open_events = Some(rx);
+        self
     }
 }
 
@@ -75,8 +90,26 @@ impl<T: StreamType> StreamParts<T> {
 pub struct Stream<T: StreamType> {
     source: T::Source,
     events: broadcast::Sender<T::Events>,
+    open_events: Mutex<Option<broadcast::Receiver<T::Events>>>,
     cancel: CancellationToken,
+    /// Where the reader last started over: every boundary at or before it is behind the reader,
+    /// and [`Stream::read_fenced`] stops at the first one after it.
+    window_start: u64,
     _guard: DropGuard,
+}
+
+/// What one [`Stream::read_fenced`] got.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Fenced {
+    /// This many bytes (at least one) were read; none lies beyond a boundary.
+    Bytes(usize),
+    /// The read position is at (or past) this boundary, which lies after the window's start:
+    /// nothing was read. The reader ends its window here; [`Stream::start_window`] at the
+    /// boundary's position crosses it.
+    Boundary(Boundary),
+    /// The proven end of the stream.
+    End,
 }
 
 impl<T: StreamType> std::fmt::Debug for Stream<T> {
@@ -101,18 +134,28 @@ impl<T: StreamType> Stream<T> {
             source,
             events,
             cancel,
+            open_events,
         } = parts;
         Self {
             source,
             events,
+            open_events: Mutex::new(open_events),
+            window_start: 0,
             _guard: cancel.clone().drop_guard(),
             cancel,
         }
     }
 
-    /// A receiver of the protocol's events from now on.
-    pub fn events(&self) -> broadcast::Receiver<T::Events> {
-        self.events.subscribe()
+    /// A receiver of the protocol's events. The first call's receiver also gets every event sent
+    /// while the stream was opening (it was subscribed before the first one); later calls' get the
+    /// events from then on. A receiver that falls behind is told how many events it missed.
+    pub fn events(&self) -> EventReceiver<T::Events> {
+        let first = self
+            .open_events
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        EventReceiver::new(first.unwrap_or_else(|| self.events.subscribe()))
     }
 
     /// The underlying source.
@@ -138,6 +181,12 @@ impl<T: StreamType> Stream<T> {
     /// Whether the length is known to be zero.
     pub fn is_empty(&self) -> bool {
         self.source.is_empty()
+    }
+
+    /// Body bytes received over the network for this stream so far (see
+    /// [`Source::bytes_fetched`]); [`len`](Self::len) and storage say what is present.
+    pub fn bytes_fetched(&self) -> u64 {
+        self.source.bytes_fetched()
     }
 
     /// Format hints known so far.
@@ -172,6 +221,63 @@ impl<T: StreamType> Stream<T> {
         self.source.segment_layout()
     }
 
+    /// Starts a new window at the read position: the reader starts over there (a new format
+    /// reader), so every boundary at or before the position is behind it, and
+    /// [`Stream::read_fenced`] stops at the first boundary after it. Returns the boundary at the
+    /// position, if there is one (the one the reader crosses). [`Stream::seek_time`] starts a
+    /// window at its anchor by itself; plain [`Read`] starts one at every boundary it meets.
+    pub fn start_window(&mut self) -> Option<Boundary> {
+        let pos = self.position();
+        self.window_start = pos;
+        self.source.next_boundary(pos).filter(|b| b.pos == pos)
+    }
+
+    /// The boundary that ends the current window (the first one after where it started), as far
+    /// as the source has laid its bytes out; `None` while no boundary is known after it.
+    pub fn window_end(&self) -> Option<Boundary> {
+        self.source
+            .next_boundary(self.window_start.saturating_add(1))
+    }
+
+    /// Reads like [`Read::read`] but never past the current window: at a boundary after the
+    /// window's start (see [`Stream::start_window`]) it reads nothing and returns
+    /// [`Fenced::Boundary`], also when that boundary was laid out at the read position while the
+    /// read waited there. A decoder reads through this so one format reader never sees the bytes
+    /// of the next variant, discontinuity or run; plain `Read` crosses such a boundary instead.
+    ///
+    /// # Errors
+    /// As [`Read::read`], typed.
+    pub fn read_fenced(&mut self, buf: &mut [u8]) -> Result<Fenced> {
+        if buf.is_empty() {
+            return Ok(Fenced::Bytes(0));
+        }
+        #[allow(clippy::let_unit_value)]
+        let _perf = crate::perf::span("stream.read");
+        let start = self.position();
+        if let Some(b) = self.fence_at(start) {
+            return Ok(Fenced::Boundary(b));
+        }
+        // Bytes already present need no wait (and no clock).
+        let room = self.room(start, buf.len());
+        let mut n = self.source.read_at(start, &mut buf[..room])?;
+        if n == 0 {
+            match self.wait_and_read(start, buf)? {
+                Fenced::Bytes(got) => n = got,
+                other => return Ok(other),
+            }
+        }
+        self.source.timeline().advance(start, n as u64);
+        Ok(Fenced::Bytes(n))
+    }
+
+    /// The boundary after the window's start at or before `pos`: a fenced read there stops.
+    fn fence_at(&self, pos: u64) -> Option<Boundary> {
+        if pos <= self.window_start {
+            return None;
+        }
+        self.window_end().filter(|b| b.pos <= pos)
+    }
+
     /// Seeks to media time `t`: the source maps it to a byte (for HLS the start of the segment
     /// holding `t`) and the reader moves there, published to the peer exactly like a byte seek.
     /// Returns where it landed. Blocks only as long as the source needs to map the time (HLS may
@@ -182,28 +288,23 @@ impl<T: StreamType> Stream<T> {
     pub fn seek_time(&mut self, t: std::time::Duration) -> Result<TimeAnchor> {
         let anchor = self.source.seek_time(t)?;
         let epoch = self.source.timeline().seek(anchor.pos);
+        self.window_start = anchor.pos;
         tracing::debug!(pos = anchor.pos, time = ?anchor.time, epoch, "reader seek by time");
         Ok(anchor)
     }
 
+    /// A plain read: crosses a boundary at the read position (starting a window there) and
+    /// stops short of the next one.
     fn read_inner(&mut self, buf: &mut [u8]) -> Result<usize> {
-        if buf.is_empty() {
-            return Ok(0);
-        }
-        #[allow(clippy::let_unit_value)]
-        let _perf = crate::perf::span("stream.read");
-        let start = self.position();
-        // Bytes already present need no wait (and no clock).
-        let room = self.room(start, buf.len());
-        let mut n = self.source.read_at(start, &mut buf[..room])?;
-        if n == 0 {
-            n = self.wait_and_read(start, buf)?;
-            if n == 0 {
-                return Ok(0);
+        loop {
+            match self.read_fenced(buf)? {
+                Fenced::Bytes(n) => return Ok(n),
+                Fenced::End => return Ok(0),
+                Fenced::Boundary(_) => {
+                    self.start_window();
+                }
             }
         }
-        self.source.timeline().advance(start, n as u64);
-        Ok(n)
     }
 
     /// How many of `want` bytes from `start` one read may return: one read never crosses a
@@ -215,8 +316,14 @@ impl<T: StreamType> Stream<T> {
         }
     }
 
-    /// Waits for the byte at `start`, then reads; `Ok(0)` means the proven end of the stream.
-    fn wait_and_read(&mut self, start: u64, buf: &mut [u8]) -> Result<usize> {
+    /// Waits for the byte at `start`, then reads, unless a boundary was laid out at `start`
+    /// meanwhile.
+    fn wait_and_read(&mut self, start: u64, buf: &mut [u8]) -> Result<Fenced> {
+        if crate::runtime_check::on_runtime_thread() {
+            return Err(Error::BlockingOnRuntime {
+                range: start..start.saturating_add(buf.len() as u64),
+            });
+        }
         let began = std::time::Instant::now();
         // A Ready outcome whose bytes vanish is impossible with committed storage; bound the retries anyway.
         for _ in 0..3 {
@@ -224,13 +331,16 @@ impl<T: StreamType> Stream<T> {
             let outcome = self.source.wait_range(start..start.saturating_add(1));
             crate::probe::wait_done(start, probe_code(&outcome));
             if outcome? == WaitOutcome::Eof {
-                return Ok(0);
+                return Ok(Fenced::End);
             }
             // Boundaries may have been laid out during the wait: look again before reading.
+            if let Some(b) = self.fence_at(start) {
+                return Ok(Fenced::Boundary(b));
+            }
             let room = self.room(start, buf.len());
             let n = self.source.read_at(start, &mut buf[..room])?;
             if n > 0 {
-                return Ok(n);
+                return Ok(Fenced::Bytes(n));
             }
         }
         Err(Error::WaitTimeout {

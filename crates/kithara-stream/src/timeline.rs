@@ -121,6 +121,12 @@ impl Timeline {
             .unwrap_or_else(|p| p.into_inner()) = Some(map);
     }
 
+    /// Whether the protocol maps bytes to time (segmented media): its duration and seeks by time
+    /// are then the stream's, not what one container in it declares.
+    pub fn maps_time(&self) -> bool {
+        self.time_map().is_some()
+    }
+
     fn time_map(&self) -> Option<Arc<dyn TimeMap>> {
         self.inner
             .time_map

@@ -9,14 +9,14 @@
 use std::{
     io::{self, Read, Seek, SeekFrom},
     ops::Range,
-    sync::Arc,
+    sync::{Arc, Mutex},
     time::Duration,
 };
 
 use kithara_storage::StorageResource;
 use kithara_stream::{
-    Boundary, BoundaryKind, Error, Result, SignalCursor, Source, Stream, StreamParts, StreamType,
-    TimeAnchor as WaitTimeAnchor, TimeMap, Timeline, WaitOutcome,
+    Boundary, BoundaryKind, Error, Fenced, Result, SignalCursor, Source, Stream, StreamParts,
+    StreamType, TimeAnchor as WaitTimeAnchor, TimeMap, Timeline, WaitOutcome,
 };
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
@@ -28,8 +28,9 @@ struct MemSource {
     res: StorageResource,
     timeline: Timeline,
     budget: Duration,
-    /// Boundaries of the test's byte space, and one second of media per 1000 bytes.
-    boundaries: Vec<Boundary>,
+    /// Boundaries of the test's byte space (the test may lay out more while a reader waits),
+    /// and one second of media per 1000 bytes.
+    boundaries: Arc<Mutex<Vec<Boundary>>>,
 }
 
 #[derive(Debug)]
@@ -59,16 +60,17 @@ impl Source for MemSource {
         &self.timeline
     }
     fn next_boundary(&self, from: u64) -> Option<Boundary> {
-        self.boundaries.iter().find(|b| b.pos >= from).cloned()
+        let boundaries = self.boundaries.lock().unwrap();
+        boundaries.iter().find(|b| b.pos >= from).cloned()
     }
     fn seek_time(&mut self, t: Duration) -> Result<WaitTimeAnchor> {
-        if self.boundaries.is_empty() {
+        let boundaries = self.boundaries.lock().unwrap().clone();
+        if boundaries.is_empty() {
             return Err(Error::TimeSeekUnsupported);
         }
         // Lands on the last boundary at or before `t`, as HLS lands on a segment start.
         let pos = self.timeline.byte_at(t).unwrap_or(0);
-        let start = self
-            .boundaries
+        let start = boundaries
             .iter()
             .rev()
             .find(|b| b.pos <= pos)
@@ -81,7 +83,7 @@ struct MemConfig {
     res: StorageResource,
     budget: Duration,
     cancel: CancellationToken,
-    boundaries: Vec<Boundary>,
+    boundaries: Arc<Mutex<Vec<Boundary>>>,
 }
 
 impl StreamType for Mem {
@@ -91,7 +93,7 @@ impl StreamType for Mem {
 
     async fn open(c: MemConfig) -> Result<StreamParts<Self>> {
         let timeline = Timeline::new();
-        if !c.boundaries.is_empty() {
+        if !c.boundaries.lock().unwrap().is_empty() {
             timeline.set_time_map(Arc::new(PerMille));
         }
         let source = MemSource {
@@ -114,7 +116,7 @@ fn stream(res: &StorageResource, budget: Duration) -> (Stream<Mem>, Cancellation
             res: res.clone(),
             budget,
             cancel: cancel.clone(),
-            boundaries: Vec::new(),
+            boundaries: Arc::default(),
         }))
         .unwrap();
     (s, cancel)
@@ -303,7 +305,7 @@ fn reads_stop_at_boundaries_and_time_seeks_land_on_them() {
             res: res.clone(),
             budget: Duration::from_secs(5),
             cancel: CancellationToken::new(),
-            boundaries,
+            boundaries: Arc::new(Mutex::new(boundaries)),
         }))
         .unwrap();
     let mut buf = [0u8; 4096];
@@ -339,4 +341,150 @@ fn sources_without_a_time_map_refuse_time_seeks() {
     let err = s.seek_time(Duration::from_secs(1)).unwrap_err();
     assert!(matches!(err, Error::TimeSeekUnsupported), "{err}");
     assert_eq!(s.position(), 0);
+}
+
+/// A read that would have to wait on a runtime's thread fails at once, naming the cause; present
+/// bytes are still read there, and the same wait from `spawn_blocking` or a plain thread works.
+#[test]
+fn a_read_that_would_block_a_runtime_thread_fails_at_once() {
+    let res = StorageResource::memory();
+    res.write_at(0, b"head").unwrap();
+    // A budget far beyond the test: had the read waited, the test would hang, not pass.
+    let (mut s, _) = stream(&res, Duration::from_secs(3600));
+    let current = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let (s2, err) = current.block_on(async move {
+        let mut buf = [0u8; 16];
+        assert_eq!(
+            s.read(&mut buf).unwrap(),
+            4,
+            "present bytes are read anywhere"
+        );
+        assert_eq!(&buf[..4], b"head");
+        let err = s.read(&mut buf).unwrap_err();
+        (s, err)
+    });
+    s = s2;
+    assert_eq!(err.kind(), io::ErrorKind::Unsupported);
+    assert!(
+        matches!(typed(&err), Error::BlockingOnRuntime { range } if range.start == 4),
+        "{err}"
+    );
+    assert!(err.to_string().contains("spawn_blocking"), "{err}");
+    assert_eq!(s.position(), 4, "the refused read did not move the stream");
+
+    // Inside a task of a multi-thread runtime: the same; from spawn_blocking the wait goes on
+    // until the bytes arrive.
+    let multi = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .build()
+        .unwrap();
+    let (s3, err) = multi
+        .block_on(multi.spawn(async move {
+            let err = s.read(&mut [0u8; 8]).unwrap_err();
+            (s, err)
+        }))
+        .unwrap();
+    s = s3;
+    assert!(
+        matches!(typed(&err), Error::BlockingOnRuntime { .. }),
+        "{err}"
+    );
+    let reader = multi.spawn_blocking(move || {
+        let mut rest = Vec::new();
+        s.read_to_end(&mut rest).map(|_| rest)
+    });
+    res.write_at(4, b" and tail").unwrap();
+    res.set_len(13).unwrap();
+    assert_eq!(multi.block_on(reader).unwrap().unwrap(), b" and tail");
+}
+
+fn fenced_stream(res: &StorageResource, boundaries: &Arc<Mutex<Vec<Boundary>>>) -> Stream<Mem> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    rt.block_on(Stream::<Mem>::new(MemConfig {
+        res: res.clone(),
+        budget: Duration::from_secs(30),
+        cancel: CancellationToken::new(),
+        boundaries: Arc::clone(boundaries),
+    }))
+    .unwrap()
+}
+
+#[test]
+fn fenced_reads_stop_at_every_boundary_after_the_window_start_including_the_current_position() {
+    let res = StorageResource::memory();
+    res.write_at(0, &[7u8; 5000]).unwrap();
+    res.set_len(5000).unwrap();
+    let boundaries = Arc::new(Mutex::new(vec![
+        Boundary::new(0, BoundaryKind::Init),
+        Boundary::new(1000, BoundaryKind::VariantSwitch),
+        Boundary::new(3000, BoundaryKind::Discontinuity),
+    ]));
+    let mut s = fenced_stream(&res, &boundaries);
+    let mut buf = [0u8; 4096];
+    assert_eq!(
+        s.start_window().map(|b| b.pos),
+        Some(0),
+        "the boundary crossed"
+    );
+    assert_eq!(s.window_end().map(|b| b.pos), Some(1000));
+    assert_eq!(s.read_fenced(&mut buf).unwrap(), Fenced::Bytes(1000));
+    // At the boundary now: nothing read, the position stays, as often as asked.
+    for _ in 0..2 {
+        match s.read_fenced(&mut buf).unwrap() {
+            Fenced::Boundary(b) => assert_eq!((b.pos, b.kind), (1000, BoundaryKind::VariantSwitch)),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(s.position(), 1000);
+    }
+    assert_eq!(s.start_window().map(|b| b.pos), Some(1000));
+    assert_eq!(s.window_end().map(|b| b.pos), Some(3000));
+    assert_eq!(s.read_fenced(&mut buf).unwrap(), Fenced::Bytes(2000));
+    // A seek past the window's end does not let the reader through either.
+    s.seek(SeekFrom::Start(4000)).unwrap();
+    assert!(matches!(s.read_fenced(&mut buf).unwrap(), Fenced::Boundary(b) if b.pos == 3000));
+    assert_eq!(s.start_window(), None, "no boundary at 4000");
+    assert_eq!(s.read_fenced(&mut buf).unwrap(), Fenced::Bytes(1000));
+    assert_eq!(s.read_fenced(&mut buf).unwrap(), Fenced::End);
+    // A seek by time starts its window at the anchor.
+    let anchor = s.seek_time(Duration::from_millis(1500)).unwrap();
+    assert_eq!(anchor.pos, 1000);
+    assert_eq!(s.read_fenced(&mut buf).unwrap(), Fenced::Bytes(2000));
+    // Plain reads cross the boundaries they meet (one read never spans one).
+    s.seek(SeekFrom::Start(0)).unwrap();
+    let mut all = Vec::new();
+    s.read_to_end(&mut all).unwrap();
+    assert_eq!(all.len(), 5000);
+}
+
+#[test]
+fn a_boundary_laid_out_where_a_fenced_read_waits_ends_the_window_without_a_byte() {
+    let res = StorageResource::memory();
+    res.write_at(0, &[1u8; 1000]).unwrap();
+    let boundaries = Arc::new(Mutex::new(Vec::new()));
+    let mut s = fenced_stream(&res, &boundaries);
+    s.start_window();
+    let mut buf = [0u8; 4096];
+    assert_eq!(s.read_fenced(&mut buf).unwrap(), Fenced::Bytes(1000));
+    let reader = std::thread::spawn(move || {
+        let got = s.read_fenced(&mut buf).unwrap();
+        (got, s.position())
+    });
+    // The next piece is laid out behind a boundary, then its bytes arrive: whether the reader
+    // was already waiting or not, it gets the boundary and none of the bytes after it.
+    boundaries
+        .lock()
+        .unwrap()
+        .push(Boundary::new(1000, BoundaryKind::VariantSwitch));
+    res.write_at(1000, &[2u8; 1000]).unwrap();
+    res.set_len(2000).unwrap();
+    let (got, pos) = reader.join().unwrap();
+    assert!(
+        matches!(&got, Fenced::Boundary(b) if b.pos == 1000),
+        "{got:?}"
+    );
+    assert_eq!(pos, 1000);
 }

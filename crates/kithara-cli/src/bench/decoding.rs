@@ -53,7 +53,7 @@ fn long_mp3(size: usize) -> Result<Vec<u8>> {
 
 /// Decodes `src` to its end; returns the samples decoded.
 fn decode(fx: &Fixture<'_>, src: FileSrc) -> Result<usize> {
-    let config = FileConfig::new(src).downloader(fx.downloader.clone());
+    let config = FileConfig::from_src(src, &fx.downloader).build();
     let stream = fx
         .rt
         .block_on(Stream::<File>::new(config))

@@ -4,7 +4,7 @@
 use std::{io::Read, time::Duration};
 
 use anyhow::{anyhow, bail, Context, Result};
-use kithara_file::{File, FileConfig, FileSrc, StorageKind};
+use kithara_file::{File, FileConfig, StorageKind};
 use kithara_loopback::LoopbackServer;
 use kithara_stream::{
     dl::{Downloader, DownloaderConfig},
@@ -80,10 +80,14 @@ impl<'rt> Fixture<'rt> {
 
     /// A `Stream<File>` of `url` on the shared downloader.
     pub(crate) fn open(&self, url: &Url, storage: StorageKind) -> Result<Stream<File>> {
-        let config = FileConfig::new(FileSrc::Remote(url.clone()))
-            .downloader(self.downloader.clone())
-            .storage(storage)
-            .wait_timeout(Duration::from_secs(60));
+        let config = FileConfig::remote(url.clone(), self.downloader.clone())
+            .options(
+                kithara_stream::StreamOptions::builder()
+                    .storage(storage)
+                    .wait_timeout(Duration::from_secs(60))
+                    .build(),
+            )
+            .build();
         self.rt
             .block_on(Stream::<File>::new(config))
             .context("could not open the kithara stream")

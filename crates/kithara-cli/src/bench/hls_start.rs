@@ -28,9 +28,15 @@ const MASTERS: &[(&str, &str)] = &[("ts", "hls/master.m3u8"), ("fmp4", "hls/mast
 
 /// Opens `url`, decodes until the first chunk with samples; returns the time it took and when.
 fn first_pcm(fx: &Fixture<'_>, url: &url::Url) -> Result<(Duration, Instant)> {
-    let config = HlsConfig::new(url.clone())
+    let config = HlsConfig::builder()
+        .url(url.clone())
         .downloader(fx.downloader.clone())
-        .wait_timeout(Duration::from_secs(30));
+        .options(
+            kithara_stream::StreamOptions::builder()
+                .wait_timeout(Duration::from_secs(30))
+                .build(),
+        )
+        .build();
     let started = Instant::now();
     let stream = fx
         .rt

@@ -323,6 +323,7 @@ impl Core {
                 channels,
                 time: frames_to_duration(start, rate),
                 byte_pos: self.stream_pos(),
+                variant: self.pos.variant(),
                 change: None,
             }));
         }

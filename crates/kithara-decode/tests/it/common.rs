@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use kithara_decode::{Decoder, DecoderConfig, Error};
-use kithara_file::{File, FileConfig, FileSrc};
+use kithara_file::{File, FileConfig};
 use kithara_stream::{
     dl::{Downloader, DownloaderConfig},
     RedactedUrl, Stream,
@@ -62,10 +62,11 @@ impl Env {
     pub fn open_with(
         &self,
         path: &str,
-        f: impl FnOnce(FileConfig) -> FileConfig,
+        f: impl FnOnce(&mut FileConfig),
     ) -> kithara_stream::Result<Stream<File>> {
         let url = self.server.url(path);
-        let config = f(FileConfig::new(FileSrc::Remote(url)).downloader(self.dl.clone()));
+        let mut config = FileConfig::remote(url, self.dl.clone()).build();
+        f(&mut config);
         self.rt.block_on(Stream::<File>::new(config))
     }
 
@@ -75,17 +76,34 @@ impl Env {
     }
 
     pub fn remote_path(&self, path: &str) -> Result<Decoder<File>, Error> {
-        let stream = self.open_with(path, |c| c).unwrap();
+        let stream = self.open_with(path, |_| {}).unwrap();
         let origin = RedactedUrl::new(&self.server.url(path));
         Decoder::new(stream, DecoderConfig::builder().origin(origin).build())
     }
 
     /// A decoder over the same fixture read from disk.
     pub fn local(&self, name: &str) -> Decoder<File> {
-        let config = FileConfig::new(FileSrc::Local(media_path(name))).downloader(self.dl.clone());
+        let config = FileConfig::local(media_path(name)).build();
         let stream = self.rt.block_on(Stream::<File>::new(config)).unwrap();
         Decoder::new(stream, DecoderConfig::default()).unwrap()
     }
+}
+
+/// A downloader that does not retry (nothing to retry against: a refused connection, a server
+/// that is gone), built on `rt`.
+pub fn impatient(rt: &tokio::runtime::Runtime) -> Downloader {
+    let _g = rt.enter();
+    Downloader::new(
+        DownloaderConfig::builder()
+            .system_proxy(false)
+            .retry(
+                kithara_stream::dl::RetryPolicy::builder()
+                    .max_attempts(1)
+                    .build(),
+            )
+            .build(),
+    )
+    .unwrap()
 }
 
 pub fn media_path(name: &str) -> PathBuf {

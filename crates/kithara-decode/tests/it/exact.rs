@@ -126,3 +126,25 @@ fn decoder_is_send() {
     assert_send::<kithara_decode::Decoder<kithara_file::File>>();
     assert_send::<kithara_decode::StreamMediaSource<kithara_file::File>>();
 }
+
+/// The decoder hands its stream back, positioned where the reader left it, and it reads on; a
+/// file's chunks name no variant.
+#[test]
+fn into_stream_returns_the_stream_where_the_reader_left_it() {
+    use std::io::Read;
+    let env = Env::new();
+    let mut d = env.remote("chirp.flac");
+    let c = d.next_chunk().unwrap().unwrap();
+    assert_eq!(c.variant, None);
+    let mut stream = d.into_stream();
+    let pos = stream.position();
+    assert!(pos > 0);
+    let len = std::fs::metadata(media_path("chirp.flac")).unwrap().len();
+    let mut rest = Vec::new();
+    stream.read_to_end(&mut rest).unwrap();
+    assert_eq!(pos + rest.len() as u64, len);
+    assert_eq!(
+        rest,
+        std::fs::read(media_path("chirp.flac")).unwrap()[pos as usize..]
+    );
+}

@@ -7,7 +7,7 @@ use std::io::Read;
 
 use kithara_decode::{Decoder, DecoderConfig, StreamMediaSource};
 use kithara_hls::{Hls, HlsConfig};
-use kithara_stream::{AbrMode, BoundaryKind, RedactedUrl, Source, Stream};
+use kithara_stream::{AbrMode, BoundaryKind, RedactedUrl, Source, Stream, StreamOptions};
 use kithara_test_support::{
     media,
     pcm::{compare, reference},
@@ -22,19 +22,22 @@ const FRAME: usize = 1024;
 const FORMS: [&str; 3] = ["master.m3u8", "master-fmp4.m3u8", "master-adts.m3u8"];
 
 fn open(env: &Env, master: &str, variant: usize) -> Decoder<Hls> {
-    open_with(env, master, variant, |c| c)
+    open_with(env, master, variant, |_| {})
 }
 
 fn open_with(
     env: &Env,
     master: &str,
     variant: usize,
-    f: impl FnOnce(HlsConfig) -> HlsConfig,
+    f: impl FnOnce(&mut HlsConfig),
 ) -> Decoder<Hls> {
     let url = env.server.url(&format!("/media/hls/{master}"));
-    let config = f(HlsConfig::new(url.clone())
+    let mut config = HlsConfig::builder()
+        .url(url.clone())
         .downloader(env.dl.clone())
-        .abr_mode(AbrMode::Fixed(variant)));
+        .abr_mode(AbrMode::Fixed(variant))
+        .build();
+    f(&mut config);
     let stream = env.rt.block_on(Stream::<Hls>::new(config)).unwrap();
     Decoder::new(
         stream,
@@ -49,6 +52,8 @@ fn open_with(
 struct Seen {
     time: Duration,
     frames: usize,
+    /// The variant heard.
+    variant: Option<usize>,
     change: Option<kithara_decode::StreamChange>,
 }
 
@@ -69,6 +74,7 @@ fn decode_contiguous(d: &mut Decoder<Hls>) -> (Vec<Seen>, Vec<f32>) {
         chunks.push(Seen {
             time: c.time,
             frames: c.frames(),
+            variant: c.variant,
             change: c.change,
         });
     }
@@ -146,7 +152,7 @@ fn a_forced_variant_switch_is_reported_without_gap_or_overlap() {
         // A short buffer, so most segments are laid out after the switch is asked for and the
         // reader runs close to the end of the layout.
         let mut d = open_with(&env, master, 0, |c| {
-            c.buffer_ahead(Duration::from_millis(500))
+            c.buffer_ahead = Duration::from_millis(500);
         });
         let abr = d.with_stream(|s| s.source().abr_handle()).unwrap();
         let mut pcm = Vec::new();
@@ -157,6 +163,7 @@ fn a_forced_variant_switch_is_reported_without_gap_or_overlap() {
             chunks.push(Seen {
                 time: c.time,
                 frames: c.frames(),
+                variant: c.variant,
                 change: c.change,
             });
         }
@@ -183,6 +190,19 @@ fn a_forced_variant_switch_is_reported_without_gap_or_overlap() {
             "{master}"
         );
         assert!(change.codec_kept, "{master}: same AAC set-up on both sides");
+        assert_eq!(
+            change.variant,
+            Some(2),
+            "{master}: the variant heard after it"
+        );
+        // Every chunk names the variant heard: 0 up to the switch, 2 from it on.
+        let heard: Vec<_> = chunks.iter().map(|c| (c.time < at, c.variant)).collect();
+        assert!(
+            heard
+                .iter()
+                .all(|&(before, v)| v == Some(if before { 0 } else { 2 })),
+            "{master}: {heard:?}"
+        );
         let s = frame_at(at);
         assert!(
             s >= 3 * RATE as usize && s % FRAME == 0,
@@ -252,7 +272,7 @@ fn a_seek_back_into_a_run_cut_short_plays_on_without_a_gap() {
     let env = Env::new();
     for master in FORMS {
         let (_, linear) = decode_contiguous(&mut open(&env, master, 0));
-        let mut d = open_with(&env, master, 0, |c| c.buffer_ahead(Duration::from_secs(4)));
+        let mut d = open_with(&env, master, 0, |c| c.buffer_ahead = Duration::from_secs(4));
         d.next_chunk().unwrap().unwrap();
         d.seek(Duration::from_secs(25)).unwrap();
         let first = d.next_chunk().unwrap().unwrap();
@@ -280,10 +300,12 @@ fn a_seek_back_into_a_run_cut_short_plays_on_without_a_gap() {
 fn the_media_source_ends_at_a_variant_switch() {
     let env = Env::new();
     let url = env.server.url("/media/hls/master.m3u8");
-    let config = HlsConfig::new(url)
+    let config = HlsConfig::builder()
+        .url(url)
         .downloader(env.dl.clone())
         .abr_mode(AbrMode::Fixed(0))
-        .buffer_ahead(Duration::from_secs(4));
+        .buffer_ahead(Duration::from_secs(4))
+        .build();
     let mut stream = env.rt.block_on(Stream::<Hls>::new(config)).unwrap();
     let mut first = [0u8; 1];
     stream.read_exact(&mut first).unwrap();
@@ -331,7 +353,10 @@ fn a_discontinuity_gets_a_new_codec_and_the_timeline_goes_on() {
     let stream = env
         .rt
         .block_on(Stream::<Hls>::new(
-            HlsConfig::new(url).downloader(env.dl.clone()),
+            HlsConfig::builder()
+                .url(url)
+                .downloader(env.dl.clone())
+                .build(),
         ))
         .unwrap();
     let mut d = Decoder::new(stream, DecoderConfig::default()).unwrap();
@@ -358,19 +383,24 @@ fn a_discontinuity_gets_a_new_codec_and_the_timeline_goes_on() {
 #[test]
 fn a_cached_vod_decodes_offline_to_the_pcm_of_the_online_run() {
     use kithara_storage::{AssetStore, AssetStoreConfig, StorageKind};
-    use kithara_stream::dl::{Downloader, DownloaderConfig, RetryPolicy};
+    use kithara_stream::dl::Downloader;
 
     let tmp = tempfile::tempdir().unwrap();
     let store = AssetStore::new(AssetStoreConfig::builder().dir(tmp.path()).build()).unwrap();
-    let cached = |c: HlsConfig| c.storage(StorageKind::Cache(store.clone()));
+    let cached = || {
+        StreamOptions::builder()
+            .storage(StorageKind::Cache(store.clone()))
+            .build()
+    };
     let Env { server, dl, rt } = Env::new();
     let url = server.url("/media/hls/master-fmp4.m3u8");
     let decode = |dl: &Downloader| {
-        let config = cached(
-            HlsConfig::new(url.clone())
-                .downloader(dl.clone())
-                .abr_mode(AbrMode::Fixed(1)),
-        );
+        let config = HlsConfig::builder()
+            .url(url.clone())
+            .downloader(dl.clone())
+            .abr_mode(AbrMode::Fixed(1))
+            .options(cached())
+            .build();
         let stream = rt.block_on(Stream::<Hls>::new(config)).unwrap();
         let mut d = Decoder::new(
             stream,
@@ -390,16 +420,7 @@ fn a_cached_vod_decodes_offline_to_the_pcm_of_the_online_run() {
     let online = decode(&dl);
     drop(server);
     // Nothing to retry against: the server is gone.
-    let offline_dl = {
-        let _g = rt.enter();
-        Downloader::new(
-            DownloaderConfig::builder()
-                .system_proxy(false)
-                .retry(RetryPolicy::builder().max_attempts(1).build())
-                .build(),
-        )
-        .unwrap()
-    };
+    let offline_dl = crate::common::impatient(&rt);
     let offline = decode(&offline_dl);
     assert!(
         online == offline,

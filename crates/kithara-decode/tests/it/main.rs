@@ -7,6 +7,7 @@
     missing_docs
 )]
 
+mod classes;
 mod common;
 mod errors;
 mod exact;

@@ -75,7 +75,7 @@ fn first_5_s_of_a_10_mib_mp3_fetch_under_1_mib_and_never_the_tail() {
     env.server
         .route("/long.mp3", Route::new(body).content_type("audio/mpeg"));
     let stream = env
-        .open_with("/long.mp3", |c| c.buffer_ahead(256 * 1024))
+        .open_with("/long.mp3", |c| c.buffer_ahead = Some(256 * 1024))
         .unwrap();
     let mut d = Decoder::new(stream, DecoderConfig::default()).unwrap();
     assert_eq!(d.info().sample_rate, 22_050);

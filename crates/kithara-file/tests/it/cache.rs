@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use kithara_file::FileEvent;
+use kithara_file::{FileEvent, StorageKind};
 use kithara_storage::{AssetKey, AssetStore, AssetStoreConfig};
 use kithara_stream::{dl::RetryPolicy, Source};
 use kithara_test_support::{payload, Route};
@@ -46,7 +46,8 @@ async fn half_read_then_reopen_fetches_only_the_missing_half() {
 
     // Session 1: read the first half with a bounded read-ahead, then drop everything.
     let s = open(&dl, server.url("/a.bin"), |c| {
-        c.cache(cache.clone()).buffer_ahead(MIB as u64)
+        c.options.storage = Some(StorageKind::Cache(cache.clone()));
+        c.buffer_ahead = Some(MIB as u64);
     })
     .await
     .unwrap();
@@ -60,7 +61,8 @@ async fn half_read_then_reopen_fetches_only_the_missing_half() {
     let cache = store(tmp.path(), |c| c);
     let (tx, mut rx) = broadcast::channel(64);
     let s = open(&dl, server.url("/a.bin"), |c| {
-        c.cache(cache.clone()).event_sender(tx.clone())
+        c.options.storage = Some(StorageKind::Cache(cache.clone()));
+        c.options.events = Some(tx.clone());
     })
     .await
     .unwrap();
@@ -112,9 +114,11 @@ async fn changed_version_of_a_complete_copy_is_fetched_again() {
     let tmp = tempfile::tempdir().unwrap();
     let cache = store(tmp.path(), |c| c);
     let dl = downloader();
-    let s = open(&dl, server.url("/a.bin"), |c| c.cache(cache.clone()))
-        .await
-        .unwrap();
+    let s = open(&dl, server.url("/a.bin"), |c| {
+        c.options.storage = Some(StorageKind::Cache(cache.clone()));
+    })
+    .await
+    .unwrap();
     let (s, got) = read_all(s).await;
     assert!(got.unwrap() == old);
     close_cached(s).await;
@@ -127,7 +131,8 @@ async fn changed_version_of_a_complete_copy_is_fetched_again() {
         server.route("/a.bin", route);
         let (tx, mut rx) = broadcast::channel(64);
         let s = open(&dl, server.url("/a.bin"), |c| {
-            c.cache(cache.clone()).event_sender(tx.clone())
+            c.options.storage = Some(StorageKind::Cache(cache.clone()));
+            c.options.events = Some(tx.clone());
         })
         .await
         .unwrap();
@@ -160,7 +165,8 @@ async fn partial_copy_of_an_old_version_is_never_mixed() {
     ] {
         server.route("/a.bin", Route::new(old.clone()));
         let s = open(&dl, server.url("/a.bin"), |c| {
-            c.cache(cache.clone()).buffer_ahead(MIB as u64)
+            c.options.storage = Some(StorageKind::Cache(cache.clone()));
+            c.buffer_ahead = Some(MIB as u64);
         })
         .await
         .unwrap();
@@ -171,7 +177,8 @@ async fn partial_copy_of_an_old_version_is_never_mixed() {
         server.route("/a.bin", route);
         let (tx, mut rx) = broadcast::channel(64);
         let s = open(&dl, server.url("/a.bin"), |c| {
-            c.cache(cache.clone()).event_sender(tx.clone())
+            c.options.storage = Some(StorageKind::Cache(cache.clone()));
+            c.options.events = Some(tx.clone());
         })
         .await
         .unwrap();
@@ -210,18 +217,22 @@ async fn complete_copy_replays_offline() {
         c
     });
     let online = store(tmp.path(), |c| c);
-    let s = open(&dl, url.clone(), |c| c.cache(online.clone()))
-        .await
-        .unwrap();
+    let s = open(&dl, url.clone(), |c| {
+        c.options.storage = Some(StorageKind::Cache(online.clone()));
+    })
+    .await
+    .unwrap();
     let (s, got) = read_all(s).await;
     assert!(got.unwrap() == body);
     close_cached(s).await;
 
     // Online, not fresh: one HEAD confirms the version and nothing else travels.
     server.clear_log();
-    let s = open(&dl, url.clone(), |c| c.cache(online.clone()))
-        .await
-        .unwrap();
+    let s = open(&dl, url.clone(), |c| {
+        c.options.storage = Some(StorageKind::Cache(online.clone()));
+    })
+    .await
+    .unwrap();
     let (s, got) = read_all(s).await;
     assert!(got.unwrap() == body);
     close_cached(s).await;
@@ -236,9 +247,11 @@ async fn complete_copy_replays_offline() {
         c.offline_first = true;
         c
     });
-    let s = open(&dl, url.clone(), |c| c.cache(offline.clone()))
-        .await
-        .unwrap();
+    let s = open(&dl, url.clone(), |c| {
+        c.options.storage = Some(StorageKind::Cache(offline.clone()));
+    })
+    .await
+    .unwrap();
     assert_eq!(
         s.source().media_info(),
         kithara_stream::MediaInfo::from_mime("audio/mpeg"),
@@ -252,9 +265,11 @@ async fn complete_copy_replays_offline() {
     // The server is gone: offline-first still reads everything; with revalidation the failed
     // HEAD falls back to the cached copy, with an event.
     drop(server);
-    let s = open(&dl, url.clone(), |c| c.cache(offline.clone()))
-        .await
-        .unwrap();
+    let s = open(&dl, url.clone(), |c| {
+        c.options.storage = Some(StorageKind::Cache(offline.clone()));
+    })
+    .await
+    .unwrap();
     let (s, got) = read_all(s).await;
     assert!(got.unwrap() == body);
     close_cached(s).await;
@@ -262,7 +277,8 @@ async fn complete_copy_replays_offline() {
     let revalidating = store(tmp.path(), |c| c);
     let (tx, mut rx) = broadcast::channel(64);
     let s = open(&dl, url, |c| {
-        c.cache(revalidating.clone()).event_sender(tx.clone())
+        c.options.storage = Some(StorageKind::Cache(revalidating.clone()));
+        c.options.events = Some(tx.clone());
     })
     .await
     .unwrap();
@@ -292,14 +308,16 @@ async fn eviction_keeps_recent_assets_and_the_open_one() {
         server.route(&format!("/{i}.bin"), Route::new(b.clone()));
     }
     // The first asset stays open (pinned) while the others are cached after it.
-    let pinned = open(&dl, server.url("/0.bin"), |c| c.cache(cache.clone()))
-        .await
-        .unwrap();
+    let pinned = open(&dl, server.url("/0.bin"), |c| {
+        c.options.storage = Some(StorageKind::Cache(cache.clone()));
+    })
+    .await
+    .unwrap();
     let (pinned, got) = read_all(pinned).await;
     assert!(got.unwrap() == bodies[0]);
     for (i, b) in bodies.iter().enumerate().skip(1) {
         let s = open(&dl, server.url(&format!("/{i}.bin")), |c| {
-            c.cache(cache.clone())
+            c.options.storage = Some(StorageKind::Cache(cache.clone()));
         })
         .await
         .unwrap();
@@ -333,9 +351,11 @@ async fn damaged_index_means_fetch_again() {
         c
     });
     let dl = downloader();
-    let s = open(&dl, server.url("/a.bin"), |c| c.cache(cache.clone()))
-        .await
-        .unwrap();
+    let s = open(&dl, server.url("/a.bin"), |c| {
+        c.options.storage = Some(StorageKind::Cache(cache.clone()));
+    })
+    .await
+    .unwrap();
     let (s, _) = read_all(s).await;
     close_cached(s).await;
     drop(cache);
@@ -351,9 +371,11 @@ async fn damaged_index_means_fetch_again() {
             c.offline_first = true;
             c
         });
-        let s = open(&dl, server.url("/a.bin"), |c| c.cache(cache.clone()))
-            .await
-            .unwrap();
+        let s = open(&dl, server.url("/a.bin"), |c| {
+            c.options.storage = Some(StorageKind::Cache(cache.clone()));
+        })
+        .await
+        .unwrap();
         let (s, got) = read_all(s).await;
         assert!(got.unwrap() == body);
         close_cached(s).await;

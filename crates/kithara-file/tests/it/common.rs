@@ -5,7 +5,7 @@ use std::{
     time::Duration,
 };
 
-use kithara_file::{File, FileConfig, FileSrc};
+use kithara_file::{File, FileConfig};
 use kithara_stream::{
     dl::{Downloader, DownloaderConfig, PeerHandle, RetryPolicy},
     Stream,
@@ -40,12 +40,27 @@ pub fn downloader_with(f: impl FnOnce(DownloaderConfig) -> DownloaderConfig) -> 
 pub async fn open(
     dl: &Downloader,
     url: url::Url,
-    f: impl FnOnce(FileConfig) -> FileConfig,
+    f: impl FnOnce(&mut FileConfig),
 ) -> kithara_stream::Result<Stream<File>> {
-    Stream::<File>::new(f(
-        FileConfig::new(FileSrc::Remote(url)).downloader(dl.clone())
-    ))
-    .await
+    let mut config = FileConfig::remote(url, dl.clone()).build();
+    f(&mut config);
+    Stream::<File>::new(config).await
+}
+
+/// A config of `url` kept in the persistent cache `store`.
+pub fn cached_config(
+    url: url::Url,
+    dl: &Downloader,
+    store: &kithara_storage::AssetStore,
+) -> kithara_file::FileConfig {
+    let storage = kithara_file::StorageKind::Cache(store.clone());
+    FileConfig::remote(url, dl.clone())
+        .options(
+            kithara_stream::StreamOptions::builder()
+                .storage(storage)
+                .build(),
+        )
+        .build()
 }
 
 /// Reads the stream to its end on a blocking thread (a `Stream` must not be read inside a task).

@@ -34,7 +34,7 @@ async fn resets_resume_from_the_written_frontier() {
     );
     let dl = downloader();
     let s = open(&dl, server.url("/r.bin"), |c| {
-        c.storage(StorageKind::Memory)
+        c.options.storage = Some(StorageKind::Memory);
     })
     .await
     .unwrap();
@@ -88,16 +88,18 @@ async fn short_bodies_and_wrong_lengths_are_retried() {
     );
     let dl = downloader();
     for path in ["/short.bin"] {
-        let s = open(&dl, server.url(path), |c| c.storage(StorageKind::Memory))
-            .await
-            .unwrap();
+        let s = open(&dl, server.url(path), |c| {
+            c.options.storage = Some(StorageKind::Memory)
+        })
+        .await
+        .unwrap();
         let (s, got) = read_all(s).await;
         assert!(got.unwrap() == body, "{path}: bytes differ");
         close(s).await;
     }
     // A declared length that the body never reaches is not mistaken for the end of the file.
     let s = open(&dl, server.url("/wrong.bin"), |c| {
-        c.storage(StorageKind::Memory)
+        c.options.storage = Some(StorageKind::Memory);
     })
     .await
     .unwrap();
@@ -130,7 +132,7 @@ async fn short_bodies_and_wrong_lengths_are_retried() {
         }),
     );
     let s = open(&dl, server.url("/truncated.bin"), |c| {
-        c.storage(StorageKind::Memory)
+        c.options.storage = Some(StorageKind::Memory);
     })
     .await
     .unwrap();
@@ -176,9 +178,11 @@ async fn service_unavailable_is_retried_honouring_retry_after() {
     );
     let dl = downloader();
     for path in ["/busy.bin", "/limit.bin"] {
-        let s = open(&dl, server.url(path), |c| c.storage(StorageKind::Memory))
-            .await
-            .unwrap();
+        let s = open(&dl, server.url(path), |c| {
+            c.options.storage = Some(StorageKind::Memory)
+        })
+        .await
+        .unwrap();
         let (s, got) = read_all(s).await;
         assert!(got.unwrap() == body);
         close(s).await;
@@ -193,7 +197,7 @@ async fn not_found_fails_at_once_with_status_and_url() {
     server.route("/missing.mp3", Route::new(Vec::new()).status(404));
     let dl = downloader();
     let url = server.url("/missing.mp3?token=secret");
-    let err = open(&dl, url, |c| c).await.unwrap_err();
+    let err = open(&dl, url, |_| {}).await.unwrap_err();
     assert_eq!(err.status(), Some(404));
     let text = err.to_string();
     assert!(
@@ -219,7 +223,7 @@ async fn refused_connection_fails_after_the_retry_budget() {
         .port();
     let url = url::Url::parse(&format!("http://127.0.0.1:{port}/gone.mp3?token=secret")).unwrap();
     let dl = downloader();
-    let err = open(&dl, url, |c| c).await.unwrap_err();
+    let err = open(&dl, url, |_| {}).await.unwrap_err();
     match &err {
         Error::RetriesExhausted { attempts, last, .. } => {
             assert_eq!(*attempts, dl.config().retry.max_attempts);
@@ -244,7 +248,7 @@ async fn failure_mid_stream_reaches_the_reader_typed() {
     );
     let dl = downloader();
     let s = open(&dl, server.url("/flaky.bin"), |c| {
-        c.storage(StorageKind::Memory)
+        c.options.storage = Some(StorageKind::Memory);
     })
     .await
     .unwrap();
@@ -283,8 +287,8 @@ async fn blocked_reader_sleeps_and_times_out() {
     );
     let dl = downloader();
     let s = open(&dl, server.url("/stall.bin"), |c| {
-        c.storage(StorageKind::Memory)
-            .wait_timeout(Duration::from_secs(1))
+        c.options.storage = Some(StorageKind::Memory);
+        c.options.wait_timeout = Duration::from_secs(1);
     })
     .await
     .unwrap();
@@ -319,7 +323,7 @@ async fn blocked_reader_sleeps_and_times_out() {
 async fn unsupported_schemes_fail_at_once() {
     let dl = downloader();
     let url = url::Url::parse("ftp://127.0.0.1:1/song.mp3").unwrap();
-    let err = open(&dl, url, |c| c).await.unwrap_err();
+    let err = open(&dl, url, |_| {}).await.unwrap_err();
     assert!(
         matches!(
             err,
@@ -343,7 +347,7 @@ async fn a_file_replaced_mid_stream_is_not_mixed() {
     server.route("/v.bin", Route::new(old.clone()).throttle(MIB as u64));
     let dl = downloader();
     let s = open(&dl, server.url("/v.bin"), |c| {
-        c.storage(StorageKind::Memory)
+        c.options.storage = Some(StorageKind::Memory);
     })
     .await
     .unwrap();
@@ -374,7 +378,9 @@ async fn a_server_that_never_answers_fails_open_after_the_retry_budget() {
         c.retry.max_attempts = 2;
         c
     });
-    let err = open(&dl, server.url("/mute.bin"), |c| c).await.unwrap_err();
+    let err = open(&dl, server.url("/mute.bin"), |_| {})
+        .await
+        .unwrap_err();
     assert!(err.is_timeout(), "{err}");
     match &err {
         Error::RetriesExhausted {

@@ -20,7 +20,7 @@ async fn a_front_end_answering_mid_file_ranges_with_a_page_costs_one_request() {
     );
     let dl = downloader();
     let s = open(&dl, server.url("/f.mp3"), |c| {
-        c.storage(StorageKind::Memory)
+        c.options.storage = Some(StorageKind::Memory);
     })
     .await
     .unwrap();
@@ -54,7 +54,7 @@ async fn a_416_past_an_unknown_end_ends_there_and_earlier_bytes_stay_readable() 
     );
     let dl = downloader();
     let s = open(&dl, server.url("/u.bin"), |c| {
-        c.storage(StorageKind::Memory)
+        c.options.storage = Some(StorageKind::Memory);
     })
     .await
     .unwrap();
@@ -83,7 +83,7 @@ async fn a_total_that_changes_under_the_same_validator_is_a_changed_resource() {
     server.route("/t.bin", route());
     let dl = downloader();
     let s = open(&dl, server.url("/t.bin"), |c| {
-        c.storage(StorageKind::Memory)
+        c.options.storage = Some(StorageKind::Memory);
     })
     .await
     .unwrap();
@@ -117,7 +117,7 @@ async fn a_range_that_does_not_match_the_request_fails_the_open() {
         Route::new(payload(MIB, 63)).fault(Fault::ShiftedRange { by: 5, times: 1 }),
     );
     let dl = downloader();
-    let err = open(&dl, server.url("/s.bin"), |c| c).await.unwrap_err();
+    let err = open(&dl, server.url("/s.bin"), |_| {}).await.unwrap_err();
     assert!(
         matches!(err, kithara_stream::Error::UnexpectedRange { .. }),
         "{err}"
@@ -136,7 +136,7 @@ async fn redirects_to_another_host_keep_the_range() {
     );
     let dl = downloader();
     let s = open(&dl, front.url("/go.mp3"), |c| {
-        c.storage(StorageKind::Memory)
+        c.options.storage = Some(StorageKind::Memory);
     })
     .await
     .unwrap();
@@ -179,8 +179,8 @@ async fn a_read_that_timed_out_succeeds_once_the_bytes_arrive() {
     );
     let dl = downloader();
     let s = open(&dl, server.url("/late.bin"), |c| {
-        c.storage(StorageKind::Memory)
-            .wait_timeout(std::time::Duration::from_millis(200))
+        c.options.storage = Some(StorageKind::Memory);
+        c.options.wait_timeout = std::time::Duration::from_millis(200);
     })
     .await
     .unwrap();

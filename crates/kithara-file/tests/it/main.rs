@@ -8,9 +8,11 @@
 
 mod cache;
 mod common;
+mod events;
 mod faults;
 mod hardening;
 mod matrix;
 mod pool;
 mod read;
 mod seek;
+mod wire;

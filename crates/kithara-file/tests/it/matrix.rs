@@ -47,9 +47,11 @@ async fn every_storage_and_server_kind_reads_the_same_bytes() {
             server.route("/m.bin", route.clone());
             let dl = downloader();
             let label = format!("{name} / {storage:?}");
-            let s = open(&dl, server.url("/m.bin"), |c| c.storage(storage.clone()))
-                .await
-                .unwrap();
+            let s = open(&dl, server.url("/m.bin"), |c| {
+                c.options.storage = Some(storage.clone())
+            })
+            .await
+            .unwrap();
             let expected = body.clone();
             let s = tokio::task::spawn_blocking(move || {
                 let mut s = s;

@@ -28,7 +28,7 @@ async fn sixty_four_streams_share_a_pool_of_eight() {
     for i in 0..64 {
         let (dl, url) = (dl.clone(), server.url(&format!("/t{i}.bin")));
         tasks.push(tokio::spawn(async move {
-            let s = open(&dl, url, |c| c.storage(StorageKind::Memory))
+            let s = open(&dl, url, |c| c.options.storage = Some(StorageKind::Memory))
                 .await
                 .unwrap();
             let (s, got) = read_all(s).await;
@@ -61,7 +61,7 @@ async fn dropping_a_stream_cancels_its_fetch() {
     server.route("/slow.bin", Route::new(body.clone()).throttle(MIB as u64));
     let dl = downloader();
     let s = open(&dl, server.url("/slow.bin"), |c| {
-        c.storage(StorageKind::Memory)
+        c.options.storage = Some(StorageKind::Memory);
     })
     .await
     .unwrap();
@@ -102,7 +102,7 @@ async fn cancelling_the_root_token_wakes_a_blocked_reader() {
     server.route("/c.bin", Route::new(body).throttle(256 * 1024));
     let dl = downloader();
     let s = open(&dl, server.url("/c.bin"), |c| {
-        c.storage(StorageKind::Memory)
+        c.options.storage = Some(StorageKind::Memory);
     })
     .await
     .unwrap();

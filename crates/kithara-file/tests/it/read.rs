@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use kithara_file::{File, FileConfig, FileSrc, StorageKind};
-use kithara_stream::Stream;
+use kithara_file::{File, FileConfig, StorageKind};
+use kithara_stream::{Received, Stream};
 use kithara_test_support::{payload, Route};
 
 use crate::common::*;
@@ -12,9 +12,11 @@ async fn read_route(route: Route, body: &[u8], storage: StorageKind) {
     let server = server();
     server.route("/a.bin", route);
     let dl = downloader();
-    let s = open(&dl, server.url("/a.bin"), |c| c.storage(storage))
-        .await
-        .unwrap();
+    let s = open(&dl, server.url("/a.bin"), |c| {
+        c.options.storage = Some(storage)
+    })
+    .await
+    .unwrap();
     let (s, got) = read_all(s).await;
     let got = got.unwrap();
     assert_eq!(got.len(), body.len());
@@ -94,9 +96,11 @@ async fn redirects_are_followed_with_ranges() {
     server.route("/hop1", Route::new(Vec::new()).redirect("/hop2", 302));
     server.route("/hop2", Route::new(Vec::new()).redirect("/real.mp3", 307));
     let dl = downloader();
-    let s = open(&dl, server.url("/hop1"), |c| c.storage(StorageKind::Memory))
-        .await
-        .unwrap();
+    let s = open(&dl, server.url("/hop1"), |c| {
+        c.options.storage = Some(StorageKind::Memory)
+    })
+    .await
+    .unwrap();
     assert_eq!(
         s.media_info().and_then(|m| m.codec),
         Some(kithara_stream::AudioCodec::Mp3)
@@ -127,7 +131,7 @@ async fn too_many_redirects_fail_clearly() {
     let server = server();
     server.route("/loop", Route::new(Vec::new()).redirect("/loop", 302));
     let dl = downloader_with(|c| DownloaderConfigExt::redirects(c, 3));
-    let err = open(&dl, server.url("/loop"), |c| c).await.unwrap_err();
+    let err = open(&dl, server.url("/loop"), |_| {}).await.unwrap_err();
     assert!(err.to_string().contains("/loop"), "{err}");
     assert!(
         matches!(
@@ -160,7 +164,7 @@ async fn local_files_are_read_in_place() {
     let path = dir.path().join("song.flac");
     let body = payload(MIB + 17, 7);
     std::fs::write(&path, &body).unwrap();
-    let s = Stream::<File>::new(FileConfig::new(FileSrc::Local(path)))
+    let s = Stream::<File>::new(FileConfig::local(path).build())
         .await
         .unwrap();
     assert_eq!(s.len(), Some(body.len() as u64));
@@ -174,11 +178,14 @@ async fn local_files_are_read_in_place() {
     let (_, rest) = read_all(s).await;
     assert_eq!(rest.unwrap(), &body[6000..]);
 
-    let missing = Stream::<File>::new(FileConfig::new(FileSrc::Local(dir.path().join("nope.mp3"))))
+    let missing = Stream::<File>::new(FileConfig::local(dir.path().join("nope.mp3")).build())
         .await
         .unwrap_err();
     assert!(
-        matches!(missing, kithara_stream::Error::LocalIo { op: "open", .. }),
+        matches!(
+            kithara_file::Error::find(&missing),
+            Some(kithara_file::Error::LocalIo { op: "open", .. })
+        ),
         "{missing}"
     );
     assert!(missing.to_string().contains("nope.mp3"));
@@ -191,7 +198,7 @@ async fn events_report_progress_and_completion() {
     server.route("/e.bin", Route::new(body.clone()).throttle(32 * MIB as u64));
     let dl = downloader();
     let s = open(&dl, server.url("/e.bin"), |c| {
-        c.storage(StorageKind::Memory)
+        c.options.storage = Some(StorageKind::Memory);
     })
     .await
     .unwrap();
@@ -201,14 +208,13 @@ async fn events_report_progress_and_completion() {
     let mut progress = 0;
     let completed = loop {
         match tokio::time::timeout(PATIENCE, events.recv()).await.unwrap() {
-            Ok(kithara_file::FileEvent::Progress { downloaded, total }) => {
+            Some(Received::Event(kithara_file::FileEvent::Progress { downloaded, total })) => {
                 assert_eq!(total, Some(body.len() as u64));
                 assert!(downloaded <= body.len() as u64);
                 progress += 1;
             }
-            Ok(kithara_file::FileEvent::Completed { total }) => break total,
-            Ok(other) => panic!("unexpected event {other:?}"),
-            Err(e) => panic!("events channel: {e}"),
+            Some(Received::Event(kithara_file::FileEvent::Completed { total })) => break total,
+            other => panic!("unexpected event {other:?}"),
         }
     };
     assert_eq!(completed, body.len() as u64);
@@ -224,7 +230,8 @@ async fn buffer_ahead_limits_what_is_fetched_before_the_reader_needs_it() {
     let dl = downloader();
     let limit = MIB as u64;
     let s = open(&dl, server.url("/ba.bin"), |c| {
-        c.storage(StorageKind::Memory).buffer_ahead(limit)
+        c.options.storage = Some(StorageKind::Memory);
+        c.buffer_ahead = Some(limit);
     })
     .await
     .unwrap();
@@ -269,7 +276,7 @@ async fn empty_files_open_and_end_at_once() {
     server.route("/empty.mp3", Route::new(Vec::new()));
     let dl = downloader();
     let s = open(&dl, server.url("/empty.mp3"), |c| {
-        c.storage(StorageKind::Memory)
+        c.options.storage = Some(StorageKind::Memory);
     })
     .await
     .unwrap();
@@ -287,7 +294,8 @@ async fn a_zero_buffer_ahead_still_reads() {
     server.route("/z.bin", Route::new(body.clone()));
     let dl = downloader();
     let s = open(&dl, server.url("/z.bin"), |c| {
-        c.storage(StorageKind::Memory).buffer_ahead(0)
+        c.options.storage = Some(StorageKind::Memory);
+        c.buffer_ahead = Some(0);
     })
     .await
     .unwrap();

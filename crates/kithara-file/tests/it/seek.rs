@@ -19,7 +19,9 @@ fn check_pairs(
 ) {
     let dl = downloader();
     let mut s: Stream<File> = rt
-        .block_on(open(&dl, url.clone(), |c| c.storage(storage)))
+        .block_on(open(&dl, url.clone(), |c| {
+            c.options.storage = Some(storage)
+        }))
         .unwrap();
     for &(pos, len) in pairs {
         let pos = pos % body.len() as u64;
@@ -100,7 +102,7 @@ async fn seek_to_three_quarters_jumps_ahead_of_the_gap() {
     );
     let dl = downloader();
     let s = open(&dl, server.url("/big.bin"), |c| {
-        c.storage(StorageKind::Memory)
+        c.options.storage = Some(StorageKind::Memory);
     })
     .await
     .unwrap();
@@ -138,7 +140,7 @@ async fn gaps_are_filled_after_a_jump_so_the_file_completes() {
     server.route("/g.bin", Route::new(body.clone()).throttle(24 * MIB as u64));
     let dl = downloader();
     let s = open(&dl, server.url("/g.bin"), |c| {
-        c.storage(StorageKind::Memory)
+        c.options.storage = Some(StorageKind::Memory);
     })
     .await
     .unwrap();
@@ -167,7 +169,7 @@ async fn server_without_range_serves_seeks_sequentially() {
     server.route("/nr.bin", Route::new(body.clone()).no_range());
     let dl = downloader();
     let s = open(&dl, server.url("/nr.bin"), |c| {
-        c.storage(StorageKind::Memory)
+        c.options.storage = Some(StorageKind::Memory);
     })
     .await
     .unwrap();
@@ -208,7 +210,7 @@ async fn seek_from_end_without_length_is_a_clear_error() {
     );
     let dl = downloader();
     let s = open(&dl, server.url("/u.bin"), |c| {
-        c.storage(StorageKind::Memory)
+        c.options.storage = Some(StorageKind::Memory);
     })
     .await
     .unwrap();

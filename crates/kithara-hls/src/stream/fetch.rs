@@ -5,7 +5,10 @@
 //! peer, for the playlists `Stream::<Hls>::new` needs before the stream exists.
 
 use std::{
-    sync::{Arc, Mutex},
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc, Mutex,
+    },
     task::{Context, Poll},
 };
 
@@ -115,32 +118,42 @@ impl Peer for OneShot {
     }
 }
 
-/// Fetches one small resource (a playlist) through the downloader, urgently.
+/// Fetches one small resource (a playlist) through the downloader, urgently, adding the body
+/// bytes received to `wire`.
 pub(crate) async fn fetch_body(
     dl: &Downloader,
     url: Url,
     headers: HeaderMap,
     cap: u64,
     parent: &CancellationToken,
+    wire: &AtomicU64,
+) -> Result<Body> {
+    fetch_body_for(dl, url, headers, cap, parent, FetchPurpose::Index, wire).await
+}
+
+/// [`fetch_body`] for a given purpose (a key, fetched while opening).
+pub(crate) async fn fetch_body_for(
+    dl: &Downloader,
+    url: Url,
+    headers: HeaderMap,
+    cap: u64,
+    parent: &CancellationToken,
+    purpose: FetchPurpose,
+    wire: &AtomicU64,
 ) -> Result<Body> {
     let (tx, rx) = oneshot::channel();
     let token = parent.child_token();
-    let cmd = body_cmd(
-        url,
-        headers,
-        cap,
-        FetchPurpose::Index,
-        token.child_token(),
-        move |r| {
-            let _ = tx.send(r);
-        },
-    );
-    let _peer = dl.register(OneShot {
+    let cmd = body_cmd(url, headers, cap, purpose, token.child_token(), move |r| {
+        let _ = tx.send(r);
+    });
+    let peer = dl.register(OneShot {
         cmd: Some(cmd),
         token: token.clone(),
     });
-    tokio::select! {
+    let r = tokio::select! {
         r = rx => r.unwrap_or(Err(Error::Cancelled)),
         _ = parent.cancelled() => Err(Error::Cancelled),
-    }
+    };
+    wire.fetch_add(peer.bytes_fetched(), Ordering::Relaxed);
+    r
 }

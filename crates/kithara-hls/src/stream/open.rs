@@ -1,21 +1,24 @@
 //! Opening an HLS stream: the [`StreamType`] implementation of [`Hls`].
 //!
 //! `Stream::<Hls>::new` fetches the playlist it was given (master or media), picks the first
-//! variant, fetches its media playlist and registers the peer; the first segment request follows
-//! at once. So the first media byte costs master, media, [init,] segment round trips, with a key
-//! fetched alongside the segment.
+//! variant, fetches its media playlist and, for an AES-128 stream, the first segment's key (so an
+//! unusable key fails the open, not the first read; with a persistent cache the key is left to the
+//! segment's fetch, which may find it on disk), and registers the peer; the first segment request
+//! follows at once. So the first media byte costs master, media, [key,] [init,] segment round trips.
 
 use std::{
-    sync::{Arc, Mutex},
+    sync::{atomic::AtomicU64, Arc, Mutex},
     time::Duration,
 };
 
-use kithara_stream::{AbrMode, Error, RedactedUrl, Result, StreamParts, StreamType, Timeline};
-use tokio::sync::broadcast;
+use kithara_stream::{
+    AbrMode, Error, Opening, RedactedUrl, Result, StreamParts, StreamType, Timeline,
+};
 
 use super::{
     abr_control::AbrShared,
     config::HlsConfig,
+    fetch::fetch_body_for,
     layout::Layout,
     peer::{default_policy, label, HlsPeer},
     playlist_cache::PlaylistLoader,
@@ -36,28 +39,20 @@ impl StreamType for Hls {
     type Events = HlsEvent;
 
     async fn open(config: HlsConfig) -> Result<StreamParts<Self>> {
-        let Some(dl) = config.downloader.clone() else {
-            return Err(Error::NoDownloader {
-                url: RedactedUrl::new(&config.url),
-            });
-        };
-        let cancel = match &config.cancel {
-            Some(parent) => parent.child_token(),
-            None => dl.child_token(),
-        };
-        let guard = cancel.clone().drop_guard();
+        let dl = config.downloader.clone();
+        let opening = Opening::new(&config.options, Some(&dl));
+        let (cancel, events) = (opening.cancel.clone(), opening.events.clone());
+        let storage = config.storage();
         let options = ParseOptions::default().max_bytes(config.max_playlist_bytes);
-        let events = config
-            .events
-            .clone()
-            .unwrap_or_else(|| broadcast::channel(config.events_capacity.max(1)).0);
+        let wire = Arc::new(AtomicU64::new(0));
         // VOD playlists go through the persistent cache when the storage is one; live ones never.
         let playlists = PlaylistLoader {
             dl: dl.clone(),
-            cache: config.storage.store().cloned(),
-            headers: config.headers.clone(),
+            cache: storage.store().cloned(),
+            headers: config.options.headers.clone(),
             cap: options.max_bytes,
             events: events.clone(),
+            wire: wire.clone(),
         };
         let top = playlists.load(config.url.clone(), &cancel).await?;
         let parsed = parse_any(&top.bytes, &top.url, &options).map_err(Error::protocol)?;
@@ -137,6 +132,12 @@ impl StreamType for Hls {
         } else {
             played.media_sequence
         };
+        // The first segment's key is fetched now, so an unusable key fails the open.
+        let first_key = if playlists.cache.is_none() {
+            first_key(&dl, &played, start_seq, &config, &cancel, &wire).await?
+        } else {
+            None // the persistent cache may hold the key; the segment's fetch handles it
+        };
         let layout = Layout::default();
         layout.lock().timing = timing(&played);
         let timeline = Timeline::new();
@@ -151,39 +152,41 @@ impl StreamType for Hls {
             layout.clone(),
         ));
         let infos = set.summaries();
+        let mut state = State::new(set, start_seq, first, policy);
+        if let Some((uri, key)) = &first_key {
+            let _ = state.keys.lookup(uri);
+            let _ = state.keys.complete(uri, Ok(key.as_slice()));
+        }
         let shared = Arc::new(Shared {
-            st: Mutex::new(State::new(set, start_seq, first, policy)),
+            st: Mutex::new(state),
             layout: layout.clone(),
             events: events.clone(),
             timeline: timeline.clone(),
             abr: abr.clone(),
-            storage: config.storage.clone(),
-            headers: config.headers.clone(),
+            storage: storage.clone(),
+            headers: config.options.headers.clone(),
             options,
             buffer_ahead: config.buffer_ahead,
-            file_backed: !matches!(config.storage, kithara_storage::StorageKind::Memory),
+            file_backed: !matches!(storage, kithara_storage::StorageKind::Memory),
             playlists,
             cancel: cancel.clone(),
         });
         let peer = dl.register(HlsPeer::new(shared, label(&config.url)));
         // A blocked reader wakes with `Cancelled` when the stream's token is cancelled elsewhere.
-        let (watch, watched) = (cancel.clone(), layout.clone());
-        tokio::spawn(async move {
-            watch.cancelled().await;
-            watched.cancel();
-        });
+        let watched = layout.clone();
+        opening.on_cancel(move || watched.cancel());
         let source = HlsSource {
             layout,
             timeline,
-            wait_timeout: config.wait_timeout,
+            wait_timeout: config.options.wait_timeout,
             variants: infos,
             abr,
             peer,
+            playlist_bytes: wire,
             seekable: !live,
             opened: first,
         };
-        guard.disarm();
-        Ok(StreamParts::new(source, events, cancel))
+        Ok(opening.finish(source))
     }
 }
 
@@ -200,6 +203,38 @@ async fn load_media(
         playlists.store(&url, &body);
     }
     Ok(media)
+}
+
+/// Fetches the AES-128 key of the segment at `start_seq`, if it has one: the key's URL and its 16
+/// bytes. A failed fetch is [`crate::Error::KeyFetch`], a wrong body [`crate::Error::KeyLength`].
+async fn first_key(
+    dl: &kithara_stream::dl::Downloader,
+    played: &crate::playlist::MediaPlaylist,
+    start_seq: u64,
+    config: &HlsConfig,
+    cancel: &tokio_util::sync::CancellationToken,
+    wire: &AtomicU64,
+) -> Result<Option<(url::Url, [u8; crate::keys::KEY_LEN])>> {
+    let Some(key) = played
+        .segments
+        .iter()
+        .find(|s| s.sequence >= start_seq)
+        .and_then(|s| s.key.as_ref())
+    else {
+        return Ok(None);
+    };
+    let headers = config.options.headers.clone();
+    let purpose = kithara_stream::dl::FetchPurpose::Key;
+    match fetch_body_for(dl, key.uri.clone(), headers, 1024, cancel, purpose, wire).await {
+        Ok(body) => crate::keys::validate_key(&key.uri, &body.bytes)
+            .map(|k| Some((key.uri.clone(), k)))
+            .map_err(Error::protocol),
+        Err(e) if e.is_cancelled() => Err(e),
+        Err(source) => Err(Error::protocol(crate::Error::KeyFetch {
+            uri: RedactedUrl::new(&key.uri),
+            source,
+        })),
+    }
 }
 
 /// The media sequence number a live stream starts at: `offset` back from the live edge.

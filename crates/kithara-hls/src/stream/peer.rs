@@ -293,7 +293,8 @@ impl HlsPeer {
         let Some(seg) = playlist.segment_by_sequence(next).cloned() else {
             if playlist.end_list && st.planner.end() {
                 let _ = self.shared.events.send(HlsEvent::Ended);
-                self.shared.layout.end_of_stream();
+                // The layout ends once the pieces still queued are placed (`place_ready`).
+                self.shared.place_ready(st);
             }
             return;
         };

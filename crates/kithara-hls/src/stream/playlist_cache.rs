@@ -57,6 +57,9 @@ pub(crate) struct PlaylistLoader {
     pub(crate) headers: HeaderMap,
     pub(crate) cap: u64,
     pub(crate) events: broadcast::Sender<HlsEvent>,
+    /// Body bytes of every playlist (and open-time key) fetched over the wire, for
+    /// [`HlsSource::bytes_fetched`](super::HlsSource).
+    pub(crate) wire: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl PlaylistLoader {
@@ -64,7 +67,7 @@ impl PlaylistLoader {
     /// documentation. Does not store what it fetched: see [`PlaylistLoader::store`].
     pub(crate) async fn load(&self, url: Url, cancel: &CancellationToken) -> Result<Body> {
         let Some(store) = self.cache.clone() else {
-            return fetch_body(&self.dl, url, self.headers.clone(), self.cap, cancel).await;
+            return self.fetch(url, cancel).await;
         };
         let (s, u, cap) = (store.clone(), url.clone(), self.cap);
         let cached = blocking(move || read_cached(&s, &u, cap)).await.flatten();
@@ -94,7 +97,7 @@ impl PlaylistLoader {
                 }
             }
         }
-        match fetch_body(&self.dl, url, self.headers.clone(), self.cap, cancel).await {
+        match self.fetch(url, cancel).await {
             Ok(body) => Ok(body),
             Err(e) if e.is_cancelled() => Err(e),
             Err(e) => match &cached {
@@ -102,6 +105,12 @@ impl PlaylistLoader {
                 None => Err(e),
             },
         }
+    }
+
+    /// Fetches the playlist at `url` from the network, counting its bytes.
+    async fn fetch(&self, url: Url, cancel: &CancellationToken) -> Result<Body> {
+        let headers = self.headers.clone();
+        fetch_body(&self.dl, url, headers, self.cap, cancel, &self.wire).await
     }
 
     fn served(&self, url: &RedactedUrl, revalidated: bool) {

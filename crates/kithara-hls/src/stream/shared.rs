@@ -135,7 +135,8 @@ impl Shared {
         self.st.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Places every queued piece the planner answers is ready, in order.
+    /// Places every queued piece the planner answers is ready, in order, and ends the layout when
+    /// the planner has ordered the run's last piece and every queued piece is placed.
     pub(super) fn place_ready(&self, st: &mut State) {
         for p in st.planner.ready() {
             let slot = p.slot;
@@ -155,6 +156,11 @@ impl Shared {
                     let _ = self.events.send(HlsEvent::Discontinuity { pos });
                 }
             }
+        }
+        // Nothing more will be queued and nothing queued is left: the reader may meet the end
+        // (not before: a reader at the end of what is placed would take it for the stream's).
+        if st.planner.is_done() && !self.layout.lock().ended {
+            self.layout.end_of_stream();
         }
     }
 

@@ -23,6 +23,8 @@ pub struct HlsSource {
     pub(crate) variants: Vec<super::VariantSummary>,
     pub(crate) abr: Arc<AbrShared>,
     pub(crate) peer: PeerHandle,
+    /// Body bytes of the playlists (and the open-time key) fetched over the wire.
+    pub(crate) playlist_bytes: Arc<std::sync::atomic::AtomicU64>,
     pub(crate) seekable: bool,
     /// The variant the stream opened with: the one heard before anything is laid out.
     pub(crate) opened: usize,
@@ -138,6 +140,13 @@ impl Source for HlsSource {
 
     fn timeline(&self) -> &Timeline {
         &self.timeline
+    }
+
+    fn bytes_fetched(&self) -> u64 {
+        let playlists = self
+            .playlist_bytes
+            .load(std::sync::atomic::Ordering::Relaxed);
+        self.peer.bytes_fetched().saturating_add(playlists)
     }
 
     fn is_seekable(&self) -> bool {

@@ -50,7 +50,8 @@ async fn a_throttled_network_switches_down_and_a_recovered_one_back_up() {
     let dl = downloader();
     let (tx, mut events) = event_channel();
     let s = open(&dl, server.url("/media/hls/master.m3u8"), |c| {
-        c.event_sender(tx).buffer_ahead(Duration::from_millis(6500))
+        c.options.events = Some(tx);
+        c.buffer_ahead = Duration::from_millis(6500);
     })
     .await
     .unwrap();
@@ -166,7 +167,7 @@ async fn a_configured_policy_chooses_every_segment() {
     let dl = downloader();
     let url = server.url("/media/hls/master.m3u8");
     // kithara's rule starts a fast network on the top variant.
-    let s = open(&dl, url.clone(), |c| c).await.unwrap();
+    let s = open(&dl, url.clone(), |_| {}).await.unwrap();
     let (_, bytes) = read_all(s).await;
     bytes.unwrap();
     let default_paths: Vec<String> = server.requests().into_iter().map(|r| r.path).collect();
@@ -180,10 +181,10 @@ async fn a_configured_policy_chooses_every_segment() {
     let asked = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let (m, a) = (made.clone(), asked.clone());
     let s = open(&dl, url, move |c| {
-        c.abr_policy(move || {
+        c.abr_policy = Some(kithara_hls::abr::AbrPolicyFactory::new(move || {
             m.fetch_add(1, Ordering::Relaxed);
             Box::new(AlwaysFirst(a.clone()))
-        })
+        }));
     })
     .await
     .unwrap();

@@ -42,7 +42,7 @@ async fn a_time_seek_lands_on_the_segment_start_and_cancels_stale_fetches() {
     }
     let dl = downloader();
     let s = open(&dl, server.url("/media/hls/master.m3u8"), |c| {
-        c.abr_mode(AbrMode::Fixed(1))
+        c.abr_mode = AbrMode::Fixed(1);
     })
     .await
     .unwrap();
@@ -91,9 +91,9 @@ async fn a_manual_switch_is_a_boundary_and_an_event() {
     let dl = downloader();
     let (tx, mut events) = event_channel();
     let s = open(&dl, server.url("/media/hls/master.m3u8"), |c| {
-        c.event_sender(tx)
-            .abr_mode(AbrMode::Fixed(0))
-            .buffer_ahead(Duration::from_secs(4))
+        c.options.events = Some(tx);
+        c.abr_mode = AbrMode::Fixed(0);
+        c.buffer_ahead = Duration::from_secs(4);
     })
     .await
     .unwrap();
@@ -133,7 +133,8 @@ async fn a_missing_segment_fails_over_to_another_variant_at_the_same_segment() {
     let dl = downloader();
     let (tx, mut events) = event_channel();
     let s = open(&dl, server.url("/media/hls/master.m3u8"), |c| {
-        c.event_sender(tx).abr_mode(AbrMode::Fixed(1))
+        c.options.events = Some(tx);
+        c.abr_mode = AbrMode::Fixed(1);
     })
     .await
     .unwrap();
@@ -172,7 +173,7 @@ async fn with_a_single_variant_a_missing_segment_is_the_typed_error() {
     let server = server();
     server.route("/media/hls/ts/v1-03.ts", Route::new(Vec::new()).status(404));
     let dl = downloader();
-    let s = open(&dl, server.url("/media/hls/ts/v1.m3u8"), |c| c)
+    let s = open(&dl, server.url("/media/hls/ts/v1.m3u8"), |_| {})
         .await
         .unwrap();
     let (_s, got) = read_all(s).await;
@@ -202,7 +203,7 @@ async fn bad_playlists_fail_the_open_with_typed_errors() {
         Route::new(&b"#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-ENDLIST\n"[..]),
     );
     let dl = downloader();
-    let err = open(&dl, server.url("/missing.m3u8"), |c| c)
+    let err = open(&dl, server.url("/missing.m3u8"), |_| {})
         .await
         .unwrap_err();
     assert_eq!(err.status(), Some(404));
@@ -222,15 +223,12 @@ async fn bad_playlists_fail_the_open_with_typed_errors() {
         }),
     ];
     for (path, is) in cases {
-        let err = open(&dl, server.url(path), |c| c.max_playlist_bytes(1024))
+        let err = open(&dl, server.url(path), |c| c.max_playlist_bytes = 1024)
             .await
             .unwrap_err();
-        match &err {
-            kithara_stream::Error::Protocol(p) => {
-                let e = p.downcast_ref::<kithara_hls::Error>().unwrap();
-                assert!(is(e), "{path}: {e}");
-            }
-            other => panic!("{path}: {other}"),
+        match kithara_hls::Error::find(&err) {
+            Some(e) => assert!(is(e), "{path}: {e}"),
+            None => panic!("{path}: {err}"),
         }
     }
 }
@@ -260,7 +258,7 @@ async fn a_live_window_is_followed_without_gaps_until_endlist() {
     let dl = downloader();
     let (tx, mut events) = event_channel();
     let s = open(&dl, server.url("/media/hls/live.m3u8"), |c| {
-        c.event_sender(tx)
+        c.options.events = Some(tx);
     })
     .await
     .unwrap();
@@ -314,7 +312,7 @@ async fn live_segments_that_left_the_window_are_reported_and_skipped() {
     let dl = downloader();
     let (tx, mut events) = event_channel();
     let s = open(&dl, server.url("/media/hls/live.m3u8"), |c| {
-        c.event_sender(tx)
+        c.options.events = Some(tx);
     })
     .await
     .unwrap();
@@ -379,7 +377,7 @@ async fn seeking_back_over_fetched_media_reuses_it_without_requests() {
     let server = server();
     let dl = downloader();
     let s = open(&dl, server.url("/media/hls/master.m3u8"), |c| {
-        c.abr_mode(AbrMode::Fixed(0))
+        c.abr_mode = AbrMode::Fixed(0);
     })
     .await
     .unwrap();
@@ -452,8 +450,8 @@ async fn a_seek_into_a_cut_run_reads_on_in_order() {
     let server = server();
     let dl = downloader();
     let s = open(&dl, server.url("/media/hls/master.m3u8"), |c| {
-        c.abr_mode(AbrMode::Fixed(0))
-            .buffer_ahead(Duration::from_secs(4))
+        c.abr_mode = AbrMode::Fixed(0);
+        c.buffer_ahead = Duration::from_secs(4);
     })
     .await
     .unwrap();

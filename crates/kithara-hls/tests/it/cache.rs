@@ -37,9 +37,13 @@ pub(crate) async fn open_cached(
     dl: &Downloader,
     url: url::Url,
     cache: &AssetStore,
-    f: impl FnOnce(HlsConfig) -> HlsConfig,
+    f: impl FnOnce(&mut HlsConfig),
 ) -> kithara_stream::Result<Stream<Hls>> {
-    open(dl, url, |c| f(c.storage(StorageKind::Cache(cache.clone())))).await
+    open(dl, url, |c| {
+        c.options.storage = Some(StorageKind::Cache(cache.clone()));
+        f(c);
+    })
+    .await
 }
 
 /// Opens `url` with the cache `store`, reads it to the end and closes it: the bytes read.
@@ -47,7 +51,7 @@ pub(crate) async fn play_cached(
     dl: &Downloader,
     url: url::Url,
     cache: &AssetStore,
-    f: impl FnOnce(HlsConfig) -> HlsConfig,
+    f: impl FnOnce(&mut HlsConfig),
 ) -> Vec<u8> {
     let s = open_cached(dl, url, cache, f).await.unwrap();
     let (s, got) = read_all(s).await;
@@ -91,7 +95,7 @@ async fn replay_offline(
     path: &str,
     cache: &AssetStore,
     want: &[u8],
-    f: impl Fn(HlsConfig) -> HlsConfig,
+    f: impl Fn(&mut HlsConfig),
 ) -> (std::io::Result<Vec<u8>>, url::Url) {
     let server = server();
     let url = server.url(path);
@@ -116,7 +120,7 @@ async fn a_ts_vod_replays_from_the_cache_with_the_server_gone() {
     let cache = store(tmp.path(), |_| {});
     let want = expected("ts", "v1.m3u8", None);
     let got = replay_offline("/media/hls/master.m3u8", &cache, &want, |c| {
-        c.abr_mode(AbrMode::Fixed(1))
+        c.abr_mode = AbrMode::Fixed(1);
     })
     .await
     .0;
@@ -130,7 +134,7 @@ async fn an_offline_open_reports_the_failed_revalidations_and_the_pieces_from_th
     let (tx, mut rx) = tokio::sync::broadcast::channel(256);
     let want = expected("ts", "v0.m3u8", None);
     let got = replay_offline("/media/hls/ts/v0.m3u8", &cache, &want, |c| {
-        c.event_sender(tx.clone())
+        c.options.events = Some(tx.clone());
     })
     .await
     .0;
@@ -168,7 +172,7 @@ async fn an_fmp4_vod_replays_its_init_section_and_segments_offline() {
     let cache = store(tmp.path(), |_| {});
     let want = expected("fmp4", "v2.m3u8", Some("v2-init.mp4"));
     let got = replay_offline("/media/hls/master-fmp4.m3u8", &cache, &want, |c| {
-        c.abr_mode(AbrMode::Fixed(2))
+        c.abr_mode = AbrMode::Fixed(2);
     })
     .await
     .0;
@@ -180,7 +184,7 @@ async fn byte_range_segments_replay_offline_as_assets_of_their_own() {
     let tmp = tempfile::tempdir().unwrap();
     let cache = store(tmp.path(), |_| {});
     let want = file("hls/byterange/v0.ts").to_vec();
-    let (got, _) = replay_offline("/media/hls/byterange/v0.m3u8", &cache, &want, |c| c).await;
+    let (got, _) = replay_offline("/media/hls/byterange/v0.m3u8", &cache, &want, |_| {}).await;
     assert!(got.unwrap() == want);
     // One asset per range (and one for the playlist): no range was stored as the whole file.
     let ranges = std::str::from_utf8(file("hls/byterange/v0.m3u8"))
@@ -202,7 +206,7 @@ async fn an_online_replay_costs_a_head_per_playlist_and_no_segment_request() {
     let server = server();
     let url = server.url("/media/hls/master-fmp4.m3u8");
     let dl = downloader();
-    let fixed = |c: HlsConfig| c.abr_mode(AbrMode::Fixed(0));
+    let fixed = |c: &mut HlsConfig| c.abr_mode = AbrMode::Fixed(0);
     let want = expected("fmp4", "v0.m3u8", Some("v0-init.mp4"));
     assert!(play_cached(&dl, url.clone(), &cache, fixed).await == want);
     server.clear_log();
@@ -230,7 +234,7 @@ async fn an_encrypted_vod_replays_offline_with_key_caching_on() {
     let tmp = tempfile::tempdir().unwrap();
     let cache = store(tmp.path(), |c| c.cache_keys = true);
     let want = expected("ts", "v0.m3u8", None);
-    let (got, url) = replay_offline("/media/hls/aes/v0.m3u8", &cache, &want, |c| c).await;
+    let (got, url) = replay_offline("/media/hls/aes/v0.m3u8", &cache, &want, |_| {}).await;
     assert!(got.unwrap() == want, "plaintext equals the clear TS");
     // The segment asset holds the ciphertext the server sent, and the key beside it.
     let res = cached_segment(&cache, url.join("v0-00.ts").unwrap()).await;
@@ -251,17 +255,14 @@ async fn an_encrypted_vod_offline_without_key_caching_fails_naming_the_key() {
     let tmp = tempfile::tempdir().unwrap();
     let cache = store(tmp.path(), |_| {});
     let want = expected("ts", "v0.m3u8", None);
-    let (got, url) = replay_offline("/media/hls/aes/v0.m3u8", &cache, &want, |c| c).await;
+    let (got, url) = replay_offline("/media/hls/aes/v0.m3u8", &cache, &want, |_| {}).await;
     let err = got.unwrap_err();
     let typed = kithara_stream::Error::from_io(&err).expect("typed");
-    match typed {
-        kithara_stream::Error::Protocol(p) => match p.downcast_ref::<kithara_hls::Error>() {
-            Some(kithara_hls::Error::KeyFetch { uri, .. }) => {
-                assert!(uri.as_str().ends_with("/media/hls/aes/v0.key"), "{uri}");
-            }
-            other => panic!("{typed}: {other:?}"),
-        },
-        other => panic!("{other}"),
+    match kithara_hls::Error::find(typed) {
+        Some(kithara_hls::Error::KeyFetch { uri, .. }) => {
+            assert!(uri.as_str().ends_with("/media/hls/aes/v0.key"), "{uri}");
+        }
+        other => panic!("{typed}: {other:?}"),
     }
     // No key reached the disk.
     let res = cached_segment(&cache, url.join("v0-00.ts").unwrap()).await;
@@ -285,12 +286,15 @@ async fn a_half_played_vod_fetches_only_what_is_missing() {
     let dl = downloader();
     let want = expected("ts", "v1.m3u8", None);
     let uris = playlist_uris("hls/ts/v1.m3u8");
-    let short = |c: HlsConfig| c.buffer_ahead(Duration::from_secs(4));
+    let short = |c: &mut HlsConfig| c.buffer_ahead = Duration::from_secs(4);
     // Session 1: the first few kilobytes; once the fetches it started are over, it is dropped.
     let (tx, mut events) = event_channel();
-    let s = open_cached(&dl, url.clone(), &cache, |c| short(c).event_sender(tx))
-        .await
-        .unwrap();
+    let s = open_cached(&dl, url.clone(), &cache, |c| {
+        short(c);
+        c.options.events = Some(tx);
+    })
+    .await
+    .unwrap();
     let (s, head) = tokio::task::spawn_blocking(move || {
         let mut s = s;
         let mut buf = vec![0u8; 8 * 1024];

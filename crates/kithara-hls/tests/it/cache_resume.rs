@@ -32,7 +32,7 @@ async fn leave_half_a_segment(
         }),
     );
     let url = server.url("/media/hls/ts/v1.m3u8");
-    let s = open_cached(&downloader(), url.clone(), cache, |c| c)
+    let s = open_cached(&downloader(), url.clone(), cache, |_| {})
         .await
         .unwrap();
     let n = seg0.len() + 3000;
@@ -59,7 +59,7 @@ async fn a_partly_cached_segment_resumes_with_a_range() {
     let body = file(&cut["/media/".len()..]);
     // Session 2: the rest of that segment only.
     assert!(
-        play_cached(&downloader(), url, &cache, |c| c).await == expected("ts", "v1.m3u8", None)
+        play_cached(&downloader(), url, &cache, |_| {}).await == expected("ts", "v1.m3u8", None)
     );
     let log = server.requests();
     let resumed: Vec<&RequestRecord> = log.iter().filter(|r| r.path == cut).collect();
@@ -89,7 +89,7 @@ async fn a_partly_cached_segment_that_changed_is_fetched_whole() {
     changed[last] ^= 0xff;
     server.route(&cut, Route::new(changed.clone()));
     let (tx, mut events) = event_channel();
-    let s = open_cached(&downloader(), url, &cache, |c| c.event_sender(tx))
+    let s = open_cached(&downloader(), url, &cache, |c| c.options.events = Some(tx))
         .await
         .unwrap();
     let (s, got) = read_all(s).await;
@@ -127,13 +127,13 @@ async fn a_changed_playlist_is_fetched_again_and_its_cached_segments_kept() {
     let url = server.url("/media/hls/ts/v1.m3u8");
     let dl = downloader();
     let want = expected("ts", "v1.m3u8", None);
-    assert!(play_cached(&dl, url.clone(), &cache, |c| c).await == want);
+    assert!(play_cached(&dl, url.clone(), &cache, |_| {}).await == want);
     // Another version of the playlist (a comment more) listing the same segments.
     let mut text = String::from_utf8(file("hls/ts/v1.m3u8").to_vec()).unwrap();
     text.push_str("# republished\n");
     server.route("/media/hls/ts/v1.m3u8", Route::new(text.into_bytes()));
     server.clear_log();
-    assert!(play_cached(&dl, url, &cache, |c| c).await == want);
+    assert!(play_cached(&dl, url, &cache, |_| {}).await == want);
     let seen = seen(&server);
     assert_eq!(
         seen,
@@ -154,7 +154,7 @@ async fn a_redirected_master_replays_offline_against_where_it_was_served_from() 
         Route::new(Vec::new()).redirect("/media/hls/master.m3u8", 302),
     );
     let url = server.url("/go/elsewhere.m3u8?session=1");
-    let fixed = |c: kithara_hls::HlsConfig| c.abr_mode(kithara_stream::AbrMode::Fixed(2));
+    let fixed = |c: &mut kithara_hls::HlsConfig| c.abr_mode = kithara_stream::AbrMode::Fixed(2);
     let want = expected("ts", "v2.m3u8", None);
     assert!(play_cached(&downloader(), url.clone(), &cache, fixed).await == want);
     drop(server);
@@ -171,7 +171,7 @@ async fn a_playing_stream_keeps_its_pieces_from_eviction() {
     let server = server();
     let url = server.url("/media/hls/ts/v1.m3u8");
     let segments = playlist_uris("hls/ts/v1.m3u8").len();
-    let s = open_cached(&downloader(), url, &cache, |c| c)
+    let s = open_cached(&downloader(), url, &cache, |_| {})
         .await
         .unwrap();
     let (s, got) = read_all(s).await;
@@ -204,12 +204,12 @@ async fn an_encrypted_replay_online_asks_for_the_key_only_without_key_caching() 
         let url = server.url("/media/hls/aes/v0.m3u8");
         let dl = downloader();
         let want = expected("ts", "v0.m3u8", None);
-        let s = open_cached(&dl, url.clone(), &cache, |c| c).await.unwrap();
+        let s = open_cached(&dl, url.clone(), &cache, |_| {}).await.unwrap();
         let (s, got) = read_all(s).await;
         assert!(got.unwrap() == want);
         close(s).await;
         server.clear_log();
-        let s = open_cached(&dl, url, &cache, |c| c).await.unwrap();
+        let s = open_cached(&dl, url, &cache, |_| {}).await.unwrap();
         let (s, got) = read_all(s).await;
         assert!(got.unwrap() == want, "cache_keys {cache_keys}");
         close(s).await;
@@ -243,7 +243,7 @@ async fn an_offline_fallback_does_not_count_as_a_validation() {
         .await
         .unwrap()
     };
-    let s = open_cached(&downloader(), url.clone(), &cache, |c| c)
+    let s = open_cached(&downloader(), url.clone(), &cache, |_| {})
         .await
         .unwrap();
     let (s, got) = read_all(s).await;
@@ -252,7 +252,7 @@ async fn an_offline_fallback_does_not_count_as_a_validation() {
     drop(server);
     let before = validated_at(cache.clone(), url.clone()).await;
     assert!(before.is_some());
-    let s = open_cached(&impatient(), url.clone(), &cache, |c| c)
+    let s = open_cached(&impatient(), url.clone(), &cache, |_| {})
         .await
         .unwrap();
     let (s, got) = read_all(s).await;
@@ -291,7 +291,7 @@ async fn a_live_playlist_is_neither_stored_nor_served_from_the_cache() {
         .unwrap()
     };
     let first = file(&format!("hls/ts/{}", playlist_uris("hls/ts/v0.m3u8")[0]));
-    let s = open_cached(&dl, url.clone(), &cache, |c| c).await.unwrap();
+    let s = open_cached(&dl, url.clone(), &cache, |_| {}).await.unwrap();
     let (s, got) = head(s).await.unwrap();
     assert_eq!(&got[..], &first[..188]);
     close(s).await;
@@ -301,7 +301,7 @@ async fn a_live_playlist_is_neither_stored_nor_served_from_the_cache() {
         cache.list().unwrap()
     );
     server.clear_log();
-    let s = open_cached(&dl, url, &cache, |c| c).await.unwrap();
+    let s = open_cached(&dl, url, &cache, |_| {}).await.unwrap();
     let (s, got) = head(s).await.unwrap();
     assert_eq!(&got[..], &first[..188]);
     close(s).await;
@@ -325,7 +325,7 @@ async fn offline_another_variant_than_the_cached_one_falls_back_to_the_cached_on
     let want = expected("ts", "v0.m3u8", None);
     assert!(
         play_cached(&downloader(), url.clone(), &cache, |c| {
-            c.abr_mode(kithara_stream::AbrMode::Fixed(0))
+            c.abr_mode = kithara_stream::AbrMode::Fixed(0);
         })
         .await
             == want
@@ -334,8 +334,8 @@ async fn offline_another_variant_than_the_cached_one_falls_back_to_the_cached_on
     // Offline, variant 2 is asked for: its playlist is not cached, variant 0's is.
     let (tx, mut events) = event_channel();
     let s = open_cached(&impatient(), url, &cache, |c| {
-        c.event_sender(tx)
-            .abr_mode(kithara_stream::AbrMode::Fixed(2))
+        c.options.events = Some(tx);
+        c.abr_mode = kithara_stream::AbrMode::Fixed(2);
     })
     .await
     .expect("opens on the cached variant");

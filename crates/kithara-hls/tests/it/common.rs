@@ -25,9 +25,11 @@ pub fn downloader() -> Downloader {
 pub async fn open(
     dl: &Downloader,
     url: url::Url,
-    f: impl FnOnce(HlsConfig) -> HlsConfig,
+    f: impl FnOnce(&mut HlsConfig),
 ) -> kithara_stream::Result<Stream<Hls>> {
-    Stream::<Hls>::new(f(HlsConfig::new(url).downloader(dl.clone()))).await
+    let mut config = HlsConfig::builder().url(url).downloader(dl.clone()).build();
+    f(&mut config);
+    Stream::<Hls>::new(config).await
 }
 
 /// The URIs a bundled media playlist lists, in order.
@@ -59,7 +61,7 @@ pub async fn read_all(mut s: Stream<Hls>) -> (Stream<Hls>, std::io::Result<Vec<u
 }
 
 /// A channel for a stream's events, subscribed before the stream opens: give the sender to
-/// `HlsConfig::event_sender`, so no event of opening or of the first fetches is missed.
+/// `StreamOptions::events` of `HlsConfig::options`, so no event of opening or of the first fetches is missed.
 pub fn event_channel() -> (
     tokio::sync::broadcast::Sender<kithara_hls::HlsEvent>,
     tokio::sync::broadcast::Receiver<kithara_hls::HlsEvent>,

@@ -11,5 +11,7 @@ mod behaviour;
 mod cache;
 mod cache_resume;
 mod common;
+mod events;
 mod switch;
 mod vod;
+mod wire;

@@ -14,7 +14,8 @@ async fn switch_now_changes_the_variant_heard_within_one_segment() {
     let dl = downloader();
     let (tx, mut events) = event_channel();
     let s = open(&dl, server.url("/media/hls/master.m3u8"), |c| {
-        c.event_sender(tx).abr_mode(AbrMode::Fixed(0))
+        c.options.events = Some(tx);
+        c.abr_mode = AbrMode::Fixed(0);
     })
     .await
     .unwrap();

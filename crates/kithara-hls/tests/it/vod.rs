@@ -1,5 +1,7 @@
 //! VOD presentations: exact bytes for every segment form, byte ranges, AES-128.
 
+use std::time::Duration;
+
 use kithara_stream::{AbrMode, Source};
 
 use crate::common::*;
@@ -9,7 +11,7 @@ async fn ts_variant_bytes_are_the_segments_in_order() {
     let server = server();
     let dl = downloader();
     let s = open(&dl, server.url("/media/hls/master.m3u8"), |c| {
-        c.abr_mode(AbrMode::Fixed(1))
+        c.abr_mode = AbrMode::Fixed(1);
     })
     .await
     .unwrap();
@@ -28,12 +30,26 @@ async fn fmp4_starts_with_its_init_section() {
     let server = server();
     let dl = downloader();
     let s = open(&dl, server.url("/media/hls/master-fmp4.m3u8"), |c| {
-        c.abr_mode(AbrMode::Fixed(2))
+        c.abr_mode = AbrMode::Fixed(2);
     })
     .await
     .unwrap();
-    let (_s, got) = read_all(s).await;
+    let (s, got) = read_all(s).await;
     assert!(got.unwrap() == expected("fmp4", "v2.m3u8", Some("v2-init.mp4")));
+    // The layout names the init section: at the first boundary, and for a time seek into a
+    // segment laid out after it (the decoder puts it in front of the segment's bytes).
+    let init = 0..file("hls/fmp4/v2-init.mp4").len() as u64;
+    let first = s.source().next_boundary(0).unwrap();
+    assert_eq!((first.pos, first.init), (0, Some(init.clone())));
+    let (_s, anchor) = tokio::task::spawn_blocking(move || {
+        let mut s = s;
+        let anchor = s.seek_time(Duration::from_secs(10)).unwrap();
+        (s, anchor)
+    })
+    .await
+    .unwrap();
+    assert!(anchor.pos > init.end);
+    assert_eq!(anchor.init, Some(init));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -41,7 +57,7 @@ async fn packed_adts_reads_through() {
     let server = server();
     let dl = downloader();
     let s = open(&dl, server.url("/media/hls/master-adts.m3u8"), |c| {
-        c.abr_mode(AbrMode::Fixed(0))
+        c.abr_mode = AbrMode::Fixed(0);
     })
     .await
     .unwrap();
@@ -53,7 +69,7 @@ async fn packed_adts_reads_through() {
 async fn byte_ranges_are_fetched_as_exactly_those_ranges() {
     let server = server();
     let dl = downloader();
-    let s = open(&dl, server.url("/media/hls/byterange/v0.m3u8"), |c| c)
+    let s = open(&dl, server.url("/media/hls/byterange/v0.m3u8"), |_| {})
         .await
         .unwrap();
     let (_s, got) = read_all(s).await;
@@ -82,7 +98,7 @@ async fn byte_ranges_are_fetched_as_exactly_those_ranges() {
 async fn aes_128_segments_decrypt_to_the_clear_fixture_with_one_key_fetch() {
     let server = server();
     let dl = downloader();
-    let s = open(&dl, server.url("/media/hls/aes/v0.m3u8"), |c| c)
+    let s = open(&dl, server.url("/media/hls/aes/v0.m3u8"), |_| {})
         .await
         .unwrap();
     let (_s, got) = read_all(s).await;
@@ -98,14 +114,6 @@ async fn aes_128_segments_decrypt_to_the_clear_fixture_with_one_key_fetch() {
     assert_eq!(key_fetches, 1);
 }
 
-/// The HLS error inside a stream error.
-fn hls_error(e: &kithara_stream::Error) -> Option<&kithara_hls::Error> {
-    match e {
-        kithara_stream::Error::Protocol(p) => p.downcast_ref::<kithara_hls::Error>(),
-        _ => None,
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_or_malformed_key_is_a_typed_error() {
     for (route, want_len) in [
@@ -118,13 +126,12 @@ async fn a_missing_or_malformed_key_is_a_typed_error() {
         let server = server();
         server.route("/media/hls/aes/v0.key", route);
         let dl = downloader();
-        let s = open(&dl, server.url("/media/hls/aes/v0.m3u8"), |c| c)
+        // The first segment's key is fetched while opening: an unusable key fails the open.
+        let typed = open(&dl, server.url("/media/hls/aes/v0.m3u8"), |_| {})
             .await
-            .unwrap();
-        let (_s, got) = read_all(s).await;
-        let err = got.unwrap_err();
-        let typed = kithara_stream::Error::from_io(&err).expect("typed");
-        match (hls_error(typed), want_len) {
+            .unwrap_err();
+        assert_eq!(typed.class(), kithara_stream::ErrorClass::Key, "{typed}");
+        match (kithara_hls::Error::find(&typed), want_len) {
             (Some(kithara_hls::Error::KeyFetch { uri, source }), None) => {
                 assert!(uri.as_str().ends_with("/v0.key"));
                 assert_eq!(source.status(), Some(404));
@@ -147,7 +154,8 @@ async fn audio_renditions_and_redirected_masters_resolve_relative_uris() {
     );
     let dl = downloader();
     let s = open(&dl, server.url("/go/elsewhere.m3u8?session=1"), |c| {
-        c.abr_mode(AbrMode::Fixed(1)).language("en")
+        c.abr_mode = AbrMode::Fixed(1);
+        c.language = Some("en".into());
     })
     .await
     .unwrap();
@@ -171,7 +179,7 @@ async fn a_discontinuity_is_a_boundary_and_an_event() {
     let dl = downloader();
     let (tx, mut events) = event_channel();
     let s = open(&dl, server.url("/media/hls/disc.m3u8"), |c| {
-        c.event_sender(tx)
+        c.options.events = Some(tx);
     })
     .await
     .unwrap();
@@ -213,7 +221,7 @@ async fn an_init_section_with_a_byte_range_is_fetched_as_that_range() {
         kithara_test_support::Route::new(p),
     );
     let dl = downloader();
-    let s = open(&dl, server.url("/media/hls/fmp4/mapped.m3u8"), |c| c)
+    let s = open(&dl, server.url("/media/hls/fmp4/mapped.m3u8"), |_| {})
         .await
         .unwrap();
     let (_s, got) = read_all(s).await;

@@ -33,7 +33,7 @@ use crate::error::Error;
 ///
 /// Own one per application (the player or queue owns it) and register every stream's peer with it,
 /// so all streams share one connection pool and one in-flight limit. Stream configs take it by
-/// clone (`FileConfig::new(src).downloader(dl.clone())`); none of them builds one on its own.
+/// clone (`FileConfig::remote(url, dl.clone())`); none of them builds one on its own.
 #[derive(Clone, Debug)]
 pub struct Downloader {
     inner: Arc<Inner>,

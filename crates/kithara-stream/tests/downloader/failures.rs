@@ -75,7 +75,7 @@ async fn writer_errors_abort_without_retry() {
         .with_cancel(token.child_token())
         .writer(|offset, _| {
             if offset > 0 {
-                Err(Error::protocol(std::io::Error::other("disk full")))
+                Err(Error::other(std::io::Error::other("disk full")))
             } else {
                 Ok(())
             }
@@ -161,9 +161,9 @@ async fn a_rejected_response_fails_without_retries_or_bytes() {
     let cmd = FetchCmd::get(server.url("/page"))
         .with_cancel(token.child_token())
         .on_response(|info| match info.content_type.as_deref() {
-            Some(t) if t.starts_with("text/") => Err(Error::protocol(std::io::Error::other(
-                format!("not audio: {t}"),
-            ))),
+            Some(t) if t.starts_with("text/") => Err(Error::other(std::io::Error::other(format!(
+                "not audio: {t}"
+            )))),
             _ => Ok(()),
         })
         .writer(|_, _| panic!("a rejected response delivers no bytes"))

@@ -10,8 +10,8 @@ use std::{
 use anyhow::{anyhow, bail, Context, Result};
 use kithara_hls::{abr::AbrPolicy, Hls, HlsConfig, HlsEvent};
 use kithara_loopback::{media, ResponseEnd, Route, ThrottleHandle};
-use kithara_stream::Stream;
-use tokio::sync::{broadcast, oneshot};
+use kithara_stream::{Received, Stream};
+use tokio::sync::oneshot;
 
 use super::player::{play, Played};
 use crate::bench::fixture::Fixture;
@@ -182,14 +182,20 @@ pub(super) fn run(fx: &Fixture<'_>, ladder: &Ladder, r: &Replay<'_>) -> Result<O
     let first = r.trace.first().map_or(0.0, |p| p.1);
     let throttle = ThrottleHandle::new(rate(first, r.k));
     mount(fx, ladder, r, &throttle);
-    let config = HlsConfig::new(fx.server.url(&format!("{}/master.m3u8", r.prefix)))
+    let config = HlsConfig::builder()
+        .url(fx.server.url(&format!("{}/master.m3u8", r.prefix)))
         .downloader(fx.downloader.clone())
         .abr_policy({
             let (make, k) = (r.rule, r.k);
             move || make(k)
         })
-        .events_capacity(4096)
-        .wait_timeout(Duration::from_secs(60));
+        .options(
+            kithara_stream::StreamOptions::builder()
+                .events_capacity(4096)
+                .wait_timeout(Duration::from_secs(60))
+                .build(),
+        )
+        .build();
     let opened = Instant::now();
     let k = r.k;
     let trace: Vec<(f64, f64)> = r.trace.to_vec();
@@ -256,7 +262,7 @@ type Seen = Vec<(f64, HlsEvent)>;
 
 /// Collects the stream's events until `stop`.
 async fn collect(
-    mut rx: broadcast::Receiver<HlsEvent>,
+    mut rx: kithara_stream::EventReceiver<HlsEvent>,
     mut stop: oneshot::Receiver<()>,
     opened: Instant,
     k: f64,
@@ -267,16 +273,18 @@ async fn collect(
         tokio::select! {
             _ = &mut stop => break,
             e = rx.recv() => match e {
-                Ok(e) => seen.push((at(Instant::now()), e)),
-                Err(broadcast::error::RecvError::Closed) => return Ok(seen),
-                Err(broadcast::error::RecvError::Lagged(n)) => {
-                    bail!("{n} stream events were lost")
-                }
+                Some(Received::Event(e)) => seen.push((at(Instant::now()), e)),
+                None => return Ok(seen),
+                Some(Received::Lagged(n)) => bail!("{n} stream events were lost"),
+                Some(_) => {}
             },
         }
     }
-    while let Ok(e) = rx.try_recv() {
-        seen.push((at(Instant::now()), e));
+    for e in rx.drain() {
+        match e {
+            Received::Lagged(n) => bail!("{n} stream events were lost"),
+            e => seen.extend(e.event().map(|e| (at(Instant::now()), e))),
+        }
     }
     Ok(seen)
 }

@@ -117,22 +117,35 @@ impl State {
             .map_or(0, |b| b.pos)
     }
 
+    /// Where the init section that a piece of `variant` placed at `pos` needs lies: the latest
+    /// init of that variant placed before it (segments of a variant without `EXT-X-MAP` never
+    /// follow one).
+    pub(crate) fn init_before(&self, pos: u64, variant: usize) -> Option<Range<u64>> {
+        self.entries
+            .iter()
+            .rev()
+            .find(|e| e.piece == Piece::Init && e.variant == variant && e.start < pos)
+            .map(|e| e.start..e.end())
+    }
+
     /// Media time at the end of the layout.
     pub(crate) fn end_time(&self) -> Option<Duration> {
         self.entries.last().map(|e| e.time + e.duration)
     }
 
-    /// The latest init section placed, if the next piece needs one.
-    fn init_for(&self, piece: Piece, len: u64, needs_init: bool) -> Option<Range<u64>> {
+    /// The init section the next piece (of `variant`) needs, if it needs one: its own range for
+    /// an init section, else the latest of its variant placed before it.
+    fn init_for(
+        &self,
+        piece: Piece,
+        variant: usize,
+        len: u64,
+        needs_init: bool,
+    ) -> Option<Range<u64>> {
         let start = self.end();
         match piece {
             Piece::Init => Some(start..start + len),
-            Piece::Segment(_) if needs_init => self
-                .entries
-                .iter()
-                .rev()
-                .find(|e| e.piece == Piece::Init)
-                .map(|e| e.start..e.end()),
+            Piece::Segment(_) if needs_init => self.init_before(start, variant),
             Piece::Segment(_) => None,
         }
     }
@@ -225,7 +238,7 @@ impl Layout {
         if st.seek.is_some() || st.switch.is_some() || st.cancelled {
             return None;
         }
-        entry.init = st.init_for(entry.piece, entry.len, needs_init);
+        entry.init = st.init_for(entry.piece, entry.variant, entry.len, needs_init);
         entry.start = st.end();
         let start = entry.start;
         // The first piece of a run after a seek goes behind the seek jump, which keeps its kind

@@ -36,3 +36,40 @@ fn placement_times_and_release() {
     assert!(st.entries[1].res.failure().is_some());
     assert!(st.entries[2].res.failure().is_none());
 }
+
+#[test]
+fn boundaries_name_the_init_section_the_bytes_after_them_need() {
+    let layout = Layout::default();
+    let v = |variant: usize, piece: Piece, kind: Option<BoundaryKind>| {
+        let mut e = entry(0, piece);
+        e.variant = variant;
+        layout.place(e, variant < 2, kind.map(|k| (k, None)))
+    };
+    assert_eq!(v(0, Piece::Init, Some(BoundaryKind::Init)), Some(0));
+    v(0, Piece::Segment(0), None);
+    // A discontinuity that re-uses the variant's init section laid out before it.
+    v(0, Piece::Segment(1), Some(BoundaryKind::Discontinuity));
+    // A switch that starts with the new variant's own init section.
+    v(1, Piece::Init, Some(BoundaryKind::VariantSwitch));
+    v(1, Piece::Segment(2), None);
+    // A variant without init sections.
+    v(2, Piece::Segment(3), Some(BoundaryKind::VariantSwitch));
+    let st = layout.lock();
+    let inits: Vec<_> = st
+        .boundaries
+        .iter()
+        .map(|b| (b.pos, b.init.clone()))
+        .collect();
+    assert_eq!(
+        inits,
+        vec![
+            (0, Some(0..10)),
+            (20, Some(0..10)),
+            (30, Some(30..40)),
+            (50, None)
+        ]
+    );
+    assert_eq!(st.entries[4].init, Some(30..40));
+    assert_eq!(st.init_before(45, 1), Some(30..40));
+    assert_eq!(st.init_before(45, 2), None);
+}

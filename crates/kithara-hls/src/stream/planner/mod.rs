@@ -169,6 +169,13 @@ impl<T, F> Planner<T, F> {
         !std::mem::replace(&mut self.ended, true)
     }
 
+    /// Whether the run is over: its last segment ordered, and every piece placed. Only then may
+    /// the reader meet the end (a reader at the end of what is placed would take it for the
+    /// stream's).
+    pub(crate) fn is_done(&self) -> bool {
+        self.ended && self.queue.is_empty()
+    }
+
     /// Whether the run still has to place `seg`'s init section.
     pub(crate) fn needs_init_of(&self, seg: &Segment) -> bool {
         seg.init

@@ -91,6 +91,10 @@ impl<T> Queue<T> {
         self.items.retain(|q| q.slot.id < id);
     }
 
+    pub(crate) fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
     pub(crate) fn clear(&mut self) {
         self.items.clear();
     }
