@@ -165,23 +165,4 @@ pub trait Source: Send + Sync + 'static {
         let _ = t;
         Err(Error::TimeSeekUnsupported)
     }
-
-    /// The segment structure of a segmented source.
-    fn segment_layout(&self) -> Option<&dyn SegmentLayout> {
-        None
-    }
-}
-
-/// Segment-aware extension of a [`Source`] for segmented media (HLS).
-pub trait SegmentLayout {
-    /// Byte range of the initialisation segment that the decoder needs first, if any.
-    fn init_segment_range(&self) -> Option<Range<u64>>;
-    /// Offset of the first segment boundary after `pos`, if known.
-    fn segment_after_byte(&self, pos: u64) -> Option<u64>;
-    /// Total length in bytes, once known.
-    fn len(&self) -> Option<u64>;
-    /// Whether the length is known to be zero.
-    fn is_empty(&self) -> bool {
-        self.len() == Some(0)
-    }
 }

@@ -7,8 +7,8 @@ use std::{
 };
 
 use kithara_stream::{
-    dl::PeerHandle, AbrHandle, Boundary, Error, MediaInfo, Result, SegmentLayout, Source,
-    TimeAnchor, Timeline, WaitOutcome,
+    dl::PeerHandle, AbrHandle, Boundary, Error, MediaInfo, Result, Source, TimeAnchor, Timeline,
+    WaitOutcome,
 };
 
 use super::{abr_control::AbrShared, layout::Layout};
@@ -218,9 +218,5 @@ impl Source for HlsSource {
         // Its init section, if any, is not laid out yet: the seek-jump boundary at `pos` names
         // it once the run's first piece is placed.
         Ok(TimeAnchor::new(pos, seg.start))
-    }
-
-    fn segment_layout(&self) -> Option<&dyn SegmentLayout> {
-        Some(&self.layout)
     }
 }

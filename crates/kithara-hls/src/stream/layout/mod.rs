@@ -20,7 +20,7 @@ use std::{
 };
 
 use kithara_storage::StorageResource;
-use kithara_stream::{Boundary, BoundaryKind, Error, MediaInfo, SegmentLayout, TimeMap};
+use kithara_stream::{Boundary, BoundaryKind, Error, MediaInfo, TimeMap};
 
 /// What a placed piece is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -333,27 +333,6 @@ impl TimeMap for Layout {
 
     fn byte_at(&self, t: Duration) -> Option<u64> {
         self.lock().segment_at(t).map(|e| e.start)
-    }
-}
-
-impl SegmentLayout for Layout {
-    fn init_segment_range(&self) -> Option<Range<u64>> {
-        let st = self.lock();
-        st.entries
-            .iter()
-            .rev()
-            .find(|e| e.piece == Piece::Init)
-            .map(|e| e.start..e.end())
-    }
-
-    fn segment_after_byte(&self, pos: u64) -> Option<u64> {
-        let st = self.lock();
-        st.entries.iter().map(|e| e.start).find(|&s| s > pos)
-    }
-
-    fn len(&self) -> Option<u64> {
-        let st = self.lock();
-        st.ended.then(|| st.end())
     }
 }
 
