@@ -1,0 +1,86 @@
+//! [`PlayerConfig`]: buffering, load control, gapless preloading, ramps and the downloader.
+
+use std::time::Duration;
+
+use kithara_file::{AssetStore, StorageKind};
+use kithara_stream::dl::DownloaderConfig;
+
+/// How far the downloads of a track may run ahead of its playback.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LoadControl {
+    /// At most about this much audio ahead of the reader: HLS through its `buffer_ahead`, a
+    /// progressive file through its byte `buffer_ahead`, computed from
+    /// [`PlayerConfig::assumed_bitrate`].
+    Ahead(Duration),
+    /// Download a progressive file whole as fast as the link allows; HLS keeps its own default
+    /// (30 s ahead), which its ABR rule also uses as its buffer target.
+    Unlimited,
+}
+
+/// Configuration of a [`Player`](crate::Player), built with [`PlayerConfig::builder`].
+///
+/// ```
+/// use std::time::Duration;
+/// use kithara_play::{LoadControl, PlayerConfig};
+/// let config = PlayerConfig::builder()
+///     .start_buffer(Duration::from_millis(500))
+///     .load(LoadControl::Unlimited)
+///     .build();
+/// assert_eq!(config.preload, Duration::from_secs(10));
+/// ```
+#[derive(Debug, Clone, bon::Builder)]
+#[non_exhaustive]
+pub struct PlayerConfig {
+    /// Decoded audio needed before playback starts, and resumes after an underrun. Default: 1 s.
+    #[builder(default = Duration::from_secs(1))]
+    pub start_buffer: Duration,
+    /// Capacity of the ring between the decoding thread and the sink, as time at the sink's
+    /// rate; raised to twice the start buffer when smaller. Default: 2 s.
+    #[builder(default = Duration::from_secs(2))]
+    pub ring: Duration,
+    /// The next track is opened and pre-buffered when the current track's decoding is this close
+    /// to its (declared) end. Default: 10 s.
+    #[builder(default = Duration::from_secs(10))]
+    pub preload: Duration,
+    /// How far downloads run ahead of playback. Default: 60 s ahead.
+    #[builder(default = LoadControl::Ahead(Duration::from_secs(60)))]
+    pub load: LoadControl,
+    /// The bitrate assumed for a progressive file when turning [`LoadControl::Ahead`] into bytes
+    /// (the real one is known only after the file opened), in bits per second. Default: 320 kbit/s,
+    /// so a lower-rate file is buffered further ahead in time, never less.
+    #[builder(default = 320_000)]
+    pub assumed_bitrate: u64,
+    /// Length of the gain ramp of a volume change, a pause and a resume. Default: 20 ms.
+    #[builder(default = Duration::from_millis(20))]
+    pub volume_ramp: Duration,
+    /// Interval of [`Event::Position`](crate::Event::Position) ticks while playing. Default: 100 ms.
+    #[builder(default = Duration::from_millis(100))]
+    pub tick: Duration,
+    /// Longest time one read of a stream waits for bytes before the track fails. Default: 30 s.
+    #[builder(default = Duration::from_secs(30))]
+    pub wait_timeout: Duration,
+    /// The shared downloader's configuration; its `cancel` and `runtime` are replaced by the
+    /// player's own. Default: [`DownloaderConfig::default`].
+    #[builder(default)]
+    pub downloader: DownloaderConfig,
+    /// Where progressive files keep their bytes when there is no [`cache`](Self::cache).
+    /// Default: [`StorageKind::TempFile`].
+    #[builder(default)]
+    pub storage: StorageKind,
+    /// The persistent cache every track (file or HLS) reads through: a track played once plays
+    /// again without the network as the store's freshness allows. Default: none.
+    pub cache: Option<AssetStore>,
+    /// Preferred language of HLS audio renditions (`EXT-X-MEDIA LANGUAGE`). Default: the
+    /// playlist's `DEFAULT` rendition.
+    #[builder(into)]
+    pub audio_language: Option<String>,
+    /// Seed of the shuffle order, for reproducible runs. Default: random.
+    pub shuffle_seed: Option<u64>,
+}
+
+impl Default for PlayerConfig {
+    fn default() -> Self {
+        Self::builder().build()
+    }
+}

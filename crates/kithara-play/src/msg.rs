@@ -1,0 +1,114 @@
+//! Messages between the handles, the control thread and the decoding thread.
+
+use std::{sync::Arc, time::Duration};
+
+use kithara_decode::TrackInfo;
+use kithara_stream::{AbrHandle, AbrMode};
+use tokio_util::sync::CancellationToken;
+
+use crate::{Error, Event, Repeat, Track, TrackId};
+
+/// What the control thread receives.
+pub(crate) enum ControlMsg {
+    /// From a handle.
+    Cmd(Command),
+    /// From the decoding thread, tagged with the epoch it belongs to.
+    Report(u64, Report),
+}
+
+/// A caller's command.
+pub(crate) enum Command {
+    Play,
+    Pause,
+    Stop,
+    Seek(Duration),
+    Volume(f32),
+    Next,
+    Previous,
+    Jump(usize),
+    Insert(usize, TrackId, Track),
+    Remove(usize),
+    Move(usize, usize),
+    Clear,
+    Repeat(Repeat),
+    Shuffle(bool),
+    AbrMode(AbrMode),
+    MaxBitrate(Option<u64>),
+    Subscribe(flume::Sender<Event>),
+    Quit,
+}
+
+/// A track the decoding thread may open, with its cancellation token (a child of the root).
+#[derive(Debug, Clone)]
+pub(crate) struct TrackRef {
+    pub(crate) id: TrackId,
+    pub(crate) track: Track,
+    pub(crate) cancel: CancellationToken,
+    /// The caller's ABR settings when the track was handed over, for an HLS stream's open.
+    pub(crate) abr: AbrSettings,
+}
+
+/// The caller's ABR settings (`None`: the stream's default).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct AbrSettings {
+    pub(crate) mode: Option<AbrMode>,
+    pub(crate) max_bitrate: Option<Option<u64>>,
+}
+
+/// What the control thread tells the decoding thread.
+pub(crate) enum ToDecoder {
+    /// Flush, then decode `track` from `start` (seeking in place when it is the track being
+    /// decoded and `seek` is set: a seek within the heard track).
+    Play {
+        epoch: u64,
+        track: TrackRef,
+        start: Duration,
+        seek: bool,
+    },
+    /// The track to continue with after `after` (gapless); `None`: the queue ends there.
+    Next {
+        after: TrackId,
+        next: Option<TrackRef>,
+    },
+    /// Flush and idle.
+    Stop {
+        epoch: u64,
+    },
+    Quit,
+}
+
+/// What the decoding thread reports.
+pub(crate) enum Report {
+    /// Something tied to the frame `frame` of the ring's numbering.
+    Marker { frame: u64, kind: MarkerKind },
+    /// A track was opened; its bitrate control, for HLS.
+    Opened { id: TrackId, abr: Option<AbrHandle> },
+    /// Decoding moved on from one track to the next by itself.
+    Advanced { to: TrackId },
+}
+
+/// The events that wait for the audio to be heard.
+pub(crate) enum MarkerKind {
+    Started {
+        id: TrackId,
+        info: TrackInfo,
+        at: Duration,
+    },
+    Seeked {
+        id: TrackId,
+        at: Duration,
+    },
+    Variant {
+        id: TrackId,
+        variant: Option<usize>,
+        info: TrackInfo,
+    },
+    Ended {
+        id: TrackId,
+    },
+    Failed {
+        id: TrackId,
+        error: Arc<Error>,
+    },
+    QueueEnd,
+}

@@ -1,0 +1,95 @@
+//! Queues rendered through the WAV sink: the file is the tracks' own decodes back to back.
+
+use kithara_play::{Event, Player, SinkFormat, WavSink};
+
+use crate::common::{config, decode, read_wav, server, wait_for};
+
+/// Plays `paths` as a queue into a WAV file of `format`; returns the file's samples and the
+/// events seen.
+fn render(
+    server: &kithara_test_support::LoopbackServer,
+    paths: &[&str],
+    format: SinkFormat,
+) -> (crate::common::Pcm, Vec<Event>) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("out.wav");
+    let player = Player::new(config(), WavSink::create(&path, format).unwrap()).unwrap();
+    let handle = player.handle();
+    let events = handle.subscribe().unwrap();
+    for p in paths {
+        handle.append(server.url(p)).unwrap();
+    }
+    handle.play().unwrap();
+    let seen = wait_for(&events, |e| matches!(e, Event::QueueEnded));
+    player.close().unwrap();
+    (read_wav(&path), seen)
+}
+
+#[test]
+fn mp3_then_flac_joins_sample_exactly() {
+    let server = server();
+    let mp3 = decode(&server, "/media/chirp.mp3");
+    let flac = decode(&server, "/media/chirp.flac");
+    assert_eq!((mp3.rate, mp3.channels), (22_050, 2));
+    let (out, events) = render(
+        &server,
+        &["/media/chirp.mp3", "/media/chirp.flac"],
+        SinkFormat::new(22_050, 2),
+    );
+    assert_eq!(out.frames(), mp3.frames() + flac.frames());
+    let (a, b) = out.samples.split_at(mp3.samples.len());
+    assert!(a == mp3.samples.as_slice(), "the MP3 part differs");
+    assert!(b == flac.samples.as_slice(), "the FLAC part differs");
+    let started = events
+        .iter()
+        .filter(|e| matches!(e, Event::TrackStarted { .. }))
+        .count();
+    let ended = events
+        .iter()
+        .filter(|e| matches!(e, Event::TrackEnded { .. }))
+        .count();
+    let advanced = events
+        .iter()
+        .filter(|e| matches!(e, Event::QueueAdvanced { .. }))
+        .count();
+    assert_eq!((started, ended, advanced), (2, 2, 1), "{events:#?}");
+}
+
+#[test]
+fn mp3_flac_and_hls_render_back_to_back() {
+    let server = server();
+    let hls_path = "/media/hls/ts/v0.m3u8";
+    let mp3 = decode(&server, "/media/chirp.mp3");
+    let flac = decode(&server, "/media/chirp.flac");
+    let hls = decode(&server, hls_path);
+    assert_eq!((hls.rate, hls.channels), (16_000, 1));
+    let format = SinkFormat::new(22_050, 2);
+    // The HLS track alone, converted (16 kHz mono to 22.05 kHz stereo) by the player.
+    let (hls_alone, _) = render(&server, &[hls_path], format);
+    let converted = (hls.frames() as u64 * 22_050).div_ceil(16_000);
+    assert_eq!(hls_alone.frames() as u64, converted);
+    let (out, _) = render(
+        &server,
+        &["/media/chirp.mp3", "/media/chirp.flac", hls_path],
+        format,
+    );
+    assert_eq!(
+        out.frames(),
+        mp3.frames() + flac.frames() + hls_alone.frames()
+    );
+    let expected: Vec<f32> = [mp3.samples, flac.samples, hls_alone.samples].concat();
+    assert!(
+        out.samples == expected,
+        "the render differs from the decodes back to back"
+    );
+}
+
+#[test]
+fn hls_at_its_own_rate_equals_its_decode() {
+    let server = server();
+    let path = "/media/hls/ts/v0.m3u8";
+    let hls = decode(&server, path);
+    let (out, _) = render(&server, &[path], SinkFormat::new(16_000, 1));
+    assert_eq!(out.frames(), hls.frames());
+    assert!(out.samples == hls.samples);
+}
