@@ -282,6 +282,10 @@ impl Peer for FilePeer {
                 Some(true) => return Poll::Pending,
                 None => {}
             }
+            if st.active.is_some() {
+                // The last fetch reports its outcome (and its final progress) first: woken then.
+                return Poll::Pending;
+            }
             if !self.completed {
                 self.completed = true;
                 let total = shared.resource.len().unwrap_or(0);
