@@ -196,7 +196,21 @@ impl DecodeThread {
         if !start.is_zero() || in_place {
             if let Err(source) = current.source.seek(start) {
                 let label = track.track.label();
-                return self.fail(id, &track.cancel, Error::Decode { label, source });
+                if !in_place {
+                    return self.fail(id, &track.cancel, Error::Decode { label, source });
+                }
+                // The track plays on from where it was decoded (what the ring held is dropped).
+                let at = current.source.position();
+                tracing::debug!(track = %id, error = %source, "seek failed; playing on");
+                let error = Arc::new(Error::Seek {
+                    label,
+                    target: start,
+                    source,
+                });
+                let frame = self.writer.produced();
+                self.marker(frame, MarkerKind::SeekFailed { id, at, error });
+                self.current = Some(current);
+                return;
             }
         }
         let frame = self.writer.produced();

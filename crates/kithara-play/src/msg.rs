@@ -98,6 +98,12 @@ pub(crate) enum MarkerKind {
         id: TrackId,
         at: Duration,
     },
+    /// A seek within `id` failed: the track plays on from `at`.
+    SeekFailed {
+        id: TrackId,
+        at: Duration,
+        error: Arc<Error>,
+    },
     Variant {
         id: TrackId,
         variant: Option<usize>,

@@ -13,6 +13,8 @@ pub(crate) trait TrackSource: Send {
     fn next_chunk(&mut self) -> kithara_decode::Result<Option<PcmChunk>>;
     /// Frame-accurate seek to `to`.
     fn seek(&mut self, to: Duration) -> kithara_decode::Result<()>;
+    /// Media time of the next frame to be decoded.
+    fn position(&self) -> Duration;
     /// Facts about the track.
     fn info(&self) -> &TrackInfo;
     /// The variant being read, for an adaptive (HLS) stream.
@@ -31,6 +33,10 @@ where
 
     fn seek(&mut self, to: Duration) -> kithara_decode::Result<()> {
         Decoder::seek(self, to)
+    }
+
+    fn position(&self) -> Duration {
+        Decoder::position(self)
     }
 
     fn info(&self) -> &TrackInfo {

@@ -104,6 +104,14 @@ impl Control {
                     base_time: at,
                 });
             }
+            MarkerKind::SeekFailed { id, at, error } => {
+                self.head.heard = Some(Heard {
+                    id,
+                    base_frame: Some(frame),
+                    base_time: at,
+                });
+                self.emit(Event::Error(error));
+            }
             MarkerKind::Variant { id, variant, info } => {
                 self.emit(Event::VariantSwitched {
                     track: id,
