@@ -263,10 +263,14 @@ fn a_failed_seek_reports_an_error_and_plays_on() {
         Some(Event::Error(e)) if matches!(**e, kithara_play::Error::Seek { target, .. } if target.is_zero())
     ));
     // It plays on, later than where it was (nothing before the failed seek is heard again).
-    let seen = wait_for(&events, |e| position_past(e, from + Duration::from_millis(300)));
+    let seen = wait_for(&events, |e| {
+        position_past(e, from + Duration::from_millis(300))
+    });
     assert!(!seen
         .iter()
         .any(|e| matches!(e, Event::TrackFailed { .. } | Event::QueueEnded)));
-    assert!(seen.iter().all(|e| !matches!(e, Event::Position { position, .. } if *position < from)));
+    assert!(seen
+        .iter()
+        .all(|e| !matches!(e, Event::Position { position, .. } if *position < from)));
     player.close().unwrap();
 }
