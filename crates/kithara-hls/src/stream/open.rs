@@ -165,6 +165,7 @@ impl StreamType for Hls {
             abr: abr.clone(),
             storage: storage.clone(),
             headers: config.options.headers.clone(),
+            priority: config.options.priority.clone(),
             options,
             buffer_ahead: config.buffer_ahead,
             file_backed: !matches!(storage, kithara_storage::StorageKind::Memory),

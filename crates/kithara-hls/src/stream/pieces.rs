@@ -300,11 +300,11 @@ impl HlsPeer {
             self.shared.clone(),
             self.shared.clone(),
         );
-        let priority = if self.buffer().is_zero() {
+        let priority = self.shared.priority.apply(if self.buffer().is_zero() {
             Priority::Urgent
         } else {
             Priority::Normal
-        };
+        });
         let mut cmd = FetchCmd::get(url.clone())
             .with_headers(self.shared.headers.clone())
             .with_priority(priority)
