@@ -12,6 +12,7 @@ use std::{
 
 use flume::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 use kithara_decode::PcmChunk;
+use kithara_stream::FetchPriority;
 
 use crate::{
     convert::Converter,
@@ -45,10 +46,11 @@ enum Next {
     Track(TrackRef),
 }
 
-/// A track opening on its own thread.
+/// A track opening on its own thread, its fetches in the background until it is heard.
 struct Preload {
     id: TrackId,
     rx: Receiver<Result<Box<dyn TrackSource>>>,
+    priority: FetchPriority,
 }
 
 pub(crate) struct DecodeThread {
@@ -231,9 +233,13 @@ impl DecodeThread {
     /// Opens `track`, from the preload when it is the preloaded one.
     fn open(&mut self, track: &TrackRef) -> Result<Current> {
         let preloaded = self.preload.take().filter(|p| p.id == track.id);
+        if let Some(p) = &preloaded {
+            // It is the track decoded now: its fetches come first from here on.
+            p.priority.set_background(false);
+        }
         let source = match preloaded.and_then(|p| p.rx.recv().ok()) {
             Some(r) => r?,
-            None => self.opener.open(track)?,
+            None => self.opener.open(track, &FetchPriority::default())?,
         };
         self.report(Report::Opened {
             id: track.id,
@@ -317,14 +323,16 @@ impl DecodeThread {
         let opener = self.opener.clone();
         let next = next.clone();
         let id = next.id;
+        let priority = FetchPriority::background();
+        let background = priority.clone();
         let spawned = std::thread::Builder::new()
             .name("kithara-play-preload".into())
             .spawn(move || {
-                let _ = tx.send(opener.open(&next));
+                let _ = tx.send(opener.open(&next, &background));
             });
         if spawned.is_ok() {
-            tracing::debug!(track = %id, "preloading");
-            self.preload = Some(Preload { id, rx });
+            tracing::debug!(track = %id, "preloading in the background");
+            self.preload = Some(Preload { id, rx, priority });
         }
     }
 
