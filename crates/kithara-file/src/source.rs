@@ -177,6 +177,16 @@ impl Source for FileSource {
         }
     }
 
+    fn buffered_ahead(&self) -> Option<u64> {
+        let pos = self.timeline.position();
+        Some(match &self.inner {
+            Inner::Remote { resource, .. } => resource
+                .contiguous_end(pos)
+                .map_or(0, |end| end.saturating_sub(pos)),
+            Inner::Local { len, .. } => len.saturating_sub(pos),
+        })
+    }
+
     fn len(&self) -> Option<u64> {
         match &self.inner {
             Inner::Local { len, .. } => Some(*len),

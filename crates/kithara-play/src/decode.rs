@@ -120,10 +120,12 @@ impl DecodeThread {
                     Err(RecvTimeoutError::Disconnected) => return,
                     Err(RecvTimeoutError::Timeout) => {}
                 }
+                self.publish_bytes();
                 continue;
             }
             if self.current.is_some() {
                 self.step();
+                self.publish_bytes();
                 continue;
             }
             if self.awaiting.is_none() && !self.writer.has_pending() {
@@ -170,6 +172,16 @@ impl DecodeThread {
             ToDecoder::Quit => return false,
         }
         true
+    }
+
+    /// Tells the others how many bytes the current track's stream holds ahead of its reader.
+    fn publish_bytes(&self) {
+        let bytes = self
+            .current
+            .as_ref()
+            .and_then(|c| c.source.buffered_bytes())
+            .unwrap_or(u64::MAX);
+        self.shared.stream_bytes.store(bytes, Ordering::Release);
     }
 
     /// Flushes the ring and forgets the track being decoded.

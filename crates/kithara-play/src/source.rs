@@ -21,6 +21,8 @@ pub(crate) trait TrackSource: Send {
     fn variant(&self) -> Option<usize>;
     /// The adaptive stream's bitrate control, for HLS.
     fn abr_handle(&self) -> Option<AbrHandle>;
+    /// Bytes downloaded ahead of the stream's reader, when the stream tells.
+    fn buffered_bytes(&self) -> Option<u64>;
 }
 
 impl<T: StreamType> TrackSource for Decoder<T>
@@ -49,5 +51,9 @@ where
 
     fn abr_handle(&self) -> Option<AbrHandle> {
         self.with_stream(|s| s.source().abr_handle())
+    }
+
+    fn buffered_bytes(&self) -> Option<u64> {
+        self.with_stream(|s| s.source().buffered_ahead())
     }
 }

@@ -51,6 +51,7 @@ impl Control {
                         track: h.id,
                         position: h.base_time + played,
                         buffered,
+                        buffered_bytes: self.shared.level_bytes(),
                     });
                 }
             }
@@ -68,13 +69,14 @@ impl Control {
         } else {
             Duration::ZERO
         };
+        let level_bytes = self.shared.level_bytes();
         let was = std::mem::replace(&mut self.visible, state);
         if was == PlayerState::Buffering {
-            self.emit(Event::BufferingEnded { level });
+            self.emit(Event::BufferingEnded { level, level_bytes });
         }
         self.emit(Event::StateChanged(state));
         if state == PlayerState::Buffering {
-            self.emit(Event::BufferingStarted { level });
+            self.emit(Event::BufferingStarted { level, level_bytes });
         }
     }
 

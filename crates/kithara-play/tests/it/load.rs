@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use kithara_file::{AssetStore, AssetStoreConfig};
-use kithara_play::{Event, LoadControl, Player, SinkFormat, WavSink};
+use kithara_play::{Event, LoadControl, NullSink, Player, SinkFormat, WavSink};
 use kithara_test_support::{media, Route};
 
 use crate::common::{config, decode, read_wav, server, wait_for, DEADLINE};
@@ -157,5 +157,37 @@ fn a_paused_track_downloads_near_its_time_ahead_at_the_real_bitrate() {
         stats.bytes_sent >= 1 << 20
     });
     assert!(!beyond, "downloaded too far ahead: {:?}", server.stats());
+    drop(player);
+}
+
+/// Position ticks tell the bytes downloaded ahead of the reader besides the decoded seconds; with
+/// 3 s ahead they stay within that budget (265 kB, or the 64 KiB smallest request).
+#[test]
+fn position_ticks_report_the_bytes_buffered_ahead() {
+    let server = server();
+    server.route(
+        "/long.wav",
+        Route::new(long_wav(60)).content_type("audio/wav"),
+    );
+    let mut config = config();
+    config.load = LoadControl::Ahead(Duration::from_secs(3));
+    let player = Player::new(config, NullSink::new(SinkFormat::new(22_050, 2))).unwrap();
+    let h = player.handle();
+    let events = h.subscribe().unwrap();
+    h.append(server.url("/long.wav")).unwrap();
+    h.play().unwrap();
+    let seen = wait_for(
+        &events,
+        |e| matches!(e, Event::Position { position, .. } if *position >= Duration::from_secs(1)),
+    );
+    let bytes: Vec<u64> = seen
+        .iter()
+        .filter_map(|e| match e {
+            Event::Position { buffered_bytes, .. } => Some(buffered_bytes.unwrap()),
+            _ => None,
+        })
+        .collect();
+    assert!(bytes.iter().any(|&b| b > 0), "{bytes:?}");
+    assert!(bytes.iter().all(|&b| b <= 264_600 + 65_536), "{bytes:?}");
     drop(player);
 }
