@@ -62,7 +62,11 @@ impl StreamType for Hls {
             .map_or_else(default_policy, AbrPolicyFactory::make);
         let (mut set, mut first, master) = match parsed {
             Playlist::Master(master) => {
-                let set = VariantSet::from_master(&master, config.language.as_deref());
+                let set = VariantSet::from_master(
+                    &master,
+                    config.audio_name.as_deref(),
+                    config.language.as_deref(),
+                );
                 let ladder = set.bitrates();
                 let first = match config.abr_mode {
                     AbrMode::Fixed(i) if i < set.len() => i,
