@@ -16,7 +16,7 @@ use kithara_stream::FetchPriority;
 
 use crate::{
     convert::Converter,
-    msg::{ControlMsg, MarkerKind, Report, ToDecoder, TrackRef},
+    msg::{Begin, ControlMsg, MarkerKind, Report, ToDecoder, TrackRef},
     open::Opener,
     ring::Writer,
     shared::Shared,
@@ -51,6 +51,8 @@ struct Preload {
     id: TrackId,
     rx: Receiver<Result<Box<dyn TrackSource>>>,
     priority: FetchPriority,
+    /// The audio rendition choice it was opened with.
+    audio: crate::AudioChoice,
 }
 
 pub(crate) struct DecodeThread {
@@ -149,8 +151,8 @@ impl DecodeThread {
                 epoch,
                 track,
                 start,
-                seek,
-            } => self.play(epoch, track, start, seek),
+                how,
+            } => self.play(epoch, track, start, how),
             ToDecoder::Next { after, next } => {
                 let next = next.map_or(Next::End, Next::Track);
                 if self.awaiting == Some(after) {
@@ -158,7 +160,7 @@ impl DecodeThread {
                     self.next = next;
                     self.advance(after);
                 } else if self.current.as_ref().map(|c| c.id) == Some(after) {
-                    if !matches!((&self.preload, &next), (Some(p), Next::Track(t)) if p.id == t.id)
+                    if !matches!((&self.preload, &next), (Some(p), Next::Track(t)) if p.id == t.id && p.audio == t.audio)
                     {
                         self.preload = None;
                     }
@@ -195,8 +197,10 @@ impl DecodeThread {
         self.shared.input_done.store(false, Ordering::Release);
     }
 
-    fn play(&mut self, epoch: u64, track: TrackRef, start: Duration, seek: bool) {
-        let in_place = seek && self.current.as_ref().is_some_and(|c| c.id == track.id);
+    fn play(&mut self, epoch: u64, track: TrackRef, start: Duration, how: Begin) {
+        let seek = how != Begin::Jump;
+        let in_place =
+            how == Begin::Seek && self.current.as_ref().is_some_and(|c| c.id == track.id);
         let kept = if in_place { self.current.take() } else { None };
         self.reset(epoch);
         let id = track.id;
@@ -210,7 +214,7 @@ impl DecodeThread {
         if !start.is_zero() || in_place {
             if let Err(source) = current.source.seek(start) {
                 let label = track.track.label();
-                if !in_place {
+                if !seek {
                     return self.fail(id, &track.cancel, Error::Decode { label, source });
                 }
                 // The track plays on from where it was decoded (what the ring held is dropped).
@@ -335,6 +339,7 @@ impl DecodeThread {
         let opener = self.opener.clone();
         let next = next.clone();
         let id = next.id;
+        let audio = next.audio.clone();
         let priority = FetchPriority::background();
         let background = priority.clone();
         let spawned = std::thread::Builder::new()
@@ -344,7 +349,12 @@ impl DecodeThread {
             });
         if spawned.is_ok() {
             tracing::debug!(track = %id, "preloading in the background");
-            self.preload = Some(Preload { id, rx, priority });
+            self.preload = Some(Preload {
+                id,
+                rx,
+                priority,
+                audio,
+            });
         }
     }
 

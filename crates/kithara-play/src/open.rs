@@ -18,7 +18,7 @@ use tokio::runtime::Handle;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    config::LoadControl,
+    config::{AudioChoice, LoadControl},
     msg::{AbrSettings, TrackRef},
     source::TrackSource,
     Error, Result,
@@ -38,7 +38,6 @@ pub(crate) struct Opener {
     pub(crate) wait_timeout: Duration,
     pub(crate) storage: StorageKind,
     pub(crate) cache: Option<AssetStore>,
-    pub(crate) language: Option<String>,
 }
 
 impl Opener {
@@ -52,7 +51,11 @@ impl Opener {
         priority: &FetchPriority,
     ) -> Result<Box<dyn TrackSource>> {
         let TrackRef {
-            track, cancel, abr, ..
+            track,
+            cancel,
+            abr,
+            audio,
+            ..
         } = track;
         let label = track.label();
         if let Some(make) = track.take_opened() {
@@ -65,7 +68,7 @@ impl Opener {
             return Err(Error::Consumed { label });
         };
         if track.is_named_hls() {
-            return self.open_hls(src, label, (cancel, priority), *abr);
+            return self.open_hls(src, label, (cancel, priority), (*abr, audio));
         }
         let storage = match &self.cache {
             Some(store) => StorageKind::Cache(store.clone()),
@@ -79,7 +82,7 @@ impl Opener {
         if kithara_file_serves_playlist(&stream) {
             tracing::debug!(url = %label, "the server answered with a playlist: opening as HLS");
             drop(stream);
-            return self.open_hls(src, label, (cancel, priority), *abr);
+            return self.open_hls(src, label, (cancel, priority), (*abr, audio));
         }
         let origin = match src {
             FileSrc::Remote(url) => Some(RedactedUrl::new(url)),
@@ -115,7 +118,7 @@ impl Opener {
         src: &FileSrc,
         label: String,
         (cancel, priority): (&CancellationToken, &FetchPriority),
-        abr: AbrSettings,
+        (abr, audio): (AbrSettings, &AudioChoice),
     ) -> Result<Box<dyn TrackSource>> {
         let FileSrc::Remote(url) = src else {
             return Err(Error::HlsNotRemote { label });
@@ -130,7 +133,14 @@ impl Opener {
             .downloader(self.downloader.clone())
             .options(self.options(storage, cancel, priority))
             .maybe_buffer_ahead(ahead)
-            .maybe_language(self.language.clone())
+            .maybe_language(match audio {
+                AudioChoice::Language(l) => Some(l.clone()),
+                _ => None,
+            })
+            .maybe_audio_name(match audio {
+                AudioChoice::Name(n) => Some(n.clone()),
+                _ => None,
+            })
             .maybe_abr_mode(abr.mode)
             .maybe_max_bitrate(abr.max_bitrate.flatten())
             .build();

@@ -7,7 +7,10 @@ use std::{
 };
 
 use super::{Control, Heard, Intent};
-use crate::{msg::MarkerKind, Event, PlayerState};
+use crate::{
+    msg::{Begin, MarkerKind},
+    Event, PlayerState,
+};
 
 impl Control {
     /// Emits what the audio side has reached, opens the gate when the buffer allows, ticks.
@@ -130,7 +133,7 @@ impl Control {
                 let last = self.head.heard.map(|h| h.id);
                 if let Some(next) = last.and_then(|id| self.queue.next_after(id, false)) {
                     // Appended after the decoding had ended: go on (not gapless).
-                    self.begin(next, Duration::ZERO, false);
+                    self.begin(next, Duration::ZERO, Begin::Jump);
                     self.head.jumped = false;
                     return;
                 }
