@@ -14,6 +14,10 @@ use flume::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 use kithara_decode::PcmChunk;
 use kithara_stream::FetchPriority;
 
+mod preload;
+
+use preload::Preload;
+
 use crate::{
     convert::Converter,
     msg::{Begin, ControlMsg, MarkerKind, Report, ToDecoder, TrackRef},
@@ -44,15 +48,6 @@ enum Next {
     /// The queue ends after it.
     End,
     Track(TrackRef),
-}
-
-/// A track opening on its own thread, its fetches in the background until it is heard.
-struct Preload {
-    id: TrackId,
-    rx: Receiver<Result<Box<dyn TrackSource>>>,
-    priority: FetchPriority,
-    /// The audio rendition choice it was opened with.
-    audio: crate::AudioChoice,
 }
 
 pub(crate) struct DecodeThread {
@@ -325,37 +320,6 @@ impl DecodeThread {
             self.start_preload();
         }
         Ok(())
-    }
-
-    /// Opens the next track on its own thread, once.
-    fn start_preload(&mut self) {
-        let Next::Track(next) = &self.next else {
-            return;
-        };
-        if self.preload.as_ref().is_some_and(|p| p.id == next.id) {
-            return;
-        }
-        let (tx, rx) = flume::bounded(1);
-        let opener = self.opener.clone();
-        let next = next.clone();
-        let id = next.id;
-        let audio = next.audio.clone();
-        let priority = FetchPriority::background();
-        let background = priority.clone();
-        let spawned = std::thread::Builder::new()
-            .name("kithara-play-preload".into())
-            .spawn(move || {
-                let _ = tx.send(opener.open(&next, &background));
-            });
-        if spawned.is_ok() {
-            tracing::debug!(track = %id, "preloading in the background");
-            self.preload = Some(Preload {
-                id,
-                rx,
-                priority,
-                audio,
-            });
-        }
     }
 
     /// The current track ended (or failed with `error`): mark it, then go on.
