@@ -46,9 +46,6 @@ pub(crate) enum Command {
     /// Inspect or trim the persistent cache.
     #[command(subcommand)]
     Cache(CacheCommand),
-    /// Measure kithara against a raw reqwest loop, stream-download and curl on a loopback server.
-    #[cfg(feature = "bench")]
-    Bench(BenchArgs),
 }
 
 /// The `cache` subcommands.
@@ -64,27 +61,6 @@ pub(crate) enum CacheCommand {
         #[arg(long, value_name = "SIZE", value_parser = parse_size)]
         max_size: Option<u64>,
     },
-}
-
-/// Arguments of `kithara bench`.
-#[cfg(feature = "bench")]
-#[derive(Debug, ClapArgs)]
-pub(crate) struct BenchArgs {
-    /// Print the results as JSON instead of a table.
-    #[arg(long)]
-    pub(crate) json: bool,
-
-    /// Write SVG plots into this directory.
-    #[arg(long, value_name = "DIR")]
-    pub(crate) out: Option<PathBuf>,
-
-    /// A reduced run (smaller bodies, fewer rounds) for smoke tests.
-    #[arg(long)]
-    pub(crate) quick: bool,
-
-    /// Run only these cases (comma-separated names).
-    #[arg(long, value_name = "NAMES", hide = true)]
-    pub(crate) cases: Option<String>,
 }
 
 /// Arguments of `kithara fetch`.

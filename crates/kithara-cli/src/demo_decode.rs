@@ -1,6 +1,6 @@
 //! The decoding step of `kithara demo`: the bundled MP3 and FLAC (`Stream<File>`) and the bundled
-//! HLS ladder (`Stream<Hls>`, MPEG-TS segments) through the real stack over the loopback server →
-//! [`Decoder`], timed and verified.
+//! HLS ladder (`Stream<Hls>`, MPEG-TS segments) through the real stack over the loopback server,
+//! opened with [`kithara_open::open_decoder`], timed and verified.
 //!
 //! For each fixture: time from opening the stream to the first PCM, decode speed as a multiple of
 //! realtime (audio decoded per second of wall time, open included), and random time seeks, each
@@ -10,11 +10,10 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context, Result};
-use kithara_decode::{Decoder, DecoderConfig};
-use kithara_file::{File, FileConfig, StorageKind};
-use kithara_hls::{Hls, HlsConfig};
+use kithara_file::StorageKind;
 use kithara_loopback::LoopbackServer;
-use kithara_stream::{dl::Downloader, AbrMode, RedactedUrl, Stream, StreamType};
+use kithara_open::{AnyDecoder, OpenOptions};
+use kithara_stream::{dl::Downloader, AbrMode};
 
 /// Where the bundled media are mounted on the demo server.
 pub(crate) const MEDIA: &str = "/media";
@@ -56,24 +55,12 @@ pub(crate) async fn decode_fixture(
 ) -> Result<DecodeRun> {
     let url = server.url(&format!("{MEDIA}/{name}"));
     let started = Instant::now();
-    let config = FileConfig::remote(url.clone(), downloader.clone())
-        .options(
-            kithara_stream::StreamOptions::builder()
-                .storage(StorageKind::Memory)
-                .build(),
-        )
+    let options = OpenOptions::builder()
+        .downloader(downloader.clone())
+        .storage(StorageKind::Memory)
         .build();
-    let stream = Stream::<File>::new(config).await?;
-    decode_stream(
-        stream,
-        RedactedUrl::new(&url),
-        format,
-        name,
-        seeks,
-        seed,
-        started,
-    )
-    .await
+    let decoder = kithara_open::open_decoder(url, options).await?;
+    decode_stream(decoder, format, name, seeks, seed, started).await
 }
 
 /// The bundled HLS ladder, locked on its top variant (so that every seek is checked against the
@@ -87,40 +74,24 @@ pub(crate) async fn decode_hls(
     let name = "hls/master.m3u8";
     let url = server.url(&format!("{MEDIA}/{name}"));
     let started = Instant::now();
-    let config = HlsConfig::builder()
-        .url(url.clone())
+    let options = OpenOptions::builder()
         .downloader(downloader.clone())
         .abr_mode(AbrMode::Fixed(2))
         .build();
-    let stream = Stream::<Hls>::new(config).await?;
-    decode_stream(
-        stream,
-        RedactedUrl::new(&url),
-        "HLS/TS",
-        name,
-        seeks,
-        seed,
-        started,
-    )
-    .await
+    let decoder = kithara_open::open_decoder(url, options).await?;
+    decode_stream(decoder, "HLS/TS", name, seeks, seed, started).await
 }
 
-/// Decodes `stream` whole, then does `seeks` verified random time seeks.
-async fn decode_stream<T: StreamType>(
-    stream: Stream<T>,
-    origin: RedactedUrl,
+/// Decodes `decoder` whole, then does `seeks` verified random time seeks.
+async fn decode_stream(
+    mut decoder: AnyDecoder,
     format: &'static str,
     name: &'static str,
     seeks: u32,
     seed: u64,
     started: Instant,
-) -> Result<DecodeRun>
-where
-    kithara_decode::Decoder<T>: Send,
-{
+) -> Result<DecodeRun> {
     tokio::task::spawn_blocking(move || -> Result<DecodeRun> {
-        let config = DecoderConfig::builder().origin(origin).build();
-        let mut decoder = Decoder::new(stream, config)?;
         let info = decoder.info().clone();
         let Some(first) = decoder.next_chunk()? else {
             bail!("{name}: no audio");

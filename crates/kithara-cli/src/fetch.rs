@@ -23,7 +23,7 @@ use kithara_file::{File, FileConfig, FileEvent, FileSrc, StorageKind};
 use kithara_storage::StorageResource;
 use kithara_stream::{
     dl::{Downloader, DownloaderConfig, RetryPolicy},
-    redact_url, Stream,
+    Stream,
 };
 
 use tokio::sync::broadcast;
@@ -37,11 +37,11 @@ const TICK: Duration = Duration::from_millis(100);
 
 pub(crate) async fn run(args: FetchArgs, ui: Ui, resume: bool) -> Result<()> {
     let part = check_output(&args.output)?;
-    let label = label(&args.source);
+    let label = kithara_open::label(&args.source);
     let started = Instant::now();
     let bytes = match args.source.clone() {
         FileSrc::Local(path) => copy_local(&path, &part, &args.output)?,
-        src if crate::source::is_hls(&src) => {
+        src if kithara_open::is_hls(&src) => {
             crate::fetch_hls::download(src, &args, &part, &label, ui).await?
         }
         src => download(src, &args, &part, &label, ui, resume && !args.memory).await?,
@@ -161,7 +161,7 @@ async fn download(
             return Err(e.into());
         }
     };
-    if crate::source::serves_playlist(&stream) {
+    if kithara_open::is_playlist_type(stream.source().content_type()) {
         tracing::debug!(
             url = label,
             "the server answered with a playlist: fetching it as HLS"
@@ -332,15 +332,6 @@ fn copy_local(path: &Path, part: &Path, output: &Path) -> Result<u64> {
 async fn interrupted() {
     if tokio::signal::ctrl_c().await.is_err() {
         std::future::pending::<()>().await;
-    }
-}
-
-/// The source as it may appear in messages: a URL without query or credentials, or a path.
-fn label(src: &FileSrc) -> String {
-    match src {
-        FileSrc::Remote(url) => redact_url(url).to_string(),
-        FileSrc::Local(path) => path.display().to_string(),
-        other => format!("{other:?}"),
     }
 }
 

@@ -74,7 +74,7 @@ pub(crate) async fn run(args: InfoArgs) -> Result<()> {
     let size_bytes = if hls.is_some() {
         None
     } else {
-        input.pcm.byte_len()
+        input.pcm.with_stream(|s| s.len())
     };
     let first_bandwidth = hls
         .as_ref()

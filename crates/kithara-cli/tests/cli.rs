@@ -31,6 +31,31 @@ fn fetch_copies_a_remote_body() {
     assert!(!dir.path().join("track.mp3.part").exists());
 }
 
+/// `-o NAME` with no directory writes into the current directory.
+#[test]
+fn fetch_into_a_bare_file_name() {
+    let server = LoopbackServer::start().unwrap();
+    let body = payload(1 << 20, 8);
+    server.route("/track.mp3", Route::new(body.clone()));
+    let dir = tempfile::tempdir().unwrap();
+
+    let out = common::command(&[
+        "fetch",
+        server.url("/track.mp3").as_str(),
+        "-o",
+        "track.mp3",
+    ])
+    .current_dir(dir.path())
+    .output()
+    .unwrap();
+
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
+    assert!(
+        std::fs::read(dir.path().join("track.mp3")).unwrap() == body,
+        "fetched bytes differ"
+    );
+}
+
 #[test]
 fn fetch_of_a_missing_resource_fails_cleanly() {
     let server = LoopbackServer::start().unwrap();

@@ -6,6 +6,28 @@ pub mod pcm;
 
 pub use kithara_loopback::*;
 
+pub mod process {
+    //! Child processes (the workspace's binaries, curl) in tests and benchmarks.
+
+    use std::process::Command;
+
+    /// Removes the proxy variables from `cmd`'s environment and exempts loopback (`NO_PROXY`),
+    /// so the child talks to the loopback server directly whatever the machine's settings.
+    pub fn without_proxy(cmd: &mut Command) -> &mut Command {
+        for var in [
+            "HTTP_PROXY",
+            "http_proxy",
+            "HTTPS_PROXY",
+            "https_proxy",
+            "ALL_PROXY",
+            "all_proxy",
+        ] {
+            cmd.env_remove(var);
+        }
+        cmd.env("NO_PROXY", "127.0.0.1,localhost,::1")
+    }
+}
+
 pub mod bench {
     //! Small helpers shared by the workspace's benchmarks.
 

@@ -5,7 +5,7 @@
 
 use std::process::{Command, Output};
 
-use kithara_test_support::LoopbackServer;
+use kithara_test_support::{process::without_proxy, LoopbackServer};
 
 /// Runs the binary with no proxy from the environment: tests talk to loopback directly.
 pub(crate) fn kithara(args: &[&str]) -> Output {
@@ -15,18 +15,7 @@ pub(crate) fn kithara(args: &[&str]) -> Output {
 /// The binary with `args`, no logging and no proxy from the environment.
 pub(crate) fn command(args: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_kithara"));
-    for var in [
-        "RUST_LOG",
-        "HTTP_PROXY",
-        "http_proxy",
-        "HTTPS_PROXY",
-        "https_proxy",
-        "ALL_PROXY",
-        "all_proxy",
-    ] {
-        cmd.env_remove(var);
-    }
-    cmd.args(args).env("NO_PROXY", "127.0.0.1,localhost,::1");
+    without_proxy(&mut cmd).env_remove("RUST_LOG").args(args);
     cmd
 }
 

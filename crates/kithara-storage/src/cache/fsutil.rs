@@ -85,6 +85,12 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> CacheResult<()> {
 pub(crate) fn sync_parent(path: &Path) -> CacheResult<()> {
     #[cfg(unix)]
     if let Some(dir) = path.parent() {
+        // A bare file name's parent is the empty path: the current directory.
+        let dir = if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        };
         File::open(dir)
             .and_then(|d| d.sync_all())
             .map_err(io_err("sync dir", dir))?;

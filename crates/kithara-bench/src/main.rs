@@ -1,9 +1,15 @@
-//! `kithara bench`: kithara against a raw `reqwest` loop, `stream-download` and `curl`, side by
+//! `kithara-bench`: kithara against a raw `reqwest` loop, `stream-download` and `curl`, side by
 //! side on a loopback server, in one run.
 //!
 //! Every case runs several rounds (the peers interleaved with kithara, so both see the same
 //! machine state) and reports the median and the spread (min..max) of each side, their ratio and
 //! the goal from the project's performance issue. See the crate README for the cases.
+//!
+//! `kithara-bench kithara ARGS…` runs the `kithara` command line instead (the very code of
+//! kithara-cli, linked in): the cases that time `kithara fetch` run this executable that way, so
+//! the bench needs no separately built `kithara` binary.
+
+#![forbid(unsafe_code)]
 
 mod abr;
 mod decoding;
@@ -19,12 +25,11 @@ mod throughput;
 mod tools;
 mod wake;
 
-use std::io::Write;
+use std::{io::Write, path::PathBuf, process::ExitCode};
 
 use anyhow::{bail, Context, Result};
+use clap::Parser;
 use tokio::runtime::Runtime;
-
-use crate::args::BenchArgs;
 
 pub(crate) use report::CaseResult;
 
@@ -41,6 +46,56 @@ const CASES: &[&str] = &[
     "abr",
 ];
 
+/// The first argument that runs the `kithara` command line instead of the bench.
+pub(crate) const AS_KITHARA: &str = "kithara";
+
+/// Measures kithara against a raw reqwest loop, stream-download and curl on a loopback server.
+#[derive(Debug, Parser)]
+#[command(name = "kithara-bench", version, about)]
+pub(crate) struct BenchArgs {
+    /// Print the results as JSON instead of a table.
+    #[arg(long)]
+    pub(crate) json: bool,
+
+    /// Write SVG plots into this directory.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) out: Option<PathBuf>,
+
+    /// A reduced run (smaller bodies, fewer rounds) for smoke tests.
+    #[arg(long)]
+    pub(crate) quick: bool,
+
+    /// Run only these cases (comma-separated names).
+    #[arg(long, value_name = "NAMES", hide = true)]
+    pub(crate) cases: Option<String>,
+}
+
+fn main() -> ExitCode {
+    if std::env::args_os().nth(1).is_some_and(|a| a == AS_KITHARA) {
+        // `kithara-bench kithara fetch …` is `kithara fetch …`.
+        return kithara_cli::main_from(std::env::args_os().skip(1));
+    }
+    let args = BenchArgs::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("kithara-rt")
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: could not start the tokio runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match run(args, &runtime) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 /// Sizes and rounds of one run.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Plan {
@@ -51,7 +106,7 @@ pub(crate) struct Plan {
 }
 
 /// Runs the selected cases and prints the table (or JSON), then the plots.
-pub(crate) fn run(args: BenchArgs, rt: &Runtime) -> Result<()> {
+fn run(args: BenchArgs, rt: &Runtime) -> Result<()> {
     let selected: Vec<&str> = match &args.cases {
         None => CASES.to_vec(),
         Some(list) => {

@@ -45,15 +45,15 @@ const ONE_SEGMENT: f64 = 2.0;
 const TRACES: &[(&str, &str)] = &[
     (
         "steady",
-        include_str!("../../../../kithara-hls/traces/steady.csv"),
+        include_str!("../../../kithara-hls/traces/steady.csv"),
     ),
     (
         "step_down",
-        include_str!("../../../../kithara-hls/traces/step_down.csv"),
+        include_str!("../../../kithara-hls/traces/step_down.csv"),
     ),
     (
         "oscillating",
-        include_str!("../../../../kithara-hls/traces/oscillating.csv"),
+        include_str!("../../../kithara-hls/traces/oscillating.csv"),
     ),
 ];
 

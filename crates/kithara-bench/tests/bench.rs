@@ -1,8 +1,7 @@
-//! `kithara bench --quick --json --out DIR`: every implemented case reports real, positive
+//! `kithara-bench --quick --json --out DIR`: every implemented case reports real, positive
 //! measurements and the wake-latency plot is drawn; `--cases hls-start,abr` prints the HLS rows
 //! and draws one ABR plot per trace.
 
-#![cfg(feature = "bench")]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -53,7 +52,6 @@ fn quick_json_run_reports_every_case() {
     let dir = tempfile::tempdir().unwrap();
     let out_dir = dir.path().join("plots");
     let out = command(&[
-        "bench",
         "--quick",
         "--json",
         "--cases",
@@ -62,7 +60,7 @@ fn quick_json_run_reports_every_case() {
         out_dir.to_str().unwrap(),
     ])
     .output()
-    .expect("the kithara binary runs");
+    .expect("the kithara-bench binary runs");
     assert!(out.status.success(), "stderr: {}", stderr(&out));
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON");
     assert_eq!(doc["quick"], true);
@@ -128,7 +126,6 @@ fn quick_hls_cases_print_their_rows_and_plots() {
     let dir = tempfile::tempdir().unwrap();
     let out_dir = dir.path().join("plots");
     let out = command(&[
-        "bench",
         "--quick",
         "--cases",
         "abr,hls-start",
@@ -136,7 +133,7 @@ fn quick_hls_cases_print_their_rows_and_plots() {
         out_dir.to_str().unwrap(),
     ])
     .output()
-    .expect("the kithara binary runs");
+    .expect("the kithara-bench binary runs");
     assert!(out.status.success(), "stderr: {}", stderr(&out));
     let text = String::from_utf8(out.stdout).unwrap();
     // The table: a header, then one line per row (two spaces between cells), then the notes.

@@ -1,4 +1,5 @@
-//! The external download tools the bench runs: `kithara fetch` (this executable) and `curl`.
+//! The download tools the bench runs as processes: `kithara fetch` (this executable, as
+//! `kithara-bench kithara fetch …`) and `curl`.
 
 use std::{path::Path, process::Command};
 
@@ -17,11 +18,16 @@ pub(crate) fn curl_version() -> Option<String> {
         .map(|v| format!("curl {v}"))
 }
 
-/// `kithara fetch URL -o OUT -q` with this very executable.
+/// `kithara fetch URL -o OUT -q`, run by this very executable.
 pub(crate) fn fetch_cmd(url: &str, out: &Path) -> Result<Command> {
-    let exe = std::env::current_exe().context("could not find the kithara executable")?;
+    let exe = std::env::current_exe().context("could not find the kithara-bench executable")?;
     let mut cmd = Command::new(exe);
-    cmd.arg("fetch").arg(url).arg("-o").arg(out).arg("-q");
+    cmd.arg(crate::AS_KITHARA)
+        .arg("fetch")
+        .arg(url)
+        .arg("-o")
+        .arg(out)
+        .arg("-q");
     Ok(cmd)
 }
 

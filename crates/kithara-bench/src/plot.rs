@@ -1,4 +1,4 @@
-//! SVG plots of `kithara bench --out DIR`, drawn with plotters.
+//! SVG plots of `kithara-bench --out DIR`, drawn with plotters.
 
 use std::path::Path;
 

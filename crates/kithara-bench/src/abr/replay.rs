@@ -14,7 +14,7 @@ use kithara_stream::{Received, Stream};
 use tokio::sync::oneshot;
 
 use super::player::{play, Played};
-use crate::bench::fixture::Fixture;
+use crate::fixture::Fixture;
 
 /// BANDWIDTH of the bundled TS ladder's variants, bits per second.
 pub(super) const LADDER: [u64; 3] = [20_000, 28_000, 36_000];

@@ -2,11 +2,12 @@
 //! interleaved so both see the same machine state.
 //!
 //! ```sh
-//! cargo bench -p kithara-cli --bench fetch_vs_curl                    # 256 MiB, 5 rounds
-//! KITHARA_BENCH_MIB=64 KITHARA_BENCH_ROUNDS=3 cargo bench -p kithara-cli --bench fetch_vs_curl
+//! cargo bench -p kithara-bench --bench fetch_vs_curl                    # 256 MiB, 5 rounds
+//! KITHARA_BENCH_MIB=64 KITHARA_BENCH_ROUNDS=3 cargo bench -p kithara-bench --bench fetch_vs_curl
 //! ```
 //!
-//! Each round runs `kithara fetch URL -o FILE` (the release binary built with the bench) and
+//! Each round runs `kithara fetch URL -o FILE` (as `kithara-bench kithara fetch …`, the release
+//! binary built with the bench, which links the kithara command line) and
 //! `curl -s -o FILE URL`, in alternating order, each on a fresh file name in a temporary
 //! directory, and verifies the size. It prints the medians and their ratio (curl time / kithara
 //! time: above 1.0 kithara is faster). Without curl on the machine the comparison is skipped
@@ -22,20 +23,13 @@ use std::{
 
 use kithara_test_support::{
     bench::{env_usize, median},
-    payload, LoopbackServer, Route,
+    payload,
+    process::without_proxy,
+    LoopbackServer, Route,
 };
 
 fn timed(mut cmd: Command) -> Duration {
-    for var in [
-        "HTTP_PROXY",
-        "http_proxy",
-        "HTTPS_PROXY",
-        "https_proxy",
-        "ALL_PROXY",
-    ] {
-        cmd.env_remove(var);
-    }
-    cmd.env("NO_PROXY", "127.0.0.1");
+    without_proxy(&mut cmd);
     let started = Instant::now();
     let out = cmd.output().expect("the command runs");
     let took = started.elapsed();
@@ -72,8 +66,9 @@ fn main() {
     let (mut ours, mut theirs) = (Vec::new(), Vec::new());
     for round in 0..rounds {
         let run_ours = |out: &std::path::Path| {
-            let mut c = Command::new(env!("CARGO_BIN_EXE_kithara"));
-            c.args(["-q", "fetch", url.as_str(), "-o"]).arg(out);
+            let mut c = Command::new(env!("CARGO_BIN_EXE_kithara-bench"));
+            c.args(["kithara", "-q", "fetch", url.as_str(), "-o"])
+                .arg(out);
             timed(c)
         };
         let run_curl = |out: &std::path::Path| {
