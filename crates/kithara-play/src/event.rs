@@ -57,7 +57,7 @@ pub enum Event {
         /// Decoded audio waiting in the ring.
         buffered: Duration,
         /// Bytes of the track being decoded downloaded ahead of its reader (`None`: the stream
-        /// does not tell; HLS today).
+        /// does not tell).
         buffered_bytes: Option<u64>,
     },
     /// Playback waits for audio (start, seek, underrun); `level` is the decoded audio buffered.

@@ -110,6 +110,10 @@ fn a_rendition_changed_while_playing_continues_from_the_position_heard() {
     assert!(seen
         .iter()
         .all(|e| !matches!(e, Event::Position { position, .. } if *position < at)));
+    // The HLS stream tells its bytes downloaded ahead of the reader.
+    assert!(seen
+        .iter()
+        .any(|e| matches!(e, Event::Position { buffered_bytes: Some(b), .. } if *b > 0)));
     // What was heard last is the High rendition's end, sample for sample.
     let got = capture.samples();
     let tail = 8_000;
