@@ -243,7 +243,10 @@ impl DecodeThread {
 
     /// Opens `track`, from the preload when it is the preloaded one.
     fn open(&mut self, track: &TrackRef) -> Result<Current> {
-        let preloaded = self.preload.take().filter(|p| p.id == track.id);
+        let preloaded = self
+            .preload
+            .take()
+            .filter(|p| p.id == track.id && p.audio == track.audio);
         if let Some(p) = &preloaded {
             // It is the track decoded now: its fetches come first from here on.
             p.priority.set_background(false);
