@@ -211,18 +211,8 @@ impl Opener {
     }
 }
 
-/// Whether a file stream turned out to be served as an HLS playlist (`Content-Type`).
+/// Whether a file stream turned out to be served as an HLS playlist (`Content-Type`): the
+/// one-call open's rule.
 fn kithara_file_serves_playlist(stream: &Stream<File>) -> bool {
-    let Some(ct) = stream.source().content_type() else {
-        return false;
-    };
-    let essence = ct.split(';').next().unwrap_or_default().trim();
-    [
-        "application/vnd.apple.mpegurl",
-        "application/x-mpegurl",
-        "audio/mpegurl",
-        "audio/x-mpegurl",
-    ]
-    .iter()
-    .any(|t| essence.eq_ignore_ascii_case(t))
+    kithara_open::is_playlist_type(stream.source().content_type())
 }

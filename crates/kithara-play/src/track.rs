@@ -116,12 +116,10 @@ impl Track {
 
     /// Whether the name says HLS (a `.m3u8` path).
     pub(crate) fn is_named_hls(&self) -> bool {
-        let path = match &self.kind {
-            Kind::Src(FileSrc::Remote(url)) => url.path().to_owned(),
-            Kind::Src(FileSrc::Local(path)) => path.to_string_lossy().into_owned(),
-            _ => return false,
-        };
-        path.to_ascii_lowercase().ends_with(".m3u8")
+        match &self.kind {
+            Kind::Src(src) => kithara_open::is_hls(src),
+            Kind::Opened(_) => false,
+        }
     }
 
     /// For a stream the caller opened: the maker of its decoder, once (`Some(None)` after).
