@@ -8,6 +8,7 @@
 use std::io::{self, Write};
 
 use anyhow::{Context, Result};
+use kithara_storage::AssetStore;
 use serde::Serialize;
 
 use crate::{
@@ -59,8 +60,8 @@ pub(crate) struct VariantReport {
     pub(crate) codecs: Option<String>,
 }
 
-pub(crate) async fn run(args: InfoArgs) -> Result<()> {
-    let mut options = OpenOptions::new(args.timeout)?;
+pub(crate) async fn run(args: InfoArgs, cache: Option<AssetStore>) -> Result<()> {
+    let mut options = OpenOptions::new(args.timeout, cache)?;
     // Probing reads the first bytes only: do not download the rest meanwhile.
     options.buffer_ahead = Some(PROBE_AHEAD);
     let input = source::open_any(args.source, &options).await?;

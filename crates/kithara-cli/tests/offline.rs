@@ -1,0 +1,84 @@
+//! The persistent cache by default: what `decode` fetched once decodes again with the server
+//! gone, at once (a refused connection is not retried), and `cache ls` lists it.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::path::Path;
+
+use common::{kithara, media_server, stderr};
+
+fn decode(cache: &Path, url: &str, out: &Path) -> std::process::Output {
+    // -v: the downloader logs every retry ("retrying fetch") at warn.
+    kithara(&[
+        "-v",
+        "--cache-dir",
+        cache.to_str().unwrap(),
+        "decode",
+        url,
+        "-o",
+        out.to_str().unwrap(),
+    ])
+}
+
+fn offline_decode_of(path: &str) {
+    let server = media_server();
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let url = server.url(path).to_string();
+    let first = dir.path().join("first.f32");
+    let out = decode(&cache, &url, &first);
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
+    assert!(!server.requests().is_empty());
+
+    let ls = kithara(&["--cache-dir", cache.to_str().unwrap(), "cache", "ls"]);
+    assert_eq!(ls.status.code(), Some(0), "stderr: {}", stderr(&ls));
+    let listing = String::from_utf8(ls.stdout).unwrap();
+    assert!(listing.contains(url.as_str()), "{listing}");
+    assert!(listing.contains("100%"), "{listing}");
+
+    drop(server); // connections to its port are refused from now on
+    let second = dir.path().join("second.f32");
+    let out = decode(&cache, &url, &second);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "stderr: {err}");
+    assert!(
+        std::fs::read(&first).unwrap() == std::fs::read(&second).unwrap(),
+        "the cached decode differs"
+    );
+    // One refused revalidation, no retry.
+    assert!(!err.contains("retrying fetch"), "{err}");
+}
+
+#[test]
+fn a_file_decoded_once_decodes_again_from_the_cache_with_the_server_gone() {
+    offline_decode_of("/media/chirp.mp3");
+}
+
+#[test]
+fn hls_decoded_once_decodes_again_from_the_cache_with_the_server_gone() {
+    offline_decode_of("/media/hls/master.m3u8");
+}
+
+#[test]
+fn no_cache_leaves_the_cache_directory_empty() {
+    let server = media_server();
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let url = server.url("/media/chirp.flac").to_string();
+    let out_path = dir.path().join("out.f32");
+    let out = kithara(&[
+        "--no-cache",
+        "--cache-dir",
+        cache.to_str().unwrap(),
+        "decode",
+        &url,
+        "-o",
+        out_path.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
+    let ls = kithara(&["--cache-dir", cache.to_str().unwrap(), "cache", "ls"]);
+    let listing = String::from_utf8(ls.stdout).unwrap();
+    assert!(listing.contains("0 assets"), "{listing}");
+}
