@@ -168,6 +168,10 @@ pub(crate) struct DecodeArgs {
     #[arg(long, value_name = "N")]
     pub(crate) variant: Option<usize>,
 
+    /// Preferred language of HLS audio renditions (EXT-X-MEDIA LANGUAGE, e.g. en, de).
+    #[arg(long, value_name = "LANG")]
+    pub(crate) audio_lang: Option<String>,
+
     /// Longest time one read waits for bytes to arrive.
     #[arg(long, value_name = "SECS", default_value = "30", value_parser = parse_secs)]
     pub(crate) timeout: Duration,

@@ -39,6 +39,7 @@ pub(crate) async fn run(args: DecodeArgs, ui: Ui, cache: Option<AssetStore>) -> 
     sink::check_output(&args.output)?;
     let mut options = OpenOptions::new(args.timeout, cache)?;
     options.variant = args.variant;
+    options.audio_language = args.audio_lang.clone();
     let started = Instant::now();
     let input = source::open_any(args.source.clone(), &options).await?;
     let label = input.label.clone();

@@ -49,6 +49,8 @@ pub(crate) struct OpenOptions {
     pub(crate) variant: Option<usize>,
     /// The persistent cache to read through; `None`: each protocol's temporary storage.
     pub(crate) cache: Option<AssetStore>,
+    /// HLS: the preferred language of the audio renditions.
+    pub(crate) audio_language: Option<String>,
 }
 
 impl OpenOptions {
@@ -61,6 +63,7 @@ impl OpenOptions {
             buffer_ahead: None,
             variant: None,
             cache,
+            audio_language: None,
         })
     }
 }
@@ -74,6 +77,7 @@ pub(crate) async fn open_any(src: FileSrc, options: &OpenOptions) -> Result<Inpu
         .maybe_file_buffer_ahead(options.buffer_ahead)
         .abr_mode(options.variant.map_or(AbrMode::Auto, AbrMode::Fixed))
         .maybe_storage(options.cache.clone().map(StorageKind::Cache))
+        .maybe_audio_language(options.audio_language.clone())
         .build();
     let pcm = match kithara_open::open_decoder(src, open).await {
         Ok(pcm) => pcm,
