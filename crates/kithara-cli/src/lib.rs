@@ -34,6 +34,7 @@ mod fetch_hls;
 mod info;
 mod play;
 mod progress;
+mod renditions;
 mod resample;
 mod sink;
 mod source;
