@@ -47,6 +47,9 @@ use tracing_subscriber::EnvFilter;
 
 use crate::args::{Args, Command};
 
+/// Longest wait at exit for the cache's last writes.
+const CLOSE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// How much the commands may print on stderr besides errors.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Ui {
@@ -85,15 +88,27 @@ fn run(args: Args, ui: Ui) -> Result<()> {
         .thread_name("kithara-rt")
         .build()
         .context("could not start the tokio runtime")?;
-    let store = || cache::store(args.cache_dir.clone(), args.no_cache);
-    match args.command {
+    let store = match &args.command {
+        Command::Info(_) | Command::Decode(_) | Command::Play(_) => {
+            cache::store(args.cache_dir.clone(), args.no_cache)?
+        }
+        _ => None,
+    };
+    let result = match args.command {
         Command::Fetch(a) => runtime.block_on(fetch::run(a, ui, !args.no_cache)),
-        Command::Cache(c) => cache::run(&c, args.cache_dir.clone(), args.no_cache),
+        Command::Cache(c) => cache::run(&c, args.cache_dir, args.no_cache),
         Command::Demo(a) => runtime.block_on(demo::run(a, ui)),
-        Command::Info(a) => runtime.block_on(info::run(a, store()?)),
-        Command::Decode(a) => runtime.block_on(decode::run(a, ui, store()?)),
-        Command::Play(a) => play::run(a, ui, store()?, runtime.handle()),
+        Command::Info(a) => runtime.block_on(info::run(a, store.clone())),
+        Command::Decode(a) => runtime.block_on(decode::run(a, ui, store.clone())),
+        Command::Play(a) => play::run(a, ui, store.clone(), runtime.handle()),
+    };
+    // The streams are gone; their last cache flushes finish on flusher threads.
+    if let Some(store) = store {
+        if !store.wait_closed(CLOSE_WAIT) {
+            tracing::warn!("the cache was still being written at exit");
+        }
     }
+    result
 }
 
 /// Sends `tracing` output to stderr, filtered by `RUST_LOG` when set, else by `-v` (off without

@@ -44,7 +44,7 @@ fn offline_decode_of(path: &str, extra: &[&str]) {
     let second = dir.path().join("second.f32");
     let out = decode(&cache, &url, &second, extra);
     let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(0), "stderr: {err}");
+    assert_eq!(out.status.code(), Some(0), "stderr: {err}\n{listing}");
     assert!(
         std::fs::read(&first).unwrap() == std::fs::read(&second).unwrap(),
         "the cached decode differs"
