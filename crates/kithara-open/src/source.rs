@@ -9,8 +9,7 @@ use std::{ops::Range, time::Duration};
 use kithara_file::FileSource;
 use kithara_hls::HlsSource;
 use kithara_stream::{
-    AbrHandle, Boundary, MediaInfo, RedactedUrl, Result, SegmentLayout, Source, TimeAnchor,
-    Timeline, WaitOutcome,
+    AbrHandle, Boundary, MediaInfo, RedactedUrl, Result, Source, TimeAnchor, Timeline, WaitOutcome,
 };
 
 /// The protocol's source inside an [`AnySource`].
@@ -113,6 +112,10 @@ impl Source for AnySource {
         self.inner().timeline()
     }
 
+    fn bytes_fetched(&self) -> u64 {
+        self.inner().bytes_fetched()
+    }
+
     fn is_seekable(&self) -> bool {
         self.inner().is_seekable()
     }
@@ -135,9 +138,5 @@ impl Source for AnySource {
 
     fn seek_time(&mut self, t: Duration) -> Result<TimeAnchor> {
         self.inner_mut().seek_time(t)
-    }
-
-    fn segment_layout(&self) -> Option<&dyn SegmentLayout> {
-        self.inner().segment_layout()
     }
 }

@@ -28,7 +28,7 @@ pub use hooks::{
 };
 pub use media::{AudioCodec, ContainerFormat, MediaInfo};
 pub use options::{Opening, StreamOptions};
-pub use source::{AbrControl, AbrHandle, AbrMode, SegmentLayout, Source, WaitOutcome};
+pub use source::{AbrControl, AbrHandle, AbrMode, Source, WaitOutcome};
 pub use stream::{Fenced, Stream, StreamParts, StreamType};
 pub use timeline::{ChunkPosition, Timeline};
 

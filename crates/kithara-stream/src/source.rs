@@ -25,7 +25,10 @@ pub enum AbrMode {
     /// The source switches variants by itself from measured throughput.
     #[default]
     Auto,
-    /// The source stays on this variant index.
+    /// The source stays on this variant: an index into the source's ladder in playlist order
+    /// (for HLS, the order of `EXT-X-STREAM-INF` in the master playlist), not a bitrate rank. Use
+    /// [`AbrControl::lowest`] / [`AbrControl::highest`] for the variant of the lowest or highest
+    /// bandwidth.
     Fixed(usize),
 }
 
@@ -44,6 +47,29 @@ pub trait AbrControl: Send + Sync + std::fmt::Debug {
     /// Caps (or, with `None`, uncaps) the bitrate; takes effect at the next segment.
     fn set_max_bitrate(&self, bps: Option<u64>) {
         let _ = bps;
+    }
+    /// The bandwidth of each variant in bits per second, by the index [`AbrMode::Fixed`] takes
+    /// (0 where the source does not know it). Empty by default.
+    fn bandwidths(&self) -> Vec<u64> {
+        Vec::new()
+    }
+    /// The index of the variant with the lowest bandwidth (the first of equals), if any.
+    fn lowest(&self) -> Option<usize> {
+        let b = self.bandwidths();
+        (0..b.len()).min_by_key(|&i| (b[i], i))
+    }
+    /// The index of the variant with the highest bandwidth (the first of equals), if any.
+    fn highest(&self) -> Option<usize> {
+        let b = self.bandwidths();
+        (0..b.len()).max_by_key(|&i| (b[i], std::cmp::Reverse(i)))
+    }
+    /// Changes the selection mode and makes it take effect at the next segment after the
+    /// reader's position: segments laid out ahead that the reader has not reached (nor seen a
+    /// boundary of) are replaced, so the variant heard changes within a segment rather than after
+    /// the whole buffer. What the reader has seen never changes. By default the same as
+    /// [`set_mode`](Self::set_mode).
+    fn switch_now(&self, mode: AbrMode) {
+        self.set_mode(mode);
     }
 }
 
@@ -83,7 +109,8 @@ pub trait Source: Send + Sync + 'static {
         self.timeline().position()
     }
 
-    /// Format hints known so far (from MIME type, extension or playlist).
+    /// Format hints known so far (from MIME type, extension or playlist); for an adaptive source,
+    /// those of the variant at the read position (see [`current_variant`](Self::current_variant)).
     fn media_info(&self) -> Option<MediaInfo> {
         None
     }
@@ -103,7 +130,7 @@ pub trait Source: Send + Sync + 'static {
         true
     }
 
-    /// Index of the variant being read, for adaptive sources.
+    /// Index of the variant at the read position (the one being heard), for adaptive sources.
     fn current_variant(&self) -> Option<usize> {
         None
     }
@@ -113,7 +140,8 @@ pub trait Source: Send + Sync + 'static {
         None
     }
 
-    /// Whether the bytes ahead belong to a different variant than those behind (the decoder may need a reset).
+    /// Whether the next boundary ahead of the read position starts another variant than the one
+    /// at the read position (the decoder will start over there).
     fn has_variant_change_pending(&self) -> bool {
         false
     }
@@ -136,24 +164,5 @@ pub trait Source: Send + Sync + 'static {
     fn seek_time(&mut self, t: Duration) -> Result<TimeAnchor> {
         let _ = t;
         Err(Error::TimeSeekUnsupported)
-    }
-
-    /// The segment structure of a segmented source.
-    fn segment_layout(&self) -> Option<&dyn SegmentLayout> {
-        None
-    }
-}
-
-/// Segment-aware extension of a [`Source`] for segmented media (HLS).
-pub trait SegmentLayout {
-    /// Byte range of the initialisation segment that the decoder needs first, if any.
-    fn init_segment_range(&self) -> Option<Range<u64>>;
-    /// Offset of the first segment boundary after `pos`, if known.
-    fn segment_after_byte(&self, pos: u64) -> Option<u64>;
-    /// Total length in bytes, once known.
-    fn len(&self) -> Option<u64>;
-    /// Whether the length is known to be zero.
-    fn is_empty(&self) -> bool {
-        self.len() == Some(0)
     }
 }

@@ -23,7 +23,7 @@ use crate::{
     events::EventReceiver,
     hooks::SharedHooks,
     media::MediaInfo,
-    source::{SegmentLayout, Source, WaitOutcome},
+    source::{Source, WaitOutcome},
     timeline::Timeline,
 };
 
@@ -214,11 +214,6 @@ impl<T: StreamType> Stream<T> {
     /// short of it.
     pub fn next_boundary(&self) -> Option<Boundary> {
         self.source.next_boundary(self.position())
-    }
-
-    /// The segment structure, for segmented sources.
-    pub fn segment_layout(&self) -> Option<&dyn SegmentLayout> {
-        self.source.segment_layout()
     }
 
     /// Starts a new window at the read position: the reader starts over there (a new format

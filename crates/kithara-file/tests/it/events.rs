@@ -67,8 +67,17 @@ async fn a_receiver_that_falls_behind_is_told_how_many_events_it_missed() {
     let mut events = s.events();
     let (s, got) = read_all(s).await;
     assert!(got.unwrap() == body);
-    let peer = close(s).await;
-    drop(peer);
+    // The reader can have every byte before the download reports its end: let the fetch finish
+    // (and send `Completed`) before the stream is dropped, which would cancel it.
+    let peer = s
+        .source()
+        .peer()
+        .cloned()
+        .expect("remote stream has a peer");
+    tokio::time::timeout(PATIENCE, peer.idle())
+        .await
+        .expect("the download ends once every byte is in");
+    drop(close(s).await);
     // Progress about every MiB and `Completed`: more than the one the channel keeps.
     let mut lagged = 0;
     let mut last = None;

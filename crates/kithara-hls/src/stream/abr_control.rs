@@ -1,39 +1,41 @@
-//! The bitrate control shared by the source (handed to the application) and the peer.
+//! The bitrate control handed to the application ([`Source::abr_handle`](kithara_stream::Source::abr_handle)):
+//! mode and cap, read by the peer before each segment, and "switch now" requests, which it takes
+//! through the layout.
 
 use std::sync::{
-    atomic::{AtomicU64, AtomicUsize, Ordering},
+    atomic::{AtomicU64, Ordering},
     Mutex, PoisonError,
 };
 
 use kithara_stream::{AbrControl, AbrMode};
 
-/// Mode, cap and the downloader's current variant. The peer reads it before each segment.
+use super::layout::Layout;
+
+/// Mode and cap of a stream's ABR, and the ladder they refer to.
 #[derive(Debug)]
 pub(crate) struct AbrShared {
-    variants: usize,
+    /// Bandwidth of each variant (bits/s), in playlist order.
+    bandwidths: Vec<u64>,
     mode: Mutex<AbrMode>,
     /// Bitrate cap in bits per second; 0 means none.
     cap: AtomicU64,
-    current: AtomicUsize,
+    /// Where a "switch now" is requested (the peer takes it).
+    layout: Layout,
 }
 
 impl AbrShared {
-    pub(crate) fn new(variants: usize, mode: AbrMode, cap: Option<u64>, current: usize) -> Self {
+    pub(crate) fn new(
+        bandwidths: Vec<u64>,
+        mode: AbrMode,
+        cap: Option<u64>,
+        layout: Layout,
+    ) -> Self {
         Self {
-            variants,
+            bandwidths,
             mode: Mutex::new(mode),
             cap: AtomicU64::new(cap.unwrap_or(0)),
-            current: AtomicUsize::new(current),
+            layout,
         }
-    }
-
-    /// The variant the downloader chose last.
-    pub(crate) fn current(&self) -> usize {
-        self.current.load(Ordering::Acquire)
-    }
-
-    pub(crate) fn set_current(&self, v: usize) {
-        self.current.store(v, Ordering::Release);
     }
 
     /// The bitrate cap, if any.
@@ -44,7 +46,7 @@ impl AbrShared {
 
 impl AbrControl for AbrShared {
     fn variant_count(&self) -> usize {
-        self.variants
+        self.bandwidths.len()
     }
 
     fn mode(&self) -> AbrMode {
@@ -61,5 +63,14 @@ impl AbrControl for AbrShared {
 
     fn set_max_bitrate(&self, bps: Option<u64>) {
         self.cap.store(bps.unwrap_or(0), Ordering::Release);
+    }
+
+    fn bandwidths(&self) -> Vec<u64> {
+        self.bandwidths.clone()
+    }
+
+    fn switch_now(&self, mode: AbrMode) {
+        self.set_mode(mode);
+        self.layout.request_switch();
     }
 }

@@ -15,7 +15,6 @@ use crate::{crypto::Aes128CbcDecryptor, keys::KEY_LEN, playlist::SegmentId};
 
 /// One encrypted segment in flight.
 pub(super) struct Encrypted {
-    pub(super) id: u64,
     pub(super) key_uri: Url,
     iv: [u8; KEY_LEN],
     res: StorageResource,
@@ -32,14 +31,12 @@ pub(super) struct Encrypted {
 
 impl Encrypted {
     pub(super) fn new(
-        id: u64,
         key_uri: Url,
         iv: [u8; KEY_LEN],
         res: StorageResource,
         cipher: Option<(SegmentId, StorageResource)>,
     ) -> Self {
         Self {
-            id,
             key_uri,
             iv,
             res,

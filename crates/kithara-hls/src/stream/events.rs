@@ -30,7 +30,14 @@ pub enum HlsEvent {
         /// Its size in bytes.
         bytes: u64,
     },
-    /// A media playlist was (re)loaded.
+    /// A variant's media playlist was loaded for the first time while the stream plays (the
+    /// variant's first segment follows; at open, the first variant's playlist is loaded before
+    /// the stream exists and reported by no event).
+    PlaylistLoaded {
+        /// The variant.
+        variant: usize,
+    },
+    /// A media playlist loaded before was loaded again (a live reload).
     PlaylistReloaded {
         /// The variant.
         variant: usize,

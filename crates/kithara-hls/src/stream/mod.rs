@@ -1,7 +1,12 @@
 //! The HLS stream: [`Hls`](crate::Hls) opens it, [`HlsPeer`] fetches, [`HlsSource`] reads.
+//!
+//! The `planner` decides what is fetched and in which order pieces are placed (a plain state
+//! machine: no locks, closures, I/O or clock); the `layout` owns what the reader sees (pieces,
+//! boundaries, the end, the failure); the peer is the adapter between the planner and the
+//! downloader, and the source reads the layout.
 
-mod abandon;
 mod abr_control;
+mod command;
 mod config;
 mod encrypted;
 mod events;
@@ -10,6 +15,7 @@ mod layout;
 mod open;
 mod peer;
 mod pieces;
+mod planner;
 mod playlist_cache;
 mod segment_cache;
 mod shared;

@@ -146,13 +146,13 @@ impl StreamType for Hls {
             timeline.set_duration(played.duration());
         }
         let abr = Arc::new(AbrShared::new(
-            set.len(),
+            set.bitrates(),
             config.abr_mode,
             config.max_bitrate,
-            first,
+            layout.clone(),
         ));
         let infos = set.summaries();
-        let mut state = State::new(set, start_seq, policy);
+        let mut state = State::new(set, start_seq, first, policy);
         if let Some((uri, key)) = &first_key {
             let _ = state.keys.lookup(uri);
             let _ = state.keys.complete(uri, Ok(key.as_slice()));
@@ -184,6 +184,7 @@ impl StreamType for Hls {
             peer,
             playlist_bytes: wire,
             seekable: !live,
+            opened: first,
         };
         Ok(opening.finish(source))
     }

@@ -1,5 +1,10 @@
 //! [`HlsPeer`]: what an HLS stream fetches next, and when.
 //!
+//! The peer is an adapter: it feeds the planner (`super::planner`) its inputs — the reader's
+//! seeks and "switch now"s (taken from the layout), the ABR decision for the next segment, the
+//! time for live reloads and the abandon rule — and turns its answers into `FetchCmd`s, whose
+//! callbacks only report back (length, bytes, outcome) through `Shared`.
+//!
 //! Segments are laid out one at a time in play order, each with what it needs alongside it in the
 //! same batch (the variant's init section, its key), keeping the buffer ahead of the reader at the
 //! configured target. Before each segment the ABR policy picks its variant; a switch (or a
@@ -24,11 +29,11 @@ use tokio_util::sync::CancellationToken;
 use url::Url;
 
 use super::{
-    abandon::{Verdict, CHECK_EVERY},
+    planner::{Verdict, CHECK_EVERY},
     shared::{Shared, State, LIVE_RETENTION},
     HlsEvent,
 };
-use crate::abr::{AbrContext, AbrPolicy, BufferRule, Decision, Reason};
+use crate::abr::{AbrContext, AbrPolicy, BufferRule, Decision};
 
 /// The download policy of one HLS stream; registered with the shared downloader by
 /// [`Hls`](crate::Hls) when a stream opens.
@@ -76,36 +81,40 @@ impl HlsPeer {
         end.saturating_sub(at)
     }
 
-    /// Takes a new run after a seek by time into account.
+    /// Input to the planner: a new run the reader asked for by a seek by time.
     fn follow_seek(&self, st: &mut State) {
-        let request = {
-            let mut layout = self.shared.layout.lock();
-            layout.seek.take()
-        };
+        let request = self.shared.layout.lock().seek.take();
         let Some(req) = request else { return };
-        if let Some(f) = st.segment.take() {
-            f.token.cancel();
+        if let Some(f) = st.planner.seek(req.sequence) {
+            f.handle.token.cancel();
         }
-        st.forced = None;
-        st.pending.clear();
-        st.encrypted.clear();
-        st.generation = req.generation;
-        st.next_seq = req.sequence;
-        st.last_variant = None;
-        st.last_init = None;
-        st.ended = false;
         tracing::debug!(sequence = req.sequence, "new run after a seek by time");
+    }
+
+    /// Input to the planner: a "switch now" asked through the ABR handle. The layout cut what the
+    /// reader has not seen; the planner goes on from there with the new mode.
+    fn follow_switch(&self, st: &mut State) {
+        let cut = self.shared.layout.lock().switch.take();
+        let Some(cut) = cut else { return };
+        if let Some(f) = st.planner.rewind(cut.sequence, cut.kept_variant) {
+            f.handle.token.cancel();
+        }
+        self.shared.layout.wake_peer();
+        tracing::debug!(sequence = ?cut.sequence, "switching now: unseen pieces replaced");
     }
 
     /// The variant for the next segment.
     fn choose(&self, st: &mut State, segment: Duration) -> Option<Decision> {
-        if let Some(forced) = st.forced.take() {
+        if let Some(forced) = st.planner.take_forced() {
             return Some(forced);
         }
         let now = Instant::now();
         let ladder = st.set.bitrates();
         let mask = st.exclusions.mask(now);
-        let current = st.last_variant.unwrap_or_else(|| self.shared.abr.current());
+        let current = st
+            .planner
+            .last_variant()
+            .unwrap_or_else(|| st.planner.chosen());
         let ctx = AbrContext::new(&ladder, current, self.buffer(), segment)
             .buffer_target(self.shared.buffer_ahead)
             .mode(kithara_stream::AbrControl::mode(&*self.shared.abr))
@@ -123,30 +132,26 @@ impl Peer for HlsPeer {
             layout.peer_waker = Some(cx.waker().clone());
         }
         let mut st = shared.lock();
-        st.waker = Some(cx.waker().clone());
-        if st.failed || shared.cancel.is_cancelled() {
+        if shared.layout.is_failed() || shared.cancel.is_cancelled() {
             return Poll::Ready(None);
         }
         self.follow_seek(&mut st);
+        self.follow_switch(&mut st);
         let mut cmds = Vec::new();
         let live = st.set.is_live();
         // Live: reload the playlist being played when due.
         if live {
-            let due = *st.reload_due.get_or_insert_with(Instant::now);
-            if Instant::now() >= due {
-                let variant = st.last_variant.unwrap_or_else(|| shared.abr.current());
-                let target = st.set.target_duration(variant);
-                let every = if st.unchanged_reloads > 0 {
-                    target / 2
-                } else {
-                    target
-                };
-                st.reload_due = Some(Instant::now() + every.max(Duration::from_millis(100)));
+            let variant = st
+                .planner
+                .last_variant()
+                .unwrap_or_else(|| st.planner.chosen());
+            let target = st.set.target_duration(variant);
+            if st.planner.reload().due(Instant::now(), target) {
                 if let Some(cmd) = self.playlist_cmd(&mut st, variant) {
                     cmds.push(cmd);
                 }
             }
-            if let Some(due) = st.reload_due {
+            if let Some(due) = st.planner.reload().next() {
                 let sleep = self
                     .reload
                     .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(due.into())));
@@ -156,10 +161,10 @@ impl Peer for HlsPeer {
                 }
             }
         }
-        if st.segment.is_some() {
+        if st.planner.flight().is_some() {
             self.check_abandon(&mut st, cx);
         }
-        if st.segment.is_none() && !st.ended {
+        if st.planner.wants_segment() {
             self.next_segment(&mut st, live, &mut cmds);
         }
         // Live streams, and streams kept in files (one descriptor per piece), hold only the
@@ -214,30 +219,26 @@ impl HlsPeer {
     fn check_abandon(&mut self, st: &mut State, cx: &mut Context<'_>) {
         let automatic =
             kithara_stream::AbrControl::mode(&*self.shared.abr) == kithara_stream::AbrMode::Auto;
-        let Some(flight) = st.segment.as_ref().filter(|_| automatic) else {
+        let Some(flight) = st.planner.flight().filter(|_| automatic) else {
             return;
         };
+        // A placed piece is final (the reader may have seen its boundary): only a segment not
+        // laid out yet can be given up.
+        if !st.planner.is_queued(flight.id) {
+            return;
+        }
         let now = Instant::now();
         let ladder = st.set.bitrates();
         let mask = st.exclusions.mask(now);
         let cap = self.shared.abr.max_bitrate();
         let allowed: Vec<usize> = (0..ladder.len())
             .filter(|&v| !mask.get(v).copied().unwrap_or(false))
-            .filter(|&v| cap.is_none_or(|c| ladder[v] <= c))
+            .filter(|&v| ladder.get(v).is_some_and(|&b| cap.is_none_or(|c| b <= c)))
             .collect();
-        if let Verdict::SwitchTo(to) = flight.verdict(now, self.buffer(), &ladder, &allowed) {
-            // A piece already laid out can only be taken back while the reader has not reached it.
-            let placed = !st.pending.iter().any(|p| p.id == flight.id);
-            let reader = self.shared.timeline.position();
-            if placed
-                && !self
-                    .shared
-                    .layout
-                    .retract_unread(flight.variant, flight.sequence, reader)
-            {
-                return;
-            }
-            let Some(flight) = st.segment.take() else {
+        let progress = flight.handle.progress();
+        let verdict = flight.verdict(now, progress, self.buffer(), &ladder, &allowed);
+        if let Verdict::SwitchTo(to) = verdict {
+            let Some(flight) = st.planner.abandon(to) else {
                 return;
             };
             tracing::warn!(
@@ -246,18 +247,9 @@ impl HlsPeer {
                 sequence = flight.sequence,
                 "segment would stall the reader: switching down"
             );
-            flight.token.cancel();
+            flight.handle.token.cancel();
             let elapsed = now.saturating_duration_since(flight.started);
-            st.policy.on_transfer(
-                flight.loaded.load(std::sync::atomic::Ordering::Acquire),
-                elapsed,
-            );
-            st.pending.retain(|p| p.id < flight.id);
-            st.encrypted.retain(|e| e.id < flight.id);
-            let placed = self.shared.layout.lock().entries.last().map(|e| e.variant);
-            st.last_variant = st.pending.back().map(|p| p.variant).or(placed);
-            st.last_init = None;
-            st.forced = Some(Decision::new(to, Reason::Emergency));
+            st.policy.on_transfer(progress.loaded, elapsed);
             return;
         }
         // Look again shortly while it loads.
@@ -275,7 +267,9 @@ impl HlsPeer {
         if self.buffer() >= self.shared.buffer_ahead {
             return;
         }
-        let segment_len = st.set.target_duration(st.last_variant.unwrap_or(0));
+        let segment_len = st
+            .set
+            .target_duration(st.planner.last_variant().unwrap_or(0));
         let Some(decision) = self.choose(st, segment_len) else {
             return;
         };
@@ -289,19 +283,15 @@ impl HlsPeer {
         let Some(playlist) = st.set.playlist(variant).cloned() else {
             return;
         };
-        let first = playlist.media_sequence;
-        if st.next_seq < first {
-            let _ = self.shared.events.send(HlsEvent::SegmentsSkipped {
-                from: st.next_seq,
-                to: first,
-            });
-            st.next_seq = first;
-            // What follows does not continue what was laid out.
-            st.last_init = None;
+        if let Some((from, to)) = st.planner.skip_to(playlist.media_sequence) {
+            let _ = self
+                .shared
+                .events
+                .send(HlsEvent::SegmentsSkipped { from, to });
         }
-        let Some(seg) = playlist.segment_by_sequence(st.next_seq).cloned() else {
-            if playlist.end_list {
-                st.ended = true;
+        let next = st.planner.next_sequence();
+        let Some(seg) = playlist.segment_by_sequence(next).cloned() else {
+            if playlist.end_list && st.planner.end() {
                 let _ = self.shared.events.send(HlsEvent::Ended);
                 // The layout ends once the pieces still queued are placed (`place_ready`).
                 self.shared.place_ready(st);
@@ -311,10 +301,10 @@ impl HlsPeer {
         let cached = self.shared.playlists.cache.is_some() && !live && !st.started_live;
         if cached && self.prepare_cached(st, &seg, cmds) {
             // The same decision once the piece's cached assets are open.
-            st.forced = Some(decision);
+            st.planner.force(decision);
             return;
         }
-        let previous = st.last_variant;
+        let previous = st.planner.last_variant();
         if let Some(from) = previous.filter(|&v| v != variant) {
             let _ = self.shared.events.send(HlsEvent::VariantSwitch {
                 from,
@@ -323,7 +313,6 @@ impl HlsPeer {
                 buffer: self.buffer(),
             });
         }
-        self.shared.abr.set_current(variant);
         self.shared.publish_timing(st, variant);
         cmds.extend(self.segment_cmds(st, variant, &seg, live));
     }

@@ -1,43 +1,33 @@
 //! The fetches of an HLS stream's pieces: a segment with its init section and key alongside it,
-//! and playlists. Each piece gets its own storage and a pending place in the layout.
+//! and playlists. Each piece the planner orders gets its own storage and a queued place in the
+//! layout; the closures of its command only report back (length, bytes, outcome).
 
 use std::{
-    sync::{
-        atomic::{AtomicU64, Ordering},
-        Arc,
-    },
-    time::{Duration, Instant},
+    sync::{atomic::AtomicU64, Arc},
+    time::Instant,
 };
 
+use kithara_storage::StorageResource;
 use kithara_stream::{
-    dl::{FetchCmd, FetchPurpose, Priority},
-    BoundaryKind, Error, MediaInfo,
+    dl::{FetchCmd, FetchPurpose},
+    Error,
 };
 use url::Url;
 
-use kithara_storage::StorageResource;
-
 use super::{
-    abandon::InFlight,
+    command::{FetchSpec, Target},
     encrypted::Encrypted,
     fetch::{body_cmd, Body},
     layout::Piece,
     peer::HlsPeer,
+    planner::{Flight, Order},
     segment_cache::usable,
-    shared::{Pending, State},
+    shared::{FlightIo, State, Stored},
     HlsEvent,
 };
-use crate::{
-    keys::{KeyLookup, KeyState, KEY_LEN},
-    playlist::{Segment, SegmentId},
-};
+use crate::{keys::KeyLookup, playlist::Segment};
 
 impl HlsPeer {
-    pub(super) fn next_id(st: &mut State) -> u64 {
-        st.next_id += 1;
-        st.next_id
-    }
-
     /// A fetch of `variant`'s media playlist, unless one is running.
     pub(super) fn playlist_cmd(&self, st: &mut State, variant: usize) -> Option<FetchCmd> {
         if st.loading.contains(&variant) {
@@ -81,67 +71,23 @@ impl HlsPeer {
         seg: &Segment,
         live: bool,
     ) -> Vec<FetchCmd> {
-        let mut cmds = Vec::new();
         let info = st.set.media_info(variant);
-        let switch = st.last_variant.is_some_and(|v| v != variant);
-        let mut boundary = if switch {
-            Some((BoundaryKind::VariantSwitch, Some(info)))
-        } else if seg.discontinuity && st.last_variant.is_some() {
-            Some((BoundaryKind::Discontinuity, Some(info)))
-        } else if st.last_variant.is_none() {
-            Some((BoundaryKind::Init, Some(info)))
-        } else {
-            None
-        };
         let time = if live || st.started_live {
             self.shared.layout.lock().end_time().unwrap_or_default()
         } else {
             seg.start
         };
-        if let Some(init) = &seg.init {
-            let key = (init.url.clone(), init.byte_range.clone());
-            if st.last_init.as_ref() != Some(&key) {
-                st.last_init = Some(key);
-                let id = Self::next_id(st);
-                if let Some(cmd) = self.piece_cmd(
-                    st,
-                    id,
-                    variant,
-                    Piece::Init,
-                    &init.url,
-                    init.byte_range.clone(),
-                    time,
-                    Duration::ZERO,
-                    boundary.take(),
-                    None,
-                ) {
-                    cmds.push(cmd);
+        let mut cmds = Vec::new();
+        for order in st.planner.order(variant, seg, info, time) {
+            if let Some((uri, _)) = &order.encryption {
+                if let KeyLookup::Fetch = st.keys.lookup(uri) {
+                    cmds.push(self.key_cmd(uri));
                 }
             }
-        }
-        let mut encryption = None;
-        if let Some(key) = &seg.key {
-            if let KeyLookup::Fetch = st.keys.lookup(&key.uri) {
-                cmds.push(self.key_cmd(&key.uri));
+            if let Some(cmd) = self.piece_cmd(st, order) {
+                cmds.push(cmd);
             }
-            encryption = Some((key.uri.clone(), key.iv_for(seg.sequence)));
         }
-        let id = Self::next_id(st);
-        if let Some(cmd) = self.piece_cmd(
-            st,
-            id,
-            variant,
-            Piece::Segment(seg.sequence),
-            &seg.url,
-            seg.byte_range.clone(),
-            time,
-            seg.duration,
-            boundary,
-            encryption,
-        ) {
-            cmds.push(cmd);
-        }
-        st.last_variant = Some(variant);
         cmds
     }
 
@@ -161,232 +107,156 @@ impl HlsPeer {
                     .keys
                     .complete(&key_uri, body.as_deref().map_err(Clone::clone));
                 shared.decrypt_ready(&mut st);
-                st.wake();
+                shared.layout.wake_peer();
             },
         )
     }
 
-    /// One piece's fetch: a pending entry, and the command that fills its storage.
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn piece_cmd(
-        &self,
-        st: &mut State,
-        id: u64,
-        variant: usize,
-        piece: Piece,
-        url: &Url,
-        range: Option<std::ops::Range<u64>>,
-        time: Duration,
-        duration: Duration,
-        boundary: Option<(BoundaryKind, Option<MediaInfo>)>,
-        encryption: Option<(Url, [u8; KEY_LEN])>,
-    ) -> Option<FetchCmd> {
-        let sid = SegmentId::new(url.clone(), range.clone());
-        let existing = st.store.get(&sid).filter(|r| usable(r)).cloned();
+    /// One piece's fetch: queued with the planner, and the command that fills its storage (none
+    /// when the piece was fetched already).
+    pub(super) fn piece_cmd(&self, st: &mut State, order: Order) -> Option<FetchCmd> {
+        let existing = st.store.get(&order.sid).filter(|r| usable(r)).cloned();
         if let Some(res) = existing.clone().filter(|r| r.is_complete()) {
-            // Fetched already (an earlier run, or an earlier session through the persistent
-            // cache): laid out again without a request.
-            tracing::debug!(%sid, "reusing a fetched piece");
-            if self.shared.playlists.cache.is_some() {
-                let _ = self.shared.events.send(HlsEvent::FromCache {
-                    variant,
-                    sequence: match piece {
-                        Piece::Segment(seq) => Some(seq),
-                        Piece::Init => None,
-                    },
-                    bytes: res.len().unwrap_or(0),
-                });
-            }
-            st.pending.push_back(Pending {
-                id,
-                variant,
-                piece,
-                sid,
-                len: res.len(),
-                res,
-                time,
-                duration,
-                boundary,
-            });
-            if let Piece::Segment(seq) = piece {
-                st.next_seq = seq + 1;
-            }
-            self.shared.place_ready(st);
-            st.wake();
+            self.reuse(st, order, res);
             return None;
         }
-        let encrypted = encryption.is_some();
-        // With a persistent cache: the ciphertext of an encrypted segment goes to its asset, the
-        // plaintext to memory; a clear piece is its asset, resumed where an earlier session stopped.
+        let target = match self.target(st, &order, existing) {
+            Ok(t) => t,
+            Err(e) => {
+                self.shared.fail(st, e);
+                return None;
+            }
+        };
+        let Order {
+            slot,
+            sid,
+            encryption,
+        } = order;
+        let (id, variant, piece, duration) = (slot.id, slot.variant, slot.piece, slot.duration);
+        // Placed only once the server confirmed a cached copy's version: a changed one is dropped
+        // before anyone reads it.
+        let place_now = target.known.filter(|_| target.done == 0);
+        let encrypted = encryption.as_ref().map(|(key_uri, iv)| {
+            Encrypted::new(
+                key_uri.clone(),
+                *iv,
+                target.res.clone(),
+                target.cipher.clone(),
+            )
+        });
+        let key_uri = encryption.map(|(u, _)| u);
+        st.planner.enqueue(
+            slot,
+            place_now,
+            Stored {
+                sid: sid.clone(),
+                res: target.res.clone(),
+                encrypted,
+            },
+        );
+        let io = FlightIo {
+            token: self.shared.cancel.child_token(),
+            loaded: Arc::new(AtomicU64::new(0)),
+            expected: Arc::new(AtomicU64::new(target.known.unwrap_or_else(|| {
+                let bitrate = st.set.bitrates().get(variant).copied().unwrap_or(0);
+                bitrate.saturating_mul(duration.as_millis() as u64) / 8000
+            }))),
+        };
+        let spec = FetchSpec {
+            id,
+            variant,
+            piece,
+            sid: &sid,
+            key_uri,
+            place_now,
+        };
+        let cmd = self.fetch_cmd(spec, &target, &io);
+        if let Piece::Segment(sequence) = piece {
+            st.planner.started(Flight {
+                id,
+                variant,
+                sequence,
+                started: Instant::now(),
+                duration,
+                handle: io,
+            });
+        }
+        Some(cmd)
+    }
+
+    /// Queues a piece fetched already (an earlier run, or an earlier session through the
+    /// persistent cache): laid out again without a request.
+    fn reuse(&self, st: &mut State, order: Order, res: StorageResource) {
+        tracing::debug!(sid = %order.sid, "reusing a fetched piece");
+        let piece = order.slot.piece;
+        if self.shared.playlists.cache.is_some() {
+            let _ = self.shared.events.send(HlsEvent::FromCache {
+                variant: order.slot.variant,
+                sequence: match piece {
+                    Piece::Segment(seq) => Some(seq),
+                    Piece::Init => None,
+                },
+                bytes: res.len().unwrap_or(0),
+            });
+        }
+        let len = res.len();
+        st.planner.enqueue(
+            order.slot,
+            len,
+            Stored {
+                sid: order.sid,
+                res,
+                encrypted: None,
+            },
+        );
+        if let Piece::Segment(seq) = piece {
+            st.planner.segment_in(seq);
+        }
+        self.shared.place_ready(st);
+        self.shared.layout.wake_peer();
+    }
+
+    /// The storage a piece is fetched into. With a persistent cache: the ciphertext of an
+    /// encrypted segment goes to its asset, the plaintext to memory; a clear piece is its asset,
+    /// resumed where an earlier session stopped.
+    fn target(
+        &self,
+        st: &mut State,
+        order: &Order,
+        existing: Option<StorageResource>,
+    ) -> Result<Target, Error> {
+        let sid = &order.sid;
+        let encrypted = order.encryption.is_some();
         let cipher = st
             .cipher
-            .get(&sid)
+            .get(sid)
             .filter(|r| encrypted && usable(r) && !r.is_complete())
             .map(|r| (sid.clone(), r.clone()));
         let resumed = existing.filter(|r| !encrypted && r.asset().is_some());
-        let created = match (&resumed, &cipher) {
-            (Some(r), _) => Ok(r.clone()),
-            (None, Some(_)) => Ok(StorageResource::memory()),
-            (None, None) => self.shared.storage.create(),
-        };
-        let res = match created {
-            Ok(r) => r,
-            Err(e) => {
-                self.shared.fail(st, Error::from(e));
-                return None;
-            }
+        let res = match (resumed, &cipher) {
+            (Some(r), _) => r,
+            (None, Some(_)) => StorageResource::memory(),
+            (None, None) => self.shared.storage.create()?,
         };
         if !st.started_live {
             st.store.insert(sid.clone(), res.clone());
         }
-        let key_uri_w = encryption
-            .as_ref()
-            .map(|(u, _)| u.clone())
-            .unwrap_or_else(|| url.clone());
         // A byte range tells the exact length of a clear piece before any request, and so does
         // a cached copy.
-        let known = range
-            .as_ref()
+        let known = sid
+            .byte_range()
             .map(|r| r.end - r.start)
             .or_else(|| res.len())
             .filter(|_| !encrypted);
         if let Some(len) = known {
             let _ = res.set_len(len);
         }
-        // Bytes an earlier session cached are not fetched again. Such a piece is placed only once
-        // the server confirmed its version: a changed one is dropped before anyone reads it.
         let done = res.contiguous_end(0).unwrap_or(0);
-        let place_now = known.filter(|_| done == 0);
-        st.pending.push_back(Pending {
-            id,
-            variant,
-            piece,
-            sid,
-            res: res.clone(),
-            len: place_now,
-            time,
-            duration,
-            boundary,
-        });
-        let cipher_w = cipher.as_ref().map(|(_, r)| r.clone());
-        if let Some((key_uri, iv)) = encryption {
-            st.encrypted
-                .push(Encrypted::new(id, key_uri, iv, res.clone(), cipher));
-        }
-        let token = self.shared.cancel.child_token();
-        let loaded = Arc::new(AtomicU64::new(0));
-        let guess = st.set.bitrates().get(variant).copied().unwrap_or(0)
-            * duration.as_millis() as u64
-            / 8000;
-        let expected = Arc::new(AtomicU64::new(known.unwrap_or(guess)));
-        if let Piece::Segment(sequence) = piece {
-            st.segment = Some(InFlight {
-                id,
-                variant,
-                sequence,
-                token: token.clone(),
-                started: Instant::now(),
-                loaded: loaded.clone(),
-                expected: expected.clone(),
-                duration,
-            });
-        }
-        let base = range.as_ref().map_or(0, |r| r.start);
-        let range_len = range.as_ref().map(|r| r.end - r.start);
-        let (validated, res_v) = (cipher_w.clone().unwrap_or_else(|| res.clone()), res.clone());
-        let cipher_r = cipher_w.clone();
-        let (on_resp, on_write, on_done) = (
-            self.shared.clone(),
-            self.shared.clone(),
-            self.shared.clone(),
-        );
-        let priority = if self.buffer().is_zero() {
-            Priority::Urgent
-        } else {
-            Priority::Normal
-        };
-        let mut cmd = FetchCmd::get(url.clone())
-            .with_headers(self.shared.headers.clone())
-            .with_priority(priority)
-            .with_purpose(if piece == Piece::Init {
-                FetchPurpose::Other
-            } else {
-                FetchPurpose::Media
-            })
-            .writer_blocks(
-                res.writes_block() || cipher_w.as_ref().is_some_and(|c| c.writes_block()),
-            )
-            .with_cancel(token)
-            .on_response(move |info| {
-                if let Some(v) = info
-                    .validator
-                    .clone()
-                    .filter(|_| validated.asset().is_some())
-                {
-                    // Kept with a cached copy, for resuming it.
-                    let _ = validated.set_validator(v);
-                }
-                if let Some(total) = info
-                    .total_len
-                    .filter(|_| known.is_none() && info.status == 200)
-                {
-                    expected.store(total, Ordering::Release);
-                }
-                if let Some(c) = &cipher_r {
-                    let whole = range_len.or(info.total_len.filter(|_| info.status == 200));
-                    if let Some(len) = whole {
-                        let _ = c.set_len(len);
-                    }
-                }
-                if !encrypted && place_now.is_none() {
-                    // A resumed piece's length is known (and now confirmed); else only a whole
-                    // resource gets here without a length: its total is the piece's length.
-                    if let Some(len) = known.or(info.total_len) {
-                        on_resp.set_len(id, len);
-                    }
-                }
-                Ok(())
-            })
-            .writer(move |offset, data| {
-                loaded.fetch_add(data.len() as u64, Ordering::AcqRel);
-                let local = offset - base;
-                if let Some(c) = &cipher_w {
-                    c.write_bytes(local, data.clone())?;
-                }
-                if encrypted {
-                    // Decrypted here, as the chunks arrive, once the key is known.
-                    let mut guard = on_write.lock();
-                    let st = &mut *guard;
-                    let key = match st.keys.state(&key_uri_w) {
-                        Some(KeyState::Ready(k)) => Some(*k),
-                        _ => None,
-                    };
-                    if let Some(e) = st.encrypted.iter_mut().find(|e| e.id == id) {
-                        e.feed(key.as_ref(), &data)?;
-                    }
-                    return Ok(());
-                }
-                res.write_bytes(local, data)?;
-                Ok(())
-            })
-            .on_complete(move |outcome| on_done.piece_done(id, variant, piece, outcome));
-        match range {
-            Some(r) if done > 0 => {
-                cmd = cmd
-                    .with_range(r.start + done..r.end)
-                    .with_validator(res_v.validator());
-            }
-            Some(r) => cmd = cmd.with_range(r),
-            None if done > 0 => {
-                tracing::debug!(url = %kithara_stream::redact_url(url), from = done,
-                    "resuming a cached piece");
-                cmd = cmd
-                    .with_range(done..)
-                    .with_validator(res_v.validator())
-                    .with_expected_len(res_v.len());
-            }
-            None => {}
-        }
-        Some(cmd)
+        Ok(Target {
+            res,
+            cipher,
+            known,
+            done,
+        })
     }
 }

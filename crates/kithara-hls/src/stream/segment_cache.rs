@@ -105,14 +105,13 @@ impl HlsPeer {
             return true;
         }
         let mut jobs = Vec::new();
-        if let Some(init) = &seg.init {
-            let key = (init.url.clone(), init.byte_range.clone());
-            let sid = SegmentId::new(init.url.clone(), init.byte_range.clone());
-            if st.last_init.as_ref() != Some(&key) && !st.store.get(&sid).is_some_and(usable) {
+        if let Some(init) = seg.init.as_ref().filter(|_| st.planner.needs_init_of(seg)) {
+            let sid = init.id();
+            if !st.store.get(&sid).is_some_and(usable) {
                 jobs.push(Job::Open { sid, cipher: None });
             }
         }
-        let sid = SegmentId::new(seg.url.clone(), seg.byte_range.clone());
+        let sid = seg.id();
         match &seg.key {
             None => {
                 if !st.store.get(&sid).is_some_and(usable) {
@@ -167,6 +166,12 @@ impl HlsPeer {
         if jobs.is_empty() {
             return false;
         }
+        self.run_jobs(st, jobs);
+        true
+    }
+
+    /// Runs `jobs` on the blocking pool; the peer waits (`opening`) until their results are in.
+    fn run_jobs(&self, st: &mut State, jobs: Vec<Job>) {
         st.opening = true;
         let shared = self.shared.clone();
         off_runtime(move || {
@@ -182,7 +187,6 @@ impl HlsPeer {
             st.pins.extend(pins);
             apply(&shared, &mut st, results);
         });
-        true
     }
 }
 
@@ -191,14 +195,14 @@ impl Shared {
     /// on the server, so that it is fetched whole; `false` (nothing done) unless the piece is a
     /// cached one not yet placed, that is, that no reader has seen.
     pub(super) fn discard_changed(self: &Arc<Self>, st: &mut State, id: u64) -> bool {
-        let Some(p) = st
-            .pending
-            .iter()
-            .find(|p| p.id == id && p.len.is_none() && p.res.asset().is_some())
+        let Some(q) = st
+            .planner
+            .queued(id)
+            .filter(|q| q.len.is_none() && q.payload.res.asset().is_some())
         else {
             return false;
         };
-        let (sid, res) = (p.sid.clone(), p.res.clone());
+        let (sid, res) = (q.payload.sid.clone(), q.payload.res.clone());
         st.opening = true;
         let shared = self.clone();
         off_runtime(move || {
@@ -383,5 +387,5 @@ fn apply(shared: &Arc<Shared>, st: &mut State, results: Vec<Result<Opened, Error
             Err(e) => shared.fail(st, e),
         }
     }
-    st.wake();
+    shared.layout.wake_peer();
 }

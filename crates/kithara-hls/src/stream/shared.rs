@@ -3,31 +3,32 @@
 //! piece, a key or a playlist arrives or fails.
 
 use std::{
-    collections::{HashMap, VecDeque},
-    sync::{Arc, Mutex, MutexGuard, PoisonError},
-    task::Waker,
+    collections::HashMap,
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc, Mutex, MutexGuard, PoisonError,
+    },
     time::{Duration, Instant},
 };
 
 use http::HeaderMap;
 use kithara_storage::{StorageKind, StorageResource};
-use kithara_stream::{dl::FetchOutcome, BoundaryKind, Error, MediaInfo, Timeline};
+use kithara_stream::{dl::FetchOutcome, BoundaryKind, Error, Timeline};
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
-use url::Url;
 
 use super::{
-    abandon::InFlight,
     abr_control::AbrShared,
     encrypted::Encrypted,
     fetch::Body,
     layout::{Entry, Layout, Piece, SegmentTime},
+    planner::{Planner, Progress},
     playlist_cache::PlaylistLoader,
     variants::VariantSet,
     HlsEvent,
 };
 use crate::{
-    abr::{AbrPolicy, Decision, ExclusionConfig, Exclusions},
+    abr::{AbrPolicy, ExclusionConfig, Exclusions},
     keys::{KeyCache, KeyState},
     playlist::{parse_media, MediaPlaylist, ParseOptions, SegmentId},
 };
@@ -35,44 +36,42 @@ use crate::{
 /// How much media behind the reader a live stream keeps.
 pub(super) const LIVE_RETENTION: Duration = Duration::from_secs(60);
 
-/// A piece fetched (or being fetched) and not yet placed.
-pub(super) struct Pending {
-    pub(super) id: u64,
-    pub(super) variant: usize,
-    pub(super) piece: Piece,
+/// What the peer keeps with a piece until it is placed: its identity, its storage, and for an
+/// AES-128 segment the decryption in progress.
+pub(super) struct Stored {
     /// The piece's identity (URL and byte range).
     pub(super) sid: SegmentId,
     pub(super) res: StorageResource,
-    /// Exact plaintext length, once known.
-    pub(super) len: Option<u64>,
-    pub(super) time: Duration,
-    pub(super) duration: Duration,
-    pub(super) boundary: Option<(BoundaryKind, Option<MediaInfo>)>,
+    pub(super) encrypted: Option<Encrypted>,
+}
+
+/// The peer's handle on the segment in flight.
+#[derive(Debug)]
+pub(super) struct FlightIo {
+    pub(super) token: CancellationToken,
+    /// Body bytes received so far (updated by the writer).
+    pub(super) loaded: Arc<AtomicU64>,
+    /// Expected size: from the response, or bitrate × duration before it.
+    pub(super) expected: Arc<AtomicU64>,
+}
+
+impl FlightIo {
+    pub(super) fn progress(&self) -> Progress {
+        Progress {
+            loaded: self.loaded.load(Ordering::Acquire),
+            expected: self.expected.load(Ordering::Acquire),
+        }
+    }
 }
 
 pub(crate) struct State {
     pub(crate) set: VariantSet,
-    pub(super) generation: u64,
-    pub(super) next_seq: u64,
-    /// Variant and init URL of the last piece queued in this run.
-    pub(super) last_variant: Option<usize>,
-    pub(super) last_init: Option<(Url, Option<std::ops::Range<u64>>)>,
-    /// The segment in flight: (pending id, variant, sequence, token).
-    pub(super) segment: Option<InFlight>,
-    /// A decision forced by the abandon rule, used for the next segment.
-    pub(super) forced: Option<Decision>,
-    pub(super) pending: VecDeque<Pending>,
-    pub(super) encrypted: Vec<Encrypted>,
+    /// What is fetched and in which order it is placed.
+    pub(super) planner: Planner<Stored, FlightIo>,
     pub(super) keys: KeyCache,
     pub(super) loading: Vec<usize>,
     pub(super) policy: Box<dyn AbrPolicy>,
     pub(super) exclusions: Exclusions,
-    pub(super) next_id: u64,
-    pub(super) reload_due: Option<Instant>,
-    pub(super) unchanged_reloads: u32,
-    pub(super) ended: bool,
-    pub(super) failed: bool,
-    pub(super) waker: Option<Waker>,
     /// Every piece of a VOD stream fetched so far, by URI and byte range: a piece laid out again
     /// (a seek back into media a later run already fetched) is reused without a request.
     pub(super) store: HashMap<SegmentId, StorageResource>,
@@ -107,40 +106,26 @@ pub(crate) struct Shared {
 }
 
 impl State {
-    pub(crate) fn new(set: VariantSet, start_seq: u64, policy: Box<dyn AbrPolicy>) -> Self {
+    pub(crate) fn new(
+        set: VariantSet,
+        start_seq: u64,
+        first: usize,
+        policy: Box<dyn AbrPolicy>,
+    ) -> Self {
         let variants = set.len();
         let started_live = set.is_live();
         Self {
             set,
-            generation: 0,
-            next_seq: start_seq,
-            last_variant: None,
-            last_init: None,
-            segment: None,
-            forced: None,
-            pending: VecDeque::new(),
-            encrypted: Vec::new(),
+            planner: Planner::new(start_seq, first),
             keys: KeyCache::new(),
             loading: Vec::new(),
             policy,
             exclusions: Exclusions::new(variants, ExclusionConfig::default()),
-            next_id: 0,
-            reload_due: None,
-            unchanged_reloads: 0,
-            ended: false,
-            failed: false,
-            waker: None,
             started_live,
             store: HashMap::new(),
             cipher: HashMap::new(),
             pins: Vec::new(),
             opening: false,
-        }
-    }
-
-    pub(super) fn wake(&mut self) {
-        if let Some(w) = self.waker.take() {
-            w.wake();
         }
     }
 }
@@ -150,58 +135,60 @@ impl Shared {
         self.st.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Places every pending piece whose length is known, in order, and ends the layout when the
-    /// peer has queued its last piece and every queued piece is placed.
+    /// Places every queued piece the planner answers is ready, in order, and ends the layout when
+    /// the planner has ordered the run's last piece and every queued piece is placed.
     pub(super) fn place_ready(&self, st: &mut State) {
-        while st.pending.front().is_some_and(|p| p.len.is_some()) {
-            let Some(p) = st.pending.pop_front() else {
-                break;
-            };
+        for p in st.planner.ready() {
+            let slot = p.slot;
             let entry = Entry {
                 start: 0,
-                len: p.len.unwrap_or(0),
-                res: p.res,
-                variant: p.variant,
-                piece: p.piece,
-                time: p.time,
-                duration: p.duration,
+                len: p.len,
+                res: p.payload.res,
+                variant: slot.variant,
+                piece: slot.piece,
+                time: slot.time,
+                duration: slot.duration,
+                init: None,
             };
-            if let Some(pos) = self.layout.place(st.generation, entry, p.boundary) {
-                if matches!(p.boundary, Some((BoundaryKind::Discontinuity, _))) {
+            let discontinuity = matches!(slot.boundary, Some((BoundaryKind::Discontinuity, _)));
+            if let Some(pos) = self.layout.place(entry, slot.needs_init, slot.boundary) {
+                if discontinuity {
                     let _ = self.events.send(HlsEvent::Discontinuity { pos });
                 }
             }
         }
         // Nothing more will be queued and nothing queued is left: the reader may meet the end
         // (not before: a reader at the end of what is placed would take it for the stream's).
-        if st.ended && st.pending.is_empty() && !self.layout.lock().ended {
+        if st.planner.is_done() && !self.layout.lock().ended {
             self.layout.end_of_stream();
+        }
+    }
+
+    /// The exact length of queued piece `id` is known: it goes to its storage and the planner.
+    pub(super) fn length_known(&self, st: &mut State, id: u64, len: u64) {
+        if st.planner.length_known(id, len) {
+            if let Some(q) = st.planner.queued(id) {
+                let _ = q.payload.res.set_len(len);
+            }
         }
     }
 
     pub(super) fn set_len(&self, id: u64, len: u64) {
         let mut st = self.lock();
-        if let Some(p) = st.pending.iter_mut().find(|p| p.id == id) {
-            if p.len.is_none() {
-                let _ = p.res.set_len(len);
-                p.len = Some(len);
-            }
-        }
+        self.length_known(&mut st, id, len);
         self.place_ready(&mut st);
-        st.wake();
+        self.layout.wake_peer();
     }
 
     /// The whole stream fails with `e`.
     pub(super) fn fail(&self, st: &mut State, e: Error) {
-        if !st.failed {
-            st.failed = true;
+        if self.layout.fail(e.clone()) {
             // Cached ciphertext waiting for a key is of no use any more: release its assets.
             st.cipher.clear();
             tracing::error!(error = %e, "HLS stream failed");
-            self.layout.fail(e.clone());
             let _ = self.events.send(HlsEvent::Failed(e));
         }
-        st.wake();
+        self.layout.wake_peer();
     }
 
     /// A segment (or its variant's playlist) failed: exclude the variant and fetch the same
@@ -217,7 +204,7 @@ impl Shared {
         match st.exclusions.failover(variant, &ladder, now) {
             Some(v) => {
                 tracing::warn!(from = variant, to = v, error = %e, "variant failed over");
-                st.wake();
+                self.layout.wake_peer();
             }
             None => self.fail(st, e),
         }
@@ -225,43 +212,47 @@ impl Shared {
 
     /// Decrypts encrypted segments whose key and bytes are both there, then places them.
     pub(super) fn decrypt_ready(&self, st: &mut State) {
-        let mut i = 0;
-        while i < st.encrypted.len() {
-            let key = match st.keys.state(&st.encrypted[i].key_uri) {
-                Some(KeyState::Ready(k)) if st.encrypted[i].complete => *k,
-                Some(KeyState::Failed(e)) => {
-                    let e = e.clone();
-                    st.encrypted.remove(i);
-                    self.fail(st, Error::protocol(e));
-                    continue;
-                }
-                _ => {
-                    i += 1;
-                    continue;
-                }
+        let mut done = Vec::new();
+        let mut failed = None;
+        for q in st.planner.queue_mut() {
+            let Some(enc) = q.payload.encrypted.as_ref() else {
+                continue;
             };
-            let enc = st.encrypted.remove(i);
-            let id = enc.id;
+            let key = match st.keys.state(&enc.key_uri) {
+                Some(KeyState::Ready(k)) if enc.complete => *k,
+                Some(KeyState::Failed(e)) => {
+                    failed.get_or_insert_with(|| Error::protocol(e.clone()));
+                    q.payload.encrypted = None;
+                    continue;
+                }
+                _ => continue,
+            };
+            let Some(enc) = q.payload.encrypted.take() else {
+                continue;
+            };
             let cipher = enc.cipher.clone();
             match enc.finish(&key) {
-                Ok(len) => {
-                    if let Some((sid, res)) = cipher {
-                        // The ciphertext is in the cache now; its key goes with it if allowed.
-                        st.cipher.remove(&sid);
-                        let keep_key = self.storage.store().is_some_and(|s| s.config().cache_keys);
-                        if keep_key {
-                            super::segment_cache::off_runtime(move || {
-                                super::segment_cache::store_key(&res, &key);
-                            });
-                        }
-                    }
-                    if let Some(p) = st.pending.iter_mut().find(|p| p.id == id) {
-                        let _ = p.res.set_len(len);
-                        p.len = Some(len);
-                    }
+                Ok(len) => done.push((q.slot.id, len, cipher, key)),
+                Err(e) => {
+                    failed.get_or_insert(e);
                 }
-                Err(e) => self.fail(st, e),
             }
+        }
+        for (id, len, cipher, key) in done {
+            if let Some((sid, res)) = cipher {
+                // The ciphertext is in the cache now; its key goes with it if allowed.
+                st.cipher.remove(&sid);
+                let keep_key = self.storage.store().is_some_and(|s| s.config().cache_keys);
+                if keep_key {
+                    super::segment_cache::off_runtime(move || {
+                        super::segment_cache::store_key(&res, &key);
+                    });
+                }
+            }
+            self.length_known(st, id, len);
+        }
+        if let Some(e) = failed {
+            self.fail(st, e);
         }
         self.place_ready(st);
     }
@@ -276,18 +267,25 @@ impl Shared {
         outcome: FetchOutcome,
     ) {
         let mut st = self.lock();
-        if st.segment.as_ref().is_some_and(|s| s.id == id) {
-            st.segment = None;
-        }
+        st.planner.fetch_ended(id);
         match outcome {
             FetchOutcome::Completed { bytes, end, .. } => {
-                if let Some(e) = st.encrypted.iter_mut().find(|e| e.id == id) {
-                    e.complete = true;
-                } else if let Some(p) = st.pending.iter_mut().find(|p| p.id == id) {
-                    if p.len.is_none() {
-                        let _ = p.res.set_len(end.min(bytes.max(end)));
-                        p.len = Some(p.res.covered());
-                    }
+                let len = match st.planner.queued_mut(id) {
+                    Some(q) => match q.payload.encrypted.as_mut() {
+                        Some(e) => {
+                            e.complete = true;
+                            None
+                        }
+                        None if q.len.is_none() => {
+                            let _ = q.payload.res.set_len(end.min(bytes.max(end)));
+                            Some(q.payload.res.covered())
+                        }
+                        None => None,
+                    },
+                    None => None,
+                };
+                if let Some(len) = len {
+                    self.length_known(&mut st, id, len);
                 }
                 st.exclusions.succeeded(variant);
                 if let Piece::Segment(sequence) = piece {
@@ -296,9 +294,7 @@ impl Shared {
                         sequence,
                         bytes,
                     });
-                    if st.segment.is_none() {
-                        st.next_seq = sequence + 1;
-                    }
+                    st.planner.segment_in(sequence);
                 }
                 self.decrypt_ready(&mut st);
                 self.place_ready(&mut st);
@@ -308,26 +304,16 @@ impl Shared {
             {
                 tracing::info!(error = %e, "a partly cached piece changed on the server: fetching it again");
                 let _ = self.events.send(HlsEvent::VersionChanged { reason: e });
-                self.forget_from(&mut st, id);
+                st.planner.forget_from(id);
             }
             FetchOutcome::Failed(e) => {
                 // The piece and what follows it are fetched again (from another variant).
-                self.forget_from(&mut st, id);
+                st.planner.forget_from(id);
                 self.variant_failed(&mut st, variant, e);
             }
             _ => {}
         }
-        st.wake();
-    }
-
-    /// Forgets the pending piece `id` and every piece queued after it, so they are chosen and
-    /// fetched again; the variant of what remains queued (or placed) is the current one.
-    fn forget_from(&self, st: &mut State, id: u64) {
-        st.pending.retain(|p| p.id < id);
-        st.encrypted.retain(|p| p.id < id);
-        let placed = self.layout.lock().entries.last().map(|e| e.variant);
-        st.last_variant = st.pending.back().map(|p| p.variant).or(placed);
-        st.last_init = None;
+        self.layout.wake_peer();
     }
 
     pub(super) fn playlist_loaded(&self, variant: usize, r: kithara_stream::Result<Body>) {
@@ -337,20 +323,19 @@ impl Shared {
             r.and_then(|b| parse_media(&b.bytes, &b.url, &self.options).map_err(Error::protocol));
         match parsed {
             Ok(p) => {
+                let first = st.set.playlist(variant).is_none();
                 let changed = st.set.install(variant, p);
-                if changed {
-                    st.unchanged_reloads = 0;
+                st.planner.reload().loaded(changed);
+                let _ = self.events.send(if first {
+                    HlsEvent::PlaylistLoaded { variant }
                 } else {
-                    st.unchanged_reloads += 1;
-                }
-                let _ = self
-                    .events
-                    .send(HlsEvent::PlaylistReloaded { variant, changed });
+                    HlsEvent::PlaylistReloaded { variant, changed }
+                });
                 self.publish_timing(&st, variant);
             }
             Err(e) => self.variant_failed(&mut st, variant, e),
         }
-        st.wake();
+        self.layout.wake_peer();
     }
 
     /// Hands the played variant's segment times to the source, for seeks by time.

@@ -7,14 +7,11 @@ use std::{
 };
 
 use kithara_stream::{
-    dl::PeerHandle, AbrHandle, Boundary, BoundaryKind, Error, MediaInfo, Result, SegmentLayout,
-    Source, TimeAnchor, Timeline, WaitOutcome,
+    dl::PeerHandle, AbrHandle, Boundary, Error, MediaInfo, Result, Source, TimeAnchor, Timeline,
+    WaitOutcome,
 };
 
-use super::{
-    abr_control::AbrShared,
-    layout::{Layout, Piece, SeekRequest},
-};
+use super::{abr_control::AbrShared, layout::Layout};
 
 /// The source of a [`Hls`](crate::Hls) stream: one byte space of init sections and segments in
 /// play order (see the crate docs).
@@ -29,6 +26,8 @@ pub struct HlsSource {
     /// Body bytes of the playlists (and the open-time key) fetched over the wire.
     pub(crate) playlist_bytes: Arc<std::sync::atomic::AtomicU64>,
     pub(crate) seekable: bool,
+    /// The variant the stream opened with: the one heard before anything is laid out.
+    pub(crate) opened: usize,
 }
 
 impl HlsSource {
@@ -37,7 +36,11 @@ impl HlsSource {
         &self.peer
     }
 
-    /// The variants of the stream (one for a URL that named a media playlist).
+    /// The ladder: every variant of the stream, in master playlist order (one for a URL that
+    /// named a media playlist). A variant's place here is its [`VariantSummary::index`](super::VariantSummary::index),
+    /// the index `AbrMode::Fixed` takes, [`current_variant`](Source::current_variant) answers
+    /// and `HlsEvent`s name; its `bandwidth` is what the ABR rule compares (the order is the
+    /// playlist's, not by bandwidth: `AbrControl::lowest`/`highest` find those).
     pub fn variants(&self) -> &[super::VariantSummary] {
         &self.variants
     }
@@ -49,10 +52,7 @@ impl HlsSource {
 
     /// Which variant the byte at `pos` belongs to.
     fn variant_at(&self, pos: u64) -> Option<usize> {
-        let st = self.layout.lock();
-        st.entry_at(pos)
-            .or_else(|| st.entries.last().filter(|e| e.end() == pos))
-            .map(|e| e.variant)
+        self.layout.lock().variant_at(pos)
     }
 }
 
@@ -66,6 +66,8 @@ impl Source for HlsSource {
             }
             if let Some(e) = st.entry_at(range.start) {
                 let (res, start, end) = (e.res.clone(), e.start, e.end());
+                // Being waited on: a "switch now" keeps it.
+                st.see(range.start.saturating_add(1));
                 drop(st);
                 let local = range.start - start..range.end.min(end) - start;
                 let left = deadline.saturating_duration_since(Instant::now());
@@ -106,26 +108,33 @@ impl Source for HlsSource {
     }
 
     fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> Result<usize> {
-        let (res, start, end) = {
-            let st = self.layout.lock();
-            match st.entry_at(offset) {
-                Some(e) => (e.res.clone(), e.start, e.end()),
-                None => return Ok(0),
-            }
+        let (res, start, n) = {
+            let mut st = self.layout.lock();
+            let Some(e) = st.entry_at(offset) else {
+                return Ok(0);
+            };
+            let (res, start, end) = (e.res.clone(), e.start, e.end());
+            let room = usize::try_from(end - offset).unwrap_or(usize::MAX);
+            let n = buf.len().min(room);
+            st.see(offset.saturating_add(n as u64));
+            (res, start, n)
         };
-        let room = usize::try_from(end - offset).unwrap_or(usize::MAX);
-        let n = buf.len().min(room);
         Ok(res.read_at(offset - start, &mut buf[..n])?)
     }
 
     fn len(&self) -> Option<u64> {
-        let st = self.layout.lock();
-        st.ended.then(|| st.end())
+        let mut st = self.layout.lock();
+        let len = st.ended.then(|| st.end());
+        if let Some(end) = len {
+            // A reader that knows the length has seen where the stream ends.
+            st.see(end);
+        }
+        len
     }
 
     fn media_info(&self) -> Option<MediaInfo> {
         let pos = self.timeline.position();
-        let v = self.variant_at(pos).unwrap_or_else(|| self.abr.current());
+        let v = self.variant_at(pos).unwrap_or(self.opened);
         self.variants.get(v).map(|s| s.media_info)
     }
 
@@ -145,7 +154,10 @@ impl Source for HlsSource {
     }
 
     fn current_variant(&self) -> Option<usize> {
-        self.variant_at(self.timeline.position())
+        Some(
+            self.variant_at(self.timeline.position())
+                .unwrap_or(self.opened),
+        )
     }
 
     fn abr_handle(&self) -> Option<AbrHandle> {
@@ -153,17 +165,23 @@ impl Source for HlsSource {
     }
 
     fn has_variant_change_pending(&self) -> bool {
+        // The next boundary ahead of the reader, and whether the variant after it is another.
         let pos = self.timeline.position();
         let st = self.layout.lock();
-        st.boundaries
-            .iter()
-            .any(|b| b.pos > pos && b.kind == BoundaryKind::VariantSwitch)
+        let Some(next) = st.next_boundary(pos.saturating_add(1)) else {
+            return false;
+        };
+        let after = st.variant_at(next.pos);
+        after.is_some() && after != st.variant_at(pos)
     }
 
     fn next_boundary(&self, from: u64) -> Option<Boundary> {
-        let st = self.layout.lock();
-        let i = st.boundaries.partition_point(|b| b.pos < from);
-        st.boundaries.get(i).cloned()
+        let mut st = self.layout.lock();
+        let b = st.next_boundary(from).cloned();
+        if let Some(b) = &b {
+            st.see(b.pos.saturating_add(1));
+        }
+        b
     }
 
     fn seek_time(&mut self, t: Duration) -> Result<TimeAnchor> {
@@ -174,17 +192,9 @@ impl Source for HlsSource {
         // Laid out already in the current run: read it where it is. An earlier run was cut by a
         // seek, so reading on from there would run into the next run's media (a jump in time);
         // such media is laid out again in a new run, which reuses the fetched pieces.
-        let run_start = st.current_run_start();
-        let found = st
-            .entries
-            .iter()
-            .filter(|e| e.start >= run_start)
-            .filter(|e| matches!(e.piece, Piece::Segment(_)) && e.res.failure().is_none())
-            .find(|e| e.time <= t && t < e.time + e.duration)
-            .map(|e| {
-                TimeAnchor::new(e.start, e.time).with_init(st.init_before(e.start, e.variant))
-            });
-        if let Some(anchor) = found {
+        if let Some(e) = st.segment_at(t) {
+            let anchor = TimeAnchor::new(e.start, e.time).with_init(e.init.clone());
+            st.see(anchor.pos.saturating_add(1));
             return Ok(anchor);
         }
         // Otherwise a new run starts at the end of the layout, from the segment holding `t`.
@@ -198,29 +208,15 @@ impl Source for HlsSource {
                 reason: "the time is past the end of the presentation",
             });
         };
-        st.generation += 1;
-        let generation = st.generation;
-        let pos = st.end();
-        st.seek = Some(SeekRequest {
-            sequence: seg.sequence,
-            generation,
-        });
-        st.boundaries.retain(|b| b.pos < pos);
-        // The new run starts with its init section when its variant has one: the bytes at the
-        // anchor need no other (the boundary learns the section's range once it is placed).
-        st.boundaries
-            .push(Boundary::new(pos, BoundaryKind::SeekJump).with_time(seg.start));
-        st.ended = false;
+        let pos = st.start_run(seg.sequence, seg.start);
         tracing::debug!(
             pos,
             sequence = seg.sequence,
             "seek by time starts a new run"
         );
         self.layout.changed(st);
+        // Its init section, if any, is not laid out yet: the seek-jump boundary at `pos` names
+        // it once the run's first piece is placed.
         Ok(TimeAnchor::new(pos, seg.start))
-    }
-
-    fn segment_layout(&self) -> Option<&dyn SegmentLayout> {
-        Some(&self.layout)
     }
 }

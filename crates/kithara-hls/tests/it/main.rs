@@ -12,5 +12,6 @@ mod cache;
 mod cache_resume;
 mod common;
 mod events;
+mod switch;
 mod vod;
 mod wire;

@@ -4,9 +4,10 @@
 //! each once its exact plaintext length is known: from `BYTERANGE` or `Content-Length` for clear
 //! segments (so the reader can start while the rest downloads), on completion for AES ones. An
 //! offset handed out never changes meaning. Boundaries mark where the codec set-up may change
-//! (an init, a variant switch, a discontinuity, a seek jump). A seek by time to media that is not
-//! laid out starts a new run at the end of the layout; pieces still in flight for the old run are
-//! then never placed (their generation is stale).
+//! (an init, a variant switch, a discontinuity, a seek jump). A placed piece and its boundary are
+//! final: nothing is ever taken back. A seek by time to media that is not laid out starts a new
+//! run at the end of the layout; until the peer has taken the request, nothing is placed, so
+//! pieces still in flight for the old run never are.
 //!
 //! The reader (the source, on its own thread) waits on a condition variable that every change
 //! wakes; the peer is woken through its task waker.
@@ -19,7 +20,7 @@ use std::{
 };
 
 use kithara_storage::StorageResource;
-use kithara_stream::{Boundary, BoundaryKind, Error, MediaInfo, SegmentLayout, TimeMap};
+use kithara_stream::{Boundary, BoundaryKind, Error, MediaInfo, TimeMap};
 
 /// What a placed piece is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,6 +42,9 @@ pub(crate) struct Entry {
     /// Media time at the piece's start, and how much it holds (zero for an init).
     pub(crate) time: Duration,
     pub(crate) duration: Duration,
+    /// Where the init section the piece's bytes need lies in the byte space (its own range for an
+    /// init), if they need one.
+    pub(crate) init: Option<Range<u64>>,
 }
 
 impl Entry {
@@ -53,7 +57,6 @@ impl Entry {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct SeekRequest {
     pub(crate) sequence: u64,
-    pub(crate) generation: u64,
 }
 
 /// Where one segment of the playlist being played sits in time.
@@ -72,9 +75,18 @@ pub(crate) struct State {
     pub(crate) ended: bool,
     pub(crate) failed: Option<Error>,
     pub(crate) cancelled: bool,
-    /// Bumped by every seek that starts a new run.
-    pub(crate) generation: u64,
+    /// A new run the reader asked for that the peer has not taken yet: nothing is placed until
+    /// it has (what arrives meanwhile belongs to the old run).
     pub(crate) seek: Option<SeekRequest>,
+    /// The seek-jump boundary of a new run, placed with the run's first piece (so that it is
+    /// complete, with the facts and init section after it, when anyone sees it).
+    pub(crate) jump: Option<Boundary>,
+    /// How far the reader could have seen: bytes read or waited for, boundaries and lengths
+    /// answered. Nothing before it ever changes; a "switch now" cuts only what lies after it.
+    pub(crate) seen: u64,
+    /// What a "switch now" cut, for the peer to take: nothing is placed until it has (what
+    /// arrives meanwhile was ordered before the switch).
+    pub(crate) switch: Option<Cut>,
     pub(crate) peer_waker: Option<Waker>,
     /// The segments of the playlist being played, for seeks by time (kept by the peer).
     pub(crate) timing: Vec<SegmentTime>,
@@ -94,10 +106,14 @@ impl State {
     /// Where the current run starts: the last seek jump, or 0. Entries before it belong to runs
     /// a seek cut short, whose continuation is not what follows them in the layout.
     pub(crate) fn current_run_start(&self) -> u64 {
-        self.boundaries
-            .iter()
-            .rev()
-            .find(|b| b.kind == BoundaryKind::SeekJump)
+        self.jump
+            .as_ref()
+            .or_else(|| {
+                self.boundaries
+                    .iter()
+                    .rev()
+                    .find(|b| b.kind == BoundaryKind::SeekJump)
+            })
             .map_or(0, |b| b.pos)
     }
 
@@ -116,6 +132,63 @@ impl State {
     pub(crate) fn end_time(&self) -> Option<Duration> {
         self.entries.last().map(|e| e.time + e.duration)
     }
+
+    /// The init section the next piece (of `variant`) needs, if it needs one: its own range for
+    /// an init section, else the latest of its variant placed before it.
+    fn init_for(
+        &self,
+        piece: Piece,
+        variant: usize,
+        len: u64,
+        needs_init: bool,
+    ) -> Option<Range<u64>> {
+        let start = self.end();
+        match piece {
+            Piece::Init => Some(start..start + len),
+            Piece::Segment(_) if needs_init => self.init_before(start, variant),
+            Piece::Segment(_) => None,
+        }
+    }
+
+    /// The segment of the current run holding media time `t`, if laid out (and not released).
+    /// Seeks by time and the timeline's time→byte map both ask this.
+    pub(crate) fn segment_at(&self, t: Duration) -> Option<&Entry> {
+        let run_start = self.current_run_start();
+        self.entries
+            .iter()
+            .filter(|e| e.start >= run_start)
+            .filter(|e| matches!(e.piece, Piece::Segment(_)) && e.res.failure().is_none())
+            .find(|e| e.time <= t && t < e.time + e.duration)
+    }
+
+    /// Starts a new run at the end of the layout, from segment `sequence` (at media time `time`):
+    /// the peer takes the request, and the run's first piece goes behind a seek-jump boundary.
+    /// Returns where the run starts.
+    pub(crate) fn start_run(&mut self, sequence: u64, time: Duration) -> u64 {
+        let pos = self.end();
+        self.seek = Some(SeekRequest { sequence });
+        self.jump = Some(Boundary::new(pos, BoundaryKind::SeekJump).with_time(time));
+        self.ended = false;
+        pos
+    }
+
+    /// The reader could have seen everything before `pos`.
+    pub(crate) fn see(&mut self, pos: u64) {
+        self.seen = self.seen.max(pos);
+    }
+
+    /// The first boundary at or after `from`.
+    pub(crate) fn next_boundary(&self, from: u64) -> Option<&Boundary> {
+        let i = self.boundaries.partition_point(|b| b.pos < from);
+        self.boundaries.get(i)
+    }
+
+    /// The variant of the byte at `pos` (the one heard when the reader is there).
+    pub(crate) fn variant_at(&self, pos: u64) -> Option<usize> {
+        self.entry_at(pos)
+            .or_else(|| self.entries.last().filter(|e| e.end() == pos))
+            .map(|e| e.variant)
+    }
 }
 
 /// The shared layout. Cheap to clone.
@@ -133,6 +206,14 @@ impl Layout {
         &self.inner.1
     }
 
+    /// Wakes the peer (after a change of its own state that it must act on).
+    pub(crate) fn wake_peer(&self) {
+        let waker = self.lock().peer_waker.take();
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+
     /// Wakes the reader and the peer after a change.
     pub(crate) fn changed(&self, mut st: MutexGuard<'_, State>) {
         let waker = st.peer_waker.take();
@@ -143,38 +224,35 @@ impl Layout {
         }
     }
 
-    /// Places a piece at the end of the layout, with the boundary that precedes it, if its run is
-    /// still current. Returns where it starts.
+    /// Places a piece at the end of the layout, with the boundary that precedes it, unless a new
+    /// run is waiting to be taken (the piece belongs to the old one) or the stream is cancelled.
+    /// `needs_init`: the piece's bytes need the latest init section placed. Returns where it
+    /// starts.
     pub(crate) fn place(
         &self,
-        generation: u64,
         mut entry: Entry,
+        needs_init: bool,
         boundary: Option<(BoundaryKind, Option<MediaInfo>)>,
     ) -> Option<u64> {
         let mut st = self.lock();
-        if st.generation != generation || st.cancelled {
+        if st.seek.is_some() || st.switch.is_some() || st.cancelled {
             return None;
         }
+        entry.init = st.init_for(entry.piece, entry.variant, entry.len, needs_init);
         entry.start = st.end();
         let start = entry.start;
-        if let Some((kind, info)) = boundary {
-            let init = if entry.piece == Piece::Init {
-                Some(start..entry.end())
-            } else {
-                st.init_before(start, entry.variant)
-            };
-            // A boundary already waiting at this offset (a seek jump) keeps its kind.
-            if st.boundaries.last().is_none_or(|b| b.pos != start) {
-                st.boundaries.push(
-                    Boundary::new(start, kind)
-                        .with_media_info(info)
-                        .with_time(entry.time)
-                        .with_init(init),
-                );
-            } else if let Some(b) = st.boundaries.last_mut() {
-                b.media_info = info.or(b.media_info);
-                b.init = init;
-            }
+        // The first piece of a run after a seek goes behind the seek jump, which keeps its kind
+        // and time.
+        let (kind, time) = match st.jump.take() {
+            Some(j) => (Some(BoundaryKind::SeekJump), j.time),
+            None => (boundary.as_ref().map(|b| b.0), Some(entry.time)),
+        };
+        if let Some(kind) = kind {
+            let mut b = Boundary::new(start, kind)
+                .with_media_info(boundary.and_then(|b| b.1))
+                .with_init(entry.init.clone());
+            b.time = time;
+            st.boundaries.push(b);
         }
         tracing::debug!(start, len = entry.len, piece = ?entry.piece, variant = entry.variant, "placed");
         st.entries.push(entry);
@@ -203,40 +281,30 @@ impl Layout {
         }
     }
 
-    /// Takes back the last placed piece if it is segment `sequence` of `variant` and the reader
-    /// (at `reader`) has not reached it: its offsets were never read. Returns whether it did.
-    pub(crate) fn retract_unread(&self, variant: usize, sequence: u64, reader: u64) -> bool {
+    /// The stream fails with `e`; returns `false` if it had failed already (the first error
+    /// stays).
+    pub(crate) fn fail(&self, e: Error) -> bool {
         let mut st = self.lock();
-        let Some(last) = st.entries.last() else {
-            return false;
-        };
-        if last.variant != variant || last.piece != Piece::Segment(sequence) || reader > last.start
-        {
-            return false;
-        }
-        let start = last.start;
-        if let Some(e) = st.entries.pop() {
-            e.res.cancel();
-        }
-        // Its boundary goes with it, except a seek jump, which still marks where the run starts.
-        st.boundaries
-            .retain(|b| b.pos < start || b.kind == BoundaryKind::SeekJump);
-        tracing::debug!(start, sequence, variant, "retracted an unread piece");
-        self.changed(st);
-        true
-    }
-
-    pub(crate) fn fail(&self, e: Error) {
-        let mut st = self.lock();
-        if st.failed.is_none() {
+        let first = st.failed.is_none();
+        if first {
             st.failed = Some(e);
         }
         self.changed(st);
+        first
     }
 
+    /// Whether the stream failed.
+    pub(crate) fn is_failed(&self) -> bool {
+        self.lock().failed.is_some()
+    }
+
+    /// No more pieces will come in the current run; ignored while a new run waits to be taken
+    /// (the end belongs to the run before it).
     pub(crate) fn end_of_stream(&self) {
         let mut st = self.lock();
-        st.ended = true;
+        if st.seek.is_none() && st.switch.is_none() {
+            st.ended = true;
+        }
         self.changed(st);
     }
 
@@ -264,104 +332,12 @@ impl TimeMap for Layout {
     }
 
     fn byte_at(&self, t: Duration) -> Option<u64> {
-        let st = self.lock();
-        let run_start = st.current_run_start();
-        st.entries
-            .iter()
-            .filter(|e| e.start >= run_start && matches!(e.piece, Piece::Segment(_)))
-            .find(|e| e.time <= t && t < e.time + e.duration)
-            .map(|e| e.start)
+        self.lock().segment_at(t).map(|e| e.start)
     }
 }
 
-impl SegmentLayout for Layout {
-    fn init_segment_range(&self) -> Option<Range<u64>> {
-        let st = self.lock();
-        st.entries
-            .iter()
-            .rev()
-            .find(|e| e.piece == Piece::Init)
-            .map(|e| e.start..e.end())
-    }
-
-    fn segment_after_byte(&self, pos: u64) -> Option<u64> {
-        let st = self.lock();
-        st.entries.iter().map(|e| e.start).find(|&s| s > pos)
-    }
-
-    fn len(&self) -> Option<u64> {
-        let st = self.lock();
-        st.ended.then(|| st.end())
-    }
-}
-
+mod cut;
 #[cfg(test)]
-mod tests {
-    use super::*;
+mod tests;
 
-    fn entry(time: u64, piece: Piece) -> Entry {
-        let res = StorageResource::memory();
-        res.write_at(0, &[1u8; 10]).unwrap_or(());
-        let _ = res.set_len(10);
-        Entry {
-            start: 0,
-            len: 10,
-            res,
-            variant: 0,
-            piece,
-            time: Duration::from_secs(time),
-            duration: Duration::from_secs(2),
-        }
-    }
-
-    #[test]
-    fn placement_times_and_release() {
-        let layout = Layout::default();
-        for (i, t) in [0u64, 2, 4].iter().enumerate() {
-            let at = layout.place(0, entry(*t, Piece::Segment(i as u64)), None);
-            assert_eq!(at, Some(i as u64 * 10));
-        }
-        assert_eq!(layout.time_at(15), Some(Duration::from_secs(3)));
-        assert_eq!(layout.byte_at(Duration::from_millis(4500)), Some(20));
-        // A stale run places nothing.
-        assert_eq!(layout.place(7, entry(6, Piece::Segment(3)), None), None);
-        layout.release_before(Duration::from_secs(5), Duration::from_secs(60));
-        let st = layout.lock();
-        assert!(st.entries[0].res.failure().is_some());
-        assert!(st.entries[1].res.failure().is_some());
-        assert!(st.entries[2].res.failure().is_none());
-    }
-
-    #[test]
-    fn boundaries_name_the_init_section_the_bytes_after_them_need() {
-        let layout = Layout::default();
-        let v = |variant: usize, piece: Piece, kind: Option<BoundaryKind>| {
-            let mut e = entry(0, piece);
-            e.variant = variant;
-            layout.place(0, e, kind.map(|k| (k, None)))
-        };
-        assert_eq!(v(0, Piece::Init, Some(BoundaryKind::Init)), Some(0));
-        v(0, Piece::Segment(0), None);
-        // A discontinuity that re-uses the variant's init section laid out before it.
-        v(0, Piece::Segment(1), Some(BoundaryKind::Discontinuity));
-        // A switch that starts with the new variant's own init section.
-        v(1, Piece::Init, Some(BoundaryKind::VariantSwitch));
-        v(1, Piece::Segment(2), None);
-        let st = layout.lock();
-        let inits: Vec<_> = st
-            .boundaries
-            .iter()
-            .map(|b| (b.pos, b.init.clone()))
-            .collect();
-        assert_eq!(
-            inits,
-            vec![(0, Some(0..10)), (20, Some(0..10)), (30, Some(30..40))]
-        );
-        assert_eq!(st.init_before(45, 1), Some(30..40));
-        assert_eq!(
-            st.init_before(45, 2),
-            None,
-            "a variant without init sections"
-        );
-    }
-}
+pub(crate) use cut::Cut;
