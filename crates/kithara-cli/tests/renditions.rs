@@ -82,3 +82,30 @@ fn decode_plays_the_rendition_of_the_language_asked_for() {
     assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
     assert!(std::fs::read(&german).unwrap() == std::fs::read(&direct).unwrap());
 }
+
+#[test]
+fn play_plays_the_rendition_of_the_language_asked_for() {
+    let server = server();
+    let dir = tempfile::tempdir().unwrap();
+    let sink = format!("wav:{}", dir.path().join("de.wav").display());
+    let url = server.url("/alt/master.m3u8").to_string();
+    let out = kithara(&[
+        "--no-cache",
+        "play",
+        "--sink",
+        &sink,
+        "--audio-lang",
+        "de",
+        &url,
+    ]);
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
+    let segments = |prefix: &str| {
+        server
+            .requests()
+            .iter()
+            .filter(|r| r.path.starts_with(prefix))
+            .count()
+    };
+    assert!(segments("/media/hls/ts/v2-") > 0, "the German segments");
+    assert_eq!(segments("/media/hls/ts/v0-"), 0, "no English segment");
+}

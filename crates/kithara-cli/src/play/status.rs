@@ -89,6 +89,9 @@ impl Status {
 
     /// The one-line status.
     pub(crate) fn line(&self) -> String {
+        if self.codec.is_none() {
+            return format!("… opening {}", self.n_of_m());
+        }
         let state = match self.state {
             Some(PlayerState::Playing) => "▶",
             Some(PlayerState::Paused) => "⏸",
