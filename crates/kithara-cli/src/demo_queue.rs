@@ -120,7 +120,7 @@ fn check(
             len
         } else {
             converted += 1;
-            let frames = d.frames() * u64::from(format.rate);
+            let frames = d.frames().saturating_mul(u64::from(format.rate));
             let frames = frames.div_ceil(u64::from(d.rate.max(1)));
             usize::try_from(frames)?.saturating_mul(ch)
         };
