@@ -22,6 +22,7 @@ pub(crate) struct Status {
     variant: Option<usize>,
     pub(crate) position: Duration,
     buffered: Duration,
+    buffered_bytes: Option<u64>,
 }
 
 impl Status {
@@ -45,13 +46,23 @@ impl Status {
         match event {
             Event::StateChanged(s) => self.state = Some(*s),
             Event::Position {
-                position, buffered, ..
+                position,
+                buffered,
+                buffered_bytes,
+                ..
             } => {
                 self.position = *position;
                 self.buffered = *buffered;
+                self.buffered_bytes = *buffered_bytes;
             }
-            Event::BufferingStarted { level } | Event::BufferingEnded { level } => {
+            Event::BufferingStarted {
+                level, level_bytes, ..
+            }
+            | Event::BufferingEnded {
+                level, level_bytes, ..
+            } => {
                 self.buffered = *level;
+                self.buffered_bytes = *level_bytes;
             }
             Event::TrackStarted { track, index, info } => {
                 self.index = *index;
@@ -101,12 +112,16 @@ impl Status {
         let duration = self
             .duration
             .map_or_else(|| String::from("--:--"), fmt_time);
+        let bytes = self
+            .buffered_bytes
+            .map(|b| format!(" ({})", crate::progress::fmt_bytes(b)))
+            .unwrap_or_default();
         let variant = self
             .variant
             .map(|v| format!("  variant {v}"))
             .unwrap_or_default();
         format!(
-            "{state} {} {} / {duration}  buf {:.1} s  {} {} Hz {} ch{variant}  {}",
+            "{state} {} {} / {duration}  buf {:.1} s{bytes}  {} {} Hz {} ch{variant}  {}",
             self.n_of_m(),
             fmt_time(self.position),
             self.buffered.as_secs_f64(),
@@ -148,14 +163,19 @@ pub(crate) fn to_json(event: &Event) -> Option<Value> {
             track,
             position,
             buffered,
+            buffered_bytes,
+            ..
         } => json!({"event": "position", "track": track.0,
-            "position_secs": secs(position), "buffered_secs": secs(buffered)}),
-        Event::BufferingStarted { level } => {
-            json!({"event": "buffering_started", "level_secs": secs(level)})
-        }
-        Event::BufferingEnded { level } => {
-            json!({"event": "buffering_ended", "level_secs": secs(level)})
-        }
+            "position_secs": secs(position), "buffered_secs": secs(buffered),
+            "buffered_bytes": buffered_bytes}),
+        Event::BufferingStarted {
+            level, level_bytes, ..
+        } => json!({"event": "buffering_started", "level_secs": secs(level),
+            "level_bytes": level_bytes}),
+        Event::BufferingEnded {
+            level, level_bytes, ..
+        } => json!({"event": "buffering_ended", "level_secs": secs(level),
+            "level_bytes": level_bytes}),
         Event::TrackStarted { track, index, info } => json!({"event": "track_started",
             "track": track.0, "index": index, "codec": info.codec_name,
             "sample_rate": info.sample_rate, "channels": info.channels, "frames": info.frames,
