@@ -22,8 +22,8 @@ pub(crate) struct Args {
     #[arg(long, value_name = "DIR", global = true)]
     pub(crate) cache_dir: Option<PathBuf>,
 
-    /// Keep nothing between runs: `fetch` starts FILE.part afresh and removes it on failure;
-    /// `cache` subcommands refuse to run.
+    /// Keep nothing between runs: `decode`, `info` and `play` do not read through the cache,
+    /// `fetch` starts FILE.part afresh and removes it on failure; `cache` subcommands refuse to run.
     #[arg(long, global = true)]
     pub(crate) no_cache: bool,
 
@@ -43,6 +43,8 @@ pub(crate) enum Command {
     Info(InfoArgs),
     /// Decode a URL or file to 32-bit float PCM: a WAV file, raw f32, or stdout.
     Decode(DecodeArgs),
+    /// Play URLs or files as a gapless queue: the sound card, a WAV file, or nowhere.
+    Play(PlayArgs),
     /// Inspect or trim the persistent cache.
     #[command(subcommand)]
     Cache(CacheCommand),
@@ -166,9 +168,72 @@ pub(crate) struct DecodeArgs {
     #[arg(long, value_name = "N")]
     pub(crate) variant: Option<usize>,
 
+    /// Preferred language of HLS audio renditions (EXT-X-MEDIA LANGUAGE, e.g. en, de).
+    #[arg(long, value_name = "LANG")]
+    pub(crate) audio_lang: Option<String>,
+
     /// Longest time one read waits for bytes to arrive.
     #[arg(long, value_name = "SECS", default_value = "30", value_parser = parse_secs)]
     pub(crate) timeout: Duration,
+}
+
+/// Where `kithara play` sends its audio.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum SinkArg {
+    /// The default output device (feature `cpal`).
+    Default,
+    /// Consumed at the real-time rate, heard by no one.
+    Null,
+    /// A 32-bit float WAV file, rendered as fast as decoding allows.
+    Wav(PathBuf),
+}
+
+/// Arguments of `kithara play`.
+#[derive(Debug, ClapArgs)]
+pub(crate) struct PlayArgs {
+    /// http(s) URLs, file:// URLs or local paths, played in this order.
+    #[arg(value_name = "URL|PATH", required = true, value_parser = parse_src)]
+    pub(crate) sources: Vec<FileSrc>,
+
+    /// default (the sound card; needs the `cpal` feature), null (real-time pace, no sound) or
+    /// wav:FILE (renders the queue into FILE as fast as it decodes).
+    #[arg(long, value_name = "SINK", default_value = "default", value_parser = parse_sink)]
+    pub(crate) sink: SinkArg,
+
+    /// Sample rate of the null and WAV sinks in Hz (the device's own for the default sink).
+    #[arg(long, value_name = "HZ", default_value_t = 44_100, value_parser = clap::value_parser!(u32).range(1_000..=768_000))]
+    pub(crate) rate: u32,
+
+    /// Channels of the null and WAV sinks (the device's own for the default sink).
+    #[arg(long, value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=32))]
+    pub(crate) channels: u16,
+
+    /// Print the player's events as JSON lines on stdout instead of the status line.
+    #[arg(long)]
+    pub(crate) json: bool,
+
+    /// Preferred language of HLS audio renditions (EXT-X-MEDIA LANGUAGE, e.g. en, de).
+    #[arg(long, value_name = "LANG")]
+    pub(crate) audio_lang: Option<String>,
+
+    /// Volume, 0.0 to 1.0 (and above, amplified).
+    #[arg(long, value_name = "GAIN", default_value_t = 1.0)]
+    pub(crate) volume: f32,
+
+    /// Longest time one read waits for bytes to arrive before the track fails.
+    #[arg(long, value_name = "SECS", default_value = "30", value_parser = parse_secs)]
+    pub(crate) timeout: Duration,
+}
+
+fn parse_sink(s: &str) -> Result<SinkArg, String> {
+    match s {
+        "default" => Ok(SinkArg::Default),
+        "null" => Ok(SinkArg::Null),
+        _ => match s.strip_prefix("wav:") {
+            Some(path) if !path.is_empty() => Ok(SinkArg::Wav(PathBuf::from(path))),
+            _ => Err(String::from("expected default, null or wav:FILE")),
+        },
+    }
 }
 
 fn parse_src(s: &str) -> Result<FileSrc, String> {
@@ -245,6 +310,18 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         Args::command().debug_assert();
+    }
+
+    #[test]
+    fn sinks_parse() {
+        assert_eq!(parse_sink("default"), Ok(SinkArg::Default));
+        assert_eq!(parse_sink("null"), Ok(SinkArg::Null));
+        assert_eq!(
+            parse_sink("wav:out/q.wav"),
+            Ok(SinkArg::Wav(PathBuf::from("out/q.wav")))
+        );
+        assert!(parse_sink("wav:").is_err());
+        assert!(parse_sink("alsa").is_err());
     }
 
     #[test]

@@ -11,6 +11,18 @@ use kithara_storage::{AssetStore, AssetStoreConfig, GcReport, DEFAULT_MAX_SIZE};
 
 use crate::{args::CacheCommand, progress};
 
+/// The persistent cache `decode`, `info` and `play` read through: `None` with `--no-cache`.
+pub(crate) fn store(dir: Option<PathBuf>, no_cache: bool) -> Result<Option<AssetStore>> {
+    if no_cache {
+        return Ok(None);
+    }
+    let mut config = AssetStoreConfig::builder().build();
+    config.dir = dir;
+    Ok(Some(
+        AssetStore::new(config).context("opening the cache directory")?,
+    ))
+}
+
 pub(crate) fn run(cmd: &CacheCommand, dir: Option<PathBuf>, no_cache: bool) -> Result<()> {
     if no_cache {
         bail!("`kithara cache` works on the cache: drop --no-cache");

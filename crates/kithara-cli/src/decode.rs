@@ -13,6 +13,7 @@ use std::{
 };
 
 use anyhow::{bail, Context, Result};
+use kithara_storage::AssetStore;
 
 use crate::{
     args::{DecodeArgs, Output},
@@ -34,10 +35,11 @@ pub(crate) struct Decoded {
     pub(crate) channels: u16,
 }
 
-pub(crate) async fn run(args: DecodeArgs, ui: Ui) -> Result<()> {
+pub(crate) async fn run(args: DecodeArgs, ui: Ui, cache: Option<AssetStore>) -> Result<()> {
     sink::check_output(&args.output)?;
-    let mut options = OpenOptions::new(args.timeout)?;
+    let mut options = OpenOptions::new(args.timeout, cache)?;
     options.variant = args.variant;
+    options.audio_language = args.audio_lang.clone();
     let started = Instant::now();
     let input = source::open_any(args.source.clone(), &options).await?;
     let label = input.label.clone();

@@ -6,15 +6,16 @@
 //! 1. [`full_read`]: stream the whole body like `fetch` does and verify every byte;
 //! 2. [`seek_reads`]: random seek + read pairs on a second stream, verified, timing seek → first byte;
 //! 3. [`decode_fixture`]: the bundled MP3 and FLAC (also served by the loopback server) decoded
-//!    through `Stream<File>` → `Decoder`, with verified time seeks; printed as a table, and the
-//!    decoded audio written to `demo.wav`.
+//!    through `Stream<File>` → `Decoder`, and the bundled HLS ladder, with verified time seeks;
+//!    printed as a table;
+//! 4. [`play_queue`]: the three played as one gapless queue through kithara-play into `demo.wav`,
+//!    checked against the decodes of step 3.
 //!
 //! A step is an async fn taking the [`Demo`] and returning a [`StepReport`]; new steps (decoding,
 //! HLS) are added to [`run`]. Any byte mismatch fails the demo.
 
 use std::{
     io::{self, Read, Seek, SeekFrom, Write},
-    path::{Path, PathBuf},
     time::{Duration, Instant},
 };
 
@@ -29,11 +30,11 @@ use kithara_stream::{
 use url::Url;
 
 use crate::{
-    args::{DemoArgs, Output},
-    demo_decode::{decode_fixture, decode_hls, DecodeRun, FIXTURES, MEDIA},
+    args::DemoArgs,
+    demo_decode::{decode_fixture, decode_hls, DecodeRun, FIXTURES, HLS, HLS_VARIANT, MEDIA},
+    demo_queue::{self, play_queue, QueueRun},
     fetch::{self, COPY_BUF},
     progress::{self, fmt_bytes},
-    sink::Sink,
     Ui,
 };
 
@@ -90,35 +91,14 @@ pub(crate) async fn run(args: DemoArgs, ui: Ui) -> Result<()> {
     let before = demo.server.requests().len();
     let hls = decode_hls(&demo.server, &demo.downloader, args.seeks, demo.seed).await?;
     decodes.push((hls, demo.server.requests().len().saturating_sub(before)));
-    let wav = write_wav(&args.out, &decodes)?;
-    demo.print_summary(&args, &steps, &decodes, &wav)
-}
-
-/// Writes the decoded fixtures one after the other into `dir/demo.wav` (those at the first one's
-/// rate and channel count); returns its path.
-fn write_wav(dir: &Path, decodes: &[(DecodeRun, usize)]) -> Result<PathBuf> {
-    let path = dir.join("demo.wav");
-    let Some((first, _)) = decodes.first() else {
-        bail!("nothing was decoded");
-    };
-    let mut sink = Sink::create(&Output::Wav(path.clone()), first.rate, first.channels)?;
-    let mut written = Ok(());
-    for (run, _) in decodes {
-        if (run.rate, run.channels) == (first.rate, first.channels) {
-            written = sink.write(&run.samples);
-            if written.is_err() {
-                break;
-            }
-        }
-    }
-    match written {
-        Ok(()) => sink.finish()?,
-        Err(e) => {
-            sink.discard();
-            return Err(e);
-        }
-    }
-    Ok(path)
+    let urls = FIXTURES
+        .iter()
+        .map(|(_, name)| *name)
+        .chain([HLS])
+        .map(|name| demo.server.url(&format!("{MEDIA}/{name}")))
+        .collect();
+    let queue = play_queue(&args.out, urls, &decodes, HLS_VARIANT).await?;
+    demo.print_summary(&args, &steps, &decodes, &queue)
 }
 
 impl Demo {
@@ -176,7 +156,7 @@ impl Demo {
         args: &DemoArgs,
         steps: &[StepReport],
         decodes: &[(DecodeRun, usize)],
-        wav: &Path,
+        queue: &QueueRun,
     ) -> Result<()> {
         let requests = self.server.requests().len();
         let stats = self.server.stats();
@@ -204,7 +184,8 @@ impl Demo {
                 if s.requests == 1 { "" } else { "s" }
             )?;
         }
-        print_decodes(&mut out, steps.len() + 1, args.seeks, decodes, wav)?;
+        print_decodes(&mut out, steps.len() + 1, args.seeks, decodes)?;
+        demo_queue::print(&mut out, steps.len() + 2, queue)?;
         writeln!(
             out,
             "  http requests   {requests} in total, {} of body sent",
@@ -316,13 +297,12 @@ async fn seek_reads(demo: &Demo, seeks: u32) -> Result<StepReport> {
     })
 }
 
-/// Prints the decoding table (step `n`) and the `demo.wav` line.
+/// Prints the decoding table (step `n`).
 fn print_decodes(
     out: &mut impl Write,
     n: usize,
     seeks: u32,
     decodes: &[(DecodeRun, usize)],
-    wav: &Path,
 ) -> Result<()> {
     writeln!(
         out,
@@ -345,29 +325,6 @@ fn print_decodes(
             seek,
             d.frames(),
             requests
-        )?;
-    }
-    if let Some((first, _)) = decodes.first() {
-        // demo.wav holds the decodes at the first one's rate and channel count.
-        let same = |d: &DecodeRun| (d.rate, d.channels) == (first.rate, first.channels);
-        let frames: u64 = decodes
-            .iter()
-            .filter(|(d, _)| same(d))
-            .map(|(d, _)| d.frames())
-            .sum();
-        let formats: Vec<&str> = decodes
-            .iter()
-            .filter(|(d, _)| same(d))
-            .map(|(d, _)| d.format)
-            .collect();
-        writeln!(
-            out,
-            "     wrote {} ({}, {:.1} s, {} Hz, {} ch, 32-bit float)",
-            wav.display(),
-            formats.join(" + "),
-            frames as f64 / f64::from(first.rate.max(1)),
-            first.rate,
-            first.channels
         )?;
     }
     Ok(())

@@ -20,6 +20,10 @@ pub(crate) const MEDIA: &str = "/media";
 /// The fixtures decoded by the demo: label and bundled file name.
 pub(crate) const FIXTURES: [(&str, &str); 2] = [("MP3", "chirp.mp3"), ("FLAC", "chirp.flac")];
 
+/// The bundled HLS ladder, and the variant the demo locks it on.
+pub(crate) const HLS: &str = "hls/master.m3u8";
+pub(crate) const HLS_VARIANT: usize = 2;
+
 /// One row of the decoding table, plus the decoded audio.
 pub(crate) struct DecodeRun {
     /// `MP3`, `FLAC`.
@@ -71,12 +75,12 @@ pub(crate) async fn decode_hls(
     seeks: u32,
     seed: u64,
 ) -> Result<DecodeRun> {
-    let name = "hls/master.m3u8";
+    let name = HLS;
     let url = server.url(&format!("{MEDIA}/{name}"));
     let started = Instant::now();
     let options = OpenOptions::builder()
         .downloader(downloader.clone())
-        .abr_mode(AbrMode::Fixed(2))
+        .abr_mode(AbrMode::Fixed(HLS_VARIANT))
         .build();
     let decoder = kithara_open::open_decoder(url, options).await?;
     decode_stream(decoder, "HLS/TS", name, seeks, seed, started).await

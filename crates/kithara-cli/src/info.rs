@@ -8,10 +8,14 @@
 use std::io::{self, Write};
 
 use anyhow::{Context, Result};
+use kithara_storage::AssetStore;
 use serde::Serialize;
+
+use kithara_file::FileSrc;
 
 use crate::{
     args::InfoArgs,
+    renditions,
     source::{self, OpenOptions},
 };
 
@@ -43,6 +47,9 @@ pub(crate) struct InfoReport {
     /// HLS only: the variants, in ladder order.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) variants: Option<Vec<VariantReport>>,
+    /// HLS only: the audio renditions (`EXT-X-MEDIA TYPE=AUDIO`), in playlist order.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) renditions: Option<Vec<RenditionReport>>,
     /// HLS only: whether the stream is live.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) live: Option<bool>,
@@ -59,11 +66,38 @@ pub(crate) struct VariantReport {
     pub(crate) codecs: Option<String>,
 }
 
-pub(crate) async fn run(args: InfoArgs) -> Result<()> {
-    let mut options = OpenOptions::new(args.timeout)?;
+/// One HLS audio rendition in the report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub(crate) struct RenditionReport {
+    /// `GROUP-ID`.
+    pub(crate) group: String,
+    /// `NAME`.
+    pub(crate) name: String,
+    /// `LANGUAGE` (what `--audio-lang` matches), when given.
+    pub(crate) language: Option<String>,
+    /// `DEFAULT=YES`: played when no language is asked for.
+    pub(crate) default: bool,
+}
+
+pub(crate) async fn run(args: InfoArgs, cache: Option<AssetStore>) -> Result<()> {
+    let mut options = OpenOptions::new(args.timeout, cache)?;
     // Probing reads the first bytes only: do not download the rest meanwhile.
     options.buffer_ahead = Some(PROBE_AHEAD);
+    let url = match &args.source {
+        FileSrc::Remote(url) => Some(url.clone()),
+        _ => None,
+    };
     let input = source::open_any(args.source, &options).await?;
+    let renditions = match (&input.hls, url) {
+        (Some(_), Some(url)) => match renditions::audio_renditions(url, &options).await {
+            Ok(list) => Some(list.into_iter().map(rendition_report).collect()),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read the audio renditions");
+                None
+            }
+        },
+        _ => None,
+    };
     let info = input.pcm.info();
     let hls = input.hls.clone();
     let duration_secs = info
@@ -93,6 +127,7 @@ pub(crate) async fn run(args: InfoArgs) -> Result<()> {
         size_bytes,
         bitrate_bps: bitrate(size_bytes, duration_secs).or(first_bandwidth),
         live: hls.as_ref().map(|h| h.live),
+        renditions,
         variants: hls.map(|h| {
             h.variants
                 .into_iter()
@@ -113,6 +148,15 @@ pub(crate) async fn run(args: InfoArgs) -> Result<()> {
     }
     out.flush()?;
     Ok(())
+}
+
+fn rendition_report(r: kithara_hls::playlist::AudioRendition) -> RenditionReport {
+    RenditionReport {
+        group: r.group_id,
+        name: r.name,
+        language: r.language,
+        default: r.default,
+    }
 }
 
 /// Average bits per second of `bytes` over `secs`.
@@ -151,6 +195,16 @@ fn write_text(out: &mut impl Write, r: &InfoReport) -> io::Result<()> {
     )?;
     if let Some(live) = r.live {
         writeln!(out, "live         {}", if live { "yes" } else { "no" })?;
+    }
+    for a in r.renditions.iter().flatten() {
+        writeln!(
+            out,
+            "audio        {:<16} {:<6} group {}{}",
+            a.name,
+            a.language.as_deref().unwrap_or("-"),
+            a.group,
+            if a.default { ", default" } else { "" }
+        )?;
     }
     for v in r.variants.iter().flatten() {
         writeln!(

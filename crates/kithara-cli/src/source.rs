@@ -5,8 +5,9 @@
 use std::{sync::Arc, time::Duration};
 
 use anyhow::{Context, Result};
-use kithara_file::FileSrc;
+use kithara_file::{FileSrc, StorageKind};
 use kithara_open::AnyDecoder;
+use kithara_storage::AssetStore;
 use kithara_stream::{
     dl::{Downloader, DownloaderConfig},
     AbrMode,
@@ -46,17 +47,23 @@ pub(crate) struct OpenOptions {
     pub(crate) buffer_ahead: Option<u64>,
     /// The HLS variant to lock on; `None`: adaptive.
     pub(crate) variant: Option<usize>,
+    /// The persistent cache to read through; `None`: each protocol's temporary storage.
+    pub(crate) cache: Option<AssetStore>,
+    /// HLS: the preferred language of the audio renditions.
+    pub(crate) audio_language: Option<String>,
 }
 
 impl OpenOptions {
     /// Options with a downloader that uses the system proxy, as command-line tools do.
-    pub(crate) fn new(timeout: Duration) -> Result<Self> {
+    pub(crate) fn new(timeout: Duration, cache: Option<AssetStore>) -> Result<Self> {
         let config = DownloaderConfig::builder().system_proxy(true).build();
         Ok(Self {
             downloader: Downloader::new(config).context("could not create the HTTP client")?,
             timeout,
             buffer_ahead: None,
             variant: None,
+            cache,
+            audio_language: None,
         })
     }
 }
@@ -69,6 +76,8 @@ pub(crate) async fn open_any(src: FileSrc, options: &OpenOptions) -> Result<Inpu
         .wait_timeout(options.timeout)
         .maybe_file_buffer_ahead(options.buffer_ahead)
         .abr_mode(options.variant.map_or(AbrMode::Auto, AbrMode::Fixed))
+        .maybe_storage(options.cache.clone().map(StorageKind::Cache))
+        .maybe_audio_language(options.audio_language.clone())
         .build();
     let pcm = match kithara_open::open_decoder(src, open).await {
         Ok(pcm) => pcm,

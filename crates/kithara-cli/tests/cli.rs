@@ -152,12 +152,18 @@ fn demo_runs_and_summarises() {
         stdout.contains("15 time seeks land on the linear decode's samples"),
         "stdout: {stdout}"
     );
-    // demo.wav: MP3 then FLAC, 4 s each, 32-bit float.
+    // demo.wav: the gapless queue MP3 → FLAC → HLS through the player, 32-bit float at the
+    // MP3's format; MP3 and FLAC checked sample for sample by the demo, HLS converted.
+    assert!(
+        stdout.contains("2 tracks equal their own decodes sample for sample, 1 converted"),
+        "stdout: {stdout}"
+    );
     let reader = hound::WavReader::open(dir.path().join("demo.wav")).unwrap();
     let spec = reader.spec();
     assert_eq!((spec.channels, spec.sample_rate), (2, 22_050));
     assert_eq!(spec.sample_format, hound::SampleFormat::Float);
-    assert_eq!(reader.len(), 2 * 88_200 * 2);
+    // 4 s + 4 s at 22.05 kHz, then 481280 frames at 16 kHz converted: ceil(481280 × 22050 / 16000).
+    assert_eq!(reader.len(), (2 * 88_200 + 663_264) * 2);
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
 }
 

@@ -182,6 +182,8 @@ impl FilePeer {
             .with_priority(Priority::Urgent)
             .with_validator(resource.validator())
             .with_expected_len(resource.len())
+            // A server that cannot be reached leaves the cached copy in use at once.
+            .retry_connect(false)
             .with_cancel(self.cancel.child_token())
             .on_response(move |info| on_resp.on_response(info))
             .on_complete(move |outcome| on_done.on_complete(REVALIDATION, outcome))

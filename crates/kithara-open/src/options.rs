@@ -52,6 +52,10 @@ pub struct OpenOptions {
     /// ([`Error::NoSuchVariant`](crate::Error::NoSuchVariant)). Default: automatic.
     #[builder(default)]
     pub abr_mode: AbrMode,
+    /// HLS: preferred language of the audio renditions (`EXT-X-MEDIA LANGUAGE`, e.g. `en`).
+    /// Default: the playlist's `DEFAULT` rendition.
+    #[builder(into)]
+    pub audio_language: Option<String>,
     /// Channel to send the stream's events to (to gather the events of several streams in one
     /// place). The first receiver of [`Stream::events`](kithara_stream::Stream::events) sees the
     /// events of opening either way. Default: a new channel of 64 events.
@@ -101,6 +105,7 @@ impl OpenOptions {
             .downloader(self.downloader.clone())
             .options(self.stream_options(events))
             .abr_mode(self.abr_mode)
+            .maybe_language(self.audio_language.clone())
             .maybe_buffer_ahead(self.hls_buffer_ahead)
             .build()
     }

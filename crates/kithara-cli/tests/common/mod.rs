@@ -3,7 +3,11 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::process::{Command, Output};
+use std::{
+    path::Path,
+    process::{Command, Output},
+    sync::atomic::{AtomicUsize, Ordering},
+};
 
 use kithara_test_support::{process::without_proxy, LoopbackServer};
 
@@ -12,10 +16,21 @@ pub(crate) fn kithara(args: &[&str]) -> Output {
     command(args).output().expect("the kithara binary runs")
 }
 
-/// The binary with `args`, no logging and no proxy from the environment.
+/// The binary with `args`, no logging and no proxy from the environment. The commands read
+/// through the persistent cache by default: each run gets a cache directory of its own (under
+/// cargo's temporary directory for tests), so no run finds what another one cached (a loopback
+/// port can be reused) unless a test names one with `--cache-dir`.
 pub(crate) fn command(args: &[&str]) -> Command {
+    static RUNS: AtomicUsize = AtomicUsize::new(0);
+    let run = RUNS.fetch_add(1, Ordering::Relaxed);
+    let cache_home = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("kithara-cli-cache")
+        .join(format!("{}-{run}", std::process::id()));
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_kithara"));
-    without_proxy(&mut cmd).env_remove("RUST_LOG").args(args);
+    without_proxy(&mut cmd)
+        .env_remove("RUST_LOG")
+        .env("XDG_CACHE_HOME", cache_home)
+        .args(args);
     cmd
 }
 

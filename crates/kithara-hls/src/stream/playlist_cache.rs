@@ -147,6 +147,8 @@ impl PlaylistLoader {
             .with_purpose(FetchPurpose::Index)
             .with_validator(Some(validator))
             .with_expected_len(Some(len))
+            // A server that cannot be reached leaves the cached copy in use at once.
+            .retry_connect(false)
             .with_cancel(token.child_token())
             .on_complete(move |outcome| {
                 let _ = tx.send(outcome);

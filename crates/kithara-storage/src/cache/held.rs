@@ -85,6 +85,24 @@ pub(crate) fn wait_released(path: &Path, deadline: Instant) -> Release {
     }
 }
 
+/// Waits, until `deadline`, for this process to hold no asset lock at all; `false` at the
+/// deadline.
+pub(crate) fn wait_all_released(deadline: Instant) -> bool {
+    let mut map = held();
+    while !map.is_empty() {
+        let now = Instant::now();
+        if now >= deadline {
+            return false;
+        }
+        map = HELD
+            .1
+            .wait_timeout(map, deadline - now)
+            .unwrap_or_else(PoisonError::into_inner)
+            .0;
+    }
+    true
+}
+
 /// Pause between two tries of a lock another process holds.
 const ELSEWHERE_POLL: Duration = Duration::from_millis(5);
 
@@ -137,6 +155,19 @@ mod tests {
             wait_released(&other, Instant::now() + Duration::from_secs(10)),
             Release::Elsewhere
         );
+    }
+
+    #[test]
+    fn waiting_for_every_release() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lock-all");
+        std::fs::write(&path, b"").unwrap();
+        let guard = hold(&path);
+        let waiter =
+            std::thread::spawn(|| wait_all_released(Instant::now() + Duration::from_secs(10)));
+        drop(guard);
+        // Other tests of this binary may hold locks a moment longer, never ten seconds.
+        assert!(waiter.join().unwrap());
     }
 
     #[test]

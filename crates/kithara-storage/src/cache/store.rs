@@ -380,6 +380,13 @@ impl AssetStore {
     pub fn wait_for_eviction(&self, timeout: Duration) -> bool {
         self.shared().evict.wait_idle(timeout)
     }
+
+    /// Waits until this process has closed every asset it opened (of any store): a dropped
+    /// stream hands its last flush to a flusher thread, so a program about to exit calls this
+    /// for what it cached to be recorded. `false` if `timeout` passed first.
+    pub fn wait_closed(&self, timeout: Duration) -> bool {
+        super::held::wait_all_released(std::time::Instant::now() + timeout)
+    }
 }
 
 /// Two handles are equal when they are clones of one store.

@@ -131,6 +131,10 @@ pub(crate) async fn execute(
                 tracing::error!(error = %e, "fetch failed");
                 return FetchOutcome::Failed(e);
             }
+            Stop::Retry { error, .. } if error.is_connect() && !cmd.retries_connect() => {
+                tracing::debug!(error = %error, "connect failed; not retried");
+                return FetchOutcome::Failed(error);
+            }
             Stop::Retry { error, retry_after } => (error, retry_after),
         };
         if attempts_without_progress >= policy.max_attempts.max(1) {

@@ -185,6 +185,7 @@ pub struct FetchCmd {
     validator: Option<Validator>,
     expected_len: Option<u64>,
     writer_blocks: bool,
+    connect_retries: bool,
     pub(crate) writer: Option<Writer>,
     pub(crate) on_response: Option<ResponseHook>,
     on_complete: Option<CompleteHook>,
@@ -214,6 +215,7 @@ impl FetchCmd {
             validator: None,
             expected_len: None,
             writer_blocks: false,
+            connect_retries: true,
             writer: None,
             on_response: None,
             on_complete: None,
@@ -290,6 +292,21 @@ impl FetchCmd {
     pub fn writer_blocks(mut self, blocks: bool) -> Self {
         self.writer_blocks = blocks;
         self
+    }
+
+    /// Whether a connection that cannot be made (refused, unreachable, no route) is retried with
+    /// the downloader's backoff. Default: true. A request with a local fallback (revalidating a
+    /// cached copy) turns it off so that an offline server costs one attempt, not the whole retry
+    /// budget; 5xx, resets and truncated bodies are retried either way.
+    #[must_use]
+    pub fn retry_connect(mut self, retry: bool) -> Self {
+        self.connect_retries = retry;
+        self
+    }
+
+    /// Whether a connect error is retried (see [`retry_connect`](Self::retry_connect)).
+    pub fn retries_connect(&self) -> bool {
+        self.connect_retries
     }
 
     /// Sets the cancellation token; make it a child of the peer's token.

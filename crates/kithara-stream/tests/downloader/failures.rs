@@ -328,3 +328,39 @@ async fn content_range_totals_and_starts_are_checked() {
     assert_eq!(server.requests().len(), 2);
     settle(&handle, &mut rx).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_connection_is_retried_unless_the_command_says_not_to() {
+    let server = LoopbackServer::start().unwrap();
+    server.route("/x", Route::new(payload(10, 1)));
+    let dl = downloader(|mut c| {
+        c.retry.max_attempts = 3;
+        c.retry.initial_backoff = Duration::from_millis(1);
+        c
+    });
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let token = dl.child_token();
+    let (retried, _) = get(&server, "/x", None, &token, &tx);
+    let (fail_fast, _) = get(&server, "/x", None, &token, &tx);
+    drop(server); // its port refuses connections from now on
+    let (handle, _) = register(&dl, vec![retried, fail_fast.retry_connect(false)], token);
+    let outs = outcomes(&mut rx, 2).await;
+    settle(&handle, &mut rx).await;
+    let attempts: Vec<Option<u32>> = outs
+        .iter()
+        .map(|(_, o)| match o {
+            FetchOutcome::Failed(Error::RetriesExhausted { attempts, last, .. }) => {
+                assert!(last.is_connect(), "{last}");
+                Some(*attempts)
+            }
+            FetchOutcome::Failed(e) => {
+                assert!(e.is_connect(), "{e}");
+                None
+            }
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    // One spent the whole budget, the other gave up at the first refusal.
+    assert!(attempts.contains(&Some(3)), "{attempts:?}");
+    assert!(attempts.contains(&None), "{attempts:?}");
+}
