@@ -9,8 +9,7 @@ use std::{ops::Range, time::Duration};
 use kithara_file::FileSource;
 use kithara_hls::HlsSource;
 use kithara_stream::{
-    AbrHandle, Boundary, MediaInfo, RedactedUrl, Result, SegmentLayout, Source, TimeAnchor,
-    Timeline, WaitOutcome,
+    AbrHandle, Boundary, MediaInfo, RedactedUrl, Result, Source, TimeAnchor, Timeline, WaitOutcome,
 };
 
 /// The protocol's source inside an [`AnySource`].
@@ -125,19 +124,11 @@ impl Source for AnySource {
         self.inner().abr_handle()
     }
 
-    fn has_variant_change_pending(&self) -> bool {
-        self.inner().has_variant_change_pending()
-    }
-
     fn next_boundary(&self, from: u64) -> Option<Boundary> {
         self.inner().next_boundary(from)
     }
 
     fn seek_time(&mut self, t: Duration) -> Result<TimeAnchor> {
         self.inner_mut().seek_time(t)
-    }
-
-    fn segment_layout(&self) -> Option<&dyn SegmentLayout> {
-        self.inner().segment_layout()
     }
 }

@@ -164,17 +164,6 @@ impl Source for HlsSource {
         Some(self.abr.clone())
     }
 
-    fn has_variant_change_pending(&self) -> bool {
-        // The next boundary ahead of the reader, and whether the variant after it is another.
-        let pos = self.timeline.position();
-        let st = self.layout.lock();
-        let Some(next) = st.next_boundary(pos.saturating_add(1)) else {
-            return false;
-        };
-        let after = st.variant_at(next.pos);
-        after.is_some() && after != st.variant_at(pos)
-    }
-
     fn next_boundary(&self, from: u64) -> Option<Boundary> {
         let mut st = self.layout.lock();
         let b = st.next_boundary(from).cloned();
