@@ -22,7 +22,7 @@ use super::{
     layout::Layout,
     peer::{default_policy, label, HlsPeer},
     playlist_cache::PlaylistLoader,
-    shared::{timing, Shared, State},
+    shared::{Shared, State},
     source::HlsSource,
     variants::VariantSet,
     HlsEvent,
@@ -120,7 +120,7 @@ impl StreamType for Hls {
         if set.playlist(first).is_some_and(|p| !p.is_live()) || !master {
             playlists.store(&config.url, &top);
         }
-        let Some(played) = set.playlist(first).cloned() else {
+        let Some(played) = set.snapshot(first) else {
             return Err(Error::Cancelled);
         };
         let live = played.is_live();
@@ -139,7 +139,7 @@ impl StreamType for Hls {
             None // the persistent cache may hold the key; the segment's fetch handles it
         };
         let layout = Layout::default();
-        layout.lock().timing = timing(&played);
+        layout.lock().played = Some(Arc::clone(&played));
         let timeline = Timeline::new();
         timeline.set_time_map(Arc::new(layout.clone()));
         if !live {

@@ -313,7 +313,7 @@ impl HlsPeer {
                 buffer: self.buffer(),
             });
         }
-        self.shared.publish_timing(st, variant);
+        self.shared.publish_played(st, variant);
         cmds.extend(self.segment_cmds(st, variant, &seg, live));
     }
 }

@@ -21,7 +21,7 @@ use super::{
     abr_control::AbrShared,
     encrypted::Encrypted,
     fetch::Body,
-    layout::{Entry, Layout, Piece, SegmentTime},
+    layout::{Entry, Layout, Piece},
     planner::{Planner, Progress},
     playlist_cache::PlaylistLoader,
     variants::VariantSet,
@@ -30,7 +30,7 @@ use super::{
 use crate::{
     abr::{AbrPolicy, ExclusionConfig, Exclusions},
     keys::{KeyCache, KeyState},
-    playlist::{parse_media, MediaPlaylist, ParseOptions, SegmentId},
+    playlist::{parse_media, ParseOptions, SegmentId},
 };
 
 /// How much media behind the reader a live stream keeps.
@@ -331,29 +331,17 @@ impl Shared {
                 } else {
                     HlsEvent::PlaylistReloaded { variant, changed }
                 });
-                self.publish_timing(&st, variant);
+                self.publish_played(&st, variant);
             }
             Err(e) => self.variant_failed(&mut st, variant, e),
         }
         self.layout.wake_peer();
     }
 
-    /// Hands the played variant's segment times to the source, for seeks by time.
-    pub(crate) fn publish_timing(&self, st: &State, variant: usize) {
-        if let Some(p) = st.set.playlist(variant) {
-            let mut layout = self.layout.lock();
-            layout.timing = timing(p);
+    /// Hands the played variant's playlist snapshot to the layout, for seeks by time.
+    pub(crate) fn publish_played(&self, st: &State, variant: usize) {
+        if let Some(p) = st.set.snapshot(variant) {
+            self.layout.lock().played = Some(p);
         }
     }
-}
-
-pub(crate) fn timing(p: &MediaPlaylist) -> Vec<SegmentTime> {
-    p.segments
-        .iter()
-        .map(|s| SegmentTime {
-            sequence: s.sequence,
-            start: s.start,
-            duration: s.duration,
-        })
-        .collect()
 }

@@ -187,25 +187,21 @@ impl Source for HlsSource {
             return Ok(anchor);
         }
         // Otherwise a new run starts at the end of the layout, from the segment holding `t`.
-        let Some(seg) = st
-            .timing
-            .iter()
-            .find(|s| s.start <= t && t < s.start + s.duration)
-            .copied()
-        else {
+        let Some((sequence, start)) = st.played.as_ref().and_then(|p| {
+            p.segments
+                .iter()
+                .find(|s| s.start <= t && t < s.start + s.duration)
+                .map(|s| (s.sequence, s.start))
+        }) else {
             return Err(Error::InvalidSeek {
                 reason: "the time is past the end of the presentation",
             });
         };
-        let pos = st.start_run(seg.sequence, seg.start);
-        tracing::debug!(
-            pos,
-            sequence = seg.sequence,
-            "seek by time starts a new run"
-        );
+        let pos = st.start_run(sequence, start);
+        tracing::debug!(pos, sequence, "seek by time starts a new run");
         self.layout.changed(st);
         // Its init section, if any, is not laid out yet: the seek-jump boundary at `pos` names
         // it once the run's first piece is placed.
-        Ok(TimeAnchor::new(pos, seg.start))
+        Ok(TimeAnchor::new(pos, start))
     }
 }
