@@ -31,7 +31,6 @@ use url::Url;
 use super::{
     planner::{Verdict, CHECK_EVERY},
     shared::{Shared, State, LIVE_RETENTION},
-    HlsEvent,
 };
 use crate::abr::{AbrContext, AbrPolicy, BufferRule, Decision};
 
@@ -283,16 +282,12 @@ impl HlsPeer {
         let Some(playlist) = st.set.playlist(variant).cloned() else {
             return;
         };
-        if let Some((from, to)) = st.planner.skip_to(playlist.media_sequence) {
-            let _ = self
-                .shared
-                .events
-                .send(HlsEvent::SegmentsSkipped { from, to });
-        }
+        st.planner.skip_to(playlist.media_sequence);
+        self.shared.forward(st);
         let next = st.planner.next_sequence();
         let Some(seg) = playlist.segment_by_sequence(next).cloned() else {
             if playlist.end_list && st.planner.end() {
-                let _ = self.shared.events.send(HlsEvent::Ended);
+                self.shared.forward(st);
                 // The layout ends once the pieces still queued are placed (`place_ready`).
                 self.shared.place_ready(st);
             }
@@ -304,15 +299,8 @@ impl HlsPeer {
             st.planner.force(decision);
             return;
         }
-        let previous = st.planner.last_variant();
-        if let Some(from) = previous.filter(|&v| v != variant) {
-            let _ = self.shared.events.send(HlsEvent::VariantSwitch {
-                from,
-                to: variant,
-                reason: decision.reason,
-                buffer: self.buffer(),
-            });
-        }
+        st.planner.decided(&decision, self.buffer());
+        self.shared.forward(st);
         self.shared.publish_played(st, variant);
         cmds.extend(self.segment_cmds(st, variant, &seg, live));
     }

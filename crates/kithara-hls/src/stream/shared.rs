@@ -13,7 +13,7 @@ use std::{
 
 use http::HeaderMap;
 use kithara_storage::{StorageKind, StorageResource};
-use kithara_stream::{dl::FetchOutcome, BoundaryKind, Error, Timeline};
+use kithara_stream::{dl::FetchOutcome, Error, Timeline};
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
@@ -150,11 +150,10 @@ impl Shared {
                 duration: slot.duration,
                 init: None,
             };
-            let discontinuity = matches!(slot.boundary, Some((BoundaryKind::Discontinuity, _)));
+            let kind = slot.boundary.as_ref().map(|(k, _)| *k);
             if let Some(pos) = self.layout.place(entry, slot.needs_init, slot.boundary) {
-                if discontinuity {
-                    let _ = self.events.send(HlsEvent::Discontinuity { pos });
-                }
+                st.planner.placed(kind, pos);
+                self.forward(st);
             }
         }
         // Nothing more will be queued and nothing queued is left: the reader may meet the end
@@ -186,7 +185,8 @@ impl Shared {
             // Cached ciphertext waiting for a key is of no use any more: release its assets.
             st.cipher.clear();
             tracing::error!(error = %e, "HLS stream failed");
-            let _ = self.events.send(HlsEvent::Failed(e));
+            st.planner.failed(e);
+            self.forward(st);
         }
         self.layout.wake_peer();
     }
@@ -196,10 +196,8 @@ impl Shared {
     pub(super) fn variant_failed(&self, st: &mut State, variant: usize, e: Error) {
         let now = Instant::now();
         st.exclusions.exclude(variant, now);
-        let _ = self.events.send(HlsEvent::VariantExcluded {
-            variant,
-            error: e.clone(),
-        });
+        st.planner.excluded(variant, e.clone());
+        self.forward(st);
         let ladder = st.set.bitrates();
         match st.exclusions.failover(variant, &ladder, now) {
             Some(v) => {
@@ -289,12 +287,8 @@ impl Shared {
                 }
                 st.exclusions.succeeded(variant);
                 if let Piece::Segment(sequence) = piece {
-                    let _ = self.events.send(HlsEvent::SegmentFetched {
-                        variant,
-                        sequence,
-                        bytes,
-                    });
-                    st.planner.segment_in(sequence);
+                    st.planner.fetched(variant, sequence, bytes);
+                    self.forward(&mut st);
                 }
                 self.decrypt_ready(&mut st);
                 self.place_ready(&mut st);
@@ -303,8 +297,8 @@ impl Shared {
                 if e.is_resource_changed() && self.discard_changed(&mut st, id) =>
             {
                 tracing::info!(error = %e, "a partly cached piece changed on the server: fetching it again");
-                let _ = self.events.send(HlsEvent::VersionChanged { reason: e });
-                st.planner.forget_from(id);
+                st.planner.changed_on_server(id, e);
+                self.forward(&mut st);
             }
             FetchOutcome::Failed(e) => {
                 // The piece and what follows it are fetched again (from another variant).
@@ -325,17 +319,20 @@ impl Shared {
             Ok(p) => {
                 let first = st.set.playlist(variant).is_none();
                 let changed = st.set.install(variant, p);
-                st.planner.reload().loaded(changed);
-                let _ = self.events.send(if first {
-                    HlsEvent::PlaylistLoaded { variant }
-                } else {
-                    HlsEvent::PlaylistReloaded { variant, changed }
-                });
+                st.planner.playlist_loaded(variant, first, changed);
+                self.forward(&mut st);
                 self.publish_played(&st, variant);
             }
             Err(e) => self.variant_failed(&mut st, variant, e),
         }
         self.layout.wake_peer();
+    }
+
+    /// Forwards the planner's events to the stream's channel (the adapter decides none).
+    pub(crate) fn forward(&self, st: &mut State) {
+        for e in st.planner.take_events() {
+            let _ = self.events.send(e);
+        }
     }
 
     /// Hands the played variant's playlist snapshot to the layout, for seeks by time.
