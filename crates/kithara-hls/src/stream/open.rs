@@ -154,8 +154,8 @@ impl StreamType for Hls {
         let infos = set.summaries();
         let mut state = State::new(set, start_seq, first, policy);
         if let Some((uri, key)) = &first_key {
-            let _ = state.keys.lookup(uri);
-            let _ = state.keys.complete(uri, Ok(key.as_slice()));
+            let _ = state.planner.keys_mut().lookup(uri);
+            let _ = state.planner.keys_mut().complete(uri, Ok(key.as_slice()));
         }
         let shared = Arc::new(Shared {
             st: Mutex::new(state),

@@ -109,7 +109,7 @@ impl HlsPeer {
         }
         let now = Instant::now();
         let ladder = st.set.bitrates();
-        let mask = st.exclusions.mask(now);
+        let mask = st.planner.excluded_mask(now);
         let current = st
             .planner
             .last_variant()
@@ -228,7 +228,7 @@ impl HlsPeer {
         }
         let now = Instant::now();
         let ladder = st.set.bitrates();
-        let mask = st.exclusions.mask(now);
+        let mask = st.planner.excluded_mask(now);
         let cap = self.shared.abr.max_bitrate();
         let allowed: Vec<usize> = (0..ladder.len())
             .filter(|&v| !mask.get(v).copied().unwrap_or(false))

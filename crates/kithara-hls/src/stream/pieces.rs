@@ -30,11 +30,10 @@ use crate::{keys::KeyLookup, playlist::Segment};
 impl HlsPeer {
     /// A fetch of `variant`'s media playlist, unless one is running.
     pub(super) fn playlist_cmd(&self, st: &mut State, variant: usize) -> Option<FetchCmd> {
-        if st.loading.contains(&variant) {
+        let url = st.set.url(variant)?.clone();
+        if !st.planner.load_playlist(variant) {
             return None;
         }
-        let url = st.set.url(variant)?.clone();
-        st.loading.push(variant);
         let shared = self.shared.clone();
         let vod = !st.started_live && !st.set.is_live();
         if let (true, true, Ok(rt)) = (
@@ -80,7 +79,7 @@ impl HlsPeer {
         let mut cmds = Vec::new();
         for order in st.planner.order(variant, seg, info, time) {
             if let Some((uri, _)) = &order.encryption {
-                if let KeyLookup::Fetch = st.keys.lookup(uri) {
+                if let KeyLookup::Fetch = st.planner.keys_mut().lookup(uri) {
                     cmds.push(self.key_cmd(uri));
                 }
             }
@@ -104,7 +103,8 @@ impl HlsPeer {
                 let mut st = shared.lock();
                 let body = r.map(|b: Body| b.bytes);
                 let _ = st
-                    .keys
+                    .planner
+                    .keys_mut()
                     .complete(&key_uri, body.as_deref().map_err(Clone::clone));
                 shared.decrypt_ready(&mut st);
                 shared.layout.wake_peer();

@@ -1,6 +1,7 @@
-//! The state an HLS stream's peer shares with its commands' callbacks: what is in flight, what
-//! waits to be placed in the layout, keys, exclusions and the ABR policy; and what happens when a
-//! piece, a key or a playlist arrives or fails.
+//! The state an HLS stream's peer shares with its commands' callbacks: the planner (what is in
+//! flight, what waits to be placed, keys, exclusions, playlists loading), the variant set, the ABR
+//! policy and the I/O handles (stored pieces, pins); and what happens when a piece, a key or a
+//! playlist arrives or fails.
 
 use std::{
     collections::HashMap,
@@ -28,8 +29,8 @@ use super::{
     HlsEvent,
 };
 use crate::{
-    abr::{AbrPolicy, ExclusionConfig, Exclusions},
-    keys::{KeyCache, KeyState},
+    abr::AbrPolicy,
+    keys::KeyState,
     playlist::{parse_media, ParseOptions, SegmentId},
 };
 
@@ -68,10 +69,7 @@ pub(crate) struct State {
     pub(crate) set: VariantSet,
     /// What is fetched and in which order it is placed.
     pub(super) planner: Planner<Stored, FlightIo>,
-    pub(super) keys: KeyCache,
-    pub(super) loading: Vec<usize>,
     pub(super) policy: Box<dyn AbrPolicy>,
-    pub(super) exclusions: Exclusions,
     /// Every piece of a VOD stream fetched so far, by URI and byte range: a piece laid out again
     /// (a seek back into media a later run already fetched) is reused without a request.
     pub(super) store: HashMap<SegmentId, StorageResource>,
@@ -116,11 +114,8 @@ impl State {
         let started_live = set.is_live();
         Self {
             set,
-            planner: Planner::new(start_seq, first),
-            keys: KeyCache::new(),
-            loading: Vec::new(),
+            planner: Planner::new(start_seq, first).with_variants(variants),
             policy,
-            exclusions: Exclusions::new(variants, ExclusionConfig::default()),
             started_live,
             store: HashMap::new(),
             cipher: HashMap::new(),
@@ -195,11 +190,10 @@ impl Shared {
     /// segment elsewhere, or fail the stream when no variant is left.
     pub(super) fn variant_failed(&self, st: &mut State, variant: usize, e: Error) {
         let now = Instant::now();
-        st.exclusions.exclude(variant, now);
-        st.planner.excluded(variant, e.clone());
-        self.forward(st);
         let ladder = st.set.bitrates();
-        match st.exclusions.failover(variant, &ladder, now) {
+        let failover = st.planner.exclude(variant, e.clone(), &ladder, now);
+        self.forward(st);
+        match failover {
             Some(v) => {
                 tracing::warn!(from = variant, to = v, error = %e, "variant failed over");
                 self.layout.wake_peer();
@@ -212,11 +206,12 @@ impl Shared {
     pub(super) fn decrypt_ready(&self, st: &mut State) {
         let mut done = Vec::new();
         let mut failed = None;
-        for q in st.planner.queue_mut() {
+        let (queue, keys) = st.planner.queue_with_keys();
+        for q in queue {
             let Some(enc) = q.payload.encrypted.as_ref() else {
                 continue;
             };
-            let key = match st.keys.state(&enc.key_uri) {
+            let key = match keys.state(&enc.key_uri) {
                 Some(KeyState::Ready(k)) if enc.complete => *k,
                 Some(KeyState::Failed(e)) => {
                     failed.get_or_insert_with(|| Error::protocol(e.clone()));
@@ -285,7 +280,7 @@ impl Shared {
                 if let Some(len) = len {
                     self.length_known(&mut st, id, len);
                 }
-                st.exclusions.succeeded(variant);
+                st.planner.succeeded(variant);
                 if let Piece::Segment(sequence) = piece {
                     st.planner.fetched(variant, sequence, bytes);
                     self.forward(&mut st);
@@ -312,7 +307,7 @@ impl Shared {
 
     pub(super) fn playlist_loaded(&self, variant: usize, r: kithara_stream::Result<Body>) {
         let mut st = self.lock();
-        st.loading.retain(|&v| v != variant);
+        st.planner.playlist_arrived(variant);
         let parsed =
             r.and_then(|b| parse_media(&b.bytes, &b.url, &self.options).map_err(Error::protocol));
         match parsed {

@@ -51,19 +51,13 @@ impl<T, F> Planner<T, F> {
     /// it lists anything new). Schedules the next reload; answers `PlaylistLoaded` or
     /// `PlaylistReloaded`.
     pub(crate) fn playlist_loaded(&mut self, variant: usize, first: bool, changed: bool) {
-        self.reload.loaded(changed);
+        self.playlist_arrived(variant);
+        self.supply.reload.loaded(changed);
         self.events.push(if first {
             HlsEvent::PlaylistLoaded { variant }
         } else {
             HlsEvent::PlaylistReloaded { variant, changed }
         });
-    }
-
-    /// Input: `variant` failed with `error` and is excluded for a while. Answers
-    /// `VariantExcluded`.
-    pub(crate) fn excluded(&mut self, variant: usize, error: Error) {
-        self.events
-            .push(HlsEvent::VariantExcluded { variant, error });
     }
 
     /// Input: piece `id`, partly cached, changed on the server (`reason`). It and what follows it

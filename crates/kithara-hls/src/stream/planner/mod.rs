@@ -19,7 +19,8 @@
 //!   forwards them.
 //!
 //! The planner owns what is being fetched and why (the run's next segment, the segment in flight,
-//! the queue of unplaced pieces, a forced decision, the reload schedule); the layout owns what the
+//! the queue of unplaced pieces, a forced decision, the reload schedule, which playlists are
+//! loading, which variants are excluded, which keys are fetched); the layout owns what the
 //! reader sees. `T` is what the adapter keeps with a queued piece (its storage), `F` its handle on
 //! the fetch in flight (cancel token, progress counters).
 
@@ -29,6 +30,7 @@ mod flight;
 mod prop;
 mod queue;
 mod reload;
+mod supply;
 #[cfg(test)]
 mod tests;
 
@@ -78,7 +80,8 @@ pub(crate) struct Planner<T, F> {
     /// assets open).
     forced: Option<Decision>,
     next_id: u64,
-    reload: Reload,
+    /// Playlists loading, exclusions, keys, the reload schedule.
+    supply: supply::Supply,
     /// Variant of the last segment ordered, across runs (the ABR policy's current one).
     chosen: usize,
     /// Events answered and not taken yet (see [`Planner::take_events`]).
@@ -99,7 +102,7 @@ impl<T, F> Planner<T, F> {
             flight: None,
             forced: None,
             next_id: 0,
-            reload: Reload::default(),
+            supply: supply::Supply::default(),
             chosen: variant,
             events: Vec::new(),
         }
@@ -358,13 +361,8 @@ impl<T, F> Planner<T, F> {
         self.queue.get_mut(id)
     }
 
-    /// Every queued piece.
-    pub(crate) fn queue_mut(&mut self) -> impl Iterator<Item = &mut Queued<T>> {
-        self.queue.iter_mut()
-    }
-
     /// The live reload schedule.
     pub(crate) fn reload(&mut self) -> &mut Reload {
-        &mut self.reload
+        &mut self.supply.reload
     }
 }

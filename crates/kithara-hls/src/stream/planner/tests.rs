@@ -357,3 +357,26 @@ fn events_are_answered_by_the_planner_in_order() {
     assert_eq!(got, want);
     assert!(p.take_events().is_empty(), "taken once");
 }
+
+#[test]
+fn playlists_load_once_and_a_failed_variant_is_excluded_and_failed_over() {
+    let mut p = P::new(0, 0).with_variants(3);
+    assert!(p.load_playlist(1));
+    assert!(!p.load_playlist(1), "one load at a time");
+    p.playlist_loaded(1, true, true);
+    assert!(p.load_playlist(1), "loaded: a reload may start");
+    p.playlist_arrived(1);
+    let now = Instant::now();
+    let ladder = [100, 200, 300];
+    let err = kithara_stream::Error::Cancelled;
+    assert_eq!(p.exclude(1, err.clone(), &ladder, now), Some(0));
+    assert_eq!(p.excluded_mask(now), vec![false, true, false]);
+    assert_eq!(p.exclude(0, err.clone(), &ladder, now), Some(2));
+    assert_eq!(p.exclude(2, err, &ladder, now), None, "none left");
+    let excluded = p
+        .take_events()
+        .iter()
+        .filter(|e| matches!(e, crate::stream::HlsEvent::VariantExcluded { .. }))
+        .count();
+    assert_eq!(excluded, 3);
+}
