@@ -108,7 +108,7 @@ impl HlsPeer {
             return Some(forced);
         }
         let now = Instant::now();
-        let ladder = st.set.bitrates();
+        let ladder = st.planner.variants().bitrates();
         let mask = st.planner.excluded_mask(now);
         let current = st
             .planner
@@ -137,14 +137,14 @@ impl Peer for HlsPeer {
         self.follow_seek(&mut st);
         self.follow_switch(&mut st);
         let mut cmds = Vec::new();
-        let live = st.set.is_live();
+        let live = st.planner.variants().is_live();
         // Live: reload the playlist being played when due.
         if live {
             let variant = st
                 .planner
                 .last_variant()
                 .unwrap_or_else(|| st.planner.chosen());
-            let target = st.set.target_duration(variant);
+            let target = st.planner.variants().target_duration(variant);
             if st.planner.reload().due(Instant::now(), target) {
                 if let Some(cmd) = self.playlist_cmd(&mut st, variant) {
                     cmds.push(cmd);
@@ -227,7 +227,7 @@ impl HlsPeer {
             return;
         }
         let now = Instant::now();
-        let ladder = st.set.bitrates();
+        let ladder = st.planner.variants().bitrates();
         let mask = st.planner.excluded_mask(now);
         let cap = self.shared.abr.max_bitrate();
         let allowed: Vec<usize> = (0..ladder.len())
@@ -267,19 +267,20 @@ impl HlsPeer {
             return;
         }
         let segment_len = st
-            .set
+            .planner
+            .variants()
             .target_duration(st.planner.last_variant().unwrap_or(0));
         let Some(decision) = self.choose(st, segment_len) else {
             return;
         };
         let variant = decision.variant;
-        if st.set.playlist(variant).is_none() {
+        if st.planner.variants().playlist(variant).is_none() {
             if let Some(cmd) = self.playlist_cmd(st, variant) {
                 cmds.push(cmd);
             }
             return;
         }
-        let Some(playlist) = st.set.playlist(variant).cloned() else {
+        let Some(playlist) = st.planner.variants().snapshot(variant) else {
             return;
         };
         st.planner.skip_to(playlist.media_sequence);

@@ -30,12 +30,12 @@ use crate::{keys::KeyLookup, playlist::Segment};
 impl HlsPeer {
     /// A fetch of `variant`'s media playlist, unless one is running.
     pub(super) fn playlist_cmd(&self, st: &mut State, variant: usize) -> Option<FetchCmd> {
-        let url = st.set.url(variant)?.clone();
+        let url = st.planner.variants().url(variant)?.clone();
         if !st.planner.load_playlist(variant) {
             return None;
         }
         let shared = self.shared.clone();
-        let vod = !st.started_live && !st.set.is_live();
+        let vod = !st.started_live && !st.planner.variants().is_live();
         if let (true, true, Ok(rt)) = (
             vod,
             self.shared.playlists.cache.is_some(),
@@ -70,7 +70,7 @@ impl HlsPeer {
         seg: &Segment,
         live: bool,
     ) -> Vec<FetchCmd> {
-        let info = st.set.media_info(variant);
+        let info = st.planner.variants().media_info(variant);
         let time = if live || st.started_live {
             self.shared.layout.lock().end_time().unwrap_or_default()
         } else {
@@ -158,7 +158,13 @@ impl HlsPeer {
             token: self.shared.cancel.child_token(),
             loaded: Arc::new(AtomicU64::new(0)),
             expected: Arc::new(AtomicU64::new(target.known.unwrap_or_else(|| {
-                let bitrate = st.set.bitrates().get(variant).copied().unwrap_or(0);
+                let bitrate = st
+                    .planner
+                    .variants()
+                    .bitrates()
+                    .get(variant)
+                    .copied()
+                    .unwrap_or(0);
                 bitrate.saturating_mul(duration.as_millis() as u64) / 8000
             }))),
         };

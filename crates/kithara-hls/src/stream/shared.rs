@@ -66,7 +66,6 @@ impl FlightIo {
 }
 
 pub(crate) struct State {
-    pub(crate) set: VariantSet,
     /// What is fetched and in which order it is placed.
     pub(super) planner: Planner<Stored, FlightIo>,
     pub(super) policy: Box<dyn AbrPolicy>,
@@ -110,11 +109,9 @@ impl State {
         first: usize,
         policy: Box<dyn AbrPolicy>,
     ) -> Self {
-        let variants = set.len();
         let started_live = set.is_live();
         Self {
-            set,
-            planner: Planner::new(start_seq, first).with_variants(variants),
+            planner: Planner::new(start_seq, first).with_set(set),
             policy,
             started_live,
             store: HashMap::new(),
@@ -190,7 +187,7 @@ impl Shared {
     /// segment elsewhere, or fail the stream when no variant is left.
     pub(super) fn variant_failed(&self, st: &mut State, variant: usize, e: Error) {
         let now = Instant::now();
-        let ladder = st.set.bitrates();
+        let ladder = st.planner.variants().bitrates();
         let failover = st.planner.exclude(variant, e.clone(), &ladder, now);
         self.forward(st);
         match failover {
@@ -312,9 +309,7 @@ impl Shared {
             r.and_then(|b| parse_media(&b.bytes, &b.url, &self.options).map_err(Error::protocol));
         match parsed {
             Ok(p) => {
-                let first = st.set.playlist(variant).is_none();
-                let changed = st.set.install(variant, p);
-                st.planner.playlist_loaded(variant, first, changed);
+                st.planner.install_playlist(variant, p);
                 self.forward(&mut st);
                 self.publish_played(&st, variant);
             }
@@ -332,7 +327,7 @@ impl Shared {
 
     /// Hands the played variant's playlist snapshot to the layout, for seeks by time.
     pub(crate) fn publish_played(&self, st: &State, variant: usize) {
-        if let Some(p) = st.set.snapshot(variant) {
+        if let Some(p) = st.planner.variants().snapshot(variant) {
             self.layout.lock().played = Some(p);
         }
     }

@@ -45,6 +45,13 @@ impl VariantSet {
         Self { variants }
     }
 
+    /// No variant (a planner's before it is given the stream's).
+    pub(crate) fn empty() -> Self {
+        Self {
+            variants: Vec::new(),
+        }
+    }
+
     /// A stream whose URL named one media playlist.
     pub(crate) fn single(playlist: MediaPlaylist) -> Self {
         let info = MediaInfo::builder().variant_index(0).build();

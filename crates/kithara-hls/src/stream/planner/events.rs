@@ -50,7 +50,7 @@ impl<T, F> Planner<T, F> {
     /// Input: variant `variant`'s media playlist loaded (`first`: for the first time; `changed`:
     /// it lists anything new). Schedules the next reload; answers `PlaylistLoaded` or
     /// `PlaylistReloaded`.
-    pub(crate) fn playlist_loaded(&mut self, variant: usize, first: bool, changed: bool) {
+    pub(super) fn playlist_loaded(&mut self, variant: usize, first: bool, changed: bool) {
         self.playlist_arrived(variant);
         self.supply.reload.loaded(changed);
         self.events.push(if first {

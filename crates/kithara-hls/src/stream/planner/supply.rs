@@ -1,4 +1,5 @@
-//! Where the planner's pieces come from: which media playlists are loading, which variants are
+//! Where the planner's pieces come from: the variant set (the ladder and each variant's latest
+//! media playlist; loads and reloads are inputs), which media playlists are loading, which variants are
 //! excluded after a failure (time is an input), which key URIs are fetched, in flight, ready or
 //! failed, and the live reload schedule. Plain data, stepped by the planner's inputs.
 
@@ -10,12 +11,14 @@ use super::{Planner, Reload};
 use crate::{
     abr::{ExclusionConfig, Exclusions},
     keys::KeyCache,
-    stream::HlsEvent,
+    playlist::MediaPlaylist,
+    stream::{variants::VariantSet, HlsEvent},
 };
 
 /// What the planner knows of its sources (see the module docs).
 #[derive(Debug)]
 pub(super) struct Supply {
+    set: VariantSet,
     pub(super) reload: Reload,
     /// Variants whose media playlist is being loaded.
     loading: Vec<usize>,
@@ -26,6 +29,7 @@ pub(super) struct Supply {
 impl Default for Supply {
     fn default() -> Self {
         Self {
+            set: VariantSet::empty(),
             reload: Reload::default(),
             loading: Vec::new(),
             exclusions: Exclusions::new(0, ExclusionConfig::default()),
@@ -35,10 +39,32 @@ impl Default for Supply {
 }
 
 impl<T, F> Planner<T, F> {
-    /// The planner of a ladder of `variants` (each may be excluded after a failure).
+    /// The planner of the variants of `set` (each may be excluded after a failure).
+    pub(crate) fn with_set(mut self, set: VariantSet) -> Self {
+        self.supply.exclusions = Exclusions::new(set.len(), ExclusionConfig::default());
+        self.supply.set = set;
+        self
+    }
+
+    /// The planner of a ladder of `variants` with no playlists (for tests).
+    #[cfg(test)]
     pub(crate) fn with_variants(mut self, variants: usize) -> Self {
         self.supply.exclusions = Exclusions::new(variants, ExclusionConfig::default());
         self
+    }
+
+    /// The variants: the ladder and each one's latest media playlist.
+    pub(crate) fn variants(&self) -> &VariantSet {
+        &self.supply.set
+    }
+
+    /// Input: `variant`'s media playlist loaded (for the first time or again). It replaces the
+    /// snapshot before; answers `PlaylistLoaded` or `PlaylistReloaded` (see
+    /// [`Planner::playlist_loaded`]).
+    pub(crate) fn install_playlist(&mut self, variant: usize, p: MediaPlaylist) {
+        let first = self.supply.set.playlist(variant).is_none();
+        let changed = self.supply.set.install(variant, p);
+        self.playlist_loaded(variant, first, changed);
     }
 
     /// Input: the next segment is of `variant`, whose media playlist is not loaded. Answers
