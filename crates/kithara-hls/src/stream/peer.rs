@@ -168,7 +168,7 @@ impl Peer for HlsPeer {
         }
         // Live streams, and streams kept in files (one descriptor per piece), hold only the
         // pieces near the reader; a seek back to a released piece fetches it again.
-        if live || st.started_live || shared.file_backed {
+        if live || st.planner.started_live() || shared.file_backed {
             if let Some(now) = shared.timeline.time_at(shared.timeline.position()) {
                 let before = now.saturating_sub(LIVE_RETENTION);
                 shared.layout.release_before(before, LIVE_RETENTION);
@@ -294,7 +294,7 @@ impl HlsPeer {
             }
             return;
         };
-        let cached = self.shared.playlists.cache.is_some() && !live && !st.started_live;
+        let cached = self.shared.playlists.cache.is_some() && !live && !st.planner.started_live();
         if cached && self.prepare_cached(st, &seg, cmds) {
             // The same decision once the piece's cached assets are open.
             st.planner.force(decision);

@@ -35,7 +35,7 @@ impl HlsPeer {
             return None;
         }
         let shared = self.shared.clone();
-        let vod = !st.started_live && !st.planner.variants().is_live();
+        let vod = !st.planner.started_live() && !st.planner.variants().is_live();
         if let (true, true, Ok(rt)) = (
             vod,
             self.shared.playlists.cache.is_some(),
@@ -71,7 +71,7 @@ impl HlsPeer {
         live: bool,
     ) -> Vec<FetchCmd> {
         let info = st.planner.variants().media_info(variant);
-        let time = if live || st.started_live {
+        let time = if live || st.planner.started_live() {
             self.shared.layout.lock().end_time().unwrap_or_default()
         } else {
             seg.start
@@ -244,7 +244,7 @@ impl HlsPeer {
             (None, Some(_)) => StorageResource::memory(),
             (None, None) => self.shared.storage.create()?,
         };
-        if !st.started_live {
+        if !st.planner.started_live() {
             st.store.insert(sid.clone(), res.clone());
         }
         // A byte range tells the exact length of a clear piece before any request, and so does

@@ -79,9 +79,6 @@ pub(crate) struct State {
     pub(super) pins: Vec<kithara_storage::PinGuard>,
     /// Whether cached assets are being opened on the blocking pool (the peer waits for them).
     pub(super) opening: bool,
-    /// Whether the stream started live: its times are then counted from where it started, also
-    /// after `ENDLIST` appears (playlist times slide with the window).
-    pub(super) started_live: bool,
 }
 
 /// Everything the peer and its commands' callbacks share.
@@ -109,11 +106,9 @@ impl State {
         first: usize,
         policy: Box<dyn AbrPolicy>,
     ) -> Self {
-        let started_live = set.is_live();
         Self {
             planner: Planner::new(start_seq, first).with_set(set),
             policy,
-            started_live,
             store: HashMap::new(),
             cipher: HashMap::new(),
             pins: Vec::new(),

@@ -19,6 +19,9 @@ use crate::{
 #[derive(Debug)]
 pub(super) struct Supply {
     set: VariantSet,
+    /// Whether the stream started live: its times are then counted from where it started, also
+    /// after `ENDLIST` appears (playlist times slide with the window).
+    started_live: bool,
     pub(super) reload: Reload,
     /// Variants whose media playlist is being loaded.
     loading: Vec<usize>,
@@ -30,6 +33,7 @@ impl Default for Supply {
     fn default() -> Self {
         Self {
             set: VariantSet::empty(),
+            started_live: false,
             reload: Reload::default(),
             loading: Vec::new(),
             exclusions: Exclusions::new(0, ExclusionConfig::default()),
@@ -42,6 +46,7 @@ impl<T, F> Planner<T, F> {
     /// The planner of the variants of `set` (each may be excluded after a failure).
     pub(crate) fn with_set(mut self, set: VariantSet) -> Self {
         self.supply.exclusions = Exclusions::new(set.len(), ExclusionConfig::default());
+        self.supply.started_live = set.is_live();
         self.supply.set = set;
         self
     }
@@ -51,6 +56,11 @@ impl<T, F> Planner<T, F> {
     pub(crate) fn with_variants(mut self, variants: usize) -> Self {
         self.supply.exclusions = Exclusions::new(variants, ExclusionConfig::default());
         self
+    }
+
+    /// Whether the stream started live (see [`Supply`]).
+    pub(crate) fn started_live(&self) -> bool {
+        self.supply.started_live
     }
 
     /// The variants: the ladder and each one's latest media playlist.
