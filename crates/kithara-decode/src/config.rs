@@ -29,6 +29,29 @@ pub struct DecoderConfig {
     /// Most bytes scanned for a format marker when probing. Default: 1 MiB.
     #[builder(default = 1 << 20)]
     pub max_probe_bytes: u32,
+    /// How [`Decoder::seek`](crate::Decoder::seek) finds its target in a file without a seek
+    /// index (MP3). Default: [`SeekMode::Fast`].
+    #[builder(default)]
+    pub seek_mode: SeekMode,
+}
+
+/// How a seek finds its target in a file without a seek index (MPEG audio: MP3, MP2).
+///
+/// FLAC, WAV, MP4 and HLS carry or imply an index and seek the same in both modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum SeekMode {
+    /// Jump to the byte the target's frame starts at, computed from the constant bitrate, and
+    /// read from there (a ranged request on a file still downloading). Sample-exact when the
+    /// frame index follows from the frame headers (constant bitrate, checked on the frames read);
+    /// a file where it does not (variable bitrate) is read from the start, as in
+    /// [`SeekMode::Accurate`].
+    #[default]
+    Fast,
+    /// Read every frame header from the start of the file (or from the current position for a
+    /// seek forward) up to the target: sample-exact on any file, but fetches every byte before
+    /// the target.
+    Accurate,
 }
 
 impl Default for DecoderConfig {

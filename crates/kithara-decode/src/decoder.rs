@@ -130,9 +130,14 @@ impl<T: StreamType> Decoder<T> {
     /// stream cannot seek by time (live); [`Error::Stream`] if
     /// the stream's seek by time fails; the errors of [`Decoder::new`] if the reader at the
     /// segment cannot be opened.
+    ///
+    /// On an MPEG audio file (MP3) with [`SeekMode::Fast`](crate::SeekMode::Fast) (the default)
+    /// and a constant bitrate, the stream jumps to the byte the target's frame starts at (less a
+    /// few frames of pre-roll) instead of the reader walking every frame from the start; see
+    /// [`SeekMode`](crate::SeekMode).
     pub fn seek(&mut self, to: Duration) -> Result<()> {
         self.resumed_at = None;
-        if self.seek_by_stream_time(to)? {
+        if self.seek_by_stream_time(to)? || self.seek_mpeg_audio(to)? {
             return Ok(());
         }
         self.core.seek(to)

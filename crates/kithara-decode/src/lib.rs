@@ -11,13 +11,15 @@ mod engine;
 mod error;
 mod info;
 mod media_source;
+mod mp3_seek;
+mod mp4_trim;
 mod probe;
 mod time_seek;
 pub mod ts;
 
 pub use change::StreamChange;
 pub use chunk::PcmChunk;
-pub use config::DecoderConfig;
+pub use config::{DecoderConfig, SeekMode};
 pub use decoder::Decoder;
 pub use error::{Error, Origin, Result};
 pub use info::TrackInfo;

@@ -36,6 +36,8 @@ pub(crate) struct Opened {
     pub(crate) container: Option<ContainerFormat>,
     /// Channel count known from the container before decoding (TS: the ADTS header).
     pub(crate) channels_hint: Option<u16>,
+    /// Encoder delay and padding an MP4/M4A file declares (its reader does not apply them).
+    pub(crate) trim: Option<crate::mp4_trim::Trim>,
 }
 
 /// Opens a reader over `source`. `gate` hides the source's layout and is revealed once the reader
@@ -62,6 +64,11 @@ pub(crate) fn open(
     let container = hints.container.or_else(|| magic(&head));
     let moov_first =
         container == Some(ContainerFormat::Mp4) && moov_before_media(&mut source, &head, origin)?;
+    let trim = if container == Some(ContainerFormat::Mp4) {
+        crate::mp4_trim::read_trim(&mut source)
+    } else {
+        None
+    };
     let mss = MediaSourceStream::new(source, Default::default());
     let opts = FormatOptions::default();
     let unknown = |source: SymError| Error::UnknownFormat {
@@ -149,6 +156,7 @@ pub(crate) fn open(
         reader,
         container,
         channels_hint,
+        trim,
     })
 }
 

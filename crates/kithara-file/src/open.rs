@@ -54,7 +54,7 @@ async fn open_remote(
     let mut resource = cache::create_storage(&storage, &url).await?;
     let timeline = Timeline::new();
     let mut discarded = false;
-    let (handle, content_type) = loop {
+    let (handle, shared, content_type) = loop {
         let present = resource.covered();
         let cached = resource.asset().is_some() && present > 0;
         // "Ready" is a state of storage: a complete copy the cache may serve needs no request.
@@ -76,12 +76,14 @@ async fn open_remote(
             cancel: peer_cancel.clone(),
             seek_threshold: config.seek_threshold,
             buffer_ahead: config.buffer_ahead,
+            priority: config.options.priority.clone(),
             revalidate: resource.is_complete() && !offline,
         });
+        let shared = peer.shared();
         let handle = downloader.register(peer);
         if offline {
             tracing::debug!(len = ?resource.len(), "serving the cached copy without a request");
-            break (handle, resource.content_type());
+            break (handle, shared, resource.content_type());
         }
         let first = tokio::select! {
             r = first => match r {
@@ -91,7 +93,13 @@ async fn open_remote(
             _ = cancel.cancelled() => return Err(Error::Cancelled),
         };
         match first {
-            Ok(r) => break (handle, r.content_type.or_else(|| resource.content_type())),
+            Ok(r) => {
+                break (
+                    handle,
+                    shared,
+                    r.content_type.or_else(|| resource.content_type()),
+                )
+            }
             Err(e) if e.is_resource_changed() && cached && !discarded => {
                 tracing::info!(error = %e, discarded = present,
                     "the server's version changed: discarding the cached copy");
@@ -106,7 +114,7 @@ async fn open_remote(
             Err(e) if cached && resource.is_complete() && !e.is_cancelled() => {
                 tracing::warn!(error = %e, "revalidation failed: serving the cached copy");
                 let _ = events.send(FileEvent::RevalidationFailed(e));
-                break (handle, resource.content_type());
+                break (handle, shared, resource.content_type());
             }
             Err(e) => return Err(e),
         }
@@ -122,7 +130,7 @@ async fn open_remote(
     );
     let source = FileSource::remote(
         resource,
-        handle,
+        (handle, shared),
         config.options.wait_timeout,
         timeline,
         info,

@@ -23,7 +23,7 @@ use http::HeaderMap;
 use kithara_storage::StorageResource;
 use kithara_stream::{
     dl::{ByteRange, FetchCmd, Peer, Priority},
-    redact_url, Error, SignalCursor, Timeline,
+    redact_url, Error, FetchPriority, SignalCursor, Timeline,
 };
 use tokio::sync::{broadcast, oneshot};
 use tokio_util::sync::CancellationToken;
@@ -50,7 +50,7 @@ pub struct FilePeer {
     seek_cursor: SignalCursor,
     chunk_cursor: SignalCursor,
     seek_threshold: u64,
-    buffer_ahead: Option<u64>,
+    priority: FetchPriority,
     next_id: u64,
     downloaded: Arc<AtomicU64>,
     completed: bool,
@@ -66,6 +66,7 @@ pub(crate) struct PeerParts {
     pub(crate) cancel: CancellationToken,
     pub(crate) seek_threshold: u64,
     pub(crate) buffer_ahead: Option<u64>,
+    pub(crate) priority: FetchPriority,
     /// The resource is a complete cached copy that the server must confirm (with a `HEAD`).
     pub(crate) revalidate: bool,
 }
@@ -76,6 +77,7 @@ impl FilePeer {
         let state = State {
             ready: Some(tx),
             revalidate: p.revalidate.then_some(false),
+            buffer_ahead: p.buffer_ahead,
             ..State::default()
         };
         let shared = Arc::new(Shared {
@@ -92,12 +94,17 @@ impl FilePeer {
             seek_cursor: SignalCursor::default(),
             chunk_cursor: SignalCursor::default(),
             seek_threshold: p.seek_threshold,
-            buffer_ahead: p.buffer_ahead,
+            priority: p.priority,
             next_id: 0,
             downloaded: Arc::new(AtomicU64::new(0)),
             completed: false,
         };
         (peer, rx)
+    }
+
+    /// The state shared with the stream's source (to change the buffer-ahead budget).
+    pub(crate) fn shared(&self) -> Arc<Shared> {
+        self.shared.clone()
     }
 
     /// How urgent a request for `range` is, with the reader at `reader`: what it is waiting for is
@@ -131,7 +138,7 @@ impl FilePeer {
                 end: range.end,
             });
         }
-        let priority = self.priority(range, reader);
+        let priority = self.priority.apply(self.priority(range, reader));
         tracing::debug!(id, %range, ?priority, "requesting");
         let (on_resp, on_done) = (self.shared.clone(), self.shared.clone());
         let resource = self.shared.resource.clone();
@@ -221,7 +228,7 @@ impl FilePeer {
                 let gap = resource.first_gap(0..bound)?;
                 return Some(ByteRange::from_start(gap.start));
             }
-            return Some(match (self.buffer_ahead, st.accepts_ranges) {
+            return Some(match (st.buffer_ahead, st.accepts_ranges) {
                 // The first request of a paced stream is a window too; its answer tells the length.
                 (Some(limit), None) => {
                     ByteRange::new(from, from.saturating_add(limit.max(MIN_WINDOW)))
@@ -240,7 +247,7 @@ impl FilePeer {
             .first_gap(from..total)
             .or_else(|| resource.first_gap(0..from))?;
         let mut end = gap.end;
-        if let Some(limit) = self.buffer_ahead {
+        if let Some(limit) = st.buffer_ahead {
             let limit = limit.max(MIN_WINDOW);
             if gap.start >= reader {
                 // Refill only once less than half the buffer is left, then up to the full buffer.
@@ -255,6 +262,25 @@ impl FilePeer {
             }
         }
         Some(ByteRange::new(gap.start, end))
+    }
+}
+
+/// After a budget change: cancels the running request if it reaches beyond the new budget ahead
+/// of `reader` (the bytes it brought stay; the next request follows the budget).
+fn cut_beyond_budget(st: &mut State, reader: u64) {
+    let Some(limit) = st.buffer_ahead else {
+        return;
+    };
+    let budget_end = reader.saturating_add(limit.max(MIN_WINDOW));
+    if st
+        .active
+        .as_ref()
+        .is_some_and(|a| a.end.is_none_or(|e| e > budget_end))
+    {
+        if let Some(active) = st.active.take() {
+            tracing::debug!(reader, limit, "budget lowered: cutting the running request");
+            active.cancel.cancel();
+        }
     }
 }
 
@@ -282,6 +308,10 @@ impl Peer for FilePeer {
                 Some(true) => return Poll::Pending,
                 None => {}
             }
+            if st.active.is_some() {
+                // The last fetch reports its outcome (and its final progress) first: woken then.
+                return Poll::Pending;
+            }
             if !self.completed {
                 self.completed = true;
                 let total = shared.resource.len().unwrap_or(0);
@@ -291,6 +321,9 @@ impl Peer for FilePeer {
             return Poll::Ready(None);
         }
         let reader = shared.timeline.position();
+        if std::mem::take(&mut st.budget_changed) {
+            cut_beyond_budget(&mut st, reader);
+        }
         if self.should_jump(&st, reader) {
             if let Some(active) = st.active.take() {
                 tracing::debug!(
@@ -312,7 +345,7 @@ impl Peer for FilePeer {
             None => {
                 // Paced and far enough ahead: wake up when the reader moves. A read since the
                 // position was taken above means it already moved: look again at once.
-                if self.buffer_ahead.is_some()
+                if st.buffer_ahead.is_some()
                     && hooks
                         .chunk
                         .poll_changed(cx, &mut self.chunk_cursor)

@@ -46,6 +46,11 @@ pub(crate) struct State {
     /// A cached, complete resource whose version the server must confirm: `Some(false)` until
     /// the `HEAD` is issued, `Some(true)` while it runs.
     pub(crate) revalidate: Option<bool>,
+    /// Bytes to keep downloaded ahead of the reader (`None`: the whole file); changed after the
+    /// open through [`FileSource::set_buffer_ahead`](crate::FileSource::set_buffer_ahead).
+    pub(crate) buffer_ahead: Option<u64>,
+    /// The budget changed: a running request reaching beyond the new one is cut.
+    pub(crate) budget_changed: bool,
 }
 
 /// State shared between the peer and its commands' callbacks.

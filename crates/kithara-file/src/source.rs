@@ -2,6 +2,7 @@
 
 use std::{fs, ops::Range, path::PathBuf, sync::Arc, time::Duration};
 
+use crate::shared::Shared;
 use kithara_storage::StorageResource;
 use kithara_stream::{dl::PeerHandle, Error, MediaInfo, Result, Source, Timeline, WaitOutcome};
 
@@ -18,6 +19,7 @@ enum Inner {
     Remote {
         resource: StorageResource,
         peer: PeerHandle,
+        shared: Arc<Shared>,
         wait_timeout: Duration,
         content_type: Option<String>,
     },
@@ -31,7 +33,7 @@ enum Inner {
 impl FileSource {
     pub(crate) fn remote(
         resource: StorageResource,
-        peer: PeerHandle,
+        (peer, shared): (PeerHandle, Arc<Shared>),
         wait_timeout: Duration,
         timeline: Timeline,
         media_info: Option<MediaInfo>,
@@ -41,6 +43,7 @@ impl FileSource {
             inner: Inner::Remote {
                 resource,
                 peer,
+                shared,
                 wait_timeout,
                 content_type,
             },
@@ -91,6 +94,28 @@ impl FileSource {
     pub fn content_type(&self) -> Option<&str> {
         match &self.inner {
             Inner::Remote { content_type, .. } => content_type.as_deref(),
+            Inner::Local { .. } => None,
+        }
+    }
+
+    /// Changes how many bytes a remote stream keeps downloaded ahead of the reader (`None`: the
+    /// whole file), e.g. from the real bitrate once the decoder knows it. A running request that
+    /// reaches beyond the new budget is cut (what it brought stays); the next one follows the new
+    /// budget. Does nothing for a local file.
+    pub fn set_buffer_ahead(&self, bytes: Option<u64>) {
+        if let Inner::Remote { shared, .. } = &self.inner {
+            let mut st = shared.lock();
+            st.buffer_ahead = bytes;
+            st.budget_changed = true;
+            Shared::wake(&mut st);
+        }
+    }
+
+    /// The bytes a remote stream keeps downloaded ahead of the reader (`None`: the whole file,
+    /// or a local file).
+    pub fn buffer_ahead(&self) -> Option<u64> {
+        match &self.inner {
+            Inner::Remote { shared, .. } => shared.lock().buffer_ahead,
             Inner::Local { .. } => None,
         }
     }
@@ -150,6 +175,16 @@ impl Source for FileSource {
             }),
             Inner::Remote { resource, .. } => Ok(resource.read_at(offset, buf)?),
         }
+    }
+
+    fn buffered_ahead(&self) -> Option<u64> {
+        let pos = self.timeline.position();
+        Some(match &self.inner {
+            Inner::Remote { resource, .. } => resource
+                .contiguous_end(pos)
+                .map_or(0, |end| end.saturating_sub(pos)),
+            Inner::Local { len, .. } => len.saturating_sub(pos),
+        })
     }
 
     fn len(&self) -> Option<u64> {

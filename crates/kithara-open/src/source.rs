@@ -112,6 +112,10 @@ impl Source for AnySource {
         self.inner().timeline()
     }
 
+    fn bytes_fetched(&self) -> u64 {
+        self.inner().bytes_fetched()
+    }
+
     fn is_seekable(&self) -> bool {
         self.inner().is_seekable()
     }

@@ -279,10 +279,10 @@ async fn the_stream_reads_the_served_bytes() {
             .unwrap(),
     ];
     for mut stream in streams {
-        let got = tokio::task::spawn_blocking(move || {
+        let (got, fetched) = tokio::task::spawn_blocking(move || {
             let mut got = Vec::new();
             stream.read_to_end(&mut got).unwrap();
-            got
+            (got, stream.bytes_fetched())
         })
         .await
         .unwrap();
@@ -292,6 +292,8 @@ async fn the_stream_reads_the_served_bytes() {
             got.len(),
             want.len()
         );
+        // `AnySource` forwards the protocol's counter (not the trait's default of 0).
+        assert_eq!(fetched, want.len() as u64);
     }
 }
 

@@ -18,6 +18,31 @@ pub enum LoadControl {
     Unlimited,
 }
 
+/// Which HLS audio rendition (`EXT-X-MEDIA TYPE=AUDIO`) to play, where a variant offers several.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum AudioChoice {
+    /// The playlist's `DEFAULT=YES` rendition (else its first).
+    #[default]
+    Default,
+    /// The first whose `LANGUAGE` matches (case-insensitive, `en` also matching `en-US`), else
+    /// the default.
+    Language(String),
+    /// The one whose `NAME` matches (case-insensitive), else the default.
+    Name(String),
+}
+
+impl AudioChoice {
+    /// The choice a configuration makes: by name, else by language, else the default.
+    pub(crate) fn from_config(config: &PlayerConfig) -> Self {
+        match (&config.audio_name, &config.audio_language) {
+            (Some(name), _) => Self::Name(name.clone()),
+            (None, Some(lang)) => Self::Language(lang.clone()),
+            (None, None) => Self::Default,
+        }
+    }
+}
+
 /// Configuration of a [`Player`](crate::Player), built with [`PlayerConfig::builder`].
 ///
 /// ```
@@ -75,6 +100,11 @@ pub struct PlayerConfig {
     /// playlist's `DEFAULT` rendition.
     #[builder(into)]
     pub audio_language: Option<String>,
+    /// The HLS audio rendition to play by its `NAME` (`EXT-X-MEDIA NAME`), over
+    /// `audio_language`; change it while playing with
+    /// [`PlayerHandle::set_audio`](crate::PlayerHandle::set_audio). Default: none.
+    #[builder(into)]
+    pub audio_name: Option<String>,
     /// Seed of the shuffle order, for reproducible runs. Default: random.
     pub shuffle_seed: Option<u64>,
 }

@@ -25,6 +25,18 @@ pub enum Error {
         #[source]
         source: kithara_decode::Error,
     },
+    /// A seek within the playing track could not be carried out (a live HLS stream, a target
+    /// the stream cannot reach); the track plays on from where it was decoded.
+    #[error("{label}: seek to {target:?} failed; playing on")]
+    Seek {
+        /// The redacted URL or the path.
+        label: String,
+        /// Where the caller asked to go.
+        target: std::time::Duration,
+        /// The decoder's error.
+        #[source]
+        source: kithara_decode::Error,
+    },
     /// An HLS playlist named by a local path: HLS is read over http(s).
     #[error("{label}: HLS is read over http(s); serve the playlist and its segments over HTTP")]
     HlsNotRemote {

@@ -48,6 +48,7 @@ pub enum Event {
     /// The visible state changed.
     StateChanged(PlayerState),
     /// The audio clock: where the heard track is, from the frames the sink consumed.
+    #[non_exhaustive]
     Position {
         /// The heard track.
         track: TrackId,
@@ -55,16 +56,25 @@ pub enum Event {
         position: Duration,
         /// Decoded audio waiting in the ring.
         buffered: Duration,
+        /// Bytes of the track being decoded downloaded ahead of its reader (`None`: the stream
+        /// does not tell).
+        buffered_bytes: Option<u64>,
     },
     /// Playback waits for audio (start, seek, underrun); `level` is the decoded audio buffered.
+    #[non_exhaustive]
     BufferingStarted {
         /// Decoded audio waiting in the ring.
         level: Duration,
+        /// Bytes downloaded ahead of the reader of the track being decoded, when its stream tells.
+        level_bytes: Option<u64>,
     },
     /// Playback resumed; `level` is the decoded audio buffered.
+    #[non_exhaustive]
     BufferingEnded {
         /// Decoded audio waiting in the ring.
         level: Duration,
+        /// Bytes downloaded ahead of the reader of the track being decoded, when its stream tells.
+        level_bytes: Option<u64>,
     },
     /// The first frame of a track (or of a track after a jump) reached the sink.
     TrackStarted {

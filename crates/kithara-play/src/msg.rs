@@ -6,7 +6,7 @@ use kithara_decode::TrackInfo;
 use kithara_stream::{AbrHandle, AbrMode};
 use tokio_util::sync::CancellationToken;
 
-use crate::{Error, Event, Repeat, Track, TrackId};
+use crate::{AudioChoice, Error, Event, Repeat, Track, TrackId};
 
 /// What the control thread receives.
 pub(crate) enum ControlMsg {
@@ -34,6 +34,7 @@ pub(crate) enum Command {
     Shuffle(bool),
     AbrMode(AbrMode),
     MaxBitrate(Option<u64>),
+    Audio(AudioChoice),
     Subscribe(flume::Sender<Event>),
     Quit,
 }
@@ -46,6 +47,8 @@ pub(crate) struct TrackRef {
     pub(crate) cancel: CancellationToken,
     /// The caller's ABR settings when the track was handed over, for an HLS stream's open.
     pub(crate) abr: AbrSettings,
+    /// The caller's audio rendition choice when the track was handed over, for HLS.
+    pub(crate) audio: AudioChoice,
 }
 
 /// The caller's ABR settings (`None`: the stream's default).
@@ -57,13 +60,13 @@ pub(crate) struct AbrSettings {
 
 /// What the control thread tells the decoding thread.
 pub(crate) enum ToDecoder {
-    /// Flush, then decode `track` from `start` (seeking in place when it is the track being
-    /// decoded and `seek` is set: a seek within the heard track).
+    /// Flush, then decode `track` from `start`: a jump, a seek within the heard track (in place
+    /// when it is the track being decoded), or the heard track opened again at `start`.
     Play {
         epoch: u64,
         track: TrackRef,
         start: Duration,
-        seek: bool,
+        how: Begin,
     },
     /// The track to continue with after `after` (gapless); `None`: the queue ends there.
     Next {
@@ -75,6 +78,17 @@ pub(crate) enum ToDecoder {
         epoch: u64,
     },
     Quit,
+}
+
+/// How a track begins after a flush.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Begin {
+    /// Another track, or the same from its start: a `TrackStarted` follows.
+    Jump,
+    /// A seek within the heard track.
+    Seek,
+    /// The heard track opened again (new settings) at the position heard.
+    Reopen,
 }
 
 /// What the decoding thread reports.
@@ -97,6 +111,12 @@ pub(crate) enum MarkerKind {
     Seeked {
         id: TrackId,
         at: Duration,
+    },
+    /// A seek within `id` failed: the track plays on from `at`.
+    SeekFailed {
+        id: TrackId,
+        at: Duration,
+        error: Arc<Error>,
     },
     Variant {
         id: TrackId,

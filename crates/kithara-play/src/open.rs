@@ -11,12 +11,14 @@ use std::time::Duration;
 use kithara_decode::{Decoder, DecoderConfig};
 use kithara_file::{AssetStore, File, FileConfig, FileSrc, StorageKind};
 use kithara_hls::{Hls, HlsConfig};
-use kithara_stream::{dl::Downloader, RedactedUrl, Stream, StreamOptions};
+use kithara_stream::{
+    dl::Downloader, FetchPriority, RedactedUrl, Source as _, Stream, StreamOptions,
+};
 use tokio::runtime::Handle;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    config::LoadControl,
+    config::{AudioChoice, LoadControl},
     msg::{AbrSettings, TrackRef},
     source::TrackSource,
     Error, Result,
@@ -36,16 +38,24 @@ pub(crate) struct Opener {
     pub(crate) wait_timeout: Duration,
     pub(crate) storage: StorageKind,
     pub(crate) cache: Option<AssetStore>,
-    pub(crate) language: Option<String>,
 }
 
 impl Opener {
     /// Opens and probes `track` on the calling (blocking) thread, an HLS stream with the caller's
-    /// ABR settings. The track's token ends the open at once when cancelled, and later every read
-    /// and fetch of the stream.
-    pub(crate) fn open(&self, track: &TrackRef) -> Result<Box<dyn TrackSource>> {
+    /// ABR settings, its fetches at `priority` (a preload's is the background until it is heard).
+    /// The track's token ends the open at once when cancelled, and later every read and fetch of
+    /// the stream.
+    pub(crate) fn open(
+        &self,
+        track: &TrackRef,
+        priority: &FetchPriority,
+    ) -> Result<Box<dyn TrackSource>> {
         let TrackRef {
-            track, cancel, abr, ..
+            track,
+            cancel,
+            abr,
+            audio,
+            ..
         } = track;
         let label = track.label();
         if let Some(make) = track.take_opened() {
@@ -58,21 +68,21 @@ impl Opener {
             return Err(Error::Consumed { label });
         };
         if track.is_named_hls() {
-            return self.open_hls(src, label, cancel, *abr);
+            return self.open_hls(src, label, (cancel, priority), (*abr, audio));
         }
         let storage = match &self.cache {
             Some(store) => StorageKind::Cache(store.clone()),
             None => self.storage.clone(),
         };
         let config = FileConfig::from_src(src.clone(), &self.downloader)
-            .options(self.options(Some(storage), cancel))
-            .maybe_buffer_ahead(self.ahead_bytes())
+            .options(self.options(Some(storage), cancel, priority))
+            .maybe_buffer_ahead(self.ahead_bytes(self.assumed_bitrate))
             .build();
         let stream = self.block_on(Stream::<File>::new(config), &label, cancel)?;
         if kithara_file_serves_playlist(&stream) {
             tracing::debug!(url = %label, "the server answered with a playlist: opening as HLS");
             drop(stream);
-            return self.open_hls(src, label, cancel, *abr);
+            return self.open_hls(src, label, (cancel, priority), (*abr, audio));
         }
         let origin = match src {
             FileSrc::Remote(url) => Some(RedactedUrl::new(url)),
@@ -81,15 +91,34 @@ impl Opener {
         let config = DecoderConfig::builder().maybe_origin(origin).build();
         let decoder =
             Decoder::new(stream, config).map_err(|source| Error::Decode { label, source })?;
+        self.set_real_budget(&decoder);
         Ok(Box::new(decoder))
+    }
+
+    /// Once the decoder knows the file's duration, turns the time ahead into bytes at the file's
+    /// real (average) bitrate instead of the assumed one.
+    fn set_real_budget(&self, decoder: &Decoder<File>) {
+        let Some(duration) = decoder.info().duration.filter(|d| !d.is_zero()) else {
+            return;
+        };
+        decoder.with_stream(|s| {
+            let Some(len) = s.source().len() else {
+                return;
+            };
+            let bits = u128::from(len) * 8 * 1000 / duration.as_millis().max(1);
+            let bitrate = u64::try_from(bits).unwrap_or(u64::MAX);
+            let bytes = self.ahead_bytes(bitrate);
+            tracing::debug!(bitrate, ahead = ?bytes, "buffer ahead from the real bitrate");
+            s.source().set_buffer_ahead(bytes);
+        });
     }
 
     fn open_hls(
         &self,
         src: &FileSrc,
         label: String,
-        cancel: &CancellationToken,
-        abr: AbrSettings,
+        (cancel, priority): (&CancellationToken, &FetchPriority),
+        (abr, audio): (AbrSettings, &AudioChoice),
     ) -> Result<Box<dyn TrackSource>> {
         let FileSrc::Remote(url) = src else {
             return Err(Error::HlsNotRemote { label });
@@ -102,9 +131,16 @@ impl Opener {
         let config = HlsConfig::builder()
             .url(url.clone())
             .downloader(self.downloader.clone())
-            .options(self.options(storage, cancel))
+            .options(self.options(storage, cancel, priority))
             .maybe_buffer_ahead(ahead)
-            .maybe_language(self.language.clone())
+            .maybe_language(match audio {
+                AudioChoice::Language(l) => Some(l.clone()),
+                _ => None,
+            })
+            .maybe_audio_name(match audio {
+                AudioChoice::Name(n) => Some(n.clone()),
+                _ => None,
+            })
             .maybe_abr_mode(abr.mode)
             .maybe_max_bitrate(abr.max_bitrate.flatten())
             .build();
@@ -118,24 +154,26 @@ impl Opener {
     }
 
     /// The options every protocol shares: storage (`None`: the protocol's default), the wait
-    /// budget, and the track's token as the stream's parent.
+    /// budget, the track's token as the stream's parent, the fetch priority.
     fn options<E>(
         &self,
         storage: Option<StorageKind>,
         cancel: &CancellationToken,
+        priority: &FetchPriority,
     ) -> StreamOptions<E> {
         StreamOptions::builder()
             .maybe_storage(storage)
             .wait_timeout(self.wait_timeout)
             .cancel(cancel.clone())
+            .priority(priority.clone())
             .build()
     }
 
-    /// The byte budget ahead of the reader for a progressive file.
-    fn ahead_bytes(&self) -> Option<u64> {
+    /// The byte budget ahead of the reader for a progressive file of `bitrate` bits per second.
+    fn ahead_bytes(&self, bitrate: u64) -> Option<u64> {
         match self.load {
             LoadControl::Ahead(ahead) => {
-                let bytes = u128::from(self.assumed_bitrate / 8) * ahead.as_millis() / 1000;
+                let bytes = u128::from(bitrate / 8) * ahead.as_millis() / 1000;
                 Some(
                     u64::try_from(bytes)
                         .unwrap_or(u64::MAX)

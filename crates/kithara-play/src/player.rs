@@ -22,7 +22,7 @@ use crate::{
     ring::Writer,
     shared::Shared,
     sink::{AudioSink, RunningSink},
-    Error, Event, PlayerConfig, Repeat, Result, Track, TrackId,
+    AudioChoice, Error, Event, PlayerConfig, Repeat, Result, Track, TrackId,
 };
 
 /// A player with a queue. Plays through one [`AudioSink`], fetches through one shared
@@ -91,7 +91,6 @@ impl Player {
             wait_timeout: config.wait_timeout,
             storage: config.storage.clone(),
             cache: config.cache.clone(),
-            language: config.audio_language.clone(),
         };
         let writer = Writer::new(producer, shared.clone());
         let decoder = DecodeThread::new(
@@ -335,6 +334,17 @@ impl PlayerHandle {
     /// [`Error::Closed`].
     pub fn set_max_bitrate(&self, bps: Option<u64>) -> Result<()> {
         self.send(Command::MaxBitrate(bps))
+    }
+
+    /// Chooses the HLS audio rendition by language or `NAME`, for this track and those that
+    /// follow. An HLS track being heard is reopened at the position heard with the new choice
+    /// (the stream cannot switch renditions in place); the audio continues from there after a
+    /// rebuffer, without a new `TrackStarted`.
+    ///
+    /// # Errors
+    /// [`Error::Closed`].
+    pub fn set_audio(&self, choice: AudioChoice) -> Result<()> {
+        self.send(Command::Audio(choice))
     }
 
     /// Subscribes to the player's events from now on (see [`Event`] for their order).

@@ -7,6 +7,7 @@
 //! | `consumed`: frames ever taken out of the ring (played or skipped) | audio side | control, decoding |
 //! | `skip_until`: frames below this index are stale (before a seek, stop or jump) | decoding thread | audio side |
 //! | `epoch_applied`: the last flush the decoding thread carried out | decoding thread | control |
+//! | `stream_bytes`: bytes downloaded ahead of the current track's reader (`u64::MAX`: unknown) | decoding thread | control |
 //! | `input_done`: nothing more will be written until the next command | decoding thread | audio side, control |
 //! | `gate`: whether the audio side plays or waits | control opens, audio side closes on underrun | both |
 //! | `paused`, `volume` | control | audio side |
@@ -30,6 +31,7 @@ pub(crate) struct Shared {
     pub(crate) consumed: AtomicU64,
     pub(crate) skip_until: AtomicU64,
     pub(crate) epoch_applied: AtomicU64,
+    pub(crate) stream_bytes: AtomicU64,
     pub(crate) input_done: AtomicBool,
     /// `true`: the audio side plays.
     pub(crate) gate: AtomicBool,
@@ -49,6 +51,7 @@ impl Shared {
             consumed: AtomicU64::new(0),
             skip_until: AtomicU64::new(0),
             epoch_applied: AtomicU64::new(0),
+            stream_bytes: AtomicU64::new(u64::MAX),
             input_done: AtomicBool::new(true),
             gate: AtomicBool::new(false),
             paused: AtomicBool::new(false),
@@ -66,6 +69,11 @@ impl Shared {
             .load(Ordering::Acquire)
             .max(self.skip_until.load(Ordering::Acquire));
         pushed.saturating_sub(from)
+    }
+
+    /// Bytes downloaded ahead of the current track's reader, when its stream tells.
+    pub(crate) fn level_bytes(&self) -> Option<u64> {
+        Some(self.stream_bytes.load(Ordering::Acquire)).filter(|&b| b != u64::MAX)
     }
 
     /// `frames` at the sink's rate as time.

@@ -13,12 +13,16 @@ pub(crate) trait TrackSource: Send {
     fn next_chunk(&mut self) -> kithara_decode::Result<Option<PcmChunk>>;
     /// Frame-accurate seek to `to`.
     fn seek(&mut self, to: Duration) -> kithara_decode::Result<()>;
+    /// Media time of the next frame to be decoded.
+    fn position(&self) -> Duration;
     /// Facts about the track.
     fn info(&self) -> &TrackInfo;
     /// The variant being read, for an adaptive (HLS) stream.
     fn variant(&self) -> Option<usize>;
     /// The adaptive stream's bitrate control, for HLS.
     fn abr_handle(&self) -> Option<AbrHandle>;
+    /// Bytes downloaded ahead of the stream's reader, when the stream tells.
+    fn buffered_bytes(&self) -> Option<u64>;
 }
 
 impl<T: StreamType> TrackSource for Decoder<T>
@@ -33,6 +37,10 @@ where
         Decoder::seek(self, to)
     }
 
+    fn position(&self) -> Duration {
+        Decoder::position(self)
+    }
+
     fn info(&self) -> &TrackInfo {
         Decoder::info(self)
     }
@@ -43,5 +51,9 @@ where
 
     fn abr_handle(&self) -> Option<AbrHandle> {
         self.with_stream(|s| s.source().abr_handle())
+    }
+
+    fn buffered_bytes(&self) -> Option<u64> {
+        self.with_stream(|s| s.source().buffered_ahead())
     }
 }

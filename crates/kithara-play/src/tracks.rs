@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use kithara_stream::AbrHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::{msg::AbrSettings, TrackId};
+use crate::{msg::AbrSettings, AudioChoice, TrackId};
 
 /// The tracks' cancellation tokens (children of the root) and bitrate controls.
 #[derive(Debug)]
@@ -15,11 +15,14 @@ pub(crate) struct Tracks {
     tokens: HashMap<TrackId, CancellationToken>,
     pub(crate) abr: HashMap<TrackId, AbrHandle>,
     pub(crate) settings: AbrSettings,
+    /// The caller's HLS audio rendition choice.
+    pub(crate) audio: AudioChoice,
 }
 
 impl Tracks {
-    pub(crate) fn new(root: CancellationToken) -> Self {
+    pub(crate) fn new(root: CancellationToken, audio: AudioChoice) -> Self {
         Self {
+            audio,
             root,
             tokens: HashMap::new(),
             abr: HashMap::new(),

@@ -27,7 +27,7 @@ pub use hooks::{
     DecoderHooks, ReaderChunkSignal, ReaderSeek, ReaderSeekSignal, SharedHooks, SignalCursor,
 };
 pub use media::{AudioCodec, ContainerFormat, MediaInfo};
-pub use options::{Opening, StreamOptions};
+pub use options::{FetchPriority, Opening, StreamOptions};
 pub use source::{AbrControl, AbrHandle, AbrMode, Source, WaitOutcome};
 pub use stream::{Fenced, Stream, StreamParts, StreamType};
 pub use timeline::{ChunkPosition, Timeline};

@@ -5,14 +5,24 @@
 //! storage, headers, wait budget, cancel token and events channel. What only a protocol knows (the
 //! origin, the downloader a remote origin needs, buffer-ahead, ABR) stays in its own config.
 
-use std::time::Duration;
+use std::{
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
 
 use http::HeaderMap;
 use kithara_storage::StorageKind;
 use tokio::sync::broadcast;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
-use crate::{dl::Downloader, stream::StreamParts, StreamType};
+use crate::{
+    dl::{Downloader, Priority},
+    stream::StreamParts,
+    StreamType,
+};
 
 /// Options shared by every protocol's config (`FileConfig::options`, `HlsConfig::options`).
 ///
@@ -53,6 +63,59 @@ pub struct StreamOptions<E> {
     /// place). [`Stream::events`](crate::Stream::events) sees the events of opening either way.
     /// Default: a new channel of `events_capacity`.
     pub events: Option<broadcast::Sender<E>>,
+    /// Whether the stream's media fetches run in the foreground or below every foreground
+    /// stream's (a queue's next track). Keep a clone to change it after the open. Default:
+    /// foreground.
+    #[builder(default)]
+    pub priority: FetchPriority,
+}
+
+/// A stream's fetch priority, shared between the caller and the stream's peer: a background
+/// stream (the next track of a queue, pre-buffering) has every media fetch issued as
+/// [`Priority::Prefetch`], so the downloader starts a foreground stream's queued fetches first
+/// and never gives a background fetch the last free slot of a pool larger than one. Raising it
+/// ([`FetchPriority::set_background`]`(false)`, when the track becomes the one heard) applies to
+/// every fetch issued from then on; fetches already queued keep their place.
+///
+/// ```
+/// use kithara_stream::{dl::Priority, FetchPriority, StreamOptions};
+/// let priority = FetchPriority::background();
+/// let options: StreamOptions<()> = StreamOptions::builder().priority(priority.clone()).build();
+/// assert_eq!(options.priority.apply(Priority::Urgent), Priority::Prefetch);
+/// priority.set_background(false); // the track is now the current one
+/// assert_eq!(options.priority.apply(Priority::Urgent), Priority::Urgent);
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct FetchPriority {
+    background: Arc<AtomicBool>,
+}
+
+impl FetchPriority {
+    /// A background priority (clones share it).
+    pub fn background() -> Self {
+        let p = Self::default();
+        p.set_background(true);
+        p
+    }
+
+    /// Moves the stream to the background (`true`) or the foreground (`false`).
+    pub fn set_background(&self, background: bool) {
+        self.background.store(background, Ordering::Release);
+    }
+
+    /// Whether the stream is in the background.
+    pub fn is_background(&self) -> bool {
+        self.background.load(Ordering::Acquire)
+    }
+
+    /// The priority to issue a media fetch with, `wanted` being what the peer's own policy asks.
+    pub fn apply(&self, wanted: Priority) -> Priority {
+        if self.is_background() {
+            Priority::Prefetch
+        } else {
+            wanted
+        }
+    }
 }
 
 impl<E> Default for StreamOptions<E> {

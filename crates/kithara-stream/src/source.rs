@@ -125,6 +125,12 @@ pub trait Source: Send + Sync + 'static {
         0
     }
 
+    /// Bytes present from the reader's position on without a gap (downloaded and not yet read):
+    /// the network buffer ahead of the reader. `None` when the source cannot tell (the default).
+    fn buffered_ahead(&self) -> Option<u64> {
+        None
+    }
+
     /// Whether seeking is meaningful (false for live streams without a seekable window).
     fn is_seekable(&self) -> bool {
         true

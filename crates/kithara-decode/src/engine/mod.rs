@@ -14,6 +14,7 @@ use symphonia::core::{
 };
 
 mod seek;
+mod timeline;
 
 pub(crate) use seek::preroll_frames;
 
@@ -64,6 +65,16 @@ pub(crate) struct Core {
     rebase: Option<u64>,
     /// Added to every packet's frame index (see `rebase`).
     frame_offset: i64,
+    /// Encoder delay the container declares (frames decoded before time zero): an MPEG frame `j`
+    /// of an MP3 starts at output frame `j × samples per frame − priming`.
+    pub(crate) priming: u64,
+    /// With gapless trimming, the frame the track ends at (the container declares its padding):
+    /// output past it is dropped. A reader opened mid-file does not see the declaration, so it is
+    /// carried over from the reader that did.
+    pub(crate) end_frame: Option<u64>,
+    /// The reader was opened mid-file by a fast MPEG audio seek: its own seek cannot go back
+    /// before where it opened.
+    pub(crate) mid_file: bool,
 }
 
 impl Core {
@@ -113,7 +124,17 @@ impl Core {
             .or(opened.channels_hint)
             .unwrap_or(0);
         let time_base = track.time_base;
-        let frames = track.num_frames;
+        // The delay and length an MP4 declares and its reader does not apply (MP3's reader does).
+        let (mp4_delay, mp4_frames) = opened
+            .trim
+            .filter(|_| config.gapless)
+            .map_or((0, None), |t| t.at_rate(sample_rate));
+        let frames = mp4_frames.or(track.num_frames);
+        let priming = u64::from(track.delay.unwrap_or(0)).max(mp4_delay);
+        let end_frame = match mp4_frames {
+            Some(f) => Some(f),
+            None => frames.filter(|_| config.gapless && track.padding.is_some()),
+        };
         let duration = match (frames, sample_rate) {
             (Some(f), r) if r > 0 => Some(frames_to_duration(f, r)),
             _ => time_base
@@ -147,7 +168,11 @@ impl Core {
             done: false,
             bad_packets: 0,
             rebase: None,
-            frame_offset: 0,
+            // Output frame 0 is the first after the MP4's declared delay.
+            frame_offset: -i64::try_from(mp4_delay).unwrap_or(i64::MAX),
+            priming,
+            end_frame,
+            mid_file: false,
         })
     }
 
@@ -269,50 +294,9 @@ impl Core {
                 self.info.channels = channels;
             }
             let ch = usize::from(channels.max(1));
-            let mut start = packet.pts.get();
-            if self.gapless {
-                let (ts, te) = (packet.trim_start.get(), packet.trim_end.get());
-                let untrimmed = packet.dur.get() + ts + te;
-                // Decoders that do not trim by themselves return the whole block.
-                if ts + te > 0 && (samples.len() / ch) as u64 == untrimmed {
-                    let front = usize::try_from(ts)
-                        .unwrap_or(usize::MAX)
-                        .saturating_mul(ch)
-                        .min(samples.len());
-                    let back = usize::try_from(te)
-                        .unwrap_or(usize::MAX)
-                        .saturating_mul(ch)
-                        .min(samples.len() - front);
-                    samples.truncate(samples.len() - back);
-                    samples.drain(..front);
-                }
-                start = start.saturating_add(i64::try_from(ts).unwrap_or(i64::MAX));
-            }
-            let mut start = self.ts_to_frames(start).saturating_add(self.frame_offset);
-            if start < 0 {
-                // Without gapless trimming, priming frames sit before time zero: drop them.
-                let drop = usize::try_from(start.unsigned_abs())
-                    .unwrap_or(usize::MAX)
-                    .saturating_mul(ch)
-                    .min(samples.len());
-                samples.drain(..drop);
-                start = 0;
-            }
-            let mut start = start.unsigned_abs();
-            if let Some(target) = self.discard_before {
-                let frames = (samples.len() / ch) as u64;
-                if start + frames <= target {
-                    continue;
-                }
-                if start < target {
-                    let drop = usize::try_from(target - start)
-                        .unwrap_or(usize::MAX)
-                        .saturating_mul(ch);
-                    samples.drain(..drop.min(samples.len()));
-                    start = target;
-                }
-                self.discard_before = None;
-            }
+            let Some(start) = self.place(&packet, &mut samples, ch) else {
+                continue;
+            };
             if samples.is_empty() {
                 continue;
             }

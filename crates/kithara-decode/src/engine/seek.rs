@@ -20,7 +20,9 @@ impl Core {
         let rate = self.info.sample_rate;
         let target = duration_to_frames(to, rate);
         let preroll = preroll_frames(self.info.codec);
-        let from = frames_to_duration(target.saturating_sub(preroll), rate);
+        // In the reader's timeline: an MP4's declared delay lies before output frame 0.
+        let delay = self.frame_offset.min(0).unsigned_abs();
+        let from = frames_to_duration(target.saturating_sub(preroll).saturating_add(delay), rate);
         let seek_err = |source| Error::Seek {
             origin: self.origin.clone(),
             target: to,

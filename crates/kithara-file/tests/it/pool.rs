@@ -3,8 +3,8 @@
 use std::io::Read;
 
 use kithara_file::StorageKind;
-use kithara_stream::dl::DownloaderConfig;
-use kithara_test_support::{payload, ResponseEnd, Route};
+use kithara_stream::{dl::DownloaderConfig, FetchPriority};
+use kithara_test_support::{payload, ResponseEnd, Route, ThrottleHandle};
 
 use crate::common::*;
 
@@ -121,4 +121,91 @@ async fn cancelling_the_root_token_wakes_a_blocked_reader() {
     let (s, err) = reader.await.unwrap();
     assert!(kithara_error(&err).is_cancelled(), "{err}");
     close(s).await;
+}
+
+/// Waits (within the patience) until `peer` has yielded `n` commands.
+async fn issued(peer: &kithara_stream::dl::PeerHandle, n: u64) {
+    tokio::time::timeout(PATIENCE, async {
+        while peer.commands_issued() < n {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await
+    .expect("the peer issues its request");
+}
+
+/// Two streams wait for the one slot of the pool: the background one (a queue's next track) asked
+/// first, yet the foreground one (the track heard) is served first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_background_stream_waits_for_the_foreground_one() {
+    let server = server();
+    let throttle = ThrottleHandle::new(64 * 1024);
+    server.route(
+        "/hold.bin",
+        Route::new(payload(MIB, 1)).throttle_handle(throttle.clone()),
+    );
+    server.route("/next.bin", Route::new(payload(4 * MIB, 2)));
+    server.route("/heard.bin", Route::new(payload(4 * MIB, 3)));
+    let dl = downloader_with(|mut c: DownloaderConfig| {
+        c.max_in_flight = 1;
+        c
+    });
+    let background = FetchPriority::background();
+    let window = |c: &mut kithara_file::FileConfig| {
+        c.options.storage = Some(StorageKind::Memory);
+        c.buffer_ahead = Some(64 * 1024);
+    };
+    let next = open(&dl, server.url("/next.bin"), |c| {
+        window(c);
+        c.options.priority = background.clone();
+    })
+    .await
+    .unwrap();
+    let heard = open(&dl, server.url("/heard.bin"), window).await.unwrap();
+    let (next_peer, heard_peer) = (
+        next.source().peer().unwrap().clone(),
+        heard.source().peer().unwrap().clone(),
+    );
+    next_peer.settled().await;
+    heard_peer.settled().await;
+    // A slow download holds the only slot while both readers jump far ahead.
+    let hold = open(&dl, server.url("/hold.bin"), |c| {
+        c.options.storage = Some(StorageKind::Memory);
+    })
+    .await
+    .unwrap();
+    let far = 2 * MIB as u64;
+    let next_read = tokio::spawn(read_at(next, far, 1000));
+    issued(&next_peer, 2).await;
+    let heard_read = tokio::spawn(read_at(heard, far, 1000));
+    issued(&heard_peer, 2).await;
+    throttle.set(u64::MAX / 2);
+    let (next, got) = next_read.await.unwrap();
+    assert_eq!(
+        got.unwrap()[..],
+        payload(4 * MIB, 2)[2 * MIB..2 * MIB + 1000]
+    );
+    let (heard, got) = heard_read.await.unwrap();
+    assert_eq!(
+        got.unwrap()[..],
+        payload(4 * MIB, 3)[2 * MIB..2 * MIB + 1000]
+    );
+    let order: Vec<_> = server
+        .requests()
+        .into_iter()
+        .filter(|r| {
+            r.range
+                .as_deref()
+                .is_some_and(|v| v.starts_with(&format!("bytes={far}-")))
+        })
+        .map(|r| r.path)
+        .collect();
+    assert_eq!(
+        order,
+        ["/heard.bin", "/next.bin"],
+        "the foreground stream first"
+    );
+    close(next).await;
+    close(heard).await;
+    close(hold).await;
 }

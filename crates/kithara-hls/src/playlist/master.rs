@@ -78,11 +78,27 @@ impl MasterPlaylist {
     /// Picks the rendition of `group` to play: the first whose language matches `language`
     /// (case-insensitive, `en` also matching `en-US`), else the `DEFAULT=YES` one, else the first.
     pub fn select_rendition(&self, group: &str, language: Option<&str>) -> Option<&AudioRendition> {
+        self.select_audio(group, None, language)
+    }
+
+    /// Picks the rendition of `group` to play: the one whose `NAME` is `name` (case-insensitive),
+    /// else as [`select_rendition`](Self::select_rendition) does with `language`.
+    pub fn select_audio(
+        &self,
+        group: &str,
+        name: Option<&str>,
+        language: Option<&str>,
+    ) -> Option<&AudioRendition> {
         let candidates: Vec<&AudioRendition> = self
             .audio_renditions
             .iter()
             .filter(|r| r.group_id == group)
             .collect();
+        let by_name = name.and_then(|want| {
+            candidates
+                .iter()
+                .find(|r| r.name.eq_ignore_ascii_case(want))
+        });
         let by_language = language.and_then(|want| {
             candidates
                 .iter()
@@ -101,7 +117,8 @@ impl MasterPlaylist {
                     })
                 })
         });
-        by_language
+        by_name
+            .or(by_language)
             .or_else(|| candidates.iter().find(|r| r.default))
             .or_else(|| candidates.first())
             .copied()
@@ -110,11 +127,22 @@ impl MasterPlaylist {
     /// The media playlist to load for variant `index`: the URI of its selected audio rendition
     /// when that rendition has one, else the variant's own URI.
     pub fn media_url(&self, index: usize, language: Option<&str>) -> Option<&Url> {
+        self.media_url_for(index, None, language)
+    }
+
+    /// As [`media_url`](Self::media_url), the rendition chosen by `name` first
+    /// ([`select_audio`](Self::select_audio)).
+    pub fn media_url_for(
+        &self,
+        index: usize,
+        name: Option<&str>,
+        language: Option<&str>,
+    ) -> Option<&Url> {
         let variant = self.variants.get(index)?;
         let rendition_url = variant
             .audio_group
             .as_deref()
-            .and_then(|g| self.select_rendition(g, language))
+            .and_then(|g| self.select_audio(g, name, language))
             .and_then(|r| r.url.as_ref());
         Some(rendition_url.unwrap_or(&variant.url))
     }

@@ -83,6 +83,23 @@ fn master_variants_and_renditions() {
         "falls back to DEFAULT"
     );
     assert!(m.select_rendition("nope", None).is_none());
+    // By NAME first (case-insensitive), over the language; an unknown name falls back.
+    assert_eq!(
+        m.select_audio("aud", Some("deutsch"), Some("en"))
+            .unwrap()
+            .name,
+        "Deutsch"
+    );
+    assert_eq!(
+        m.select_audio("aud", Some("Klingon"), Some("de"))
+            .unwrap()
+            .name,
+        "Deutsch"
+    );
+    assert_eq!(
+        m.media_url_for(1, Some("Deutsch"), None).unwrap().as_str(),
+        "http://final.example/hls/audio/de/index.m3u8?lang=de"
+    );
     assert_eq!(
         m.media_url(1, Some("de")).unwrap().as_str(),
         "http://final.example/hls/audio/de/index.m3u8?lang=de"

@@ -64,11 +64,11 @@ impl HlsPeer {
         let cipher_r = cipher_w.clone();
         let (on_resp, on_done) = (self.shared.clone(), self.shared.clone());
         let expected = io.expected.clone();
-        let priority = if self.buffer().is_zero() {
+        let priority = self.shared.priority.apply(if self.buffer().is_zero() {
             Priority::Urgent
         } else {
             Priority::Normal
-        };
+        });
         let cmd = FetchCmd::get(url.clone())
             .with_headers(self.shared.headers.clone())
             .with_priority(priority)

@@ -88,6 +88,10 @@ pub struct HlsConfig {
     /// Default: the DEFAULT one.
     #[builder(into)]
     pub language: Option<String>,
+    /// The `EXT-X-MEDIA TYPE=AUDIO` rendition to play by its `NAME` (case-insensitive); it wins
+    /// over `language` where a group has it. Default: none.
+    #[builder(into)]
+    pub audio_name: Option<String>,
     /// Largest playlist accepted, in bytes. Default: 4 MiB.
     #[builder(default = DEFAULT_MAX_PLAYLIST_BYTES)]
     pub max_playlist_bytes: u64,

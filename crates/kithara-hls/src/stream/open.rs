@@ -62,7 +62,11 @@ impl StreamType for Hls {
             .map_or_else(default_policy, AbrPolicyFactory::make);
         let (mut set, mut first, master) = match parsed {
             Playlist::Master(master) => {
-                let set = VariantSet::from_master(&master, config.language.as_deref());
+                let set = VariantSet::from_master(
+                    &master,
+                    config.audio_name.as_deref(),
+                    config.language.as_deref(),
+                );
                 let ladder = set.bitrates();
                 let first = match config.abr_mode {
                     AbrMode::Fixed(i) if i < set.len() => i,
@@ -165,6 +169,7 @@ impl StreamType for Hls {
             abr: abr.clone(),
             storage: storage.clone(),
             headers: config.options.headers.clone(),
+            priority: config.options.priority.clone(),
             options,
             buffer_ahead: config.buffer_ahead,
             file_backed: !matches!(storage, kithara_storage::StorageKind::Memory),

@@ -90,6 +90,8 @@ pub(crate) struct Shared {
     pub(crate) abr: Arc<AbrShared>,
     pub(crate) storage: StorageKind,
     pub(crate) headers: HeaderMap,
+    /// Background streams issue their media fetches as prefetches (the caller may raise it).
+    pub(crate) priority: kithara_stream::FetchPriority,
     pub(crate) options: ParseOptions,
     pub(crate) buffer_ahead: Duration,
     /// Whether pieces are kept in files (each holds a descriptor while it lives).

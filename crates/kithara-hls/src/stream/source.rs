@@ -149,6 +149,27 @@ impl Source for HlsSource {
         self.peer.bytes_fetched().saturating_add(playlists)
     }
 
+    fn buffered_ahead(&self) -> Option<u64> {
+        let pos = self.timeline.position();
+        let st = self.layout.lock();
+        let mut at = pos;
+        // Across the pieces laid out after the reader, while each is present to its end.
+        while let Some(e) = st.entry_at(at) {
+            let end = e
+                .res
+                .contiguous_end(at - e.start)
+                .map_or(at, |l| e.start + l);
+            if end <= at {
+                break;
+            }
+            at = end;
+            if end < e.end() {
+                break;
+            }
+        }
+        Some(at - pos)
+    }
+
     fn is_seekable(&self) -> bool {
         self.seekable
     }

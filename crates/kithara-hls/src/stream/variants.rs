@@ -26,14 +26,19 @@ pub(crate) struct VariantSet {
 }
 
 impl VariantSet {
-    /// The variants of a master playlist (the audio rendition of each, in the given language).
-    pub(crate) fn from_master(master: &MasterPlaylist, language: Option<&str>) -> Self {
+    /// The variants of a master playlist (the audio rendition of each, by name, else in the
+    /// given language).
+    pub(crate) fn from_master(
+        master: &MasterPlaylist,
+        name: Option<&str>,
+        language: Option<&str>,
+    ) -> Self {
         let variants = master
             .variants
             .iter()
             .map(|v| VariantInfo {
                 url: master
-                    .media_url(v.index, language)
+                    .media_url_for(v.index, name, language)
                     .cloned()
                     .unwrap_or_else(|| v.url.clone()),
                 bitrate: v.bitrate(),

@@ -3,7 +3,11 @@
 use std::{sync::atomic::Ordering, sync::Arc, time::Duration};
 
 use super::{Control, Intent};
-use crate::{msg::Command, queue::Queue, Error, Event, TrackId};
+use crate::{
+    msg::{Begin, Command},
+    queue::Queue,
+    Error, Event, TrackId,
+};
 
 impl Control {
     pub(super) fn command(&mut self, cmd: Command) {
@@ -19,7 +23,7 @@ impl Control {
             Command::Seek(to) => {
                 let id = self.current().filter(|_| self.intent != Intent::Stopped);
                 if let Some(id) = id {
-                    self.begin(id, to, true);
+                    self.begin(id, to, Begin::Seek);
                 }
             }
             Command::Volume(v) => {
@@ -35,7 +39,7 @@ impl Control {
             Command::Jump(index) => match self.queue.id_at(index) {
                 Some(id) => {
                     self.intent = self.intent_to_play();
-                    self.begin(id, Duration::ZERO, false);
+                    self.begin(id, Duration::ZERO, Begin::Jump);
                 }
                 None => self.no_such_index(index),
             },
@@ -50,6 +54,7 @@ impl Control {
                     .values()
                     .for_each(|h| h.set_max_bitrate(cap));
             }
+            Command::Audio(choice) => self.set_audio(choice),
             Command::Subscribe(tx) => self.subscribers.push(tx),
             Command::Quit => {}
             edit => self.edit(edit),
@@ -73,7 +78,7 @@ impl Control {
                 .or_else(|| self.queue.first());
                 if let Some(id) = id {
                     self.intent = Intent::Play;
-                    self.begin(id, Duration::ZERO, false);
+                    self.begin(id, Duration::ZERO, Begin::Jump);
                 }
             }
             Intent::Pause => {
@@ -136,7 +141,7 @@ impl Control {
         match target {
             Some(id) => {
                 self.intent = self.intent_to_play();
-                self.begin(id, Duration::ZERO, false);
+                self.begin(id, Duration::ZERO, Begin::Jump);
             }
             None => self.stop(),
         }
@@ -158,7 +163,7 @@ impl Control {
         self.queue.remove(index);
         if self.current() == Some(id) && self.intent != Intent::Stopped {
             match next {
-                Some(n) => self.begin(n, Duration::ZERO, false),
+                Some(n) => self.begin(n, Duration::ZERO, Begin::Jump),
                 None => self.stop(),
             }
         } else {

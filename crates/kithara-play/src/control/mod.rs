@@ -16,7 +16,7 @@ mod command;
 mod observe;
 
 use crate::{
-    msg::{Command, ControlMsg, MarkerKind, Report, ToDecoder, TrackRef},
+    msg::{Begin, Command, ControlMsg, MarkerKind, Report, ToDecoder, TrackRef},
     queue::Queue,
     shared::Shared,
     tracks::Tracks,
@@ -91,7 +91,7 @@ impl Control {
             decoder,
             subscribers: Vec::new(),
             queue: Queue::new(config.shuffle_seed),
-            tracks: Tracks::new(root),
+            tracks: Tracks::new(root, crate::AudioChoice::from_config(config)),
             head: Playhead::default(),
             epoch: 0,
             intent: Intent::Stopped,
@@ -131,8 +131,9 @@ impl Control {
         }
     }
 
-    /// Flushes and starts `id` at `start` (a seek within it when `seek`).
-    fn begin(&mut self, id: TrackId, start: Duration, seek: bool) {
+    /// Flushes and starts `id` at `start` (`how`: a jump, a seek within it, or opened again).
+    fn begin(&mut self, id: TrackId, start: Duration, how: Begin) {
+        let seek = how != Begin::Jump;
         let Some(track) = self.queue.track(id).cloned() else {
             return;
         };
@@ -146,17 +147,19 @@ impl Control {
         let cancel = self.tracks.token(id);
         self.tracks.retain(&[Some(id)]);
         let abr = self.tracks.settings;
+        let audio = self.tracks.audio.clone();
         let track = TrackRef {
             id,
             track,
             cancel,
             abr,
+            audio,
         };
         let _ = self.decoder.send(ToDecoder::Play {
             epoch: self.epoch,
             track,
             start,
-            seek,
+            how,
         });
         self.head.decoding = Some(id);
         self.head.next_sent = None;
@@ -168,6 +171,25 @@ impl Control {
             base_time: start,
         });
         self.refresh_next();
+    }
+
+    /// A new audio rendition choice: the HLS track heard is opened again at the position heard.
+    fn set_audio(&mut self, choice: crate::AudioChoice) {
+        self.tracks.audio = choice;
+        let Some(h) = self.head.heard else {
+            return;
+        };
+        if self.intent == Intent::Stopped || !self.tracks.abr.contains_key(&h.id) {
+            return;
+        }
+        let at = match h.base_frame {
+            Some(base) => {
+                let consumed = self.shared.consumed.load(Ordering::Acquire);
+                h.base_time + self.shared.frames_to_time(consumed.saturating_sub(base))
+            }
+            None => h.base_time,
+        };
+        self.begin(h.id, at, Begin::Reopen);
     }
 
     fn stop(&mut self) {
@@ -196,11 +218,13 @@ impl Control {
             let track = self.queue.track(id)?.clone();
             let cancel = self.tracks.token(id);
             let abr = self.tracks.settings;
+            let audio = self.tracks.audio.clone();
             Some(TrackRef {
                 id,
                 track,
                 cancel,
                 abr,
+                audio,
             })
         });
         self.tracks

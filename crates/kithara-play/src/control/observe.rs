@@ -7,7 +7,10 @@ use std::{
 };
 
 use super::{Control, Heard, Intent};
-use crate::{msg::MarkerKind, Event, PlayerState};
+use crate::{
+    msg::{Begin, MarkerKind},
+    Event, PlayerState,
+};
 
 impl Control {
     /// Emits what the audio side has reached, opens the gate when the buffer allows, ticks.
@@ -51,6 +54,7 @@ impl Control {
                         track: h.id,
                         position: h.base_time + played,
                         buffered,
+                        buffered_bytes: self.shared.level_bytes(),
                     });
                 }
             }
@@ -68,13 +72,14 @@ impl Control {
         } else {
             Duration::ZERO
         };
+        let level_bytes = self.shared.level_bytes();
         let was = std::mem::replace(&mut self.visible, state);
         if was == PlayerState::Buffering {
-            self.emit(Event::BufferingEnded { level });
+            self.emit(Event::BufferingEnded { level, level_bytes });
         }
         self.emit(Event::StateChanged(state));
         if state == PlayerState::Buffering {
-            self.emit(Event::BufferingStarted { level });
+            self.emit(Event::BufferingStarted { level, level_bytes });
         }
     }
 
@@ -104,6 +109,14 @@ impl Control {
                     base_time: at,
                 });
             }
+            MarkerKind::SeekFailed { id, at, error } => {
+                self.head.heard = Some(Heard {
+                    id,
+                    base_frame: Some(frame),
+                    base_time: at,
+                });
+                self.emit(Event::Error(error));
+            }
             MarkerKind::Variant { id, variant, info } => {
                 self.emit(Event::VariantSwitched {
                     track: id,
@@ -120,7 +133,7 @@ impl Control {
                 let last = self.head.heard.map(|h| h.id);
                 if let Some(next) = last.and_then(|id| self.queue.next_after(id, false)) {
                     // Appended after the decoding had ended: go on (not gapless).
-                    self.begin(next, Duration::ZERO, false);
+                    self.begin(next, Duration::ZERO, Begin::Jump);
                     self.head.jumped = false;
                     return;
                 }

@@ -229,3 +229,48 @@ fn events_read_async_and_a_player_dropped_in_async_code() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async move { drop(player) });
 }
+
+/// A seek the stream cannot carry out (live HLS) is reported as an `Error` event and the track
+/// plays on, instead of failing.
+#[test]
+fn a_failed_seek_reports_an_error_and_plays_on() {
+    let server = server();
+    let vod = media::get("hls/ts/v0.m3u8").unwrap();
+    let live: String = std::str::from_utf8(vod.bytes)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with("#EXT-X-ENDLIST") && !l.starts_with("#EXT-X-PLAYLIST-TYPE"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    server.route(
+        "/media/hls/ts/live.m3u8",
+        kithara_test_support::Route::new(live).content_type(vod.content_type),
+    );
+    let player = Player::new(config(), NullSink::new(FORMAT)).unwrap();
+    let h = player.handle();
+    let events = h.subscribe().unwrap();
+    h.append(server.url("/media/hls/ts/live.m3u8")).unwrap();
+    h.play().unwrap();
+    let started = wait_for(&events, |e| matches!(e, Event::Position { .. }));
+    let Some(Event::Position { position, .. }) = started.last() else {
+        unreachable!()
+    };
+    let from = *position;
+    h.seek(Duration::ZERO).unwrap();
+    let seen = wait_for(&events, |e| matches!(e, Event::Error(_)));
+    assert!(matches!(
+        seen.last(),
+        Some(Event::Error(e)) if matches!(**e, kithara_play::Error::Seek { target, .. } if target.is_zero())
+    ));
+    // It plays on, later than where it was (nothing before the failed seek is heard again).
+    let seen = wait_for(&events, |e| {
+        position_past(e, from + Duration::from_millis(300))
+    });
+    assert!(!seen
+        .iter()
+        .any(|e| matches!(e, Event::TrackFailed { .. } | Event::QueueEnded)));
+    assert!(seen
+        .iter()
+        .all(|e| !matches!(e, Event::Position { position, .. } if *position < from)));
+    player.close().unwrap();
+}

@@ -93,3 +93,39 @@ fn hls_at_its_own_rate_equals_its_decode() {
     assert_eq!(out.frames(), hls.frames());
     assert!(out.samples == hls.samples);
 }
+
+/// An AAC M4A whose edit list declares 1024 priming frames and 4 s of audio, as an encoder
+/// writes it (the bundled file, remuxed from ADTS, declares none): its decode is trimmed to the
+/// declared length, so two of them join with no gap.
+fn gapless_m4a() -> Vec<u8> {
+    let mut d = kithara_test_support::media::get("chirp.m4a")
+        .unwrap()
+        .bytes
+        .to_vec();
+    let at = d.windows(4).position(|w| w == b"elst").unwrap();
+    // elst: version/flags, entry count, then segment duration (movie timescale: ms) and media time.
+    d[at + 12..at + 16].copy_from_slice(&4000u32.to_be_bytes());
+    d[at + 16..at + 20].copy_from_slice(&1024u32.to_be_bytes());
+    d
+}
+
+#[test]
+fn m4a_then_m4a_joins_without_a_gap() {
+    let server = server();
+    server.route(
+        "/gapless.m4a",
+        kithara_test_support::Route::new(gapless_m4a()).content_type("audio/mp4"),
+    );
+    let one = decode(&server, "/gapless.m4a");
+    // 4 s at 22.05 kHz: the priming and the padding are gone.
+    assert_eq!((one.rate, one.channels, one.frames()), (22_050, 2, 88_200));
+    let (out, _) = render(
+        &server,
+        &["/gapless.m4a", "/gapless.m4a"],
+        SinkFormat::new(22_050, 2),
+    );
+    assert_eq!(out.frames(), 2 * one.frames(), "no frame inserted or lost");
+    let (a, b) = out.samples.split_at(one.samples.len());
+    assert!(a == one.samples.as_slice(), "the first track differs");
+    assert!(b == one.samples.as_slice(), "the second track differs");
+}

@@ -4,10 +4,10 @@
 use std::time::Duration;
 
 use kithara_file::{AssetStore, AssetStoreConfig};
-use kithara_play::{Event, LoadControl, Player, SinkFormat, WavSink};
+use kithara_play::{Event, LoadControl, NullSink, Player, SinkFormat, WavSink};
 use kithara_test_support::{media, Route};
 
-use crate::common::{config, decode, read_wav, server, wait_for};
+use crate::common::{config, decode, read_wav, server, wait_for, DEADLINE};
 
 /// A 16-bit stereo WAV of `secs` seconds at 22.05 kHz (a quiet ramp, so no sample is silent).
 fn long_wav(secs: u32) -> Vec<u8> {
@@ -120,4 +120,74 @@ fn equal_rates_share_one_conversion_across_the_join() {
     // Up to where the first track's flush padding mattered, the same samples.
     let safe = (one.frames() - 4096) * 2;
     assert!(two.samples[..safe] == one.samples[..safe]);
+}
+
+/// The byte budget follows the file's real bitrate once the decoder knows it: an assumed bitrate
+/// ten times too high would let the paused track download 30 s ahead, the real one 3 s.
+#[test]
+fn a_paused_track_downloads_near_its_time_ahead_at_the_real_bitrate() {
+    let server = server();
+    let body = long_wav(120); // 705.6 kbit/s: 88.2 kB per second of audio
+                              // Paced, so the first request (sized by the assumed bitrate) is still running when the real
+                              // bitrate is known and cuts it.
+    server.route(
+        "/long.wav",
+        Route::new(body)
+            .content_type("audio/wav")
+            .throttle(256 * 1024),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config();
+    config.load = LoadControl::Ahead(Duration::from_secs(3));
+    config.assumed_bitrate = 7_056_000;
+    let sink = WavSink::create(dir.path().join("out.wav"), SinkFormat::new(22_050, 2)).unwrap();
+    let player = Player::new(config, sink).unwrap();
+    let h = player.handle();
+    let events = h.subscribe().unwrap();
+    h.append(server.url("/long.wav")).unwrap();
+    h.play().unwrap();
+    h.pause().unwrap();
+    wait_for(&events, |e| matches!(e, Event::TrackStarted { .. }));
+    // Paused, the reader stops after the ring (2 s, 176 kB) and the decoder's read-ahead; the
+    // download goes on to half the budget at least (132 kB more) ...
+    let ahead = server.wait_until(DEADLINE, |_, stats| stats.bytes_sent > 176_400 + 132_300);
+    assert!(ahead, "{:?}", server.stats());
+    // ... and stops near 3 s (265 kB) beyond it, far below the 2.6 MB the assumed bitrate allows.
+    let beyond = server.wait_until(Duration::from_secs(4), |_, stats| {
+        stats.bytes_sent >= 900_000
+    });
+    assert!(!beyond, "downloaded too far ahead: {:?}", server.stats());
+    drop(player);
+}
+
+/// Position ticks tell the bytes downloaded ahead of the reader besides the decoded seconds; with
+/// 3 s ahead they stay within that budget (265 kB, or the 64 KiB smallest request).
+#[test]
+fn position_ticks_report_the_bytes_buffered_ahead() {
+    let server = server();
+    server.route(
+        "/long.wav",
+        Route::new(long_wav(60)).content_type("audio/wav"),
+    );
+    let mut config = config();
+    config.load = LoadControl::Ahead(Duration::from_secs(3));
+    let player = Player::new(config, NullSink::new(SinkFormat::new(22_050, 2))).unwrap();
+    let h = player.handle();
+    let events = h.subscribe().unwrap();
+    h.append(server.url("/long.wav")).unwrap();
+    h.play().unwrap();
+    let seen = wait_for(
+        &events,
+        |e| matches!(e, Event::Position { position, .. } if *position >= Duration::from_secs(1)),
+    );
+    let bytes: Vec<u64> = seen
+        .iter()
+        .filter_map(|e| match e {
+            Event::Position { buffered_bytes, .. } => Some(buffered_bytes.unwrap()),
+            _ => None,
+        })
+        .collect();
+    assert!(bytes.iter().any(|&b| b > 0), "{bytes:?}");
+    assert!(bytes.iter().all(|&b| b <= 264_600 + 65_536), "{bytes:?}");
+    drop(player);
 }

@@ -12,5 +12,6 @@ mod control;
 mod gapless;
 mod load;
 mod queue;
+mod rendition;
 #[cfg(feature = "rodio")]
 mod rodio;

@@ -12,10 +12,15 @@ use std::{
 
 use flume::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 use kithara_decode::PcmChunk;
+use kithara_stream::FetchPriority;
+
+mod preload;
+
+use preload::Preload;
 
 use crate::{
     convert::Converter,
-    msg::{ControlMsg, MarkerKind, Report, ToDecoder, TrackRef},
+    msg::{Begin, ControlMsg, MarkerKind, Report, ToDecoder, TrackRef},
     open::Opener,
     ring::Writer,
     shared::Shared,
@@ -43,12 +48,6 @@ enum Next {
     /// The queue ends after it.
     End,
     Track(TrackRef),
-}
-
-/// A track opening on its own thread.
-struct Preload {
-    id: TrackId,
-    rx: Receiver<Result<Box<dyn TrackSource>>>,
 }
 
 pub(crate) struct DecodeThread {
@@ -118,10 +117,12 @@ impl DecodeThread {
                     Err(RecvTimeoutError::Disconnected) => return,
                     Err(RecvTimeoutError::Timeout) => {}
                 }
+                self.publish_bytes();
                 continue;
             }
             if self.current.is_some() {
                 self.step();
+                self.publish_bytes();
                 continue;
             }
             if self.awaiting.is_none() && !self.writer.has_pending() {
@@ -145,8 +146,8 @@ impl DecodeThread {
                 epoch,
                 track,
                 start,
-                seek,
-            } => self.play(epoch, track, start, seek),
+                how,
+            } => self.play(epoch, track, start, how),
             ToDecoder::Next { after, next } => {
                 let next = next.map_or(Next::End, Next::Track);
                 if self.awaiting == Some(after) {
@@ -154,7 +155,7 @@ impl DecodeThread {
                     self.next = next;
                     self.advance(after);
                 } else if self.current.as_ref().map(|c| c.id) == Some(after) {
-                    if !matches!((&self.preload, &next), (Some(p), Next::Track(t)) if p.id == t.id)
+                    if !matches!((&self.preload, &next), (Some(p), Next::Track(t)) if p.id == t.id && p.audio == t.audio)
                     {
                         self.preload = None;
                     }
@@ -170,6 +171,16 @@ impl DecodeThread {
         true
     }
 
+    /// Tells the others how many bytes the current track's stream holds ahead of its reader.
+    fn publish_bytes(&self) {
+        let bytes = self
+            .current
+            .as_ref()
+            .and_then(|c| c.source.buffered_bytes())
+            .unwrap_or(u64::MAX);
+        self.shared.stream_bytes.store(bytes, Ordering::Release);
+    }
+
     /// Flushes the ring and forgets the track being decoded.
     fn reset(&mut self, epoch: u64) {
         self.epoch = epoch;
@@ -181,8 +192,10 @@ impl DecodeThread {
         self.shared.input_done.store(false, Ordering::Release);
     }
 
-    fn play(&mut self, epoch: u64, track: TrackRef, start: Duration, seek: bool) {
-        let in_place = seek && self.current.as_ref().is_some_and(|c| c.id == track.id);
+    fn play(&mut self, epoch: u64, track: TrackRef, start: Duration, how: Begin) {
+        let seek = how != Begin::Jump;
+        let in_place =
+            how == Begin::Seek && self.current.as_ref().is_some_and(|c| c.id == track.id);
         let kept = if in_place { self.current.take() } else { None };
         self.reset(epoch);
         let id = track.id;
@@ -196,7 +209,21 @@ impl DecodeThread {
         if !start.is_zero() || in_place {
             if let Err(source) = current.source.seek(start) {
                 let label = track.track.label();
-                return self.fail(id, &track.cancel, Error::Decode { label, source });
+                if !seek {
+                    return self.fail(id, &track.cancel, Error::Decode { label, source });
+                }
+                // The track plays on from where it was decoded (what the ring held is dropped).
+                let at = current.source.position();
+                tracing::debug!(track = %id, error = %source, "seek failed; playing on");
+                let error = Arc::new(Error::Seek {
+                    label,
+                    target: start,
+                    source,
+                });
+                let frame = self.writer.produced();
+                self.marker(frame, MarkerKind::SeekFailed { id, at, error });
+                self.current = Some(current);
+                return;
             }
         }
         let frame = self.writer.produced();
@@ -216,10 +243,17 @@ impl DecodeThread {
 
     /// Opens `track`, from the preload when it is the preloaded one.
     fn open(&mut self, track: &TrackRef) -> Result<Current> {
-        let preloaded = self.preload.take().filter(|p| p.id == track.id);
+        let preloaded = self
+            .preload
+            .take()
+            .filter(|p| p.id == track.id && p.audio == track.audio);
+        if let Some(p) = &preloaded {
+            // It is the track decoded now: its fetches come first from here on.
+            p.priority.set_background(false);
+        }
         let source = match preloaded.and_then(|p| p.rx.recv().ok()) {
             Some(r) => r?,
-            None => self.opener.open(track)?,
+            None => self.opener.open(track, &FetchPriority::default())?,
         };
         self.report(Report::Opened {
             id: track.id,
@@ -289,29 +323,6 @@ impl DecodeThread {
             self.start_preload();
         }
         Ok(())
-    }
-
-    /// Opens the next track on its own thread, once.
-    fn start_preload(&mut self) {
-        let Next::Track(next) = &self.next else {
-            return;
-        };
-        if self.preload.as_ref().is_some_and(|p| p.id == next.id) {
-            return;
-        }
-        let (tx, rx) = flume::bounded(1);
-        let opener = self.opener.clone();
-        let next = next.clone();
-        let id = next.id;
-        let spawned = std::thread::Builder::new()
-            .name("kithara-play-preload".into())
-            .spawn(move || {
-                let _ = tx.send(opener.open(&next));
-            });
-        if spawned.is_ok() {
-            tracing::debug!(track = %id, "preloading");
-            self.preload = Some(Preload { id, rx });
-        }
     }
 
     /// The current track ended (or failed with `error`): mark it, then go on.

@@ -1,0 +1,73 @@
+//! Where a decoded packet's frames go on the output timeline: the packet trims (gapless), the
+//! delay an MP4 declares and the frames before time zero, the output before a seek target, and
+//! the frames past the declared end are dropped.
+
+use symphonia::core::packet::Packet;
+
+use super::Core;
+
+impl Core {
+    /// Trims `samples` (interleaved, `ch` channels) of `packet` to what goes out, and returns the
+    /// output frame of the first; `None` when nothing of the packet goes out before a seek target
+    /// (the caller reads on).
+    pub(super) fn place(
+        &mut self,
+        packet: &Packet,
+        samples: &mut Vec<f32>,
+        ch: usize,
+    ) -> Option<u64> {
+        let mut start = packet.pts.get();
+        if self.gapless {
+            let (ts, te) = (packet.trim_start.get(), packet.trim_end.get());
+            let untrimmed = packet.dur.get() + ts + te;
+            // Decoders that do not trim by themselves return the whole block.
+            if ts + te > 0 && (samples.len() / ch) as u64 == untrimmed {
+                let front = usize::try_from(ts)
+                    .unwrap_or(usize::MAX)
+                    .saturating_mul(ch)
+                    .min(samples.len());
+                let back = usize::try_from(te)
+                    .unwrap_or(usize::MAX)
+                    .saturating_mul(ch)
+                    .min(samples.len() - front);
+                samples.truncate(samples.len() - back);
+                samples.drain(..front);
+            }
+            start = start.saturating_add(i64::try_from(ts).unwrap_or(i64::MAX));
+        }
+        let mut start = self.ts_to_frames(start).saturating_add(self.frame_offset);
+        if start < 0 {
+            // Frames before time zero (priming without gapless trimming, an MP4's declared
+            // delay with it): dropped.
+            let drop = usize::try_from(start.unsigned_abs())
+                .unwrap_or(usize::MAX)
+                .saturating_mul(ch)
+                .min(samples.len());
+            samples.drain(..drop);
+            start = 0;
+        }
+        let mut start = start.unsigned_abs();
+        if let Some(target) = self.discard_before {
+            let frames = (samples.len() / ch) as u64;
+            if start + frames <= target {
+                return None;
+            }
+            if start < target {
+                let drop = usize::try_from(target - start)
+                    .unwrap_or(usize::MAX)
+                    .saturating_mul(ch);
+                samples.drain(..drop.min(samples.len()));
+                start = target;
+            }
+            self.discard_before = None;
+        }
+        if let Some(end) = self.end_frame {
+            let keep = end.saturating_sub(start);
+            let keep = usize::try_from(keep)
+                .unwrap_or(usize::MAX)
+                .saturating_mul(ch);
+            samples.truncate(keep);
+        }
+        Some(start)
+    }
+}
