@@ -116,6 +116,10 @@ impl Source for AnySource {
         self.inner().bytes_fetched()
     }
 
+    fn buffered_ahead(&self) -> Option<u64> {
+        self.inner().buffered_ahead()
+    }
+
     fn is_seekable(&self) -> bool {
         self.inner().is_seekable()
     }

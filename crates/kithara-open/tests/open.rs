@@ -282,6 +282,11 @@ async fn the_stream_reads_the_served_bytes() {
         let (got, fetched) = tokio::task::spawn_blocking(move || {
             let mut got = Vec::new();
             stream.read_to_end(&mut got).unwrap();
+            // Everything is read: nothing is buffered ahead of the reader.
+            assert_eq!(
+                kithara_stream::Source::buffered_ahead(stream.source()),
+                Some(0)
+            );
             (got, stream.bytes_fetched())
         })
         .await
@@ -292,7 +297,7 @@ async fn the_stream_reads_the_served_bytes() {
             got.len(),
             want.len()
         );
-        // `AnySource` forwards the protocol's counter (not the trait's default of 0).
+        // `AnySource` forwards the protocol's answers (not the trait's defaults of 0 and `None`).
         assert_eq!(fetched, want.len() as u64);
     }
 }
