@@ -132,10 +132,6 @@ impl Source for AnySource {
         self.inner().abr_handle()
     }
 
-    fn has_variant_change_pending(&self) -> bool {
-        self.inner().has_variant_change_pending()
-    }
-
     fn next_boundary(&self, from: u64) -> Option<Boundary> {
         self.inner().next_boundary(from)
     }

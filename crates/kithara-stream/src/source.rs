@@ -146,12 +146,6 @@ pub trait Source: Send + Sync + 'static {
         None
     }
 
-    /// Whether the next boundary ahead of the read position starts another variant than the one
-    /// at the read position (the decoder will start over there).
-    fn has_variant_change_pending(&self) -> bool {
-        false
-    }
-
     /// The first boundary at or after byte `from` that is known so far (see [`Boundary`]). A
     /// [`Stream`](crate::Stream) never lets one read cross a boundary.
     fn next_boundary(&self, from: u64) -> Option<Boundary> {

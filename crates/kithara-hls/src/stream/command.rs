@@ -141,7 +141,7 @@ impl HlsPeer {
             // Decrypted here, as the chunks arrive, once the key is known.
             let mut guard = shared.lock();
             let st = &mut *guard;
-            let key = match st.keys.state(key_uri) {
+            let key = match st.planner.keys().state(key_uri) {
                 Some(KeyState::Ready(k)) => Some(*k),
                 _ => None,
             };

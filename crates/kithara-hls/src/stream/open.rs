@@ -22,7 +22,7 @@ use super::{
     layout::Layout,
     peer::{default_policy, label, HlsPeer},
     playlist_cache::PlaylistLoader,
-    shared::{timing, Shared, State},
+    shared::{Shared, State},
     source::HlsSource,
     variants::VariantSet,
     HlsEvent,
@@ -124,7 +124,7 @@ impl StreamType for Hls {
         if set.playlist(first).is_some_and(|p| !p.is_live()) || !master {
             playlists.store(&config.url, &top);
         }
-        let Some(played) = set.playlist(first).cloned() else {
+        let Some(played) = set.snapshot(first) else {
             return Err(Error::Cancelled);
         };
         let live = played.is_live();
@@ -143,7 +143,7 @@ impl StreamType for Hls {
             None // the persistent cache may hold the key; the segment's fetch handles it
         };
         let layout = Layout::default();
-        layout.lock().timing = timing(&played);
+        layout.lock().played = Some(Arc::clone(&played));
         let timeline = Timeline::new();
         timeline.set_time_map(Arc::new(layout.clone()));
         if !live {
@@ -158,8 +158,8 @@ impl StreamType for Hls {
         let infos = set.summaries();
         let mut state = State::new(set, start_seq, first, policy);
         if let Some((uri, key)) = &first_key {
-            let _ = state.keys.lookup(uri);
-            let _ = state.keys.complete(uri, Ok(key.as_slice()));
+            let _ = state.planner.keys_mut().lookup(uri);
+            let _ = state.planner.keys_mut().complete(uri, Ok(key.as_slice()));
         }
         let shared = Arc::new(Shared {
             st: Mutex::new(state),

@@ -31,7 +31,6 @@ use url::Url;
 use super::{
     planner::{Verdict, CHECK_EVERY},
     shared::{Shared, State, LIVE_RETENTION},
-    HlsEvent,
 };
 use crate::abr::{AbrContext, AbrPolicy, BufferRule, Decision};
 
@@ -109,8 +108,8 @@ impl HlsPeer {
             return Some(forced);
         }
         let now = Instant::now();
-        let ladder = st.set.bitrates();
-        let mask = st.exclusions.mask(now);
+        let ladder = st.planner.variants().bitrates();
+        let mask = st.planner.excluded_mask(now);
         let current = st
             .planner
             .last_variant()
@@ -138,14 +137,14 @@ impl Peer for HlsPeer {
         self.follow_seek(&mut st);
         self.follow_switch(&mut st);
         let mut cmds = Vec::new();
-        let live = st.set.is_live();
+        let live = st.planner.variants().is_live();
         // Live: reload the playlist being played when due.
         if live {
             let variant = st
                 .planner
                 .last_variant()
                 .unwrap_or_else(|| st.planner.chosen());
-            let target = st.set.target_duration(variant);
+            let target = st.planner.variants().target_duration(variant);
             if st.planner.reload().due(Instant::now(), target) {
                 if let Some(cmd) = self.playlist_cmd(&mut st, variant) {
                     cmds.push(cmd);
@@ -169,7 +168,7 @@ impl Peer for HlsPeer {
         }
         // Live streams, and streams kept in files (one descriptor per piece), hold only the
         // pieces near the reader; a seek back to a released piece fetches it again.
-        if live || st.started_live || shared.file_backed {
+        if live || st.planner.started_live() || shared.file_backed {
             if let Some(now) = shared.timeline.time_at(shared.timeline.position()) {
                 let before = now.saturating_sub(LIVE_RETENTION);
                 shared.layout.release_before(before, LIVE_RETENTION);
@@ -228,8 +227,8 @@ impl HlsPeer {
             return;
         }
         let now = Instant::now();
-        let ladder = st.set.bitrates();
-        let mask = st.exclusions.mask(now);
+        let ladder = st.planner.variants().bitrates();
+        let mask = st.planner.excluded_mask(now);
         let cap = self.shared.abr.max_bitrate();
         let allowed: Vec<usize> = (0..ladder.len())
             .filter(|&v| !mask.get(v).copied().unwrap_or(false))
@@ -268,52 +267,42 @@ impl HlsPeer {
             return;
         }
         let segment_len = st
-            .set
+            .planner
+            .variants()
             .target_duration(st.planner.last_variant().unwrap_or(0));
         let Some(decision) = self.choose(st, segment_len) else {
             return;
         };
         let variant = decision.variant;
-        if st.set.playlist(variant).is_none() {
+        if st.planner.variants().playlist(variant).is_none() {
             if let Some(cmd) = self.playlist_cmd(st, variant) {
                 cmds.push(cmd);
             }
             return;
         }
-        let Some(playlist) = st.set.playlist(variant).cloned() else {
+        let Some(playlist) = st.planner.variants().snapshot(variant) else {
             return;
         };
-        if let Some((from, to)) = st.planner.skip_to(playlist.media_sequence) {
-            let _ = self
-                .shared
-                .events
-                .send(HlsEvent::SegmentsSkipped { from, to });
-        }
+        st.planner.skip_to(playlist.media_sequence);
+        self.shared.forward(st);
         let next = st.planner.next_sequence();
         let Some(seg) = playlist.segment_by_sequence(next).cloned() else {
             if playlist.end_list && st.planner.end() {
-                let _ = self.shared.events.send(HlsEvent::Ended);
+                self.shared.forward(st);
                 // The layout ends once the pieces still queued are placed (`place_ready`).
                 self.shared.place_ready(st);
             }
             return;
         };
-        let cached = self.shared.playlists.cache.is_some() && !live && !st.started_live;
+        let cached = self.shared.playlists.cache.is_some() && !live && !st.planner.started_live();
         if cached && self.prepare_cached(st, &seg, cmds) {
             // The same decision once the piece's cached assets are open.
             st.planner.force(decision);
             return;
         }
-        let previous = st.planner.last_variant();
-        if let Some(from) = previous.filter(|&v| v != variant) {
-            let _ = self.shared.events.send(HlsEvent::VariantSwitch {
-                from,
-                to: variant,
-                reason: decision.reason,
-                buffer: self.buffer(),
-            });
-        }
-        self.shared.publish_timing(st, variant);
+        st.planner.decided(&decision, self.buffer());
+        self.shared.forward(st);
+        self.shared.publish_played(st, variant);
         cmds.extend(self.segment_cmds(st, variant, &seg, live));
     }
 }

@@ -30,13 +30,12 @@ use crate::{keys::KeyLookup, playlist::Segment};
 impl HlsPeer {
     /// A fetch of `variant`'s media playlist, unless one is running.
     pub(super) fn playlist_cmd(&self, st: &mut State, variant: usize) -> Option<FetchCmd> {
-        if st.loading.contains(&variant) {
+        let url = st.planner.variants().url(variant)?.clone();
+        if !st.planner.load_playlist(variant) {
             return None;
         }
-        let url = st.set.url(variant)?.clone();
-        st.loading.push(variant);
         let shared = self.shared.clone();
-        let vod = !st.started_live && !st.set.is_live();
+        let vod = !st.planner.started_live() && !st.planner.variants().is_live();
         if let (true, true, Ok(rt)) = (
             vod,
             self.shared.playlists.cache.is_some(),
@@ -71,8 +70,8 @@ impl HlsPeer {
         seg: &Segment,
         live: bool,
     ) -> Vec<FetchCmd> {
-        let info = st.set.media_info(variant);
-        let time = if live || st.started_live {
+        let info = st.planner.variants().media_info(variant);
+        let time = if live || st.planner.started_live() {
             self.shared.layout.lock().end_time().unwrap_or_default()
         } else {
             seg.start
@@ -80,7 +79,7 @@ impl HlsPeer {
         let mut cmds = Vec::new();
         for order in st.planner.order(variant, seg, info, time) {
             if let Some((uri, _)) = &order.encryption {
-                if let KeyLookup::Fetch = st.keys.lookup(uri) {
+                if let KeyLookup::Fetch = st.planner.keys_mut().lookup(uri) {
                     cmds.push(self.key_cmd(uri));
                 }
             }
@@ -104,7 +103,8 @@ impl HlsPeer {
                 let mut st = shared.lock();
                 let body = r.map(|b: Body| b.bytes);
                 let _ = st
-                    .keys
+                    .planner
+                    .keys_mut()
                     .complete(&key_uri, body.as_deref().map_err(Clone::clone));
                 shared.decrypt_ready(&mut st);
                 shared.layout.wake_peer();
@@ -158,7 +158,13 @@ impl HlsPeer {
             token: self.shared.cancel.child_token(),
             loaded: Arc::new(AtomicU64::new(0)),
             expected: Arc::new(AtomicU64::new(target.known.unwrap_or_else(|| {
-                let bitrate = st.set.bitrates().get(variant).copied().unwrap_or(0);
+                let bitrate = st
+                    .planner
+                    .variants()
+                    .bitrates()
+                    .get(variant)
+                    .copied()
+                    .unwrap_or(0);
                 bitrate.saturating_mul(duration.as_millis() as u64) / 8000
             }))),
         };
@@ -238,7 +244,7 @@ impl HlsPeer {
             (None, Some(_)) => StorageResource::memory(),
             (None, None) => self.shared.storage.create()?,
         };
-        if !st.started_live {
+        if !st.planner.started_live() {
             st.store.insert(sid.clone(), res.clone());
         }
         // A byte range tells the exact length of a clear piece before any request, and so does

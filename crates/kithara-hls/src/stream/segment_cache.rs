@@ -125,7 +125,7 @@ impl HlsPeer {
                     .is_some_and(|r| usable(r) && r.is_complete()) => {}
             Some(k) => {
                 let iv = k.iv_for(seg.sequence);
-                let known = match st.keys.state(&k.uri) {
+                let known = match st.planner.keys().state(&k.uri) {
                     Some(KeyState::Ready(key)) => Some(*key),
                     _ => None,
                 };
@@ -138,26 +138,28 @@ impl HlsPeer {
                             key: known,
                         }),
                     }),
-                    Some(res) if res.is_complete() => match (known, st.keys.state(&k.uri)) {
-                        (Some(key), _) => jobs.push(Job::Decrypt {
-                            sid,
-                            res,
-                            key_uri: k.uri.clone(),
-                            key,
-                            iv,
-                        }),
-                        (None, Some(KeyState::Failed(e))) => {
-                            let e = Error::protocol(e.clone());
-                            self.shared.fail(st, e);
-                            return true;
-                        }
-                        (None, _) => {
-                            if let KeyLookup::Fetch = st.keys.lookup(&k.uri) {
-                                cmds.push(self.key_cmd(&k.uri));
+                    Some(res) if res.is_complete() => {
+                        match (known, st.planner.keys().state(&k.uri)) {
+                            (Some(key), _) => jobs.push(Job::Decrypt {
+                                sid,
+                                res,
+                                key_uri: k.uri.clone(),
+                                key,
+                                iv,
+                            }),
+                            (None, Some(KeyState::Failed(e))) => {
+                                let e = Error::protocol(e.clone());
+                                self.shared.fail(st, e);
+                                return true;
                             }
-                            return true;
+                            (None, _) => {
+                                if let KeyLookup::Fetch = st.planner.keys_mut().lookup(&k.uri) {
+                                    cmds.push(self.key_cmd(&k.uri));
+                                }
+                                return true;
+                            }
                         }
-                    },
+                    }
                     // Empty: fetched by the segment's command.
                     Some(_) => {}
                 }
@@ -379,8 +381,8 @@ fn apply(shared: &Arc<Shared>, st: &mut State, results: Vec<Result<Opened, Error
                 st.cipher.remove(&sid);
                 st.store.insert(sid, plain);
                 if let Some((uri, k)) = key {
-                    if st.keys.state(&uri).is_none() {
-                        let _ = st.keys.complete(&uri, Ok(&k));
+                    if st.planner.keys().state(&uri).is_none() {
+                        let _ = st.planner.keys_mut().complete(&uri, Ok(&k));
                     }
                 }
             }

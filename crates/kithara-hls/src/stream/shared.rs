@@ -1,6 +1,7 @@
-//! The state an HLS stream's peer shares with its commands' callbacks: what is in flight, what
-//! waits to be placed in the layout, keys, exclusions and the ABR policy; and what happens when a
-//! piece, a key or a playlist arrives or fails.
+//! The state an HLS stream's peer shares with its commands' callbacks: the planner (what is in
+//! flight, what waits to be placed, keys, exclusions, playlists loading), the variant set, the ABR
+//! policy and the I/O handles (stored pieces, pins); and what happens when a piece, a key or a
+//! playlist arrives or fails.
 
 use std::{
     collections::HashMap,
@@ -13,7 +14,7 @@ use std::{
 
 use http::HeaderMap;
 use kithara_storage::{StorageKind, StorageResource};
-use kithara_stream::{dl::FetchOutcome, BoundaryKind, Error, Timeline};
+use kithara_stream::{dl::FetchOutcome, Error, Timeline};
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
@@ -21,16 +22,16 @@ use super::{
     abr_control::AbrShared,
     encrypted::Encrypted,
     fetch::Body,
-    layout::{Entry, Layout, Piece, SegmentTime},
+    layout::{Entry, Layout, Piece},
     planner::{Planner, Progress},
     playlist_cache::PlaylistLoader,
     variants::VariantSet,
     HlsEvent,
 };
 use crate::{
-    abr::{AbrPolicy, ExclusionConfig, Exclusions},
-    keys::{KeyCache, KeyState},
-    playlist::{parse_media, MediaPlaylist, ParseOptions, SegmentId},
+    abr::AbrPolicy,
+    keys::KeyState,
+    playlist::{parse_media, ParseOptions, SegmentId},
 };
 
 /// How much media behind the reader a live stream keeps.
@@ -65,13 +66,9 @@ impl FlightIo {
 }
 
 pub(crate) struct State {
-    pub(crate) set: VariantSet,
     /// What is fetched and in which order it is placed.
     pub(super) planner: Planner<Stored, FlightIo>,
-    pub(super) keys: KeyCache,
-    pub(super) loading: Vec<usize>,
     pub(super) policy: Box<dyn AbrPolicy>,
-    pub(super) exclusions: Exclusions,
     /// Every piece of a VOD stream fetched so far, by URI and byte range: a piece laid out again
     /// (a seek back into media a later run already fetched) is reused without a request.
     pub(super) store: HashMap<SegmentId, StorageResource>,
@@ -82,9 +79,6 @@ pub(crate) struct State {
     pub(super) pins: Vec<kithara_storage::PinGuard>,
     /// Whether cached assets are being opened on the blocking pool (the peer waits for them).
     pub(super) opening: bool,
-    /// Whether the stream started live: its times are then counted from where it started, also
-    /// after `ENDLIST` appears (playlist times slide with the window).
-    pub(super) started_live: bool,
 }
 
 /// Everything the peer and its commands' callbacks share.
@@ -114,16 +108,9 @@ impl State {
         first: usize,
         policy: Box<dyn AbrPolicy>,
     ) -> Self {
-        let variants = set.len();
-        let started_live = set.is_live();
         Self {
-            set,
-            planner: Planner::new(start_seq, first),
-            keys: KeyCache::new(),
-            loading: Vec::new(),
+            planner: Planner::new(start_seq, first).with_set(set),
             policy,
-            exclusions: Exclusions::new(variants, ExclusionConfig::default()),
-            started_live,
             store: HashMap::new(),
             cipher: HashMap::new(),
             pins: Vec::new(),
@@ -152,11 +139,10 @@ impl Shared {
                 duration: slot.duration,
                 init: None,
             };
-            let discontinuity = matches!(slot.boundary, Some((BoundaryKind::Discontinuity, _)));
+            let kind = slot.boundary.as_ref().map(|(k, _)| *k);
             if let Some(pos) = self.layout.place(entry, slot.needs_init, slot.boundary) {
-                if discontinuity {
-                    let _ = self.events.send(HlsEvent::Discontinuity { pos });
-                }
+                st.planner.placed(kind, pos);
+                self.forward(st);
             }
         }
         // Nothing more will be queued and nothing queued is left: the reader may meet the end
@@ -188,7 +174,8 @@ impl Shared {
             // Cached ciphertext waiting for a key is of no use any more: release its assets.
             st.cipher.clear();
             tracing::error!(error = %e, "HLS stream failed");
-            let _ = self.events.send(HlsEvent::Failed(e));
+            st.planner.failed(e);
+            self.forward(st);
         }
         self.layout.wake_peer();
     }
@@ -197,13 +184,10 @@ impl Shared {
     /// segment elsewhere, or fail the stream when no variant is left.
     pub(super) fn variant_failed(&self, st: &mut State, variant: usize, e: Error) {
         let now = Instant::now();
-        st.exclusions.exclude(variant, now);
-        let _ = self.events.send(HlsEvent::VariantExcluded {
-            variant,
-            error: e.clone(),
-        });
-        let ladder = st.set.bitrates();
-        match st.exclusions.failover(variant, &ladder, now) {
+        let ladder = st.planner.variants().bitrates();
+        let failover = st.planner.exclude(variant, e.clone(), &ladder, now);
+        self.forward(st);
+        match failover {
             Some(v) => {
                 tracing::warn!(from = variant, to = v, error = %e, "variant failed over");
                 self.layout.wake_peer();
@@ -216,11 +200,12 @@ impl Shared {
     pub(super) fn decrypt_ready(&self, st: &mut State) {
         let mut done = Vec::new();
         let mut failed = None;
-        for q in st.planner.queue_mut() {
+        let (queue, keys) = st.planner.queue_with_keys();
+        for q in queue {
             let Some(enc) = q.payload.encrypted.as_ref() else {
                 continue;
             };
-            let key = match st.keys.state(&enc.key_uri) {
+            let key = match keys.state(&enc.key_uri) {
                 Some(KeyState::Ready(k)) if enc.complete => *k,
                 Some(KeyState::Failed(e)) => {
                     failed.get_or_insert_with(|| Error::protocol(e.clone()));
@@ -289,14 +274,10 @@ impl Shared {
                 if let Some(len) = len {
                     self.length_known(&mut st, id, len);
                 }
-                st.exclusions.succeeded(variant);
+                st.planner.succeeded(variant);
                 if let Piece::Segment(sequence) = piece {
-                    let _ = self.events.send(HlsEvent::SegmentFetched {
-                        variant,
-                        sequence,
-                        bytes,
-                    });
-                    st.planner.segment_in(sequence);
+                    st.planner.fetched(variant, sequence, bytes);
+                    self.forward(&mut st);
                 }
                 self.decrypt_ready(&mut st);
                 self.place_ready(&mut st);
@@ -305,8 +286,8 @@ impl Shared {
                 if e.is_resource_changed() && self.discard_changed(&mut st, id) =>
             {
                 tracing::info!(error = %e, "a partly cached piece changed on the server: fetching it again");
-                let _ = self.events.send(HlsEvent::VersionChanged { reason: e });
-                st.planner.forget_from(id);
+                st.planner.changed_on_server(id, e);
+                self.forward(&mut st);
             }
             FetchOutcome::Failed(e) => {
                 // The piece and what follows it are fetched again (from another variant).
@@ -320,42 +301,31 @@ impl Shared {
 
     pub(super) fn playlist_loaded(&self, variant: usize, r: kithara_stream::Result<Body>) {
         let mut st = self.lock();
-        st.loading.retain(|&v| v != variant);
+        st.planner.playlist_arrived(variant);
         let parsed =
             r.and_then(|b| parse_media(&b.bytes, &b.url, &self.options).map_err(Error::protocol));
         match parsed {
             Ok(p) => {
-                let first = st.set.playlist(variant).is_none();
-                let changed = st.set.install(variant, p);
-                st.planner.reload().loaded(changed);
-                let _ = self.events.send(if first {
-                    HlsEvent::PlaylistLoaded { variant }
-                } else {
-                    HlsEvent::PlaylistReloaded { variant, changed }
-                });
-                self.publish_timing(&st, variant);
+                st.planner.install_playlist(variant, p);
+                self.forward(&mut st);
+                self.publish_played(&st, variant);
             }
             Err(e) => self.variant_failed(&mut st, variant, e),
         }
         self.layout.wake_peer();
     }
 
-    /// Hands the played variant's segment times to the source, for seeks by time.
-    pub(crate) fn publish_timing(&self, st: &State, variant: usize) {
-        if let Some(p) = st.set.playlist(variant) {
-            let mut layout = self.layout.lock();
-            layout.timing = timing(p);
+    /// Forwards the planner's events to the stream's channel (the adapter decides none).
+    pub(crate) fn forward(&self, st: &mut State) {
+        for e in st.planner.take_events() {
+            let _ = self.events.send(e);
         }
     }
-}
 
-pub(crate) fn timing(p: &MediaPlaylist) -> Vec<SegmentTime> {
-    p.segments
-        .iter()
-        .map(|s| SegmentTime {
-            sequence: s.sequence,
-            start: s.start,
-            duration: s.duration,
-        })
-        .collect()
+    /// Hands the played variant's playlist snapshot to the layout, for seeks by time.
+    pub(crate) fn publish_played(&self, st: &State, variant: usize) {
+        if let Some(p) = st.planner.variants().snapshot(variant) {
+            self.layout.lock().played = Some(p);
+        }
+    }
 }

@@ -185,17 +185,6 @@ impl Source for HlsSource {
         Some(self.abr.clone())
     }
 
-    fn has_variant_change_pending(&self) -> bool {
-        // The next boundary ahead of the reader, and whether the variant after it is another.
-        let pos = self.timeline.position();
-        let st = self.layout.lock();
-        let Some(next) = st.next_boundary(pos.saturating_add(1)) else {
-            return false;
-        };
-        let after = st.variant_at(next.pos);
-        after.is_some() && after != st.variant_at(pos)
-    }
-
     fn next_boundary(&self, from: u64) -> Option<Boundary> {
         let mut st = self.layout.lock();
         let b = st.next_boundary(from).cloned();
@@ -219,25 +208,21 @@ impl Source for HlsSource {
             return Ok(anchor);
         }
         // Otherwise a new run starts at the end of the layout, from the segment holding `t`.
-        let Some(seg) = st
-            .timing
-            .iter()
-            .find(|s| s.start <= t && t < s.start + s.duration)
-            .copied()
-        else {
+        let Some((sequence, start)) = st.played.as_ref().and_then(|p| {
+            p.segments
+                .iter()
+                .find(|s| s.start <= t && t < s.start + s.duration)
+                .map(|s| (s.sequence, s.start))
+        }) else {
             return Err(Error::InvalidSeek {
                 reason: "the time is past the end of the presentation",
             });
         };
-        let pos = st.start_run(seg.sequence, seg.start);
-        tracing::debug!(
-            pos,
-            sequence = seg.sequence,
-            "seek by time starts a new run"
-        );
+        let pos = st.start_run(sequence, start);
+        tracing::debug!(pos, sequence, "seek by time starts a new run");
         self.layout.changed(st);
         // Its init section, if any, is not laid out yet: the seek-jump boundary at `pos` names
         // it once the run's first piece is placed.
-        Ok(TimeAnchor::new(pos, seg.start))
+        Ok(TimeAnchor::new(pos, start))
     }
 }

@@ -1,6 +1,6 @@
 //! The variants of a stream and their media playlists as far as loaded.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use kithara_stream::MediaInfo;
 use url::Url;
@@ -14,7 +14,9 @@ pub(crate) struct VariantInfo {
     pub(crate) bitrate: u64,
     pub(crate) codecs: Option<String>,
     pub(crate) info: MediaInfo,
-    pub(crate) playlist: Option<MediaPlaylist>,
+    /// The latest load of its media playlist: a snapshot, replaced on reload and never edited, so
+    /// whoever holds it (the layout, for seeks by time) sees the same facts.
+    pub(crate) playlist: Option<Arc<MediaPlaylist>>,
 }
 
 /// All variants, by index.
@@ -48,6 +50,13 @@ impl VariantSet {
         Self { variants }
     }
 
+    /// No variant (a planner's before it is given the stream's).
+    pub(crate) fn empty() -> Self {
+        Self {
+            variants: Vec::new(),
+        }
+    }
+
     /// A stream whose URL named one media playlist.
     pub(crate) fn single(playlist: MediaPlaylist) -> Self {
         let info = MediaInfo::builder().variant_index(0).build();
@@ -57,7 +66,7 @@ impl VariantSet {
                 bitrate: 0,
                 codecs: None,
                 info,
-                playlist: Some(playlist),
+                playlist: Some(Arc::new(playlist)),
             }],
         }
     }
@@ -92,7 +101,12 @@ impl VariantSet {
     }
 
     pub(crate) fn playlist(&self, i: usize) -> Option<&MediaPlaylist> {
-        self.variants.get(i)?.playlist.as_ref()
+        self.variants.get(i)?.playlist.as_deref()
+    }
+
+    /// The snapshot of variant `i`'s media playlist, shared (see [`VariantInfo::playlist`]).
+    pub(crate) fn snapshot(&self, i: usize) -> Option<Arc<MediaPlaylist>> {
+        self.variants.get(i)?.playlist.clone()
     }
 
     /// Installs a (re)loaded playlist; returns whether it lists anything new.
@@ -101,8 +115,11 @@ impl VariantSet {
             return false;
         };
         let last = |p: &MediaPlaylist| (p.media_sequence + p.segments.len() as u64, p.end_list);
-        let changed = v.playlist.as_ref().is_none_or(|old| last(old) != last(&p));
-        v.playlist = Some(p);
+        let changed = v
+            .playlist
+            .as_deref()
+            .is_none_or(|old| last(old) != last(&p));
+        v.playlist = Some(Arc::new(p));
         changed
     }
 
@@ -110,7 +127,7 @@ impl VariantSet {
     pub(crate) fn is_live(&self) -> bool {
         self.variants
             .iter()
-            .filter_map(|v| v.playlist.as_ref())
+            .filter_map(|v| v.playlist.as_deref())
             .any(MediaPlaylist::is_live)
     }
 

@@ -73,10 +73,20 @@ async fn a_time_seek_lands_on_the_segment_start_and_cancels_stale_fetches() {
     assert!(next.is_none() || next == Some(BoundaryKind::SeekJump));
     slow.set(0);
     drop(s);
+    // Every request ends (the stream is dropped): wait for the server to record how.
+    server
+        .wait_until_async(PATIENCE, |log, _| log.iter().all(|r| r.end.is_some()))
+        .await;
     let reqs = server.requests();
-    let stale: Vec<_> = reqs
+    // The old run's requests are those before the new run's first (the target segment); the new
+    // run's prefetch after the target may complete once the throttle is lifted.
+    let new_run = reqs
         .iter()
-        .filter(|r| r.path.ends_with(".ts") && !r.path.ends_with(&uris[target]))
+        .position(|r| r.path.ends_with(&uris[target]))
+        .unwrap();
+    let stale: Vec<_> = reqs[..new_run]
+        .iter()
+        .filter(|r| r.path.ends_with(".ts"))
         .filter(|r| r.path != format!("/media/hls/ts/{}", uris[0]))
         .collect();
     assert!(

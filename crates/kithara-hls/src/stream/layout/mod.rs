@@ -22,6 +22,8 @@ use std::{
 use kithara_storage::StorageResource;
 use kithara_stream::{Boundary, BoundaryKind, Error, MediaInfo, TimeMap};
 
+use crate::playlist::MediaPlaylist;
+
 /// What a placed piece is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Piece {
@@ -59,14 +61,6 @@ pub(crate) struct SeekRequest {
     pub(crate) sequence: u64,
 }
 
-/// Where one segment of the playlist being played sits in time.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) struct SegmentTime {
-    pub(crate) sequence: u64,
-    pub(crate) start: Duration,
-    pub(crate) duration: Duration,
-}
-
 #[derive(Debug, Default)]
 pub(crate) struct State {
     pub(crate) entries: Vec<Entry>,
@@ -88,8 +82,10 @@ pub(crate) struct State {
     /// arrives meanwhile was ordered before the switch).
     pub(crate) switch: Option<Cut>,
     pub(crate) peer_waker: Option<Waker>,
-    /// The segments of the playlist being played, for seeks by time (kept by the peer).
-    pub(crate) timing: Vec<SegmentTime>,
+    /// The media playlist of the variant being fetched, for seeks by time: the variant set's
+    /// snapshot itself (shared, swapped when the peer orders from another variant or a reload
+    /// replaces it, never edited), not a copy of its segment times.
+    pub(crate) played: Option<Arc<MediaPlaylist>>,
 }
 
 impl State {

@@ -13,17 +13,24 @@
 //!   whose exact length is known and whose predecessors are placed, in play order. A placed piece
 //!   is final; what the planner may still give up ([`Planner::forget_from`], the abandon rule) is
 //!   only what it has not placed.
+//! - [`Planner::take_events`] answers the events of what it decided or learnt (a variant switch
+//!   with its reason, a segment fetched, segments skipped, a discontinuity placed, a variant
+//!   excluded, a playlist loaded or reloaded, the end, the failure), in order; the adapter only
+//!   forwards them.
 //!
 //! The planner owns what is being fetched and why (the run's next segment, the segment in flight,
-//! the queue of unplaced pieces, a forced decision, the reload schedule); the layout owns what the
+//! the queue of unplaced pieces, a forced decision, the reload schedule, which playlists are
+//! loading, which variants are excluded, which keys are fetched); the layout owns what the
 //! reader sees. `T` is what the adapter keeps with a queued piece (its storage), `F` its handle on
 //! the fetch in flight (cancel token, progress counters).
 
+mod events;
 mod flight;
 #[cfg(test)]
 mod prop;
 mod queue;
 mod reload;
+mod supply;
 #[cfg(test)]
 mod tests;
 
@@ -73,9 +80,12 @@ pub(crate) struct Planner<T, F> {
     /// assets open).
     forced: Option<Decision>,
     next_id: u64,
-    reload: Reload,
+    /// Playlists loading, exclusions, keys, the reload schedule.
+    supply: supply::Supply,
     /// Variant of the last segment ordered, across runs (the ABR policy's current one).
     chosen: usize,
+    /// Events answered and not taken yet (see [`Planner::take_events`]).
+    events: Vec<crate::stream::HlsEvent>,
 }
 
 impl<T, F> Planner<T, F> {
@@ -92,8 +102,9 @@ impl<T, F> Planner<T, F> {
             flight: None,
             forced: None,
             next_id: 0,
-            reload: Reload::default(),
+            supply: supply::Supply::default(),
             chosen: variant,
+            events: Vec::new(),
         }
     }
 
@@ -154,19 +165,27 @@ impl<T, F> Planner<T, F> {
     }
 
     /// Input: a live playlist's window starts at `first`. Returns the sequence numbers skipped
-    /// (`from..to`), if the run was behind it; what follows does not continue what was laid out.
+    /// (`from..to`), if the run was behind it (and answers `SegmentsSkipped`); what follows does
+    /// not continue what was laid out.
     pub(crate) fn skip_to(&mut self, first: u64) -> Option<(u64, u64)> {
         if self.next_seq >= first {
             return None;
         }
         let from = std::mem::replace(&mut self.next_seq, first);
         self.last_init = None;
+        self.events
+            .push(crate::stream::HlsEvent::SegmentsSkipped { from, to: first });
         Some((from, first))
     }
 
-    /// Input: the playlist ended before the run's next segment. Returns `true` the first time.
+    /// Input: the playlist ended before the run's next segment. Returns `true` (and answers
+    /// `Ended`) the first time.
     pub(crate) fn end(&mut self) -> bool {
-        !std::mem::replace(&mut self.ended, true)
+        let first = !std::mem::replace(&mut self.ended, true);
+        if first {
+            self.events.push(crate::stream::HlsEvent::Ended);
+        }
+        first
     }
 
     /// Whether the run is over: its last segment ordered, and every piece placed. Only then may
@@ -342,13 +361,8 @@ impl<T, F> Planner<T, F> {
         self.queue.get_mut(id)
     }
 
-    /// Every queued piece.
-    pub(crate) fn queue_mut(&mut self) -> impl Iterator<Item = &mut Queued<T>> {
-        self.queue.iter_mut()
-    }
-
     /// The live reload schedule.
     pub(crate) fn reload(&mut self) -> &mut Reload {
-        &mut self.reload
+        &mut self.supply.reload
     }
 }

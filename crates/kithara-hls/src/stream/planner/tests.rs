@@ -310,3 +310,73 @@ fn a_stalling_download_switches_to_a_lower_variant_that_arrives_sooner() {
         Verdict::Keep
     );
 }
+
+#[test]
+fn events_are_answered_by_the_planner_in_order() {
+    use crate::stream::HlsEvent;
+    let mut p = P::new(0, 0);
+    // The first decision of a run switches nothing.
+    p.decided(&Decision::new(0, Reason::Initial), SEGMENT);
+    let id = order(&mut p, 0, false)[0];
+    p.fetch_ended(id);
+    p.fetched(0, 0, 10);
+    // Another variant is a switch, with its reason and the buffer it was decided with.
+    p.decided(&Decision::new(1, Reason::Up), SEGMENT * 3);
+    order(&mut p, 1, false);
+    p.decided(&Decision::new(1, Reason::Hold), SEGMENT);
+    p.placed(Some(BoundaryKind::Discontinuity), 42);
+    p.placed(Some(BoundaryKind::VariantSwitch), 50);
+    p.playlist_loaded(1, true, true);
+    p.playlist_loaded(1, false, false);
+    p.skip_to(9);
+    p.end();
+    p.end();
+    let got: Vec<String> = p.take_events().iter().map(|e| format!("{e:?}")).collect();
+    let want = [
+        HlsEvent::SegmentFetched {
+            variant: 0,
+            sequence: 0,
+            bytes: 10,
+        },
+        HlsEvent::VariantSwitch {
+            from: 0,
+            to: 1,
+            reason: Reason::Up,
+            buffer: SEGMENT * 3,
+        },
+        HlsEvent::Discontinuity { pos: 42 },
+        HlsEvent::PlaylistLoaded { variant: 1 },
+        HlsEvent::PlaylistReloaded {
+            variant: 1,
+            changed: false,
+        },
+        HlsEvent::SegmentsSkipped { from: 1, to: 9 },
+        HlsEvent::Ended,
+    ];
+    let want: Vec<String> = want.iter().map(|e| format!("{e:?}")).collect();
+    assert_eq!(got, want);
+    assert!(p.take_events().is_empty(), "taken once");
+}
+
+#[test]
+fn playlists_load_once_and_a_failed_variant_is_excluded_and_failed_over() {
+    let mut p = P::new(0, 0).with_variants(3);
+    assert!(p.load_playlist(1));
+    assert!(!p.load_playlist(1), "one load at a time");
+    p.playlist_loaded(1, true, true);
+    assert!(p.load_playlist(1), "loaded: a reload may start");
+    p.playlist_arrived(1);
+    let now = Instant::now();
+    let ladder = [100, 200, 300];
+    let err = kithara_stream::Error::Cancelled;
+    assert_eq!(p.exclude(1, err.clone(), &ladder, now), Some(0));
+    assert_eq!(p.excluded_mask(now), vec![false, true, false]);
+    assert_eq!(p.exclude(0, err.clone(), &ladder, now), Some(2));
+    assert_eq!(p.exclude(2, err, &ladder, now), None, "none left");
+    let excluded = p
+        .take_events()
+        .iter()
+        .filter(|e| matches!(e, crate::stream::HlsEvent::VariantExcluded { .. }))
+        .count();
+    assert_eq!(excluded, 3);
+}
