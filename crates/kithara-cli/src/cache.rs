@@ -11,16 +11,21 @@ use kithara_storage::{AssetStore, AssetStoreConfig, GcReport, DEFAULT_MAX_SIZE};
 
 use crate::{args::CacheCommand, progress};
 
-/// The persistent cache `decode`, `info` and `play` read through: `None` with `--no-cache`.
+/// The persistent cache `decode`, `info` and `play` read through: `None` with `--no-cache`. A
+/// `--cache-dir` that cannot be opened is an error; the platform's default cache directory that
+/// cannot be opened (a read-only home) means reading without the cache, with a warning, as the
+/// player does.
 pub(crate) fn store(dir: Option<PathBuf>, no_cache: bool) -> Result<Option<AssetStore>> {
     if no_cache {
         return Ok(None);
     }
-    let mut config = AssetStoreConfig::builder().build();
-    config.dir = dir;
-    Ok(Some(
-        AssetStore::new(config).context("opening the cache directory")?,
-    ))
+    match dir {
+        None => Ok(AssetStore::open_default()),
+        Some(dir) => Ok(Some(
+            AssetStore::new(AssetStoreConfig::builder().dir(dir).build())
+                .context("opening the cache directory")?,
+        )),
+    }
 }
 
 pub(crate) fn run(cmd: &CacheCommand, dir: Option<PathBuf>, no_cache: bool) -> Result<()> {

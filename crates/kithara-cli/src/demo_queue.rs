@@ -14,7 +14,7 @@ use std::{
 };
 
 use anyhow::{bail, ensure, Context, Result};
-use kithara_play::{Event, Player, PlayerConfig, SinkFormat, WavSink};
+use kithara_play::{CacheChoice, Event, Player, PlayerConfig, SinkFormat, WavSink};
 use kithara_stream::{dl::DownloaderConfig, AbrMode};
 use url::Url;
 
@@ -69,6 +69,7 @@ fn render(path: &Path, format: SinkFormat, urls: Vec<Url>, hls_variant: usize) -
     let config = PlayerConfig::builder()
         // Loopback only: never through a proxy from the environment.
         .downloader(DownloaderConfig::builder().system_proxy(false).build())
+        .cache(CacheChoice::Off)
         .build();
     let sink = WavSink::create(path, format)?;
     let player = Player::new(config, sink)?;

@@ -22,8 +22,8 @@ use std::{
 };
 
 use kithara_play::{
-    AudioSink, Event, NullSink, Output, Player, PlayerConfig, Repeat, Result, RunningSink,
-    SinkFormat,
+    AudioSink, CacheChoice, Event, NullSink, Output, Player, PlayerConfig, Repeat, Result,
+    RunningSink, SinkFormat,
 };
 use kithara_stream::dl::DownloaderConfig;
 use kithara_test_support::{media, LoopbackServer};
@@ -67,6 +67,7 @@ impl RunningSink for Done {
 fn config() -> PlayerConfig {
     PlayerConfig::builder()
         .downloader(DownloaderConfig::builder().system_proxy(false).build())
+        .cache(CacheChoice::Off)
         .build()
 }
 

@@ -43,6 +43,42 @@ impl AudioChoice {
     }
 }
 
+/// Which persistent cache a [`Player`](crate::Player) reads through.
+///
+/// An [`AssetStore`] converts into [`CacheChoice::Store`], so `.cache(store)` works on the
+/// builder.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub enum CacheChoice {
+    /// The store in the platform's cache directory (`AssetStore::open_default`, the one the
+    /// command-line tool uses), opened when the player starts; if it cannot be opened (no home
+    /// directory, a read-only home) the player reads without a cache, with a warning.
+    #[default]
+    Default,
+    /// No persistent cache: progressive files keep their bytes in
+    /// [`storage`](PlayerConfig::storage), HLS in memory.
+    Off,
+    /// This store.
+    Store(AssetStore),
+}
+
+impl From<AssetStore> for CacheChoice {
+    fn from(store: AssetStore) -> Self {
+        Self::Store(store)
+    }
+}
+
+impl CacheChoice {
+    /// The store to read through, opening the default one: `None` when off or unopenable.
+    pub(crate) fn resolve(&self) -> Option<AssetStore> {
+        match self {
+            Self::Default => AssetStore::open_default(),
+            Self::Off => None,
+            Self::Store(store) => Some(store.clone()),
+        }
+    }
+}
+
 /// Configuration of a [`Player`](crate::Player), built with [`PlayerConfig::builder`].
 ///
 /// ```
@@ -89,13 +125,16 @@ pub struct PlayerConfig {
     /// player's own. Default: [`DownloaderConfig::default`].
     #[builder(default)]
     pub downloader: DownloaderConfig,
-    /// Where progressive files keep their bytes when there is no [`cache`](Self::cache).
+    /// Where progressive files keep their bytes when there is no [`cache`](Self::cache)
+    /// ([`CacheChoice::Off`], or a default store that cannot be opened).
     /// Default: [`StorageKind::TempFile`].
     #[builder(default)]
     pub storage: StorageKind,
     /// The persistent cache every track (file or HLS) reads through: a track played once plays
-    /// again without the network as the store's freshness allows. Default: none.
-    pub cache: Option<AssetStore>,
+    /// again without the network as the store's freshness allows. Default:
+    /// [`CacheChoice::Default`], the platform's cache directory.
+    #[builder(default, into)]
+    pub cache: CacheChoice,
     /// Preferred language of HLS audio renditions (`EXT-X-MEDIA LANGUAGE`). Default: the
     /// playlist's `DEFAULT` rendition.
     #[builder(into)]

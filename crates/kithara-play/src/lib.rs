@@ -21,7 +21,7 @@ mod source;
 mod track;
 mod tracks;
 
-pub use config::{AudioChoice, LoadControl, PlayerConfig};
+pub use config::{AudioChoice, CacheChoice, LoadControl, PlayerConfig};
 pub use error::{Error, Result};
 pub use event::{Event, PlayerState, Repeat};
 pub use output::Output;

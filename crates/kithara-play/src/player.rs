@@ -90,7 +90,7 @@ impl Player {
             assumed_bitrate: config.assumed_bitrate,
             wait_timeout: config.wait_timeout,
             storage: config.storage.clone(),
-            cache: config.cache.clone(),
+            cache: config.cache.resolve(),
         };
         let writer = Writer::new(producer, shared.clone());
         let decoder = DecodeThread::new(

@@ -12,13 +12,14 @@
 
 use std::time::{Duration, Instant};
 
-use kithara_play::{CpalSink, Event, Player, PlayerConfig, SinkFormat, WavSink};
+use kithara_play::{CacheChoice, CpalSink, Event, Player, PlayerConfig, SinkFormat, WavSink};
 use kithara_stream::dl::DownloaderConfig;
 use kithara_test_support::LoopbackServer;
 
 fn config() -> PlayerConfig {
     PlayerConfig::builder()
         .downloader(DownloaderConfig::builder().system_proxy(false).build())
+        .cache(CacheChoice::Off)
         .build()
 }
 

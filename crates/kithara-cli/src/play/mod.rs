@@ -21,7 +21,8 @@ use std::{
 use anyhow::{bail, Context, Result};
 use kithara_file::FileSrc;
 use kithara_play::{
-    AudioSink, Event, NullSink, Player, PlayerConfig, PlayerHandle, SinkFormat, Track, WavSink,
+    AudioSink, CacheChoice, Event, NullSink, Player, PlayerConfig, PlayerHandle, SinkFormat, Track,
+    WavSink,
 };
 use kithara_storage::AssetStore;
 use kithara_stream::dl::DownloaderConfig;
@@ -52,7 +53,7 @@ pub(crate) fn run(
     let config = PlayerConfig::builder()
         .downloader(DownloaderConfig::builder().system_proxy(true).build())
         .wait_timeout(args.timeout)
-        .maybe_cache(cache)
+        .cache(cache.map_or(CacheChoice::Off, CacheChoice::Store))
         .maybe_audio_language(args.audio_lang.clone())
         .build();
     let format = SinkFormat::new(args.rate, args.channels);

@@ -6,7 +6,7 @@ use std::{path::Path, time::Duration, time::Instant};
 use kithara_decode::{Decoder, DecoderConfig};
 use kithara_file::{File, FileConfig};
 use kithara_hls::{Hls, HlsConfig};
-use kithara_play::{Event, Events, PlayerConfig};
+use kithara_play::{CacheChoice, Event, Events, PlayerConfig};
 use kithara_stream::{
     dl::{Downloader, DownloaderConfig},
     Stream,
@@ -26,6 +26,7 @@ pub fn server() -> LoopbackServer {
 pub fn config() -> PlayerConfig {
     PlayerConfig::builder()
         .downloader(DownloaderConfig::builder().system_proxy(false).build())
+        .cache(CacheChoice::Off)
         .build()
 }
 

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use kithara_file::{AssetStore, AssetStoreConfig};
-use kithara_play::{Event, LoadControl, NullSink, Player, SinkFormat, WavSink};
+use kithara_play::{CacheChoice, Event, LoadControl, NullSink, Player, SinkFormat, WavSink};
 use kithara_test_support::{media, Route};
 
 use crate::common::{config, decode, read_wav, server, wait_for, DEADLINE};
@@ -70,7 +70,7 @@ fn a_cached_track_plays_again_without_the_server() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(name);
         let mut config = config();
-        config.cache = Some(store.clone());
+        config.cache = CacheChoice::Store(store.clone());
         let sink = WavSink::create(&path, SinkFormat::new(22_050, 2)).unwrap();
         let player = Player::new(config, sink).unwrap();
         let h = player.handle();

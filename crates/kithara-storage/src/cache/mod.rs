@@ -6,6 +6,7 @@ mod asset;
 mod asset_meta;
 mod codec;
 mod config;
+mod default;
 mod error;
 mod evict;
 mod fsutil;
