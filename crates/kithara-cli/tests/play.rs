@@ -108,6 +108,14 @@ fn json_prints_the_events_as_lines() {
     assert_eq!(started[0]["codec"], "flac");
     assert_eq!(started[1]["index"], 1);
     assert_eq!(started[1]["sample_rate"], 22_050);
+    // The bitrate of a file: its length × 8 / its duration.
+    let mp3_len = kithara_loopback::media::get("chirp.mp3")
+        .unwrap()
+        .bytes
+        .len() as f64;
+    let secs = started[1]["duration_secs"].as_f64().unwrap();
+    let bitrate = started[1]["bitrate"].as_f64().unwrap();
+    assert!((bitrate - mp3_len * 8.0 / secs).abs() <= 1.0, "{bitrate}");
     assert_eq!(kinds.iter().filter(|k| **k == "track_ended").count(), 2);
     assert!(kinds.contains(&"queue_advanced"), "{kinds:?}");
     assert_eq!(kinds.last(), Some(&"queue_ended"), "{kinds:?}");

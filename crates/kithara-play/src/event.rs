@@ -84,6 +84,9 @@ pub enum Event {
         index: Option<usize>,
         /// What the decoder knows about it.
         info: TrackInfo,
+        /// Its bitrate in bits per second, when known: an HLS variant's declared `BANDWIDTH`,
+        /// else a file's length × 8 / its duration (tags and cover art included).
+        bitrate: Option<u64>,
     },
     /// The queue moved on by itself to the track at `index` (gapless).
     QueueAdvanced {
@@ -112,6 +115,8 @@ pub enum Event {
         variant: Option<usize>,
         /// The track as the decoder sees it after the boundary.
         info: TrackInfo,
+        /// The variant's declared `BANDWIDTH` in bits per second, when known.
+        bitrate: Option<u64>,
     },
     /// The last track ended and nothing follows.
     QueueEnded,

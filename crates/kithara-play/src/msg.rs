@@ -106,6 +106,7 @@ pub(crate) enum MarkerKind {
     Started {
         id: TrackId,
         info: TrackInfo,
+        bitrate: Option<u64>,
         at: Duration,
     },
     Seeked {
@@ -122,6 +123,7 @@ pub(crate) enum MarkerKind {
         id: TrackId,
         variant: Option<usize>,
         info: TrackInfo,
+        bitrate: Option<u64>,
     },
     Ended {
         id: TrackId,

@@ -23,6 +23,18 @@ pub(crate) trait TrackSource: Send {
     fn abr_handle(&self) -> Option<AbrHandle>;
     /// Bytes downloaded ahead of the stream's reader, when the stream tells.
     fn buffered_bytes(&self) -> Option<u64>;
+    /// The bitrate in bits per second: an HLS variant's declared `BANDWIDTH` (of `variant`, else
+    /// the one being read), else a file's length × 8 / its duration, when those are known.
+    fn bitrate(&self, variant: Option<usize>) -> Option<u64>;
+}
+
+/// `len` bytes over `duration`, in bits per second; `None` for an empty duration.
+pub(crate) fn file_bitrate(len: u64, duration: Duration) -> Option<u64> {
+    let us = duration.as_micros();
+    if us == 0 {
+        return None;
+    }
+    u64::try_from(u128::from(len) * 8_000_000 / us).ok()
 }
 
 impl<T: StreamType> TrackSource for Decoder<T>
@@ -55,5 +67,29 @@ where
 
     fn buffered_bytes(&self) -> Option<u64> {
         self.with_stream(|s| s.source().buffered_ahead())
+    }
+
+    fn bitrate(&self, variant: Option<usize>) -> Option<u64> {
+        let duration = Decoder::info(self).duration;
+        self.with_stream(|s| {
+            let source = s.source();
+            if let Some(abr) = source.abr_handle() {
+                let v = variant.or_else(|| source.current_variant())?;
+                return abr.bandwidths().get(v).copied().filter(|&b| b > 0);
+            }
+            file_bitrate(s.len()?, duration?)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_bitrate_is_its_bits_over_its_duration() {
+        assert_eq!(file_bitrate(64_000, Duration::from_secs(4)), Some(128_000));
+        assert_eq!(file_bitrate(1, Duration::ZERO), None);
+        assert_eq!(file_bitrate(u64::MAX, Duration::from_micros(1)), None);
     }
 }

@@ -20,6 +20,8 @@ pub(crate) struct Status {
     channels: u16,
     duration: Option<Duration>,
     variant: Option<usize>,
+    /// Bits per second of the track or variant heard.
+    bitrate: Option<u64>,
     pub(crate) position: Duration,
     buffered: Duration,
     buffered_bytes: Option<u64>,
@@ -64,8 +66,14 @@ impl Status {
                 self.buffered = *level;
                 self.buffered_bytes = *level_bytes;
             }
-            Event::TrackStarted { track, index, info } => {
+            Event::TrackStarted {
+                track,
+                index,
+                info,
+                bitrate,
+            } => {
                 self.index = *index;
+                self.bitrate = *bitrate;
                 self.title = self.labels.get(track).cloned();
                 self.codec = Some(info.codec_name.clone());
                 (self.rate, self.channels) = (info.sample_rate, info.channels);
@@ -81,7 +89,14 @@ impl Status {
                     info.channels
                 ));
             }
-            Event::VariantSwitched { variant, .. } => self.variant = *variant,
+            Event::VariantSwitched {
+                variant, bitrate, ..
+            } => {
+                self.variant = *variant;
+                if bitrate.is_some() {
+                    self.bitrate = *bitrate;
+                }
+            }
             Event::TrackFailed { track, error } => {
                 let label = self.labels.get(track).map_or("?", String::as_str);
                 return Some(format!("failed: {label}: {}", error_chain(error.as_ref())));
@@ -120,8 +135,9 @@ impl Status {
             .variant
             .map(|v| format!("  variant {v}"))
             .unwrap_or_default();
+        let bitrate = self.bitrate.map(fmt_bitrate).unwrap_or_default();
         format!(
-            "{state} {} {} / {duration}  buf {:.1} s{bytes}  {} {} Hz {} ch{variant}  {}",
+            "{state} {} {} / {duration}  buf {:.1} s{bytes}  {}{bitrate} {} Hz {} ch{variant}  {}",
             self.n_of_m(),
             fmt_time(self.position),
             self.buffered.as_secs_f64(),
@@ -131,6 +147,11 @@ impl Status {
             self.title.as_deref().unwrap_or(""),
         )
     }
+}
+
+/// ` 128 kbit/s`.
+fn fmt_bitrate(bps: u64) -> String {
+    format!(" {} kbit/s", bps.saturating_add(500) / 1000)
 }
 
 /// `m:ss`.
@@ -176,8 +197,13 @@ pub(crate) fn to_json(event: &Event) -> Option<Value> {
             level, level_bytes, ..
         } => json!({"event": "buffering_ended", "level_secs": secs(level),
             "level_bytes": level_bytes}),
-        Event::TrackStarted { track, index, info } => json!({"event": "track_started",
-            "track": track.0, "index": index, "codec": info.codec_name,
+        Event::TrackStarted {
+            track,
+            index,
+            info,
+            bitrate,
+        } => json!({"event": "track_started",
+            "track": track.0, "index": index, "codec": info.codec_name, "bitrate": bitrate,
             "sample_rate": info.sample_rate, "channels": info.channels, "frames": info.frames,
             "duration_secs": info.duration.as_ref().map(secs)}),
         Event::QueueAdvanced { track, index } => {
@@ -186,9 +212,13 @@ pub(crate) fn to_json(event: &Event) -> Option<Value> {
         Event::TrackEnded { track } => json!({"event": "track_ended", "track": track.0}),
         Event::TrackFailed { track, error } => json!({"event": "track_failed", "track": track.0,
             "error": error_chain(error.as_ref())}),
-        Event::VariantSwitched { track, variant, .. } => {
-            json!({"event": "variant_switched", "track": track.0, "variant": variant})
-        }
+        Event::VariantSwitched {
+            track,
+            variant,
+            bitrate,
+            ..
+        } => json!({"event": "variant_switched", "track": track.0, "variant": variant,
+            "bitrate": bitrate}),
         Event::QueueEnded => json!({"event": "queue_ended"}),
         Event::QueueChanged { len } => json!({"event": "queue_changed", "len": len}),
         Event::Error(e) => json!({"event": "error", "error": error_chain(e.as_ref())}),
@@ -204,6 +234,7 @@ mod tests {
     fn times_read_well() {
         assert_eq!(fmt_time(Duration::from_secs(5)), "0:05");
         assert_eq!(fmt_time(Duration::from_secs(125)), "2:05");
+        assert_eq!(fmt_bitrate(127_600), " 128 kbit/s");
     }
 
     #[test]

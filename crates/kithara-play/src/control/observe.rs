@@ -86,7 +86,12 @@ impl Control {
     /// The audio reached `frame`, where `kind` happens.
     fn reached(&mut self, frame: u64, kind: MarkerKind) {
         match kind {
-            MarkerKind::Started { id, info, at } => {
+            MarkerKind::Started {
+                id,
+                info,
+                bitrate,
+                at,
+            } => {
                 let index = self.queue.index_of(id);
                 if !std::mem::take(&mut self.head.jumped) {
                     self.emit(Event::QueueAdvanced { track: id, index });
@@ -100,6 +105,7 @@ impl Control {
                     track: id,
                     index,
                     info,
+                    bitrate,
                 });
             }
             MarkerKind::Seeked { id, at } => {
@@ -117,11 +123,17 @@ impl Control {
                 });
                 self.emit(Event::Error(error));
             }
-            MarkerKind::Variant { id, variant, info } => {
+            MarkerKind::Variant {
+                id,
+                variant,
+                info,
+                bitrate,
+            } => {
                 self.emit(Event::VariantSwitched {
                     track: id,
                     variant,
                     info,
+                    bitrate,
                 });
             }
             MarkerKind::Ended { id } => self.emit(Event::TrackEnded { track: id }),

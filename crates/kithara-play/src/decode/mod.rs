@@ -230,10 +230,10 @@ impl DecodeThread {
         let kind = if seek {
             MarkerKind::Seeked { id, at: start }
         } else {
-            let info = current.source.info().clone();
             MarkerKind::Started {
                 id,
-                info,
+                info: current.source.info().clone(),
+                bitrate: current.source.bitrate(None),
                 at: start,
             }
         };
@@ -304,8 +304,15 @@ impl DecodeThread {
                 .and_then(|m| m.variant_index)
                 .or_else(|| cur.source.variant());
             let info = change.info.clone();
+            let bitrate = cur.source.bitrate(variant);
             let frame = self.conv.input_end(self.writer.produced());
-            self.marker(frame, MarkerKind::Variant { id, variant, info });
+            let kind = MarkerKind::Variant {
+                id,
+                variant,
+                info,
+                bitrate,
+            };
+            self.marker(frame, kind);
         }
         let near_end = cur
             .duration
@@ -382,7 +389,14 @@ impl DecodeThread {
                         }
                         let frame = self.conv.input_end(self.writer.produced());
                         let at = Duration::ZERO;
-                        self.marker(frame, MarkerKind::Started { id, info, at });
+                        let bitrate = current.source.bitrate(None);
+                        let kind = MarkerKind::Started {
+                            id,
+                            info,
+                            bitrate,
+                            at,
+                        };
+                        self.marker(frame, kind);
                         self.current = Some(current);
                     }
                     Err(e) => self.fail(id, &next.cancel, e),

@@ -197,6 +197,17 @@ fn an_abr_change_is_heard_as_a_variant_switch() {
         _ => None,
     });
     assert_eq!(last_variant, Some(Some(2)), "{seen:#?}");
+    // The bitrates told are the master playlist's BANDWIDTH of variants 0, then 2.
+    let started = seen.iter().find_map(|e| match e {
+        Event::TrackStarted { bitrate, .. } => Some(*bitrate),
+        _ => None,
+    });
+    assert_eq!(started, Some(Some(20_000)), "{seen:#?}");
+    let last_bitrate = seen.iter().rev().find_map(|e| match e {
+        Event::VariantSwitched { bitrate, .. } => Some(*bitrate),
+        _ => None,
+    });
+    assert_eq!(last_bitrate, Some(Some(36_000)), "{seen:#?}");
     assert!(seen.iter().any(|e| matches!(e, Event::TrackEnded { .. })));
     let out = finish(player, &dir);
     // 30.08 s at 16 kHz, converted to 22.05 kHz.
