@@ -5,7 +5,8 @@
 //! The sink takes the first track's rate and channel count. A track of that format must appear
 //! in the render sample for sample, back to back with its neighbours (no frame inserted, lost or
 //! repeated at a join); a track of another format is converted by the player and must take
-//! `ceil(frames × sink rate / its rate)` frames.
+//! `ceil(frames × sink rate / its rate)` frames and equal, sample for sample, the same track
+//! rendered alone through a player of the same format.
 
 use std::{
     io::Write,
@@ -50,11 +51,19 @@ pub(crate) async fn play_queue(
     let format = SinkFormat::new(first.rate, first.channels);
     let path = dir.join("demo.wav");
     let out = path.clone();
-    tokio::task::spawn_blocking(move || render(&out, format, urls, hls_variant))
-        .await
-        .context("the player thread failed")??;
+    let scratch = dir.to_path_buf();
+    let same: Vec<bool> = decodes
+        .iter()
+        .map(|(d, _)| (d.rate, d.channels) == (format.rate, format.channels))
+        .collect();
+    let alone = tokio::task::spawn_blocking(move || {
+        render(&out, format, urls.clone(), hls_variant)?;
+        render_alone(&scratch, format, &urls, &same, hls_variant)
+    })
+    .await
+    .context("the player thread failed")??;
     let samples = read_wav(&path)?;
-    let (exact, converted) = check(&samples, format, decodes)?;
+    let (exact, converted) = check(&samples, format, decodes, &alone)?;
     Ok(QueueRun {
         path,
         format,
@@ -92,22 +101,52 @@ fn render(path: &Path, format: SinkFormat, urls: Vec<Url>, hls_variant: usize) -
     outcome.context("playing the demo queue")
 }
 
+/// Each track not of the sink's format rendered alone through a player of that format: the
+/// reference its part of the queue must equal (the same conversion from the track's start).
+/// `None` for a track of the sink's format. The scratch files in `dir` are removed.
+fn render_alone(
+    dir: &Path,
+    format: SinkFormat,
+    urls: &[Url],
+    same_format: &[bool],
+    hls_variant: usize,
+) -> Result<Vec<Option<Vec<f32>>>> {
+    let mut alone = Vec::with_capacity(urls.len());
+    for (i, (url, &same)) in urls.iter().zip(same_format).enumerate() {
+        if same {
+            alone.push(None);
+            continue;
+        }
+        let path = dir.join(format!("demo-track{}.wav", i.saturating_add(1)));
+        let rendered =
+            render(&path, format, vec![url.clone()], hls_variant).and_then(|()| read_wav(&path));
+        if let Err(e) = std::fs::remove_file(&path) {
+            tracing::debug!(error = %e, path = %path.display(), "scratch render not removed");
+        }
+        alone.push(Some(
+            rendered.with_context(|| format!("rendering {url} alone"))?,
+        ));
+    }
+    Ok(alone)
+}
+
 fn read_wav(path: &Path) -> Result<Vec<f32>> {
     let mut reader =
         hound::WavReader::open(path).with_context(|| format!("reading {}", path.display()))?;
     Ok(reader.samples::<f32>().collect::<Result<_, _>>()?)
 }
 
-/// Checks `rendered` against the decodes back to back; returns how many tracks were compared
-/// sample for sample and how many by length.
+/// Checks `rendered` against the decodes back to back, and each converted track against its
+/// render `alone`; returns how many tracks equal their own decodes and how many were converted.
 fn check(
     rendered: &[f32],
     format: SinkFormat,
     decodes: &[(DecodeRun, usize)],
+    alone: &[Option<Vec<f32>>],
 ) -> Result<(usize, usize)> {
     let ch = usize::from(format.channels.max(1));
     let (mut at, mut exact, mut converted) = (0usize, 0, 0);
-    for (d, _) in decodes {
+    for ((d, _), alone) in decodes.iter().zip(alone) {
         let len = if (d.rate, d.channels) == (format.rate, format.channels) {
             let len = d.samples.len();
             let got = rendered.get(at..at.saturating_add(len));
@@ -123,7 +162,24 @@ fn check(
             converted += 1;
             let frames = d.frames().saturating_mul(u64::from(format.rate));
             let frames = frames.div_ceil(u64::from(d.rate.max(1)));
-            usize::try_from(frames)?.saturating_mul(ch)
+            let len = usize::try_from(frames)?.saturating_mul(ch);
+            let Some(alone) = alone else {
+                bail!("{}: no render of the track alone", d.format);
+            };
+            ensure!(
+                alone.len() == len,
+                "{}: rendered alone it takes {} frames, not {}",
+                d.format,
+                alone.len() / ch,
+                frames
+            );
+            ensure!(
+                rendered.get(at..at.saturating_add(len)) == Some(&alone[..]),
+                "{}: the queue's render differs from the track rendered alone (at frame {})",
+                d.format,
+                at / ch
+            );
+            len
         };
         at = at.saturating_add(len);
     }
@@ -145,7 +201,8 @@ pub(crate) fn print(out: &mut impl Write, n: usize, q: &QueueRun) -> Result<()> 
     writeln!(
         out,
         "     wrote {} ({:.1} s, {} Hz, {} ch, 32-bit float): {} frames, the tracks' summed\n     \
-         joins verified: {} tracks equal their own decodes sample for sample, {} converted to the sink's format",
+         joins verified: {} tracks equal their own decodes sample for sample, {} converted to the sink's format\n     \
+         and equal to their render alone sample for sample",
         q.path.display(),
         q.frames as f64 / f64::from(q.format.rate.max(1)),
         q.format.rate,

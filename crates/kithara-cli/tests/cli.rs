@@ -153,9 +153,14 @@ fn demo_runs_and_summarises() {
         "stdout: {stdout}"
     );
     // demo.wav: the gapless queue MP3 → FLAC → HLS through the player, 32-bit float at the
-    // MP3's format; MP3 and FLAC checked sample for sample by the demo, HLS converted.
+    // MP3's format; MP3 and FLAC checked sample for sample by the demo, HLS converted and checked
+    // sample for sample against its render alone (whose scratch file is removed: see below).
     assert!(
         stdout.contains("2 tracks equal their own decodes sample for sample, 1 converted"),
+        "stdout: {stdout}"
+    );
+    assert!(
+        stdout.contains("and equal to their render alone sample for sample"),
         "stdout: {stdout}"
     );
     let reader = hound::WavReader::open(dir.path().join("demo.wav")).unwrap();
