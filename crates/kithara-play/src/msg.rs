@@ -6,7 +6,7 @@ use kithara_decode::TrackInfo;
 use kithara_stream::{AbrHandle, AbrMode};
 use tokio_util::sync::CancellationToken;
 
-use crate::{AudioChoice, Error, Event, Repeat, Track, TrackId};
+use crate::{source::TrackSource, AudioChoice, Error, Event, Repeat, Track, TrackId};
 
 /// What the control thread receives.
 pub(crate) enum ControlMsg {
@@ -133,4 +133,16 @@ pub(crate) enum MarkerKind {
         error: Arc<Error>,
     },
     QueueEnd,
+}
+
+impl MarkerKind {
+    /// The start of `id` at `at`, with what its source tells about it.
+    pub(crate) fn started(id: TrackId, source: &dyn TrackSource, at: Duration) -> Self {
+        Self::Started {
+            id,
+            info: source.info().clone(),
+            bitrate: source.bitrate(None),
+            at,
+        }
+    }
 }

@@ -230,12 +230,7 @@ impl DecodeThread {
         let kind = if seek {
             MarkerKind::Seeked { id, at: start }
         } else {
-            MarkerKind::Started {
-                id,
-                info: current.source.info().clone(),
-                bitrate: current.source.bitrate(None),
-                at: start,
-            }
+            MarkerKind::started(id, current.source.as_ref(), start)
         };
         self.marker(frame, kind);
         self.current = Some(current);
@@ -381,21 +376,13 @@ impl DecodeThread {
                 self.report(Report::Advanced { to: id });
                 match self.open(&next) {
                     Ok(current) => {
-                        let info = current.source.info().clone();
-                        if !self.conv.continues(info.sample_rate) {
+                        if !self.conv.continues(current.source.info().sample_rate) {
                             if let Err(e) = self.conv.finish(self.writer.pending_mut()) {
                                 tracing::warn!(error = %e, "the resampler's tail is lost");
                             }
                         }
                         let frame = self.conv.input_end(self.writer.produced());
-                        let at = Duration::ZERO;
-                        let bitrate = current.source.bitrate(None);
-                        let kind = MarkerKind::Started {
-                            id,
-                            info,
-                            bitrate,
-                            at,
-                        };
+                        let kind = MarkerKind::started(id, current.source.as_ref(), Duration::ZERO);
                         self.marker(frame, kind);
                         self.current = Some(current);
                     }
