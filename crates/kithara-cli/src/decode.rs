@@ -13,12 +13,12 @@ use std::{
 };
 
 use anyhow::{bail, Context, Result};
+use kithara_play::Resampler;
 use kithara_storage::AssetStore;
 
 use crate::{
     args::{DecodeArgs, Output},
     progress,
-    resample::Resampler,
     sink::{self, Sink},
     source::{self, Input, OpenOptions},
     Ui,
@@ -171,7 +171,8 @@ pub(crate) fn decode(
             }
             done = match &mut resampler {
                 Some(r) => {
-                    let out = r.push(&chunk.samples)?;
+                    let mut out = Vec::new();
+                    r.push(&chunk.samples, &mut out)?;
                     emit(&out, &mut sink)?
                 }
                 None => emit(&chunk.samples, &mut sink)?,
@@ -179,7 +180,8 @@ pub(crate) fn decode(
         }
         if !done {
             if let Some(r) = resampler.take() {
-                let out = r.finish()?;
+                let mut out = Vec::new();
+                r.finish(&mut out)?;
                 emit(&out, &mut sink)?;
             }
         }

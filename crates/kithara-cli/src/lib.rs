@@ -35,7 +35,6 @@ mod info;
 mod play;
 mod progress;
 mod renditions;
-mod resample;
 mod sink;
 mod source;
 

@@ -26,6 +26,7 @@ pub use error::{Error, Result};
 pub use event::{Event, PlayerState, Repeat};
 pub use output::Output;
 pub use player::{Events, Player, PlayerHandle};
+pub use resample::Resampler;
 #[cfg(feature = "cpal")]
 pub use sink::CpalSink;
 #[cfg(feature = "rodio")]

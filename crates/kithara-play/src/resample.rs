@@ -14,8 +14,9 @@ use crate::{Error, Result};
 /// Input frames per FFT chunk: large enough to be efficient, small enough to stream.
 const CHUNK: usize = 1024;
 
-/// Converts interleaved `f32` from one rate to another.
-pub(crate) struct Resampler {
+/// Converts interleaved `f32` from one rate to another (the player's conversion to the sink's
+/// rate, also used by `kithara decode --rate`).
+pub struct Resampler {
     inner: Fft<f32>,
     channels: usize,
     /// Input and output rates.
@@ -41,7 +42,10 @@ impl std::fmt::Debug for Resampler {
 
 impl Resampler {
     /// A converter from `from` Hz to `to` Hz for `channels` channels.
-    pub(crate) fn new(from: u32, to: u32, channels: u16) -> Result<Self> {
+    ///
+    /// # Errors
+    /// [`Error::Convert`] when rubato refuses the pair of rates.
+    pub fn new(from: u32, to: u32, channels: u16) -> Result<Self> {
         let err = |reason: String| Error::Convert {
             from,
             to,
@@ -76,7 +80,10 @@ impl Resampler {
     }
 
     /// Adds interleaved `samples`; appends the converted samples available now to `out`.
-    pub(crate) fn push(&mut self, samples: &[f32], out: &mut Vec<f32>) -> Result<()> {
+    ///
+    /// # Errors
+    /// [`Error::Convert`] when rubato fails on the chunk.
+    pub fn push(&mut self, samples: &[f32], out: &mut Vec<f32>) -> Result<()> {
         self.frames_in += (samples.len() / self.channels) as u64;
         self.pending.extend_from_slice(samples);
         loop {
@@ -91,7 +98,10 @@ impl Resampler {
     }
 
     /// Flushes the remaining input; appends the last converted samples to `out`.
-    pub(crate) fn finish(mut self, out: &mut Vec<f32>) -> Result<()> {
+    ///
+    /// # Errors
+    /// [`Error::Convert`] when rubato fails on the tail.
+    pub fn finish(mut self, out: &mut Vec<f32>) -> Result<()> {
         let expected = self.expected_out();
         let start = out.len();
         let mut partial = self.pending.len() / self.channels;
@@ -168,5 +178,48 @@ mod tests {
         r.finish(&mut out).unwrap();
         assert_eq!(out.len(), expected);
         assert!(out[200..20_000].iter().all(|v| (v - 0.25).abs() < 0.01));
+    }
+
+    #[test]
+    fn conversion_keeps_the_tone() {
+        let (from, to) = (22_050u32, 48_000u32);
+        // 1 s of a 440 Hz stereo sine, pushed in uneven chunks.
+        let input: Vec<f32> = (0..from as usize)
+            .flat_map(|i| {
+                let v = (i as f32 * 440.0 * std::f32::consts::TAU / from as f32).sin() * 0.5;
+                [v, v]
+            })
+            .collect();
+        let mut r = Resampler::new(from, to, 2).unwrap();
+        let mut out = Vec::new();
+        for chunk in input.chunks(2 * 777) {
+            r.push(chunk, &mut out).unwrap();
+        }
+        r.finish(&mut out).unwrap();
+        assert_eq!(out.len(), 2 * to as usize);
+        // The resampled tone at frame n equals the sine at n/to seconds (delay trimmed).
+        let err: f32 = (2000..46_000)
+            .map(|n| {
+                let want = (n as f32 * 440.0 * std::f32::consts::TAU / to as f32).sin() * 0.5;
+                (out[2 * n] - want).abs()
+            })
+            .fold(0.0, f32::max);
+        assert!(err < 0.01, "max error {err}");
+    }
+
+    #[test]
+    fn downsampling_of_odd_lengths_rounds_up() {
+        // 1001 frames at 48 kHz → ceil(1001 × 22050 / 48000) = 460 frames, mono.
+        let mut r = Resampler::new(48_000, 22_050, 1).unwrap();
+        let mut out = Vec::new();
+        r.push(&[0.25; 1001], &mut out).unwrap();
+        r.finish(&mut out).unwrap();
+        assert_eq!(out.len(), 460);
+        // A constant stays constant away from the edges.
+        assert!(
+            out[100..360].iter().all(|v| (v - 0.25).abs() < 0.01),
+            "{:?}",
+            &out[100..110]
+        );
     }
 }
