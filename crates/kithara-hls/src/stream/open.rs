@@ -28,7 +28,7 @@ use super::{
     HlsEvent,
 };
 use crate::{
-    abr::{AbrContext, AbrPolicyFactory, Reason},
+    abr::{AbrContext, AbrPolicy, AbrPolicyFactory, Reason},
     playlist::{parse_any, parse_media, ParseOptions, Playlist},
     Hls,
 };
@@ -60,66 +60,8 @@ impl StreamType for Hls {
             .abr_policy
             .as_ref()
             .map_or_else(default_policy, AbrPolicyFactory::make);
-        let (mut set, mut first, master) = match parsed {
-            Playlist::Master(master) => {
-                let set = VariantSet::from_master(
-                    &master,
-                    config.audio_name.as_deref(),
-                    config.language.as_deref(),
-                );
-                let ladder = set.bitrates();
-                let first = match config.abr_mode {
-                    AbrMode::Fixed(i) if i < set.len() => i,
-                    _ => {
-                        let ctx =
-                            AbrContext::new(&ladder, 0, Duration::ZERO, Duration::from_secs(2))
-                                .max_bitrate(config.max_bitrate)
-                                .buffer_target(config.buffer_ahead);
-                        policy
-                            .decide(&ctx)
-                            .filter(|d| d.reason != Reason::Hold || d.variant < set.len())
-                            .map_or(0, |d| d.variant)
-                    }
-                };
-                (set, first, true)
-            }
-            Playlist::Media(media) => (VariantSet::single(media), 0, false),
-        };
-        if set.playlist(first).is_none() {
-            // The chosen variant, else the nearest one whose playlist loads (offline, the one
-            // an earlier session cached); the first failure if none does.
-            let mut order: Vec<usize> = (0..set.len()).collect();
-            order.sort_by_key(|&v| (v.abs_diff(first), v));
-            let mut failure = None;
-            for v in order {
-                let Some(url) = set.url(v).cloned() else {
-                    continue;
-                };
-                match load_media(&playlists, url, &options, &cancel).await {
-                    Ok(media) => {
-                        set.install(v, media);
-                        first = v;
-                        break;
-                    }
-                    Err(e) if e.is_cancelled() => return Err(e),
-                    // Unreachable without a cache to fall back on: every variant would fail alike.
-                    Err(e) if (e.is_connect() || e.is_timeout()) && playlists.cache.is_none() => {
-                        return Err(e)
-                    }
-                    Err(e) => {
-                        tracing::warn!(variant = v, error = %e, "variant playlist failed at open");
-                        failure.get_or_insert(e);
-                    }
-                }
-            }
-            if set.playlist(first).is_none() {
-                return Err(failure.unwrap_or_else(|| {
-                    Error::protocol(crate::Error::NoVariants {
-                        url: RedactedUrl::new(&top.url),
-                    })
-                }));
-            }
-        }
+        let (mut set, first, master) = choose_first(parsed, &config, policy.as_mut());
+        let first = load_first(&mut set, first, &playlists, &options, &cancel, &top.url).await?;
         // A master is kept only for a VOD stream, once its played media playlist says so.
         if set.playlist(first).is_some_and(|p| !p.is_live()) || !master {
             playlists.store(&config.url, &top);
@@ -128,14 +70,7 @@ impl StreamType for Hls {
             return Err(Error::Cancelled);
         };
         let live = played.is_live();
-        let start_seq = if live {
-            let offset = config
-                .live_start_offset
-                .unwrap_or(played.target_duration * 3);
-            live_start(&played, offset)
-        } else {
-            played.media_sequence
-        };
+        let start_seq = start_sequence(&played, config.live_start_offset);
         // The first segment's key is fetched now, so an unusable key fails the open.
         let first_key = if playlists.cache.is_none() {
             first_key(&dl, &played, start_seq, &config, &cancel, &wire).await?
@@ -144,11 +79,7 @@ impl StreamType for Hls {
         };
         let layout = Layout::default();
         layout.lock().played = Some(Arc::clone(&played));
-        let timeline = Timeline::new();
-        timeline.set_time_map(Arc::new(layout.clone()));
-        if !live {
-            timeline.set_duration(played.duration());
-        }
+        let timeline = new_timeline(&layout, &played);
         let abr = Arc::new(AbrShared::new(
             set.bitrates(),
             config.abr_mode,
@@ -193,6 +124,103 @@ impl StreamType for Hls {
         };
         Ok(opening.finish(source))
     }
+}
+
+/// The variant set of the playlist given, the variant to open with (a fixed one, else the ABR
+/// policy's first choice) and whether it was a master playlist.
+fn choose_first(
+    parsed: Playlist,
+    config: &HlsConfig,
+    policy: &mut dyn AbrPolicy,
+) -> (VariantSet, usize, bool) {
+    match parsed {
+        Playlist::Master(master) => {
+            let set = VariantSet::from_master(
+                &master,
+                config.audio_name.as_deref(),
+                config.language.as_deref(),
+            );
+            let ladder = set.bitrates();
+            let first = match config.abr_mode {
+                AbrMode::Fixed(i) if i < set.len() => i,
+                _ => {
+                    let ctx = AbrContext::new(&ladder, 0, Duration::ZERO, Duration::from_secs(2))
+                        .max_bitrate(config.max_bitrate)
+                        .buffer_target(config.buffer_ahead);
+                    policy
+                        .decide(&ctx)
+                        .filter(|d| d.reason != Reason::Hold || d.variant < set.len())
+                        .map_or(0, |d| d.variant)
+                }
+            };
+            (set, first, true)
+        }
+        Playlist::Media(media) => (VariantSet::single(media), 0, false),
+    }
+}
+
+/// Loads the media playlist of variant `first`, else of the nearest variant whose playlist loads
+/// (offline, the one an earlier session cached); returns the variant loaded, or the first failure
+/// if none does.
+async fn load_first(
+    set: &mut VariantSet,
+    first: usize,
+    playlists: &PlaylistLoader,
+    options: &ParseOptions,
+    cancel: &tokio_util::sync::CancellationToken,
+    top: &url::Url,
+) -> Result<usize> {
+    if set.playlist(first).is_some() {
+        return Ok(first);
+    }
+    let mut order: Vec<usize> = (0..set.len()).collect();
+    order.sort_by_key(|&v| (v.abs_diff(first), v));
+    let mut failure = None;
+    for v in order {
+        let Some(url) = set.url(v).cloned() else {
+            continue;
+        };
+        match load_media(playlists, url, options, cancel).await {
+            Ok(media) => {
+                set.install(v, media);
+                return Ok(v);
+            }
+            Err(e) if e.is_cancelled() => return Err(e),
+            // Unreachable without a cache to fall back on: every variant would fail alike.
+            Err(e) if (e.is_connect() || e.is_timeout()) && playlists.cache.is_none() => {
+                return Err(e)
+            }
+            Err(e) => {
+                tracing::warn!(variant = v, error = %e, "variant playlist failed at open");
+                failure.get_or_insert(e);
+            }
+        }
+    }
+    Err(failure.unwrap_or_else(|| {
+        Error::protocol(crate::Error::NoVariants {
+            url: RedactedUrl::new(top),
+        })
+    }))
+}
+
+/// Where the stream starts: the first segment of a VOD playlist, `offset` (default three target
+/// durations) back from the live edge of a live one.
+fn start_sequence(played: &crate::playlist::MediaPlaylist, offset: Option<Duration>) -> u64 {
+    if played.is_live() {
+        live_start(played, offset.unwrap_or(played.target_duration * 3))
+    } else {
+        played.media_sequence
+    }
+}
+
+/// The stream's timeline: the layout as its byte↔time map, the duration of a VOD.
+fn new_timeline(layout: &Layout, played: &crate::playlist::MediaPlaylist) -> Timeline {
+    let timeline = Timeline::new();
+    timeline.set_time_map(Arc::new(layout.clone()));
+    if !played.is_live() {
+        timeline.set_duration(played.duration());
+    }
+    timeline
 }
 
 /// Loads and parses the media playlist at `url`, storing it in the cache if it is a VOD one.
