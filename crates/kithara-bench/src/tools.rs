@@ -38,17 +38,4 @@ pub(crate) fn curl_cmd(url: &str, out: &Path) -> Command {
     cmd
 }
 
-/// Clears the proxy variables of `cmd`'s environment: the tools talk to loopback directly.
-pub(crate) fn without_proxy(cmd: &mut Command) {
-    for var in [
-        "HTTP_PROXY",
-        "http_proxy",
-        "HTTPS_PROXY",
-        "https_proxy",
-        "ALL_PROXY",
-        "all_proxy",
-    ] {
-        cmd.env_remove(var);
-    }
-    cmd.env("NO_PROXY", "127.0.0.1");
-}
+pub(crate) use kithara_test_support::process::without_proxy;
