@@ -15,7 +15,7 @@ use kithara_stream::{Boundary, BoundaryKind, StreamType};
 use crate::{
     change::StreamChange,
     chunk::{duration_to_frames, frames_to_duration},
-    decoder::{open_core, Decoder},
+    decoder::Decoder,
     Result,
 };
 
@@ -48,16 +48,7 @@ impl<T: StreamType> Decoder<T> {
         }
         tracing::debug!(kind = %b.kind, pos = b.pos, frame = expected, init = ?b.init, "boundary: new reader");
         let hints = self.hints_at(b.media_info);
-        // The init section the bytes after the boundary need, when they do not start with it.
-        let prefix = self.init_prefix(b.pos, b.init.clone())?;
-        let mut core = open_core(
-            &self.stream,
-            b.pos,
-            prefix,
-            hints,
-            &self.origin,
-            &self.config,
-        )?;
+        let mut core = self.reader_at(b.pos, b.init.clone(), hints)?;
         core.rebase(expected);
         core.info.duration = self.core.info.duration;
         core.info.frames = self.core.info.frames;

@@ -17,13 +17,13 @@ use std::{
     time::Duration,
 };
 
-use kithara_stream::{Boundary, Source, Stream, StreamType};
+use kithara_stream::{Boundary, MediaInfo, Source, Stream, StreamType};
 
 use crate::{
     change::StreamChange,
     chunk::{duration_to_frames, frames_to_duration},
     decoder::{open_core, Decoder},
-    engine::preroll_frames,
+    engine::{preroll_frames, Core},
     error::Error,
     media_source::lock,
     Result,
@@ -89,15 +89,7 @@ impl<T: StreamType> Decoder<T> {
         };
         tracing::debug!(target = ?to, anchor_pos = anchor.pos, anchor_time = ?anchor.time, init = ?anchor.init, "seek by time: new reader at the anchor");
         let hints = self.hints_at(at_anchor);
-        let prefix = self.init_prefix(anchor.pos, anchor.init.clone())?;
-        let mut core = open_core(
-            &self.stream,
-            anchor.pos,
-            prefix,
-            hints,
-            &self.origin,
-            &self.config,
-        )?;
+        let mut core = self.reader_at(anchor.pos, anchor.init.clone(), hints)?;
         let anchor_frame = duration_to_frames(anchor.time, rate);
         core.rebase(anchor_frame);
         core.discard_until(target);
@@ -117,10 +109,22 @@ impl<T: StreamType> Decoder<T> {
         Ok(true)
     }
 
+    /// A new format reader over the stream from byte `pos`, behind the init section `init` when it
+    /// lies before `pos` (the bytes at `pos` need it and do not start with it).
+    pub(crate) fn reader_at(
+        &self,
+        pos: u64,
+        init: Option<Range<u64>>,
+        hints: MediaInfo,
+    ) -> Result<Core> {
+        let prefix = self.init_prefix(pos, init)?;
+        open_core(&self.stream, pos, prefix, hints, &self.origin, &self.config)
+    }
+
     /// The bytes of the init section that the bytes at `pos` need in front of them: those of
     /// `init` when it lies before `pos`, none when there is none or the bytes at `pos` start
     /// with it. Leaves the stream at `pos`.
-    pub(crate) fn init_prefix(&self, pos: u64, init: Option<Range<u64>>) -> Result<Arc<[u8]>> {
+    fn init_prefix(&self, pos: u64, init: Option<Range<u64>>) -> Result<Arc<[u8]>> {
         let Some(range) = init.filter(|r| r.start < pos) else {
             return Ok(Arc::from(Vec::new()));
         };
