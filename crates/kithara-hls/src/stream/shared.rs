@@ -276,11 +276,16 @@ impl Shared {
                 }
                 st.planner.succeeded(variant);
                 if let Piece::Segment(sequence) = piece {
-                    st.planner.fetched(variant, sequence, bytes);
+                    st.planner.fetched(id, variant, sequence, bytes);
                     self.forward(&mut st);
                 }
                 self.decrypt_ready(&mut st);
                 self.place_ready(&mut st);
+            }
+            // A fetch given up (by a seek, a cut or the abandon rule) that failed after all: no run
+            // needs it any more, and its variant is not to blame for the current one.
+            FetchOutcome::Failed(e) if st.planner.is_stale(id) => {
+                tracing::debug!(error = %e, id, "a piece given up failed after all");
             }
             FetchOutcome::Failed(e)
                 if e.is_resource_changed() && self.discard_changed(&mut st, id) =>

@@ -28,15 +28,19 @@ impl<T, F> Planner<T, F> {
         }
     }
 
-    /// Input: segment `sequence` of `variant` was fetched completely (`bytes` long). The run goes
-    /// on after it (see [`Planner::segment_in`]); answers `SegmentFetched`.
-    pub(crate) fn fetched(&mut self, variant: usize, sequence: u64, bytes: u64) {
+    /// Input: segment `sequence` of `variant`, piece `id`, was fetched completely (`bytes` long).
+    /// The run goes on after it (see [`Planner::segment_in`]), unless the piece is stale (a fetch
+    /// a seek, a cut or the abandon rule cancelled that completed after all: the run it belonged
+    /// to is not this one); answers `SegmentFetched` either way (its bytes are stored).
+    pub(crate) fn fetched(&mut self, id: u64, variant: usize, sequence: u64, bytes: u64) {
         self.events.push(HlsEvent::SegmentFetched {
             variant,
             sequence,
             bytes,
         });
-        self.segment_in(sequence);
+        if !self.is_stale(id) {
+            self.segment_in(sequence);
+        }
     }
 
     /// Input: the layout placed a piece the planner answered with `boundary` in front of it, at

@@ -79,7 +79,6 @@ pub(crate) struct Planner<T, F> {
     /// A decision for the next segment made already (by the abandon rule, or kept while cached
     /// assets open).
     forced: Option<Decision>,
-    next_id: u64,
     /// Playlists loading, exclusions, keys, the reload schedule.
     supply: supply::Supply,
     /// Variant of the last segment ordered, across runs (the ABR policy's current one).
@@ -101,7 +100,6 @@ impl<T, F> Planner<T, F> {
             queue: Queue::default(),
             flight: None,
             forced: None,
-            next_id: 0,
             supply: supply::Supply::default(),
             chosen: variant,
             events: Vec::new(),
@@ -126,7 +124,7 @@ impl<T, F> Planner<T, F> {
             .or_else(|| self.queue.first_segment())
             .or_else(|| self.flight.as_ref().map(|f| f.sequence))
             .unwrap_or(self.next_seq);
-        self.queue.clear();
+        self.queue.new_run();
         self.forced = None;
         self.next_seq = from;
         self.last_variant = kept_variant;
@@ -139,7 +137,7 @@ impl<T, F> Planner<T, F> {
     /// Input: the reader sought by time to media the layout does not hold; a new run starts at
     /// segment `sequence`. Returns the fetch in flight, to cancel.
     pub(crate) fn seek(&mut self, sequence: u64) -> Option<Flight<F>> {
-        self.queue.clear();
+        self.queue.new_run();
         self.forced = None;
         self.next_seq = sequence;
         self.last_variant = None;
@@ -268,9 +266,8 @@ impl<T, F> Planner<T, F> {
         duration: Duration,
         boundary: Option<(BoundaryKind, Option<MediaInfo>)>,
     ) -> Slot {
-        self.next_id += 1;
         Slot {
-            id: self.next_id,
+            id: self.queue.issue_id(),
             variant,
             piece,
             time,
@@ -310,10 +307,19 @@ impl<T, F> Planner<T, F> {
         }
     }
 
+    /// Whether piece `id` was given up (forgotten, or of a run a seek or a cut replaced): what
+    /// still arrives for it must not move the run.
+    pub(crate) fn is_stale(&self, id: u64) -> bool {
+        self.queue.is_stale(id)
+    }
+
     /// Input: piece `id` failed (or changed on the server). It and every piece queued after it are
     /// forgotten, so they are chosen and fetched again; the run goes on from the variant of what
-    /// remains.
+    /// remains. Nothing is done for a stale piece.
     pub(crate) fn forget_from(&mut self, id: u64) {
+        if self.queue.is_stale(id) {
+            return;
+        }
         self.queue.forget_from(id);
         self.last_variant = self.queue.last_variant().or(self.placed_variant);
         self.last_init = None;

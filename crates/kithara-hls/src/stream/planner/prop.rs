@@ -1,11 +1,15 @@
 //! A property test: random demand, lengths, completions, failures, abandons, seeks, reads and
-//! "switch now"s drive the planner into a real layout; what the reader could have seen never
-//! changes, the pieces tile the byte space, and there is one boundary per change of variant.
+//! "switch now"s drive the planner into a real layout, and fetches given up by them complete or
+//! fail after all; what the reader could have seen never changes, the pieces tile the byte space,
+//! there is one boundary per change of variant, and a run never skips a segment.
 
 use kithara_stream::{Boundary, BoundaryKind};
 use proptest::prelude::*;
 
-use super::tests::{order, place, P, SEGMENT};
+use super::{
+    tests::{order, place, P, SEGMENT},
+    Flight,
+};
 use crate::stream::layout::{Layout, Piece};
 
 /// One step of the reader, the network or the ABR policy.
@@ -27,6 +31,9 @@ enum Op {
     Read { sixteenths: u64 },
     /// The application asks to switch now: the layout cuts what the reader has not seen.
     SwitchNow,
+    /// The `pick`th fetch given up (by a seek, a cut or the abandon rule) completes, or fails,
+    /// after all: its cancellation came too late.
+    Late { pick: usize, fail: bool },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -39,6 +46,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0..20u64).prop_map(|sequence| Op::Seek { sequence }),
         2 => (0..=16u64).prop_map(|sixteenths| Op::Read { sixteenths }),
         1 => Just(Op::SwitchNow),
+        2 => (0..4usize, any::<bool>()).prop_map(|(pick, fail)| Op::Late { pick, fail }),
     ]
 }
 
@@ -95,7 +103,29 @@ fn seen(layout: &Layout) -> Seen {
     }
 }
 
-fn step(p: &mut P, layout: &Layout, queued: &mut Vec<u64>, op: Op) {
+/// A fetch given up: its piece id, variant and segment.
+type GivenUp = (u64, usize, u64);
+
+fn given_up(f: Option<Flight<()>>) -> Option<GivenUp> {
+    f.map(|f| (f.id, f.variant, f.sequence))
+}
+
+/// What the adapter does when a segment's fetch completes.
+fn complete(p: &mut P, (id, variant, sequence): GivenUp) {
+    p.fetch_ended(id);
+    p.length_known(id, 8);
+    p.fetched(id, variant, sequence, 8);
+}
+
+/// What the adapter does when a segment's fetch fails.
+fn fail(p: &mut P, id: u64) {
+    p.fetch_ended(id);
+    if !p.is_stale(id) {
+        p.forget_from(id);
+    }
+}
+
+fn step(p: &mut P, layout: &Layout, queued: &mut Vec<u64>, late: &mut Vec<GivenUp>, op: Op) {
     match op {
         Op::Order {
             variant,
@@ -112,27 +142,24 @@ fn step(p: &mut P, layout: &Layout, queued: &mut Vec<u64>, op: Op) {
             }
         }
         Op::Complete => {
-            if let Some((id, seq)) = p.flight().map(|f| (f.id, f.sequence)) {
-                p.fetch_ended(id);
-                p.length_known(id, 8);
-                p.segment_in(seq);
+            if let Some(f) = p.flight().map(|f| (f.id, f.variant, f.sequence)) {
+                complete(p, f);
             }
         }
         Op::Fail => {
             if let Some(id) = p.flight().map(|f| f.id) {
-                p.fetch_ended(id);
-                p.forget_from(id);
+                fail(p, id);
             }
         }
         Op::Abandon { to } => {
-            let _ = p.abandon(to);
+            late.extend(given_up(p.abandon(to)));
         }
         Op::Seek { sequence } => {
             layout.lock().start_run(sequence, SEGMENT * sequence as u32);
             place(p, layout); // a callback before the peer takes the request places nothing
             let req = layout.lock().seek.take();
             if let Some(req) = req {
-                let _ = p.seek(req.sequence);
+                late.extend(given_up(p.seek(req.sequence)));
                 queued.clear();
             }
         }
@@ -146,8 +173,18 @@ fn step(p: &mut P, layout: &Layout, queued: &mut Vec<u64>, op: Op) {
             place(p, layout); // a callback before the peer takes the cut places nothing
             let cut = layout.lock().switch.take();
             if let Some(cut) = cut {
-                let _ = p.rewind(cut.sequence, cut.kept_variant);
+                late.extend(given_up(p.rewind(cut.sequence, cut.kept_variant)));
                 queued.clear();
+            }
+        }
+        Op::Late { pick, fail: failed } => {
+            if !late.is_empty() {
+                let f = late.remove(pick % late.len());
+                if failed {
+                    fail(p, f.0);
+                } else {
+                    complete(p, f);
+                }
             }
         }
     }
@@ -162,10 +199,11 @@ proptest! {
         let layout = Layout::default();
         let mut p = P::new(0, 0);
         let mut queued = Vec::new();
+        let mut late = Vec::new();
         let mut before = seen(&layout);
         for op in ops {
             let cuts = matches!(op, Op::SwitchNow);
-            step(&mut p, &layout, &mut queued, op);
+            step(&mut p, &layout, &mut queued, &mut late, op);
             let now = seen(&layout);
             // What the reader could have seen (bytes and boundaries) is still there, unchanged, at
             // the same offsets; and without a "switch now", everything placed is.
@@ -194,6 +232,20 @@ proptest! {
             }
             if let Some(b) = at.filter(|b| b.kind == BoundaryKind::VariantSwitch) {
                 prop_assert!(w[0].variant != w[1].variant, "a switch without a change at {}", b.pos);
+            }
+        }
+        // Within a run (up to the next seek jump), a segment is followed by the next one, or by
+        // itself laid out again after it failed: a run never skips one, whatever arrives late.
+        let mut last: Option<u64> = None;
+        for e in &st.entries {
+            if st.boundaries.iter().any(|b| b.pos == e.start && b.kind == BoundaryKind::SeekJump) {
+                last = None;
+            }
+            if let Piece::Segment(s) = e.piece {
+                if let Some(l) = last {
+                    prop_assert!(s == l || s == l + 1, "segment {} after {} at {}", s, l, e.start);
+                }
+                last = Some(s);
             }
         }
         // Every fMP4 segment points at an init section of its variant placed before it.

@@ -1,7 +1,10 @@
 //! The pieces a run has ordered and not placed yet, in play order: each is placed once its exact
-//! length is known and every piece before it is placed.
+//! length is known and every piece before it is placed. The queue also issues the pieces' ids and
+//! knows which ids were given up (forgotten after a failure or an abandon, or of a run that a seek
+//! or a cut replaced): what still arrives for them (a cancelled fetch that completed or failed
+//! after all) is stale, and must not move the run.
 
-use std::{collections::VecDeque, time::Duration};
+use std::{collections::VecDeque, ops::RangeInclusive, time::Duration};
 
 use kithara_stream::{BoundaryKind, MediaInfo};
 
@@ -44,17 +47,43 @@ pub(crate) struct Place<T> {
 #[derive(Debug)]
 pub(crate) struct Queue<T> {
     items: VecDeque<Queued<T>>,
+    /// The last id issued (ids grow in order of issue).
+    last_id: u64,
+    /// Ids given up. A new run collapses them into one range, so there are at most as many as the
+    /// failures and abandons of the current run, plus one.
+    stale: Vec<RangeInclusive<u64>>,
 }
 
 impl<T> Default for Queue<T> {
     fn default() -> Self {
         Self {
             items: VecDeque::new(),
+            last_id: 0,
+            stale: Vec::new(),
         }
     }
 }
 
 impl<T> Queue<T> {
+    /// A new piece id, greater than every id issued before.
+    pub(crate) fn issue_id(&mut self) -> u64 {
+        self.last_id += 1;
+        self.last_id
+    }
+
+    /// Whether piece `id` was given up: forgotten, or of a run that a new one replaced.
+    pub(crate) fn is_stale(&self, id: u64) -> bool {
+        self.stale.iter().any(|r| r.contains(&id))
+    }
+
+    /// A new run replaces the current one: every piece queued is dropped, and every id issued so
+    /// far is stale.
+    pub(crate) fn new_run(&mut self) {
+        self.items.clear();
+        self.stale.clear();
+        self.stale.push(0..=self.last_id);
+    }
+
     pub(crate) fn push(&mut self, q: Queued<T>) {
         self.items.push_back(q);
     }
@@ -86,17 +115,18 @@ impl<T> Queue<T> {
         out
     }
 
-    /// Forgets piece `id` and every piece queued after it.
+    /// Forgets piece `id` and every piece queued after it: their ids are stale. Nothing is done
+    /// for an id that is stale already (what was ordered since must stay).
     pub(crate) fn forget_from(&mut self, id: u64) {
+        if self.is_stale(id) {
+            return;
+        }
         self.items.retain(|q| q.slot.id < id);
+        self.stale.push(id..=self.last_id);
     }
 
     pub(crate) fn is_empty(&self) -> bool {
         self.items.is_empty()
-    }
-
-    pub(crate) fn clear(&mut self) {
-        self.items.clear();
     }
 
     pub(crate) fn contains(&self, id: u64) -> bool {

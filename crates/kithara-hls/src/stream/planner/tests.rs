@@ -319,7 +319,7 @@ fn events_are_answered_by_the_planner_in_order() {
     p.decided(&Decision::new(0, Reason::Initial), SEGMENT);
     let id = order(&mut p, 0, false)[0];
     p.fetch_ended(id);
-    p.fetched(0, 0, 10);
+    p.fetched(id, 0, 0, 10);
     // Another variant is a switch, with its reason and the buffer it was decided with.
     p.decided(&Decision::new(1, Reason::Up), SEGMENT * 3);
     order(&mut p, 1, false);
