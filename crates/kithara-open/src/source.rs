@@ -136,6 +136,10 @@ impl Source for AnySource {
         self.inner().next_boundary(from)
     }
 
+    fn metadata_marks(&self, from: u64) -> Vec<kithara_stream::MetadataMark> {
+        self.inner().metadata_marks(from)
+    }
+
     fn seek_time(&mut self, t: Duration) -> Result<TimeAnchor> {
         self.inner_mut().seek_time(t)
     }

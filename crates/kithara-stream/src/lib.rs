@@ -10,6 +10,7 @@ mod error;
 mod events;
 mod hooks;
 mod media;
+mod metadata;
 mod options;
 mod perf;
 mod probe;
@@ -27,6 +28,7 @@ pub use hooks::{
     DecoderHooks, ReaderChunkSignal, ReaderSeek, ReaderSeekSignal, SharedHooks, SignalCursor,
 };
 pub use media::{AudioCodec, ContainerFormat, MediaInfo};
+pub use metadata::{MarkAt, MetadataMark, MetadataMarks, NowPlaying, RawField, DEFAULT_MARKS_KEPT};
 pub use options::{FetchPriority, Opening, StreamOptions};
 pub use source::{AbrControl, AbrHandle, AbrMode, Source, WaitOutcome};
 pub use stream::{Fenced, Stream, StreamParts, StreamType};

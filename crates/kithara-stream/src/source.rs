@@ -153,6 +153,15 @@ pub trait Source: Send + Sync + 'static {
         None
     }
 
+    /// The in-band metadata marks recorded so far whose number is `from` or later, in order (see
+    /// [`MetadataMark`](crate::MetadataMark)): ICY titles, timed ID3, `EXT-X-DATERANGE`, tags met
+    /// in the middle of an endless stream. A decoder reports each with the first audio at or after
+    /// its place. None for sources without in-band metadata (the default).
+    fn metadata_marks(&self, from: u64) -> Vec<crate::MetadataMark> {
+        let _ = from;
+        Vec::new()
+    }
+
     /// Maps media time `t` to the byte to read from, preparing the bytes there (for HLS: the
     /// start of the segment holding `t`, laying out a new run after a seek-jump boundary when it
     /// is not laid out yet). [`Stream::seek_time`](crate::Stream::seek_time) then moves the reader
