@@ -7,6 +7,8 @@
 # What it makes:
 #   crates/kithara-loopback/media/        bundled media, served by `kithara demo` and the tests
 #     chirp.{mp3,aac,m4a,flac,wav,ogg,opus,ts}, chirp-faststart.m4a, chirp-frag.mp4
+#     chirp-vbr.mp3                       LAME VBR with a Xing TOC
+#     gapless-{elst,smpb}.m4a             AAC-LC declaring its priming by edit list / iTunSMPB
 #     hls/                                a 30 s AAC ladder (3 variants) as TS, fMP4 and packed ADTS,
 #                                         one AES-128 variant, one EXT-X-BYTERANGE variant, masters
 #   crates/kithara-test-support/fixtures/ reference PCM decoded by ffmpeg (16-bit WAV), test-only
@@ -155,6 +157,22 @@ ref "$MEDIA/chirp.mp3" chirp-mp3.wav
 ref "$MEDIA/chirp.aac" chirp-aac.wav
 ref "$MEDIA/chirp.ogg" chirp-vorbis.wav
 ref "$TMP/v0.aac" hls-v0.wav
+
+# --- gapless AAC in M4A, and a variable-bitrate MP3 ------------------------------------------------
+# AAC-LC encoded straight from a 3 s, 16 kHz mono source by ffmpeg's native encoder, which declares
+# its 1024 frames of priming and the 3 s (48000 frames) in an edit list (edts/elst); the same
+# packets remuxed without an edit list, declaring the same in an iTunSMPB tag instead (ffmpeg
+# writes it as QuickTime metadata, moov/udta/meta/keys+ilst; its padding, 128 frames, is what the
+# 48 packets hold past the 3 s). One reference serves both: ffmpeg's decode of the first, which
+# trims the priming by the edit list but plays the padding (48128 frames).
+make_source "$TMP/gapless-src.wav" 1 "$mono_expr" 3 16000
+"${FF[@]}" -i "$TMP/gapless-src.wav" "${AAC_OPTS[@]}" -b:a 32k "${BITEXACT[@]}" "$MEDIA/gapless-elst.m4a"
+"${FF[@]}" -i "$MEDIA/gapless-elst.m4a" -c:a copy "${BITEXACT[@]}" -use_editlist 0 \
+  -movflags +use_metadata_tags -metadata iTunSMPB=" 00000000 00000400 00000080 000000000000BB80 00000000" \
+  "$MEDIA/gapless-smpb.m4a"
+ref "$MEDIA/gapless-elst.m4a" gapless-aac.wav
+# LAME VBR (-q:a 4) with a Xing tag and its TOC, for the seeks by the table.
+"${FF[@]}" -i "$TMP/src.wav" -c:a libmp3lame -q:a 4 "${BITEXACT[@]}" "$MEDIA/chirp-vbr.mp3"
 
 # --- checksums ------------------------------------------------------------------------------------
 (cd "$MEDIA" && find . -type f ! -name SHA256SUMS | LC_ALL=C sort | xargs sha256sum > SHA256SUMS)
