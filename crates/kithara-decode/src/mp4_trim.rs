@@ -326,14 +326,24 @@ mod tests {
             &[&16u32.to_be_bytes()[..], &key(b"iTunSMPB")].concat(),
         ]
         .concat();
-        let data = mk(b"data", &[&[0u8, 0, 0, 1, 0, 0, 0, 0][..], smpb.as_bytes()].concat());
+        let data = mk(
+            b"data",
+            &[&[0u8, 0, 0, 1, 0, 0, 0, 0][..], smpb.as_bytes()].concat(),
+        );
         let item = |i: u32, d: &[u8]| {
             let mut b = u32::try_from(d.len() + 8).unwrap().to_be_bytes().to_vec();
             b.extend_from_slice(&i.to_be_bytes());
             b.extend_from_slice(d);
             b
         };
-        let ilst = mk(b"ilst", &[item(1, &mk(b"data", b"\0\0\0\x01\0\0\0\0x")), item(2, &data)].concat());
+        let ilst = mk(
+            b"ilst",
+            &[
+                item(1, &mk(b"data", b"\0\0\0\x01\0\0\0\0x")),
+                item(2, &data),
+            ]
+            .concat(),
+        );
         let meta = [&[0u8; 4][..], &mk(b"keys", &keys), &ilst].concat();
         assert_eq!(meta_itunsmpb(&meta), Some((0x400, 0x80, 48_000)));
     }

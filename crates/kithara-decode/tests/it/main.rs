@@ -17,3 +17,4 @@ mod mp3_seek;
 mod probing;
 mod reference;
 mod ts;
+mod vbr_seek;

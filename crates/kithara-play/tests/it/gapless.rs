@@ -142,7 +142,11 @@ fn encoded_m4a_by_edit_list_then_by_itunsmpb_join_without_a_gap() {
     assert_eq!((a.rate, a.channels, a.frames()), (16_000, 1, 48_000));
     assert_eq!((b.rate, b.channels, b.frames()), (16_000, 1, 48_000));
     let (out, _) = render(&server, &paths, SinkFormat::new(16_000, 1));
-    assert_eq!(out.frames(), a.frames() + b.frames(), "no frame inserted or lost");
+    assert_eq!(
+        out.frames(),
+        a.frames() + b.frames(),
+        "no frame inserted or lost"
+    );
     let (x, y) = out.samples.split_at(a.samples.len());
     assert!(x == a.samples.as_slice(), "the first track differs");
     assert!(y == b.samples.as_slice(), "the second track differs");
