@@ -189,4 +189,27 @@ mod tests {
         );
         assert!(Header::parse(&[0xff, 0xfb, 0xf0, 0x00]).is_none());
     }
+
+    #[test]
+    fn a_false_sync_does_not_survive() {
+        // MPEG-2 layer III, 64 kbit/s, 22.05 kHz: 208 bytes.
+        let frame = |n: usize| {
+            let mut f = vec![0u8; 208 * n];
+            for i in 0..n {
+                f[i * 208..i * 208 + 4].copy_from_slice(&[0xff, 0xf3, 0x80, 0xc0]);
+            }
+            f
+        };
+        // A lone header, then one that chains to a second and stops, then the real stream.
+        let mut buf = frame(1)[..100].to_vec();
+        buf.extend(frame(2));
+        buf.extend([0x12; 50]);
+        let real = buf.len();
+        buf.extend(frame(5));
+        let (at, h) = find_chain(&buf, false, None).unwrap().unwrap();
+        assert_eq!((at, h.len()), (real, 208));
+        // A chain cut by the end of the file counts there, not before it.
+        assert_eq!(find_chain(&frame(2), true, None), Ok(Some((0, h))));
+        assert_eq!(find_chain(&frame(2), false, None), Ok(None));
+    }
 }

@@ -19,6 +19,8 @@
 //! 4. A new reader opens at that frame, placed on the timeline at `index × samples per frame −
 //!    encoder delay`, and the output before the target is decoded and discarded: the first
 //!    frame handed out is the target's, sample for sample as a decode from the start gives it.
+//!    By a table, the frame is placed where the table puts it, and the core records the bound
+//!    (`Core::uncertainty`) that `Decoder::time_accuracy` reports.
 
 use std::{
     io::{self, Read, Seek, SeekFrom},

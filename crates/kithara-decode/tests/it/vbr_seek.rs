@@ -193,3 +193,25 @@ fn a_far_seek_in_a_long_vbr_file_fetches_the_neighbourhood() {
     assert_eq!(first, at_frame(target));
     assert!(walked == reference[target * CH..][..len * CH]);
 }
+
+#[test]
+fn a_vbr_file_without_a_toc_is_read_from_the_start() {
+    let env = Env::new();
+    let (xing, frames) = vbr_frames();
+    // The Xing tag says it has no TOC (its flags lose bit 2; the bytes stay, unread).
+    let mut tag = xing;
+    tag[28] &= !4;
+    let file = [tag, frames.concat()].concat();
+    env.server
+        .route("/no-toc.mp3", Route::new(file).content_type("audio/mpeg"));
+    let mut full = open(&env, "/no-toc.mp3", SeekMode::Fast);
+    let (reference, _) = read_frames(&mut full, 4 * RATE);
+    let mut d = open(&env, "/no-toc.mp3", SeekMode::Fast);
+    for frame in [2 * RATE, 3 * RATE + 7, RATE] {
+        d.seek(at_frame(frame)).unwrap();
+        assert_eq!(d.time_accuracy(), TimeAccuracy::Exact, "frame {frame}");
+        let (got, first) = read_frames(&mut d, RATE / 4);
+        assert_eq!(first, at_frame(frame));
+        assert!(got == reference[frame * CH..][..got.len()], "frame {frame}");
+    }
+}
