@@ -80,3 +80,22 @@ fn every_header_byte_flipped_in_turn() {
         }
     }
 }
+
+/// A body of noise with no length (a server that sends forever, as far as the client knows): the
+/// decoder refuses it with a typed error instead of reading on.
+#[test]
+fn endless_noise_is_refused() {
+    let env = Env::new();
+    let noise = kithara_test_support::payload(32 << 20, 99);
+    env.server.route(
+        "/noise",
+        Route::new(noise).unknown_total().content_type("audio/mpeg"),
+    );
+    let stream = env.open_with("/noise", |_| {}).unwrap();
+    let origin = RedactedUrl::new(&env.server.url("/noise"));
+    match Decoder::new(stream, DecoderConfig::builder().origin(origin).build()) {
+        Err(kithara_decode::Error::UnknownFormat { .. }) => {}
+        Err(e) => panic!("another error: {e}"),
+        Ok(_) => panic!("noise accepted as audio"),
+    }
+}

@@ -223,7 +223,10 @@ async fn an_absurd_content_length_allocates_nothing_and_ends_in_an_error() {
         declared: 1 << 50,
         times: u32::MAX,
     };
-    server.route("/absurd.bin", Route::new(body.clone()).fault(absurd.clone()));
+    server.route(
+        "/absurd.bin",
+        Route::new(body.clone()).fault(absurd.clone()),
+    );
     // Without range support, the `Content-Length` is all the client learns of the length.
     server.route(
         "/absurd-200.bin",
