@@ -61,7 +61,7 @@ pub(crate) fn body_cmd(
             }
         })
     };
-    let too_large_w = too_large.clone();
+    let too_large_w = too_large;
     FetchCmd::get(url)
         .with_headers(headers)
         .with_priority(Priority::Urgent)
