@@ -15,7 +15,7 @@
 #   * The signal is synthesized, never silence: a rising chirp on the left, a falling chirp plus a
 #     tone on the right (so swapped or mis-interleaved channels are caught), a slow amplitude
 #     envelope, and a little seeded noise. SNR comparisons and seek alignment then mean something.
-#   * Everything committed (media + reference PCM) must stay under 4 MiB, the reference PCM being
+#   * Everything committed (media + reference PCM) must stay under 6 MiB, the reference PCM being
 #     the bulk. Hence 4 s of 22.05 kHz stereo for the single files, 30 s of 16 kHz mono for the HLS
 #     ladder (its 30 s reference alone is ~1 MB), and low AAC bitrates (16/24/32 kbit/s) for the ladder. Every ladder variant has the
 #     same sample rate and channel count, so a variant switch never changes codec parameters.
@@ -23,7 +23,7 @@
 #     per encoding serves ADTS, M4A, fMP4 and TS alike. Perceptual noise substitution and intensity
 #     stereo are off: decoders fill PNS bands with their own random noise, which would make an SNR
 #     comparison between two decoders meaningless.
-#   * Opus is there to exercise the "unsupported codec" error (symphonia has no Opus decoder).
+#   * Opus exercises the `opus` feature (libopus) and, without it, the error naming that feature.
 #   * -bitexact keeps encoder version strings out of the files, so reruns with the same ffmpeg
 #     reproduce the same bytes; another ffmpeg version may encode differently, and --check says so.
 set -euo pipefail
@@ -156,12 +156,54 @@ ref "$MEDIA/chirp.aac" chirp-aac.wav
 ref "$MEDIA/chirp.ogg" chirp-vorbis.wav
 ref "$TMP/v0.aac" hls-v0.wav
 
+# --- Opus and HE-AAC (the codecs of the `opus` and `fdk-aac` features) -----------------------------
+# HE-AAC v1 (SBR) and v2 (PS) need an encoder that Debian's ffmpeg lacks (no libfdk_aac): they are
+# encoded by FDK AAC itself, through kithara-decode's dev-only example `he_aac_encode` (so this
+# part needs cargo, and builds the `fdk-aac` feature). Both are 44.1 kHz streams whose AAC-LC core
+# runs at 22.05 kHz: decoded as plain AAC-LC they would come out at half the rate.
+#   chirp-he.aac       HE-AAC v1, mono, 4 s, 24 kbit/s (ADTS)
+#   chirp-he2.aac      HE-AAC v2, stereo, 2 s, 24 kbit/s (ADTS; the PS payload makes mono stereo)
+#   hls-he/            a 44.1 kHz mono ladder of the same 4 s: v0 HE-AAC v1 (chirp-he.aac cut into
+#                      TS segments), v1 AAC-LC 64 kbit/s; segments of 43 HE-AAC frames = 86 AAC-LC
+#                      frames (1.9969 s), so both variants cut at the same media times
+# References (ffmpeg's own AAC decoder, which decodes SBR and PS, and plays mono HE-AAC as two equal
+# channels: chirp-he.wav is mixed back to mono; Opus: ffmpeg through libopus) are
+# cut short to keep the fixtures small: chirp-he.wav 4 s mono, chirp-he2.wav 2 s, chirp-opus.wav
+# the first 1.5 s of chirp.opus, 48 kHz stereo.
+HE_RATE=44100
+HE_EXAMPLE=(cargo run --quiet --manifest-path "$ROOT/Cargo.toml" -p kithara-decode --features fdk-aac
+  --example he_aac_encode --)
+make_source "$TMP/he-src.wav" 1 "$mono_expr" 4 "$HE_RATE"
+make_source "$TMP/he2-src.wav" 2 "$stereo_expr" 2 "$HE_RATE"
+cd "$MEDIA"
+"${HE_EXAMPLE[@]}" "$TMP/he-src.wav" chirp-he.aac he 24
+"${HE_EXAMPLE[@]}" "$TMP/he2-src.wav" chirp-he2.aac he2 24
+mkdir -p "$MEDIA/hls-he"
+cd "$MEDIA/hls-he"
+cp ../chirp-he.aac "$TMP/he-v0.aac"
+"${FF[@]}" -i "$TMP/he-src.wav" "${AAC_OPTS[@]}" -b:a 64k "${BITEXACT[@]}" -f adts "$TMP/he-v1.aac"
+for i in 0 1; do
+  "${FF[@]}" -i "$TMP/he-v$i.aac" -c:a copy "${BITEXACT[@]}" -f hls -hls_time 1.99 -hls_list_size 0 \
+    -hls_playlist_type vod -hls_segment_type mpegts -hls_segment_filename "v$i-%02d.ts" "v$i.m3u8"
+done
+{
+  echo "#EXTM3U"
+  echo "#EXT-X-VERSION:3"
+  echo "#EXT-X-STREAM-INF:BANDWIDTH=28000,CODECS=\"mp4a.40.5\""
+  echo "v0.m3u8"
+  echo "#EXT-X-STREAM-INF:BANDWIDTH=68000,CODECS=\"mp4a.40.2\""
+  echo "v1.m3u8"
+} > master.m3u8
+"${FF[@]}" -i "$MEDIA/chirp-he.aac" -ac 1 -c:a pcm_s16le "${BITEXACT[@]}" "$REF/chirp-he.wav"
+"${FF[@]}" -i "$MEDIA/chirp-he2.aac" -c:a pcm_s16le "${BITEXACT[@]}" "$REF/chirp-he2.wav"
+"${FF[@]}" -c:a libopus -i "$MEDIA/chirp.opus" -t 1.5 -c:a pcm_s16le "${BITEXACT[@]}" "$REF/chirp-opus.wav"
+
 # --- checksums ------------------------------------------------------------------------------------
 (cd "$MEDIA" && find . -type f ! -name SHA256SUMS | LC_ALL=C sort | xargs sha256sum > SHA256SUMS)
 (cd "$REF" && find . -type f ! -name SHA256SUMS | LC_ALL=C sort | xargs sha256sum > SHA256SUMS)
 total=$(find "$MEDIA" "$REF" -type f -printf '%s\n' | awk '{s+=$1} END {print s}')
 echo "fixtures: $total bytes in total"
-if (( total >= 4 * 1024 * 1024 )); then
-  echo "error: fixtures exceed the 4 MiB budget" >&2
+if (( total >= 6 * 1024 * 1024 )); then
+  echo "error: fixtures exceed the 6 MiB budget" >&2
   exit 1
 fi

@@ -6,7 +6,7 @@ use std::{sync::Arc, time::Duration};
 
 use kithara_stream::ContainerFormat;
 use symphonia::core::{
-    codecs::audio::{AudioCodecParameters, AudioDecoder, AudioDecoderOptions},
+    codecs::audio::{AudioCodecParameters, AudioDecoderOptions},
     errors::Error as SymError,
     formats::{FormatReader, TrackType},
     io::MediaSource,
@@ -19,6 +19,7 @@ mod timeline;
 pub(crate) use seek::preroll_frames;
 
 use crate::{
+    codecs::Codec,
     chunk::{frames_to_duration, PcmChunk},
     config::DecoderConfig,
     error::{Error, Origin, Result},
@@ -45,7 +46,7 @@ const MAX_BAD_PACKETS: u32 = 8;
 /// Format reader + codec + timeline bookkeeping, independent of the stream type.
 pub(crate) struct Core {
     reader: Box<dyn FormatReader>,
-    codec: Box<dyn AudioDecoder>,
+    codec: Codec,
     params: AudioCodecParameters,
     dec_opts: AudioDecoderOptions,
     track_id: u32,
@@ -72,6 +73,10 @@ pub(crate) struct Core {
     /// output past it is dropped. A reader opened mid-file does not see the declaration, so it is
     /// carried over from the reader that did.
     pub(crate) end_frame: Option<u64>,
+    /// Whether the codec's output delay is taken off the timeline (frame `t` of its output belongs
+    /// `delay` frames earlier): from the start and after a seek to a media time, not on a reader
+    /// rebased to continue the one before it (whose output already lagged by that delay).
+    trim_delay: bool,
     /// The reader was opened mid-file by a fast MPEG audio seek: its own seek cannot go back
     /// before where it opened.
     pub(crate) mid_file: bool,
@@ -109,12 +114,19 @@ impl Core {
             }
         };
         let dec_opts = AudioDecoderOptions::default().gapless(config.gapless);
-        let codec = symphonia::default::get_codecs()
-            .make_audio_decoder(&params, &dec_opts)
-            .map_err(|_| Error::UnsupportedCodec {
-                origin: origin.clone(),
-                codec: codec_label(params.codec),
-                container: container_label.clone(),
+        let codec = Codec::make(&params, &dec_opts)
+            .map_err(|_| match crate::codecs::missing_feature(params.codec) {
+                Some(feature) => Error::CodecFeatureOff {
+                    origin: origin.clone(),
+                    codec: codec_label(params.codec),
+                    container: container_label.clone(),
+                    feature,
+                },
+                None => Error::UnsupportedCodec {
+                    origin: origin.clone(),
+                    codec: codec_label(params.codec),
+                    container: container_label.clone(),
+                },
             })?;
         let sample_rate = params.sample_rate.unwrap_or(0);
         let channels = params
@@ -144,7 +156,7 @@ impl Core {
         };
         let info = TrackInfo {
             codec: codec_of(params.codec),
-            codec_name: codec.codec_info().short_name.to_owned(),
+            codec_name: codec.short_name().to_owned(),
             container: opened.container,
             sample_rate,
             channels,
@@ -172,6 +184,7 @@ impl Core {
             frame_offset: -i64::try_from(mp4_delay).unwrap_or(i64::MAX),
             priming,
             end_frame,
+            trim_delay: true,
             mid_file: false,
         })
     }
@@ -181,12 +194,14 @@ impl Core {
     pub(crate) fn rebase(&mut self, frame: u64) {
         self.rebase = Some(frame);
         self.next_frame = frame;
+        self.trim_delay = false;
     }
 
     /// Discards the output before `frame` (a seek target).
     pub(crate) fn discard_until(&mut self, frame: u64) {
         self.discard_before = Some(frame);
         self.next_frame = frame;
+        self.trim_delay = true;
     }
 
     /// Takes over `old`'s codec when both decode the same codec with the same set-up (a variant
@@ -261,7 +276,7 @@ impl Core {
                     .unwrap_or(i64::MAX)
                     .saturating_sub(first);
             }
-            let decoded = match self.codec.decode(&packet) {
+            let decoded = match self.codec.decoder().decode(&packet) {
                 Ok(buf) => {
                     let spec = buf.spec();
                     let (rate, ch) = (spec.rate(), spec.channels().count());
@@ -376,8 +391,7 @@ impl Core {
 
     fn recreate_codec(&mut self) -> Result<()> {
         tracing::debug!("codec reset required: recreating it");
-        self.codec = symphonia::default::get_codecs()
-            .make_audio_decoder(&self.params, &self.dec_opts)
+        self.codec = Codec::make(&self.params, &self.dec_opts)
             .map_err(|e| self.malformed(e))?;
         Ok(())
     }

@@ -61,7 +61,7 @@ impl Core {
             }
             Err(e) => return Err(seek_err(e)),
         }
-        self.codec.reset();
+        self.codec.decoder().reset();
         self.discard_before = Some(target);
         self.next_frame = target;
         self.done = false;
