@@ -38,8 +38,10 @@ pub(crate) fn missing_feature(codec: AudioCodecId) -> Option<&'static str> {
 
 /// A track's codec.
 pub(crate) enum Codec {
-    /// A decoder of the registry (symphonia's, libopus).
-    Plain(Box<dyn AudioDecoder>),
+    /// A decoder of the registry (symphonia's, libopus), and the frames its output lags the
+    /// media by (Opus's pre-skip, which the Ogg reader declares and does not apply; 0 for the
+    /// others).
+    Plain(Box<dyn AudioDecoder>, u64),
     /// AAC, HE-AAC through FDK AAC.
     #[cfg(feature = "fdk-aac")]
     Aac(Box<fdk::AacDecoder>),
@@ -52,13 +54,26 @@ impl Codec {
         if params.codec == symphonia::core::codecs::audio::well_known::CODEC_ID_AAC {
             return fdk::AacDecoder::new(params, opts).map(|d| Self::Aac(Box::new(d)));
         }
-        REGISTRY.make_audio_decoder(params, opts).map(Self::Plain)
+        if params.codec == CODEC_ID_OPUS {
+            // The adapter would drop the pre-skip from its first output, which the timeline
+            // places by the packet's timestamp (a gap after it): it is taken off the timeline
+            // instead, like FDK's delay, so that seeks and boundaries see it too.
+            let pre_skip = params.extra_data.as_deref().map_or(0, opus_pre_skip);
+            let mut params = params.clone();
+            params.extra_data = None;
+            return REGISTRY
+                .make_audio_decoder(&params, opts)
+                .map(|d| Self::Plain(d, pre_skip));
+        }
+        REGISTRY
+            .make_audio_decoder(params, opts)
+            .map(|d| Self::Plain(d, 0))
     }
 
     /// The decoder itself.
     pub(crate) fn decoder(&mut self) -> &mut dyn AudioDecoder {
         match self {
-            Self::Plain(d) => d.as_mut(),
+            Self::Plain(d, _) => d.as_mut(),
             #[cfg(feature = "fdk-aac")]
             Self::Aac(d) => d.as_mut(),
         }
@@ -67,19 +82,43 @@ impl Codec {
     /// The codec's short name.
     pub(crate) fn short_name(&self) -> &'static str {
         match self {
-            Self::Plain(d) => d.codec_info().short_name,
+            Self::Plain(d, _) => d.codec_info().short_name,
             #[cfg(feature = "fdk-aac")]
             Self::Aac(d) => d.codec_info().short_name,
         }
     }
 
-    /// Output frames by which the decoder lags its input (FDK AAC's output delay; 0 for the
-    /// others, whose first output is the first packet's).
+    /// Output frames by which the decoder's output lags the media (FDK AAC's output delay, Opus's
+    /// pre-skip; 0 for the others, whose first output is the first packet's).
     pub(crate) fn delay(&self) -> u64 {
         match self {
-            Self::Plain(_) => 0,
+            Self::Plain(_, delay) => *delay,
             #[cfg(feature = "fdk-aac")]
             Self::Aac(d) => d.delay(),
         }
+    }
+}
+
+/// The pre-skip of an Ogg Opus identification header (`OpusHead`, RFC 7845 §5.1): 48 kHz samples
+/// to drop from the start of the decoded output.
+fn opus_pre_skip(head: &[u8]) -> u64 {
+    match head.get(..12) {
+        Some(h) if h.starts_with(b"OpusHead") => u64::from(u16::from_le_bytes([h[10], h[11]])),
+        _ => 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn opus_pre_skip_is_read_from_the_head() {
+        let mut head = b"OpusHead\x01\x02".to_vec();
+        head.extend_from_slice(&312u16.to_le_bytes());
+        head.extend_from_slice(&[0x80, 0xbb, 0, 0, 0, 0, 0]);
+        assert_eq!(opus_pre_skip(&head), 312);
+        assert_eq!(opus_pre_skip(b"OpusHead"), 0);
+        assert_eq!(opus_pre_skip(b"OpusTags\x01\x02\x38\x01"), 0);
     }
 }

@@ -10,7 +10,7 @@ use symphonia::core::{
     errors::Error as SymError,
     formats::{FormatReader, TrackType},
     io::MediaSource,
-    units::{Time, TimeBase, Timestamp},
+    units::{Time, TimeBase},
 };
 
 mod seek;
@@ -74,8 +74,8 @@ pub(crate) struct Core {
     /// carried over from the reader that did.
     pub(crate) end_frame: Option<u64>,
     /// Whether the codec's output delay is taken off the timeline (frame `t` of its output belongs
-    /// `delay` frames earlier): from the start and after a seek to a media time, not on a reader
-    /// rebased to continue the one before it (whose output already lagged by that delay).
+    /// `delay` frames earlier): always, but for a codec adopted from the reader before (whose
+    /// output already lags by that delay, which that reader took off).
     trim_delay: bool,
     /// The reader was opened mid-file by a fast MPEG audio seek: its own seek cannot go back
     /// before where it opened.
@@ -194,14 +194,15 @@ impl Core {
     pub(crate) fn rebase(&mut self, frame: u64) {
         self.rebase = Some(frame);
         self.next_frame = frame;
-        self.trim_delay = false;
+        // A fresh codec's output delay is taken off its first output: what falls before `frame`
+        // (its warm-up, the audio the reader before handed out) is dropped.
+        self.discard_before = Some(frame);
     }
 
     /// Discards the output before `frame` (a seek target).
     pub(crate) fn discard_until(&mut self, frame: u64) {
         self.discard_before = Some(frame);
         self.next_frame = frame;
-        self.trim_delay = true;
     }
 
     /// Takes over `old`'s codec when both decode the same codec with the same set-up (a variant
@@ -216,6 +217,8 @@ impl Core {
             && a.extra_data == b.extra_data;
         if same {
             self.codec = old.codec;
+            // Its output already lags by its delay, which the reader before took off the timeline.
+            self.trim_delay = false;
         }
         same
     }
@@ -224,7 +227,8 @@ impl Core {
         self.pos.pos()
     }
 
-    /// A track timestamp as a frame index at the track's rate.
+    /// A track timestamp as a frame index at the track's rate (exact, rounded to the nearest
+    /// frame when the time base is not the rate's: HE-AAC's packets count the half-rate core).
     fn ts_to_frames(&self, ts: i64) -> i64 {
         match self.time_base {
             Some(tb)
@@ -233,9 +237,11 @@ impl Core {
                 ts
             }
             Some(tb) => {
-                let t = tb.calc_time_saturating(Timestamp::new(ts));
-                let frames = t.as_nanos() * i128::from(self.info.sample_rate) / 1_000_000_000;
-                i64::try_from(frames).unwrap_or(i64::MAX)
+                let num = i128::from(ts)
+                    * i128::from(u32::from(tb.numer))
+                    * i128::from(self.info.sample_rate);
+                let den = i128::from(u32::from(tb.denom));
+                i64::try_from((2 * num + den).div_euclid(2 * den)).unwrap_or(i64::MAX)
             }
             None => ts,
         }
@@ -270,12 +276,6 @@ impl Core {
             if packet.track_id != self.track_id {
                 continue;
             }
-            if let Some(frame) = self.rebase.take() {
-                let first = self.ts_to_frames(packet.pts.get());
-                self.frame_offset = i64::try_from(frame)
-                    .unwrap_or(i64::MAX)
-                    .saturating_sub(first);
-            }
             let decoded = match self.codec.decoder().decode(&packet) {
                 Ok(buf) => {
                     let spec = buf.spec();
@@ -307,6 +307,13 @@ impl Core {
             if rate != self.info.sample_rate || channels != self.info.channels {
                 self.info.sample_rate = rate;
                 self.info.channels = channels;
+            }
+            // After the rate is known: HE-AAC's first output sets it, and the offset is in its frames.
+            if let Some(frame) = self.rebase.take() {
+                let first = self.ts_to_frames(packet.pts.get());
+                self.frame_offset = i64::try_from(frame)
+                    .unwrap_or(i64::MAX)
+                    .saturating_sub(first);
             }
             let ch = usize::from(channels.max(1));
             let Some(start) = self.place(&packet, &mut samples, ch) else {
