@@ -19,7 +19,9 @@ fn main() -> Result<(), Box<dyn Error>> {
     };
     let reader = hound::WavReader::open(input)?;
     let spec = reader.spec();
-    let mut pcm = reader.into_samples::<i16>().collect::<Result<Vec<_>, _>>()?;
+    let mut pcm = reader
+        .into_samples::<i16>()
+        .collect::<Result<Vec<_>, _>>()?;
     let ch = usize::from(spec.channels);
     pcm.extend(std::iter::repeat_n(0, 4096 * ch));
     let audio_object_type = match profile.as_str() {
@@ -32,7 +34,11 @@ fn main() -> Result<(), Box<dyn Error>> {
         bit_rate: BitRate::Cbr(kbits.parse::<u32>()? * 1000),
         sample_rate: spec.sample_rate,
         transport: Transport::Adts,
-        channels: if ch == 2 { ChannelMode::Stereo } else { ChannelMode::Mono },
+        channels: if ch == 2 {
+            ChannelMode::Stereo
+        } else {
+            ChannelMode::Mono
+        },
         audio_object_type,
     })
     .map_err(|e| format!("encoder: {e}"))?;
@@ -40,7 +46,9 @@ fn main() -> Result<(), Box<dyn Error>> {
     let mut buf = vec![0u8; 8192];
     let mut rest = pcm.as_slice();
     while !rest.is_empty() {
-        let info = encoder.encode(rest, &mut buf).map_err(|e| format!("encode: {e}"))?;
+        let info = encoder
+            .encode(rest, &mut buf)
+            .map_err(|e| format!("encode: {e}"))?;
         out.write_all(&buf[..info.output_size])?;
         if info.input_consumed == 0 && info.output_size == 0 {
             break;

@@ -180,7 +180,9 @@ impl Error {
     pub fn is_unsupported(&self) -> bool {
         matches!(
             self,
-            Self::UnsupportedCodec { .. } | Self::CodecFeatureOff { .. } | Self::UnknownFormat { .. }
+            Self::UnsupportedCodec { .. }
+                | Self::CodecFeatureOff { .. }
+                | Self::UnknownFormat { .. }
         )
     }
 

@@ -45,8 +45,16 @@ const RATES: [u32; 13] = [
     7_350,
 ];
 
-const fn profile(profile: CodecProfile, short_name: &'static str, long_name: &'static str) -> CodecProfileInfo {
-    CodecProfileInfo { profile, short_name, long_name }
+const fn profile(
+    profile: CodecProfile,
+    short_name: &'static str,
+    long_name: &'static str,
+) -> CodecProfileInfo {
+    CodecProfileInfo {
+        profile,
+        short_name,
+        long_name,
+    }
 }
 
 static SUPPORTED: &[SupportedAudioCodec] = &[SupportedAudioCodec {
@@ -57,7 +65,11 @@ static SUPPORTED: &[SupportedAudioCodec] = &[SupportedAudioCodec {
         profiles: &[
             profile(CODEC_PROFILE_AAC_LC, "aac-lc", "Low Complexity"),
             profile(CODEC_PROFILE_AAC_HE, "aac-he", "High Efficiency (SBR)"),
-            profile(CODEC_PROFILE_AAC_HE_V2, "aac-he-v2", "High Efficiency v2 (SBR + PS)"),
+            profile(
+                CODEC_PROFILE_AAC_HE_V2,
+                "aac-he-v2",
+                "High Efficiency v2 (SBR + PS)",
+            ),
         ],
     },
 }];
@@ -137,11 +149,18 @@ impl Fdk {
         }
         let spec = AudioSpec::new(rate, layout(channels));
         if *self.buf.spec() != spec {
-            tracing::debug!(rate, channels, delay = info.outputDelay, aot = info.aot, "fdk-aac: output format");
+            tracing::debug!(
+                rate,
+                channels,
+                delay = info.outputDelay,
+                aot = info.aot,
+                "fdk-aac: output format"
+            );
             self.buf = AudioBuffer::new(spec, MAX_FRAMES);
         }
         self.buf.render_uninit(Some(frames));
-        self.buf.copy_from_slice_interleaved(&&self.pcm[..frames * channels]);
+        self.buf
+            .copy_from_slice_interleaved(&&self.pcm[..frames * channels]);
         Ok(())
     }
 }
@@ -208,12 +227,19 @@ fn lc_config(params: &AudioCodecParameters) -> Result<Vec<u8>> {
     let config = match channels {
         1..=6 => channels,
         8 => 7,
-        _ => return Err(Error::Unsupported("aac: channel count without a configuration")),
+        _ => {
+            return Err(Error::Unsupported(
+                "aac: channel count without a configuration",
+            ))
+        }
     };
     // Object type (5 bits) 2 = LC, frequency index (4), channel configuration (4), then the
     // GASpecificConfig: 1024-sample frames, no core coder, no extension (3 zero bits).
     let (index, config) = (index as u8, config as u8);
-    Ok(vec![(2 << 3) | (index >> 1), ((index & 1) << 7) | (config << 3)])
+    Ok(vec![
+        (2 << 3) | (index >> 1),
+        ((index & 1) << 7) | (config << 3),
+    ])
 }
 
 fn layout(channels: usize) -> Channels {
@@ -252,7 +278,11 @@ impl AudioDecoder for AacDecoder {
             if fdk.buf.frames() > 0 {
                 *decided = fdk.extended();
                 lc = !*decided;
-                tracing::debug!(extended = *decided, delay = fdk.delay(), "fdk-aac: the first access unit decoded");
+                tracing::debug!(
+                    extended = *decided,
+                    delay = fdk.delay(),
+                    "fdk-aac: the first access unit decoded"
+                );
             }
         }
         if lc {

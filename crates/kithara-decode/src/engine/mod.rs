@@ -16,11 +16,9 @@ use symphonia::core::{
 mod seek;
 mod timeline;
 
-pub(crate) use seek::preroll_frames;
-
 use crate::{
-    codecs::Codec,
     chunk::{frames_to_duration, PcmChunk},
+    codecs::Codec,
     config::DecoderConfig,
     error::{Error, Origin, Result},
     info::{codec_label, codec_of, TrackInfo},
@@ -114,8 +112,8 @@ impl Core {
             }
         };
         let dec_opts = AudioDecoderOptions::default().gapless(config.gapless);
-        let codec = Codec::make(&params, &dec_opts)
-            .map_err(|_| match crate::codecs::missing_feature(params.codec) {
+        let codec = Codec::make(&params, &dec_opts).map_err(|_| {
+            match crate::codecs::missing_feature(params.codec) {
                 Some(feature) => Error::CodecFeatureOff {
                     origin: origin.clone(),
                     codec: codec_label(params.codec),
@@ -127,7 +125,8 @@ impl Core {
                     codec: codec_label(params.codec),
                     container: container_label.clone(),
                 },
-            })?;
+            }
+        })?;
         let sample_rate = params.sample_rate.unwrap_or(0);
         let channels = params
             .channels
@@ -398,8 +397,7 @@ impl Core {
 
     fn recreate_codec(&mut self) -> Result<()> {
         tracing::debug!("codec reset required: recreating it");
-        self.codec = Codec::make(&self.params, &self.dec_opts)
-            .map_err(|e| self.malformed(e))?;
+        self.codec = Codec::make(&self.params, &self.dec_opts).map_err(|e| self.malformed(e))?;
         Ok(())
     }
 }

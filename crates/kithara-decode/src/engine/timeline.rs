@@ -35,7 +35,11 @@ impl Core {
             }
             start = start.saturating_add(i64::try_from(ts).unwrap_or(i64::MAX));
         }
-        let delay = if self.trim_delay { self.codec.delay() } else { 0 };
+        let delay = if self.trim_delay {
+            self.codec.delay()
+        } else {
+            0
+        };
         let mut start = self
             .ts_to_frames(start)
             .saturating_add(self.frame_offset)

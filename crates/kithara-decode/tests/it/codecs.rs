@@ -2,7 +2,10 @@
 //! HE-AAC v1/v2 through FDK AAC (feature `fdk-aac`) as ADTS and in an HLS ladder next to AAC-LC,
 //! against ffmpeg's decodes; without a feature, the error naming it.
 
-#![cfg_attr(not(any(feature = "opus", feature = "fdk-aac")), allow(dead_code, unused_imports))]
+#![cfg_attr(
+    not(any(feature = "opus", feature = "fdk-aac")),
+    allow(dead_code, unused_imports)
+)]
 
 use std::time::Duration;
 
@@ -18,10 +21,20 @@ use crate::common::Env;
 fn decode_checked<T: StreamType>(d: &mut Decoder<T>, rate: u32, channels: u16) -> Vec<PcmChunk> {
     let mut chunks: Vec<PcmChunk> = Vec::new();
     while let Some(c) = d.next_chunk().unwrap() {
-        assert_eq!((c.sample_rate, c.channels), (rate, channels), "at {:?}", c.time);
+        assert_eq!(
+            (c.sample_rate, c.channels),
+            (rate, channels),
+            "at {:?}",
+            c.time
+        );
         if let Some(prev) = chunks.last() {
             let end = frame_at(prev.time, rate) + prev.frames() as u64;
-            assert_eq!(frame_at(c.time, rate), end, "gap or overlap at {:?}", c.time);
+            assert_eq!(
+                frame_at(c.time, rate),
+                end,
+                "gap or overlap at {:?}",
+                c.time
+            );
         }
         chunks.push(c);
     }
@@ -34,7 +47,10 @@ fn frame_at(t: Duration, rate: u32) -> u64 {
 }
 
 fn samples(chunks: &[PcmChunk]) -> Vec<f32> {
-    chunks.iter().flat_map(|c| c.samples.iter().copied()).collect()
+    chunks
+        .iter()
+        .flat_map(|c| c.samples.iter().copied())
+        .collect()
 }
 
 fn against(reference_name: &str, pcm: &[f32], channels: u16) -> Comparison {
@@ -101,7 +117,9 @@ fn open_ladder(env: &Env, variant: usize, f: impl FnOnce(&mut HlsConfig)) -> Dec
         .build();
     f(&mut config);
     let stream = env.rt.block_on(Stream::<Hls>::new(config)).unwrap();
-    let config = DecoderConfig::builder().origin(RedactedUrl::new(&url)).build();
+    let config = DecoderConfig::builder()
+        .origin(RedactedUrl::new(&url))
+        .build();
     Decoder::new(stream, config).unwrap()
 }
 
@@ -116,7 +134,10 @@ fn he_aac_in_hls_decodes_at_full_rate_like_ffmpeg() {
         assert_eq!(chunks[0].time, Duration::ZERO);
         let pcm = samples(&chunks);
         let c = against(reference_name, &pcm, 2);
-        assert!(c.lag == -FFMPEG_SBR_LAG && c.snr_db > 40.0, "v{variant}: {c:?}");
+        assert!(
+            c.lag == -FFMPEG_SBR_LAG && c.snr_db > 40.0,
+            "v{variant}: {c:?}"
+        );
     }
 }
 
@@ -134,12 +155,21 @@ const FDK_HE_DELAY: usize = 3671;
 fn ladder_switches_between_he_aac_and_aac_lc_keep_rate_and_timeline() {
     let env = Env::new();
     let own: Vec<Vec<f32>> = (0..3)
-        .map(|v| samples(&decode_checked(&mut open_ladder(&env, v, |_| {}), HE_RATE, 2)))
+        .map(|v| {
+            samples(&decode_checked(
+                &mut open_ladder(&env, v, |_| {}),
+                HE_RATE,
+                2,
+            ))
+        })
         .collect();
     // The variants carry the same audio at each time (the fixtures are made so).
     for v in [0, 1] {
         let c = compare(&own[2], &own[v], 2, 8192);
-        assert!(c.lag.abs() <= 2 && c.snr_db > 10.0, "v{v} against v2: {c:?}");
+        assert!(
+            c.lag.abs() <= 2 && c.snr_db > 10.0,
+            "v{v} against v2: {c:?}"
+        );
     }
     for (from, to) in [(0, 2), (2, 0), (1, 2), (2, 1), (0, 1)] {
         let mut d = open_ladder(&env, from, |c| c.buffer_ahead = Duration::from_millis(500));
@@ -172,9 +202,16 @@ fn ladder_switches_between_he_aac_and_aac_lc_keep_rate_and_timeline() {
         let pcm = samples(&chunks);
         // At the end of the first segment (43 HE-AAC frames), less FDK's delay if it came first.
         let first = if from == 2 { 0 } else { FDK_HE_DELAY };
-        assert_eq!(frame_at(at, HE_RATE) as usize, 43 * 2048 - first, "{from}->{to}");
+        assert_eq!(
+            frame_at(at, HE_RATE) as usize,
+            43 * 2048 - first,
+            "{from}->{to}"
+        );
         let s = frame_at(at, HE_RATE) as usize * 2;
-        assert!(pcm[..s] == own[from][..s], "{from}->{to}: the first variant up to the switch");
+        assert!(
+            pcm[..s] == own[from][..s],
+            "{from}->{to}: the first variant up to the switch"
+        );
         // After the switch (past the new decoder's warm-up): the second variant's own decode,
         // as late as the first variant's decoder delay.
         let skip = first;
@@ -184,5 +221,34 @@ fn ladder_switches_between_he_aac_and_aac_lc_keep_rate_and_timeline() {
         let n = theirs.len().min(ours.len());
         let c = compare(&theirs[..n], &ours[..n], 2, 0);
         assert!(c.snr_db > 40.0, "{from}->{to}: after the switch {c:?}");
+    }
+}
+
+/// A seek in an HE-AAC file lands on the requested frame, and the audio from there is the linear
+/// decode's (FDK restarted, its delay and warm-up decoded before the target and discarded).
+#[cfg(feature = "fdk-aac")]
+#[test]
+fn a_seek_in_he_aac_lands_on_the_target_with_the_linear_audio() {
+    let env = Env::new();
+    for name in ["chirp-he.aac", "chirp-he2.aac"] {
+        let linear = samples(&decode_checked(&mut env.remote(name), HE_RATE, 2));
+        let mut d = env.remote(name);
+        d.next_chunk().unwrap().unwrap();
+        for ms in [2_500, 1_000, 3_210] {
+            let t = Duration::from_millis(ms);
+            d.seek(t).unwrap();
+            let first = d.next_chunk().unwrap().unwrap();
+            assert_eq!(
+                first.time, t,
+                "{name}: the first chunk starts at the target"
+            );
+            let at = frame_at(t, HE_RATE) as usize * 2;
+            let mut got = first.samples;
+            while got.len() < HE_RATE as usize / 2 {
+                got.extend_from_slice(&d.next_chunk().unwrap().unwrap().samples);
+            }
+            let c = compare(&linear[at..at + got.len()], &got, 2, 0);
+            assert!(c.snr_db > 40.0, "{name}: after the seek to {t:?} {c:?}");
+        }
     }
 }
