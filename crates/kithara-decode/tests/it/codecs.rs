@@ -252,3 +252,31 @@ fn a_seek_in_he_aac_lands_on_the_target_with_the_linear_audio() {
         }
     }
 }
+
+/// A station joined mid-stream: the HE-AAC file from its 40th ADTS frame is HE-AAC at full rate
+/// from the first chunk (FDK AAC's encoder repeats the SBR header; one that sends it rarely would
+/// be taken for AAC-LC by the first access unit).
+#[cfg(feature = "fdk-aac")]
+#[test]
+fn he_aac_joined_mid_stream_decodes_at_full_rate() {
+    let env = Env::new();
+    let bytes = std::fs::read(crate::common::media_path("chirp-he.aac")).unwrap();
+    let mut pos = 0usize;
+    for _ in 0..40 {
+        // The ADTS frame length: 13 bits from byte 3.
+        let b = &bytes[pos..pos + 6];
+        pos +=
+            ((usize::from(b[3]) & 3) << 11) | (usize::from(b[4]) << 3) | (usize::from(b[5]) >> 5);
+    }
+    env.server.route(
+        "/mid.aac",
+        kithara_test_support::Route::new(bytes[pos..].to_vec()).content_type("audio/aac"),
+    );
+    let mut d = env.remote_path("/mid.aac").unwrap();
+    let mut rates = Vec::new();
+    while let Some(c) = d.next_chunk().unwrap() {
+        rates.push((c.sample_rate, c.channels));
+    }
+    rates.dedup();
+    assert_eq!(rates, [(HE_RATE, 2)]);
+}
