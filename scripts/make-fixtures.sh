@@ -25,7 +25,7 @@
 #     per encoding serves ADTS, M4A, fMP4 and TS alike. Perceptual noise substitution and intensity
 #     stereo are off: decoders fill PNS bands with their own random noise, which would make an SNR
 #     comparison between two decoders meaningless.
-#   * Opus is there to exercise the "unsupported codec" error (symphonia has no Opus decoder).
+#   * Opus exercises the `opus` feature (libopus) and, without it, the error naming that feature.
 #   * -bitexact keeps encoder version strings out of the files, so reruns with the same ffmpeg
 #     reproduce the same bytes; another ffmpeg version may encode differently, and --check says so.
 set -euo pipefail
@@ -46,8 +46,8 @@ budget() {
 }
 
 check() {
-  (cd "$MEDIA" && sha256sum --quiet -c SHA256SUMS)
-  (cd "$REF" && sha256sum --quiet -c SHA256SUMS)
+  (cd "$MEDIA" && sha256sum --quiet --strict -c SHA256SUMS)
+  (cd "$REF" && sha256sum --quiet --strict -c SHA256SUMS)
   budget
   echo "fixtures match their checksums"
 }
@@ -189,6 +189,59 @@ make_source "$TMP/gapless-src.wav" 1 "$mono_expr" 3 16000
 ref "$MEDIA/gapless-elst.m4a" gapless-aac.wav
 # LAME VBR (-q:a 4) with a Xing tag and its TOC, for the seeks by the table.
 "${FF[@]}" -i "$TMP/src.wav" -c:a libmp3lame -q:a 4 "${BITEXACT[@]}" "$MEDIA/chirp-vbr.mp3"
+
+# --- Opus and HE-AAC (the codecs of the `opus` and `fdk-aac` features) -----------------------------
+# HE-AAC v1 (SBR) and v2 (PS) need an encoder that Debian's ffmpeg lacks (no libfdk_aac): they are
+# encoded by FDK AAC itself, through kithara-decode's dev-only example `he_aac_encode` (so this
+# part needs cargo, and builds the `fdk-aac` feature). Both are 44.1 kHz stereo streams whose
+# AAC-LC core runs at 22.05 kHz (mono for v2): decoded as plain AAC-LC they would come out at half
+# the rate. One 4 s source:
+#   chirp-he.aac       HE-AAC v1, 32 kbit/s (ADTS)
+#   chirp-he2.aac      HE-AAC v2, 24 kbit/s (ADTS; the PS payload makes the mono core stereo)
+#   hls-he/            an Apple-style ladder in TS segments: v0 HE-AAC v2 (chirp-he2.aac), v1
+#                      HE-AAC v1 (chirp-he.aac), v2 AAC-LC 96 kbit/s. Segments of 43 HE-AAC frames
+#                      = 86 AAC-LC frames (1.9969 s), so the variants cut at the same media times,
+#                      and the audio is aligned across them (below).
+# References (ffmpeg's own AAC decoder, which decodes SBR and PS; Opus: ffmpeg through libopus) are
+# cut short to keep the fixtures small: chirp-he.wav and chirp-he2.wav the first 2 s, chirp-opus.wav
+# the first 1.5 s of chirp.opus, 48 kHz stereo.
+HE_RATE=44100
+HE_EXAMPLE=(cargo run --quiet --manifest-path "$ROOT/Cargo.toml" -p kithara-decode --features fdk-aac
+  --example he_aac_encode --)
+make_source "$TMP/he-src.wav" 2 "$stereo_expr" 4 "$HE_RATE"
+cd "$MEDIA"
+"${HE_EXAMPLE[@]}" "$TMP/he-src.wav" chirp-he.aac he 32
+# FDK's HE-AAC v2 encoder delays the audio 2048 frames more than its v1 encoder: its source starts
+# 2048 frames later, so the two carry the same audio at each time (the ladder below).
+"${FF[@]}" -i "$TMP/he-src.wav" -af "atrim=start_sample=2048,apad=pad_len=2048" -c:a pcm_s16le \
+  "${BITEXACT[@]}" "$TMP/he2-src.wav"
+"${HE_EXAMPLE[@]}" "$TMP/he2-src.wav" chirp-he2.aac he2 24
+mkdir -p "$MEDIA/hls-he"
+cd "$MEDIA/hls-he"
+cp ../chirp-he2.aac "$TMP/he-v0.aac"
+cp ../chirp-he.aac "$TMP/he-v1.aac"
+# FDK's HE-AAC encoder delays the audio by 4094 frames (measured against the source, FDK's decoder
+# delay taken off), ffmpeg's AAC-LC encoder by 1024: the AAC-LC variant's source starts 3070 frames
+# later, so every variant carries the same audio at each time.
+"${FF[@]}" -i "$TMP/he-src.wav" -af "adelay=delays=3070S:all=1,atrim=end_sample=$(( 4 * HE_RATE ))" \
+  "${AAC_OPTS[@]}" -b:a 96k "${BITEXACT[@]}" -f adts "$TMP/he-v2.aac"
+for i in 0 1 2; do
+  "${FF[@]}" -i "$TMP/he-v$i.aac" -c:a copy "${BITEXACT[@]}" -f hls -hls_time 1.99 -hls_list_size 0 \
+    -hls_playlist_type vod -hls_segment_type mpegts -hls_segment_filename "v$i-%02d.ts" "v$i.m3u8"
+done
+{
+  echo "#EXTM3U"
+  echo "#EXT-X-VERSION:3"
+  echo "#EXT-X-STREAM-INF:BANDWIDTH=28000,CODECS=\"mp4a.40.29\""
+  echo "v0.m3u8"
+  echo "#EXT-X-STREAM-INF:BANDWIDTH=36000,CODECS=\"mp4a.40.5\""
+  echo "v1.m3u8"
+  echo "#EXT-X-STREAM-INF:BANDWIDTH=100000,CODECS=\"mp4a.40.2\""
+  echo "v2.m3u8"
+} > master.m3u8
+"${FF[@]}" -i "$MEDIA/chirp-he.aac" -t 2 -c:a pcm_s16le "${BITEXACT[@]}" "$REF/chirp-he.wav"
+"${FF[@]}" -i "$MEDIA/chirp-he2.aac" -t 2 -c:a pcm_s16le "${BITEXACT[@]}" "$REF/chirp-he2.wav"
+"${FF[@]}" -c:a libopus -i "$MEDIA/chirp.opus" -t 1.5 -c:a pcm_s16le "${BITEXACT[@]}" "$REF/chirp-opus.wav"
 
 # --- checksums ------------------------------------------------------------------------------------
 (cd "$MEDIA" && find . -type f ! -name SHA256SUMS | LC_ALL=C sort | xargs sha256sum > SHA256SUMS)

@@ -5,6 +5,7 @@
 mod boundary;
 mod change;
 mod chunk;
+mod codecs;
 mod config;
 mod decoder;
 mod engine;

@@ -6,20 +6,19 @@ use std::{sync::Arc, time::Duration};
 
 use kithara_stream::ContainerFormat;
 use symphonia::core::{
-    codecs::audio::{AudioCodecParameters, AudioDecoder, AudioDecoderOptions},
+    codecs::audio::{AudioCodecParameters, AudioDecoderOptions},
     errors::Error as SymError,
     formats::{FormatReader, TrackType},
     io::MediaSource,
-    units::{Time, TimeBase, Timestamp},
+    units::{Time, TimeBase},
 };
 
 mod seek;
 mod timeline;
 
-pub(crate) use seek::preroll_frames;
-
 use crate::{
     chunk::{frames_to_duration, PcmChunk},
+    codecs::Codec,
     config::DecoderConfig,
     error::{Error, Origin, Result},
     info::{codec_label, codec_of, TrackInfo},
@@ -45,7 +44,7 @@ const MAX_BAD_PACKETS: u32 = 8;
 /// Format reader + codec + timeline bookkeeping, independent of the stream type.
 pub(crate) struct Core {
     reader: Box<dyn FormatReader>,
-    codec: Box<dyn AudioDecoder>,
+    codec: Codec,
     params: AudioCodecParameters,
     dec_opts: AudioDecoderOptions,
     track_id: u32,
@@ -72,6 +71,10 @@ pub(crate) struct Core {
     /// output past it is dropped. A reader opened mid-file does not see the declaration, so it is
     /// carried over from the reader that did.
     pub(crate) end_frame: Option<u64>,
+    /// Whether the codec's output delay is taken off the timeline (frame `t` of its output belongs
+    /// `delay` frames earlier): always, but for a codec adopted from the reader before (whose
+    /// output already lags by that delay, which that reader took off).
+    trim_delay: bool,
     /// The reader was opened mid-file by a fast MPEG audio seek: its own seek cannot go back
     /// before where it opened.
     pub(crate) mid_file: bool,
@@ -112,13 +115,21 @@ impl Core {
             }
         };
         let dec_opts = AudioDecoderOptions::default().gapless(config.gapless);
-        let codec = symphonia::default::get_codecs()
-            .make_audio_decoder(&params, &dec_opts)
-            .map_err(|_| Error::UnsupportedCodec {
-                origin: origin.clone(),
-                codec: codec_label(params.codec),
-                container: container_label.clone(),
-            })?;
+        let codec = Codec::make(&params, &dec_opts).map_err(|_| {
+            match crate::codecs::missing_feature(params.codec) {
+                Some(feature) => Error::CodecFeatureOff {
+                    origin: origin.clone(),
+                    codec: codec_label(params.codec),
+                    container: container_label.clone(),
+                    feature,
+                },
+                None => Error::UnsupportedCodec {
+                    origin: origin.clone(),
+                    codec: codec_label(params.codec),
+                    container: container_label.clone(),
+                },
+            }
+        })?;
         let sample_rate = params.sample_rate.unwrap_or(0);
         let channels = params
             .channels
@@ -147,7 +158,7 @@ impl Core {
         };
         let info = TrackInfo {
             codec: codec_of(params.codec),
-            codec_name: codec.codec_info().short_name.to_owned(),
+            codec_name: codec.short_name().to_owned(),
             container: opened.container,
             sample_rate,
             channels,
@@ -175,6 +186,7 @@ impl Core {
             frame_offset: -i64::try_from(mp4_delay).unwrap_or(i64::MAX),
             priming,
             end_frame,
+            trim_delay: true,
             mid_file: false,
             uncertainty: 0,
         })
@@ -185,6 +197,9 @@ impl Core {
     pub(crate) fn rebase(&mut self, frame: u64) {
         self.rebase = Some(frame);
         self.next_frame = frame;
+        // A fresh codec's output delay is taken off its first output: what falls before `frame`
+        // (its warm-up, the audio the reader before handed out) is dropped.
+        self.discard_before = Some(frame);
     }
 
     /// Discards the output before `frame` (a seek target).
@@ -205,6 +220,8 @@ impl Core {
             && a.extra_data == b.extra_data;
         if same {
             self.codec = old.codec;
+            // Its output already lags by its delay, which the reader before took off the timeline.
+            self.trim_delay = false;
         }
         same
     }
@@ -213,7 +230,8 @@ impl Core {
         self.pos.pos()
     }
 
-    /// A track timestamp as a frame index at the track's rate.
+    /// A track timestamp as a frame index at the track's rate (exact, rounded to the nearest
+    /// frame when the time base is not the rate's: HE-AAC's packets count the half-rate core).
     fn ts_to_frames(&self, ts: i64) -> i64 {
         match self.time_base {
             Some(tb)
@@ -222,9 +240,11 @@ impl Core {
                 ts
             }
             Some(tb) => {
-                let t = tb.calc_time_saturating(Timestamp::new(ts));
-                let frames = t.as_nanos() * i128::from(self.info.sample_rate) / 1_000_000_000;
-                i64::try_from(frames).unwrap_or(i64::MAX)
+                let num = i128::from(ts)
+                    * i128::from(u32::from(tb.numer))
+                    * i128::from(self.info.sample_rate);
+                let den = i128::from(u32::from(tb.denom));
+                i64::try_from((2 * num + den).div_euclid(2 * den)).unwrap_or(i64::MAX)
             }
             None => ts,
         }
@@ -259,13 +279,7 @@ impl Core {
             if packet.track_id != self.track_id {
                 continue;
             }
-            if let Some(frame) = self.rebase.take() {
-                let first = self.ts_to_frames(packet.pts.get());
-                self.frame_offset = i64::try_from(frame)
-                    .unwrap_or(i64::MAX)
-                    .saturating_sub(first);
-            }
-            let decoded = match self.codec.decode(&packet) {
+            let decoded = match self.codec.decoder().decode(&packet) {
                 Ok(buf) => {
                     let spec = buf.spec();
                     let (rate, ch) = (spec.rate(), spec.channels().count());
@@ -296,6 +310,13 @@ impl Core {
             if rate != self.info.sample_rate || channels != self.info.channels {
                 self.info.sample_rate = rate;
                 self.info.channels = channels;
+            }
+            // After the rate is known: HE-AAC's first output sets it, and the offset is in its frames.
+            if let Some(frame) = self.rebase.take() {
+                let first = self.ts_to_frames(packet.pts.get());
+                self.frame_offset = i64::try_from(frame)
+                    .unwrap_or(i64::MAX)
+                    .saturating_sub(first);
             }
             let ch = usize::from(channels.max(1));
             let Some(start) = self.place(&packet, &mut samples, ch) else {
@@ -382,9 +403,7 @@ impl Core {
 
     fn recreate_codec(&mut self) -> Result<()> {
         tracing::debug!("codec reset required: recreating it");
-        self.codec = symphonia::default::get_codecs()
-            .make_audio_decoder(&self.params, &self.dec_opts)
-            .map_err(|e| self.malformed(e))?;
+        self.codec = Codec::make(&self.params, &self.dec_opts).map_err(|e| self.malformed(e))?;
         Ok(())
     }
 }

@@ -8,6 +8,7 @@
 )]
 
 mod classes;
+mod codecs;
 mod common;
 mod errors;
 mod exact;
