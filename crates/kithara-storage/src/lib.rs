@@ -5,6 +5,7 @@
 mod cache;
 mod cached;
 mod error;
+mod export;
 mod file;
 mod kind;
 mod mem;
