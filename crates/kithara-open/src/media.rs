@@ -124,8 +124,10 @@ async fn open_any(
         return match opened {
             // A `.m3u8` that is no HLS playlist may be a station link: read it as one.
             Err(e) if links && station::not_a_playlist(&e) => {
-                match station::read_link(src, options).await? {
-                    LinkBody::Entries(entries) => Ok(Found::Link(entries)),
+                match station::read_link(src, options).await {
+                    Ok(LinkBody::Entries(entries)) => Ok(Found::Link(entries)),
+                    Err(too_large @ Error::LinkTooLarge { .. }) => Err(too_large),
+                    // Not a link either (or not readable as one): the HLS error says why.
                     _ => Err(e),
                 }
             }
