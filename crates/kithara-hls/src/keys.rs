@@ -48,13 +48,7 @@ pub(crate) fn from_tag(key: &m3u8_rs::Key, base: &Url) -> Result<Option<SegmentK
         tag: "EXT-X-KEY",
         detail,
     };
-    let resolve = |uri: &str| {
-        base.join(uri.trim()).map_err(|source| Error::BadUri {
-            url: RedactedUrl::new(base),
-            uri: uri.to_owned(),
-            source,
-        })
-    };
+    let resolve = |uri: &str| crate::playlist::resolve(base, uri);
     let unsupported = |method: String| -> Result<Option<SegmentKey>> {
         let uri = key.uri.as_deref().and_then(|u| resolve(u).ok());
         Err(Error::UnsupportedEncryption {
