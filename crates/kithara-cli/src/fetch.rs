@@ -180,26 +180,9 @@ async fn download(
     let (timeout, task_bar) = (args.timeout, bar.clone());
     // Waiting for storage (and `Stream` reads) block: keep them off the runtime.
     let job = tokio::task::spawn_blocking(move || {
-        let mut covered = 0;
-        let written = if keep == Keep::Memory {
-            write_from_stream(stream, &label, &part, &task_bar)
-        } else {
-            let n = await_disk(&stream, &label, timeout, &task_bar);
-            if let Some(storage) = stream.source().storage() {
-                covered = storage.covered();
-                if let Err(e) = storage.flush_cache() {
-                    tracing::warn!(error = %e, "could not record the download's progress");
-                }
-            }
-            let n = match (n, stream.source().storage()) {
-                (Ok(_), Some(storage)) if keep == Keep::Cache => storage
-                    .export_to(&part)
-                    .with_context(|| format!("writing {} from the cache", part.display())),
-                (n, _) => n,
-            };
-            // The stream (and its file handle) goes before the rename.
-            drop(stream);
-            n
+        let (written, covered) = match keep {
+            Keep::Memory => (write_from_stream(stream, &label, &part, &task_bar), 0),
+            _ => write_from_storage(stream, keep, &label, &part, timeout, &task_bar),
         };
         crate::sink::publish_part(&part, &output, written).map_err(|e| kept(e, keep, covered))
     });
@@ -221,6 +204,36 @@ async fn download(
     let bytes = outcome.context("the download thread failed")??;
     bar.finish_and_clear();
     Ok(bytes)
+}
+
+/// Waits until the stream's storage holds the whole resource (then, from the cache, writes it to
+/// `part`) and records what arrived. Returns the length written and the bytes present.
+fn write_from_storage(
+    stream: Stream<File>,
+    keep: Keep,
+    label: &str,
+    part: &Path,
+    timeout: Duration,
+    bar: &ProgressBar,
+) -> (Result<u64>, u64) {
+    let n = await_disk(&stream, label, timeout, bar);
+    let Some(storage) = stream.source().storage() else {
+        return (n, 0);
+    };
+    let covered = storage.covered();
+    // Everything learnt reaches the index now, not in a later drop.
+    if let Err(e) = storage.flush_cache() {
+        tracing::warn!(error = %e, "could not record the download's progress");
+    }
+    let n = match n {
+        Ok(_) if keep == Keep::Cache => storage
+            .export_to(part)
+            .with_context(|| format!("writing {} from the cache", part.display())),
+        n => n,
+    };
+    // The stream (and its file handle) goes before the rename.
+    drop(stream);
+    (n, covered)
 }
 
 /// Drops a file stream that turned out to be a playlist; a `FILE.part` it wrote is removed.
