@@ -278,11 +278,16 @@ impl Layout {
     }
 
     /// The stream fails with `e`; returns `false` if it had failed already (the first error
-    /// stays).
+    /// stays). Placed pieces whose bytes are still coming fail too, so a reader waiting inside
+    /// one gets `e` rather than waiting out its timeout (bytes already there stay readable).
     pub(crate) fn fail(&self, e: Error) -> bool {
         let mut st = self.lock();
         let first = st.failed.is_none();
         if first {
+            let shared: kithara_stream::SharedError = Arc::new(e.clone());
+            for entry in &st.entries {
+                entry.res.fail(shared.clone());
+            }
             st.failed = Some(e);
         }
         self.changed(st);
