@@ -1,0 +1,94 @@
+//! The fault matrix across the stack: one table of faults ([`cases`]), one runner ([`runner`]),
+//! over `Stream<File>`, `Stream<Hls>` (TS, fMP4, AES-128, `EXT-X-BYTERANGE`) and the decoder on
+//! top, all through `kithara_open::open_decoder` against the loopback server.
+//!
+//! Each case asserts its outcome (PCM equal to the clean run's, or the typed error), that it
+//! ended (no hang), what the server saw, and that the downloader wound down with every
+//! command's `on_complete` run exactly once.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod cases;
+mod hls;
+mod runner;
+
+use std::sync::Arc;
+
+use cases::{cases, Expect};
+use runner::{media_server, run, Kind};
+
+/// Runs every row of the table that applies to `kind`.
+async fn matrix(kind: Kind) {
+    let observe = std::env::var_os("FAULTS_OBSERVE").is_some();
+    let clean = {
+        let server = media_server();
+        let seen = run(&server, kind, &format!("{kind:?} clean")).await;
+        let pcm = seen.outcome.unwrap();
+        assert!(pcm.len() > 10_000, "{kind:?}: {} samples", pcm.len());
+        pcm
+    };
+    for case in cases().into_iter().filter(|c| c.kinds.contains(&kind)) {
+        let label = format!("{kind:?} / {}", case.name);
+        let server = Arc::new(media_server());
+        (case.setup)(&server, kind);
+        let during = case.during.map(|f| {
+            let server = server.clone();
+            tokio::task::spawn_blocking(move || f(&server, kind))
+        });
+        let seen = run(&server, kind, &label).await;
+        if let Some(d) = during {
+            d.await.unwrap();
+        }
+        let got = match &seen.outcome {
+            Ok(pcm) if *pcm == clean => "clean".to_string(),
+            Ok(pcm) => format!("PCM DIFFERS ({} samples, clean {})", pcm.len(), clean.len()),
+            Err(f) => format!("{f:?}"),
+        };
+        let wire_ok = (case.wire)(kind, &seen.requests);
+        if observe {
+            eprintln!("{label}: {got} in {:?}; wire {wire_ok}", seen.took);
+            continue;
+        }
+        assert!(
+            wire_ok,
+            "{label}: the wire does not show the fault: {:?}",
+            seen.requests
+        );
+        match ((case.expect)(kind), &seen.outcome) {
+            (Expect::Clean, Ok(pcm)) => assert!(*pcm == clean, "{label}: {got}"),
+            (Expect::Fails(class, check), Err(f)) => {
+                assert_eq!(f.class, class, "{label}: {got}");
+                assert!(
+                    check(&*f.error),
+                    "{label}: not the typed error expected: {got}"
+                );
+            }
+            (want, _) => panic!("{label}: expected {want:?}, got {got}"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn file() {
+    matrix(Kind::File).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hls_ts() {
+    matrix(Kind::Ts).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hls_fmp4() {
+    matrix(Kind::Fmp4).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hls_aes() {
+    matrix(Kind::Aes).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hls_byterange() {
+    matrix(Kind::ByteRange).await;
+}
