@@ -10,6 +10,7 @@
 
 mod cases;
 mod hls;
+mod live;
 mod runner;
 
 use std::sync::Arc;
@@ -39,32 +40,16 @@ async fn matrix(kind: Kind) {
         if let Some(d) = during {
             d.await.unwrap();
         }
-        let got = match &seen.outcome {
-            Ok(pcm) if *pcm == clean => "clean".to_string(),
-            Ok(pcm) => format!("PCM DIFFERS ({} samples, clean {})", pcm.len(), clean.len()),
-            Err(f) => format!("{f:?}"),
-        };
         let wire_ok = (case.wire)(kind, &seen.requests);
-        if observe {
-            eprintln!("{label}: {got} in {:?}; wire {wire_ok}", seen.took);
-            continue;
-        }
-        assert!(
+        check(
+            &label,
+            (case.expect)(kind),
+            &seen.outcome,
+            &clean,
             wire_ok,
-            "{label}: the wire does not show the fault: {:?}",
-            seen.requests
+            seen.took,
+            observe,
         );
-        match ((case.expect)(kind), &seen.outcome) {
-            (Expect::Clean, Ok(pcm)) => assert!(*pcm == clean, "{label}: {got}"),
-            (Expect::Fails(class, check), Err(f)) => {
-                assert_eq!(f.class, class, "{label}: {got}");
-                assert!(
-                    check(&*f.error),
-                    "{label}: not the typed error expected: {got}"
-                );
-            }
-            (want, _) => panic!("{label}: expected {want:?}, got {got}"),
-        }
     }
 }
 
@@ -91,4 +76,62 @@ async fn hls_aes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hls_byterange() {
     matrix(Kind::ByteRange).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hls_live() {
+    let observe = std::env::var_os("FAULTS_OBSERVE").is_some();
+    let clean = live::run_live(live::clean(), "Live clean")
+        .await
+        .outcome
+        .unwrap();
+    assert!(clean.len() > 10_000, "live: {} samples", clean.len());
+    for case in live::cases() {
+        let label = format!("Live / {}", case.name);
+        let seen = live::run_live((case.steps)(), &label).await;
+        let wire_ok = (case.wire)(&seen.requests);
+        check(
+            &label,
+            case.expect,
+            &seen.outcome,
+            &clean,
+            wire_ok,
+            seen.took,
+            observe,
+        );
+    }
+}
+
+/// Asserts one run: the wire shows the fault, and the outcome is the one expected (or, with
+/// `FAULTS_OBSERVE` set, prints what happened instead).
+fn check(
+    label: &str,
+    expect: Expect,
+    outcome: &runner::Outcome,
+    clean: &[f32],
+    wire_ok: bool,
+    took: std::time::Duration,
+    observe: bool,
+) {
+    let got = match outcome {
+        Ok(pcm) if pcm == clean => "clean".to_string(),
+        Ok(pcm) => format!("PCM DIFFERS ({} samples, clean {})", pcm.len(), clean.len()),
+        Err(f) => format!("{f:?}"),
+    };
+    if observe {
+        eprintln!("{label}: {got} in {took:?}; wire {wire_ok}");
+        return;
+    }
+    assert!(wire_ok, "{label}: the wire does not show the fault");
+    match (expect, outcome) {
+        (Expect::Clean, Ok(pcm)) => assert!(pcm == clean, "{label}: {got}"),
+        (Expect::Fails(class, typed), Err(f)) => {
+            assert_eq!(f.class, class, "{label}: {got}");
+            assert!(
+                typed(&*f.error),
+                "{label}: not the typed error expected: {got}"
+            );
+        }
+        (want, _) => panic!("{label}: expected {want:?}, got {got}"),
+    }
 }

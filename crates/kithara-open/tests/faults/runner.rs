@@ -245,9 +245,14 @@ pub(crate) struct Observed {
 /// downloader winds down: every peer and fetch task ended, every command's `on_complete` ran
 /// exactly once.
 pub(crate) async fn run(server: &LoopbackServer, kind: Kind, label: &str) -> Observed {
+    run_path(server, &kind.entry(), label).await
+}
+
+/// [`run`] on the stream at `path`.
+pub(crate) async fn run_path(server: &LoopbackServer, path: &str, label: &str) -> Observed {
     let dl = downloader();
     let started = Instant::now();
-    let outcome = tokio::time::timeout(HANG, decode(server.url(&kind.entry()), &dl))
+    let outcome = tokio::time::timeout(HANG, decode(server.url(path), &dl))
         .await
         .unwrap_or_else(|_| panic!("{label}: no outcome within {HANG:?}: a hang"));
     let took = started.elapsed();
