@@ -294,6 +294,21 @@ impl Layout {
         first
     }
 
+    /// The fetch of placed piece `piece` of `variant` failed for good: its storage fails with
+    /// `e`, so a reader waiting inside it gets `e` at once. (The same segment fetched from another
+    /// variant cannot take the place of a piece already laid out.)
+    pub(crate) fn fail_placed(&self, variant: usize, piece: Piece, e: &Error) {
+        let st = self.lock();
+        let placed = st
+            .entries
+            .iter()
+            .filter(|en| en.variant == variant && en.piece == piece && !en.res.is_complete());
+        for en in placed {
+            en.res.fail(Arc::new(e.clone()));
+        }
+        self.changed(st);
+    }
+
     /// Whether the stream failed.
     pub(crate) fn is_failed(&self) -> bool {
         self.lock().failed.is_some()
