@@ -436,7 +436,7 @@ fn statuses() -> Vec<Case> {
 }
 
 /// The retry budget ran out: exactly [`ATTEMPTS`] attempts.
-fn exhausted(e: &(dyn StdError + 'static)) -> bool {
+pub(crate) fn exhausted(e: &(dyn StdError + 'static)) -> bool {
     matches!(find_error::<Error>(e), Some(Error::RetriesExhausted { attempts, .. }) if *attempts == ATTEMPTS)
 }
 

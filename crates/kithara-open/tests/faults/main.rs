@@ -135,3 +135,25 @@ fn check(
         (want, _) => panic!("{label}: expected {want:?}, got {got}"),
     }
 }
+
+/// A ladder: the played variant's segment (the first variant played is the highest, v2) is
+/// laid out once its headers arrive, then every attempt resets before the body. The same
+/// segment from another variant cannot take the place of a piece already laid out, so the
+/// reader inside it gets the typed error at once (it used to wait out its timeout).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hls_ladder_placed_segment_fails_for_good() {
+    use kithara_test_support::Fault;
+    let server = media_server();
+    let target = "/media/hls/ts/v2-02.ts";
+    let fault = Fault::ResetAfter {
+        after: 0,
+        times: u32::MAX,
+    };
+    server.route(target, runner::original(target).fault(fault));
+    let label = "ladder / placed segment resets for good";
+    let seen = runner::run_path(&server, "/media/hls/master.m3u8", label).await;
+    let hit = cases::hits(target, &seen.requests) >= runner::ATTEMPTS as usize;
+    let expect = Expect::Fails(kithara_stream::ErrorClass::Network, cases::exhausted);
+    let observe = std::env::var_os("FAULTS_OBSERVE").is_some();
+    check(label, expect, &seen.outcome, &[], hit, seen.took, observe);
+}
