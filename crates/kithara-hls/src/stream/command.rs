@@ -64,7 +64,7 @@ impl HlsPeer {
         let cipher_r = cipher_w.clone();
         let (on_resp, on_done) = (self.shared.clone(), self.shared.clone());
         let expected = io.expected.clone();
-        let (filled, redacted) = (res.clone(), RedactedUrl::new(&url));
+        let (filled, redacted) = (res.clone(), RedactedUrl::new(url));
         let priority = self.shared.priority.apply(if self.buffer().is_zero() {
             Priority::Urgent
         } else {
