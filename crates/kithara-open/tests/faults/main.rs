@@ -18,39 +18,61 @@ use std::sync::Arc;
 use cases::{cases, Expect};
 use runner::{media_server, run, Kind};
 
+/// Cases of one kind run at the same time (each has its own server and downloader): most of a
+/// case's time is a timer (a stall, a drip, a backoff), not work.
+const CONCURRENT: usize = 4;
+
 /// Runs every row of the table that applies to `kind`.
 async fn matrix(kind: Kind) {
-    let observe = std::env::var_os("FAULTS_OBSERVE").is_some();
     let clean = {
         let server = media_server();
         let seen = run(&server, kind, &format!("{kind:?} clean")).await;
         let pcm = seen.outcome.unwrap();
         assert!(pcm.len() > 10_000, "{kind:?}: {} samples", pcm.len());
-        pcm
+        Arc::new(pcm)
     };
+    let slots = Arc::new(tokio::sync::Semaphore::new(CONCURRENT));
+    let mut runs = tokio::task::JoinSet::new();
     for case in cases().into_iter().filter(|c| c.kinds.contains(&kind)) {
-        let label = format!("{kind:?} / {}", case.name);
-        let server = Arc::new(media_server());
-        (case.setup)(&server, kind);
-        let during = case.during.map(|f| {
-            let server = server.clone();
-            tokio::task::spawn_blocking(move || f(&server, kind))
+        let (clean, slots) = (clean.clone(), slots.clone());
+        runs.spawn(async move {
+            let _slot = slots.acquire_owned().await.unwrap();
+            run_case(case, kind, &clean).await;
         });
-        let seen = run(&server, kind, &label).await;
-        if let Some(d) = during {
-            d.await.unwrap();
-        }
-        let wire_ok = (case.wire)(kind, &seen.requests);
-        check(
-            &label,
-            (case.expect)(kind),
-            &seen.outcome,
-            &clean,
-            wire_ok,
-            seen.took,
-            observe,
-        );
     }
+    while let Some(done) = runs.join_next().await {
+        // A case's panic (its assertion) fails the test with the case's message.
+        if let Err(e) = done {
+            std::panic::resume_unwind(e.into_panic());
+        }
+    }
+}
+
+/// One row on one kind: set the fault up, run the stream, check what happened.
+async fn run_case(case: cases::Case, kind: Kind, clean: &[f32]) {
+    let observe = std::env::var_os("FAULTS_OBSERVE").is_some();
+    let label = format!("{kind:?} / {}", case.name);
+    let server = Arc::new(media_server());
+    (case.setup)(&server, kind);
+    let during = case.during.map(|f| {
+        let server = server.clone();
+        tokio::task::spawn_blocking(move || f(&server, kind))
+    });
+    let seen = run(&server, kind, &label).await;
+    if let Some(d) = during {
+        d.await.unwrap();
+    }
+    let wire_ok = (case.wire)(kind, &seen.requests);
+    let expect = (case.expect)(kind);
+    check(
+        &label,
+        expect,
+        &seen.outcome,
+        clean,
+        wire_ok,
+        seen.took,
+        observe,
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
