@@ -29,6 +29,13 @@ pub enum Error {
         /// Playlist URL, query removed.
         url: RedactedUrl,
     },
+    /// A segment (or init segment) was answered with an HTML page (`Content-Type: text/html`,
+    /// an error or login page), not media.
+    #[error("{url} is an HTML page, not a media segment")]
+    HtmlInsteadOfMedia {
+        /// Segment URL, query removed.
+        url: RedactedUrl,
+    },
     /// The body does not start with `#EXTM3U`.
     #[error("{url} is not an HLS playlist: it does not start with #EXTM3U")]
     MissingHeader {
@@ -182,6 +189,7 @@ impl Error {
             Self::UnsupportedEncryption { .. } => ErrorClass::Unsupported,
             Self::PlaylistTooLarge { .. }
             | Self::HtmlInsteadOfPlaylist { .. }
+            | Self::HtmlInsteadOfMedia { .. }
             | Self::MissingHeader { .. }
             | Self::NotUtf8 { .. }
             | Self::BadAttribute { .. }

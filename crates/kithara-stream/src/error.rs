@@ -338,7 +338,9 @@ impl Error {
                 kind: TransportKind::Connect,
                 ..
             } => io::ErrorKind::ConnectionRefused,
-            Self::ShortBody { .. } => io::ErrorKind::UnexpectedEof,
+            // Not `UnexpectedEof`: demuxers (symphonia's, the TS reader) take that kind for a
+            // clean end of the media, which would turn a cut download into a shorter track.
+            Self::ShortBody { .. } => io::ErrorKind::ConnectionAborted,
             Self::BlockingOnRuntime { .. } => io::ErrorKind::Unsupported,
             Self::InvalidSeek { .. }
             | Self::TimeSeekUnsupported

@@ -6,8 +6,8 @@ use std::{ops::Range, sync::atomic::Ordering};
 use bytes::Bytes;
 use kithara_storage::StorageResource;
 use kithara_stream::{
-    dl::{FetchCmd, FetchPurpose, Priority},
-    Error,
+    dl::{FetchCmd, FetchOutcome, FetchPurpose, Priority},
+    Error, RedactedUrl,
 };
 use url::Url;
 
@@ -64,6 +64,7 @@ impl HlsPeer {
         let cipher_r = cipher_w.clone();
         let (on_resp, on_done) = (self.shared.clone(), self.shared.clone());
         let expected = io.expected.clone();
+        let (filled, redacted) = (res.clone(), RedactedUrl::new(url));
         let priority = self.shared.priority.apply(if self.buffer().is_zero() {
             Priority::Urgent
         } else {
@@ -82,6 +83,11 @@ impl HlsPeer {
             )
             .with_cancel(io.token.clone())
             .on_response(move |info| {
+                if is_html(info.content_type.as_deref()) {
+                    return Err(Error::protocol(crate::Error::HtmlInsteadOfMedia {
+                        url: RedactedUrl::new(&info.url),
+                    }));
+                }
                 if let Some(v) = info
                     .validator
                     .clone()
@@ -112,7 +118,10 @@ impl HlsPeer {
                 Ok(())
             })
             .writer(self.writer(id, base, res.clone(), cipher_w.clone(), key_uri, io))
-            .on_complete(move |outcome| on_done.piece_done(id, variant, piece, outcome));
+            .on_complete(move |outcome| {
+                let outcome = short_of(outcome, &filled, base, encrypted, &redacted);
+                on_done.piece_done(id, variant, piece, outcome);
+            });
         resume(cmd, url, range, done, &res_v)
     }
 
@@ -180,4 +189,35 @@ fn resume(
         }
         None => cmd,
     }
+}
+
+/// A plain piece whose length is fixed (announced, or from the playlist) but whose body ended
+/// before it: the fetch "completed" (the server proved the resource ends there), yet the piece
+/// can never fill, so it is the typed `ShortBody` rather than a reader waiting out its timeout.
+fn short_of(
+    outcome: FetchOutcome,
+    res: &StorageResource,
+    base: u64,
+    encrypted: bool,
+    url: &RedactedUrl,
+) -> FetchOutcome {
+    match (&outcome, res.len()) {
+        (FetchOutcome::Completed { end, .. }, Some(len)) if !encrypted && !res.is_complete() => {
+            FetchOutcome::Failed(Error::ShortBody {
+                url: url.clone(),
+                got: *end,
+                expected: base.saturating_add(len),
+            })
+        }
+        _ => outcome,
+    }
+}
+
+/// Whether a response's `Content-Type` says HTML (an error or login page served for a segment).
+fn is_html(content_type: Option<&str>) -> bool {
+    content_type.is_some_and(|ct| {
+        ct.trim_start()
+            .get(..9)
+            .is_some_and(|t| t.eq_ignore_ascii_case("text/html"))
+    })
 }

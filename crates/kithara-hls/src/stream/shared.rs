@@ -295,7 +295,9 @@ impl Shared {
                 self.forward(&mut st);
             }
             FetchOutcome::Failed(e) => {
-                // The piece and what follows it are fetched again (from another variant).
+                // The piece and what follows it are fetched again (from another variant); a
+                // piece already laid out cannot be replaced, so a reader inside it gets `e`.
+                self.layout.fail_placed(variant, piece, &e);
                 st.planner.forget_from(id);
                 self.variant_failed(&mut st, variant, e);
             }

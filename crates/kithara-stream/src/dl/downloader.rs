@@ -22,6 +22,7 @@ use tracing::Instrument;
 use super::{
     attempt,
     config::DownloaderConfig,
+    counts::{Counts, DownloaderStats},
     fetch::Priority,
     peer::{Peer, PeerHandle, PeerState, ThroughputSample},
     slots::{SlotRequest, Slots},
@@ -44,6 +45,7 @@ pub(crate) struct Inner {
     pub(crate) client: reqwest::Client,
     pub(crate) config: DownloaderConfig,
     global: Arc<Slots>,
+    counts: Arc<Counts>,
     next_peer: AtomicU64,
     runtime: Option<tokio::runtime::Handle>,
 }
@@ -84,6 +86,7 @@ impl Downloader {
                 client,
                 config,
                 global,
+                counts: Arc::default(),
                 next_peer: AtomicU64::new(1),
                 runtime,
             }),
@@ -108,6 +111,18 @@ impl Downloader {
     /// Fetches running now across all peers.
     pub fn in_flight(&self) -> usize {
         self.inner.global.in_use()
+    }
+
+    /// What runs now across all peers, and how many commands were issued and reported so far.
+    pub fn stats(&self) -> DownloaderStats {
+        self.inner.counts.snapshot()
+    }
+
+    /// Waits until nothing runs ([`DownloaderStats::is_idle`]): every peer's driver ended, every
+    /// fetch task ended, every issued command reported its outcome. Does not end while a stream
+    /// is open; wrap it in a timeout.
+    pub async fn idle(&self) {
+        self.inner.counts.idle().await;
     }
 
     /// Attaches a peer: a driver task starts polling it. Must be called within a tokio runtime,
@@ -136,6 +151,7 @@ impl Downloader {
             return handle;
         };
         let span = tracing::info_span!("peer", id, url = %peer.label());
+        self.inner.counts.peer_started();
         runtime.spawn(
             drive(self.inner.clone(), peer, state, cancel, runtime.clone()).instrument(span),
         );
@@ -172,6 +188,7 @@ async fn drive<P: Peer>(
         }
         let spawn = |cmd: FetchCmd, permit: Option<OwnedSemaphorePermit>| {
             state.fetch_started();
+            inner.counts.task_started();
             // The place in the global queue is taken here, in the order commands start.
             let slot = inner.global.request(cmd.priority());
             let task = run(
@@ -226,10 +243,13 @@ async fn drive<P: Peer>(
                 Some(batch) => {
                     for mut cmd in batch {
                         state.issued.fetch_add(1, Ordering::AcqRel);
+                        inner.counts.issued();
                         let counted = state.clone();
+                        let total = inner.counts.clone();
                         cmd.observe_completion(move |_| {
                             counted.reported.fetch_add(1, Ordering::AcqRel);
                             counted.changed.notify_waiters();
+                            total.reported();
                         });
                         queue.push(cmd);
                     }
@@ -241,6 +261,7 @@ async fn drive<P: Peer>(
     // Queued commands report `Cancelled` from their `Drop`.
     drop(queue);
     state.driver_ended();
+    inner.counts.peer_ended();
 }
 
 fn queue_empty(state: &PeerState) -> bool {
@@ -306,4 +327,5 @@ async fn run(
     cmd.complete(outcome);
     drop(cmd);
     state.fetch_ended();
+    inner.counts.task_ended();
 }

@@ -12,6 +12,7 @@ mod attempt;
 mod body;
 mod classify;
 mod config;
+mod counts;
 mod downloader;
 mod fetch;
 mod peer;
@@ -31,6 +32,7 @@ pub mod fuzz_api {
 }
 
 pub use config::{DownloaderConfig, RetryPolicy};
+pub use counts::DownloaderStats;
 pub use downloader::Downloader;
 pub use fetch::{
     ByteRange, FetchCmd, FetchMethod, FetchOutcome, Priority, ResourceEnd, ResponseInfo,

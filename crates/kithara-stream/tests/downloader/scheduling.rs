@@ -235,3 +235,54 @@ async fn a_blocking_writer_does_not_stall_other_streams() {
     );
     settle(&stuck_peer, &mut rx).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stats_count_every_command_and_return_to_idle_when_peers_end() {
+    let server = LoopbackServer::start().unwrap();
+    server.route("/a", Route::new(payload(64 << 10, 7)));
+    server.route(
+        "/stall",
+        Route::new(payload(64 << 10, 8)).fault(Fault::Stall {
+            after: 1000,
+            stall: Duration::MAX,
+            times: 1,
+        }),
+    );
+    let dl = downloader(|mut c| {
+        c.max_in_flight_per_peer = 1;
+        c
+    });
+    assert!(dl.stats().is_idle());
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    // One peer whose commands all complete, one stuck on a stall with more queued behind it.
+    let done = dl.child_token();
+    let cmds = (0..3)
+        .map(|_| get(&server, "/a", None, &done, &tx).0)
+        .collect();
+    let (h1, _s1) = register(&dl, cmds, done);
+    let stuck = dl.child_token();
+    let (c1, _) = get(&server, "/stall", None, &stuck, &tx);
+    let (c2, _) = get(&server, "/a", None, &stuck, &tx);
+    let (h2, _s2) = register_with(&dl, vec![c1, c2], stuck.clone(), true);
+    outcomes(&mut rx, 3).await;
+    assert!(
+        server
+            .wait_until_async(PATIENCE, |reqs, _| reqs
+                .iter()
+                .any(|r| r.path == "/stall" && r.bytes_sent >= 1000))
+            .await
+    );
+    let busy = dl.stats();
+    assert_eq!(busy.commands_issued, 5, "{busy:?}");
+    assert!(busy.peers_alive >= 1 && busy.fetch_tasks >= 1, "{busy:?}");
+    assert!(!busy.is_idle());
+    stuck.cancel();
+    tokio::time::timeout(PATIENCE, dl.idle()).await.unwrap();
+    let end = dl.stats();
+    assert_eq!(
+        (end.peers_alive, end.fetch_tasks, end.completions_reported),
+        (0, 0, 5),
+        "{end:?}"
+    );
+    assert!(h1.is_finished() && h2.is_finished());
+}

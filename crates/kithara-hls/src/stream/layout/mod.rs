@@ -278,15 +278,35 @@ impl Layout {
     }
 
     /// The stream fails with `e`; returns `false` if it had failed already (the first error
-    /// stays).
+    /// stays). Placed pieces whose bytes are still coming fail too, so a reader waiting inside
+    /// one gets `e` rather than waiting out its timeout (bytes already there stay readable).
     pub(crate) fn fail(&self, e: Error) -> bool {
         let mut st = self.lock();
         let first = st.failed.is_none();
         if first {
+            let shared: kithara_stream::SharedError = Arc::new(e.clone());
+            for entry in &st.entries {
+                entry.res.fail(shared.clone());
+            }
             st.failed = Some(e);
         }
         self.changed(st);
         first
+    }
+
+    /// The fetch of placed piece `piece` of `variant` failed for good: its storage fails with
+    /// `e`, so a reader waiting inside it gets `e` at once. (The same segment fetched from another
+    /// variant cannot take the place of a piece already laid out.)
+    pub(crate) fn fail_placed(&self, variant: usize, piece: Piece, e: &Error) {
+        let st = self.lock();
+        let placed = st
+            .entries
+            .iter()
+            .filter(|en| en.variant == variant && en.piece == piece && !en.res.is_complete());
+        for en in placed {
+            en.res.fail(Arc::new(e.clone()));
+        }
+        self.changed(st);
     }
 
     /// Whether the stream failed.
