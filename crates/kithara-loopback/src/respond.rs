@@ -53,6 +53,8 @@ struct Plan {
     headers: HeaderMap,
     body_start: u64,
     body: BodyPlan,
+    /// The `icy-metaint` of a radio body with blocks.
+    icy_metaint: Option<u64>,
 }
 
 /// Serves one request.
@@ -61,11 +63,16 @@ pub(crate) async fn respond<B>(conn: Arc<ConnCtx>, req: Request<B>) -> ServiceRe
     let path = req.uri().path().to_owned();
     let range = header_string(req.headers(), &header::RANGE);
     let if_range = header_string(req.headers(), &header::IF_RANGE);
+    let icy = req
+        .headers()
+        .get("icy-metadata")
+        .is_some_and(|v| v.as_bytes().trim_ascii() == b"1");
     drop(req);
 
     let entry = conn.routes.get(&path);
     let head = method == Method::HEAD;
     let plan = match entry.as_deref() {
+        Some(e) if e.route.radio.is_some() => radio_plan(e, head, icy),
         Some(e) => plan_route(e, head, range.as_deref(), if_range.as_deref()),
         None => text(StatusCode::NOT_FOUND, head),
     };
@@ -79,6 +86,7 @@ pub(crate) async fn respond<B>(conn: Arc<ConnCtx>, req: Request<B>) -> ServiceRe
         if_range,
         status: plan.status.as_u16(),
         body_start: plan.body_start,
+        icy_metaint: plan.icy_metaint,
     });
     // Dropped (-> ClientGone) if the client leaves during the latency.
     let guard = InFlight::new(Arc::clone(&conn.log), id);
@@ -129,6 +137,7 @@ fn text(status: StatusCode, head: bool) -> Plan {
         headers,
         body_start: 0,
         body,
+        icy_metaint: None,
     }
 }
 
@@ -283,6 +292,7 @@ fn plan_route(entry: &RouteEntry, head: bool, range: Option<&str>, if_range: Opt
                 headers,
                 body_start: 0,
                 body: BodyPlan::Empty(ResponseEnd::Completed),
+                icy_metaint: None,
             };
         }
     };
@@ -308,6 +318,54 @@ fn plan_route(entry: &RouteEntry, head: bool, range: Option<&str>, if_range: Opt
         headers,
         body_start: start,
         body,
+        icy_metaint: None,
+    }
+}
+
+/// A radio route's answer: `200`, the station's headers, an endless body.
+fn radio_plan(entry: &RouteEntry, head: bool, icy: bool) -> Plan {
+    let route = &entry.route;
+    let Some(radio) = route.radio.clone() else {
+        return text(StatusCode::INTERNAL_SERVER_ERROR, head);
+    };
+    let headers = radio.response_headers(icy, &route.content_type);
+    let metaint = icy.then_some(radio.metaint as u64);
+    if head {
+        return Plan {
+            status: StatusCode::OK,
+            headers,
+            body_start: 0,
+            body: BodyPlan::Empty(ResponseEnd::Completed),
+            icy_metaint: metaint,
+        };
+    }
+    let mut reset_after = None;
+    let mut stall = None;
+    for (i, f) in route.faults.iter().enumerate() {
+        match *f {
+            Fault::ResetAfter { after, times } if entry.take(i, times) => {
+                reset_after = Some(reset_after.map_or(after, |a: u64| a.min(after)));
+            }
+            Fault::Stall {
+                after,
+                stall: d,
+                times,
+            } if stall.is_none() && entry.take(i, times) => stall = Some((after, d)),
+            _ => {}
+        }
+    }
+    let plan = crate::radio::RadioPlan {
+        wire: crate::radio::Wire::new(radio, icy),
+        chunk: route.chunk_size,
+        reset_after,
+        stall,
+    };
+    Plan {
+        status: StatusCode::OK,
+        headers,
+        body_start: 0,
+        body: BodyPlan::Radio(plan),
+        icy_metaint: metaint,
     }
 }
 
@@ -328,6 +386,7 @@ fn ranged_reply(body: Bytes, content_type: &str, head: bool) -> Plan {
         headers,
         body_start: 0,
         body,
+        icy_metaint: None,
     }
 }
 

@@ -237,7 +237,9 @@ impl RingBackend {
                 .max(offset);
             let want = (end - offset) as usize;
             let buf = &mut buf[..want];
-            let first = r.chunks.partition_point(|(o, c)| o + c.len() as u64 <= offset);
+            let first = r
+                .chunks
+                .partition_point(|(o, c)| o + c.len() as u64 <= offset);
             for (i, (o, c)) in r.chunks.range(first..).enumerate() {
                 if *o >= end {
                     break;
@@ -317,7 +319,8 @@ mod tests {
     fn a_write_elsewhere_starts_over() {
         let ring = RingBackend::new(100, 10);
         ring.write(0, Bytes::from_static(b"abc"), |_| {}).unwrap();
-        ring.write(1000, Bytes::from_static(b"xyz"), |_| {}).unwrap();
+        ring.write(1000, Bytes::from_static(b"xyz"), |_| {})
+            .unwrap();
         assert_eq!(ring.kept(), 1000..1003);
     }
 }

@@ -36,7 +36,8 @@ fn an_endless_body_streams_through_a_small_ring() {
     let mut max_held = 0;
     while pos < total {
         assert_eq!(
-            res.wait_range(pos..pos + 1, Duration::from_secs(30)).unwrap(),
+            res.wait_range(pos..pos + 1, Duration::from_secs(30))
+                .unwrap(),
             WaitOutcome::Ready
         );
         let n = res.read_at(pos, &mut buf).unwrap();
@@ -120,7 +121,10 @@ fn a_write_past_the_head_starts_over_and_the_end_is_known_once_set() {
     let res = StorageResource::ring(1 << 20);
     res.write_at(0, b"hello").unwrap();
     res.write_at(10_000, b"world").unwrap();
-    assert_eq!(res.ranges().iter().collect::<Vec<_>>(), vec![10_000..10_005]);
+    assert_eq!(
+        res.ranges().iter().collect::<Vec<_>>(),
+        vec![10_000..10_005]
+    );
     res.set_len(10_005).unwrap();
     assert_eq!(
         res.wait_range(10_005..10_010, Duration::ZERO).unwrap(),
