@@ -155,6 +155,10 @@ pub struct FileConfig {
     pub seek_threshold: u64,
     /// Format hints to report before (or instead of) what `Content-Type` and the extension say.
     pub media_info: Option<MediaInfo>,
+    /// How an endless body (an internet radio) is detected and read. Default:
+    /// [`RadioConfig::default`] (detected; a 30 s ring; ICY metadata; a 5 s stall watchdog).
+    #[builder(default)]
+    pub radio: crate::RadioConfig,
 }
 
 /// Where a configured stream's bytes come from: a remote origin always with its downloader.

@@ -69,6 +69,8 @@ pub(crate) struct PeerParts {
     pub(crate) priority: FetchPriority,
     /// The resource is a complete cached copy that the server must confirm (with a `HEAD`).
     pub(crate) revalidate: bool,
+    /// The first response decides whether the body is endless (a radio).
+    pub(crate) detect_endless: bool,
 }
 
 impl FilePeer {
@@ -78,6 +80,7 @@ impl FilePeer {
             ready: Some(tx),
             revalidate: p.revalidate.then_some(false),
             buffer_ahead: p.buffer_ahead,
+            detect_endless: p.detect_endless,
             ..State::default()
         };
         let shared = Arc::new(Shared {
@@ -298,7 +301,7 @@ impl Peer for FilePeer {
         let shared = self.shared.clone();
         let mut st = shared.lock();
         st.waker = Some(cx.waker().clone());
-        if shared.resource.failure().is_some() {
+        if st.handed_over || shared.resource.failure().is_some() {
             return Poll::Ready(None);
         }
         if shared.resource.is_complete() {

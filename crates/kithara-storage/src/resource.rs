@@ -545,6 +545,27 @@ impl StorageResource {
         self.inner.sync.lock().ranges.covered()
     }
 
+    /// End (exclusive) of the last present byte range; 0 when nothing is present. For a ring,
+    /// its head: where the next appended byte goes.
+    pub fn present_end(&self) -> u64 {
+        self.inner.sync.lock().ranges.max_end()
+    }
+
+    /// Whether the reader may move to `pos`: always, except before the first byte a ring keeps.
+    ///
+    /// # Errors
+    /// [`Error::Evicted`] with the position and the bytes kept.
+    pub fn check_kept(&self, pos: u64) -> Result<()> {
+        let state = self.inner.sync.lock();
+        if pos < state.floor {
+            return Err(Error::Evicted {
+                pos,
+                kept: state.floor..state.ranges.max_end().max(state.floor),
+            });
+        }
+        Ok(())
+    }
+
     /// A snapshot of the present byte ranges.
     pub fn ranges(&self) -> RangeSet {
         self.inner.sync.lock().ranges.clone()
