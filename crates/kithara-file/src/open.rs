@@ -78,6 +78,7 @@ async fn open_remote(
             events: events.clone(),
             cancel: peer_cancel.clone(),
             seek_threshold: config.seek_threshold,
+            stall_timeout: config.stall_timeout,
             buffer_ahead: config.buffer_ahead,
             priority: config.options.priority.clone(),
             revalidate: resource.is_complete() && !offline,

@@ -50,6 +50,7 @@ pub struct FilePeer {
     seek_cursor: SignalCursor,
     chunk_cursor: SignalCursor,
     seek_threshold: u64,
+    stall_timeout: Option<std::time::Duration>,
     priority: FetchPriority,
     next_id: u64,
     downloaded: Arc<AtomicU64>,
@@ -65,6 +66,8 @@ pub(crate) struct PeerParts {
     pub(crate) events: broadcast::Sender<FileEvent>,
     pub(crate) cancel: CancellationToken,
     pub(crate) seek_threshold: u64,
+    /// The stall watchdog of this stream's requests (`None`: the downloader's inactivity timeout).
+    pub(crate) stall_timeout: Option<std::time::Duration>,
     pub(crate) buffer_ahead: Option<u64>,
     pub(crate) priority: FetchPriority,
     /// The resource is a complete cached copy that the server must confirm (with a `HEAD`).
@@ -97,6 +100,7 @@ impl FilePeer {
             seek_cursor: SignalCursor::default(),
             chunk_cursor: SignalCursor::default(),
             seek_threshold: p.seek_threshold,
+            stall_timeout: p.stall_timeout,
             priority: p.priority,
             next_id: 0,
             downloaded: Arc::new(AtomicU64::new(0)),
@@ -147,8 +151,12 @@ impl FilePeer {
         let resource = self.shared.resource.clone();
         let (events, downloaded) = (self.shared.events.clone(), self.downloaded.clone());
         let mut since_event = 0u64;
-        FetchCmd::get(self.url.clone())
-            .with_range(range)
+        let cmd = FetchCmd::get(self.url.clone());
+        let cmd = match self.stall_timeout {
+            Some(t) => cmd.with_inactivity(t),
+            None => cmd,
+        };
+        cmd.with_range(range)
             .with_headers(self.headers.clone())
             .with_priority(priority)
             .with_validator(resource.validator())

@@ -299,3 +299,33 @@ async fn a_station_that_keeps_failing_ends_with_the_typed_error() {
     }
     assert_eq!(server.requests().len(), 3);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_finite_body_that_stalls_is_resumed_with_a_range() {
+    let server = server();
+    let body = payload(400_000, 9);
+    let stall = Fault::Stall {
+        after: 150_000,
+        stall: Duration::MAX,
+        times: 1,
+    };
+    server.route("/song", Route::new(body.clone()).fault(stall));
+    let config = FileConfig::remote(server.url("/song"), downloader())
+        .stall_timeout(Duration::from_millis(300))
+        .build();
+    let s = Stream::<File>::new(config).await.unwrap();
+    assert!(!s.source().is_endless());
+    let (_s, bytes) = crate::common::read_all(s).await;
+    assert!(bytes.unwrap() == body[..]);
+    let log = server.requests();
+    // The watchdog gave the stalled request up; the next asked for what was missing (all of it
+    // from byte 150 000, unless a busy machine made an earlier gap look like a stall too).
+    assert!(log.len() >= 2, "{log:#?}");
+    let last = log.last().unwrap().range.clone().unwrap_or_default();
+    let from: u64 = last
+        .trim_start_matches("bytes=")
+        .trim_end_matches('-')
+        .parse()
+        .unwrap();
+    assert!(from > 0 && from <= 150_000, "{last}");
+}
