@@ -1,5 +1,5 @@
-//! Case 1, throughput: read-to-end of one large body through `Stream<File>` (memory and temp-file
-//! storage) vs a raw `reqwest` body loop vs stream-download (temp-file and memory storage) on the
+//! Case 1, throughput: read-to-end of one large body through `Stream<File>` (memory, temp-file
+//! and ring storage) vs a raw `reqwest` body loop vs stream-download (temp-file and memory storage) on the
 //! same loopback route; and `kithara fetch` vs `curl` writing the same file.
 
 use std::{
@@ -18,6 +18,12 @@ use super::{
     report::{Better, CaseResult, Stat},
     tools::{curl_cmd, curl_version, fetch_cmd, without_proxy},
     Plan,
+};
+
+/// The ring of the ring row: 8 MiB, 1 MiB kept behind the reader.
+const RING: StorageKind = StorageKind::Ring {
+    capacity: 8 << 20,
+    keep_behind: 1 << 20,
 };
 
 /// Times `f` (which returns the bytes it read) and checks the count; returns MiB/s.
@@ -47,6 +53,7 @@ pub(crate) fn run(plan: Plan, rt: &Runtime) -> Result<Vec<CaseResult>> {
 
     let (mut raw, mut k_mem, mut k_disk, mut sd_tmp, mut sd_mem) =
         (vec![], vec![], vec![], vec![], vec![]);
+    let mut k_ring = vec![];
     let (mut fetch, mut curl_runs) = (vec![], vec![]);
     for round in 0..plan.rounds {
         raw.push(timed("raw reqwest", len, || fx.raw_read(&url))?);
@@ -55,6 +62,9 @@ pub(crate) fn run(plan: Plan, rt: &Runtime) -> Result<Vec<CaseResult>> {
         })?);
         k_disk.push(timed("kithara (temp file)", len, || {
             fx.kithara_read(&url, StorageKind::TempFile)
+        })?);
+        k_ring.push(timed("kithara (ring)", len, || {
+            fx.kithara_read(&url, RING)
         })?);
         sd_tmp.push(timed("stream-download (temp file)", len, || {
             fx.sd_read(&url, SdStorage::TempFile)
@@ -92,6 +102,18 @@ pub(crate) fn run(plan: Plan, rt: &Runtime) -> Result<Vec<CaseResult>> {
         )
         .note(format!(
             "{how}; Stream<File> memory storage vs a reqwest chunk() loop on the same route"
+        )),
+        CaseResult::ratio(
+            "throughput.ring_vs_raw",
+            "MiB/s",
+            Better::Higher,
+            stat("kithara (ring)", &k_ring)?,
+            "raw reqwest",
+            raw,
+            0.9,
+        )
+        .note(format!(
+            "{how}; Stream<File> through an 8 MiB ring (1 MiB kept behind) vs the same reqwest loop"
         )),
         CaseResult::ratio(
             "throughput.tempfile_vs_raw",

@@ -15,7 +15,12 @@ use bytes::{BufMut, Bytes, BytesMut};
 use http::header::{self, HeaderMap, HeaderValue};
 use tokio::sync::Notify;
 
-use crate::body::Aborted;
+use http::StatusCode;
+
+use crate::body::{Aborted, BodyPlan};
+use crate::log::ResponseEnd;
+use crate::respond::{Plan, RouteEntry};
+use crate::route::Fault;
 
 /// What a radio route sends. Install with [`Route::radio`](crate::Route::radio).
 #[derive(Debug, Clone)]
@@ -272,6 +277,53 @@ pub(crate) fn stream(plan: RadioPlan, flushed: Arc<Notify>) -> RadioStream {
         s.sent += data.len() as u64;
         Some((Ok(data), s))
     }))
+}
+
+/// A radio route's answer: `200`, the station's headers, an endless body.
+pub(crate) fn plan(entry: &RouteEntry, head: bool, icy: bool) -> Plan {
+    let route = &entry.route;
+    let Some(radio) = route.radio.clone() else {
+        return crate::respond::text(StatusCode::INTERNAL_SERVER_ERROR, head);
+    };
+    let headers = radio.response_headers(icy, &route.content_type);
+    let metaint = icy.then_some(radio.metaint as u64);
+    if head {
+        return Plan {
+            status: StatusCode::OK,
+            headers,
+            body_start: 0,
+            body: BodyPlan::Empty(ResponseEnd::Completed),
+            icy_metaint: metaint,
+        };
+    }
+    let mut reset_after = None;
+    let mut stall = None;
+    for (i, f) in route.faults.iter().enumerate() {
+        match *f {
+            Fault::ResetAfter { after, times } if entry.take(i, times) => {
+                reset_after = Some(reset_after.map_or(after, |a: u64| a.min(after)));
+            }
+            Fault::Stall {
+                after,
+                stall: d,
+                times,
+            } if stall.is_none() && entry.take(i, times) => stall = Some((after, d)),
+            _ => {}
+        }
+    }
+    let plan = RadioPlan {
+        wire: Wire::new(radio, icy),
+        chunk: route.chunk_size,
+        reset_after,
+        stall,
+    };
+    Plan {
+        status: StatusCode::OK,
+        headers,
+        body_start: 0,
+        body: BodyPlan::Radio(plan),
+        icy_metaint: metaint,
+    }
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ use crate::route::{Fault, Route};
 /// An installed route plus its per-fault usage counters.
 #[derive(Debug)]
 pub(crate) struct RouteEntry {
-    route: Route,
+    pub(crate) route: Route,
     used: Vec<AtomicU32>,
 }
 
@@ -27,7 +27,7 @@ impl RouteEntry {
     }
 
     /// Consumes one use of fault `i` if fewer than `limit` were used.
-    fn take(&self, i: usize, limit: u32) -> bool {
+    pub(crate) fn take(&self, i: usize, limit: u32) -> bool {
         self.used.get(i).is_some_and(|c| {
             c.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
                 (n < limit).then_some(n + 1)
@@ -48,13 +48,13 @@ pub(crate) struct ConnCtx {
 
 /// Status, headers and body of a response, decided before it is logged.
 #[derive(Debug)]
-struct Plan {
-    status: StatusCode,
-    headers: HeaderMap,
-    body_start: u64,
-    body: BodyPlan,
+pub(crate) struct Plan {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body_start: u64,
+    pub(crate) body: BodyPlan,
     /// The `icy-metaint` of a radio body with blocks.
-    icy_metaint: Option<u64>,
+    pub(crate) icy_metaint: Option<u64>,
 }
 
 /// Serves one request.
@@ -72,7 +72,7 @@ pub(crate) async fn respond<B>(conn: Arc<ConnCtx>, req: Request<B>) -> ServiceRe
     let entry = conn.routes.get(&path);
     let head = method == Method::HEAD;
     let plan = match entry.as_deref() {
-        Some(e) if e.route.radio.is_some() => radio_plan(e, head, icy),
+        Some(e) if e.route.radio.is_some() => crate::radio::plan(e, head, icy),
         Some(e) => plan_route(e, head, range.as_deref(), if_range.as_deref()),
         None => text(StatusCode::NOT_FOUND, head),
     };
@@ -115,7 +115,7 @@ fn status_code(code: u16) -> StatusCode {
 }
 
 /// A fixed-status response with a short text body.
-fn text(status: StatusCode, head: bool) -> Plan {
+pub(crate) fn text(status: StatusCode, head: bool) -> Plan {
     let msg = format!(
         "{} {}\n",
         status.as_u16(),
@@ -319,53 +319,6 @@ fn plan_route(entry: &RouteEntry, head: bool, range: Option<&str>, if_range: Opt
         body_start: start,
         body,
         icy_metaint: None,
-    }
-}
-
-/// A radio route's answer: `200`, the station's headers, an endless body.
-fn radio_plan(entry: &RouteEntry, head: bool, icy: bool) -> Plan {
-    let route = &entry.route;
-    let Some(radio) = route.radio.clone() else {
-        return text(StatusCode::INTERNAL_SERVER_ERROR, head);
-    };
-    let headers = radio.response_headers(icy, &route.content_type);
-    let metaint = icy.then_some(radio.metaint as u64);
-    if head {
-        return Plan {
-            status: StatusCode::OK,
-            headers,
-            body_start: 0,
-            body: BodyPlan::Empty(ResponseEnd::Completed),
-            icy_metaint: metaint,
-        };
-    }
-    let mut reset_after = None;
-    let mut stall = None;
-    for (i, f) in route.faults.iter().enumerate() {
-        match *f {
-            Fault::ResetAfter { after, times } if entry.take(i, times) => {
-                reset_after = Some(reset_after.map_or(after, |a: u64| a.min(after)));
-            }
-            Fault::Stall {
-                after,
-                stall: d,
-                times,
-            } if stall.is_none() && entry.take(i, times) => stall = Some((after, d)),
-            _ => {}
-        }
-    }
-    let plan = crate::radio::RadioPlan {
-        wire: crate::radio::Wire::new(radio, icy),
-        chunk: route.chunk_size,
-        reset_after,
-        stall,
-    };
-    Plan {
-        status: StatusCode::OK,
-        headers,
-        body_start: 0,
-        body: BodyPlan::Radio(plan),
-        icy_metaint: metaint,
     }
 }
 
