@@ -41,13 +41,24 @@ fn stat(what: &str, v: &[f64]) -> Result<Stat> {
 
 /// Runs the case; rows `throughput.*`.
 pub(crate) fn run(plan: Plan, rt: &Runtime) -> Result<Vec<CaseResult>> {
-    let mib: u64 = if plan.quick { 16 } else { 256 };
-    let len = mib << 20;
     let fx = Fixture::new(rt, 8)?;
-    let size = usize::try_from(len).context("body size")?;
-    fx.server
-        .route("/body.bin", Route::new(payload(size, 0x6b69_7468)));
-    let url = fx.server.url("/body.bin");
+    // `KITHARA_BENCH_URL` measures against another server (e.g. nginx serving a file on
+    // 127.0.0.1) instead of the in-process one; its length comes from a first raw read.
+    let (url, len) = match std::env::var("KITHARA_BENCH_URL") {
+        Ok(u) => {
+            let url: url::Url = u.parse().context("KITHARA_BENCH_URL is not a URL")?;
+            let len = fx.raw_read(&url)?;
+            (url, len)
+        }
+        Err(_) => {
+            let len: u64 = if plan.quick { 16 << 20 } else { 256 << 20 };
+            let size = usize::try_from(len).context("body size")?;
+            fx.server
+                .route("/body.bin", Route::new(payload(size, 0x6b69_7468)));
+            (fx.server.url("/body.bin"), len)
+        }
+    };
+    let mib = len >> 20;
     let dir = tempfile::tempdir().context("could not create a temporary directory")?;
     let curl = curl_version();
 

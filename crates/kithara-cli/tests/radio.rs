@@ -59,3 +59,35 @@ fn info_shows_the_station_and_its_title() {
     assert!(text.contains("station      Loopback FM"), "{text}");
     assert!(text.contains("now playing  Song 1"), "{text}");
 }
+
+#[test]
+fn decode_goes_on_across_resets_of_the_station() {
+    let server = LoopbackServer::start().unwrap();
+    let aac = media::get("chirp.aac").unwrap().bytes;
+    server.route(
+        "/live",
+        Route::radio(Radio::new(aac).metaint(16_000))
+            .content_type("audio/aac")
+            .fault(kithara_test_support::Fault::ResetAfter {
+                after: 50_000,
+                times: u32::MAX,
+            }),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let out_path = dir.path().join("radio.wav");
+    let url = server.url("/live");
+    let out = kithara(&[
+        "decode",
+        url.as_str(),
+        "--duration",
+        "12",
+        "-o",
+        out_path.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
+    let reader = hound::WavReader::open(&out_path).unwrap();
+    assert_eq!(reader.duration(), 12 * 22_050);
+    // Each connection brings 50 000 wire bytes; 12 s of this stream need several of them.
+    let log = server.requests();
+    assert!(log.len() >= 3, "{} requests", log.len());
+}
