@@ -13,6 +13,7 @@ mod errors;
 mod exact;
 mod gapless;
 mod hls;
+mod hostile;
 mod mp3_seek;
 mod probing;
 mod reference;
