@@ -227,6 +227,16 @@ impl FilePeer {
     /// The next range to fetch, or `None` if nothing is needed now.
     fn next_range(&self, st: &State, reader: u64) -> Option<ByteRange> {
         let resource = &self.shared.resource;
+        if resource.ring_capacity().is_some() {
+            // A ring keeps no bytes behind its window: never fetch before its head (that would
+            // start it over and drop what the reader has not read), only onwards from the head
+            // or from where the reader jumped.
+            let from = resource.present_end().max(reader);
+            return match resource.end_bound() {
+                Some(end) if from >= end => None,
+                _ => Some(ByteRange::from_start(from)),
+            };
+        }
         let Some(total) = resource.len() else {
             // Length unknown: continue sequentially from the reader (or the start).
             let from = if st.accepts_ranges == Some(true) {

@@ -329,3 +329,28 @@ async fn a_finite_body_that_stalls_is_resumed_with_a_range() {
         .unwrap();
     assert!(from > 0 && from <= 150_000, "{last}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_finite_file_reads_to_its_end_through_a_small_ring() {
+    let server = server();
+    let body = payload(3 << 20, 10);
+    server.route("/long", Route::new(body.clone()));
+    let config = FileConfig::remote(server.url("/long"), downloader())
+        .options(
+            kithara_stream::StreamOptions::builder()
+                .storage(kithara_file::StorageKind::Ring {
+                    capacity: 256 << 10,
+                    keep_behind: 64 << 10,
+                })
+                .build(),
+        )
+        .build();
+    let s = Stream::<File>::new(config).await.unwrap();
+    assert!(!s.source().is_endless());
+    assert_eq!(s.len(), Some(3 << 20));
+    let (s, bytes) = crate::common::read_all(s).await;
+    assert!(bytes.unwrap() == body[..]);
+    assert!(s.source().storage().unwrap().covered() <= 256 << 10);
+    // One request: the end reached, nothing before the ring's window is fetched again.
+    assert_eq!(server.requests().len(), 1);
+}
