@@ -1,5 +1,5 @@
-//! Case 1, throughput: read-to-end of one large body through `Stream<File>` (memory and temp-file
-//! storage) vs a raw `reqwest` body loop vs stream-download (temp-file and memory storage) on the
+//! Case 1, throughput: read-to-end of one large body through `Stream<File>` (memory, temp-file
+//! and ring storage) vs a raw `reqwest` body loop vs stream-download (temp-file and memory storage) on the
 //! same loopback route; and `kithara fetch` vs `curl` writing the same file.
 
 use std::{
@@ -20,6 +20,12 @@ use super::{
     Plan,
 };
 
+/// The ring of the ring row: 8 MiB, 1 MiB kept behind the reader.
+const RING: StorageKind = StorageKind::Ring {
+    capacity: 8 << 20,
+    keep_behind: 1 << 20,
+};
+
 /// Times `f` (which returns the bytes it read) and checks the count; returns MiB/s.
 fn timed(what: &str, len: u64, f: impl FnOnce() -> Result<u64>) -> Result<f64> {
     let started = Instant::now();
@@ -35,18 +41,30 @@ fn stat(what: &str, v: &[f64]) -> Result<Stat> {
 
 /// Runs the case; rows `throughput.*`.
 pub(crate) fn run(plan: Plan, rt: &Runtime) -> Result<Vec<CaseResult>> {
-    let mib: u64 = if plan.quick { 16 } else { 256 };
-    let len = mib << 20;
     let fx = Fixture::new(rt, 8)?;
-    let size = usize::try_from(len).context("body size")?;
-    fx.server
-        .route("/body.bin", Route::new(payload(size, 0x6b69_7468)));
-    let url = fx.server.url("/body.bin");
+    // `KITHARA_BENCH_URL` measures against another server (e.g. nginx serving a file on
+    // 127.0.0.1) instead of the in-process one; its length comes from a first raw read.
+    let (url, len) = match std::env::var("KITHARA_BENCH_URL") {
+        Ok(u) => {
+            let url: url::Url = u.parse().context("KITHARA_BENCH_URL is not a URL")?;
+            let len = fx.raw_read(&url)?;
+            (url, len)
+        }
+        Err(_) => {
+            let len: u64 = if plan.quick { 16 << 20 } else { 256 << 20 };
+            let size = usize::try_from(len).context("body size")?;
+            fx.server
+                .route("/body.bin", Route::new(payload(size, 0x6b69_7468)));
+            (fx.server.url("/body.bin"), len)
+        }
+    };
+    let mib = len >> 20;
     let dir = tempfile::tempdir().context("could not create a temporary directory")?;
     let curl = curl_version();
 
     let (mut raw, mut k_mem, mut k_disk, mut sd_tmp, mut sd_mem) =
         (vec![], vec![], vec![], vec![], vec![]);
+    let mut k_ring = vec![];
     let (mut fetch, mut curl_runs) = (vec![], vec![]);
     for round in 0..plan.rounds {
         raw.push(timed("raw reqwest", len, || fx.raw_read(&url))?);
@@ -55,6 +73,9 @@ pub(crate) fn run(plan: Plan, rt: &Runtime) -> Result<Vec<CaseResult>> {
         })?);
         k_disk.push(timed("kithara (temp file)", len, || {
             fx.kithara_read(&url, StorageKind::TempFile)
+        })?);
+        k_ring.push(timed("kithara (ring)", len, || {
+            fx.kithara_read(&url, RING)
         })?);
         sd_tmp.push(timed("stream-download (temp file)", len, || {
             fx.sd_read(&url, SdStorage::TempFile)
@@ -92,6 +113,18 @@ pub(crate) fn run(plan: Plan, rt: &Runtime) -> Result<Vec<CaseResult>> {
         )
         .note(format!(
             "{how}; Stream<File> memory storage vs a reqwest chunk() loop on the same route"
+        )),
+        CaseResult::ratio(
+            "throughput.ring_vs_raw",
+            "MiB/s",
+            Better::Higher,
+            stat("kithara (ring)", &k_ring)?,
+            "raw reqwest",
+            raw,
+            0.9,
+        )
+        .note(format!(
+            "{how}; Stream<File> through an 8 MiB ring (1 MiB kept behind) vs the same reqwest loop"
         )),
         CaseResult::ratio(
             "throughput.tempfile_vs_raw",

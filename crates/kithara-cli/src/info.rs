@@ -21,6 +21,8 @@ use crate::{
 
 /// Read-ahead of the download while probing.
 const PROBE_AHEAD: u64 = 256 * 1024;
+/// How long `info` of a radio waits for the station's first title.
+const TITLE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The report of `kithara info`. The field names are the stable JSON keys (see the README).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -53,6 +55,28 @@ pub(crate) struct InfoReport {
     /// HLS only: whether the stream is live.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) live: Option<bool>,
+    /// Internet radio only: what the station's headers say.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) station: Option<StationReport>,
+    /// Internet radio only: the title playing (the first one the station sends within a few
+    /// seconds; `null` if none came).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) title: Option<Option<String>>,
+}
+
+/// An internet radio's headers in the report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub(crate) struct StationReport {
+    /// `icy-name`.
+    pub(crate) name: Option<String>,
+    /// `icy-genre`.
+    pub(crate) genre: Option<String>,
+    /// `icy-br`, kbit/s.
+    pub(crate) bitrate_kbps: Option<u32>,
+    /// `icy-url`.
+    pub(crate) url: Option<String>,
+    /// `icy-description`.
+    pub(crate) description: Option<String>,
 }
 
 /// One HLS variant in the report.
@@ -98,6 +122,7 @@ pub(crate) async fn run(args: InfoArgs, cache: Option<AssetStore>) -> Result<()>
         },
         _ => None,
     };
+    let (station, title) = radio_facts(&input).await;
     let info = input.pcm.info();
     let hls = input.hls.clone();
     let duration_secs = info
@@ -127,6 +152,8 @@ pub(crate) async fn run(args: InfoArgs, cache: Option<AssetStore>) -> Result<()>
         size_bytes,
         bitrate_bps: bitrate(size_bytes, duration_secs).or(first_bandwidth),
         live: hls.as_ref().map(|h| h.live),
+        station,
+        title,
         renditions,
         variants: hls.map(|h| {
             h.variants
@@ -148,6 +175,54 @@ pub(crate) async fn run(args: InfoArgs, cache: Option<AssetStore>) -> Result<()>
     }
     out.flush()?;
     Ok(())
+}
+
+/// A radio's station headers and its first title (waited for up to [`TITLE_WAIT`]; the ring
+/// bounds what is downloaded meanwhile); nothing for other streams.
+async fn radio_facts(input: &source::Input) -> (Option<StationReport>, Option<Option<String>>) {
+    use kithara_file::FileEvent;
+    use kithara_open::AnyEvent;
+    use kithara_stream::{Received, Source};
+    // Subscribed before the marks are looked at, so a title arriving in between is not missed.
+    let (station, known, mut events) = input.pcm.with_stream(|s| {
+        let file = s.source().as_file().filter(|f| f.is_endless());
+        let station = file.map(|f| f.station().unwrap_or_default());
+        let known = file.and_then(|f| {
+            f.metadata_marks(0)
+                .into_iter()
+                .find_map(|m| m.now_playing.title)
+        });
+        (station, known, s.events())
+    });
+    let Some(st) = station else {
+        return (None, None);
+    };
+    let title = match known {
+        Some(t) => Some(t),
+        None => tokio::time::timeout(TITLE_WAIT, async {
+            loop {
+                match events.recv().await {
+                    Some(Received::Event(AnyEvent::File(FileEvent::NowPlaying {
+                        now_playing,
+                        ..
+                    }))) if now_playing.title.is_some() => return now_playing.title,
+                    Some(_) => {}
+                    None => return None,
+                }
+            }
+        })
+        .await
+        .ok()
+        .flatten(),
+    };
+    let report = StationReport {
+        name: st.name,
+        genre: st.genre,
+        bitrate_kbps: st.bitrate_kbps,
+        url: st.url,
+        description: st.description,
+    };
+    (Some(report), Some(title))
 }
 
 fn rendition_report(r: kithara_hls::playlist::AudioRendition) -> RenditionReport {
@@ -193,6 +268,23 @@ fn write_text(out: &mut impl Write, r: &InfoReport) -> io::Result<()> {
         r.bitrate_bps
             .map_or_else(unknown, |b| format!("{:.1} kbit/s", b as f64 / 1000.0))
     )?;
+    if let Some(st) = &r.station {
+        let field = |v: &Option<String>| v.clone().unwrap_or_else(unknown);
+        writeln!(out, "station      {}", field(&st.name))?;
+        writeln!(out, "genre        {}", field(&st.genre))?;
+        if let Some(br) = st.bitrate_kbps {
+            writeln!(out, "station rate {br} kbit/s")?;
+        }
+        writeln!(out, "homepage     {}", field(&st.url))?;
+        writeln!(out, "description  {}", field(&st.description))?;
+    }
+    if let Some(title) = &r.title {
+        writeln!(
+            out,
+            "now playing  {}",
+            title.clone().unwrap_or_else(unknown)
+        )?;
+    }
     if let Some(live) = r.live {
         writeln!(out, "live         {}", if live { "yes" } else { "no" })?;
     }

@@ -155,6 +155,15 @@ pub struct FileConfig {
     pub seek_threshold: u64,
     /// Format hints to report before (or instead of) what `Content-Type` and the extension say.
     pub media_info: Option<MediaInfo>,
+    /// The stall watchdog of a finite file: a body that sends nothing for this long with the
+    /// connection open is given up and resumed with a `Range` request from the first missing
+    /// byte (within the downloader's retry budget). `None` (the default): the downloader's
+    /// `inactivity_timeout` (15 s by default). A radio uses `RadioConfig::stall_timeout`.
+    pub stall_timeout: Option<std::time::Duration>,
+    /// How an endless body (an internet radio) is detected and read. Default:
+    /// [`RadioConfig::default`] (detected; a 30 s ring; ICY metadata; a 5 s stall watchdog).
+    #[builder(default)]
+    pub radio: crate::RadioConfig,
 }
 
 /// Where a configured stream's bytes come from: a remote origin always with its downloader.

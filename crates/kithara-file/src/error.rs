@@ -22,6 +22,18 @@ pub enum Error {
         #[source]
         source: Arc<io::Error>,
     },
+    /// An endless stream (a radio) whose connection kept failing: `attempts` reconnects in a
+    /// row brought no byte (see `RadioConfig::reconnects`).
+    #[error("gave up on the radio {url} after {attempts} reconnects without data")]
+    RadioGaveUp {
+        /// The station, query removed.
+        url: kithara_stream::RedactedUrl,
+        /// Connections in a row that brought nothing.
+        attempts: u32,
+        /// Why the last one ended (`None`: the station closed it cleanly).
+        #[source]
+        last: Option<Box<kithara_stream::Error>>,
+    },
 }
 
 impl Error {
@@ -39,6 +51,9 @@ impl Error {
                 ErrorClass::Other => ErrorClass::Storage,
                 c => c,
             },
+            Self::RadioGaveUp { last, .. } => {
+                last.as_ref().map_or(ErrorClass::Network, |e| e.class())
+            }
         }
     }
 }
@@ -50,6 +65,7 @@ impl ProtocolError for Error {
     fn io_kind(&self) -> io::ErrorKind {
         match self {
             Self::LocalIo { source, .. } => source.kind(),
+            Self::RadioGaveUp { .. } => io::ErrorKind::ConnectionAborted,
         }
     }
     fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {

@@ -1,6 +1,6 @@
 //! [`FileEvent`]: what a file stream reports to the application.
 
-use kithara_stream::Error;
+use kithara_stream::{Error, NowPlaying, StationInfo};
 
 /// An event of a [`File`](crate::File) stream, received from [`Stream::events`](kithara_stream::Stream::events).
 #[derive(Debug, Clone)]
@@ -48,4 +48,26 @@ pub enum FileEvent {
     /// The server could not confirm the cached copy (it is unreachable, say): the complete copy
     /// from the cache is served as it is.
     RevalidationFailed(Error),
+    /// An endless stream (a radio) opened: what the station's headers say about it.
+    Station(StationInfo),
+    /// The radio's title changed (ICY `StreamTitle`) at this byte: the first audio byte after
+    /// its block, in the stream's byte space (blocks removed). The same change reaches the
+    /// decoder through `Source::metadata_marks`, to be announced when it is heard.
+    NowPlaying {
+        /// The byte it takes effect at.
+        at: u64,
+        /// What is playing.
+        now_playing: NowPlaying,
+    },
+    /// The radio's connection dropped or stalled: the bytes after `at` come from a new
+    /// connection (a discontinuity boundary lies there). One event per gap.
+    Gap {
+        /// The first byte after the gap.
+        at: u64,
+        /// Audio bytes lost, when known (for a radio, what was sent during the outage is
+        /// missed and its size unknown: `None`).
+        lost_bytes: Option<u64>,
+        /// Why the connection ended (`None`: the station closed it).
+        cause: Option<Error>,
+    },
 }

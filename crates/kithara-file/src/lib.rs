@@ -4,10 +4,14 @@
 
 mod cache;
 mod config;
+mod endless;
 mod error;
 mod events;
+mod icy;
 mod open;
+mod open_radio;
 mod peer;
+mod radio;
 mod shared;
 mod source;
 
@@ -16,6 +20,7 @@ pub use error::Error;
 pub use events::FileEvent;
 pub use kithara_storage::{AssetKey, AssetStore, AssetStoreConfig, StorageKind};
 pub use peer::FilePeer;
+pub use radio::{Endless, RadioConfig, RingSize};
 pub use source::FileSource;
 
 /// The progressive-file protocol: `Stream::<File>::new(FileConfig::remote(url, dl).build())`.

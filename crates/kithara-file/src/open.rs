@@ -12,7 +12,7 @@ use crate::{
     events::FileEvent,
     peer::{FilePeer, PeerParts},
     source::FileSource,
-    File,
+    Endless, File,
 };
 
 impl StreamType for File {
@@ -32,12 +32,15 @@ impl StreamType for File {
                 }
                 Ok(opening.finish(source))
             }
+            Origin::Remote { url, downloader } if config.radio.endless == Endless::Always => {
+                crate::open_radio::open_radio(url, &downloader, config).await
+            }
             Origin::Remote { url, downloader } => open_remote(url, &downloader, config).await,
         }
     }
 }
 
-fn merge(preferred: Option<MediaInfo>, fallback: MediaInfo) -> Option<MediaInfo> {
+pub(crate) fn merge(preferred: Option<MediaInfo>, fallback: MediaInfo) -> Option<MediaInfo> {
     let m = preferred.map_or(fallback, |p| p.or(fallback));
     (m != MediaInfo::default()).then_some(m)
 }
@@ -75,9 +78,11 @@ async fn open_remote(
             events: events.clone(),
             cancel: peer_cancel.clone(),
             seek_threshold: config.seek_threshold,
+            stall_timeout: config.stall_timeout,
             buffer_ahead: config.buffer_ahead,
             priority: config.options.priority.clone(),
             revalidate: resource.is_complete() && !offline,
+            detect_endless: config.radio.endless == Endless::Auto && !offline && !cached,
         });
         let shared = peer.shared();
         let handle = downloader.register(peer);
@@ -93,6 +98,12 @@ async fn open_remote(
             _ = cancel.cancelled() => return Err(Error::Cancelled),
         };
         match first {
+            Ok(r) if r.endless => {
+                peer_cancel.cancel();
+                handle.cancel();
+                drop(resource);
+                return crate::open_radio::open_radio(url, downloader, config).await;
+            }
             Ok(r) => {
                 break (
                     handle,
@@ -130,7 +141,7 @@ async fn open_remote(
     );
     let source = FileSource::remote(
         resource,
-        (handle, shared),
+        (handle, Some(shared)),
         config.options.wait_timeout,
         timeline,
         info,

@@ -50,6 +50,7 @@ pub struct FilePeer {
     seek_cursor: SignalCursor,
     chunk_cursor: SignalCursor,
     seek_threshold: u64,
+    stall_timeout: Option<std::time::Duration>,
     priority: FetchPriority,
     next_id: u64,
     downloaded: Arc<AtomicU64>,
@@ -65,10 +66,14 @@ pub(crate) struct PeerParts {
     pub(crate) events: broadcast::Sender<FileEvent>,
     pub(crate) cancel: CancellationToken,
     pub(crate) seek_threshold: u64,
+    /// The stall watchdog of this stream's requests (`None`: the downloader's inactivity timeout).
+    pub(crate) stall_timeout: Option<std::time::Duration>,
     pub(crate) buffer_ahead: Option<u64>,
     pub(crate) priority: FetchPriority,
     /// The resource is a complete cached copy that the server must confirm (with a `HEAD`).
     pub(crate) revalidate: bool,
+    /// The first response decides whether the body is endless (a radio).
+    pub(crate) detect_endless: bool,
 }
 
 impl FilePeer {
@@ -78,6 +83,7 @@ impl FilePeer {
             ready: Some(tx),
             revalidate: p.revalidate.then_some(false),
             buffer_ahead: p.buffer_ahead,
+            detect_endless: p.detect_endless,
             ..State::default()
         };
         let shared = Arc::new(Shared {
@@ -94,6 +100,7 @@ impl FilePeer {
             seek_cursor: SignalCursor::default(),
             chunk_cursor: SignalCursor::default(),
             seek_threshold: p.seek_threshold,
+            stall_timeout: p.stall_timeout,
             priority: p.priority,
             next_id: 0,
             downloaded: Arc::new(AtomicU64::new(0)),
@@ -144,8 +151,12 @@ impl FilePeer {
         let resource = self.shared.resource.clone();
         let (events, downloaded) = (self.shared.events.clone(), self.downloaded.clone());
         let mut since_event = 0u64;
-        FetchCmd::get(self.url.clone())
-            .with_range(range)
+        let cmd = FetchCmd::get(self.url.clone());
+        let cmd = match self.stall_timeout {
+            Some(t) => cmd.with_inactivity(t),
+            None => cmd,
+        };
+        cmd.with_range(range)
             .with_headers(self.headers.clone())
             .with_priority(priority)
             .with_validator(resource.validator())
@@ -216,6 +227,16 @@ impl FilePeer {
     /// The next range to fetch, or `None` if nothing is needed now.
     fn next_range(&self, st: &State, reader: u64) -> Option<ByteRange> {
         let resource = &self.shared.resource;
+        if resource.ring_capacity().is_some() {
+            // A ring keeps no bytes behind its window: never fetch before its head (that would
+            // start it over and drop what the reader has not read), only onwards from the head
+            // or from where the reader jumped.
+            let from = resource.present_end().max(reader);
+            return match resource.end_bound() {
+                Some(end) if from >= end => None,
+                _ => Some(ByteRange::from_start(from)),
+            };
+        }
         let Some(total) = resource.len() else {
             // Length unknown: continue sequentially from the reader (or the start).
             let from = if st.accepts_ranges == Some(true) {
@@ -298,7 +319,7 @@ impl Peer for FilePeer {
         let shared = self.shared.clone();
         let mut st = shared.lock();
         st.waker = Some(cx.waker().clone());
-        if shared.resource.failure().is_some() {
+        if st.handed_over || shared.resource.failure().is_some() {
             return Poll::Ready(None);
         }
         if shared.resource.is_complete() {

@@ -22,6 +22,8 @@ pub(crate) const REVALIDATION: u64 = 0;
 #[derive(Debug, Clone, Default)]
 pub(crate) struct FirstResponse {
     pub(crate) content_type: Option<String>,
+    /// The body looks endless (a radio): the open starts over as one.
+    pub(crate) endless: bool,
 }
 
 pub(crate) type ReadyTx = oneshot::Sender<Result<FirstResponse, Error>>;
@@ -51,6 +53,10 @@ pub(crate) struct State {
     pub(crate) buffer_ahead: Option<u64>,
     /// The budget changed: a running request reaching beyond the new one is cut.
     pub(crate) budget_changed: bool,
+    /// The first response decides whether the body is endless (`Endless::Auto`).
+    pub(crate) detect_endless: bool,
+    /// The body is endless: the open goes on as a radio and this peer stops.
+    pub(crate) handed_over: bool,
 }
 
 /// State shared between the peer and its commands' callbacks.
@@ -60,6 +66,18 @@ pub(crate) struct Shared {
     pub(crate) resource: StorageResource,
     pub(crate) timeline: Timeline,
     pub(crate) events: broadcast::Sender<FileEvent>,
+}
+
+/// Whether a first response is a radio's: no length, and `icy-*` headers or an audio type
+/// without range support.
+fn looks_endless(info: &ResponseInfo) -> bool {
+    let audio = info
+        .content_type
+        .as_deref()
+        .is_some_and(|t| t.trim_start().to_ascii_lowercase().starts_with("audio/"));
+    info.status == 200
+        && info.total_len.is_none()
+        && (crate::icy::has_icy_headers(&info.headers) || (audio && !info.accepts_ranges))
 }
 
 impl Shared {
@@ -77,6 +95,22 @@ impl Shared {
     /// downloader already refused responses of another version or length.
     pub(crate) fn on_response(&self, info: &ResponseInfo) -> Result<(), Error> {
         let mut st = self.lock();
+        if st.detect_endless && st.ready.is_some() && looks_endless(info) {
+            // A radio: the open starts over with a ring. This request stops at its headers.
+            tracing::debug!(url = %RedactedUrl::new(&info.url), "the body looks endless: reading it as a radio");
+            st.handed_over = true;
+            if let Some(a) = &st.active {
+                a.cancel.cancel();
+            }
+            if let Some(tx) = st.ready.take() {
+                let _ = tx.send(Ok(FirstResponse {
+                    content_type: info.content_type.clone(),
+                    endless: true,
+                }));
+            }
+            return Err(Error::Cancelled);
+        }
+        st.detect_endless = false;
         let changed = |e: kithara_storage::Error| Error::ResourceChanged {
             url: RedactedUrl::new(&info.url),
             before: String::from("the stored bytes"),
@@ -111,6 +145,7 @@ impl Shared {
         if let Some(tx) = st.ready.take() {
             let _ = tx.send(Ok(FirstResponse {
                 content_type: info.content_type.clone(),
+                endless: false,
             }));
         }
         Self::wake(&mut st);

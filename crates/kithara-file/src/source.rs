@@ -2,9 +2,12 @@
 
 use std::{fs, ops::Range, path::PathBuf, sync::Arc, time::Duration};
 
-use crate::shared::Shared;
+use crate::{endless::RadioShared, shared::Shared};
 use kithara_storage::StorageResource;
-use kithara_stream::{dl::PeerHandle, Error, MediaInfo, Result, Source, Timeline, WaitOutcome};
+use kithara_stream::{
+    dl::PeerHandle, Boundary, Error, MediaInfo, MetadataMark, Result, Source, StationInfo,
+    Timeline, WaitOutcome,
+};
 
 /// The source of a [`File`](crate::File) stream.
 #[derive(Debug)]
@@ -19,7 +22,10 @@ enum Inner {
     Remote {
         resource: StorageResource,
         peer: PeerHandle,
-        shared: Arc<Shared>,
+        /// The file peer's state (`None` for a radio).
+        shared: Option<Arc<Shared>>,
+        /// A radio's state: boundaries at its gaps, titles, station headers.
+        radio: Option<Arc<RadioShared>>,
         wait_timeout: Duration,
         content_type: Option<String>,
     },
@@ -33,7 +39,7 @@ enum Inner {
 impl FileSource {
     pub(crate) fn remote(
         resource: StorageResource,
-        (peer, shared): (PeerHandle, Arc<Shared>),
+        (peer, shared): (PeerHandle, Option<Arc<Shared>>),
         wait_timeout: Duration,
         timeline: Timeline,
         media_info: Option<MediaInfo>,
@@ -44,6 +50,7 @@ impl FileSource {
                 resource,
                 peer,
                 shared,
+                radio: None,
                 wait_timeout,
                 content_type,
             },
@@ -103,7 +110,11 @@ impl FileSource {
     /// reaches beyond the new budget is cut (what it brought stays); the next one follows the new
     /// budget. Does nothing for a local file.
     pub fn set_buffer_ahead(&self, bytes: Option<u64>) {
-        if let Inner::Remote { shared, .. } = &self.inner {
+        if let Inner::Remote {
+            shared: Some(shared),
+            ..
+        } = &self.inner
+        {
             let mut st = shared.lock();
             st.buffer_ahead = bytes;
             st.budget_changed = true;
@@ -115,9 +126,38 @@ impl FileSource {
     /// or a local file).
     pub fn buffer_ahead(&self) -> Option<u64> {
         match &self.inner {
-            Inner::Remote { shared, .. } => shared.lock().buffer_ahead,
+            Inner::Remote {
+                shared: Some(shared),
+                ..
+            } => shared.lock().buffer_ahead,
+            _ => None,
+        }
+    }
+
+    /// Makes this source a radio's: boundaries at its gaps, its titles, its station headers.
+    pub(crate) fn with_radio(mut self, radio: Arc<RadioShared>) -> Self {
+        if let Inner::Remote { radio: r, .. } = &mut self.inner {
+            *r = Some(radio);
+        }
+        self
+    }
+
+    fn radio(&self) -> Option<&RadioShared> {
+        match &self.inner {
+            Inner::Remote { radio, .. } => radio.as_deref(),
             Inner::Local { .. } => None,
         }
+    }
+
+    /// Whether this is an endless stream (a radio) read through a ring.
+    pub fn is_endless(&self) -> bool {
+        self.radio().is_some()
+    }
+
+    /// What a radio's headers said about the station (`icy-name`, `icy-genre`, `icy-br`,
+    /// `icy-url`, `icy-description`); `None` for other streams.
+    pub fn station(&self) -> Option<StationInfo> {
+        self.radio().and_then(|r| r.station().cloned())
     }
 
     /// The registered peer of a remote stream (`None` for a local file).
@@ -125,6 +165,19 @@ impl FileSource {
         match &self.inner {
             Inner::Remote { peer, .. } => Some(peer),
             Inner::Local { .. } => None,
+        }
+    }
+}
+
+impl Drop for FileSource {
+    /// A ring's writer may be waiting for the reader to make room: with the reader gone it never
+    /// will, so the ring is cancelled here, synchronously (a runtime shutting down runs no task
+    /// that could do it later).
+    fn drop(&mut self) {
+        if let Inner::Remote { resource, .. } = &self.inner {
+            if resource.ring_capacity().is_some() {
+                resource.cancel();
+            }
         }
     }
 }
@@ -200,5 +253,22 @@ impl Source for FileSource {
 
     fn timeline(&self) -> &Timeline {
         &self.timeline
+    }
+
+    fn next_boundary(&self, from: u64) -> Option<Boundary> {
+        self.radio().and_then(|r| r.next_boundary(from))
+    }
+
+    fn metadata_marks(&self, from: u64) -> Vec<MetadataMark> {
+        self.radio()
+            .map(|r| r.marks_since(from))
+            .unwrap_or_default()
+    }
+
+    fn check_seek(&self, pos: u64) -> Result<()> {
+        match &self.inner {
+            Inner::Remote { resource, .. } => Ok(resource.check_kept(pos)?),
+            Inner::Local { .. } => Ok(()),
+        }
     }
 }

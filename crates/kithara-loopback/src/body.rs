@@ -57,6 +57,8 @@ pub(crate) enum BodyPlan {
     /// No body (HEAD, 416, empty content); the response ends as given.
     Empty(ResponseEnd),
     Stream(StreamPlan),
+    /// An endless radio body.
+    Radio(crate::radio::RadioPlan),
 }
 
 /// Counts one response as in flight until it is finished or dropped.
@@ -128,6 +130,16 @@ impl ServedBody {
                     stream: None,
                     guard,
                     end,
+                }
+            }
+            BodyPlan::Radio(p) => {
+                use futures::StreamExt;
+                let stream = crate::radio::stream(p, flushed)
+                    .map(|r| r.map(|data| Chunk { data, last: false }));
+                Self {
+                    stream: Some(Box::pin(stream)),
+                    guard,
+                    end: ResponseEnd::Completed,
                 }
             }
             BodyPlan::Stream(p) => {

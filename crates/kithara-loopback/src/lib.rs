@@ -6,6 +6,7 @@ mod body;
 mod log;
 pub mod media;
 mod payload;
+mod radio;
 mod respond;
 mod route;
 mod server;
@@ -13,6 +14,7 @@ mod throttle;
 
 pub use log::{RequestRecord, ResponseEnd};
 pub use payload::payload;
+pub use radio::Radio;
 pub use route::{Fault, Route};
 pub use server::{LoopbackServer, ServerStats};
 pub use throttle::ThrottleHandle;

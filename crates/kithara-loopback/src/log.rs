@@ -40,6 +40,9 @@ pub struct RequestRecord {
     pub bytes_sent: u64,
     /// How the response ended; `None` while it is still in flight.
     pub end: Option<ResponseEnd>,
+    /// For a radio route: the `icy-metaint` of the metadata blocks interleaved in the body
+    /// (`None`: plain audio, the request did not ask with `Icy-MetaData: 1`).
+    pub icy_metaint: Option<u64>,
 }
 
 /// How a response ended.
@@ -98,6 +101,7 @@ pub(crate) struct NewRecord {
     pub(crate) if_range: Option<String>,
     pub(crate) status: u16,
     pub(crate) body_start: u64,
+    pub(crate) icy_metaint: Option<u64>,
 }
 
 impl Shared {
@@ -151,6 +155,7 @@ impl Shared {
                 body_start: new.body_start,
                 bytes_sent: 0,
                 end: None,
+                icy_metaint: new.icy_metaint,
             });
             let st = &mut s.stats;
             st.responses_in_flight += 1;

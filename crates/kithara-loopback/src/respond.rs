@@ -16,7 +16,7 @@ use crate::route::{Fault, Route};
 /// An installed route plus its per-fault usage counters.
 #[derive(Debug)]
 pub(crate) struct RouteEntry {
-    route: Route,
+    pub(crate) route: Route,
     used: Vec<AtomicU32>,
 }
 
@@ -27,7 +27,7 @@ impl RouteEntry {
     }
 
     /// Consumes one use of fault `i` if fewer than `limit` were used.
-    fn take(&self, i: usize, limit: u32) -> bool {
+    pub(crate) fn take(&self, i: usize, limit: u32) -> bool {
         self.used.get(i).is_some_and(|c| {
             c.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
                 (n < limit).then_some(n + 1)
@@ -48,11 +48,13 @@ pub(crate) struct ConnCtx {
 
 /// Status, headers and body of a response, decided before it is logged.
 #[derive(Debug)]
-struct Plan {
-    status: StatusCode,
-    headers: HeaderMap,
-    body_start: u64,
-    body: BodyPlan,
+pub(crate) struct Plan {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body_start: u64,
+    pub(crate) body: BodyPlan,
+    /// The `icy-metaint` of a radio body with blocks.
+    pub(crate) icy_metaint: Option<u64>,
 }
 
 /// Serves one request.
@@ -61,11 +63,16 @@ pub(crate) async fn respond<B>(conn: Arc<ConnCtx>, req: Request<B>) -> ServiceRe
     let path = req.uri().path().to_owned();
     let range = header_string(req.headers(), &header::RANGE);
     let if_range = header_string(req.headers(), &header::IF_RANGE);
+    let icy = req
+        .headers()
+        .get("icy-metadata")
+        .is_some_and(|v| v.as_bytes().trim_ascii() == b"1");
     drop(req);
 
     let entry = conn.routes.get(&path);
     let head = method == Method::HEAD;
     let plan = match entry.as_deref() {
+        Some(e) if e.route.radio.is_some() => crate::radio::plan(e, head, icy),
         Some(e) => plan_route(e, head, range.as_deref(), if_range.as_deref()),
         None => text(StatusCode::NOT_FOUND, head),
     };
@@ -79,6 +86,7 @@ pub(crate) async fn respond<B>(conn: Arc<ConnCtx>, req: Request<B>) -> ServiceRe
         if_range,
         status: plan.status.as_u16(),
         body_start: plan.body_start,
+        icy_metaint: plan.icy_metaint,
     });
     // Dropped (-> ClientGone) if the client leaves during the latency.
     let guard = InFlight::new(Arc::clone(&conn.log), id);
@@ -107,7 +115,7 @@ fn status_code(code: u16) -> StatusCode {
 }
 
 /// A fixed-status response with a short text body.
-fn text(status: StatusCode, head: bool) -> Plan {
+pub(crate) fn text(status: StatusCode, head: bool) -> Plan {
     let msg = format!(
         "{} {}\n",
         status.as_u16(),
@@ -129,6 +137,7 @@ fn text(status: StatusCode, head: bool) -> Plan {
         headers,
         body_start: 0,
         body,
+        icy_metaint: None,
     }
 }
 
@@ -283,6 +292,7 @@ fn plan_route(entry: &RouteEntry, head: bool, range: Option<&str>, if_range: Opt
                 headers,
                 body_start: 0,
                 body: BodyPlan::Empty(ResponseEnd::Completed),
+                icy_metaint: None,
             };
         }
     };
@@ -308,6 +318,7 @@ fn plan_route(entry: &RouteEntry, head: bool, range: Option<&str>, if_range: Opt
         headers,
         body_start: start,
         body,
+        icy_metaint: None,
     }
 }
 
@@ -328,6 +339,7 @@ fn ranged_reply(body: Bytes, content_type: &str, head: bool) -> Plan {
         headers,
         body_start: 0,
         body,
+        icy_metaint: None,
     }
 }
 

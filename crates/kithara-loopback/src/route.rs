@@ -32,6 +32,7 @@ pub struct Route {
     pub(crate) redirect: Option<(String, u16)>,
     pub(crate) ranged_reply: Option<(Bytes, String)>,
     pub(crate) faults: Vec<Fault>,
+    pub(crate) radio: Option<crate::Radio>,
 }
 
 impl fmt::Debug for Route {
@@ -54,6 +55,7 @@ impl fmt::Debug for Route {
                 &self.ranged_reply.as_ref().map(|(b, ct)| (b.len(), ct)),
             )
             .field("faults", &self.faults)
+            .field("radio", &self.radio.as_ref().map(|r| r.metaint))
             .finish()
     }
 }
@@ -173,7 +175,22 @@ impl Route {
             redirect: None,
             ranged_reply: None,
             faults: Vec::new(),
+            radio: None,
         }
+    }
+
+    /// An internet radio: an endless `200` body looping the station's payload, without
+    /// `Content-Length` or `Accept-Ranges` (`Range` is ignored), with the station's `icy-*`
+    /// headers, `Content-Type: audio/mpeg` (change it with [`content_type`](Route::content_type)),
+    /// and ICY metadata blocks interleaved when the request says `Icy-MetaData: 1` (see
+    /// [`Radio`](crate::Radio)). Faults apply per connection: [`Fault::ResetAfter`] cuts the
+    /// connection after `after` wire bytes (`times: u32::MAX` cuts every connection: a reset
+    /// every N bytes), [`Fault::Stall`] sends nothing for `stall` after `after` wire bytes. The
+    /// log records the `icy-metaint` each response used.
+    pub fn radio(radio: crate::Radio) -> Route {
+        let mut r = Route::new(radio.payload.clone()).content_type("audio/mpeg");
+        r.radio = Some(radio);
+        r
     }
 
     /// Sets the `Content-Type` header (default `application/octet-stream`).

@@ -69,6 +69,15 @@ pub enum Error {
         /// How long the wait lasted.
         waited: std::time::Duration,
     },
+    /// A read or wait for bytes a ring no longer keeps (or never kept: before where it started
+    /// over). Only [`StorageResource::ring`](crate::StorageResource::ring) resources return it.
+    #[error("byte {pos} is not kept: the ring holds bytes {}..{}", kept.start, kept.end)]
+    Evicted {
+        /// The byte asked for.
+        pos: u64,
+        /// The bytes the ring keeps now.
+        kept: std::ops::Range<u64>,
+    },
     /// The persistent cache behind a cache-backed resource failed.
     #[error("cache error")]
     Cache(#[source] crate::CacheError),

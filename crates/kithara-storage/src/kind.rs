@@ -30,6 +30,16 @@ pub enum StorageKind {
     /// gets [`CacheError::Busy`](crate::CacheError::Busy) if the first does not release it
     /// within a short wait (up to 500 ms).
     Resumable(PathBuf),
+    /// At most `capacity` bytes in memory, of which up to `keep_behind` bytes already read stay
+    /// for seeking back (see [`StorageResource::ring_with`]): an endless stream (internet radio)
+    /// in bounded memory, or a finite file read forwards without holding all of it. A seek back
+    /// before the bytes kept fails with [`Error::Evicted`](crate::Error::Evicted).
+    Ring {
+        /// The most bytes kept at once.
+        capacity: u64,
+        /// Bytes kept behind the reader (at most half the capacity).
+        keep_behind: u64,
+    },
 }
 
 impl StorageKind {
@@ -43,6 +53,10 @@ impl StorageKind {
     pub fn create(&self) -> Result<StorageResource> {
         match self {
             Self::Memory => Ok(StorageResource::memory()),
+            Self::Ring {
+                capacity,
+                keep_behind,
+            } => Ok(StorageResource::ring_with(*capacity, *keep_behind)),
             Self::TempFile | Self::Cache(_) => StorageResource::temp_file(),
             Self::Disk(path) | Self::Resumable(path) => StorageResource::disk(path.clone()),
         }

@@ -14,6 +14,7 @@ mod kind;
 mod mem;
 mod ranges;
 mod resource;
+mod ring;
 mod validator;
 mod wait;
 

@@ -19,6 +19,7 @@ use std::time::Duration;
 use crate::cached::CacheBackend;
 use crate::file::FileBackend;
 use crate::mem::MemBackend;
+use crate::ring::RingBackend;
 use crate::wait::StateCell;
 use crate::{Error, RangeSet, Result, SharedError, Validator, WaitOutcome};
 
@@ -30,6 +31,8 @@ pub enum BackendKind {
     Memory,
     /// Bytes live in a sparse file, written in place at their offsets.
     Disk,
+    /// At most a fixed number of bytes live in memory; older ones are dropped once read.
+    Ring,
 }
 
 #[derive(Debug)]
@@ -37,6 +40,7 @@ enum Backend {
     Memory(MemBackend),
     Disk(FileBackend),
     Cached(CacheBackend),
+    Ring(RingBackend),
 }
 
 /// What a resource starts with: the facts a persistent index recorded.
@@ -59,6 +63,7 @@ impl Backend {
                 m.write(offset, Bytes::copy_from_slice(&s[range]));
                 Ok(())
             }
+            (Self::Ring(_), _) => Ok(()), // written by `write_ring`, never through here
             (Self::Disk(f), d) => f.write(offset, &d.as_slice()[range]),
             (Self::Cached(c), d) => c.write(offset, &d.as_slice()[range]),
         }
@@ -72,6 +77,7 @@ impl Backend {
             }
             Self::Disk(f) => f.read(offset, buf),
             Self::Cached(c) => c.read(offset, buf),
+            Self::Ring(r) => r.read(offset, buf).map(|_| ()),
         }
     }
 }
@@ -169,6 +175,35 @@ impl StorageResource {
         Self::with_backend(Backend::Memory(MemBackend::default()))
     }
 
+    /// Creates an empty resource that keeps at most `capacity` bytes in memory (a ring), of which
+    /// up to a quarter of the capacity already read is kept behind the reader for seeking back.
+    /// See [`ring_with`](Self::ring_with).
+    pub fn ring(capacity: u64) -> Self {
+        Self::ring_with(capacity, capacity / 4)
+    }
+
+    /// Creates an empty ring resource of at most `capacity` bytes (at least 1) that keeps up to
+    /// `keep_behind` bytes (at most half the capacity) behind the reader for seeking back.
+    ///
+    /// Writes append at the head, keeping the HTTP client's buffers without copying; a write that
+    /// does not continue the head starts the ring over at its offset. Once the ring is full,
+    /// bytes the reader has read (beyond `keep_behind` behind it) are dropped to make room; when
+    /// there are none, the write blocks (it is a blocking write, see
+    /// [`writes_block`](Self::writes_block)) until the reader moves on or the resource is
+    /// cancelled, which back-pressures the download. Reads and waits before the first byte kept
+    /// fail at once with [`Error::Evicted`], which names the position and the bytes kept.
+    pub fn ring_with(capacity: u64, keep_behind: u64) -> Self {
+        Self::with_backend(Backend::Ring(RingBackend::new(capacity, keep_behind)))
+    }
+
+    /// The most bytes a ring resource keeps at once (`None` for other backends).
+    pub fn ring_capacity(&self) -> Option<u64> {
+        match &self.inner.backend {
+            Backend::Ring(r) => Some(r.capacity()),
+            _ => None,
+        }
+    }
+
     /// Creates an empty resource backed by the file at `path`, creating it
     /// or truncating an existing file. The file is written in place at byte
     /// offsets (sparse) and is left on disk when the resource is dropped.
@@ -199,6 +234,7 @@ impl StorageResource {
         match self.inner.backend {
             Backend::Memory(_) => BackendKind::Memory,
             Backend::Disk(_) | Backend::Cached(_) => BackendKind::Disk,
+            Backend::Ring(_) => BackendKind::Ring,
         }
     }
 
@@ -241,6 +277,9 @@ impl StorageResource {
             len: data.len(),
             total,
         };
+        if let Backend::Ring(ring) = &self.inner.backend {
+            return self.write_ring(ring, offset, payload);
+        }
         let gaps = {
             let state = self.inner.sync.lock();
             if state.cancelled {
@@ -268,6 +307,51 @@ impl StorageResource {
         }
         self.inner.sync.notify(state);
         Ok(())
+    }
+
+    /// A ring write (the writer lock is held): checks as every write does, skips what the ring
+    /// already holds, appends the rest; every step is published to the state.
+    fn write_ring(&self, ring: &RingBackend, offset: u64, payload: &Payload<'_>) -> Result<()> {
+        let data = payload.as_slice();
+        {
+            let state = self.inner.sync.lock();
+            if state.cancelled {
+                return Err(Error::Cancelled);
+            }
+            let total = state.len;
+            let end = offset.checked_add(data.len() as u64);
+            if let Some(t) = total.filter(|&t| end.is_none_or(|e| e > t)) {
+                return Err(Error::BeyondEnd {
+                    offset,
+                    len: data.len(),
+                    total: t,
+                });
+            }
+        }
+        let kept = ring.kept();
+        let skip = if kept.contains(&offset) {
+            usize::try_from(kept.end - offset).unwrap_or(usize::MAX)
+        } else {
+            0
+        };
+        if skip >= data.len() {
+            return Ok(());
+        }
+        let bytes = match payload {
+            Payload::Bytes(b) => b.slice(skip..),
+            Payload::Slice(s) => Bytes::copy_from_slice(&s[skip..]),
+        };
+        let at = offset + skip as u64;
+        ring.write(at, bytes, |w| {
+            let mut state = self.inner.sync.lock();
+            if w.kept.start != state.floor {
+                state.ranges.remove(0..w.kept.start);
+                state.ranges.remove(w.kept.end..u64::MAX);
+                state.floor = w.kept.start;
+            }
+            state.ranges.insert(w.kept.clone());
+            self.inner.sync.notify(state);
+        })
     }
 
     /// Copies the committed bytes starting at `offset` into `buf`: as many
@@ -311,6 +395,9 @@ impl StorageResource {
     /// # Errors
     /// [`Error::Cancelled`], [`Error::Failed`], [`Error::TimedOut`] as above.
     pub fn wait_range(&self, range: Range<u64>, timeout: Duration) -> Result<WaitOutcome> {
+        if let Backend::Ring(ring) = &self.inner.backend {
+            ring.reader_at(range.start);
+        }
         self.inner.sync.wait_range(range, timeout)
     }
 
@@ -432,7 +519,10 @@ impl StorageResource {
     /// Whether writes do blocking file I/O (disk and temp-file backends): such writes belong
     /// on a thread that may block, never on an async runtime's worker.
     pub fn writes_block(&self) -> bool {
-        matches!(self.inner.backend, Backend::Disk(_) | Backend::Cached(_))
+        matches!(
+            self.inner.backend,
+            Backend::Disk(_) | Backend::Cached(_) | Backend::Ring(_)
+        )
     }
 
     /// The total length in bytes, if known.
@@ -453,6 +543,27 @@ impl StorageResource {
     /// Number of bytes present.
     pub fn covered(&self) -> u64 {
         self.inner.sync.lock().ranges.covered()
+    }
+
+    /// End (exclusive) of the last present byte range; 0 when nothing is present. For a ring,
+    /// its head: where the next appended byte goes.
+    pub fn present_end(&self) -> u64 {
+        self.inner.sync.lock().ranges.max_end()
+    }
+
+    /// Whether the reader may move to `pos`: always, except before the first byte a ring keeps.
+    ///
+    /// # Errors
+    /// [`Error::Evicted`] with the position and the bytes kept.
+    pub fn check_kept(&self, pos: u64) -> Result<()> {
+        let state = self.inner.sync.lock();
+        if pos < state.floor {
+            return Err(Error::Evicted {
+                pos,
+                kept: state.floor..state.ranges.max_end().max(state.floor),
+            });
+        }
+        Ok(())
     }
 
     /// A snapshot of the present byte ranges.
@@ -504,6 +615,9 @@ impl StorageResource {
             tracing::debug!("storage resource cancelled");
             state.cancelled = true;
             self.inner.sync.notify(state);
+            if let Backend::Ring(ring) = &self.inner.backend {
+                ring.close();
+            }
         }
     }
 

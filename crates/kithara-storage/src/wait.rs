@@ -56,6 +56,8 @@ pub(crate) struct State {
     pub(crate) failed: Option<SharedError>,
     /// Whether the resource was cancelled.
     pub(crate) cancelled: bool,
+    /// The first byte a ring resource keeps: waits before it fail at once. 0 for other backends.
+    pub(crate) floor: u64,
     /// Number of threads currently blocked in [`StateCell::wait_range`].
     waiters: usize,
 }
@@ -77,6 +79,12 @@ impl State {
             Some(bound) => range.end.min(bound),
             None => range.end,
         };
+        if range.start < self.floor {
+            return Some(Err(Error::Evicted {
+                pos: range.start,
+                kept: self.floor..self.ranges.max_end().max(self.floor),
+            }));
+        }
         if self.ranges.contains(range.start..end) {
             return Some(Ok(WaitOutcome::Ready));
         }

@@ -122,8 +122,11 @@ fn next_layer<'a>(e: &'a (dyn StdError + 'static)) -> Option<&'a (dyn StdError +
             return Some(inner);
         }
     }
-    if let Some(crate::Error::Protocol(p)) = e.downcast_ref::<crate::Error>() {
-        return Some(p.as_error());
+    match e.downcast_ref::<crate::Error>() {
+        Some(crate::Error::Protocol(p)) => return Some(p.as_error()),
+        // Transparent too: its `source()` is the storage error's own source.
+        Some(crate::Error::Storage(s)) => return Some(s.as_ref()),
+        _ => {}
     }
     e.source()
 }

@@ -27,7 +27,7 @@ pub use events::{EventReceiver, Received};
 pub use hooks::{
     DecoderHooks, ReaderChunkSignal, ReaderSeek, ReaderSeekSignal, SharedHooks, SignalCursor,
 };
-pub use media::{AudioCodec, ContainerFormat, MediaInfo};
+pub use media::{AudioCodec, ContainerFormat, MediaInfo, StationInfo};
 pub use metadata::{MarkAt, MetadataMark, MetadataMarks, NowPlaying, RawField, DEFAULT_MARKS_KEPT};
 pub use options::{FetchPriority, Opening, StreamOptions};
 pub use source::{AbrControl, AbrHandle, AbrMode, Source, WaitOutcome};

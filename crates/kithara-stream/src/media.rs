@@ -251,6 +251,38 @@ impl MediaInfo {
     }
 }
 
+/// What an internet radio station says about itself in its response headers (`icy-name`,
+/// `icy-genre`, `icy-br`, `icy-url`, `icy-description`). Every field is optional.
+///
+/// ```
+/// use kithara_stream::StationInfo;
+/// let s = StationInfo::builder().name("Kit FM".into()).bitrate_kbps(128).build();
+/// assert_eq!(s.name.as_deref(), Some("Kit FM"));
+/// assert!(!s.is_empty());
+/// assert!(StationInfo::default().is_empty());
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, bon::Builder)]
+#[non_exhaustive]
+pub struct StationInfo {
+    /// The station's name (`icy-name`).
+    pub name: Option<String>,
+    /// Its genre (`icy-genre`).
+    pub genre: Option<String>,
+    /// The nominal bitrate in kbit/s (`icy-br`; the first number when it lists several).
+    pub bitrate_kbps: Option<u32>,
+    /// The station's web page (`icy-url`).
+    pub url: Option<String>,
+    /// Its description (`icy-description`).
+    pub description: Option<String>,
+}
+
+impl StationInfo {
+    /// Whether no field is known.
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
 /// The extension of the last segment of a URL or file path, query and fragment ignored.
 fn extension(path: &str) -> Option<&str> {
     let path = path.split(['?', '#']).next().unwrap_or(path);

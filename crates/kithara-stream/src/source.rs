@@ -162,6 +162,17 @@ pub trait Source: Send + Sync + 'static {
         Vec::new()
     }
 
+    /// Whether the reader may move to byte `pos`: [`Stream`](crate::Stream)'s `Seek` asks before
+    /// it moves. A source that keeps only part of its bytes (a ring) refuses a position it no
+    /// longer keeps, with the typed error that says what it keeps. Default: any position.
+    ///
+    /// # Errors
+    /// The source's reason to refuse `pos`.
+    fn check_seek(&self, pos: u64) -> Result<()> {
+        let _ = pos;
+        Ok(())
+    }
+
     /// Maps media time `t` to the byte to read from, preparing the bytes there (for HLS: the
     /// start of the segment holding `t`, laying out a new run after a seek-jump boundary when it
     /// is not laid out yet). [`Stream::seek_time`](crate::Stream::seek_time) then moves the reader

@@ -361,6 +361,7 @@ impl<T: StreamType> Stream<T> {
             reason: "target before byte 0 or overflowing",
         })?;
         if target != pos {
+            self.source.check_seek(target)?;
             let epoch = self.source.timeline().seek(target);
             tracing::debug!(pos = target, epoch, "reader seek");
         }

@@ -13,6 +13,7 @@ mod faults;
 mod hardening;
 mod matrix;
 mod pool;
+mod radio;
 mod read;
 mod seek;
 mod wire;

@@ -137,7 +137,8 @@ pub(crate) async fn execute(
             }
             Stop::Retry { error, retry_after } => (error, retry_after),
         };
-        if attempts_without_progress >= policy.max_attempts.max(1) {
+        let max_attempts = cmd.max_attempts().unwrap_or(policy.max_attempts).max(1);
+        if attempts_without_progress >= max_attempts {
             tracing::error!(error = %error, attempts = total_attempts, "fetch failed, retries exhausted");
             return FetchOutcome::Failed(Error::RetriesExhausted {
                 url: url.clone(),
@@ -172,7 +173,7 @@ async fn attempt(
     state: &PeerState,
     url: &RedactedUrl,
 ) -> Result<ResourceEnd, Stop> {
-    let inactivity = inner.config.inactivity_timeout;
+    let inactivity = cmd.inactivity().unwrap_or(inner.config.inactivity_timeout);
     let Some((req, builder)) = request::build(client, cmd, progress) else {
         return Ok(ResourceEnd::Unknown);
     };

@@ -123,6 +123,8 @@ pub struct ResponseInfo {
     pub validator: Option<Validator>,
     /// The `Content-Type` header.
     pub content_type: Option<String>,
+    /// Every response header, for what the named fields do not cover (a radio's `icy-*`).
+    pub headers: HeaderMap,
 }
 
 /// What a finished command proved about where the resource ends.
@@ -186,6 +188,8 @@ pub struct FetchCmd {
     expected_len: Option<u64>,
     writer_blocks: bool,
     connect_retries: bool,
+    max_attempts: Option<u32>,
+    inactivity: Option<std::time::Duration>,
     pub(crate) writer: Option<Writer>,
     pub(crate) on_response: Option<ResponseHook>,
     on_complete: Option<CompleteHook>,
@@ -216,6 +220,8 @@ impl FetchCmd {
             expected_len: None,
             writer_blocks: false,
             connect_retries: true,
+            max_attempts: None,
+            inactivity: None,
             writer: None,
             on_response: None,
             on_complete: None,
@@ -302,6 +308,34 @@ impl FetchCmd {
     pub fn retry_connect(mut self, retry: bool) -> Self {
         self.connect_retries = retry;
         self
+    }
+
+    /// At most this many attempts (at least 1) without progress, instead of the downloader's
+    /// retry policy. An endless body (a radio) takes 1: a resumed request could not continue
+    /// its bytes, so its peer reconnects by itself, marking the gap.
+    #[must_use]
+    pub fn with_max_attempts(mut self, attempts: u32) -> Self {
+        self.max_attempts = Some(attempts.max(1));
+        self
+    }
+
+    /// The attempts allowed by [`with_max_attempts`](Self::with_max_attempts), if set.
+    pub fn max_attempts(&self) -> Option<u32> {
+        self.max_attempts
+    }
+
+    /// How long the server may send nothing (no headers, no body byte) before the attempt fails
+    /// with [`Error::Inactivity`], instead of the downloader's `inactivity_timeout`: the stall
+    /// watchdog of one stream.
+    #[must_use]
+    pub fn with_inactivity(mut self, timeout: std::time::Duration) -> Self {
+        self.inactivity = Some(timeout);
+        self
+    }
+
+    /// The inactivity timeout set by [`with_inactivity`](Self::with_inactivity), if any.
+    pub fn inactivity(&self) -> Option<std::time::Duration> {
+        self.inactivity
     }
 
     /// Whether a connect error is retried (see [`retry_connect`](Self::retry_connect)).

@@ -89,6 +89,7 @@ pub(super) fn response_info(
         accepts_ranges,
         validator,
         content_type: header_str(resp.headers(), header::CONTENT_TYPE),
+        headers: resp.headers().clone(),
     }
 }
 
