@@ -9,7 +9,7 @@
 use std::{
     future::poll_fn,
     sync::{
-        atomic::{AtomicU64, Ordering},
+        atomic::{AtomicU64, AtomicUsize, Ordering},
         Arc,
     },
     task::Poll,
@@ -46,6 +46,27 @@ pub(crate) struct Inner {
     global: Arc<Slots>,
     next_peer: AtomicU64,
     runtime: Option<tokio::runtime::Handle>,
+    /// Driver tasks running (see [`Downloader::peers_alive`]).
+    peers: Arc<AtomicUsize>,
+    /// Command tasks spawned and not yet ended (see [`Downloader::commands_in_flight`]).
+    commands: Arc<AtomicUsize>,
+}
+
+/// Counts one live task in a counter shared with the downloader, until dropped (also when the
+/// task is dropped unfinished, at runtime shutdown).
+struct Alive(Arc<AtomicUsize>);
+
+impl Alive {
+    fn new(counter: &Arc<AtomicUsize>) -> Self {
+        counter.fetch_add(1, Ordering::AcqRel);
+        Self(counter.clone())
+    }
+}
+
+impl Drop for Alive {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 impl Downloader {
@@ -86,6 +107,8 @@ impl Downloader {
                 global,
                 next_peer: AtomicU64::new(1),
                 runtime,
+                peers: Arc::new(AtomicUsize::new(0)),
+                commands: Arc::new(AtomicUsize::new(0)),
             }),
         })
     }
@@ -108,6 +131,20 @@ impl Downloader {
     /// Fetches running now across all peers.
     pub fn in_flight(&self) -> usize {
         self.inner.global.in_use()
+    }
+
+    /// Peers whose driver task is running: registered and not yet finished or cancelled. Back to
+    /// its earlier value once every stream registered since is dropped and its driver has ended
+    /// (a check that nothing leaked).
+    pub fn peers_alive(&self) -> usize {
+        self.inner.peers.load(Ordering::Acquire)
+    }
+
+    /// Commands started and not yet ended, across all peers: running, waiting for a slot of the
+    /// pool, or retrying (queued commands a peer has not started are not counted). Zero once every
+    /// command has reported its outcome and its task has ended.
+    pub fn commands_in_flight(&self) -> usize {
+        self.inner.commands.load(Ordering::Acquire)
     }
 
     /// Attaches a peer: a driver task starts polling it. Must be called within a tokio runtime,
@@ -136,8 +173,14 @@ impl Downloader {
             return handle;
         };
         let span = tracing::info_span!("peer", id, url = %peer.label());
+        let alive = Alive::new(&self.inner.peers);
+        let driver = drive(self.inner.clone(), peer, state, cancel, runtime.clone());
         runtime.spawn(
-            drive(self.inner.clone(), peer, state, cancel, runtime.clone()).instrument(span),
+            async move {
+                let _alive = alive;
+                driver.await;
+            }
+            .instrument(span),
         );
         handle
     }
@@ -172,6 +215,7 @@ async fn drive<P: Peer>(
         }
         let spawn = |cmd: FetchCmd, permit: Option<OwnedSemaphorePermit>| {
             state.fetch_started();
+            let alive = Alive::new(&inner.commands);
             // The place in the global queue is taken here, in the order commands start.
             let slot = inner.global.request(cmd.priority());
             let task = run(
@@ -183,7 +227,13 @@ async fn drive<P: Peer>(
                 cancel.clone(),
                 samples_tx.clone(),
             );
-            runtime.spawn(task.in_current_span());
+            runtime.spawn(
+                async move {
+                    let _alive = alive;
+                    task.await;
+                }
+                .in_current_span(),
+            );
         };
         // What a blocked reader waits for is not held back by the peer's own limit.
         if let Some(i) = queue.iter().position(|c| c.priority() == Priority::Urgent) {
