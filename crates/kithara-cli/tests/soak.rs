@@ -26,24 +26,33 @@ fn a_short_soak_verifies_everything_and_leaks_nothing() {
         "--json",
     ]);
     let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "stderr: {}\nstdout: {text}", stderr(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stderr: {}\nstdout: {text}",
+        stderr(&out)
+    );
     let report: Value = serde_json::from_str(&text).expect("one JSON object");
     assert_eq!(report["ok"], Value::Bool(true), "{text}");
     assert_eq!(count(&report["streams"]), 8);
 
-    // Every kind ran: files in memory and in the cache, VOD HLS (TS, fMP4, AES-128), live, decodes.
+    // Every kind ran: files in memory and in the cache, VOD HLS (TS, fMP4, AES-128 through the
+    // cache), live, decodes.
     let runs = report["runs"].as_object().unwrap();
     for kind in [
         "file",
         "file (cache)",
         "hls ts",
         "hls fmp4",
-        "hls aes",
+        "hls aes (cache)",
         "hls live",
         "decode file",
         "decode hls",
     ] {
-        assert!(runs.get(kind).is_some_and(|n| count(n) > 0), "{kind} did not run: {text}");
+        assert!(
+            runs.get(kind).is_some_and(|n| count(n) > 0),
+            "{kind} did not run: {text}"
+        );
     }
     let total: u64 = runs.values().map(count).sum();
 

@@ -56,7 +56,10 @@ fn open_options(downloader: &Downloader, wait: Duration) -> OpenOptions {
 }
 
 /// Decodes every medium of [`DECODED`] once, with no fault: the references runs compare with.
-pub(crate) async fn references(server: &LoopbackServer, downloader: &Downloader) -> Result<References> {
+pub(crate) async fn references(
+    server: &LoopbackServer,
+    downloader: &Downloader,
+) -> Result<References> {
     let mut refs = References::new();
     for name in DECODED {
         let path = mount(server, "/soak/reference", name);
@@ -74,7 +77,10 @@ pub(crate) async fn references(server: &LoopbackServer, downloader: &Downloader)
                 samples.extend_from_slice(&chunk.samples);
             }
             let channels = usize::from(info.channels.max(1));
-            ensure!(samples.len() >= channels && info.sample_rate > 0, "no audio");
+            ensure!(
+                samples.len() >= channels && info.sample_rate > 0,
+                "no audio"
+            );
             Ok(Reference {
                 samples,
                 rate: info.sample_rate,
@@ -113,18 +119,26 @@ pub(crate) async fn decode_run(slot: &mut Slot, ctx: &Ctx, name: &'static str) -
         return out;
     };
     let frames = reference.samples.len() / reference.channels;
-    let linear = if slot.rng.bool() { frames } else { slot.rng.usize(0..frames) };
+    let linear = if slot.rng.bool() {
+        frames
+    } else {
+        slot.rng.usize(0..frames)
+    };
     let seeks: Vec<usize> = (0..slot.rng.usize(0..4))
         .map(|_| slot.rng.usize(0..frames.saturating_sub(1).max(1)))
         .collect();
-    let decoder =
-        match kithara_open::open_decoder(ctx.server.url(&path), open_options(&ctx.downloader, ctx.wait)).await {
-            Ok(d) => d,
-            Err(e) => {
-                out.end = failed(e.class(), &e);
-                return out;
-            }
-        };
+    let decoder = match kithara_open::open_decoder(
+        ctx.server.url(&path),
+        open_options(&ctx.downloader, ctx.wait),
+    )
+    .await
+    {
+        Ok(d) => d,
+        Err(e) => {
+            out.end = failed(e.class(), &e);
+            return out;
+        }
+    };
     let references = ctx.references.clone();
     let joined = tokio::task::spawn_blocking(move || {
         let Some(reference) = references.get(name) else {
@@ -164,8 +178,14 @@ fn compare(
         out.frames += (chunk.samples.len() / ch) as u64;
     }
     if linear == reference.samples.len() / ch {
-        if decoder.next_chunk().map_err(|e| failed(e.class(), &e))?.is_some() {
-            return Err(End::Wrong(format!("{name}: audio after the reference's end")));
+        if decoder
+            .next_chunk()
+            .map_err(|e| failed(e.class(), &e))?
+            .is_some()
+        {
+            return Err(End::Wrong(format!(
+                "{name}: audio after the reference's end"
+            )));
         }
         if frame != linear {
             return Err(End::Wrong(format!(
@@ -193,7 +213,12 @@ fn compare(
 }
 
 /// Fails unless `samples` equal the reference's from `frame` on.
-fn same(reference: &Reference, name: &str, frame: usize, samples: &[f32]) -> std::result::Result<(), End> {
+fn same(
+    reference: &Reference,
+    name: &str,
+    frame: usize,
+    samples: &[f32],
+) -> std::result::Result<(), End> {
     let start = frame.saturating_mul(reference.channels);
     let want = start
         .checked_add(samples.len())

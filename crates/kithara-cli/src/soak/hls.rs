@@ -4,8 +4,8 @@
 use std::{io::Read, sync::Arc, time::Duration};
 
 use kithara_hls::{Hls, HlsConfig};
-use kithara_stream::{Stream, StreamOptions};
 use kithara_storage::StorageKind;
+use kithara_stream::{Stream, StreamOptions};
 
 use super::{
     plan::{self, Injected, Kind},
@@ -176,7 +176,10 @@ pub(crate) async fn live_run(slot: &mut Slot, ctx: &Ctx) -> Outcome {
     let mut out = Outcome::new(fault);
     install(slot, ctx, "ts", 0, fault);
     let (uris, _) = plan::playlist_uris("hls/ts/v0.m3u8");
-    let last = slot.rng.usize(4..uris.len().max(5)).min(uris.len().saturating_sub(1));
+    let last = slot
+        .rng
+        .usize(4..uris.len().max(5))
+        .min(uris.len().saturating_sub(1));
     let path = slot.path("live.m3u8");
     ctx.server.route(
         &path,
@@ -225,7 +228,12 @@ fn check_live(pieces: &Pieces, bytes: &[u8], last: usize, end: Option<End>, cut:
     if let Some(end) = end {
         return end;
     }
-    if cut && pieces.segments.get(last).is_none_or(|s| !bytes.ends_with(s)) {
+    if cut
+        && pieces
+            .segments
+            .get(last)
+            .is_none_or(|s| !bytes.ends_with(s))
+    {
         return End::Cancelled;
     }
     match pieces.segments.get(last) {

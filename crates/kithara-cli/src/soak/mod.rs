@@ -18,7 +18,8 @@ mod run;
 mod verify;
 
 use std::{
-    path::PathBuf,
+    io::Write,
+    path::Path,
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
@@ -35,6 +36,8 @@ use run::{Ctx, Slot};
 /// Longest a single run may take before it counts as hung (faults, retries and the read wait
 /// included).
 const RUN_BUDGET: Duration = Duration::from_secs(180);
+/// The downloader's inactivity timeout: short, so that some stalls outlast it and are retried.
+const INACTIVITY: Duration = Duration::from_secs(3);
 /// Longest wait at the end for tasks, commands and descriptors to go.
 const SETTLE: Duration = Duration::from_secs(10);
 
@@ -51,7 +54,8 @@ pub(crate) async fn run(args: SoakArgs) -> Result<()> {
         },
         ..Report::default()
     };
-    let dir = std::env::temp_dir().join(format!("kithara-soak-{}-{}", std::process::id(), args.seed));
+    let dir =
+        std::env::temp_dir().join(format!("kithara-soak-{}-{}", std::process::id(), args.seed));
     let result = soak(&args, &dir, &mut report).await;
     let removed = std::fs::remove_dir_all(&dir);
     result?;
@@ -66,26 +70,33 @@ pub(crate) async fn run(args: SoakArgs) -> Result<()> {
     report.peak_rss_bytes = report::peak_rss();
     report.ok = report.passed();
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        let mut out = std::io::stdout().lock();
+        serde_json::to_writer_pretty(&mut out, &report)?;
+        writeln!(out)?;
     } else {
         report.print(&mut std::io::stdout().lock())?;
     }
     if !report.ok {
-        bail!("the soak failed: {}", report.failures.first().map_or("a leak", String::as_str));
+        bail!(
+            "the soak failed: {}",
+            report.failures.first().map_or("a leak", String::as_str)
+        );
     }
     Ok(())
 }
 
 /// Runs the streams, then drops everything and fills in the downloader's figures.
-async fn soak(args: &SoakArgs, dir: &PathBuf, report: &mut Report) -> Result<()> {
-    let server = Arc::new(LoopbackServer::start().context("could not start the loopback HTTP server")?);
-    let store = AssetStore::new(AssetStoreConfig::builder().dir(dir.clone()).build())
+async fn soak(args: &SoakArgs, dir: &Path, report: &mut Report) -> Result<()> {
+    let server =
+        Arc::new(LoopbackServer::start().context("could not start the loopback HTTP server")?);
+    let store = AssetStore::new(AssetStoreConfig::builder().dir(dir.to_path_buf()).build())
         .with_context(|| format!("opening a cache in {}", dir.display()))?;
     let downloader = Downloader::new(
         // Loopback only: never through a proxy from the environment.
         DownloaderConfig::builder()
             .system_proxy(false)
             .max_in_flight(16)
+            .inactivity_timeout(INACTIVITY)
             .build(),
     )?;
     let references = decode::references(&server, &downloader).await?;
@@ -110,7 +121,14 @@ async fn soak(args: &SoakArgs, dir: &PathBuf, report: &mut Report) -> Result<()>
         })
     };
     let slots: Vec<_> = (0..usize::from(args.streams))
-        .map(|id| tokio::spawn(slot_loop(Slot::new(id, args.seed), ctx.clone(), deadline, tally.clone())))
+        .map(|id| {
+            tokio::spawn(slot_loop(
+                Slot::new(id, args.seed),
+                ctx.clone(),
+                deadline,
+                tally.clone(),
+            ))
+        })
         .collect();
     for s in slots {
         if let Err(e) = s.await {
@@ -132,7 +150,9 @@ async fn soak(args: &SoakArgs, dir: &PathBuf, report: &mut Report) -> Result<()>
     report.end.peers_alive = peers;
     report.end.commands_in_flight = commands;
     if !store.wait_closed(Duration::from_secs(5)) {
-        report.fail(String::from("the cache was still being written 5 s after the last stream"));
+        report.fail(String::from(
+            "the cache was still being written 5 s after the last stream",
+        ));
     }
     drop((store, downloader));
     drop(server);
@@ -148,14 +168,19 @@ async fn slot_loop(mut slot: Slot, ctx: Ctx, deadline: Instant, tally: Arc<Mutex
             Err(_) => {
                 let mut t = lock(&tally);
                 t.hung += 1;
-                t.fail(format!("{kind} (stream {}): a run took more than {RUN_BUDGET:?}", slot.id));
+                t.fail(format!(
+                    "{kind} (stream {}): a run took more than {RUN_BUDGET:?}",
+                    slot.id
+                ));
             }
         }
     }
 }
 
 fn lock(tally: &Mutex<Report>) -> std::sync::MutexGuard<'_, Report> {
-    tally.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    tally
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Waits (at most [`SETTLE`]) until `value()` is at most `target`; returns its last value.

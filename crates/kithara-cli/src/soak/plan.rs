@@ -17,7 +17,11 @@ pub(crate) enum Kind {
     /// A generated body as a progressive file, through the persistent cache.
     CachedFile,
     /// A VOD HLS variant (`dir` = `ts`, `fmp4`, `aes`), locked on itself (a media playlist).
-    Hls { dir: &'static str, variant: u8, cached: bool },
+    Hls {
+        dir: &'static str,
+        variant: u8,
+        cached: bool,
+    },
     /// A live HLS window over the TS segments, slid by the soak until it ends.
     Live,
     /// A bundled file decoded, the PCM compared with a clean decode.
@@ -32,11 +36,27 @@ impl Kind {
         match slot % 8 {
             0 => Kind::File,
             1 => Kind::CachedFile,
-            2 => Kind::Hls { dir: "ts", variant, cached },
-            3 => Kind::Hls { dir: "fmp4", variant, cached: false },
-            4 => Kind::Hls { dir: "aes", variant: 0, cached },
+            2 => Kind::Hls {
+                dir: "ts",
+                variant,
+                cached,
+            },
+            3 => Kind::Hls {
+                dir: "fmp4",
+                variant,
+                cached: false,
+            },
+            4 => Kind::Hls {
+                dir: "aes",
+                variant: 0,
+                cached: !cached,
+            },
             5 => Kind::Live,
-            6 => Kind::Decode(if slot / 8 % 2 == 0 { "chirp.mp3" } else { "chirp.flac" }),
+            6 => Kind::Decode(if slot / 8 % 2 == 0 {
+                "chirp.mp3"
+            } else {
+                "chirp.flac"
+            }),
             _ => Kind::Decode("hls/ts/v2.m3u8"),
         }
     }
@@ -46,7 +66,11 @@ impl Kind {
         match self {
             Kind::File => "file",
             Kind::CachedFile => "file (cache)",
-            Kind::Hls { dir: "ts", cached: true, .. } => "hls ts (cache)",
+            Kind::Hls {
+                dir: "ts",
+                cached: true,
+                ..
+            } => "hls ts (cache)",
             Kind::Hls { dir: "ts", .. } => "hls ts",
             Kind::Hls { dir: "fmp4", .. } => "hls fmp4",
             Kind::Hls { cached: true, .. } => "hls aes (cache)",
@@ -71,7 +95,8 @@ pub(crate) enum Injected {
     Down,
     /// `404`.
     Gone,
-    /// A pause of a second or two mid-body, once.
+    /// A pause of half a second to five mid-body, once (longer than the soak's inactivity
+    /// timeout of 3 s, it is retried).
     Stall,
     /// The body paced at 1 to 4 MiB/s.
     Throttle,
@@ -149,7 +174,7 @@ impl Injected {
             Injected::Gone => route.status(404),
             Injected::Stall => route.fault(Fault::Stall {
                 after,
-                stall: Duration::from_millis(rng.u64(500..2000)),
+                stall: Duration::from_millis(rng.u64(500..5000)),
                 times: 1,
             }),
             Injected::Throttle => route.throttle(rng.u64(1 << 20..4 << 20)),
@@ -191,7 +216,11 @@ pub(crate) fn playlist_uris(name: &str) -> (Vec<String>, Option<String>) {
 /// What a variant's stream reads: the init section and the segments, decrypted (the AES-128
 /// variant is the TS variant 0 encrypted, byte for byte).
 pub(crate) fn pieces(dir: &str, variant: u8) -> Pieces {
-    let (dir, variant) = if dir == "aes" { ("ts", 0) } else { (dir, variant) };
+    let (dir, variant) = if dir == "aes" {
+        ("ts", 0)
+    } else {
+        (dir, variant)
+    };
     let base = format!("hls/{dir}");
     let (uris, init) = playlist_uris(&format!("{base}/v{variant}.m3u8"));
     let load = |uri: &str| {

@@ -114,7 +114,10 @@ impl Report {
                     }),
                 }
                 if !expected {
-                    self.fail(format!("{kind}, fault {}: {class:?}: {message}", out.fault.name()));
+                    self.fail(format!(
+                        "{kind}, fault {}: {class:?}: {message}",
+                        out.fault.name()
+                    ));
                 }
             }
             End::Wrong(message) => {
@@ -170,7 +173,11 @@ impl Report {
         }
         for r in &self.errors {
             let verdict = if r.expected { "expected" } else { "UNEXPECTED" };
-            writeln!(out, "  error {:<16} under {:<16} {:>6}  {verdict}", r.class, r.fault, r.count)?;
+            writeln!(
+                out,
+                "  error {:<16} under {:<16} {:>6}  {verdict}",
+                r.class, r.fault, r.count
+            )?;
         }
         writeln!(
             out,
@@ -202,7 +209,11 @@ impl Report {
         for f in &self.failures {
             writeln!(out, "  FAILURE {f}")?;
         }
-        writeln!(out, "  result          {}", if self.ok { "OK" } else { "FAILED" })?;
+        writeln!(
+            out,
+            "  result          {}",
+            if self.ok { "OK" } else { "FAILED" }
+        )?;
         Ok(())
     }
 }

@@ -104,7 +104,8 @@ pub(crate) fn io_failed(err: &std::io::Error) -> End {
 impl Slot {
     /// A new slot; a file kind gets a generated body of 256 KiB to 3 MiB.
     pub(crate) fn new(id: usize, seed: u64) -> Self {
-        let mut rng = fastrand::Rng::with_seed(seed ^ (id as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        let mut rng =
+            fastrand::Rng::with_seed(seed ^ (id as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
         let kind = Kind::of_slot(id);
         let body = match kind {
             Kind::File | Kind::CachedFile => payload(rng.usize(256 << 10..3 << 20), rng.u64(..)),
@@ -151,8 +152,8 @@ impl Slot {
         });
         // What the stream may serve: the body, or, from the cache while the server fails, the
         // version before the last change.
-        let stale_ok = self.kind == Kind::CachedFile
-            && matches!(fault, Injected::Down | Injected::Gone);
+        let stale_ok =
+            self.kind == Kind::CachedFile && matches!(fault, Injected::Down | Injected::Gone);
         let mut bodies = vec![body.clone()];
         bodies.extend(self.previous.clone().filter(|_| stale_ok));
         if let Some((_, next)) = &change {

@@ -92,7 +92,8 @@ impl Pieces {
 
     /// The whole variant read from the start: the init section (if any), then every segment.
     pub(crate) fn total_len(&self) -> usize {
-        self.init.as_ref().map_or(0, Bytes::len) + self.segments.iter().map(Bytes::len).sum::<usize>()
+        self.init.as_ref().map_or(0, Bytes::len)
+            + self.segments.iter().map(Bytes::len).sum::<usize>()
     }
 }
 
