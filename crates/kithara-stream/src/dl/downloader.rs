@@ -174,12 +174,15 @@ impl Downloader {
         };
         let span = tracing::info_span!("peer", id, url = %peer.label());
         let alive = Alive::new(&self.inner.peers);
-        let driver = drive(self.inner.clone(), peer, state, cancel, runtime.clone());
         runtime.spawn(
-            async move {
-                let _alive = alive;
-                driver.await;
-            }
+            drive(
+                self.inner.clone(),
+                peer,
+                state,
+                cancel,
+                runtime.clone(),
+                alive,
+            )
             .instrument(span),
         );
         handle
@@ -199,6 +202,7 @@ async fn drive<P: Peer>(
     state: Arc<PeerState>,
     cancel: CancellationToken,
     runtime: tokio::runtime::Handle,
+    alive: Alive,
 ) {
     let per_peer = Arc::new(Semaphore::new(inner.config.max_in_flight_per_peer.max(1)));
     let (samples_tx, mut samples) = mpsc::unbounded_channel::<ThroughputSample>();
@@ -221,19 +225,13 @@ async fn drive<P: Peer>(
             let task = run(
                 inner.clone(),
                 cmd,
-                slot,
-                permit,
+                (slot, permit),
                 state.clone(),
                 cancel.clone(),
                 samples_tx.clone(),
+                alive,
             );
-            runtime.spawn(
-                async move {
-                    let _alive = alive;
-                    task.await;
-                }
-                .in_current_span(),
-            );
+            runtime.spawn(task.in_current_span());
         };
         // What a blocked reader waits for is not held back by the peer's own limit.
         if let Some(i) = queue.iter().position(|c| c.priority() == Priority::Urgent) {
@@ -290,6 +288,8 @@ async fn drive<P: Peer>(
     }
     // Queued commands report `Cancelled` from their `Drop`.
     drop(queue);
+    // Counted out before the peer says it ended, so that an observer of the one sees the other.
+    drop(alive);
     state.driver_ended();
 }
 
@@ -315,11 +315,11 @@ impl futures::task::ArcWake for CountingWaker {
 async fn run(
     inner: Arc<Inner>,
     mut cmd: FetchCmd,
-    slot: SlotRequest,
-    _peer_permit: Option<OwnedSemaphorePermit>,
+    (slot, _peer_permit): (SlotRequest, Option<OwnedSemaphorePermit>),
     state: Arc<PeerState>,
     peer_cancel: CancellationToken,
     samples: mpsc::UnboundedSender<ThroughputSample>,
+    alive: Alive,
 ) {
     let span = tracing::debug_span!(
         "fetch",
@@ -355,5 +355,6 @@ async fn run(
     .await;
     cmd.complete(outcome);
     drop(cmd);
+    drop(alive);
     state.fetch_ended();
 }
