@@ -98,6 +98,7 @@ fn run(args: Args, ui: Ui) -> Result<()> {
         }
         _ => None,
     };
+    let soak = matches!(args.command, Command::Soak(_));
     let result = match args.command {
         Command::Fetch(a) => runtime.block_on(fetch::run(a, ui, !args.no_cache)),
         Command::Cache(c) => cache::run(&c, args.cache_dir, args.no_cache),
@@ -112,6 +113,10 @@ fn run(args: Args, ui: Ui) -> Result<()> {
         if !store.wait_closed(CLOSE_WAIT) {
             tracing::warn!("the cache was still being written at exit");
         }
+    }
+    if soak {
+        // A hung read (reported by the soak) must not hold the exit.
+        runtime.shutdown_timeout(CLOSE_WAIT);
     }
     result
 }
