@@ -1,7 +1,11 @@
 //! The HLS runs of the soak: a VOD variant read in runs from random times, and a live window slid
 //! by the soak until it ends. Every run's bytes are checked against the segments they are made of.
 
-use std::{io::Read, sync::Arc, time::Duration};
+use std::{
+    io::{Read, Seek, SeekFrom},
+    sync::Arc,
+    time::Duration,
+};
 
 use kithara_hls::{Hls, HlsConfig};
 use kithara_storage::StorageKind;
@@ -73,6 +77,7 @@ pub(crate) async fn vod_run(slot: &mut Slot, ctx: &Ctx) -> Outcome {
     let path = install(slot, ctx, dir, variant, fault);
     let pieces = plan::pieces(dir, variant);
     let total = pieces.total_len();
+    let reread = slot.rng.u64(..);
     let runs: Vec<(Option<Duration>, usize)> = (0..slot.rng.usize(1..4))
         .map(|i| {
             let at = (i > 0).then(|| Duration::from_millis(slot.rng.u64(0..LADDER_SECS * 1000)));
@@ -110,6 +115,7 @@ pub(crate) async fn vod_run(slot: &mut Slot, ctx: &Ctx) -> Outcome {
                     Order::AnyFirst
                 }
             };
+            let start = stream.position();
             let (bytes, end) = read_run(&mut stream, budget);
             if let Err(e) = pieces.check(&bytes, order) {
                 out.end = End::Wrong(format!("{e:#}"));
@@ -117,6 +123,10 @@ pub(crate) async fn vod_run(slot: &mut Slot, ctx: &Ctx) -> Outcome {
             }
             out.bytes += bytes.len() as u64;
             if let Some(end) = end {
+                out.end = end;
+                return out;
+            }
+            if let Err(end) = reread_at(&mut stream, start, &bytes, reread, &mut out) {
                 out.end = end;
                 return out;
             }
@@ -140,6 +150,43 @@ fn read_run(stream: &mut Stream<Hls>, budget: usize) -> (Vec<u8>, Option<End>) {
         }
     }
     (got, None)
+}
+
+/// Seeks back by bytes into what a run read (from `start`) at a point drawn from `draw`, and
+/// reads again: the bytes must be the same.
+fn reread_at(
+    stream: &mut Stream<Hls>,
+    start: u64,
+    bytes: &[u8],
+    draw: u64,
+    out: &mut Outcome,
+) -> Result<(), End> {
+    if bytes.is_empty() {
+        return Ok(());
+    }
+    let len = bytes.len() as u64;
+    let at = draw % len;
+    out.seeks += 1;
+    let pos = start
+        .checked_add(at)
+        .ok_or_else(|| End::Wrong(String::from("a position past u64")))?;
+    stream
+        .seek(SeekFrom::Start(pos))
+        .map_err(|e| io_failed(&e))?;
+    let want = usize::try_from(len - at).unwrap_or(usize::MAX).min(READ);
+    let (again, end) = read_run(stream, want);
+    if let Some(end) = end {
+        return Err(end);
+    }
+    let offset = usize::try_from(at).unwrap_or(usize::MAX);
+    if bytes.get(offset..offset.saturating_add(again.len())) != Some(&again[..]) {
+        return Err(End::Wrong(format!(
+            "{} bytes read again at byte {pos} (after a seek back into a run from {start}) differ from the first read",
+            again.len()
+        )));
+    }
+    out.bytes += again.len() as u64;
+    Ok(())
 }
 
 /// Runs `f` on a blocking thread; a thread that fails is a failure of the run.
