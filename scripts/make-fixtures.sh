@@ -7,6 +7,8 @@
 # What it makes:
 #   crates/kithara-loopback/media/        bundled media, served by `kithara demo` and the tests
 #     chirp.{mp3,aac,m4a,flac,wav,ogg,opus,ts}, chirp-faststart.m4a, chirp-frag.mp4
+#     chirp-vbr.mp3                       LAME VBR with a Xing TOC
+#     gapless-{elst,smpb}.m4a             AAC-LC declaring its priming by edit list / iTunSMPB
 #     hls/                                a 30 s AAC ladder (3 variants) as TS, fMP4 and packed ADTS,
 #                                         one AES-128 variant, one EXT-X-BYTERANGE variant, masters
 #   crates/kithara-test-support/fixtures/ reference PCM decoded by ffmpeg (16-bit WAV), test-only
@@ -15,7 +17,7 @@
 #   * The signal is synthesized, never silence: a rising chirp on the left, a falling chirp plus a
 #     tone on the right (so swapped or mis-interleaved channels are caught), a slow amplitude
 #     envelope, and a little seeded noise. SNR comparisons and seek alignment then mean something.
-#   * Everything committed (media + reference PCM) must stay under 4 MiB, the reference PCM being
+#   * Everything committed (media + reference PCM) must stay under 6 MiB, the reference PCM being
 #     the bulk. Hence 4 s of 22.05 kHz stereo for the single files, 30 s of 16 kHz mono for the HLS
 #     ladder (its 30 s reference alone is ~1 MB), and low AAC bitrates (16/24/32 kbit/s) for the ladder. Every ladder variant has the
 #     same sample rate and channel count, so a variant switch never changes codec parameters.
@@ -32,9 +34,21 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 MEDIA="$ROOT/crates/kithara-loopback/media"
 REF="$ROOT/crates/kithara-test-support/fixtures"
 
+# Everything committed stays under 6 MiB.
+budget() {
+  local total
+  total=$(find "$MEDIA" "$REF" -type f -printf '%s\n' | awk '{s+=$1} END {print s}')
+  echo "fixtures: $total bytes in total"
+  if (( total >= 6 * 1024 * 1024 )); then
+    echo "error: fixtures exceed the 6 MiB budget" >&2
+    exit 1
+  fi
+}
+
 check() {
   (cd "$MEDIA" && sha256sum --quiet -c SHA256SUMS)
   (cd "$REF" && sha256sum --quiet -c SHA256SUMS)
+  budget
   echo "fixtures match their checksums"
 }
 if [[ "${1:-}" == "--check" ]]; then
@@ -160,12 +174,23 @@ ref "$MEDIA/chirp.aac" chirp-aac.wav
 ref "$MEDIA/chirp.ogg" chirp-vorbis.wav
 ref "$TMP/v0.aac" hls-v0.wav
 
+# --- gapless AAC in M4A, and a variable-bitrate MP3 ------------------------------------------------
+# AAC-LC encoded straight from a 3 s, 16 kHz mono source by ffmpeg's native encoder, which declares
+# its 1024 frames of priming and the 3 s (48000 frames) in an edit list (edts/elst); the same
+# packets remuxed without an edit list, declaring the same in an iTunSMPB tag instead (ffmpeg
+# writes it as QuickTime metadata, moov/udta/meta/keys+ilst; its padding, 128 frames, is what the
+# 48 packets hold past the 3 s). One reference serves both: ffmpeg's decode of the first, which
+# trims the priming by the edit list but plays the padding (48128 frames).
+make_source "$TMP/gapless-src.wav" 1 "$mono_expr" 3 16000
+"${FF[@]}" -i "$TMP/gapless-src.wav" "${AAC_OPTS[@]}" -b:a 32k "${BITEXACT[@]}" "$MEDIA/gapless-elst.m4a"
+"${FF[@]}" -i "$MEDIA/gapless-elst.m4a" -c:a copy "${BITEXACT[@]}" -use_editlist 0 \
+  -movflags +use_metadata_tags -metadata iTunSMPB=" 00000000 00000400 00000080 000000000000BB80 00000000" \
+  "$MEDIA/gapless-smpb.m4a"
+ref "$MEDIA/gapless-elst.m4a" gapless-aac.wav
+# LAME VBR (-q:a 4) with a Xing tag and its TOC, for the seeks by the table.
+"${FF[@]}" -i "$TMP/src.wav" -c:a libmp3lame -q:a 4 "${BITEXACT[@]}" "$MEDIA/chirp-vbr.mp3"
+
 # --- checksums ------------------------------------------------------------------------------------
 (cd "$MEDIA" && find . -type f ! -name SHA256SUMS | LC_ALL=C sort | xargs sha256sum > SHA256SUMS)
 (cd "$REF" && find . -type f ! -name SHA256SUMS | LC_ALL=C sort | xargs sha256sum > SHA256SUMS)
-total=$(find "$MEDIA" "$REF" -type f -printf '%s\n' | awk '{s+=$1} END {print s}')
-echo "fixtures: $total bytes in total"
-if (( total >= 4 * 1024 * 1024 )); then
-  echo "error: fixtures exceed the 4 MiB budget" >&2
-  exit 1
-fi
+budget

@@ -184,7 +184,7 @@ pub(crate) struct DecodeArgs {
     #[arg(short, long, value_name = "OUT", value_parser = parse_output)]
     pub(crate) output: Output,
 
-    /// Start at this media time (frame-accurate seek).
+    /// Start at this media time (frame-accurate seek; on a VBR MP3, by its seek table: within about 1 % of the duration).
     #[arg(long, value_name = "SECS", value_parser = parse_secs_or_zero)]
     pub(crate) start: Option<Duration>,
 

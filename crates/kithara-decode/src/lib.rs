@@ -11,7 +11,9 @@ mod engine;
 mod error;
 mod info;
 mod media_source;
+mod mp3_frame;
 mod mp3_seek;
+mod mp3_toc;
 mod mp4_trim;
 mod probe;
 mod time_seek;
@@ -19,7 +21,7 @@ pub mod ts;
 
 pub use change::StreamChange;
 pub use chunk::PcmChunk;
-pub use config::{DecoderConfig, SeekMode};
+pub use config::{DecoderConfig, SeekMode, TimeAccuracy};
 pub use decoder::Decoder;
 pub use error::{Error, Origin, Result};
 pub use info::TrackInfo;

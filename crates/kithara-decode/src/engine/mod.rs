@@ -75,6 +75,9 @@ pub(crate) struct Core {
     /// The reader was opened mid-file by a fast MPEG audio seek: its own seek cannot go back
     /// before where it opened.
     pub(crate) mid_file: bool,
+    /// Frames by which the timeline may be off, either way: 0, except after a seek by a
+    /// variable-bitrate file's table, which places the reader's first frame by an estimate.
+    pub(crate) uncertainty: u64,
 }
 
 impl Core {
@@ -173,6 +176,7 @@ impl Core {
             priming,
             end_frame,
             mid_file: false,
+            uncertainty: 0,
         })
     }
 
@@ -323,6 +327,8 @@ impl Core {
             return Ok(());
         };
         let slack = 2 * self.params.max_frames_per_packet.unwrap_or(4096).max(1152);
+        // On an estimated timeline the end lands anywhere within the estimate's bound.
+        let slack = slack.saturating_add(self.uncertainty);
         if self.next_frame + slack < expected {
             return Err(self.truncated());
         }

@@ -18,3 +18,4 @@ mod mp3_seek;
 mod probing;
 mod reference;
 mod ts;
+mod vbr_seek;
