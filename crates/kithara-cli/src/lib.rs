@@ -12,6 +12,10 @@
 //!   back, verifies every byte, decodes an MP3, a FLAC and an HLS ladder through the real stack,
 //!   and plays the three as one gapless queue through kithara-play into `demo.wav`, checked
 //!   against the decodes.
+//! * `kithara soak` runs many streams at once (files, HLS, live, decodes; some through the
+//!   cache) through one downloader against a loopback server with injected faults, random seeks
+//!   and cancellations, verifies every byte and sample, and reports errors by kind and what is
+//!   left over at the end.
 //! * `kithara cache ls|clear|gc` inspects and trims the persistent cache, which `decode`, `info`,
 //!   `play` and `fetch` read through unless `--no-cache`.
 //!
@@ -37,6 +41,7 @@ mod play;
 mod progress;
 mod renditions;
 mod sink;
+mod soak;
 mod source;
 
 use std::{ffi::OsString, process::ExitCode};
@@ -94,10 +99,12 @@ fn run(args: Args, ui: Ui) -> Result<()> {
         }
         _ => None,
     };
+    let soak = matches!(args.command, Command::Soak(_));
     let result = match args.command {
         Command::Fetch(a) => runtime.block_on(fetch::run(a, ui, store.clone())),
         Command::Cache(c) => cache::run(&c, args.cache_dir, args.no_cache),
         Command::Demo(a) => runtime.block_on(demo::run(a, ui)),
+        Command::Soak(a) => runtime.block_on(soak::run(a)),
         Command::Info(a) => runtime.block_on(info::run(a, store.clone())),
         Command::Decode(a) => runtime.block_on(decode::run(a, ui, store.clone())),
         Command::Play(a) => play::run(a, ui, store.clone(), runtime.handle()),
@@ -107,6 +114,10 @@ fn run(args: Args, ui: Ui) -> Result<()> {
         if !store.wait_closed(CLOSE_WAIT) {
             tracing::warn!("the cache was still being written at exit");
         }
+    }
+    if soak {
+        // A hung read (reported by the soak) must not hold the exit.
+        runtime.shutdown_timeout(CLOSE_WAIT);
     }
     result
 }

@@ -118,6 +118,19 @@ impl Downloader {
         self.inner.counts.snapshot()
     }
 
+    /// Peers whose driver task is running ([`DownloaderStats::peers_alive`]): back to its earlier
+    /// value once every stream registered since is dropped (a check that nothing leaked).
+    pub fn peers_alive(&self) -> usize {
+        self.stats().peers_alive
+    }
+
+    /// Fetch tasks started and not yet ended, across all peers
+    /// ([`DownloaderStats::fetch_tasks`]): zero once every command has reported its outcome and
+    /// its task has ended.
+    pub fn commands_in_flight(&self) -> usize {
+        self.stats().fetch_tasks
+    }
+
     /// Waits until nothing runs ([`DownloaderStats::is_idle`]): every peer's driver ended, every
     /// fetch task ended, every issued command reported its outcome. Does not end while a stream
     /// is open; wrap it in a timeout.

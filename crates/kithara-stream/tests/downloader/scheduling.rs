@@ -41,6 +41,9 @@ async fn per_peer_limit_and_cancellation_report_every_command_once() {
         .await;
     assert!(two_running);
     assert_eq!(handle.active_commands(), 2);
+    // Two command tasks started (the other four wait in the peer's queue), one driver.
+    assert_eq!(dl.commands_in_flight(), 2);
+    assert_eq!(dl.peers_alive(), 1);
     handle.cancel();
     let outs = outcomes(&mut rx, 6).await;
     assert!(
@@ -49,6 +52,10 @@ async fn per_peer_limit_and_cancellation_report_every_command_once() {
         "{outs:?}"
     );
     settle(&handle, &mut rx).await;
+    // `settle` waited for the driver to end and every command task to end.
+    assert!(handle.is_finished());
+    assert_eq!(dl.commands_in_flight(), 0, "every command task ended");
+    assert_eq!(dl.peers_alive(), 0, "the cancelled peer's driver ended");
     assert_eq!(handle.commands_issued(), 6);
     let stats = server.stats();
     assert_eq!(stats.max_responses_in_flight, 2, "{stats:?}");
