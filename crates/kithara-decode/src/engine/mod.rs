@@ -37,6 +37,9 @@ pub(crate) enum Step {
     /// The reader reached a boundary of the stream (its source ended there): a new reader must
     /// take over at the boundary.
     Boundary(kithara_stream::Boundary),
+    /// A further file starts at this stream byte (MPEG audio files back to back): a new reader
+    /// must take over there.
+    Join(u64),
 }
 
 /// Consecutive undecodable packets tolerated (each is skipped with a warning) before giving up.
@@ -75,6 +78,12 @@ pub(crate) struct Core {
     /// The reader was opened mid-file by a fast MPEG audio seek: its own seek cannot go back
     /// before where it opened.
     pub(crate) mid_file: bool,
+    /// The output frame this reader's own timeline starts at (a file joined back to back).
+    origin_frame: u64,
+    /// The stream position when audio last went out (or the reader opened, or sought).
+    silent_from: u64,
+    /// Stream bytes consumed without audio before that is a stall.
+    max_silent: u64,
 }
 
 impl Core {
@@ -87,7 +96,8 @@ impl Core {
         config: &DecoderConfig,
     ) -> Result<Self> {
         let opened = probe::open(source, gate, hints, &origin, config.max_probe_bytes)?;
-        let reader = opened.reader;
+        let mut reader = opened.reader;
+        let tags = crate::tags::read_tags(reader.as_mut());
         let container_label = opened.container.map_or_else(
             || reader.format_info().short_name.to_owned(),
             |c| c.to_string(),
@@ -150,6 +160,7 @@ impl Core {
             channels,
             frames,
             duration,
+            tags,
         };
         tracing::debug!(?info, "decoder opened");
         Ok(Self {
@@ -161,7 +172,6 @@ impl Core {
             time_base,
             info,
             origin,
-            pos,
             gapless: config.gapless,
             next_frame: 0,
             discard_before: None,
@@ -173,6 +183,10 @@ impl Core {
             priming,
             end_frame,
             mid_file: false,
+            origin_frame: 0,
+            silent_from: pos.pos(),
+            max_silent: config.max_silent_bytes,
+            pos,
         })
     }
 
@@ -187,6 +201,22 @@ impl Core {
     pub(crate) fn discard_until(&mut self, frame: u64) {
         self.discard_before = Some(frame);
         self.next_frame = frame;
+        self.silent_from = self.stream_pos();
+    }
+
+    /// Starts this reader's own timeline (frame 0: the first frame after the delay its file
+    /// declares) at output `frame`: a file joined back to back after another.
+    pub(crate) fn shift(&mut self, frame: u64) {
+        let f = i64::try_from(frame).unwrap_or(i64::MAX);
+        self.frame_offset = self.frame_offset.saturating_add(f);
+        self.end_frame = self.end_frame.map(|e| e.saturating_add(frame));
+        self.origin_frame = frame;
+        self.next_frame = frame;
+    }
+
+    /// The reader's progress (position, watched bytes, joins).
+    pub(crate) fn progress(&self) -> &Progress {
+        &self.pos
     }
 
     /// Takes over `old`'s codec when both decode the same codec with the same set-up (a variant
@@ -235,6 +265,9 @@ impl Core {
                 Ok(Some(p)) => p,
                 Ok(None) => {
                     self.done = true;
+                    if let Some(j) = self.pos.join() {
+                        return Ok(Step::Join(j));
+                    }
                     if let Some(b) = self.pos.boundary() {
                         return Ok(Step::Boundary(b));
                     }
@@ -243,6 +276,10 @@ impl Core {
                 }
                 Err(e) => {
                     self.done = true;
+                    if let Some(j) = self.pos.join() {
+                        tracing::debug!(error = %e, pos = j, "reader ended where a further file starts");
+                        return Ok(Step::Join(j));
+                    }
                     // The source ended at a boundary: readers that meet the end inside their
                     // framing report it as an error; the bytes after the boundary go on.
                     if let Some(b) = self.pos.boundary() {
@@ -294,12 +331,12 @@ impl Core {
                 self.info.channels = channels;
             }
             let ch = usize::from(channels.max(1));
-            let Some(start) = self.place(&packet, &mut samples, ch) else {
+            let Some(start) = self.place(&packet, &mut samples, ch).filter(|_| !samples.is_empty())
+            else {
+                self.check_stall()?;
                 continue;
             };
-            if samples.is_empty() {
-                continue;
-            }
+            self.silent_from = self.stream_pos();
             self.next_frame = start + (samples.len() / ch) as u64;
             return Ok(Step::Chunk(PcmChunk {
                 samples,
@@ -309,6 +346,7 @@ impl Core {
                 byte_pos: self.stream_pos(),
                 variant: self.pos.variant(),
                 change: None,
+                now_playing: Vec::new(),
             }));
         }
     }
@@ -323,8 +361,23 @@ impl Core {
             return Ok(());
         };
         let slack = 2 * self.params.max_frames_per_packet.unwrap_or(4096).max(1152);
-        if self.next_frame + slack < expected {
+        if self.next_frame.saturating_sub(self.origin_frame) + slack < expected {
             return Err(self.truncated());
+        }
+        Ok(())
+    }
+
+    /// A reader that consumed more than the bound of bytes since audio last went out has stalled
+    /// (e.g. packets past a declared end that never comes, bytes that never decode).
+    fn check_stall(&mut self) -> Result<()> {
+        let silent = self.stream_pos().saturating_sub(self.silent_from);
+        if silent > self.max_silent {
+            self.done = true;
+            return Err(Error::Stalled {
+                origin: self.origin.clone(),
+                pos: self.stream_pos(),
+                silent_bytes: silent,
+            });
         }
         Ok(())
     }
