@@ -18,4 +18,5 @@ mod mp3_seek;
 mod nowplaying;
 mod probing;
 mod reference;
+mod tags;
 mod ts;

@@ -30,7 +30,7 @@ fn id3(title: &str, artist: &str) -> Vec<u8> {
 }
 
 /// The MP3 fixture with its (empty) leading ID3v2 tag replaced by `id3(title, artist)`.
-fn tagged_mp3(title: &str) -> Vec<u8> {
+pub fn tagged_mp3(title: &str) -> Vec<u8> {
     let mp3 = std::fs::read(media_path("chirp.mp3")).unwrap();
     assert_eq!(&mp3[..3], b"ID3");
     let size = mp3[6..10].iter().fold(0usize, |a, &b| (a << 7) | usize::from(b));
