@@ -3,7 +3,7 @@
 use std::{sync::Arc, time::Duration};
 
 use kithara_decode::TrackInfo;
-use kithara_stream::{AbrHandle, AbrMode};
+use kithara_stream::{AbrHandle, AbrMode, NowPlaying};
 use tokio_util::sync::CancellationToken;
 
 use crate::{source::TrackSource, AudioChoice, Error, Event, Repeat, Track, TrackId};
@@ -111,6 +111,14 @@ pub(crate) enum MarkerKind {
     },
     Seeked {
         id: TrackId,
+        at: Duration,
+        /// What is playing at `at` (the latest change before it).
+        now_playing: Option<NowPlaying>,
+    },
+    /// What is playing changed at media time `at` of `id`.
+    NowPlaying {
+        id: TrackId,
+        now_playing: NowPlaying,
         at: Duration,
     },
     /// A seek within `id` failed: the track plays on from `at`.

@@ -55,6 +55,7 @@ impl Control {
                         position: h.base_time + played,
                         buffered,
                         buffered_bytes: self.shared.level_bytes(),
+                        now_playing: self.head.now_playing.clone(),
                     });
                 }
             }
@@ -101,6 +102,7 @@ impl Control {
                     base_frame: Some(frame),
                     base_time: at,
                 });
+                self.head.now_playing = None;
                 self.emit(Event::TrackStarted {
                     track: id,
                     index,
@@ -108,11 +110,28 @@ impl Control {
                     bitrate,
                 });
             }
-            MarkerKind::Seeked { id, at } => {
+            MarkerKind::Seeked {
+                id,
+                at,
+                now_playing,
+            } => {
                 self.head.heard = Some(Heard {
                     id,
                     base_frame: Some(frame),
                     base_time: at,
+                });
+                self.head.now_playing = now_playing;
+            }
+            MarkerKind::NowPlaying {
+                id,
+                now_playing,
+                at,
+            } => {
+                self.head.now_playing = Some(now_playing.clone());
+                self.emit(Event::NowPlaying {
+                    track: id,
+                    now_playing,
+                    position: at,
                 });
             }
             MarkerKind::SeekFailed { id, at, error } => {

@@ -228,7 +228,11 @@ impl DecodeThread {
         }
         let frame = self.writer.produced();
         let kind = if seek {
-            MarkerKind::Seeked { id, at: start }
+            MarkerKind::Seeked {
+                id,
+                at: start,
+                now_playing: current.source.now_playing(),
+            }
         } else {
             MarkerKind::started(id, current.source.as_ref(), start)
         };
@@ -312,6 +316,7 @@ impl DecodeThread {
         let near_end = cur
             .duration
             .is_some_and(|d| chunk.end_time() + self.lead >= d);
+        self.mark_now_playing(id, chunk);
         let produced = self.writer.produced();
         let pending = self.writer.pending_mut();
         self.conv.push(
@@ -325,6 +330,29 @@ impl DecodeThread {
             self.start_preload();
         }
         Ok(())
+    }
+
+    /// Marks each change of what is playing in `chunk` at its frame: the events go out when the
+    /// sink has consumed that frame.
+    fn mark_now_playing(&mut self, id: TrackId, chunk: &PcmChunk) {
+        if chunk.now_playing.is_empty() {
+            return;
+        }
+        let start = self.conv.input_end(self.writer.produced());
+        let in_rate = u128::from(chunk.sample_rate.max(1));
+        let out_rate = u128::from(self.conv.rate());
+        for change in &chunk.now_playing {
+            let offset = change.offset as u128;
+            // The frame of the change in the ring's numbering (at the ring's rate).
+            let frame = u64::try_from(offset * out_rate / in_rate).unwrap_or(u64::MAX);
+            let into = u64::try_from(offset * 1_000_000_000 / in_rate).unwrap_or(u64::MAX);
+            let kind = MarkerKind::NowPlaying {
+                id,
+                now_playing: change.now_playing.clone(),
+                at: chunk.time.saturating_add(Duration::from_nanos(into)),
+            };
+            self.marker(start.saturating_add(frame), kind);
+        }
     }
 
     /// The current track ended (or failed with `error`): mark it, then go on.
