@@ -53,6 +53,37 @@ pub(crate) struct InfoReport {
     /// HLS only: whether the stream is live.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) live: Option<bool>,
+    /// What the file's tags say (those at its head: ID3v2, Vorbis comments, FLAC, MP4 `ilst`);
+    /// absent when it has none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) tags: Option<TagsReport>,
+}
+
+/// A file's tags in the report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub(crate) struct TagsReport {
+    /// The title.
+    pub(crate) title: Option<String>,
+    /// The artist.
+    pub(crate) artist: Option<String>,
+    /// The album.
+    pub(crate) album: Option<String>,
+    /// The track number.
+    pub(crate) track_number: Option<u64>,
+    /// Whether the file carries cover art.
+    pub(crate) cover_art: bool,
+}
+
+impl TagsReport {
+    fn of(t: &kithara_decode::Tags) -> Option<Self> {
+        (!t.is_empty()).then(|| Self {
+            title: t.title.clone(),
+            artist: t.artist.clone(),
+            album: t.album.clone(),
+            track_number: t.track_number,
+            cover_art: t.has_cover_art,
+        })
+    }
 }
 
 /// One HLS variant in the report.
@@ -127,6 +158,7 @@ pub(crate) async fn run(args: InfoArgs, cache: Option<AssetStore>) -> Result<()>
         size_bytes,
         bitrate_bps: bitrate(size_bytes, duration_secs).or(first_bandwidth),
         live: hls.as_ref().map(|h| h.live),
+        tags: TagsReport::of(&info.tags),
         renditions,
         variants: hls.map(|h| {
             h.variants
@@ -193,6 +225,20 @@ fn write_text(out: &mut impl Write, r: &InfoReport) -> io::Result<()> {
         r.bitrate_bps
             .map_or_else(unknown, |b| format!("{:.1} kbit/s", b as f64 / 1000.0))
     )?;
+    if let Some(t) = &r.tags {
+        let fields = [
+            ("title", t.title.clone()),
+            ("artist", t.artist.clone()),
+            ("album", t.album.clone()),
+            ("track", t.track_number.map(|n| n.to_string())),
+            ("cover art", t.cover_art.then(|| "yes".to_owned())),
+        ];
+        for (name, value) in fields {
+            if let Some(v) = value {
+                writeln!(out, "{name:<12} {v}")?;
+            }
+        }
+    }
     if let Some(live) = r.live {
         writeln!(out, "live         {}", if live { "yes" } else { "no" })?;
     }

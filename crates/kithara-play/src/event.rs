@@ -67,7 +67,6 @@ pub enum Event {
     /// What is playing changed, and the sink has consumed the audio where it takes effect: an
     /// in-band title (ICY, HLS timed ID3, `EXT-X-DATERANGE`), the tags of a file when it starts
     /// (also of each file of an MP3 stream that sends whole files back to back).
-    #[non_exhaustive]
     NowPlaying {
         /// The heard track.
         track: TrackId,
