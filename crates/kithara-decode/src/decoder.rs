@@ -68,6 +68,9 @@ impl<T: StreamType> Decoder<T> {
             (Some(a), Some(b)) => a.or(b),
             (a, b) => a.or(b).unwrap_or_default(),
         };
+        // A segmented stream's tags are those of its first segment, which its source reports
+        // as timed metadata (HLS: the ID3 tag of a packed-audio segment): not the track's.
+        let segmented = stream.timeline().maps_time();
         let shared = Arc::new(std::sync::Mutex::new(stream));
         let origin = Origin(config.origin.clone());
         // From byte 0 (a retry starts there again).
@@ -82,7 +85,7 @@ impl<T: StreamType> Decoder<T> {
             }
         }
         let mut marks = MarkState::default();
-        let tags = core.info.tags.now_playing();
+        let tags = core.info.tags.now_playing().filter(|_| !segmented);
         marks.set_current(tags.clone());
         marks.tags(tags);
         Ok(Self {
@@ -116,6 +119,9 @@ impl<T: StreamType> Decoder<T> {
                         ch.variant = ch.variant.or(c.variant);
                         ch
                     });
+                    // Marks the reads for this chunk let the source find (timed metadata in
+                    // the segment just read).
+                    self.poll_marks();
                     let progress = self.core.progress();
                     self.marks.attach(&mut c, |p| progress.reached(p));
                     return Ok(Some(c));

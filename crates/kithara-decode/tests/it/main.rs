@@ -13,6 +13,7 @@ mod errors;
 mod exact;
 mod gapless;
 mod hls;
+mod hls_meta;
 mod marked;
 mod mp3_seek;
 mod nowplaying;

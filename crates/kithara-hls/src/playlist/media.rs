@@ -35,6 +35,9 @@ pub struct MediaPlaylist {
     pub end_list: bool,
     /// The segments, in play order; never empty.
     pub segments: Vec<Segment>,
+    /// The `EXT-X-DATERANGE`s that name a title or an artist, placed on the timeline (see
+    /// [`TimedMetadata`](super::TimedMetadata)).
+    pub timed_metadata: Vec<super::TimedMetadata>,
 }
 
 /// One media segment.
@@ -259,7 +262,9 @@ pub(super) fn parse(text: &str, url: &Url) -> Result<MediaPlaylist> {
             ),
         ));
     }
+    let timed_metadata = super::daterange::timed(&parsed.segments, &segments);
     Ok(MediaPlaylist {
+        timed_metadata,
         url: url.clone(),
         target_duration,
         media_sequence: parsed.media_sequence,

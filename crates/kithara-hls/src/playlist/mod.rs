@@ -6,6 +6,7 @@
 //! place of a playlist, for the `#EXTM3U` header and for UTF-8.
 
 mod check;
+mod daterange;
 mod extinf;
 mod identity;
 mod master;
@@ -17,6 +18,7 @@ use crate::error::{Error, Result};
 
 pub use identity::SegmentId;
 pub use master::{AudioRendition, MasterPlaylist, Variant};
+pub use daterange::TimedMetadata;
 pub use media::{InitSection, MediaPlaylist, Segment};
 
 /// Default cap on a playlist body: 4 MiB.
