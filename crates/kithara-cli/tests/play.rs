@@ -178,7 +178,14 @@ fn json_play_prints_the_titles_of_files_back_to_back() {
     let dir = tempfile::tempdir().unwrap();
     let sink = format!("wav:{}", dir.path().join("r.wav").display());
     let url = server.url("/radio.mp3");
-    let out = kithara(&["--no-cache", "play", "--json", "--sink", &sink, url.as_str()]);
+    let out = kithara(&[
+        "--no-cache",
+        "play",
+        "--json",
+        "--sink",
+        &sink,
+        url.as_str(),
+    ]);
     assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
     let titles: Vec<(String, f64)> = String::from_utf8(out.stdout)
         .unwrap()

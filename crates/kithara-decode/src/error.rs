@@ -160,9 +160,7 @@ impl Error {
             Self::Empty { .. }
             | Self::Truncated { .. }
             | Self::Malformed { .. }
-            | Self::Stalled { .. } => {
-                ErrorClass::InvalidData
-            }
+            | Self::Stalled { .. } => ErrorClass::InvalidData,
             Self::Stream { source, .. } => ErrorClass::of(source),
             Self::Seek { source, .. } => match ErrorClass::of(source) {
                 ErrorClass::Other => ErrorClass::InvalidInput,

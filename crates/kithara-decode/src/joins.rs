@@ -58,7 +58,11 @@ impl JoinScan {
             return None;
         }
         // Continue from the tail only when these bytes follow it.
-        let keep = if at == self.tail_end { self.tail.len() } else { 0 };
+        let keep = if at == self.tail_end {
+            self.tail.len()
+        } else {
+            0
+        };
         let start = at.saturating_sub(keep as u64);
         // The seam: the tail and the first new bytes, so that a marker split between two reads
         // is seen whole. The rest is scanned in place, without a copy.
@@ -83,8 +87,14 @@ impl JoinScan {
         }
         let head_end = self.head_end.unwrap_or(self.base);
         let seam_scan = (keep + MARKER_SPAN).min(self.seam.len());
-        let found = first_join(&self.seam, 0..seam_scan, start, head_end)
-            .or_else(|| first_join(bytes, MARKER_SPAN.min(bytes.len())..bytes.len(), at, head_end));
+        let found = first_join(&self.seam, 0..seam_scan, start, head_end).or_else(|| {
+            first_join(
+                bytes,
+                MARKER_SPAN.min(bytes.len())..bytes.len(),
+                at,
+                head_end,
+            )
+        });
         self.remember(at, bytes);
         found
     }
@@ -94,7 +104,8 @@ impl JoinScan {
         if at != self.tail_end {
             self.tail.clear();
         }
-        self.tail.extend_from_slice(&bytes[bytes.len().saturating_sub(MARKER_SPAN - 1)..]);
+        self.tail
+            .extend_from_slice(&bytes[bytes.len().saturating_sub(MARKER_SPAN - 1)..]);
         let excess = self.tail.len().saturating_sub(MARKER_SPAN - 1);
         self.tail.drain(..excess);
         self.tail_end = end;
@@ -199,7 +210,12 @@ mod tests {
     fn tag(body: usize) -> Vec<u8> {
         let mut t = b"ID3\x03\x00\x00".to_vec();
         let s = u32::try_from(body).unwrap_or(0);
-        t.extend([(s >> 21) as u8 & 0x7F, (s >> 14) as u8 & 0x7F, (s >> 7) as u8 & 0x7F, s as u8 & 0x7F]);
+        t.extend([
+            (s >> 21) as u8 & 0x7F,
+            (s >> 14) as u8 & 0x7F,
+            (s >> 7) as u8 & 0x7F,
+            s as u8 & 0x7F,
+        ]);
         t.resize(10 + body, 0);
         t
     }

@@ -28,5 +28,5 @@ pub use decoder::Decoder;
 pub use error::{Error, Origin, Result};
 pub use info::TrackInfo;
 pub use marks::NowPlayingChange;
-pub use tags::Tags;
 pub use media_source::{LayoutGate, StreamMediaSource};
+pub use tags::Tags;

@@ -54,7 +54,10 @@ impl Tags {
             Some(t) => NowPlaying::titled(t.clone()),
             None => NowPlaying::default(),
         };
-        Some(np.with_artist(self.artist.clone()).with_raw(self.raw.clone()))
+        Some(
+            np.with_artist(self.artist.clone())
+                .with_raw(self.raw.clone()),
+        )
     }
 
     fn add(&mut self, rev: &MetadataRevision) {

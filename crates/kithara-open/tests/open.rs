@@ -367,7 +367,9 @@ async fn metadata_marks_are_forwarded() {
     use kithara_stream::{MarkAt, MetadataMark, Source};
 
     let server = media_server();
-    let playlist = kithara_test_support::media::get("hls/ts/v0.m3u8").unwrap().bytes;
+    let playlist = kithara_test_support::media::get("hls/ts/v0.m3u8")
+        .unwrap()
+        .bytes;
     let text = String::from_utf8(playlist.to_vec()).unwrap().replacen(
         "#EXTINF",
         "#EXT-X-PROGRAM-DATE-TIME:2026-12-06T10:00:00.000Z\n\

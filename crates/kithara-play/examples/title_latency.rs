@@ -30,7 +30,9 @@ const CHUNK: Duration = Duration::from_nanos(576 * 1_000_000_000 / 22_050);
 /// The MP3 fixture with its (empty) ID3v2 tag replaced by one titled `title`.
 fn tagged_mp3(title: &str) -> Vec<u8> {
     let mp3 = media::get("chirp.mp3").unwrap().bytes;
-    let size = mp3[6..10].iter().fold(0usize, |a, &b| (a << 7) | usize::from(b));
+    let size = mp3[6..10]
+        .iter()
+        .fold(0usize, |a, &b| (a << 7) | usize::from(b));
     let mut frame = b"TIT2".to_vec();
     frame.extend(u32::try_from(title.len() + 1).unwrap().to_be_bytes());
     frame.extend([0, 0, 0]);
@@ -87,7 +89,10 @@ fn main() {
     }
     player.close().unwrap();
     latencies.sort();
-    let median = latencies.get(latencies.len() / 2).copied().unwrap_or_default();
+    let median = latencies
+        .get(latencies.len() / 2)
+        .copied()
+        .unwrap_or_default();
     let max = latencies.last().copied().unwrap_or_default();
     println!(
         "{} titles: latency median {median:.1?}, max {max:.1?}; one decoded chunk is {CHUNK:.1?}, one sink period 10 ms",

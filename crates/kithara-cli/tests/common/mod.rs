@@ -72,7 +72,9 @@ pub(crate) fn f32_samples(bytes: &[u8]) -> Vec<f32> {
 /// The MP3 fixture with its (empty) ID3v2 tag replaced by one with a title and an artist.
 pub(crate) fn tagged_mp3(title: &str) -> Vec<u8> {
     let mp3 = kithara_test_support::media::get("chirp.mp3").unwrap().bytes;
-    let size = mp3[6..10].iter().fold(0usize, |a, &b| (a << 7) | usize::from(b));
+    let size = mp3[6..10]
+        .iter()
+        .fold(0usize, |a, &b| (a << 7) | usize::from(b));
     let mut body = Vec::new();
     for (id, text) in [(b"TIT2", title), (b"TPE1", "kithara")] {
         body.extend_from_slice(id);

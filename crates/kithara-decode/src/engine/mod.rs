@@ -28,6 +28,8 @@ use crate::{
 };
 
 /// What [`Core::next_chunk`] produced.
+// Moved once per chunk: boxing the chunk would cost an allocation per chunk to save a copy.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub(crate) enum Step {
     /// Decoded audio.
@@ -331,7 +333,9 @@ impl Core {
                 self.info.channels = channels;
             }
             let ch = usize::from(channels.max(1));
-            let Some(start) = self.place(&packet, &mut samples, ch).filter(|_| !samples.is_empty())
+            let Some(start) = self
+                .place(&packet, &mut samples, ch)
+                .filter(|_| !samples.is_empty())
             else {
                 self.check_stall()?;
                 continue;

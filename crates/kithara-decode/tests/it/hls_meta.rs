@@ -35,7 +35,13 @@ pub fn id3_timed(pts: u64, title: &str) -> Vec<u8> {
 
 fn syncsafe(n: usize) -> [u8; 4] {
     let n = u32::try_from(n).unwrap();
-    [(n >> 21) & 0x7F, (n >> 14) & 0x7F, (n >> 7) & 0x7F, n & 0x7F].map(|b| b as u8)
+    [
+        (n >> 21) & 0x7F,
+        (n >> 14) & 0x7F,
+        (n >> 7) & 0x7F,
+        n & 0x7F,
+    ]
+    .map(|b| b as u8)
 }
 
 /// The bundled ADTS variant 0's playlist and segment names.
@@ -91,7 +97,11 @@ fn id3_tags_at_the_head_of_packed_audio_segments_come_at_their_times() {
         // A stream whose timestamps start at 10 s: the playlist's time 0.
         let pts = 900_000 + (start * 90_000.0).round() as u64;
         let title = format!("segment {i}");
-        let mut seg = if i % 4 == 0 { id3_timed(pts, &title) } else { id3_timed(pts, "") };
+        let mut seg = if i % 4 == 0 {
+            id3_timed(pts, &title)
+        } else {
+            id3_timed(pts, "")
+        };
         if i % 4 == 0 {
             expect.push((Duration::from_secs_f64(start), title));
         } else {
@@ -110,7 +120,10 @@ fn id3_tags_at_the_head_of_packed_audio_segments_come_at_their_times() {
             };
         }
         seg.extend_from_slice(body);
-        env.server.route(&format!("/id3/{name}"), Route::new(seg).content_type("audio/aac"));
+        env.server.route(
+            &format!("/id3/{name}"),
+            Route::new(seg).content_type("audio/aac"),
+        );
         start += dur;
     }
     env.server.route(
@@ -122,7 +135,10 @@ fn id3_tags_at_the_head_of_packed_audio_segments_come_at_their_times() {
     assert_eq!(seen.len(), expect.len(), "{seen:?}");
     for ((at, t), (want_at, want_t)) in seen.iter().zip(&expect) {
         assert_eq!(t, want_t);
-        assert!(at.abs_diff(*want_at) < Duration::from_micros(100), "{t}: {at:?}, not {want_at:?}");
+        assert!(
+            at.abs_diff(*want_at) < Duration::from_micros(100),
+            "{t}: {at:?}, not {want_at:?}"
+        );
     }
 }
 
@@ -132,7 +148,11 @@ fn crc32_mpeg(data: &[u8]) -> u32 {
     for &b in data {
         crc ^= u32::from(b) << 24;
         for _ in 0..8 {
-            crc = if crc & 0x8000_0000 != 0 { (crc << 1) ^ 0x04C1_1DB7 } else { crc << 1 };
+            crc = if crc & 0x8000_0000 != 0 {
+                (crc << 1) ^ 0x04C1_1DB7
+            } else {
+                crc << 1
+            };
         }
     }
     crc
@@ -214,7 +234,13 @@ fn with_ts_id3(seg: &[u8], after: Duration, tag: &[u8]) -> Vec<u8> {
         pes.extend(tag);
         assert!(pes.len() <= 182);
         let fill = 184 - pes.len() - 1;
-        let mut pkt = vec![0x47, 0x40 | (ID3_PID >> 8) as u8, ID3_PID as u8, 0x30, fill as u8];
+        let mut pkt = vec![
+            0x47,
+            0x40 | (ID3_PID >> 8) as u8,
+            ID3_PID as u8,
+            0x30,
+            fill as u8,
+        ];
         if fill > 0 {
             pkt.push(0);
             pkt.extend(std::iter::repeat_n(0xFF, fill - 1));
@@ -256,7 +282,10 @@ fn id3_in_a_ts_timed_metadata_stream_comes_at_its_pts() {
         } else {
             body.to_vec()
         };
-        env.server.route(&format!("/tsid3/{name}"), Route::new(seg).content_type("video/mp2t"));
+        env.server.route(
+            &format!("/tsid3/{name}"),
+            Route::new(seg).content_type("video/mp2t"),
+        );
         start += dur;
     }
     env.server.route(
@@ -278,7 +307,10 @@ fn id3_in_a_ts_timed_metadata_stream_comes_at_its_pts() {
     assert_eq!(seen.len(), expect.len(), "{seen:?}");
     for ((at, t), (want_at, want_t)) in seen.iter().zip(&expect) {
         assert_eq!(t, want_t);
-        assert!(at.abs_diff(*want_at) < Duration::from_micros(100), "{t}: {at:?}, not {want_at:?}");
+        assert!(
+            at.abs_diff(*want_at) < Duration::from_micros(100),
+            "{t}: {at:?}, not {want_at:?}"
+        );
     }
 }
 
@@ -324,6 +356,9 @@ fn date_ranges_come_at_their_start_date_on_the_timeline() {
     assert_eq!(seen.len(), 2, "{seen:?}");
     for ((at, t), (want_at, want_t)) in seen.iter().zip(want) {
         assert_eq!(t, want_t);
-        assert!(at.abs_diff(want_at) < Duration::from_micros(100), "{t}: {at:?}");
+        assert!(
+            at.abs_diff(want_at) < Duration::from_micros(100),
+            "{t}: {at:?}"
+        );
     }
 }

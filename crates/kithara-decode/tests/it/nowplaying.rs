@@ -24,7 +24,15 @@ fn id3(title: &str, artist: &str) -> Vec<u8> {
     }
     let n = u32::try_from(body.len()).unwrap();
     let mut tag = b"ID3\x03\x00\x00".to_vec();
-    tag.extend([(n >> 21) & 0x7F, (n >> 14) & 0x7F, (n >> 7) & 0x7F, n & 0x7F].map(|b| b as u8));
+    tag.extend(
+        [
+            (n >> 21) & 0x7F,
+            (n >> 14) & 0x7F,
+            (n >> 7) & 0x7F,
+            n & 0x7F,
+        ]
+        .map(|b| b as u8),
+    );
     tag.extend(body);
     tag
 }
@@ -33,7 +41,9 @@ fn id3(title: &str, artist: &str) -> Vec<u8> {
 pub fn tagged_mp3(title: &str) -> Vec<u8> {
     let mp3 = std::fs::read(media_path("chirp.mp3")).unwrap();
     assert_eq!(&mp3[..3], b"ID3");
-    let size = mp3[6..10].iter().fold(0usize, |a, &b| (a << 7) | usize::from(b));
+    let size = mp3[6..10]
+        .iter()
+        .fold(0usize, |a, &b| (a << 7) | usize::from(b));
     let mut out = id3(title, "kithara");
     out.extend_from_slice(&mp3[10 + size..]);
     out
@@ -47,10 +57,13 @@ fn titles(chunk: &PcmChunk) -> Vec<String> {
         .collect()
 }
 
-/// Decodes to the end: the samples, every (chunk time, offset, title) reported, the error.
+/// Every (chunk time, offset, title) reported.
+type Titles = Vec<(Duration, usize, String)>;
+
+/// Decodes to the end: the samples, every title reported, the error.
 fn decode_titles<T: kithara_stream::StreamType>(
     d: &mut Decoder<T>,
-) -> (Vec<f32>, Vec<(Duration, usize, String)>, Option<Error>) {
+) -> (Vec<f32>, Titles, Option<Error>) {
     let (mut pcm, mut seen) = (Vec::new(), Vec::new());
     loop {
         match d.next_chunk() {
@@ -72,7 +85,10 @@ fn mp3_files_back_to_back_decode_each_whole_with_their_titles_at_the_joins() {
     let names = ["one", "two", "three"];
     let body: Vec<u8> = names.iter().flat_map(|t| tagged_mp3(t)).collect();
     // With the type (audio/mpeg) and without (the joins are then looked for after probing).
-    for (path, ct) in [("/b2b.mp3", "audio/mpeg"), ("/b2b", "application/octet-stream")] {
+    for (path, ct) in [
+        ("/b2b.mp3", "audio/mpeg"),
+        ("/b2b", "application/octet-stream"),
+    ] {
         env.server
             .route(path, Route::new(body.clone()).content_type(ct).no_range());
         let single = tagged_mp3("one");
@@ -105,7 +121,10 @@ fn mp3_files_back_to_back_decode_each_whole_with_their_titles_at_the_joins() {
             })
             .collect();
         assert_eq!(seen, expect, "{path}");
-        assert_eq!(d.now_playing().and_then(|n| n.title.as_deref()), Some("three"));
+        assert_eq!(
+            d.now_playing().and_then(|n| n.title.as_deref()),
+            Some("three")
+        );
     }
 }
 
@@ -125,7 +144,11 @@ fn a_reader_that_consumes_bytes_without_audio_is_a_stall() {
     let config = DecoderConfig::builder().max_silent_bytes(20_000).build();
     let mut d = Decoder::new(stream, config).unwrap();
     let (pcm, _, err) = decode_titles(&mut d);
-    assert_eq!(pcm.len(), 4 * 22_050 * 2, "the first file's audio, then nothing");
+    assert_eq!(
+        pcm.len(),
+        4 * 22_050 * 2,
+        "the first file's audio, then nothing"
+    );
     match err {
         Some(e @ Error::Stalled { silent_bytes, .. }) => {
             assert!(silent_bytes > 20_000);
@@ -142,7 +165,8 @@ fn wav_data_offset(wav: &[u8]) -> u64 {
 }
 
 fn marked(env: &Env, name: &str, marks: &MetadataMarks) -> Decoder<Marked> {
-    let file = FileConfig::remote(env.server.url(&format!("/media/{name}")), env.dl.clone()).build();
+    let file =
+        FileConfig::remote(env.server.url(&format!("/media/{name}")), env.dl.clone()).build();
     let config = MarkedConfig {
         file,
         marks: marks.clone(),
@@ -160,19 +184,31 @@ fn marks_at_a_byte_and_at_a_time_come_with_the_chunk_that_holds_them() {
     // Frame 22 050 (1 s) of 16-bit stereo, and 2.5 s.
     let one_s = data + 22_050 * 4;
     marks.push(MarkAt::Byte(one_s), NowPlaying::titled("at 1 s, by byte"));
-    marks.push(MarkAt::Time(Duration::from_millis(2500)), NowPlaying::titled("at 2.5 s"));
+    marks.push(
+        MarkAt::Time(Duration::from_millis(2500)),
+        NowPlaying::titled("at 2.5 s"),
+    );
     let mut d = marked(&env, "chirp.wav", &marks);
     let mut seen = Vec::new();
     let mut late_pushed = false;
     while let Some(c) = d.next_chunk().unwrap() {
         // A mark recorded while decoding (after 1.5 s) is reported too.
         if !late_pushed && c.time >= Duration::from_millis(1500) {
-            marks.push(MarkAt::Time(Duration::from_millis(3250)), NowPlaying::titled("late"));
+            marks.push(
+                MarkAt::Time(Duration::from_millis(3250)),
+                NowPlaying::titled("late"),
+            );
             late_pushed = true;
         }
         for np in &c.now_playing {
-            let frame = ((c.time.as_nanos() * 22_050 + 500_000_000) / 1_000_000_000) as usize + np.offset;
-            seen.push((frame, c.time, c.end_time(), np.now_playing.title.clone().unwrap()));
+            let frame =
+                ((c.time.as_nanos() * 22_050 + 500_000_000) / 1_000_000_000) as usize + np.offset;
+            seen.push((
+                frame,
+                c.time,
+                c.end_time(),
+                np.now_playing.title.clone().unwrap(),
+            ));
         }
     }
     assert_eq!(seen.len(), 3, "{seen:?}");
@@ -180,11 +216,17 @@ fn marks_at_a_byte_and_at_a_time_come_with_the_chunk_that_holds_them() {
     // there, or holds it).
     let (_, time, end, title) = &seen[0];
     assert_eq!(title, "at 1 s, by byte");
-    assert!(*time <= Duration::from_secs(1) && Duration::from_secs(1) < *end, "{seen:?}");
+    assert!(
+        *time <= Duration::from_secs(1) && Duration::from_secs(1) < *end,
+        "{seen:?}"
+    );
     // The time marks: the chunk that holds them, at the exact frame.
     assert_eq!((seen[1].0, seen[1].3.as_str()), (55_125, "at 2.5 s"));
     assert_eq!((seen[2].0, seen[2].3.as_str()), (71_663, "late"));
-    assert_eq!(d.now_playing().and_then(|n| n.title.as_deref()), Some("late"));
+    assert_eq!(
+        d.now_playing().and_then(|n| n.title.as_deref()),
+        Some("late")
+    );
 }
 
 #[test]
@@ -192,7 +234,10 @@ fn after_a_seek_earlier_marks_are_not_reported_and_the_one_in_effect_is_known() 
     let env = Env::new();
     let marks = MetadataMarks::default();
     for (ms, t) in [(1000, "a"), (2000, "b"), (3000, "c")] {
-        marks.push(MarkAt::Time(Duration::from_millis(ms)), NowPlaying::titled(t));
+        marks.push(
+            MarkAt::Time(Duration::from_millis(ms)),
+            NowPlaying::titled(t),
+        );
     }
     let mut d = marked(&env, "chirp.flac", &marks);
     d.seek(Duration::from_millis(2500)).unwrap();
@@ -203,7 +248,11 @@ fn after_a_seek_earlier_marks_are_not_reported_and_the_one_in_effect_is_known() 
     assert_eq!(titles, ["c"]);
     // Back before all of them: each is reported again, once, in order.
     d.seek(Duration::from_millis(500)).unwrap();
-    assert_eq!(d.now_playing().and_then(|n| n.title.as_deref()), Some("c"), "nothing before 0.5 s: the last heard stays");
+    assert_eq!(
+        d.now_playing().and_then(|n| n.title.as_deref()),
+        Some("c"),
+        "nothing before 0.5 s: the last heard stays"
+    );
     let (_, seen, _) = decode_titles(&mut d);
     let titles: Vec<_> = seen.iter().map(|s| s.2.as_str()).collect();
     assert_eq!(titles, ["a", "b", "c"]);

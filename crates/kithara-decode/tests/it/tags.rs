@@ -19,7 +19,12 @@ fn tagged_flac() -> Vec<u8> {
     let mut comment = Vec::new();
     comment.extend(le32(7));
     comment.extend(b"kithara");
-    let fields = ["TITLE=kit big", "ARTIST=kithara", "ALBUM=fixtures", "TRACKNUMBER=3"];
+    let fields = [
+        "TITLE=kit big",
+        "ARTIST=kithara",
+        "ALBUM=fixtures",
+        "TRACKNUMBER=3",
+    ];
     comment.extend(le32(fields.len()));
     for f in fields {
         comment.extend(le32(f.len()));
@@ -90,8 +95,22 @@ fn tagged_m4a() -> Vec<u8> {
 fn tags_of_mp3_flac_and_m4a_are_on_the_track_info_and_the_first_chunk() {
     let env = Env::new();
     let cases = [
-        ("/t.mp3", crate::nowplaying::tagged_mp3("kit big"), "audio/mpeg", None, None, false),
-        ("/t.flac", tagged_flac(), "audio/flac", Some("fixtures"), Some(3), true),
+        (
+            "/t.mp3",
+            crate::nowplaying::tagged_mp3("kit big"),
+            "audio/mpeg",
+            None,
+            None,
+            false,
+        ),
+        (
+            "/t.flac",
+            tagged_flac(),
+            "audio/flac",
+            Some("fixtures"),
+            Some(3),
+            true,
+        ),
         ("/t.m4a", tagged_m4a(), "audio/mp4", None, Some(3), true),
     ];
     for (path, body, ct, album, track, cover) in cases {
@@ -103,7 +122,10 @@ fn tags_of_mp3_flac_and_m4a_are_on_the_track_info_and_the_first_chunk() {
         assert_eq!(tags.album.as_deref(), album, "{path}");
         assert_eq!(tags.track_number, track, "{path}");
         assert_eq!(tags.has_cover_art, cover, "{path}");
-        assert_eq!(d.now_playing().and_then(|n| n.title.as_deref()), Some("kit big"));
+        assert_eq!(
+            d.now_playing().and_then(|n| n.title.as_deref()),
+            Some("kit big")
+        );
         let first = d.next_chunk().unwrap().unwrap();
         assert_eq!(first.now_playing.len(), 1, "{path}");
         let np = &first.now_playing[0];

@@ -29,10 +29,7 @@ pub struct TimedMetadata {
 
 /// The date ranges of `parsed` (aligned with `segments`) that name a title or an artist, placed
 /// on the timeline; those before every known date are left out.
-pub(super) fn timed(
-    parsed: &[m3u8_rs::MediaSegment],
-    segments: &[Segment],
-) -> Vec<TimedMetadata> {
+pub(super) fn timed(parsed: &[m3u8_rs::MediaSegment], segments: &[Segment]) -> Vec<TimedMetadata> {
     if parsed.iter().all(|s| s.daterange.is_none()) {
         return Vec::new();
     }
@@ -96,7 +93,11 @@ fn now_playing(d: &m3u8_rs::DateRange) -> Option<NowPlaying> {
     raw.extend(d.class.as_ref().map(|c| RawField::new("CLASS", c.clone())));
     let mut attrs: Vec<_> = x.iter().collect();
     attrs.sort_by(|a, b| a.0.cmp(b.0));
-    raw.extend(attrs.into_iter().map(|(k, v)| RawField::new(k.clone(), v.as_str())));
+    raw.extend(
+        attrs
+            .into_iter()
+            .map(|(k, v)| RawField::new(k.clone(), v.as_str())),
+    );
     let np = title.map_or_else(NowPlaying::default, NowPlaying::titled);
     Some(np.with_artist(artist).with_raw(raw))
 }

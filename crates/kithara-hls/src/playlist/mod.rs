@@ -16,9 +16,9 @@ use url::Url;
 
 use crate::error::{Error, Result};
 
+pub use daterange::TimedMetadata;
 pub use identity::SegmentId;
 pub use master::{AudioRendition, MasterPlaylist, Variant};
-pub use daterange::TimedMetadata;
 pub use media::{InitSection, MediaPlaylist, Segment};
 
 /// Default cap on a playlist body: 4 MiB.

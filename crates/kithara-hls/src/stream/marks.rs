@@ -69,7 +69,9 @@ impl HlsSource {
             (pieces, self.seekable.then(|| st.played.clone()).flatten())
         };
         for e in pieces {
-            let Piece::Segment(seq) = e.piece else { continue };
+            let Piece::Segment(seq) = e.piece else {
+                continue;
+            };
             let bytes = match ready(&e.res) {
                 Ready::No => continue,
                 Ready::Bytes(b) => b,
@@ -112,7 +114,11 @@ fn ready(res: &kithara_storage::StorageResource) -> Ready {
         }
     };
     if present < 10 {
-        return if res.is_complete() { Ready::Bytes(None) } else { Ready::No };
+        return if res.is_complete() {
+            Ready::Bytes(None)
+        } else {
+            Ready::No
+        };
     }
     let Some(head) = read(10) else {
         return Ready::Bytes(None);

@@ -55,9 +55,13 @@ pub(crate) fn parse_id3(b: &[u8]) -> Option<Id3> {
             break; // padding
         }
         let size = if v4 {
-            h[4..8].iter().fold(0usize, |a, &x| (a << 7) | usize::from(x & 0x7F))
+            h[4..8]
+                .iter()
+                .fold(0usize, |a, &x| (a << 7) | usize::from(x & 0x7F))
         } else {
-            h[4..8].iter().fold(0usize, |a, &x| (a << 8) | usize::from(x))
+            h[4..8]
+                .iter()
+                .fold(0usize, |a, &x| (a << 8) | usize::from(x))
         };
         let Some(data) = size.checked_add(10).and_then(|end| rest.get(10..end)) else {
             break;
@@ -65,7 +69,9 @@ pub(crate) fn parse_id3(b: &[u8]) -> Option<Id3> {
         let id = String::from_utf8_lossy(&h[..4]).into_owned();
         match &h[..4] {
             b"PRIV" => {
-                if let Some(ts) = data.strip_prefix(TS_OWNER).and_then(|d| d.strip_prefix(b"\0"))
+                if let Some(ts) = data
+                    .strip_prefix(TS_OWNER)
+                    .and_then(|d| d.strip_prefix(b"\0"))
                 {
                     out.pts = ts
                         .get(..8)
@@ -101,7 +107,9 @@ fn wxxx(data: &[u8]) -> Option<String> {
     let (&enc, s) = data.split_first()?;
     let wide = enc == 1 || enc == 2;
     let end = if wide {
-        s.chunks_exact(2).position(|c| c == [0, 0]).map(|i| i * 2 + 2)
+        s.chunks_exact(2)
+            .position(|c| c == [0, 0])
+            .map(|i| i * 2 + 2)
     } else {
         s.iter().position(|&c| c == 0).map(|i| i + 1)
     }?;
@@ -162,7 +170,9 @@ pub(crate) fn ts_id3(seg: &[u8]) -> Vec<(Duration, NowPlaying)> {
             id3_pids = pmt_id3_pids(payload);
         } else if id3_pids.contains(&pid) {
             if start {
-                let Some((pts, body)) = pes(payload) else { continue };
+                let Some((pts, body)) = pes(payload) else {
+                    continue;
+                };
                 tags.push((pts, body.to_vec()));
                 open = Some(tags.len() - 1);
             } else if let Some(i) = open {

@@ -106,7 +106,7 @@ impl Control {
                 self.emit(Event::TrackStarted {
                     track: id,
                     index,
-                    info,
+                    info: *info,
                     bitrate,
                 });
             }
@@ -120,17 +120,17 @@ impl Control {
                     base_frame: Some(frame),
                     base_time: at,
                 });
-                self.head.now_playing = now_playing;
+                self.head.now_playing = now_playing.map(|n| *n);
             }
             MarkerKind::NowPlaying {
                 id,
                 now_playing,
                 at,
             } => {
-                self.head.now_playing = Some(now_playing.clone());
+                self.head.now_playing = Some((*now_playing).clone());
                 self.emit(Event::NowPlaying {
                     track: id,
-                    now_playing,
+                    now_playing: *now_playing,
                     position: at,
                 });
             }
@@ -151,7 +151,7 @@ impl Control {
                 self.emit(Event::VariantSwitched {
                     track: id,
                     variant,
-                    info,
+                    info: *info,
                     bitrate,
                 });
             }

@@ -231,7 +231,7 @@ impl DecodeThread {
             MarkerKind::Seeked {
                 id,
                 at: start,
-                now_playing: current.source.now_playing(),
+                now_playing: current.source.now_playing().map(Box::new),
             }
         } else {
             MarkerKind::started(id, current.source.as_ref(), start)
@@ -302,7 +302,7 @@ impl DecodeThread {
                 .as_ref()
                 .and_then(|m| m.variant_index)
                 .or_else(|| cur.source.variant());
-            let info = change.info.clone();
+            let info = Box::new(change.info.clone());
             let bitrate = cur.source.bitrate(variant);
             let frame = self.conv.input_end(self.writer.produced());
             let kind = MarkerKind::Variant {
@@ -348,7 +348,7 @@ impl DecodeThread {
             let into = u64::try_from(offset * 1_000_000_000 / in_rate).unwrap_or(u64::MAX);
             let kind = MarkerKind::NowPlaying {
                 id,
-                now_playing: change.now_playing.clone(),
+                now_playing: Box::new(change.now_playing.clone()),
                 at: chunk.time.saturating_add(Duration::from_nanos(into)),
             };
             self.marker(start.saturating_add(frame), kind);

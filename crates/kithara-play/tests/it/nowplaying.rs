@@ -10,9 +10,14 @@ use crate::common::{config, decode, read_wav, server, wait_for};
 
 /// The MP3 fixture with its (empty) ID3v2 tag replaced by one titled `title`.
 fn tagged_mp3(title: &str) -> Vec<u8> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../kithara-loopback/media/chirp.mp3");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../kithara-loopback/media/chirp.mp3"
+    );
     let mp3 = std::fs::read(path).unwrap();
-    let size = mp3[6..10].iter().fold(0usize, |a, &b| (a << 7) | usize::from(b));
+    let size = mp3[6..10]
+        .iter()
+        .fold(0usize, |a, &b| (a << 7) | usize::from(b));
     let mut frame = b"TIT2".to_vec();
     frame.extend(u32::try_from(title.len() + 1).unwrap().to_be_bytes());
     frame.extend([0, 0, 0]);
@@ -32,7 +37,9 @@ fn serve_radio(server: &LoopbackServer) -> Vec<u8> {
         .collect();
     server.route(
         "/radio.mp3",
-        Route::new(body.clone()).content_type("audio/mpeg").no_range(),
+        Route::new(body.clone())
+            .content_type("audio/mpeg")
+            .no_range(),
     );
     server.route(
         "/one.mp3",
@@ -63,7 +70,10 @@ fn titles_of_files_back_to_back_are_announced_when_their_audio_is_consumed() {
     assert_eq!(out.samples.len(), 3 * single.samples.len());
     for k in 0..3 {
         let n = single.samples.len();
-        assert!(out.samples[k * n..(k + 1) * n] == single.samples[..], "file {k}");
+        assert!(
+            out.samples[k * n..(k + 1) * n] == single.samples[..],
+            "file {k}"
+        );
     }
     let file = Duration::from_nanos(single.frames() as u64 * 1_000_000_000 / 22_050);
     let mut titles = Vec::new();
@@ -78,7 +88,10 @@ fn titles_of_files_back_to_back_are_announced_when_their_audio_is_consumed() {
                 position,
                 ..
             } => {
-                assert!(last_tick <= *position, "a tick at {last_tick:?} before {position:?}");
+                assert!(
+                    last_tick <= *position,
+                    "a tick at {last_tick:?} before {position:?}"
+                );
                 title_at = *position;
                 titles.push((now_playing.title.clone().unwrap(), *position));
             }
@@ -87,9 +100,15 @@ fn titles_of_files_back_to_back_are_announced_when_their_audio_is_consumed() {
                 now_playing,
                 ..
             } => {
-                assert!(*position >= title_at, "{position:?} after the title at {title_at:?}");
+                assert!(
+                    *position >= title_at,
+                    "{position:?} after the title at {title_at:?}"
+                );
                 let current = titles.last().map(|t| t.0.as_str());
-                assert_eq!(now_playing.as_ref().and_then(|n| n.title.as_deref()), current);
+                assert_eq!(
+                    now_playing.as_ref().and_then(|n| n.title.as_deref()),
+                    current
+                );
                 last_tick = *position;
             }
             _ => {}

@@ -2,7 +2,13 @@ use super::*;
 
 fn syncsafe(n: usize) -> [u8; 4] {
     let n = u32::try_from(n).unwrap_or(0);
-    [(n >> 21) & 0x7F, (n >> 14) & 0x7F, (n >> 7) & 0x7F, n & 0x7F].map(|b| b as u8)
+    [
+        (n >> 21) & 0x7F,
+        (n >> 14) & 0x7F,
+        (n >> 7) & 0x7F,
+        n & 0x7F,
+    ]
+    .map(|b| b as u8)
 }
 
 fn tag(frames: &[(&[u8; 4], Vec<u8>)]) -> Vec<u8> {
@@ -88,15 +94,32 @@ fn pes(stream_id: u8, pts: u64, body: &[u8]) -> Vec<u8> {
 
 /// A segment: PAT, PMT (audio on 0x100, ID3 on 0x102), audio at `audio_pts`, then the tags.
 pub(crate) fn ts_segment(audio_pts: u64, tags: &[(u64, Vec<u8>)]) -> Vec<u8> {
-    let pat = [0u8, 0x00, 0xB0, 13, 0, 1, 0xC1, 0, 0, 0, 1, 0xF0, 0x00, 0, 0, 0, 0];
+    let pat = [
+        0u8, 0x00, 0xB0, 13, 0, 1, 0xC1, 0, 0, 0, 1, 0xF0, 0x00, 0, 0, 0, 0,
+    ];
     let mut pmt = vec![0u8, 0x02, 0xB0, 0, 0, 1, 0xC1, 0, 0, 0xE1, 0x00, 0xF0, 0x00];
-    pmt.extend([0x0F, 0xE1, 0x00, 0xF0, 0x00, STREAM_TYPE_ID3, 0xE1, 0x02, 0xF0, 0x00]);
+    pmt.extend([
+        0x0F,
+        0xE1,
+        0x00,
+        0xF0,
+        0x00,
+        STREAM_TYPE_ID3,
+        0xE1,
+        0x02,
+        0xF0,
+        0x00,
+    ]);
     pmt.extend([0, 0, 0, 0]);
     let len = pmt.len() - 4;
     pmt[3] = u8::try_from(len).unwrap_or(0);
     let mut s = packet(0, true, &pat);
     s.extend(packet(0x1000, true, &pmt));
-    s.extend(packet(0x100, true, &pes(0xC0, audio_pts, &[0xFF, 0xF1, 0, 0])));
+    s.extend(packet(
+        0x100,
+        true,
+        &pes(0xC0, audio_pts, &[0xFF, 0xF1, 0, 0]),
+    ));
     for (pts, t) in tags {
         let p = pes(0xBD, *pts, t);
         let mut chunks = p.chunks(TS_PACKET - 4);
@@ -114,7 +137,10 @@ pub(crate) fn ts_segment(audio_pts: u64, tags: &[(u64, Vec<u8>)]) -> Vec<u8> {
 fn ts_timed_metadata_is_placed_by_its_pts() {
     let long = "x".repeat(300); // spans packets
     let tags = [
-        (PTS_WRAP - 90_000 + 45_000, tag(&[(b"TIT2", utf8("half a second in"))])),
+        (
+            PTS_WRAP - 90_000 + 45_000,
+            tag(&[(b"TIT2", utf8("half a second in"))]),
+        ),
         (PTS_WRAP - 90_000 + 180_000, tag(&[(b"TIT2", utf8(&long))])),
         (PTS_WRAP - 90_000, tag(&[(b"PRIV", priv_ts(0))])),
     ];
