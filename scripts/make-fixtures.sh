@@ -79,6 +79,10 @@ make_source "$TMP/hls-src.wav" 1 "$mono_expr" "$HLS_SECS" "$HLS_RATE"
 cd "$MEDIA"
 "${FF[@]}" -i "$TMP/src.wav" -c:a pcm_s16le "${BITEXACT[@]}" chirp.wav
 "${FF[@]}" -i "$TMP/src.wav" -c:a flac -sample_fmt s16 "${BITEXACT[@]}" chirp.flac
+# chirp.wav is the lossless fixtures' reference: ffmpeg's decode of chirp.flac must equal it.
+"${FF[@]}" -i chirp.flac -f s16le "$TMP/flac.raw"
+"${FF[@]}" -i chirp.wav -f s16le "$TMP/wav.raw"
+cmp -s "$TMP/flac.raw" "$TMP/wav.raw" || { echo "error: chirp.flac does not decode to chirp.wav" >&2; exit 1; }
 "${FF[@]}" -i "$TMP/src.wav" -c:a libmp3lame -b:a 64k "${BITEXACT[@]}" chirp.mp3
 "${FF[@]}" -i "$TMP/src.wav" -c:a libvorbis -q:a 2 "${BITEXACT[@]}" chirp.ogg
 "${FF[@]}" -i "$TMP/src.wav" -ar 48000 -c:a libopus -b:a 24k "${BITEXACT[@]}" chirp.opus

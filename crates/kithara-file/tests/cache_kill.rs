@@ -17,7 +17,7 @@ use kithara_stream::{
     dl::{Downloader, DownloaderConfig},
     Stream, StreamOptions,
 };
-use kithara_test_support::{payload, LoopbackServer, Route};
+use kithara_test_support::{payload, Fault, LoopbackServer, Route};
 
 /// `URL|CACHE_DIR|LEN|SEED` for the child run.
 const CHILD: &str = "KITHARA_CACHE_KILL_CHILD";
@@ -37,8 +37,6 @@ fn killed_downloads_resume_byte_identically() {
     }
     let body = payload(LEN, SEED);
     let server = LoopbackServer::start().unwrap();
-    // Slow enough that a kill lands mid-download, fast enough for a short test.
-    server.route("/a.bin", Route::new(body).throttle(16 << 20));
     let dir = tempfile::tempdir().unwrap();
     let spec = format!(
         "{}|{}|{LEN}|{SEED}",
@@ -46,11 +44,26 @@ fn killed_downloads_resume_byte_identically() {
         dir.path().display()
     );
     let mut rng = 0x9e37_79b9_7f4a_7c15_u64;
+    // The furthest byte any response has sent so far.
+    let mut reached_end = 0u64;
     for round in 0..KILLS {
         let before = server.stats().bytes_sent;
+        // A random amount of fresh bytes (64 KiB..1 MiB) reaches the child, streamed at 16 MiB/s,
+        // before it dies; the response stalls after them, never past the byte before the end
+        // (no request starts beyond the furthest byte sent so far), so the asset is unfinished at
+        // every kill however slowly the test runs.
+        let fresh = ((64 << 10) + xorshift(&mut rng) % (1 << 20)).min(LEN as u64 - 1 - reached_end);
+        server.route(
+            "/a.bin",
+            Route::new(body.clone())
+                .throttle(16 << 20)
+                .fault(Fault::Stall {
+                    after: fresh,
+                    stall: Duration::from_secs(60),
+                    times: 1,
+                }),
+        );
         let mut child = spawn(&spec);
-        // A random amount of fresh bytes (0..384 KiB) reaches the child before it dies.
-        let fresh = xorshift(&mut rng) % (384 << 10);
         let reached = server.wait_until(Duration::from_secs(20), |_, s| {
             s.bytes_sent >= before + fresh
         });
@@ -63,7 +76,10 @@ fn killed_downloads_resume_byte_identically() {
         if status.code().is_some() {
             check(status, round);
         }
+        reached_end = reached_end.max(furthest(&server));
+        server.clear_log();
     }
+    server.route("/a.bin", Route::new(body));
     let before = server.stats().bytes_sent;
     let status = spawn(&spec).wait().unwrap();
     assert_eq!(status.code(), Some(0), "the last run completes: {status:?}");
@@ -79,6 +95,27 @@ fn killed_downloads_resume_byte_identically() {
     let list = store.list().unwrap();
     assert_eq!(list.len(), 1);
     assert!(list[0].complete);
+}
+
+/// The furthest offset the logged responses of `/a.bin` reached: the start of their range plus
+/// what they sent.
+fn furthest(server: &LoopbackServer) -> u64 {
+    server
+        .requests()
+        .iter()
+        .filter(|r| r.method == "GET")
+        .map(|r| {
+            let start = r
+                .range
+                .as_deref()
+                .and_then(|r| r.strip_prefix("bytes="))
+                .and_then(|r| r.split('-').next())
+                .and_then(|s| s.parse::<u64>().ok())
+                .unwrap_or(0);
+            start + r.bytes_sent
+        })
+        .max()
+        .unwrap_or(0)
 }
 
 fn check(status: ExitStatus, round: usize) {

@@ -63,6 +63,37 @@ pub enum Error {
         #[source]
         source: url::ParseError,
     },
+    /// A line of the playlist is malformed: a segment URI without `#EXTINF`, a tag without the URI
+    /// that must follow it, broken quoting, a malformed value, an undefined variable.
+    #[error("playlist {url}, line {line} ({text:?}): {detail}")]
+    BadLine {
+        /// Playlist URL, query removed.
+        url: RedactedUrl,
+        /// The line's number, from 1.
+        line: usize,
+        /// The line as written (cut after 120 bytes).
+        text: String,
+        /// What is wrong with it.
+        detail: String,
+    },
+    /// A URI in the playlist names something other than an `http`/`https` resource: a remote
+    /// playlist never makes kithara read a local file or anything else.
+    #[error("playlist {url}: URI {uri:?} is not an http(s) URL")]
+    UnsafeUri {
+        /// Playlist URL, query removed.
+        url: RedactedUrl,
+        /// The URI as written in the playlist.
+        uri: String,
+    },
+    /// A media playlist lists more segments than the cap
+    /// ([`ParseOptions::max_segments`](crate::playlist::ParseOptions::max_segments)).
+    #[error("media playlist {url} lists more than {limit} segments")]
+    TooManySegments {
+        /// Playlist URL, query removed.
+        url: RedactedUrl,
+        /// The cap.
+        limit: usize,
+    },
     /// A media playlist lists no segments.
     #[error("media playlist {url} has no segments")]
     NoSegments {
@@ -155,6 +186,9 @@ impl Error {
             | Self::NotUtf8 { .. }
             | Self::BadAttribute { .. }
             | Self::BadUri { .. }
+            | Self::BadLine { .. }
+            | Self::UnsafeUri { .. }
+            | Self::TooManySegments { .. }
             | Self::NoSegments { .. }
             | Self::NoVariants { .. }
             | Self::TruncatedCiphertext { .. } => ErrorClass::InvalidData,

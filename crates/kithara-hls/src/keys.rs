@@ -17,6 +17,10 @@ use crate::error::{Error, Result};
 /// Length of an AES-128 key and of its IV.
 pub const KEY_LEN: usize = 16;
 
+/// The most bytes read of a key response: a key is 16 bytes, so a key URI that points at a large
+/// resource fails fast ([`Error::KeyLength`]) instead of downloading it.
+pub const MAX_KEY_BYTES: u64 = 1024;
+
 /// How one segment is encrypted: AES-128-CBC with the key at `uri`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -48,13 +52,7 @@ pub(crate) fn from_tag(key: &m3u8_rs::Key, base: &Url) -> Result<Option<SegmentK
         tag: "EXT-X-KEY",
         detail,
     };
-    let resolve = |uri: &str| {
-        base.join(uri.trim()).map_err(|source| Error::BadUri {
-            url: RedactedUrl::new(base),
-            uri: uri.to_owned(),
-            source,
-        })
-    };
+    let resolve = |uri: &str| crate::playlist::resolve(base, uri);
     let unsupported = |method: String| -> Result<Option<SegmentKey>> {
         let uri = key.uri.as_deref().and_then(|u| resolve(u).ok());
         Err(Error::UnsupportedEncryption {

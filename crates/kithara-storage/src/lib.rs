@@ -3,6 +3,9 @@
 #![deny(missing_docs)]
 
 mod cache;
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub use cache::fuzz_api;
 mod cached;
 mod error;
 mod file;

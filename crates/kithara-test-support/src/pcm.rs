@@ -39,20 +39,38 @@ pub fn fixtures_dir() -> PathBuf {
 /// The file is missing or is not a 16-bit integer WAV.
 pub fn reference(name: &str) -> io::Result<Pcm> {
     let path = fixtures_dir().join(name);
-    let reader = hound::WavReader::open(&path)
+    let file = std::fs::File::open(&path)
         .map_err(|e| io::Error::other(format!("{}: {e}", path.display())))?;
+    wav16(io::BufReader::new(file), &path.display().to_string())
+}
+
+/// Loads a bundled media file that is 16-bit PCM WAV (`chirp.wav`), converted to `f32`. ffmpeg made
+/// it, and ffmpeg's decode of `chirp.flac` is identical to it (`scripts/make-fixtures.sh` checks), so
+/// it is the reference of the lossless fixtures.
+///
+/// # Errors
+///
+/// When the file is not bundled or is not 16-bit integer PCM.
+pub fn media_reference(name: &str) -> io::Result<Pcm> {
+    let file = kithara_loopback::media::get(name)
+        .ok_or_else(|| io::Error::other(format!("{name}: not a bundled media file")))?;
+    wav16(io::Cursor::new(file.bytes), name)
+}
+
+fn wav16(source: impl io::Read, what: &str) -> io::Result<Pcm> {
+    let reader =
+        hound::WavReader::new(source).map_err(|e| io::Error::other(format!("{what}: {e}")))?;
     let spec = reader.spec();
     if spec.sample_format != hound::SampleFormat::Int || spec.bits_per_sample != 16 {
         return Err(io::Error::other(format!(
-            "{}: expected 16-bit integer PCM, found {spec:?}",
-            path.display()
+            "{what}: expected 16-bit integer PCM, found {spec:?}"
         )));
     }
     let samples = reader
         .into_samples::<i16>()
         .map(|s| s.map(|v| f32::from(v) / 32768.0))
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| io::Error::other(format!("{}: {e}", path.display())))?;
+        .map_err(|e| io::Error::other(format!("{what}: {e}")))?;
     Ok(Pcm {
         samples,
         sample_rate: spec.sample_rate,

@@ -154,7 +154,11 @@ impl Demuxer {
             }
             if let Some(pes) = &mut self.pes {
                 pes.extend_from_slice(payload);
-                if pes_complete(pes) {
+                if pes.len() > MAX_PES_BYTES {
+                    // An audio PES is a few KiB: one that never ends is corrupt or hostile.
+                    tracing::warn!(len = pes.len(), "TS: PES over the size bound dropped");
+                    self.pes = None;
+                } else if pes_complete(pes) {
                     self.flush_pes();
                 }
             }
@@ -285,6 +289,15 @@ impl Demuxer {
             self.es.drain(..skipped);
             self.es_base += skipped as u64;
         }
+        // Of the marks before the bytes kept, only the last can still apply (to the next frame):
+        // junk without frames must not pile them up.
+        while self
+            .pts_marks
+            .get(1)
+            .is_some_and(|&(off, _)| off <= self.es_base)
+        {
+            self.pts_marks.pop_front();
+        }
     }
 
     fn drop_partial_frame(&mut self) {
@@ -322,11 +335,16 @@ fn parse_pts(b: &[u8]) -> u64 {
         | u64::from(b[4] >> 1)
 }
 
+/// The largest PES assembled (audio PES are a few KiB; a longer one is dropped as corrupt).
+const MAX_PES_BYTES: usize = 1 << 20;
+
+#[cfg(test)]
+mod prop;
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn packet(pid: u16, pusi: bool, cc: u8, payload: &[u8]) -> [u8; PACKET_LEN] {
+    pub(super) fn packet(pid: u16, pusi: bool, cc: u8, payload: &[u8]) -> [u8; PACKET_LEN] {
         let mut p = [0xFFu8; PACKET_LEN];
         p[0] = SYNC;
         p[1] = (u8::from(pusi) << 6) | (pid >> 8) as u8;
@@ -348,7 +366,7 @@ mod tests {
         p
     }
 
-    fn adts(payload_len: usize, fill: u8) -> Vec<u8> {
+    pub(super) fn adts(payload_len: usize, fill: u8) -> Vec<u8> {
         let len = payload_len + 7;
         let mut f = vec![0xFF, 0xF1, 0x50 | (7 << 2), 0x80, 0, 0x1F, 0xFC];
         f[3] |= ((len >> 11) & 3) as u8;
@@ -358,7 +376,7 @@ mod tests {
         f
     }
 
-    fn psi() -> Vec<[u8; PACKET_LEN]> {
+    pub(super) fn psi() -> Vec<[u8; PACKET_LEN]> {
         let pat = [
             0, 0x00, 0xB0, 13, 0, 1, 0xC1, 0, 0, 0, 1, 0xF0, 0x00, 0, 0, 0, 0,
         ];
@@ -369,7 +387,7 @@ mod tests {
         vec![packet(0, true, 0, &pat), packet(0x1000, true, 0, &pmt)]
     }
 
-    fn pes(pts: u64, es: &[u8]) -> Vec<u8> {
+    pub(super) fn pes(pts: u64, es: &[u8]) -> Vec<u8> {
         let mut h = vec![0, 0, 1, 0xC0, 0, 0, 0x80, 0x80, 5];
         let len = 3 + 5 + es.len();
         h[4] = (len >> 8) as u8;

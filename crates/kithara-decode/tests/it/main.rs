@@ -14,6 +14,7 @@ mod exact;
 mod gapless;
 mod hls;
 mod hls_meta;
+mod hostile;
 mod marked;
 mod mp3_seek;
 mod nowplaying;

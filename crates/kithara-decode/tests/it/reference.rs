@@ -1,6 +1,7 @@
-//! Lossy formats against the reference PCM ffmpeg made (another decoder), aligned.
+//! Lossy formats against the reference PCM ffmpeg made (another decoder), aligned; lossless ones
+//! against ffmpeg's PCM exactly.
 
-use kithara_test_support::pcm::{compare, reference};
+use kithara_test_support::pcm::{compare, media_reference, reference};
 
 use crate::common::{decode_all, Env};
 
@@ -51,4 +52,23 @@ fn aac_in_ts_decodes_the_whole_30_s_within_40_db() {
         (frames - 30 * 16_000 - 1024).abs() <= 1024,
         "{frames} frames"
     );
+}
+
+#[test]
+fn lossless_formats_equal_ffmpegs_pcm_sample_for_sample() {
+    let env = Env::new();
+    // ffmpeg's decode of chirp.flac is chirp.wav, which ffmpeg wrote (the fixture script checks).
+    let r = media_reference("chirp.wav").unwrap();
+    for path in ["/media/chirp.flac", "/media/chirp.wav"] {
+        let mut d = env.remote_path(path).unwrap();
+        let (pcm, err) = decode_all(&mut d);
+        assert!(err.is_none(), "{path}: {err:?}");
+        assert_eq!(
+            (d.info().sample_rate, d.info().channels),
+            (r.sample_rate, r.channels),
+            "{path}"
+        );
+        assert_eq!(pcm.len(), r.samples.len(), "{path}");
+        assert!(pcm == r.samples, "{path}: the samples differ from ffmpeg's");
+    }
 }

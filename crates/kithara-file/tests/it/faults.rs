@@ -261,20 +261,11 @@ async fn failure_mid_stream_reaches_the_reader_typed() {
     close(s).await;
 }
 
-/// CPU time this thread has used (Linux `/proc/thread-self/stat`, clock ticks of 10 ms).
-#[cfg(target_os = "linux")]
-fn thread_cpu() -> Duration {
-    let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
-    let after = &stat[stat.rfind(')').unwrap() + 2..];
-    let f: Vec<&str> = after.split_whitespace().collect();
-    // Fields 14 and 15 of the full line (utime, stime) are 11 and 12 after the command name.
-    let ticks: u64 = f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap();
-    Duration::from_millis(ticks * 10)
-}
-
-#[cfg(target_os = "linux")]
+/// A reader blocked on a stalled body waits out its budget and gets `WaitTimeout` with the range.
+/// (That it sleeps rather than spins is measured by `kithara-bench`'s `idle` case: CPU time is
+/// not something a test can assert on a busy machine.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn blocked_reader_sleeps_and_times_out() {
+async fn blocked_reader_times_out() {
     let server = server();
     let body = payload(4 * MIB, 25);
     server.route(
@@ -292,16 +283,15 @@ async fn blocked_reader_sleeps_and_times_out() {
     })
     .await
     .unwrap();
-    let (s, cpu, wall, err) = tokio::task::spawn_blocking(move || {
+    let (s, wall, err) = tokio::task::spawn_blocking(move || {
         let mut s = s;
         let mut first = vec![0u8; 256 * 1024];
         s.read_exact(&mut first).unwrap();
         assert!(first[..] == body[..256 * 1024]);
-        let cpu0 = thread_cpu();
         let t0 = std::time::Instant::now();
         let mut buf = [0u8; 1024];
         let err = s.read(&mut buf).unwrap_err();
-        (s, thread_cpu() - cpu0, t0.elapsed(), err)
+        (s, t0.elapsed(), err)
     })
     .await
     .unwrap();
@@ -311,11 +301,6 @@ async fn blocked_reader_sleeps_and_times_out() {
         other => panic!("expected WaitTimeout, got {other}"),
     }
     assert!(wall >= Duration::from_secs(1), "the wait used its budget");
-    // Under 5 % of a core while blocked (tick resolution is 10 ms).
-    assert!(
-        cpu.as_secs_f64() <= 0.05 * wall.as_secs_f64() + 0.01,
-        "blocked reader used {cpu:?} of CPU in {wall:?}"
-    );
     close(s).await;
 }
 

@@ -210,3 +210,54 @@ async fn a_read_that_timed_out_succeeds_once_the_bytes_arrive() {
     assert!(bytes == body);
     close(s).await;
 }
+
+/// A `Content-Length` of a petabyte on a 64 KiB body: nothing is allocated for the announced
+/// length, the bytes sent are read, and the stream ends there (the `Content-Range` total is the
+/// real one) or with an error once the retries find no more, whatever the storage; never a
+/// timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_absurd_content_length_allocates_nothing_and_ends_in_an_error() {
+    let server = server();
+    let body = payload(64 * 1024, 61);
+    let absurd = Fault::WrongContentLength {
+        declared: 1 << 50,
+        times: u32::MAX,
+    };
+    server.route(
+        "/absurd.bin",
+        Route::new(body.clone()).fault(absurd.clone()),
+    );
+    // Without range support, the `Content-Length` is all the client learns of the length.
+    server.route(
+        "/absurd-200.bin",
+        Route::new(body.clone()).no_range().fault(absurd),
+    );
+    let dl = downloader();
+    let cases = [StorageKind::Memory, StorageKind::TempFile]
+        .into_iter()
+        .flat_map(|k| [("/absurd.bin", k.clone()), ("/absurd-200.bin", k)]);
+    for (path, storage) in cases {
+        let s = open(&dl, server.url(path), |c| {
+            c.options.storage = Some(storage.clone());
+        })
+        .await
+        .unwrap();
+        let len = body.len();
+        let (s, got) = tokio::task::spawn_blocking(move || {
+            let mut s = s;
+            let mut got = vec![0u8; len];
+            s.read_exact(&mut got).unwrap();
+            let mut more = [0u8; 16];
+            let end = s.read(&mut more);
+            (s, (got, end))
+        })
+        .await
+        .unwrap();
+        assert!(got.0 == body, "{storage:?}");
+        match got.1 {
+            Ok(n) => assert_eq!(n, 0, "{storage:?}: the end"),
+            Err(e) => assert_ne!(e.kind(), ErrorKind::TimedOut, "{storage:?}: {e}"),
+        }
+        close(s).await;
+    }
+}

@@ -1,6 +1,9 @@
 //! Random access: seeks into unfetched regions, backward seeks, servers without Range.
 
-use std::io::{Read, Seek, SeekFrom};
+use std::{
+    io::{Read, Seek, SeekFrom},
+    time::Duration,
+};
 
 use kithara_file::{File, StorageKind};
 use kithara_stream::Stream;
@@ -95,10 +98,17 @@ async fn seek_to_three_quarters_jumps_ahead_of_the_gap() {
     let server = server();
     let size = 32 * MIB;
     let body = payload(size, 12);
-    // Slow enough that the sequential download is nowhere near 75 % when the reader jumps.
+    // The sequential download stalls at 1 MiB, so it is nowhere near 75 % when the reader jumps,
+    // however slowly the test runs (only the first request stalls).
     server.route(
         "/big.bin",
-        Route::new(body.clone()).throttle(2 * MIB as u64),
+        Route::new(body.clone())
+            .throttle(2 * MIB as u64)
+            .fault(Fault::Stall {
+                after: MIB as u64,
+                stall: Duration::from_secs(60),
+                times: 1,
+            }),
     );
     let dl = downloader();
     let s = open(&dl, server.url("/big.bin"), |c| {

@@ -7,7 +7,11 @@ use std::time::Duration;
 use kithara_stream::RedactedUrl;
 use url::Url;
 
-use super::{bad, extinf, resolve, SegmentId};
+use super::{
+    bad, extinf,
+    prepare::{keys_at, Prepared},
+    resolve, SegmentId,
+};
 use crate::error::{Error, Result};
 use crate::keys::{self, SegmentKey};
 
@@ -126,7 +130,8 @@ impl MediaPlaylist {
     }
 }
 
-pub(super) fn parse(text: &str, url: &Url) -> Result<MediaPlaylist> {
+pub(super) fn parse(prepared: &Prepared, url: &Url) -> Result<MediaPlaylist> {
+    let text = prepared.text.as_str();
     let parsed = m3u8_rs::parse_media_playlist_res(text.as_bytes()).map_err(|e| {
         bad(
             url,
@@ -154,7 +159,6 @@ pub(super) fn parse(text: &str, url: &Url) -> Result<MediaPlaylist> {
     }
 
     let mut segments = Vec::with_capacity(parsed.segments.len());
-    let mut key: Option<SegmentKey> = None;
     let mut init: Option<InitSection> = None;
     // Where the previous EXT-X-BYTERANGE of each resource ended (the implicit offset rule).
     let mut last_range: Option<(Url, u64)> = None;
@@ -166,21 +170,16 @@ pub(super) fn parse(text: &str, url: &Url) -> Result<MediaPlaylist> {
             .checked_add(i as u64)
             .ok_or_else(|| bad(url, "EXT-X-MEDIA-SEQUENCE", "sequence number overflows"))?;
         let seg_url = resolve(url, &s.uri)?;
-        if let Some(k) = &s.key {
-            key = keys::from_tag(k, url)?;
-        }
-        for t in &s.unknown_tags {
-            match rejected_tag(t) {
-                Some(KeyNone) if s.key.is_none() => key = None,
-                Some(_) => {
-                    return Err(bad(
-                        url,
-                        "playlist",
-                        format!("#EXT-{}:{}", t.tag, t.rest.as_deref().unwrap_or("")),
-                    ))
-                }
-                None => {}
-            }
+        let key = match keys_at(prepared, i) {
+            Some(k) => keys::from_tag(k, url)?,
+            None => None,
+        };
+        if let Some(t) = s.unknown_tags.iter().find(|t| malformed(t)) {
+            return Err(bad(
+                url,
+                "playlist",
+                format!("#EXT-{}:{}", t.tag, t.rest.as_deref().unwrap_or("")),
+            ));
         }
         if let Some(m) = &s.map {
             let map_url = resolve(url, &m.uri)?;
@@ -274,32 +273,11 @@ pub(super) fn parse(text: &str, url: &Url) -> Result<MediaPlaylist> {
     })
 }
 
-/// A segment tag that `m3u8-rs` could not parse (it keeps those as unknown tags).
-#[derive(Debug, PartialEq, Eq)]
-enum Rejected {
-    /// `EXT-X-KEY:METHOD=NONE`, which `m3u8-rs` 6 rejects when no IV is given (the common case).
-    KeyNone,
-    /// Any other malformed `EXT-X-KEY`, `EXT-X-MAP` or `EXT-X-BYTERANGE`.
-    Malformed,
-}
-use Rejected::KeyNone;
-
-fn rejected_tag(t: &m3u8_rs::ExtTag) -> Option<Rejected> {
-    match t.tag.as_str() {
-        "X-KEY" => {
-            let rest = t.rest.as_deref().unwrap_or("");
-            let is_none = rest
-                .split(',')
-                .any(|a| a.trim().eq_ignore_ascii_case("METHOD=NONE"));
-            Some(if is_none {
-                KeyNone
-            } else {
-                Rejected::Malformed
-            })
-        }
-        "X-MAP" | "X-BYTERANGE" => Some(Rejected::Malformed),
-        _ => None,
-    }
+/// A segment tag that `m3u8-rs` could not parse (it keeps those as unknown tags) and that must
+/// not be dropped silently: a malformed `EXT-X-MAP` or `EXT-X-BYTERANGE`. (`EXT-X-KEY` tags are
+/// read by the preparation, per key format.)
+fn malformed(t: &m3u8_rs::ExtTag) -> bool {
+    matches!(t.tag.as_str(), "X-MAP" | "X-BYTERANGE")
 }
 
 fn absolute(url: &Url, tag: &'static str, offset: u64, length: u64) -> Result<Range<u64>> {

@@ -5,12 +5,14 @@
 //! the body is checked for size (a configurable cap, 4 MiB by default), for an HTML page served in
 //! place of a playlist, for the `#EXTM3U` header and for UTF-8.
 
+mod attrs;
 mod check;
 mod daterange;
 mod extinf;
 mod identity;
 mod master;
 mod media;
+mod prepare;
 
 use url::Url;
 
@@ -24,18 +26,24 @@ pub use media::{InitSection, MediaPlaylist, Segment};
 /// Default cap on a playlist body: 4 MiB.
 pub const DEFAULT_MAX_PLAYLIST_BYTES: u64 = 4 * 1024 * 1024;
 
+/// Default cap on the segments of one media playlist: 200,000 (over four days of 2 s segments).
+pub const DEFAULT_MAX_SEGMENTS: usize = 200_000;
+
 /// Limits applied when parsing a playlist.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ParseOptions {
     /// Largest playlist body accepted, in bytes. Default: [`DEFAULT_MAX_PLAYLIST_BYTES`] (4 MiB).
     pub max_bytes: u64,
+    /// Most segments a media playlist may list. Default: [`DEFAULT_MAX_SEGMENTS`].
+    pub max_segments: usize,
 }
 
 impl Default for ParseOptions {
     fn default() -> Self {
         Self {
             max_bytes: DEFAULT_MAX_PLAYLIST_BYTES,
+            max_segments: DEFAULT_MAX_SEGMENTS,
         }
     }
 }
@@ -45,6 +53,13 @@ impl ParseOptions {
     #[must_use]
     pub fn max_bytes(mut self, max_bytes: u64) -> Self {
         self.max_bytes = max_bytes;
+        self
+    }
+
+    /// Sets the most segments a media playlist may list.
+    #[must_use]
+    pub fn max_segments(mut self, max_segments: usize) -> Self {
+        self.max_segments = max_segments;
         self
     }
 }
@@ -65,28 +80,40 @@ pub enum Playlist {
 pub fn parse_any(body: &[u8], url: &Url, options: &ParseOptions) -> Result<Playlist> {
     let text = check::checked_text(body, url, options)?;
     if m3u8_rs::is_master_playlist(text.as_bytes()) {
-        master::parse(text, url).map(Playlist::Master)
+        let prepared = prepare::prepare(text, url, true, options)?;
+        master::parse(&prepared.text, url).map(Playlist::Master)
     } else {
-        media::parse(text, url).map(Playlist::Media)
+        let prepared = prepare::prepare(text, url, false, options)?;
+        media::parse(&prepared, url).map(Playlist::Media)
     }
 }
 
 /// Parses a body that must be a media playlist (a variant's playlist, or a live reload).
 pub fn parse_media(body: &[u8], url: &Url, options: &ParseOptions) -> Result<MediaPlaylist> {
     let text = check::checked_text(body, url, options)?;
-    media::parse(text, url)
+    let prepared = prepare::prepare(text, url, false, options)?;
+    media::parse(&prepared, url)
 }
 
 /// Resolves `uri` as written in the playlist at `base` (the final URL of the playlist).
 ///
 /// RFC 3986 resolution: the URI's own query string is kept; the playlist's query is not carried
-/// over to relative URIs.
-fn resolve(base: &Url, uri: &str) -> Result<Url> {
-    base.join(uri.trim()).map_err(|source| Error::BadUri {
+/// over to relative URIs. A playlist served over `http`/`https` may only name `http`/`https`
+/// resources ([`Error::UnsafeUri`] otherwise): never a local file, `data:` or a script.
+pub(crate) fn resolve(base: &Url, uri: &str) -> Result<Url> {
+    let resolved = base.join(uri.trim()).map_err(|source| Error::BadUri {
         url: kithara_stream::RedactedUrl::new(base),
         uri: uri.to_owned(),
         source,
-    })
+    })?;
+    let web = |u: &Url| matches!(u.scheme(), "http" | "https");
+    if web(base) && !web(&resolved) {
+        return Err(Error::UnsafeUri {
+            url: kithara_stream::RedactedUrl::new(base),
+            uri: uri.to_owned(),
+        });
+    }
+    Ok(resolved)
 }
 
 fn bad(url: &Url, tag: &'static str, detail: impl Into<String>) -> Error {
@@ -97,5 +124,7 @@ fn bad(url: &Url, tag: &'static str, detail: impl Into<String>) -> Error {
     }
 }
 
+#[cfg(test)]
+mod corpus;
 #[cfg(test)]
 mod tests;

@@ -46,19 +46,30 @@ pub(crate) fn body_cmd(
     let buf = Arc::new(Mutex::new((BytesMut::new(), url.clone(), None)));
     let (w, r, c) = (buf.clone(), buf.clone(), buf);
     let redacted = RedactedUrl::new(&url);
+    // Over the cap: a key is a key of the wrong length, anything else a playlist too large.
+    let too_large = move |url: RedactedUrl, size: u64| {
+        Error::protocol(if purpose == FetchPurpose::Key {
+            crate::Error::KeyLength {
+                uri: url,
+                len: usize::try_from(size).unwrap_or(usize::MAX),
+            }
+        } else {
+            crate::Error::PlaylistTooLarge {
+                url,
+                size,
+                limit: cap,
+            }
+        })
+    };
+    let too_large_w = too_large;
     FetchCmd::get(url)
         .with_headers(headers)
         .with_priority(Priority::Urgent)
         .with_purpose(purpose)
         .with_cancel(cancel)
         .on_response(move |info| {
-            let too_big = info.total_len.is_some_and(|t| t > cap);
-            if too_big {
-                return Err(Error::protocol(crate::Error::PlaylistTooLarge {
-                    url: redacted.clone(),
-                    size: info.total_len.unwrap_or(cap),
-                    limit: cap,
-                }));
+            if let Some(size) = info.total_len.filter(|&t| t > cap) {
+                return Err(too_large(redacted.clone(), size));
             }
             let mut g = lock(&r);
             g.1 = info.url.clone();
@@ -67,12 +78,9 @@ pub(crate) fn body_cmd(
         })
         .writer(move |_, data| {
             let mut g = lock(&w);
-            if (g.0.len() + data.len()) as u64 > cap {
-                return Err(Error::protocol(crate::Error::PlaylistTooLarge {
-                    url: RedactedUrl::new(&g.1),
-                    size: (g.0.len() + data.len()) as u64,
-                    limit: cap,
-                }));
+            let size = (g.0.len() + data.len()) as u64;
+            if size > cap {
+                return Err(too_large_w(RedactedUrl::new(&g.1), size));
             }
             g.0.extend_from_slice(&data);
             Ok(())

@@ -259,7 +259,17 @@ async fn first_key(
     };
     let headers = config.options.headers.clone();
     let purpose = kithara_stream::dl::FetchPurpose::Key;
-    match fetch_body_for(dl, key.uri.clone(), headers, 1024, cancel, purpose, wire).await {
+    match fetch_body_for(
+        dl,
+        key.uri.clone(),
+        headers,
+        crate::keys::MAX_KEY_BYTES,
+        cancel,
+        purpose,
+        wire,
+    )
+    .await
+    {
         Ok(body) => crate::keys::validate_key(&key.uri, &body.bytes)
             .map(|k| Some((key.uri.clone(), k)))
             .map_err(Error::protocol),

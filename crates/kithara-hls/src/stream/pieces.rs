@@ -96,7 +96,7 @@ impl HlsPeer {
         body_cmd(
             uri.clone(),
             self.shared.headers.clone(),
-            1024,
+            crate::keys::MAX_KEY_BYTES,
             FetchPurpose::Key,
             self.shared.cancel.child_token(),
             move |r| {

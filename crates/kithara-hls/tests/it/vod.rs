@@ -142,6 +142,39 @@ async fn a_missing_or_malformed_key_is_a_typed_error() {
     }
 }
 
+/// A key URI that points at a large resource fails fast, without downloading it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_uri_at_a_huge_resource_fails_without_fetching_it() {
+    let server = server();
+    server.route(
+        "/media/hls/aes/v0.key",
+        kithara_test_support::Route::new(vec![7u8; 64 << 20]),
+    );
+    let dl = downloader();
+    let typed = open(&dl, server.url("/media/hls/aes/v0.m3u8"), |_| {})
+        .await
+        .unwrap_err();
+    assert_eq!(typed.class(), kithara_stream::ErrorClass::Key, "{typed}");
+    // The client left the response early (the server never finished sending it).
+    let ended = server
+        .wait_until_async(PATIENCE, |log, _| {
+            log.iter()
+                .any(|r| r.path.ends_with("/v0.key") && r.end.is_some())
+        })
+        .await;
+    assert!(ended);
+    let key: Vec<_> = server
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.ends_with("/v0.key"))
+        .collect();
+    assert!(
+        key.iter()
+            .all(|r| r.end == Some(kithara_test_support::ResponseEnd::ClientGone)),
+        "{key:?}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn audio_renditions_and_redirected_masters_resolve_relative_uris() {
     let server = server();

@@ -12,6 +12,15 @@ mod evict;
 mod fsutil;
 mod held;
 mod index;
+/// Internal decoders exposed to the fuzz targets (built with `--cfg fuzzing` by cargo-fuzz only).
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzz_api {
+    /// Decodes a cache index file; `true` when it is accepted.
+    pub fn decode_index(bytes: &[u8]) -> bool {
+        super::index::AssetIndex::decode(bytes, None).is_some()
+    }
+}
 mod inventory;
 mod key;
 mod keyfile;

@@ -20,6 +20,16 @@ mod response;
 mod slots;
 mod validate;
 
+/// Internal parsers exposed to the fuzz targets (built with `--cfg fuzzing` by cargo-fuzz only).
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzz_api {
+    /// `Content-Range` parsing: `bytes a-b/total` into (a, b exclusive, total).
+    pub fn parse_content_range(v: &str) -> Option<(u64, u64, Option<u64>)> {
+        super::response::parse_content_range(v)
+    }
+}
+
 pub use config::{DownloaderConfig, RetryPolicy};
 pub use downloader::Downloader;
 pub use fetch::{

@@ -107,6 +107,26 @@ mod tests {
         assert_eq!(parse_content_range("items 0-1/2"), None);
     }
 
+    proptest::proptest! {
+        #[test]
+        fn content_range_never_panics(v in ".{0,60}") {
+            if let Some((a, b, total)) = parse_content_range(&v) {
+                proptest::prop_assert!(a < b);
+                let _ = total;
+            }
+        }
+
+        #[test]
+        fn content_range_reads_what_is_written(a in 0u64..u64::MAX - 1, len in 1u64..1 << 40, total in proptest::option::of(0u64..u64::MAX)) {
+            let b = a.saturating_add(len - 1).min(u64::MAX - 1);
+            let t = total.map_or("*".to_owned(), |t| t.to_string());
+            proptest::prop_assert_eq!(
+                parse_content_range(&format!("bytes {a}-{b}/{t}")),
+                Some((a, b + 1, total))
+            );
+        }
+    }
+
     #[test]
     fn retry_after_forms() {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
