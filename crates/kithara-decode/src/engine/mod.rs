@@ -192,35 +192,6 @@ impl Core {
         })
     }
 
-    /// Places the first packet this reader returns at `frame` of the output timeline, and the
-    /// next frame handed out there too (a reader opened at a boundary or a time-seek anchor).
-    pub(crate) fn rebase(&mut self, frame: u64) {
-        self.rebase = Some(frame);
-        self.next_frame = frame;
-    }
-
-    /// Discards the output before `frame` (a seek target).
-    pub(crate) fn discard_until(&mut self, frame: u64) {
-        self.discard_before = Some(frame);
-        self.next_frame = frame;
-        self.silent_from = self.stream_pos();
-    }
-
-    /// Starts this reader's own timeline (frame 0: the first frame after the delay its file
-    /// declares) at output `frame`: a file joined back to back after another.
-    pub(crate) fn shift(&mut self, frame: u64) {
-        let f = i64::try_from(frame).unwrap_or(i64::MAX);
-        self.frame_offset = self.frame_offset.saturating_add(f);
-        self.end_frame = self.end_frame.map(|e| e.saturating_add(frame));
-        self.origin_frame = frame;
-        self.next_frame = frame;
-    }
-
-    /// The reader's progress (position, watched bytes, joins).
-    pub(crate) fn progress(&self) -> &Progress {
-        &self.pos
-    }
-
     /// Takes over `old`'s codec when both decode the same codec with the same set-up (a variant
     /// switch between renditions of one encoding): its state (AAC's overlap, the MP3 bit
     /// reservoir) then carries the audio across the boundary without a transient. Returns whether
@@ -367,21 +338,6 @@ impl Core {
         let slack = 2 * self.params.max_frames_per_packet.unwrap_or(4096).max(1152);
         if self.next_frame.saturating_sub(self.origin_frame) + slack < expected {
             return Err(self.truncated());
-        }
-        Ok(())
-    }
-
-    /// A reader that consumed more than the bound of bytes since audio last went out has stalled
-    /// (e.g. packets past a declared end that never comes, bytes that never decode).
-    fn check_stall(&mut self) -> Result<()> {
-        let silent = self.stream_pos().saturating_sub(self.silent_from);
-        if silent > self.max_silent {
-            self.done = true;
-            return Err(Error::Stalled {
-                origin: self.origin.clone(),
-                pos: self.stream_pos(),
-                silent_bytes: silent,
-            });
         }
         Ok(())
     }
