@@ -7,6 +7,8 @@
 # What it makes:
 #   crates/kithara-loopback/media/        bundled media, served by `kithara demo` and the tests
 #     chirp.{mp3,aac,m4a,flac,wav,ogg,opus,ts}, chirp-faststart.m4a, chirp-frag.mp4
+#     chirp-vbr.mp3                       LAME VBR with a Xing TOC
+#     gapless-{elst,smpb}.m4a             AAC-LC declaring its priming by edit list / iTunSMPB
 #     hls/                                a 30 s AAC ladder (3 variants) as TS, fMP4 and packed ADTS,
 #                                         one AES-128 variant, one EXT-X-BYTERANGE variant, masters
 #   crates/kithara-test-support/fixtures/ reference PCM decoded by ffmpeg (16-bit WAV), test-only
@@ -15,7 +17,7 @@
 #   * The signal is synthesized, never silence: a rising chirp on the left, a falling chirp plus a
 #     tone on the right (so swapped or mis-interleaved channels are caught), a slow amplitude
 #     envelope, and a little seeded noise. SNR comparisons and seek alignment then mean something.
-#   * Everything committed (media + reference PCM) must stay under 4 MiB, the reference PCM being
+#   * Everything committed (media + reference PCM) must stay under 6 MiB, the reference PCM being
 #     the bulk. Hence 4 s of 22.05 kHz stereo for the single files, 30 s of 16 kHz mono for the HLS
 #     ladder (its 30 s reference alone is ~1 MB), and low AAC bitrates (16/24/32 kbit/s) for the ladder. Every ladder variant has the
 #     same sample rate and channel count, so a variant switch never changes codec parameters.
@@ -23,7 +25,7 @@
 #     per encoding serves ADTS, M4A, fMP4 and TS alike. Perceptual noise substitution and intensity
 #     stereo are off: decoders fill PNS bands with their own random noise, which would make an SNR
 #     comparison between two decoders meaningless.
-#   * Opus is there to exercise the "unsupported codec" error (symphonia has no Opus decoder).
+#   * Opus exercises the `opus` feature (libopus) and, without it, the error naming that feature.
 #   * -bitexact keeps encoder version strings out of the files, so reruns with the same ffmpeg
 #     reproduce the same bytes; another ffmpeg version may encode differently, and --check says so.
 set -euo pipefail
@@ -32,9 +34,21 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 MEDIA="$ROOT/crates/kithara-loopback/media"
 REF="$ROOT/crates/kithara-test-support/fixtures"
 
+# Everything committed stays under 6 MiB.
+budget() {
+  local total
+  total=$(find "$MEDIA" "$REF" -type f -printf '%s\n' | awk '{s+=$1} END {print s}')
+  echo "fixtures: $total bytes in total"
+  if (( total >= 6 * 1024 * 1024 )); then
+    echo "error: fixtures exceed the 6 MiB budget" >&2
+    exit 1
+  fi
+}
+
 check() {
-  (cd "$MEDIA" && sha256sum --quiet -c SHA256SUMS)
-  (cd "$REF" && sha256sum --quiet -c SHA256SUMS)
+  (cd "$MEDIA" && sha256sum --quiet --strict -c SHA256SUMS)
+  (cd "$REF" && sha256sum --quiet --strict -c SHA256SUMS)
+  budget
   echo "fixtures match their checksums"
 }
 if [[ "${1:-}" == "--check" ]]; then
@@ -160,12 +174,76 @@ ref "$MEDIA/chirp.aac" chirp-aac.wav
 ref "$MEDIA/chirp.ogg" chirp-vorbis.wav
 ref "$TMP/v0.aac" hls-v0.wav
 
+# --- gapless AAC in M4A, and a variable-bitrate MP3 ------------------------------------------------
+# AAC-LC encoded straight from a 3 s, 16 kHz mono source by ffmpeg's native encoder, which declares
+# its 1024 frames of priming and the 3 s (48000 frames) in an edit list (edts/elst); the same
+# packets remuxed without an edit list, declaring the same in an iTunSMPB tag instead (ffmpeg
+# writes it as QuickTime metadata, moov/udta/meta/keys+ilst; its padding, 128 frames, is what the
+# 48 packets hold past the 3 s). One reference serves both: ffmpeg's decode of the first, which
+# trims the priming by the edit list but plays the padding (48128 frames).
+make_source "$TMP/gapless-src.wav" 1 "$mono_expr" 3 16000
+"${FF[@]}" -i "$TMP/gapless-src.wav" "${AAC_OPTS[@]}" -b:a 32k "${BITEXACT[@]}" "$MEDIA/gapless-elst.m4a"
+"${FF[@]}" -i "$MEDIA/gapless-elst.m4a" -c:a copy "${BITEXACT[@]}" -use_editlist 0 \
+  -movflags +use_metadata_tags -metadata iTunSMPB=" 00000000 00000400 00000080 000000000000BB80 00000000" \
+  "$MEDIA/gapless-smpb.m4a"
+ref "$MEDIA/gapless-elst.m4a" gapless-aac.wav
+# LAME VBR (-q:a 4) with a Xing tag and its TOC, for the seeks by the table.
+"${FF[@]}" -i "$TMP/src.wav" -c:a libmp3lame -q:a 4 "${BITEXACT[@]}" "$MEDIA/chirp-vbr.mp3"
+
+# --- Opus and HE-AAC (the codecs of the `opus` and `fdk-aac` features) -----------------------------
+# HE-AAC v1 (SBR) and v2 (PS) need an encoder that Debian's ffmpeg lacks (no libfdk_aac): they are
+# encoded by FDK AAC itself, through kithara-decode's dev-only example `he_aac_encode` (so this
+# part needs cargo, and builds the `fdk-aac` feature). Both are 44.1 kHz stereo streams whose
+# AAC-LC core runs at 22.05 kHz (mono for v2): decoded as plain AAC-LC they would come out at half
+# the rate. One 4 s source:
+#   chirp-he.aac       HE-AAC v1, 32 kbit/s (ADTS)
+#   chirp-he2.aac      HE-AAC v2, 24 kbit/s (ADTS; the PS payload makes the mono core stereo)
+#   hls-he/            an Apple-style ladder in TS segments: v0 HE-AAC v2 (chirp-he2.aac), v1
+#                      HE-AAC v1 (chirp-he.aac), v2 AAC-LC 96 kbit/s. Segments of 43 HE-AAC frames
+#                      = 86 AAC-LC frames (1.9969 s), so the variants cut at the same media times,
+#                      and the audio is aligned across them (below).
+# References (ffmpeg's own AAC decoder, which decodes SBR and PS; Opus: ffmpeg through libopus) are
+# cut short to keep the fixtures small: chirp-he.wav and chirp-he2.wav the first 2 s, chirp-opus.wav
+# the first 1.5 s of chirp.opus, 48 kHz stereo.
+HE_RATE=44100
+HE_EXAMPLE=(cargo run --quiet --manifest-path "$ROOT/Cargo.toml" -p kithara-decode --features fdk-aac
+  --example he_aac_encode --)
+make_source "$TMP/he-src.wav" 2 "$stereo_expr" 4 "$HE_RATE"
+cd "$MEDIA"
+"${HE_EXAMPLE[@]}" "$TMP/he-src.wav" chirp-he.aac he 32
+# FDK's HE-AAC v2 encoder delays the audio 2048 frames more than its v1 encoder: its source starts
+# 2048 frames later, so the two carry the same audio at each time (the ladder below).
+"${FF[@]}" -i "$TMP/he-src.wav" -af "atrim=start_sample=2048,apad=pad_len=2048" -c:a pcm_s16le \
+  "${BITEXACT[@]}" "$TMP/he2-src.wav"
+"${HE_EXAMPLE[@]}" "$TMP/he2-src.wav" chirp-he2.aac he2 24
+mkdir -p "$MEDIA/hls-he"
+cd "$MEDIA/hls-he"
+cp ../chirp-he2.aac "$TMP/he-v0.aac"
+cp ../chirp-he.aac "$TMP/he-v1.aac"
+# FDK's HE-AAC encoder delays the audio by 4094 frames (measured against the source, FDK's decoder
+# delay taken off), ffmpeg's AAC-LC encoder by 1024: the AAC-LC variant's source starts 3070 frames
+# later, so every variant carries the same audio at each time.
+"${FF[@]}" -i "$TMP/he-src.wav" -af "adelay=delays=3070S:all=1,atrim=end_sample=$(( 4 * HE_RATE ))" \
+  "${AAC_OPTS[@]}" -b:a 96k "${BITEXACT[@]}" -f adts "$TMP/he-v2.aac"
+for i in 0 1 2; do
+  "${FF[@]}" -i "$TMP/he-v$i.aac" -c:a copy "${BITEXACT[@]}" -f hls -hls_time 1.99 -hls_list_size 0 \
+    -hls_playlist_type vod -hls_segment_type mpegts -hls_segment_filename "v$i-%02d.ts" "v$i.m3u8"
+done
+{
+  echo "#EXTM3U"
+  echo "#EXT-X-VERSION:3"
+  echo "#EXT-X-STREAM-INF:BANDWIDTH=28000,CODECS=\"mp4a.40.29\""
+  echo "v0.m3u8"
+  echo "#EXT-X-STREAM-INF:BANDWIDTH=36000,CODECS=\"mp4a.40.5\""
+  echo "v1.m3u8"
+  echo "#EXT-X-STREAM-INF:BANDWIDTH=100000,CODECS=\"mp4a.40.2\""
+  echo "v2.m3u8"
+} > master.m3u8
+"${FF[@]}" -i "$MEDIA/chirp-he.aac" -t 2 -c:a pcm_s16le "${BITEXACT[@]}" "$REF/chirp-he.wav"
+"${FF[@]}" -i "$MEDIA/chirp-he2.aac" -t 2 -c:a pcm_s16le "${BITEXACT[@]}" "$REF/chirp-he2.wav"
+"${FF[@]}" -c:a libopus -i "$MEDIA/chirp.opus" -t 1.5 -c:a pcm_s16le "${BITEXACT[@]}" "$REF/chirp-opus.wav"
+
 # --- checksums ------------------------------------------------------------------------------------
 (cd "$MEDIA" && find . -type f ! -name SHA256SUMS | LC_ALL=C sort | xargs sha256sum > SHA256SUMS)
 (cd "$REF" && find . -type f ! -name SHA256SUMS | LC_ALL=C sort | xargs sha256sum > SHA256SUMS)
-total=$(find "$MEDIA" "$REF" -type f -printf '%s\n' | awk '{s+=$1} END {print s}')
-echo "fixtures: $total bytes in total"
-if (( total >= 4 * 1024 * 1024 )); then
-  echo "error: fixtures exceed the 4 MiB budget" >&2
-  exit 1
-fi
+budget

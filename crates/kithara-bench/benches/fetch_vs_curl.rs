@@ -67,7 +67,7 @@ fn main() {
     for round in 0..rounds {
         let run_ours = |out: &std::path::Path| {
             let mut c = Command::new(env!("CARGO_BIN_EXE_kithara-bench"));
-            c.args(["kithara", "-q", "fetch", url.as_str(), "-o"])
+            c.args(["kithara", "-q", "--no-cache", "fetch", url.as_str(), "-o"])
                 .arg(out);
             timed(c)
         };

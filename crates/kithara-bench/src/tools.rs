@@ -22,7 +22,10 @@ pub(crate) fn curl_version() -> Option<String> {
 pub(crate) fn fetch_cmd(url: &str, out: &Path) -> Result<Command> {
     let exe = std::env::current_exe().context("could not find the kithara-bench executable")?;
     let mut cmd = Command::new(exe);
+    // `--no-cache`: straight into the output file, as curl writes it (and no round is served
+    // from a cache an earlier round filled).
     cmd.arg(crate::AS_KITHARA)
+        .arg("--no-cache")
         .arg("fetch")
         .arg(url)
         .arg("-o")

@@ -22,8 +22,9 @@ pub(crate) struct Args {
     #[arg(long, value_name = "DIR", global = true)]
     pub(crate) cache_dir: Option<PathBuf>,
 
-    /// Keep nothing between runs: `decode`, `info` and `play` do not read through the cache,
-    /// `fetch` starts FILE.part afresh and removes it on failure; `cache` subcommands refuse to run.
+    /// Keep nothing between runs: `decode`, `info`, `play` and `fetch` do not read through the
+    /// cache (`fetch` writes straight into FILE.part and removes it on failure); `cache`
+    /// subcommands refuse to run.
     #[arg(long, global = true)]
     pub(crate) no_cache: bool,
 
@@ -72,12 +73,13 @@ pub(crate) struct FetchArgs {
     #[arg(value_name = "URL|PATH", value_parser = parse_src)]
     pub(crate) source: FileSrc,
 
-    /// Where to write the bytes (downloaded into FILE.part, renamed when complete; an interrupted
-    /// download leaves FILE.part and its index FILE.part.idx, and the same command resumes it).
+    /// Where to write the bytes (read through the cache, written to FILE.part and renamed when
+    /// complete; an interrupted download leaves what arrived in the cache, and the same command
+    /// resumes it).
     #[arg(short, long, value_name = "FILE")]
     pub(crate) output: PathBuf,
 
-    /// Download into memory, then write FILE (instead of downloading straight into FILE.part).
+    /// Download into memory, then write FILE (instead of through the cache; nothing is kept).
     #[arg(long)]
     pub(crate) memory: bool,
 
@@ -152,7 +154,7 @@ pub(crate) struct DecodeArgs {
     #[arg(short, long, value_name = "OUT", value_parser = parse_output)]
     pub(crate) output: Output,
 
-    /// Start at this media time (frame-accurate seek).
+    /// Start at this media time (frame-accurate seek; on a VBR MP3, by its seek table: within about 1 % of the duration).
     #[arg(long, value_name = "SECS", value_parser = parse_secs_or_zero)]
     pub(crate) start: Option<Duration>,
 

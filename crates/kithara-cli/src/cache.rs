@@ -11,7 +11,7 @@ use kithara_storage::{AssetStore, AssetStoreConfig, GcReport, DEFAULT_MAX_SIZE};
 
 use crate::{args::CacheCommand, progress};
 
-/// The persistent cache `decode`, `info` and `play` read through: `None` with `--no-cache`. A
+/// The persistent cache `decode`, `info`, `play` and `fetch` read through: `None` with `--no-cache`. A
 /// `--cache-dir` that cannot be opened is an error; the platform's default cache directory that
 /// cannot be opened (a read-only home) means reading without the cache, with a warning, as the
 /// player does.

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, ensure, Context, Result};
 use kithara_file::StorageKind;
 use kithara_loopback::LoopbackServer;
-use kithara_open::{AnyDecoder, OpenOptions};
+use kithara_open::{AnyDecoder, HlsOptions, OpenOptions};
 use kithara_stream::{dl::Downloader, AbrMode};
 
 /// Where the bundled media are mounted on the demo server.
@@ -80,7 +80,11 @@ pub(crate) async fn decode_hls(
     let started = Instant::now();
     let options = OpenOptions::builder()
         .downloader(downloader.clone())
-        .abr_mode(AbrMode::Fixed(HLS_VARIANT))
+        .hls(
+            HlsOptions::builder()
+                .abr_mode(AbrMode::Fixed(HLS_VARIANT))
+                .build(),
+        )
         .build();
     let decoder = kithara_open::open_decoder(url, options).await?;
     decode_stream(decoder, "HLS/TS", name, seeks, seed, started).await

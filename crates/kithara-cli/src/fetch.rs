@@ -1,14 +1,15 @@
 //! `kithara fetch`: one resource written to a file.
 //!
-//! A remote resource is downloaded straight into `FILE.part` (disk storage on that path: each
-//! byte is written once, in place) and renamed to `FILE` when complete, so a failure never leaves a
-//! truncated `FILE`. Unless `--no-cache` is given, `FILE.part` is resumable
-//! (`StorageKind::Resumable`): its index `FILE.part.idx` records which bytes are real, an
-//! interrupted or failed fetch keeps both, and the same command later validates them with the
-//! server (`If-Range`) and continues, saying "resuming at N bytes"; a changed version starts
-//! again. The output is checked before any request: a directory or a missing parent
-//! fails at once. `--memory` downloads into memory and writes the file from there; a local path is
-//! copied.
+//! A remote resource is read through the persistent cache (the `AssetStore`) unless `--no-cache`:
+//! the stream's storage is the cached asset, so a URL already complete in the cache costs one
+//! revalidation at most (none when the server cannot be reached), and an interrupted or failed
+//! fetch leaves its bytes in the cache, where the same command later resumes them (`If-Range`),
+//! saying "resuming at N bytes". When the asset is complete it is exported
+//! (`StorageResource::export_to`) to `FILE.part`, which is renamed to `FILE`, so a failure never
+//! leaves a truncated `FILE`. With `--no-cache` the download goes straight into `FILE.part` (disk
+//! storage on that path: each byte written once, in place), removed on failure. The output is
+//! checked before any request: a directory or a missing parent fails at once. `--memory`
+//! downloads into memory and writes the file from there; a local path is copied.
 
 use std::{
     fs,
@@ -20,7 +21,7 @@ use std::{
 use anyhow::{bail, Context, Result};
 use indicatif::ProgressBar;
 use kithara_file::{File, FileConfig, FileEvent, FileSrc, StorageKind};
-use kithara_storage::StorageResource;
+use kithara_storage::{AssetStore, StorageResource};
 use kithara_stream::{
     dl::{Downloader, DownloaderConfig, RetryPolicy},
     Stream,
@@ -35,16 +36,16 @@ pub(crate) const COPY_BUF: usize = 256 * 1024;
 /// How often the progress bar is refreshed while the download runs.
 const TICK: Duration = Duration::from_millis(100);
 
-pub(crate) async fn run(args: FetchArgs, ui: Ui, resume: bool) -> Result<()> {
+pub(crate) async fn run(args: FetchArgs, ui: Ui, store: Option<AssetStore>) -> Result<()> {
     let part = check_output(&args.output)?;
     let label = kithara_open::label(&args.source);
     let started = Instant::now();
     let bytes = match args.source.clone() {
         FileSrc::Local(path) => copy_local(&path, &part, &args.output)?,
         src if kithara_open::is_hls(&src) => {
-            crate::fetch_hls::download(src, &args, &part, &label, ui).await?
+            crate::fetch_hls::download(src, &args, &part, &label, ui, store).await?
         }
-        src => download(src, &args, &part, &label, ui, resume && !args.memory).await?,
+        src => download(src, &args, &part, &label, ui, store).await?,
     };
     if ui.summary {
         eprintln!(
@@ -76,39 +77,51 @@ fn check_output(output: &Path) -> Result<PathBuf> {
     part_path(output)
 }
 
-/// `FILE.part.idx`: the index of a resumable `FILE.part`.
-fn index_path(part: &Path) -> PathBuf {
-    let mut name = part.as_os_str().to_os_string();
-    name.push(".idx");
-    PathBuf::from(name)
+/// The downloader of `fetch`: `--retries` retries, no system proxy.
+pub(crate) fn downloader(args: &FetchArgs) -> Result<Downloader> {
+    let retry = RetryPolicy::builder()
+        .max_attempts(args.retries.saturating_add(1))
+        .build();
+    Ok(Downloader::new(
+        DownloaderConfig::builder().retry(retry).build(),
+    )?)
 }
 
-/// Removes `FILE.part` and its index.
-fn remove_part(part: &Path) {
-    let _ = fs::remove_file(part);
-    let _ = fs::remove_file(index_path(part));
+/// Where a fetch keeps its bytes while it runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Keep {
+    /// In the persistent cache: what arrived stays there for the next run.
+    Cache,
+    /// Straight in `FILE.part`, removed on failure.
+    Part,
+    /// In memory, then written to `FILE.part`.
+    Memory,
 }
 
-/// Whether a failed resumable fetch left bytes worth resuming; if not, its files are removed.
-fn keep_part(part: &Path, resume: bool) -> bool {
-    let has_bytes = fs::metadata(part).is_ok_and(|m| m.len() > 0);
-    if resume && has_bytes {
-        return true;
+/// The failure of a fetch whose bytes may be kept in the cache for the next run.
+fn kept(err: anyhow::Error, keep: Keep, covered: u64) -> anyhow::Error {
+    if keep == Keep::Cache && covered > 0 {
+        err.context(format!(
+            "what arrived ({covered} bytes) is kept in the cache: run the same command again \
+             to resume"
+        ))
+    } else {
+        err
     }
-    remove_part(part);
-    false
 }
 
-/// Tells what the stream found in `FILE.part` when it opened.
-fn report_open(events: &mut broadcast::Receiver<FileEvent>, part: &Path, ui: Ui) {
+/// Tells what the stream found in the cache when it opened.
+fn report_open(events: &mut broadcast::Receiver<FileEvent>, ui: Ui) {
     while let Ok(event) = events.try_recv() {
         match event {
-            FileEvent::FromCache { present, .. } if ui.summary => {
+            FileEvent::FromCache { present, total, .. }
+                if ui.summary && total.is_none_or(|t| present < t) =>
+            {
                 eprintln!("resuming at {present} bytes");
             }
             FileEvent::VersionChanged { discarded, .. } if ui.summary => eprintln!(
-                "the server's version changed: discarding {discarded} bytes of {} and starting again",
-                part.display()
+                "the server's version changed: discarding {discarded} cached bytes and starting \
+                 again"
             ),
             _ => {}
         }
@@ -121,22 +134,17 @@ async fn download(
     part: &Path,
     label: &str,
     ui: Ui,
-    resume: bool,
+    store: Option<AssetStore>,
 ) -> Result<u64> {
-    let retry = RetryPolicy::builder()
-        .max_attempts(args.retries.saturating_add(1))
-        .build();
-    let downloader = Downloader::new(DownloaderConfig::builder().retry(retry).build())?;
-    let storage = if args.memory {
-        StorageKind::Memory
-    } else if resume {
-        StorageKind::Resumable(part.to_path_buf())
-    } else {
-        StorageKind::Disk(part.to_path_buf())
+    let hls_store = store.clone().filter(|_| !args.memory);
+    let (keep, storage) = match store {
+        _ if args.memory => (Keep::Memory, StorageKind::Memory),
+        Some(store) => (Keep::Cache, StorageKind::Cache(store)),
+        None => (Keep::Part, StorageKind::Disk(part.to_path_buf())),
     };
     let (events, mut opening) = broadcast::channel(16);
     let src_again = src.clone();
-    let config = FileConfig::from_src(src, &downloader)
+    let config = FileConfig::from_src(src, &downloader(args)?)
         .options(
             kithara_stream::StreamOptions::builder()
                 .storage(storage)
@@ -147,16 +155,13 @@ async fn download(
         .build();
     // The stream's errors already name the (redacted) URL.
     let opened = Stream::<File>::new(config).await;
-    report_open(&mut opening, part, ui);
+    report_open(&mut opening, ui);
     drop(opening);
     let stream = match opened {
         Ok(s) => s,
         Err(e) => {
-            if keep_part(part, resume) {
-                return Err(anyhow::Error::from(e).context(format!(
-                    "{} is kept: run the same command again to resume",
-                    part.display()
-                )));
+            if keep == Keep::Part {
+                let _ = fs::remove_file(part);
             }
             return Err(e.into());
         }
@@ -166,67 +171,34 @@ async fn download(
             url = label,
             "the server answered with a playlist: fetching it as HLS"
         );
-        release_part(stream, &src_again, part, args.timeout).await?;
-        return crate::fetch_hls::download(src_again, args, part, label, ui).await;
+        release(stream, part, keep).await?;
+        return crate::fetch_hls::download(src_again, args, part, label, ui, hls_store).await;
     }
     let bar = progress::bytes_bar(stream.len(), ui.progress);
     let cancel = stream.cancel_token().clone();
-    let part_kept = part.to_path_buf();
-    let (part, output, label, memory) = (
-        part.to_path_buf(),
-        args.output.clone(),
-        label.to_owned(),
-        args.memory,
-    );
+    let (part, output, label) = (part.to_path_buf(), args.output.clone(), label.to_owned());
     let (timeout, task_bar) = (args.timeout, bar.clone());
     // Waiting for storage (and `Stream` reads) block: keep them off the runtime.
     let job = tokio::task::spawn_blocking(move || {
-        let written = if memory {
-            write_from_stream(stream, &label, &part, &task_bar)
-        } else {
-            // The stream (and its file handle) goes before the rename.
-            let n = await_disk(&stream, &label, timeout, &task_bar);
-            if let Some(storage) = stream.source().storage() {
-                // Everything learnt reaches FILE.part.idx now, not in a later drop.
-                if let Err(e) = storage.flush_cache() {
-                    tracing::warn!(error = %e, "could not record the download's progress");
-                }
-            }
-            drop(stream);
-            n
+        let (written, covered) = match keep {
+            Keep::Memory => (write_from_stream(stream, &label, &part, &task_bar), 0),
+            _ => write_from_storage(stream, keep, &label, &part, timeout, &task_bar),
         };
-        let done = written.and_then(|n| {
-            fs::rename(&part, &output)
-                .with_context(|| format!("renaming {} to {}", part.display(), output.display()))?;
-            let _ = fs::remove_file(index_path(&part));
-            Ok(n)
-        });
-        if done.is_err() && keep_part(&part, resume) {
-            return done.with_context(|| {
-                format!(
-                    "{} is kept: run the same command again to resume",
-                    part.display()
-                )
-            });
-        }
-        done
+        crate::sink::publish_part(&part, &output, written).map_err(|e| kept(e, keep, covered))
     });
     tokio::pin!(job);
     let outcome = tokio::select! {
         joined = &mut job => joined,
         () = interrupted() => {
-            // Wakes the blocked wait; the job then records what arrived (resumable) or removes
-            // the part file.
+            // Wakes the blocked wait; the job then records what arrived (cache) or removes the
+            // part file.
             cancel.cancel();
-            let _ = (&mut job).await;
+            let joined = (&mut job).await;
             bar.abandon();
-            if part_kept.exists() {
-                bail!(
-                    "interrupted; {} is kept: run the same command again to resume",
-                    part_kept.display()
-                );
-            }
-            bail!("interrupted");
+            return match joined {
+                Ok(Err(e)) => Err(e.context("interrupted")),
+                _ => Err(anyhow::anyhow!("interrupted")),
+            };
         }
     };
     let bytes = outcome.context("the download thread failed")??;
@@ -234,33 +206,48 @@ async fn download(
     Ok(bytes)
 }
 
-/// Drops a file stream that turned out to be a playlist and removes what it left in `part`.
-/// A resumable part's index is written by the storage's flusher once the last handle goes, so
-/// this waits (up to `timeout`) until the file is released before removing it.
-async fn release_part(
+/// Waits until the stream's storage holds the whole resource (then, from the cache, writes it to
+/// `part`) and records what arrived. Returns the length written and the bytes present.
+fn write_from_storage(
     stream: Stream<File>,
-    src: &FileSrc,
+    keep: Keep,
+    label: &str,
     part: &Path,
     timeout: Duration,
-) -> Result<()> {
-    stream.cancel_token().cancel();
-    let key = match src {
-        FileSrc::Remote(url) => Some(kithara_storage::AssetKey::new(url)),
-        _ => None,
+    bar: &ProgressBar,
+) -> (Result<u64>, u64) {
+    let n = await_disk(&stream, label, timeout, bar);
+    let Some(storage) = stream.source().storage() else {
+        return (n, 0);
     };
+    let covered = storage.covered();
+    // Everything learnt reaches the index now, not in a later drop.
+    if let Err(e) = storage.flush_cache() {
+        tracing::warn!(error = %e, "could not record the download's progress");
+    }
+    let n = match n {
+        Ok(_) if keep == Keep::Cache => storage
+            .export_to(part)
+            .with_context(|| format!("writing {} from the cache", part.display())),
+        n => n,
+    };
+    // The stream (and its file handle) goes before the rename.
+    drop(stream);
+    (n, covered)
+}
+
+/// Drops a file stream that turned out to be a playlist; a `FILE.part` it wrote is removed.
+async fn release(stream: Stream<File>, part: &Path, keep: Keep) -> Result<()> {
+    stream.cancel_token().cancel();
     let part = part.to_path_buf();
-    tokio::task::spawn_blocking(move || -> Result<()> {
+    tokio::task::spawn_blocking(move || {
         drop(stream);
-        if let Some(key) = key.filter(|_| part.exists()) {
-            let held = kithara_storage::AssetStore::open_standalone_waiting(&key, &part, timeout)
-                .with_context(|| format!("{} is still in use", part.display()))?;
-            drop(held);
+        if keep == Keep::Part {
+            let _ = fs::remove_file(&part);
         }
-        remove_part(&part);
-        Ok(())
     })
     .await
-    .context("the download thread failed")?
+    .context("the download thread failed")
 }
 
 /// Waits until the disk storage behind `stream` holds the whole resource, refreshing `bar`.

@@ -1,5 +1,6 @@
 //! `kithara fetch` of an HLS playlist: the stream's virtual byte space (the init section and the
-//! segments in play order, decrypted) written to a file, through `FILE.part`.
+//! segments in play order, decrypted) written to a file, through `FILE.part`. The playlists and
+//! segments are read through the persistent cache unless `--no-cache`, as `decode` reads them.
 
 use std::{
     fs,
@@ -8,12 +9,10 @@ use std::{
 };
 
 use anyhow::{bail, Context, Result};
-use kithara_file::FileSrc;
+use kithara_file::{FileSrc, StorageKind};
 use kithara_hls::{Hls, HlsConfig};
-use kithara_stream::{
-    dl::{Downloader, DownloaderConfig, RetryPolicy},
-    Stream,
-};
+use kithara_storage::AssetStore;
+use kithara_stream::Stream;
 
 use crate::{args::FetchArgs, fetch::COPY_BUF, progress, Ui};
 
@@ -25,19 +24,17 @@ pub(crate) async fn download(
     part: &Path,
     label: &str,
     ui: Ui,
+    store: Option<AssetStore>,
 ) -> Result<u64> {
     let FileSrc::Remote(url) = src else {
         bail!("{label}: HLS is read over http(s)");
     };
-    let retry = RetryPolicy::builder()
-        .max_attempts(args.retries.saturating_add(1))
-        .build();
-    let downloader = Downloader::new(DownloaderConfig::builder().retry(retry).build())?;
     let config = HlsConfig::builder()
         .url(url)
-        .downloader(downloader)
+        .downloader(crate::fetch::downloader(args)?)
         .options(
             kithara_stream::StreamOptions::builder()
+                .maybe_storage(store.map(StorageKind::Cache))
                 .wait_timeout(args.timeout)
                 .build(),
         )

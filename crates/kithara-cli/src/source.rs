@@ -6,7 +6,7 @@ use std::{sync::Arc, time::Duration};
 
 use anyhow::{Context, Result};
 use kithara_file::{FileSrc, StorageKind};
-use kithara_open::AnyDecoder;
+use kithara_open::{AnyDecoder, HlsOptions};
 use kithara_storage::AssetStore;
 use kithara_stream::{
     dl::{Downloader, DownloaderConfig},
@@ -75,9 +75,13 @@ pub(crate) async fn open_any(src: FileSrc, options: &OpenOptions) -> Result<Inpu
         .downloader(options.downloader.clone())
         .wait_timeout(options.timeout)
         .maybe_file_buffer_ahead(options.buffer_ahead)
-        .abr_mode(options.variant.map_or(AbrMode::Auto, AbrMode::Fixed))
+        .hls(
+            HlsOptions::builder()
+                .abr_mode(options.variant.map_or(AbrMode::Auto, AbrMode::Fixed))
+                .maybe_audio_language(options.audio_language.clone())
+                .build(),
+        )
         .maybe_storage(options.cache.clone().map(StorageKind::Cache))
-        .maybe_audio_language(options.audio_language.clone())
         .build();
     let pcm = match kithara_open::open_decoder(src, open).await {
         Ok(pcm) => pcm,

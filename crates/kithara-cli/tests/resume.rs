@@ -1,4 +1,4 @@
-//! `kithara fetch` resumes after being killed; `kithara cache ls|gc|clear` on a cache directory.
+//! `kithara fetch` resumes from the cache after being killed; `kithara cache ls|gc|clear` on a cache directory.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -38,12 +38,19 @@ fn killed_fetch_resumes_where_it_stopped() {
     let dir = tempfile::tempdir().unwrap();
     let dest = dir.path().join("t.mp3");
     let part = dir.path().join("t.mp3.part");
-    let idx = dir.path().join("t.mp3.part.idx");
+    let cache = dir.path().join("cache");
     let url = server.url("/t.mp3");
-    let args = ["fetch", url.as_str(), "-o", dest.to_str().unwrap()];
+    let args = [
+        "--cache-dir",
+        cache.to_str().unwrap(),
+        "fetch",
+        url.as_str(),
+        "-o",
+        dest.to_str().unwrap(),
+    ];
 
     // Killed (SIGKILL) 6 MiB in (past the first 4 MiB batch that is synced and recorded): no
-    // FILE, but FILE.part and its index.
+    // FILE, but a partial asset in the cache.
     let mut child = kithara()
         .args(args)
         .stdout(Stdio::null())
@@ -56,9 +63,10 @@ fn killed_fetch_resumes_where_it_stopped() {
     assert!(reached, "the first run made progress");
     assert!(!dest.exists(), "FILE appears only when complete");
     assert!(
-        part.exists() && idx.exists(),
-        "FILE.part and its index are kept"
+        !part.exists(),
+        "the bytes are kept in the cache, not in FILE.part"
     );
+    assert_partial_in_cache(&cache, &url);
 
     // The same command continues after validating, and says from where.
     server.clear_log();
@@ -77,7 +85,9 @@ fn killed_fetch_resumes_where_it_stopped() {
         std::fs::read(&dest).unwrap() == body,
         "resumed bytes differ"
     );
-    assert!(!part.exists() && !idx.exists());
+    assert!(!part.exists());
+    let ls = text(&run(&["--cache-dir", cache.to_str().unwrap(), "cache", "ls"]).stdout);
+    assert!(ls.contains(url.as_str()) && ls.contains("100%"), "{ls}");
     let reqs = server.requests();
     assert_eq!(
         reqs[0].range.as_deref(),
@@ -87,7 +97,7 @@ fn killed_fetch_resumes_where_it_stopped() {
     let sent: u64 = reqs.iter().map(|r| r.bytes_sent).sum();
     assert_eq!(sent, LEN as u64 - at, "only the missing bytes travel");
 
-    // With --no-cache, a left-over part file is not trusted: the fetch starts at byte 0.
+    // With --no-cache, what the cache kept is not used: the fetch starts at byte 0.
     std::fs::remove_file(&dest).unwrap();
     let mut child = kithara()
         .args(args)
@@ -104,6 +114,8 @@ fn killed_fetch_resumes_where_it_stopped() {
     server.clear_log();
     let out = run(&[
         "--no-cache",
+        "--cache-dir",
+        cache.to_str().unwrap(),
         "fetch",
         url.as_str(),
         "-o",
@@ -115,6 +127,22 @@ fn killed_fetch_resumes_where_it_stopped() {
     let first = &server.requests()[0];
     assert_eq!(first.range.as_deref(), Some("bytes=0-"));
     assert_eq!(first.if_range, None);
+}
+
+/// The cache in `dir` holds one partial asset, of `url`.
+fn assert_partial_in_cache(dir: &std::path::Path, url: &url::Url) {
+    let store = AssetStore::new(
+        AssetStoreConfig::builder()
+            .dir(dir)
+            .background_eviction(false)
+            .build(),
+    )
+    .unwrap();
+    let list = store.list().unwrap();
+    assert_eq!(list.len(), 1, "{list:?}");
+    assert_eq!(list[0].label.as_deref(), Some(url.as_str()));
+    let done = list[0].percent_complete().unwrap();
+    assert!(done > 0.0 && done < 100.0, "{done}");
 }
 
 #[test]
@@ -186,8 +214,16 @@ fn interrupted_fetch_keeps_everything_that_arrived() {
     server.route("/i.mp3", Route::new(body.clone()).throttle(8 << 20));
     let dir = tempfile::tempdir().unwrap();
     let dest = dir.path().join("i.mp3");
+    let cache = dir.path().join("cache");
     let url = server.url("/i.mp3");
-    let args = ["fetch", url.as_str(), "-o", dest.to_str().unwrap()];
+    let args = [
+        "--cache-dir",
+        cache.to_str().unwrap(),
+        "fetch",
+        url.as_str(),
+        "-o",
+        dest.to_str().unwrap(),
+    ];
 
     let child = kithara()
         .args(args)

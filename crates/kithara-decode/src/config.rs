@@ -45,17 +45,38 @@ pub struct DecoderConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum SeekMode {
-    /// Jump to the byte the target's frame starts at, computed from the constant bitrate, and
-    /// read from there (a ranged request on a file still downloading). Sample-exact when the
-    /// frame index follows from the frame headers (constant bitrate, checked on the frames read);
-    /// a file where it does not (variable bitrate) is read from the start, as in
-    /// [`SeekMode::Accurate`].
+    /// Jump to the byte the target's frame starts at and read from there (a ranged request on a
+    /// file still downloading).
+    ///
+    /// * Constant bitrate: the byte follows from the bitrate, the frame index from the byte
+    ///   (checked on the frames read): **sample-exact**.
+    /// * Variable bitrate with a seek table (a `Xing` tag's TOC or a `VBRI` table): the byte is
+    ///   the table's, interpolated, and the frame found there is known within the table's
+    ///   resolution only: the chunks' times are then an estimate, off by a whole number of MPEG
+    ///   frames, within the bound that [`Decoder::time_accuracy`](crate::Decoder::time_accuracy)
+    ///   reports (a `Xing` TOC: about 1 % of the duration plus 1/256 of the file's bytes).
+    /// * Variable bitrate without a table: read from the start, as in [`SeekMode::Accurate`].
     #[default]
     Fast,
     /// Read every frame header from the start of the file (or from the current position for a
     /// seek forward) up to the target: sample-exact on any file, but fetches every byte before
     /// the target.
     Accurate,
+}
+
+/// How well the decoder knows the media time of the audio it hands out
+/// ([`Decoder::time_accuracy`](crate::Decoder::time_accuracy)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TimeAccuracy {
+    /// Every chunk's `time` is exact (to the frame): after a decode from the start, and after
+    /// every seek except one by a variable-bitrate MP3's seek table.
+    Exact,
+    /// After a [`SeekMode::Fast`] seek by a variable-bitrate MP3's seek table: every chunk's
+    /// `time` is an estimate, and the true media time of its first frame lies within this much
+    /// of it, either way (as long as the table is within its own resolution of the truth). The
+    /// error is the same for every chunk until the next seek, and a whole number of MPEG frames.
+    Within(std::time::Duration),
 }
 
 impl Default for DecoderConfig {

@@ -14,7 +14,7 @@ use kithara_stream::{ContainerFormat, MediaInfo, NowPlaying, Source, Stream, Str
 use crate::{
     change::StreamChange,
     chunk::{frames_to_duration, PcmChunk},
-    config::DecoderConfig,
+    config::{DecoderConfig, TimeAccuracy},
     engine::{Core, Step},
     error::{Error, Origin, Result},
     info::TrackInfo,
@@ -184,9 +184,10 @@ impl<T: StreamType> Decoder<T> {
     /// segment cannot be opened.
     ///
     /// On an MPEG audio file (MP3) with [`SeekMode::Fast`](crate::SeekMode::Fast) (the default)
-    /// and a constant bitrate, the stream jumps to the byte the target's frame starts at (less a
-    /// few frames of pre-roll) instead of the reader walking every frame from the start; see
-    /// [`SeekMode`](crate::SeekMode).
+    /// and a constant bitrate or a seek table, the stream jumps to the byte the target's frame
+    /// starts at (less a few frames of pre-roll) instead of the reader walking every frame from
+    /// the start; by a table the landing is an estimate ([`Decoder::time_accuracy`] says how
+    /// good); see [`SeekMode`](crate::SeekMode).
     pub fn seek(&mut self, to: Duration) -> Result<()> {
         self.resumed_at = None;
         if !(self.seek_by_stream_time(to)? || self.seek_mpeg_audio(to)?) {
@@ -200,9 +201,20 @@ impl<T: StreamType> Decoder<T> {
         Ok(())
     }
 
-    /// Media time of the next frame to be returned.
+    /// Media time of the next frame to be returned (an estimate after a seek by a
+    /// variable-bitrate MP3's table: see [`Decoder::time_accuracy`]).
     pub fn position(&self) -> Duration {
         frames_to_duration(self.core.next_frame, self.core.info.sample_rate)
+    }
+
+    /// Whether the chunks' times (and [`Decoder::position`]) are exact, or an estimate within a
+    /// bound: the latter only after a [`SeekMode::Fast`](crate::SeekMode::Fast) seek by a
+    /// variable-bitrate MP3's seek table, until the next seek.
+    pub fn time_accuracy(&self) -> TimeAccuracy {
+        match self.core.uncertainty {
+            0 => TimeAccuracy::Exact,
+            f => TimeAccuracy::Within(frames_to_duration(f, self.core.info.sample_rate)),
+        }
     }
 
     /// Facts about the track (after a boundary: the track after it).

@@ -65,6 +65,19 @@ pub enum Error {
         /// The container found.
         container: String,
     },
+    /// The audio track's codec is decoded by an optional cargo feature of kithara-decode that this
+    /// build leaves off (Opus: `opus`).
+    #[error("{origin}: unsupported codec {codec} in {container}: it needs the `{feature}` feature of kithara-decode")]
+    CodecFeatureOff {
+        /// Where the bytes came from.
+        origin: Origin,
+        /// The codec found (e.g. `opus`).
+        codec: String,
+        /// The container found.
+        container: String,
+        /// The cargo feature that decodes it.
+        feature: &'static str,
+    },
     /// The file ends before its audio does: the bytes stop inside a frame, or before the duration
     /// the container declares. Returned after every decodable chunk.
     #[error("{origin}: truncated at byte {pos} after {decoded:?} of audio{}", expected.map(|e| format!(" (container declares {e:?})")).unwrap_or_default())]
@@ -140,6 +153,7 @@ impl Error {
             | Self::UnknownFormat { origin, .. }
             | Self::NoAudioTrack { origin, .. }
             | Self::UnsupportedCodec { origin, .. }
+            | Self::CodecFeatureOff { origin, .. }
             | Self::Truncated { origin, .. }
             | Self::Malformed { origin, .. }
             | Self::Stream { origin, .. }
@@ -156,7 +170,8 @@ impl Error {
             Self::HtmlPage { .. }
             | Self::UnknownFormat { .. }
             | Self::NoAudioTrack { .. }
-            | Self::UnsupportedCodec { .. } => ErrorClass::Unsupported,
+            | Self::UnsupportedCodec { .. }
+            | Self::CodecFeatureOff { .. } => ErrorClass::Unsupported,
             Self::Empty { .. }
             | Self::Truncated { .. }
             | Self::Malformed { .. }
@@ -174,13 +189,24 @@ impl Error {
         matches!(self, Self::Truncated { .. })
     }
 
-    /// Whether the codec or container is not supported ([`Error::UnsupportedCodec`] or
-    /// [`Error::UnknownFormat`]).
+    /// Whether the codec or container is not supported ([`Error::UnsupportedCodec`],
+    /// [`Error::CodecFeatureOff`] or [`Error::UnknownFormat`]).
     pub fn is_unsupported(&self) -> bool {
         matches!(
             self,
-            Self::UnsupportedCodec { .. } | Self::UnknownFormat { .. }
+            Self::UnsupportedCodec { .. }
+                | Self::CodecFeatureOff { .. }
+                | Self::UnknownFormat { .. }
         )
+    }
+
+    /// The cargo feature of kithara-decode this build lacks to decode the stream
+    /// ([`Error::CodecFeatureOff`]).
+    pub fn missing_feature(&self) -> Option<&'static str> {
+        match self {
+            Self::CodecFeatureOff { feature, .. } => Some(feature),
+            _ => None,
+        }
     }
 }
 

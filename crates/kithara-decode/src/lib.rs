@@ -5,6 +5,7 @@
 mod boundary;
 mod change;
 mod chunk;
+mod codecs;
 mod config;
 mod decoder;
 mod engine;
@@ -13,7 +14,9 @@ mod info;
 mod joins;
 mod marks;
 mod media_source;
+mod mp3_frame;
 mod mp3_seek;
+mod mp3_toc;
 mod mp4_trim;
 mod probe;
 mod progress;
@@ -23,7 +26,7 @@ pub mod ts;
 
 pub use change::StreamChange;
 pub use chunk::PcmChunk;
-pub use config::{DecoderConfig, SeekMode};
+pub use config::{DecoderConfig, SeekMode, TimeAccuracy};
 pub use decoder::Decoder;
 pub use error::{Error, Origin, Result};
 pub use info::TrackInfo;

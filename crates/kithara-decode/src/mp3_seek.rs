@@ -1,10 +1,13 @@
 //! Fast seeks in MPEG audio files ([`SeekMode::Fast`]): the byte the target's frame starts at,
-//! from the constant bitrate, instead of symphonia's walk over every frame header from the start
-//! (which, on a file still downloading, fetches every byte before the target).
+//! from the constant bitrate or the seek table of a variable-bitrate file, instead of symphonia's
+//! walk over every frame header from the start (which, on a file still downloading, fetches every
+//! byte before the target).
 //!
 //! 1. The layout, from the head of the file (already downloaded): where the audio frames start
 //!    (after an ID3v2 tag and a Xing/Info frame) and the first frame's header. A `Xing` or `VBRI`
-//!    tag declares a variable bitrate: no arithmetic, the seek reads from the start.
+//!    tag declares a variable bitrate: its table (see `mp3_toc.rs`) gives the byte instead of
+//!    the arithmetic, and the frame found there is known within the table's bounds only (step
+//!    3 does not apply). A `Xing` tag without a TOC: the seek reads from the start.
 //! 2. The frame `PREROLL` frames before the target's (the bit reservoir reaches up to 511 bytes
 //!    back, and the filter banks overlap), at `start + frame × nominal size`, the
 //!    stream seeks there (a ranged request on a file still downloading) and looks for `CHAIN`
@@ -16,6 +19,8 @@
 //! 4. A new reader opens at that frame, placed on the timeline at `index × samples per frame −
 //!    encoder delay`, and the output before the target is decoded and discarded: the first
 //!    frame handed out is the target's, sample for sample as a decode from the start gives it.
+//!    By a table, the frame is placed where the table puts it, and the core records the bound
+//!    (`Core::uncertainty`) that `Decoder::time_accuracy` reports.
 
 use std::{
     io::{self, Read, Seek, SeekFrom},
@@ -26,149 +31,32 @@ use std::{
 use kithara_stream::{ContainerFormat, Source, Stream, StreamType};
 
 use crate::{
-    chunk::duration_to_frames,
+    chunk::{duration_to_frames, frames_to_duration},
     config::SeekMode,
     decoder::{open_core, Decoder},
     error::{Error, Result},
     media_source::lock,
+    mp3_frame::{find_chain, Header, CHAIN, MAX_FRAME},
+    mp3_toc::{Toc, VBRI_OFFSET},
 };
 
-/// Consecutive frame headers, each where the previous frame's size says, that make a sync.
-const CHAIN: usize = 4;
 /// MPEG frames decoded and discarded before the target's frame: the bit reservoir reaches back
 /// up to 511 bytes (more than a frame at low bitrates), and symphonia's decoder recovers from the
 /// missing reservoir of the first frames over a few frames; with 8 the output at the target is the
 /// decode from the start's, sample for sample (checked by the tests at random targets).
 const PREROLL: u64 = 8;
-/// The largest MPEG audio frame in bytes (MPEG-2.5 layer II, 160 kbit/s at 8 kHz, padded).
-const MAX_FRAME: u64 = 2881;
 /// Bytes read at the head of the audio to find the first frame (after an ID3v2 tag).
 const HEAD_SCAN: u64 = 16 * 1024;
 
-/// One MPEG audio frame header.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Header {
-    /// 1 (MPEG-1), 2 (MPEG-2), 25 (MPEG-2.5).
-    version: u8,
-    layer: u8,
-    bitrate: u32,
-    rate: u32,
-    padding: bool,
-    crc: bool,
-    mono: bool,
-}
-
-impl Header {
-    fn parse(b: &[u8]) -> Option<Self> {
-        let h = u32::from_be_bytes(b.get(..4)?.try_into().ok()?);
-        if h >> 21 != 0x7ff {
-            return None;
-        }
-        let version = match (h >> 19) & 3 {
-            0 => 25,
-            2 => 2,
-            3 => 1,
-            _ => return None,
-        };
-        let layer = match (h >> 17) & 3 {
-            1 => 3,
-            2 => 2,
-            3 => 1,
-            _ => return None,
-        };
-        let idx = usize::try_from((h >> 12) & 15).ok()?;
-        let kbps: &[u32; 16] = match (version, layer) {
-            (1, 1) => &[
-                0, 32, 64, 96, 128, 160, 192, 224, 256, 288, 320, 352, 384, 416, 448, 0,
-            ],
-            (1, 2) => &[
-                0, 32, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384, 0,
-            ],
-            (1, _) => &[
-                0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 0,
-            ],
-            (_, 1) => &[
-                0, 32, 48, 56, 64, 80, 96, 112, 128, 144, 160, 176, 192, 224, 256, 0,
-            ],
-            _ => &[
-                0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160, 0,
-            ],
-        };
-        // 0: free format, whose frame sizes do not follow from the header.
-        let bitrate = kbps[idx].checked_mul(1000).filter(|&b| b > 0)?;
-        let base: u32 = match (h >> 10) & 3 {
-            0 => 44_100,
-            1 => 48_000,
-            2 => 32_000,
-            _ => return None,
-        };
-        let rate = match version {
-            1 => base,
-            2 => base / 2,
-            _ => base / 4,
-        };
-        Some(Self {
-            version,
-            layer,
-            bitrate,
-            rate,
-            padding: (h >> 9) & 1 == 1,
-            crc: (h >> 16) & 1 == 0,
-            mono: (h >> 6) & 3 == 3,
-        })
-    }
-
-    /// Samples per channel in a frame.
-    fn samples(&self) -> u64 {
-        match (self.layer, self.version) {
-            (1, _) => 384,
-            (3, 2 | 25) => 576,
-            _ => 1152,
-        }
-    }
-
-    /// The frame's length in bytes, header included.
-    fn len(&self) -> u64 {
-        let slot = if self.layer == 1 { 4 } else { 1 };
-        let slots = self.samples() / 8 / slot * u64::from(self.bitrate) / u64::from(self.rate);
-        (slots + u64::from(self.padding)) * slot
-    }
-
-    /// Both frames belong to one stream of one constant bitrate.
-    fn same_cbr(&self, o: &Self) -> bool {
-        (self.version, self.layer, self.rate, self.bitrate)
-            == (o.version, o.layer, o.rate, o.bitrate)
-    }
-
-    /// The nominal frame length in bytes as a fraction `(numerator, denominator)`.
-    fn nominal(&self) -> (u64, u64) {
-        (
-            self.samples() * u64::from(self.bitrate),
-            8 * u64::from(self.rate),
-        )
-    }
-
-    /// Offset of a Xing/Info tag in a frame (after the header, CRC and side information).
-    fn tag_offset(&self) -> usize {
-        let side = match (self.version, self.mono) {
-            (1, true) => 17,
-            (1, false) => 32,
-            (_, true) => 9,
-            (_, false) => 17,
-        };
-        4 + if self.crc { 2 } else { 0 } + side
-    }
-}
-
 /// Where the audio frames of a constant-bitrate file start, and their header.
 #[derive(Debug, Clone, Copy)]
-struct Layout {
+struct Cbr {
     /// Byte of the first audio frame (after an ID3v2 tag and an Info frame).
     start: u64,
     first: Header,
 }
 
-impl Layout {
+impl Cbr {
     /// The byte frame `index` nominally starts at.
     fn byte_of(&self, index: u64) -> Option<u64> {
         let (num, den) = self.first.nominal();
@@ -186,49 +74,24 @@ impl Layout {
     }
 }
 
-/// The first header at or after `buf[from..]` that starts a chain of [`CHAIN`] frames of one
-/// constant bitrate (or a shorter chain that reaches the end of the file, `at_eof`). `Err(())`
-/// when a chain is found whose bitrate is not `cbr`'s (the file is not constant-bitrate).
-fn find_chain(
-    buf: &[u8],
-    at_eof: bool,
-    cbr: Option<&Header>,
-) -> std::result::Result<Option<(usize, Header)>, ()> {
-    for i in 0..buf.len() {
-        let Some(first) = Header::parse(&buf[i..]) else {
-            continue;
-        };
-        let mut at = i;
-        let mut n = 0;
-        let chained = loop {
-            let Some(h) = buf.get(at..).and_then(Header::parse) else {
-                break at >= buf.len() && at_eof && n > 0;
-            };
-            if (h.version, h.layer, h.rate) != (first.version, first.layer, first.rate) {
-                break false;
-            }
-            n += 1;
-            if n == CHAIN {
-                break true;
-            }
-            at = at.saturating_add(usize::try_from(h.len()).unwrap_or(usize::MAX));
-        };
-        if !chained {
-            continue;
-        }
-        if let Some(c) = cbr {
-            // The chain's headers, checked again for the bitrate.
-            let mut at = i;
-            while let Some(h) = buf.get(at..).and_then(Header::parse) {
-                if !h.same_cbr(c) {
-                    return Err(());
-                }
-                at = at.saturating_add(usize::try_from(h.len()).unwrap_or(usize::MAX));
-            }
-        }
-        return Ok(Some((i, first)));
-    }
-    Ok(None)
+/// How the frames of an MPEG audio file can be found by byte.
+#[derive(Debug)]
+enum Layout {
+    /// Constant bitrate: arithmetic, exact.
+    Cbr(Cbr),
+    /// Variable bitrate with a seek table: an estimate within the table's bounds.
+    Toc(Toc, Header),
+}
+
+/// Where a fast seek landed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Landing {
+    /// The byte of the MPEG frame the new reader starts at.
+    pos: u64,
+    /// The output frame that MPEG frame is placed at.
+    at: u64,
+    /// Output frames the true place may be away from `at`, either way (0: exact).
+    uncertainty: u64,
 }
 
 /// Reads up to `len` bytes at `pos`; also says whether the file ended there.
@@ -240,8 +103,8 @@ fn read_at<T: StreamType>(s: &mut Stream<T>, pos: u64, len: u64) -> io::Result<(
     Ok((buf, eof))
 }
 
-/// The layout of a constant-bitrate MPEG audio file; `None` for one that declares a variable
-/// bitrate (`Xing`, `VBRI`) or whose first frames cannot be found.
+/// The layout of an MPEG audio file; `None` for one whose first frames cannot be found or that
+/// declares a variable bitrate without a usable table.
 fn read_layout<T: StreamType>(s: &mut Stream<T>) -> io::Result<Option<Layout>> {
     let (id3, _) = read_at(s, 0, 10)?;
     let tag_end = match id3.get(..10) {
@@ -258,24 +121,35 @@ fn read_layout<T: StreamType>(s: &mut Stream<T>) -> io::Result<Option<Layout>> {
     let Ok(Some((i, first))) = find_chain(&head, eof, None) else {
         return Ok(None);
     };
+    let frame_start = tag_end + i as u64;
     let at = first.tag_offset() + i;
-    let tag = head.get(at..at + 4);
-    let vbri = head.get(i + 36..i + 40);
-    if tag == Some(b"Xing") || vbri == Some(b"VBRI") {
-        return Ok(None);
+    let tag = head.get(at..).unwrap_or_default();
+    let vbri = head.get(i + VBRI_OFFSET..).unwrap_or_default();
+    if tag.starts_with(b"Xing") {
+        let toc = Toc::xing(tag, frame_start, &first, s.len());
+        return Ok(toc.map(|t| Layout::Toc(t, first)));
     }
-    let info = if tag == Some(b"Info") { first.len() } else { 0 };
-    Ok(Some(Layout {
-        start: tag_end + i as u64 + info,
+    if vbri.starts_with(b"VBRI") {
+        let toc = Toc::vbri(vbri, frame_start, &first);
+        return Ok(toc.map(|t| Layout::Toc(t, first)));
+    }
+    let info = if tag.starts_with(b"Info") {
+        first.len()
+    } else {
+        0
+    };
+    Ok(Some(Layout::Cbr(Cbr {
+        start: frame_start + info,
         first,
-    }))
+    })))
 }
 
 impl<T: StreamType> Decoder<T> {
-    /// [`Decoder::seek`] by the byte arithmetic of a constant-bitrate MPEG audio file;
-    /// `Ok(false)` when it does not apply (another container, [`SeekMode::Accurate`], a variable
-    /// bitrate, a target in the first frames), so the format reader's own seek does it (from a
-    /// reader opened at the start of the file again, if a fast seek had opened one mid-file).
+    /// [`Decoder::seek`] by the byte arithmetic of a constant-bitrate MPEG audio file or the seek
+    /// table of a variable-bitrate one; `Ok(false)` when it does not apply (another container,
+    /// [`SeekMode::Accurate`], a variable bitrate without a table, a target in the first frames),
+    /// so the format reader's own seek does it (from a reader opened at the start of the file
+    /// again, if a fast seek had opened one mid-file).
     pub(crate) fn seek_mpeg_audio(&mut self, to: Duration) -> Result<bool> {
         if self.config.seek_mode != SeekMode::Fast
             || self.core.info.container != Some(ContainerFormat::MpegAudio)
@@ -283,10 +157,10 @@ impl<T: StreamType> Decoder<T> {
             return Ok(false);
         }
         let target = duration_to_frames(to, self.core.info.sample_rate);
-        let Some((pos, at)) = self.frame_before(target)? else {
+        let Some(landing) = self.frame_before(target)? else {
             tracing::debug!(
                 ?to,
-                "no constant-bitrate layout here: the reader walks the frames"
+                "no layout to seek by here: the reader walks the frames"
             );
             if self.core.mid_file {
                 let hints = self.hints_at(None);
@@ -295,30 +169,34 @@ impl<T: StreamType> Decoder<T> {
             }
             return Ok(false);
         };
-        tracing::debug!(
-            ?to,
-            pos,
-            frame = at,
-            "MPEG audio seek: new reader at the frame"
-        );
+        tracing::debug!(?to, ?landing, "MPEG audio seek: new reader at the frame");
         let hints = self.hints_at(None);
         let empty = Arc::from(Vec::new());
-        let mut core = open_core(&self.stream, pos, empty, hints, &self.origin, &self.config)?;
-        core.rebase(at);
+        let mut core = open_core(
+            &self.stream,
+            landing.pos,
+            empty,
+            hints,
+            &self.origin,
+            &self.config,
+        )?;
+        core.rebase(landing.at);
         core.discard_until(target);
         core.info.duration = self.core.info.duration;
         core.info.frames = self.core.info.frames;
         core.priming = self.core.priming;
-        core.end_frame = self.core.end_frame;
+        // On an estimated timeline the declared end is not where the padding starts: every
+        // frame is handed out rather than cutting audio.
+        core.end_frame = self.core.end_frame.filter(|_| landing.uncertainty == 0);
+        core.uncertainty = landing.uncertainty;
         core.mid_file = true;
         self.core = core;
         Ok(true)
     }
 
-    /// The byte and output frame of the MPEG frame [`PREROLL`] frames before the one holding
-    /// output frame `target`, found by the constant-bitrate arithmetic and checked on the frames
-    /// there; `None` where the arithmetic does not apply.
-    fn frame_before(&self, target: u64) -> Result<Option<(u64, u64)>> {
+    /// The MPEG frame [`PREROLL`] frames before the one holding output frame `target`, found by
+    /// the layout and checked on the frames there; `None` where no layout applies.
+    fn frame_before(&self, target: u64) -> Result<Option<Landing>> {
         let stream_err = |pos, e| Error::Stream {
             origin: self.origin.clone(),
             pos,
@@ -332,27 +210,65 @@ impl<T: StreamType> Decoder<T> {
         let Some(layout) = read_layout(&mut s).map_err(|e| stream_err(0, e))? else {
             return Ok(None);
         };
-        let spf = layout.first.samples();
-        let Some(index) = (target.saturating_add(priming) / spf).checked_sub(PREROLL) else {
+        let first = match &layout {
+            Layout::Cbr(c) => c.first,
+            Layout::Toc(_, h) => *h,
+        };
+        let spf = first.samples();
+        let frame = target.saturating_add(priming) / spf;
+        // A table's landing may be a frame past its guess: one more frame of pre-roll.
+        let preroll = match layout {
+            Layout::Cbr(_) => PREROLL,
+            Layout::Toc(..) => PREROLL + 1,
+        };
+        let Some(index) = frame.checked_sub(preroll) else {
             return Ok(None);
         };
+        let guess = match &layout {
+            Layout::Cbr(c) => c.byte_of(index),
+            Layout::Toc(t, _) => t.byte_of(index),
+        };
         // Past the end: the reader's seek reports it.
-        let Some(guess) = layout
-            .byte_of(index)
-            .filter(|&g| s.len().is_none_or(|len| g < len))
-        else {
+        let Some(guess) = guess.filter(|&g| s.len().is_none_or(|len| g < len)) else {
             return Ok(None);
         };
         let (buf, eof) = read_at(&mut s, guess, (CHAIN as u64 + 1) * MAX_FRAME)
             .map_err(|e| stream_err(guess, e))?;
-        let Ok(Some((i, _))) = find_chain(&buf, eof, Some(&layout.first)) else {
+        let cbr = match &layout {
+            Layout::Cbr(c) => Some(&c.first),
+            Layout::Toc(..) => None,
+        };
+        let Ok(Some((i, _))) = find_chain(&buf, eof, cbr) else {
             return Ok(None);
         };
         let pos = guess + i as u64;
-        Ok(layout
-            .index_at(pos)
-            .and_then(|j| j.checked_mul(spf)?.checked_sub(priming))
-            .map(|at| (pos, at)))
+        let (index, uncertainty) = match &layout {
+            Layout::Cbr(c) => match c.index_at(pos) {
+                Some(j) => (j, 0),
+                None => return Ok(None),
+            },
+            Layout::Toc(t, _) => {
+                let l = t.locate(pos);
+                // Never after the target's frame less the pre-roll (the discard needs it).
+                let j = l.estimate.min(frame - PREROLL);
+                let off = (j - l.earliest.min(j)).max(l.latest.saturating_sub(j));
+                (j, off.saturating_mul(spf))
+            }
+        };
+        let Some(at) = index.checked_mul(spf).and_then(|f| f.checked_sub(priming)) else {
+            return Ok(None);
+        };
+        tracing::debug!(
+            pos,
+            index,
+            uncertain_by = ?frames_to_duration(uncertainty, first.rate),
+            "MPEG audio seek: landed"
+        );
+        Ok(Some(Landing {
+            pos,
+            at,
+            uncertainty,
+        }))
     }
 }
 
@@ -361,28 +277,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn header_lengths() {
-        // MPEG-1 layer III, 128 kbit/s, 44.1 kHz, unpadded and padded.
-        let h = Header::parse(&[0xff, 0xfb, 0x90, 0x00]).unwrap();
-        assert_eq!(
-            (h.bitrate, h.rate, h.samples(), h.len()),
-            (128_000, 44_100, 1152, 417)
-        );
-        let h = Header::parse(&[0xff, 0xfb, 0x92, 0x00]).unwrap();
-        assert_eq!(h.len(), 418);
-        // MPEG-2 layer III, 64 kbit/s, 22.05 kHz.
-        let h = Header::parse(&[0xff, 0xf3, 0x80, 0xc0]).unwrap();
-        assert_eq!(
-            (h.bitrate, h.rate, h.samples(), h.len()),
-            (64_000, 22_050, 576, 208)
-        );
-        assert!(Header::parse(&[0xff, 0xfb, 0xf0, 0x00]).is_none());
-    }
-
-    #[test]
     fn index_from_offset() {
         let first = Header::parse(&[0xff, 0xfb, 0x90, 0x00]).unwrap();
-        let l = Layout { start: 100, first };
+        let l = Cbr { start: 100, first };
         assert_eq!(l.byte_of(10), Some(100 + 4179));
         assert_eq!(l.index_at(100 + 4180), Some(10));
         assert_eq!(l.index_at(100 + 4179 + 200), None);

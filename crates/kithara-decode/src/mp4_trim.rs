@@ -1,7 +1,8 @@
 //! Encoder delay and padding of AAC in MP4/M4A, which symphonia's MP4 reader does not apply
 //! (symphonia issue 544): read from the first audio track's edit list (`edts`/`elst`: the edit's
 //! `media_time` is the delay, its `segment_duration` the valid length) or, without a delay there,
-//! from iTunes' `iTunSMPB` tag (`udta`/`meta`/`ilst`/`----`: delay, padding, original length).
+//! from iTunes' `iTunSMPB` tag (`udta`/`meta`/`ilst`/`----`, or the QuickTime `keys` form ffmpeg
+//! writes: delay, padding, original length).
 //!
 //! Only the `moov` box is read (the reader reads it anyway); a fragmented file (`mvex`) is left
 //! alone, its fragments carry their own timing.
@@ -139,30 +140,57 @@ fn first_edit(elst: &[u8]) -> Option<(u64, u64)> {
     })
 }
 
-/// `iTunSMPB`'s `(delay, padding, original length)` from an `ilst` payload.
-fn itunsmpb(ilst: &[u8]) -> Option<(u64, u64, u64)> {
-    children(ilst)
+/// `iTunSMPB`'s `(delay, padding, original length)` from a `meta` payload: in iTunes' form (an
+/// `ilst` item `----` named `iTunSMPB`) or in QuickTime's (an `ilst` item whose type is the
+/// 1-based index of the `keys` entry `mdta` `iTunSMPB`, as ffmpeg writes it with
+/// `-movflags +use_metadata_tags`).
+fn meta_itunsmpb(meta: &[u8]) -> Option<(u64, u64, u64)> {
+    // A full box in MP4, a plain one in QuickTime files.
+    let body = if child(meta.get(4..)?, b"ilst").is_some() {
+        meta.get(4..)?
+    } else {
+        meta
+    };
+    let ilst = child(body, b"ilst")?;
+    let freeform = children(ilst)
         .filter(|(k, _)| k == b"----")
         .find_map(|(_, p)| {
             let name = child(p, b"name")?;
-            if name.get(4..)? != b"iTunSMPB" {
-                return None;
-            }
-            let data = child(p, b"data")?;
-            let text = std::str::from_utf8(data.get(8..)?).ok()?;
-            let mut words = text.split_whitespace().map(|w| u64::from_str_radix(w, 16));
-            let _reserved = words.next()?;
-            Some((
-                words.next()?.ok()?,
-                words.next()?.ok()?,
-                words.next()?.ok()?,
-            ))
-        })
+            (name.get(4..)? == b"iTunSMPB").then_some(())?;
+            smpb_value(child(p, b"data")?)
+        });
+    freeform.or_else(|| {
+        let index = keys_index(child(body, b"keys")?, b"mdtaiTunSMPB")?;
+        children(ilst)
+            .find(|(k, _)| u32::from_be_bytes(*k) == index)
+            .and_then(|(_, p)| smpb_value(child(p, b"data")?))
+    })
 }
 
-/// The `ilst` under a `meta` payload (a full box in MP4, a plain one in QuickTime files).
-fn meta_ilst(meta: &[u8]) -> Option<&[u8]> {
-    child(meta.get(4..)?, b"ilst").or_else(|| child(meta, b"ilst"))
+/// The 1-based index of the entry `namespace ‖ name` in a `keys` payload.
+fn keys_index(keys: &[u8], wanted: &[u8]) -> Option<u32> {
+    let mut entries = keys.get(8..)?;
+    for index in 1..=u32::try_from(be(keys, 4, 4)?).ok()?.min(256) {
+        let size = usize::try_from(be(entries, 0, 4)?).ok()?;
+        if entries.get(4..size)? == wanted {
+            return Some(index);
+        }
+        entries = entries.get(size.max(8)..)?;
+    }
+    None
+}
+
+/// The `(delay, padding, original length)` of an `iTunSMPB` `data` payload (type and locale,
+/// then hexadecimal words: reserved, delay, padding, length).
+fn smpb_value(data: &[u8]) -> Option<(u64, u64, u64)> {
+    let text = std::str::from_utf8(data.get(8..)?).ok()?;
+    let mut words = text.split_whitespace().map(|w| u64::from_str_radix(w, 16));
+    let _reserved = words.next()?;
+    Some((
+        words.next()?.ok()?,
+        words.next()?.ok()?,
+        words.next()?.ok()?,
+    ))
 }
 
 fn parse_moov(moov: &[u8]) -> Option<Trim> {
@@ -187,7 +215,7 @@ fn parse_moov(moov: &[u8]) -> Option<Trim> {
     ]
     .into_iter()
     .flatten()
-    .find_map(|m| meta_ilst(m).and_then(itunsmpb));
+    .find_map(meta_itunsmpb);
     match (edit, smpb) {
         (Some((seg, delay)), smpb) if delay > 0 || smpb.is_none() => {
             let declared = (seg > 0 && movie_ts > 0).then(|| {
@@ -286,6 +314,38 @@ mod tests {
         assert_eq!((t.delay, t.frames), (0x840, Some(0x15888)));
         let t = parse_moov(&moov(None, Some(smpb))).unwrap();
         assert_eq!((t.delay, t.frames), (0x840, Some(0x15888)));
+    }
+
+    #[test]
+    fn itunsmpb_as_quicktime_keys() {
+        let smpb = " 00000000 00000400 00000080 000000000000BB80 00000000";
+        let key = |name: &[u8]| mk(b"mdta", name)[4..].to_vec();
+        let keys = [
+            &[0u8, 0, 0, 0, 0, 0, 0, 2][..],
+            &[&12u32.to_be_bytes()[..], &key(b"name")].concat(),
+            &[&16u32.to_be_bytes()[..], &key(b"iTunSMPB")].concat(),
+        ]
+        .concat();
+        let data = mk(
+            b"data",
+            &[&[0u8, 0, 0, 1, 0, 0, 0, 0][..], smpb.as_bytes()].concat(),
+        );
+        let item = |i: u32, d: &[u8]| {
+            let mut b = u32::try_from(d.len() + 8).unwrap().to_be_bytes().to_vec();
+            b.extend_from_slice(&i.to_be_bytes());
+            b.extend_from_slice(d);
+            b
+        };
+        let ilst = mk(
+            b"ilst",
+            &[
+                item(1, &mk(b"data", b"\0\0\0\x01\0\0\0\0x")),
+                item(2, &data),
+            ]
+            .concat(),
+        );
+        let meta = [&[0u8; 4][..], &mk(b"keys", &keys), &ilst].concat();
+        assert_eq!(meta_itunsmpb(&meta), Some((0x400, 0x80, 48_000)));
     }
 
     #[test]

@@ -23,7 +23,7 @@ use crate::{
     change::StreamChange,
     chunk::{duration_to_frames, frames_to_duration},
     decoder::{open_core, Decoder},
-    engine::{preroll_frames, Core},
+    engine::Core,
     error::Error,
     media_source::lock,
     Result,
@@ -55,7 +55,7 @@ impl<T: StreamType> Decoder<T> {
         let preroll = if crossed.is_some() {
             0
         } else {
-            preroll_frames(self.core.info.codec)
+            self.core.preroll()
         };
         let from = frames_to_duration(target.saturating_sub(preroll), rate);
         let (anchor, at_anchor) = {

@@ -5,7 +5,9 @@
 //! 22.05 kHz stereo audio (chirps, a tone, a little noise) in MP3, AAC-LC (ADTS, M4A with `moov` at
 //! the end and first, fragmented MP4, MPEG-TS), FLAC, WAV, Ogg Vorbis and Opus, plus a 30 s HLS
 //! ladder under `hls/` (three AAC variants as TS, fMP4 and packed ADTS; an AES-128 variant; an
-//! `EXT-X-BYTERANGE` variant; master playlists with relative URIs).
+//! `EXT-X-BYTERANGE` variant; master playlists with relative URIs); and 4 s of 44.1 kHz stereo
+//! HE-AAC v1 and v2 in ADTS (`chirp-he.aac`, `chirp-he2.aac`) with an Apple-style ladder of them
+//! next to an AAC-LC variant, in TS segments, under `hls-he/`.
 
 use crate::{LoopbackServer, Route};
 

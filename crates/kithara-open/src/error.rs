@@ -50,10 +50,65 @@ pub enum Error {
         /// How many variants the stream has.
         count: usize,
     },
-    /// The blocking task that probes the decoder did not finish (it panicked or the runtime shut
-    /// down).
-    #[error("the decoder's probe task failed")]
+    /// A station link (`.pls`, `.m3u`) longer than [`MAX_LINK_BYTES`](crate::MAX_LINK_BYTES).
+    #[error("{origin}: a station link of more than {limit} bytes")]
+    LinkTooLarge {
+        /// The link's URL (redacted) or path.
+        origin: String,
+        /// The limit, in bytes.
+        limit: u64,
+    },
+    /// A station link none of whose entries opens: each entry's failure, in the link's order
+    /// (none when the link lists no entry).
+    #[error("{origin}: no entry of the station link opens{}", list(failures))]
+    StationLink {
+        /// The link's URL (redacted) or path.
+        origin: String,
+        /// Why each entry failed.
+        failures: Vec<LinkFailure>,
+    },
+    /// An entry of a station link refused before any request (a remote link naming a local
+    /// file, a scheme other than http(s), not a URL).
+    #[error("{entry}: {reason}")]
+    EntryRefused {
+        /// The entry (redacted).
+        entry: String,
+        /// Why.
+        reason: &'static str,
+    },
+    /// A blocking task of opening (the decoder's probe, the read of a station link) did not
+    /// finish (it panicked or the runtime shut down).
+    #[error("a blocking task of opening (the decoder's probe, a station link's read) failed")]
     ProbeTask(#[source] tokio::task::JoinError),
+}
+
+/// Why one entry of a station link failed to open.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct LinkFailure {
+    /// The entry: its redacted URL or path, as resolved against the link.
+    pub entry: String,
+    /// Why it failed (typed: the stream's or the decoder's error inside).
+    pub error: Box<Error>,
+}
+
+/// The failures of a station link's entries as one text: each entry with its error's chain.
+fn list(failures: &[LinkFailure]) -> String {
+    if failures.is_empty() {
+        return String::from(": it lists no entry");
+    }
+    let mut out = String::new();
+    for (i, f) in failures.iter().enumerate() {
+        let mut chain = f.error.to_string();
+        let mut cause = std::error::Error::source(&*f.error);
+        while let Some(c) = cause {
+            chain.push_str(": ");
+            chain.push_str(&c.to_string());
+            cause = c.source();
+        }
+        out.push_str(&format!("; {}. {}: {chain}", i + 1, f.entry));
+    }
+    out
 }
 
 impl Error {
@@ -68,6 +123,11 @@ impl Error {
                 ErrorClass::InvalidInput
             }
             Self::ProbeTask(_) => ErrorClass::Other,
+            Self::LinkTooLarge { .. } => ErrorClass::InvalidData,
+            Self::EntryRefused { .. } => ErrorClass::InvalidInput,
+            Self::StationLink { failures, .. } => failures
+                .last()
+                .map_or(ErrorClass::InvalidData, |f| f.error.class()),
         }
     }
 }

@@ -9,15 +9,16 @@
 
 use kithara_file::{File, FileSrc};
 use kithara_hls::Hls;
-use kithara_stream::{AbrMode, RedactedUrl, StreamParts, StreamType};
+use kithara_stream::{RedactedUrl, StreamParts, StreamType};
 use tokio::sync::broadcast;
 
 use crate::{
     detect::{is_hls, is_playlist_type, label, named_as_audio, origin},
     events::forward,
+    link::{is_link_type, named_as_link, LinkBody},
     options::EVENTS_CAPACITY,
     source::{AnySource, Protocol},
-    AnyEvent, Error, OpenOptions, Result,
+    station, AnyEvent, Error, OpenOptions, Result,
 };
 
 /// A stream that is a progressive file or HLS, whichever the source turns out to be (see the
@@ -58,60 +59,128 @@ impl StreamType for AnyMedia {
     }
 }
 
-/// Opens `config.src` as a progressive file or HLS.
+/// What opening a source found: a stream's parts, or a station link's entries.
+pub(crate) enum Found {
+    /// The stream (its events of opening kept for the first receiver).
+    Parts(Box<StreamParts<AnyMedia>>),
+    /// A station link and its entries, in order, not yet resolved.
+    Link(Vec<String>),
+}
+
+/// Opens `config.src` as a progressive file or HLS; a station link opens its first entry that
+/// opens.
 pub(crate) async fn open_parts(config: AnyConfig) -> Result<StreamParts<AnyMedia>> {
     let AnyConfig { src, options } = config;
+    match open_found(&src, &options, true).await? {
+        Found::Parts(parts) => Ok(*parts),
+        Found::Link(entries) => {
+            let options = &options;
+            station::first_entry(&src, entries, |entry| async move {
+                entry_parts(&entry, options).await
+            })
+            .await
+        }
+    }
+}
+
+/// Opens an entry of a station link: a stream, not another link.
+pub(crate) async fn entry_parts(
+    src: &FileSrc,
+    options: &OpenOptions,
+) -> Result<StreamParts<AnyMedia>> {
+    match open_found(src, options, false).await? {
+        Found::Parts(parts) => Ok(*parts),
+        Found::Link(_) => Err(Error::EntryRefused {
+            entry: label(src),
+            reason: "a station link's entry is not followed to another link",
+        }),
+    }
+}
+
+/// Opens `src` as a progressive file or HLS, or finds it is a station link (`links`: whether a
+/// link is looked for at all).
+pub(crate) async fn open_found(src: &FileSrc, options: &OpenOptions, links: bool) -> Result<Found> {
     let events = options
         .events
         .clone()
         .unwrap_or_else(|| broadcast::channel(EVENTS_CAPACITY).0);
     // Subscribed before the first event: the first `Stream::events` receiver sees the open's.
     let first = events.subscribe();
-    let parts = open_any(src, &options, events).await?;
-    Ok(parts.with_open_events(first))
+    Ok(match open_any(src, options, events, links).await? {
+        Found::Parts(parts) => Found::Parts(Box::new(parts.with_open_events(first))),
+        link => link,
+    })
 }
 
 /// Opens `src` as a progressive file or HLS, sending the events to `events`.
 async fn open_any(
-    src: FileSrc,
+    src: &FileSrc,
     options: &OpenOptions,
     events: broadcast::Sender<AnyEvent>,
-) -> Result<StreamParts<AnyMedia>> {
-    if is_hls(&src) {
-        return open_hls(src, options, events).await;
+    links: bool,
+) -> Result<Found> {
+    if is_hls(src) {
+        let opened = open_hls(src.clone(), options, events).await;
+        return match opened {
+            // A `.m3u8` that is no HLS playlist may be a station link: read it as one.
+            Err(e) if links && station::not_a_playlist(&e) => {
+                match station::read_link(src, options).await {
+                    Ok(LinkBody::Entries(entries)) => Ok(Found::Link(entries)),
+                    Err(too_large @ Error::LinkTooLarge { .. }) => Err(too_large),
+                    // Not a link either (or not readable as one): the HLS error says why.
+                    _ => Err(e),
+                }
+            }
+            r => r.map(|p| Found::Parts(Box::new(p))),
+        };
     }
-    let fixed = matches!(options.abr_mode, AbrMode::Fixed(_));
+    let fixed = options.fixed_variant().is_some();
     // Without a playlist extension only the server's answer tells HLS apart, but a local file
     // or a URL named like an audio file cannot be HLS: refused before any request.
-    if fixed && named_as_audio(&src) {
-        return Err(Error::NotAdaptive {
-            origin: label(&src),
-        });
+    if fixed && named_as_audio(src) {
+        return Err(Error::NotAdaptive { origin: label(src) });
     }
     let (tx, rx) = broadcast::channel(EVENTS_CAPACITY);
     let parts = File::open(options.file_config(src.clone(), tx))
         .await
         .map_err(|source| Error::Stream {
-            origin: label(&src),
+            origin: label(src),
             source,
         })?;
-    let StreamParts { source, cancel, .. } = parts;
+    let StreamParts {
+        mut source, cancel, ..
+    } = parts;
     // Cancels the file's download on every early return.
     let guard = cancel.clone().drop_guard();
-    if is_playlist_type(source.content_type()) {
-        tracing::debug!(url = %label(&src), "the server answered with a playlist: opening as HLS");
-        drop((guard, source, rx));
-        return open_hls(src, options, events).await;
+    let content_type = source.content_type().map(str::to_owned);
+    let playlist = is_playlist_type(content_type.as_deref());
+    let maybe_link = links && (named_as_link(src) || is_link_type(content_type.as_deref()));
+    if playlist || maybe_link {
+        // The body tells an HLS playlist from a station list (both are served as `mpegurl`).
+        let (back, body) = station::read_body(source, src).await?;
+        source = back;
+        let hls = match station::link_body(src, &body)? {
+            LinkBody::Entries(entries) if links => return Ok(Found::Link(entries)),
+            LinkBody::Hls => true,
+            _ => playlist,
+        };
+        if hls {
+            tracing::debug!(url = %label(src), "the server answered with a playlist: opening as HLS");
+            drop((guard, source, rx));
+            return open_hls(src.clone(), options, events)
+                .await
+                .map(|p| Found::Parts(Box::new(p)));
+        }
     }
     if fixed {
-        return Err(Error::NotAdaptive {
-            origin: label(&src),
-        });
+        return Err(Error::NotAdaptive { origin: label(src) });
     }
     forward(rx, events.clone(), cancel.clone());
     let cancel = guard.disarm();
-    let source = AnySource::new(Protocol::File(source), origin(&src));
-    Ok(StreamParts::new(source, events, cancel))
+    let source = AnySource::new(Protocol::File(source), origin(src));
+    Ok(Found::Parts(Box::new(StreamParts::new(
+        source, events, cancel,
+    ))))
 }
 
 /// Opens the HLS playlist at `src`; a fixed variant must be in its ladder.
@@ -134,7 +203,7 @@ async fn open_hls(
         })?;
     let StreamParts { source, cancel, .. } = parts;
     let guard = cancel.clone().drop_guard();
-    if let AbrMode::Fixed(index) = options.abr_mode {
+    if let Some(index) = options.fixed_variant() {
         let count = source.variants().len();
         if index >= count {
             return Err(Error::NoSuchVariant {

@@ -7,7 +7,7 @@
 use kithara_decode::{Decoder, DecoderConfig};
 use kithara_file::{File, FileConfig};
 use kithara_hls::{Hls, HlsConfig, HlsEvent};
-use kithara_open::{open, open_decoder, AnyDecoder, AnyEvent, Error, OpenOptions};
+use kithara_open::{open, open_decoder, AnyDecoder, AnyEvent, Error, HlsOptions, OpenOptions};
 use kithara_stream::{
     dl::{Downloader, DownloaderConfig},
     AbrMode, RedactedUrl, Stream, StreamType,
@@ -92,7 +92,7 @@ async fn an_hls_url_decodes_like_an_hls_stream() {
     let want = by_hand::<Hls>(config, &url).await;
     let options = OpenOptions::builder()
         .downloader(dl.clone())
-        .abr_mode(AbrMode::Fixed(1))
+        .hls(HlsOptions::builder().abr_mode(AbrMode::Fixed(1)).build())
         .build();
     let decoder = open_decoder(url, options).await.unwrap();
     decoder.with_stream(|s| {
@@ -123,7 +123,7 @@ async fn a_playlist_mime_type_opens_as_hls() {
     let fixed = || {
         OpenOptions::builder()
             .downloader(dl.clone())
-            .abr_mode(AbrMode::Fixed(1))
+            .hls(HlsOptions::builder().abr_mode(AbrMode::Fixed(1)).build())
             .build()
     };
     let want = decode_all(
@@ -181,7 +181,7 @@ async fn a_fixed_variant_is_refused_where_there_is_none() {
     let fixed = |v| {
         OpenOptions::builder()
             .downloader(dl.clone())
-            .abr_mode(AbrMode::Fixed(v))
+            .hls(HlsOptions::builder().abr_mode(AbrMode::Fixed(v)).build())
             .build()
     };
     // Named like an audio file: refused before any request.
@@ -225,7 +225,7 @@ async fn events_arrive_as_any_events() {
     let (tx, mut rx) = tokio::sync::broadcast::channel(1024);
     let options = OpenOptions::builder()
         .downloader(dl.clone())
-        .abr_mode(AbrMode::Fixed(0))
+        .hls(HlsOptions::builder().abr_mode(AbrMode::Fixed(0)).build())
         .events(tx)
         .build();
     let decoder = open_decoder(server.url("/media/hls/master.m3u8"), options)
@@ -311,7 +311,7 @@ async fn an_hls_seek_lands_on_the_linear_decode() {
     let fixed = || {
         OpenOptions::builder()
             .downloader(dl.clone())
-            .abr_mode(AbrMode::Fixed(2))
+            .hls(HlsOptions::builder().abr_mode(AbrMode::Fixed(2)).build())
             .build()
     };
     let url = server.url("/media/hls/master.m3u8");
@@ -351,7 +351,7 @@ async fn open_errors_classify_and_find_the_stream_error() {
     assert_eq!(found.status(), Some(404));
     let fixed = OpenOptions::builder()
         .downloader(dl.clone())
-        .abr_mode(AbrMode::Fixed(1))
+        .hls(HlsOptions::builder().abr_mode(AbrMode::Fixed(1)).build())
         .build();
     let err = open(server.url("/media/chirp.mp3"), fixed)
         .await

@@ -43,6 +43,16 @@ pub enum Error {
         /// The path.
         label: String,
     },
+    /// kithara-open refused the track for another reason (a station link none of whose entries
+    /// opens, a probe task that failed); its error is the source.
+    #[error("{label}: could not open")]
+    Refused {
+        /// The redacted URL or the path.
+        label: String,
+        /// kithara-open's error (boxed: it is large, and rare).
+        #[source]
+        source: Box<kithara_open::Error>,
+    },
     /// The track's audio cannot be converted to the sink's format.
     #[error("cannot convert {from} Hz × {channels} channels to the sink's {to} Hz: {reason}")]
     Convert {

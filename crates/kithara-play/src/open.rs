@@ -1,21 +1,15 @@
-//! Opening a [`Track`] into a [`TrackSource`]: the one module that knows today's
-//! kithara-file, kithara-hls and kithara-decode APIs. When a one-call open ("URL or path +
-//! downloader → a decoder over a type-erased stream") exists, only this module changes.
-//!
-//! The protocol is chosen as the CLI does: an http(s) URL ending in `.m3u8` opens as HLS;
-//! anything else as a progressive file, unless the server answers with a playlist MIME type
-//! (then that stream is dropped and the URL opens as HLS).
+//! Opening a [`Track`](crate::Track) into a [`TrackSource`] through kithara-open's one-call open
+//! (`kithara_open::open_decoder`, which picks progressive file or HLS as the CLI does: an
+//! http(s) URL ending in `.m3u8` opens as HLS; anything else as a progressive file, unless the
+//! server answers with a playlist MIME type). This module only turns the player's settings
+//! (load control, cache, ABR, audio rendition, fetch priority) into `kithara_open::OpenOptions`.
 
 use std::time::Duration;
 
-use kithara_decode::{Decoder, DecoderConfig};
-use kithara_file::{AssetStore, File, FileConfig, FileSrc, StorageKind};
-use kithara_hls::{Hls, HlsConfig};
-use kithara_stream::{
-    dl::Downloader, FetchPriority, RedactedUrl, Source as _, Stream, StreamOptions,
-};
+use kithara_file::{AssetStore, StorageKind};
+use kithara_open::{AnyDecoder, HlsOptions, OpenOptions};
+use kithara_stream::{dl::Downloader, FetchPriority, Source as _};
 use tokio::runtime::Handle;
-use tokio_util::sync::CancellationToken;
 
 use crate::{
     config::{AudioChoice, LoadControl},
@@ -67,106 +61,69 @@ impl Opener {
         let Some(src) = track.src() else {
             return Err(Error::Consumed { label });
         };
-        if track.is_named_hls() {
-            return self.open_hls(src, label, (cancel, priority), (*abr, audio));
-        }
-        let storage = match &self.cache {
-            Some(store) => StorageKind::Cache(store.clone()),
-            None => self.storage.clone(),
-        };
-        let config = FileConfig::from_src(src.clone(), &self.downloader)
-            .options(self.options(Some(storage), cancel, priority))
-            .maybe_buffer_ahead(self.ahead_bytes(self.assumed_bitrate))
+        let options = OpenOptions::builder()
+            .downloader(self.downloader.clone())
+            .wait_timeout(self.wait_timeout)
+            .maybe_storage(self.cache.clone().map(StorageKind::Cache))
+            .maybe_file_storage(self.cache.is_none().then(|| self.storage.clone()))
+            .maybe_file_buffer_ahead(self.ahead_bytes(self.assumed_bitrate))
+            .hls(self.hls_options(*abr, audio))
+            .priority(priority.clone())
+            .cancel(cancel.clone())
             .build();
-        let stream = self.block_on(Stream::<File>::new(config), &label, cancel)?;
-        if kithara_file_serves_playlist(&stream) {
-            tracing::debug!(url = %label, "the server answered with a playlist: opening as HLS");
-            drop(stream);
-            return self.open_hls(src, label, (cancel, priority), (*abr, audio));
-        }
-        let origin = match src {
-            FileSrc::Remote(url) => Some(RedactedUrl::new(url)),
-            _ => None,
+        let opened = self.runtime.block_on(async {
+            tokio::select! {
+                biased;
+                () = cancel.cancelled() => None,
+                r = kithara_open::open_decoder(src.clone(), options) => Some(r),
+            }
+        });
+        let decoder = match opened {
+            None => return Err(Error::Cancelled { label }),
+            Some(Ok(decoder)) => decoder,
+            Some(Err(e)) => return Err(open_error(label, e)),
         };
-        let config = DecoderConfig::builder().maybe_origin(origin).build();
-        let decoder =
-            Decoder::new(stream, config).map_err(|source| Error::Decode { label, source })?;
         self.set_real_budget(&decoder);
         Ok(Box::new(decoder))
     }
 
-    /// Once the decoder knows the file's duration, turns the time ahead into bytes at the file's
-    /// real (average) bitrate instead of the assumed one.
-    fn set_real_budget(&self, decoder: &Decoder<File>) {
+    /// The HLS options of a track: buffer ahead from the load control, the caller's ABR
+    /// settings (a fixed variant is ignored by a progressive file), the audio rendition.
+    fn hls_options(&self, abr: AbrSettings, audio: &AudioChoice) -> HlsOptions {
+        let (language, name) = match audio {
+            AudioChoice::Language(l) => (Some(l.clone()), None),
+            AudioChoice::Name(n) => (None, Some(n.clone())),
+            _ => (None, None),
+        };
+        HlsOptions::builder()
+            .maybe_buffer_ahead(match self.load {
+                LoadControl::Ahead(ahead) => Some(ahead),
+                LoadControl::Unlimited => None,
+            })
+            .maybe_abr_mode(abr.mode)
+            .maybe_max_bitrate(abr.max_bitrate.flatten())
+            .maybe_audio_language(language)
+            .maybe_audio_name(name)
+            .fixed_variant_required(false)
+            .build()
+    }
+
+    /// Once the decoder of a progressive file knows its duration, turns the time ahead into
+    /// bytes at the file's real (average) bitrate instead of the assumed one.
+    fn set_real_budget(&self, decoder: &AnyDecoder) {
         let Some(duration) = decoder.info().duration.filter(|d| !d.is_zero()) else {
             return;
         };
         decoder.with_stream(|s| {
-            let Some(len) = s.source().len() else {
+            let (Some(file), Some(len)) = (s.source().as_file(), s.source().len()) else {
                 return;
             };
             let bits = u128::from(len) * 8 * 1000 / duration.as_millis().max(1);
             let bitrate = u64::try_from(bits).unwrap_or(u64::MAX);
             let bytes = self.ahead_bytes(bitrate);
             tracing::debug!(bitrate, ahead = ?bytes, "buffer ahead from the real bitrate");
-            s.source().set_buffer_ahead(bytes);
+            file.set_buffer_ahead(bytes);
         });
-    }
-
-    fn open_hls(
-        &self,
-        src: &FileSrc,
-        label: String,
-        (cancel, priority): (&CancellationToken, &FetchPriority),
-        (abr, audio): (AbrSettings, &AudioChoice),
-    ) -> Result<Box<dyn TrackSource>> {
-        let FileSrc::Remote(url) = src else {
-            return Err(Error::HlsNotRemote { label });
-        };
-        let ahead = match self.load {
-            LoadControl::Ahead(ahead) => Some(ahead),
-            LoadControl::Unlimited => None,
-        };
-        let storage = self.cache.clone().map(StorageKind::Cache);
-        let config = HlsConfig::builder()
-            .url(url.clone())
-            .downloader(self.downloader.clone())
-            .options(self.options(storage, cancel, priority))
-            .maybe_buffer_ahead(ahead)
-            .maybe_language(match audio {
-                AudioChoice::Language(l) => Some(l.clone()),
-                _ => None,
-            })
-            .maybe_audio_name(match audio {
-                AudioChoice::Name(n) => Some(n.clone()),
-                _ => None,
-            })
-            .maybe_abr_mode(abr.mode)
-            .maybe_max_bitrate(abr.max_bitrate.flatten())
-            .build();
-        let stream = self.block_on(Stream::<Hls>::new(config), &label, cancel)?;
-        let config = DecoderConfig::builder()
-            .origin(RedactedUrl::new(url))
-            .build();
-        let decoder =
-            Decoder::new(stream, config).map_err(|source| Error::Decode { label, source })?;
-        Ok(Box::new(decoder))
-    }
-
-    /// The options every protocol shares: storage (`None`: the protocol's default), the wait
-    /// budget, the track's token as the stream's parent, the fetch priority.
-    fn options<E>(
-        &self,
-        storage: Option<StorageKind>,
-        cancel: &CancellationToken,
-        priority: &FetchPriority,
-    ) -> StreamOptions<E> {
-        StreamOptions::builder()
-            .maybe_storage(storage)
-            .wait_timeout(self.wait_timeout)
-            .cancel(cancel.clone())
-            .priority(priority.clone())
-            .build()
     }
 
     /// The byte budget ahead of the reader for a progressive file of `bitrate` bits per second.
@@ -183,36 +140,19 @@ impl Opener {
             LoadControl::Unlimited => None,
         }
     }
-
-    /// Runs an opening future on the player's runtime from this blocking thread, ended at once
-    /// by `cancel`.
-    fn block_on<S>(
-        &self,
-        open: impl std::future::Future<Output = kithara_stream::Result<S>>,
-        label: &str,
-        cancel: &CancellationToken,
-    ) -> Result<S> {
-        let outcome = self.runtime.block_on(async {
-            tokio::select! {
-                biased;
-                () = cancel.cancelled() => None,
-                r = open => Some(r),
-            }
-        });
-        match outcome {
-            None => Err(Error::Cancelled {
-                label: label.to_owned(),
-            }),
-            Some(r) => r.map_err(|source| Error::Open {
-                label: label.to_owned(),
-                source,
-            }),
-        }
-    }
 }
 
-/// Whether a file stream turned out to be served as an HLS playlist (`Content-Type`): the
-/// one-call open's rule.
-fn kithara_file_serves_playlist(stream: &Stream<File>) -> bool {
-    kithara_open::is_playlist_type(stream.source().content_type())
+/// The player's error for a failed open: the stream's and the decoder's errors as before, a
+/// local playlist as [`Error::HlsNotRemote`], anything else kithara-open refuses as
+/// [`Error::Refused`].
+fn open_error(label: String, e: kithara_open::Error) -> Error {
+    match e {
+        kithara_open::Error::Stream { source, .. } => Error::Open { label, source },
+        kithara_open::Error::Decode { source, .. } => Error::Decode { label, source },
+        kithara_open::Error::LocalPlaylist { .. } => Error::HlsNotRemote { label },
+        source => Error::Refused {
+            label,
+            source: Box::new(source),
+        },
+    }
 }

@@ -114,14 +114,6 @@ impl Track {
         }
     }
 
-    /// Whether the name says HLS (a `.m3u8` path).
-    pub(crate) fn is_named_hls(&self) -> bool {
-        match &self.kind {
-            Kind::Src(src) => kithara_open::is_hls(src),
-            Kind::Opened(_) => false,
-        }
-    }
-
     /// For a stream the caller opened: the maker of its decoder, once (`Some(None)` after).
     pub(crate) fn take_opened(&self) -> Option<Option<MakeSource>> {
         match &self.kind {
@@ -167,8 +159,9 @@ mod tests {
             Track::parse("a/b.flac").src(),
             Some(FileSrc::Local(_))
         ));
-        assert!(Track::parse("http://h/x/master.M3U8").is_named_hls());
-        assert!(!Track::parse("http://h/x.mp3").is_named_hls());
+        let named_hls = |s: &str| Track::parse(s).src().is_some_and(kithara_open::is_hls);
+        assert!(named_hls("http://h/x/master.M3U8"));
+        assert!(!named_hls("http://h/x.mp3"));
         assert_eq!(Track::parse("a.mp3"), Track::path("a.mp3"));
     }
 }

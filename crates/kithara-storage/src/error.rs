@@ -80,6 +80,15 @@ pub enum Error {
         /// The one offered now.
         new: crate::Validator,
     },
+    /// An operation that needs every byte of the resource
+    /// ([`export_to`](crate::StorageResource::export_to)) on one that is not complete.
+    #[error("the resource is incomplete: {present} bytes present of {}", len.map_or_else(|| String::from("an unknown length"), |l| l.to_string()))]
+    Incomplete {
+        /// Bytes present.
+        present: u64,
+        /// The total length, if known.
+        len: Option<u64>,
+    },
 }
 
 impl Error {

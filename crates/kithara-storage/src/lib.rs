@@ -8,6 +8,7 @@ mod cache;
 pub use cache::fuzz_api;
 mod cached;
 mod error;
+mod export;
 mod file;
 mod kind;
 mod mem;

@@ -32,7 +32,8 @@ pub fn fixtures_dir() -> PathBuf {
 }
 
 /// Loads a committed reference (`chirp-mp3.wav`, `chirp-aac.wav`, `chirp-vorbis.wav`,
-/// `hls-v0.wav`), converted to `f32`.
+/// `hls-v0.wav`; the first seconds of `chirp-opus.wav`, `chirp-he.wav`, `chirp-he2.wav`), converted
+/// to `f32`.
 ///
 /// # Errors
 ///

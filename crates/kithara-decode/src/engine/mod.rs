@@ -6,20 +6,19 @@ use std::{sync::Arc, time::Duration};
 
 use kithara_stream::ContainerFormat;
 use symphonia::core::{
-    codecs::audio::{AudioCodecParameters, AudioDecoder, AudioDecoderOptions},
+    codecs::audio::{AudioCodecParameters, AudioDecoderOptions},
     errors::Error as SymError,
     formats::{FormatReader, TrackType},
     io::MediaSource,
-    units::{Time, TimeBase, Timestamp},
+    units::{Time, TimeBase},
 };
 
 mod seek;
 mod timeline;
 
-pub(crate) use seek::preroll_frames;
-
 use crate::{
     chunk::{frames_to_duration, PcmChunk},
+    codecs::Codec,
     config::DecoderConfig,
     error::{Error, Origin, Result},
     info::{codec_label, codec_of, TrackInfo},
@@ -50,7 +49,7 @@ const MAX_BAD_PACKETS: u32 = 8;
 /// Format reader + codec + timeline bookkeeping, independent of the stream type.
 pub(crate) struct Core {
     reader: Box<dyn FormatReader>,
-    codec: Box<dyn AudioDecoder>,
+    codec: Codec,
     params: AudioCodecParameters,
     dec_opts: AudioDecoderOptions,
     track_id: u32,
@@ -77,9 +76,16 @@ pub(crate) struct Core {
     /// output past it is dropped. A reader opened mid-file does not see the declaration, so it is
     /// carried over from the reader that did.
     pub(crate) end_frame: Option<u64>,
+    /// Whether the codec's output delay is taken off the timeline (frame `t` of its output belongs
+    /// `delay` frames earlier): always, but for a codec adopted from the reader before (whose
+    /// output already lags by that delay, which that reader took off).
+    trim_delay: bool,
     /// The reader was opened mid-file by a fast MPEG audio seek: its own seek cannot go back
     /// before where it opened.
     pub(crate) mid_file: bool,
+    /// Frames by which the timeline may be off, either way: 0, except after a seek by a
+    /// variable-bitrate file's table, which places the reader's first frame by an estimate.
+    pub(crate) uncertainty: u64,
     /// The output frame this reader's own timeline starts at (a file joined back to back).
     origin_frame: u64,
     /// The stream position when audio last went out (or the reader opened, or sought).
@@ -121,13 +127,21 @@ impl Core {
             }
         };
         let dec_opts = AudioDecoderOptions::default().gapless(config.gapless);
-        let codec = symphonia::default::get_codecs()
-            .make_audio_decoder(&params, &dec_opts)
-            .map_err(|_| Error::UnsupportedCodec {
-                origin: origin.clone(),
-                codec: codec_label(params.codec),
-                container: container_label.clone(),
-            })?;
+        let codec = Codec::make(&params, &dec_opts).map_err(|_| {
+            match crate::codecs::missing_feature(params.codec) {
+                Some(feature) => Error::CodecFeatureOff {
+                    origin: origin.clone(),
+                    codec: codec_label(params.codec),
+                    container: container_label.clone(),
+                    feature,
+                },
+                None => Error::UnsupportedCodec {
+                    origin: origin.clone(),
+                    codec: codec_label(params.codec),
+                    container: container_label.clone(),
+                },
+            }
+        })?;
         let sample_rate = params.sample_rate.unwrap_or(0);
         let channels = params
             .channels
@@ -156,7 +170,7 @@ impl Core {
         };
         let info = TrackInfo {
             codec: codec_of(params.codec),
-            codec_name: codec.codec_info().short_name.to_owned(),
+            codec_name: codec.short_name().to_owned(),
             container: opened.container,
             sample_rate,
             channels,
@@ -184,7 +198,9 @@ impl Core {
             frame_offset: -i64::try_from(mp4_delay).unwrap_or(i64::MAX),
             priming,
             end_frame,
+            trim_delay: true,
             mid_file: false,
+            uncertainty: 0,
             origin_frame: 0,
             silent_from: pos.pos(),
             max_silent: config.max_silent_bytes,
@@ -204,6 +220,8 @@ impl Core {
             && a.extra_data == b.extra_data;
         if same {
             self.codec = old.codec;
+            // Its output already lags by its delay, which the reader before took off the timeline.
+            self.trim_delay = false;
         }
         same
     }
@@ -212,7 +230,8 @@ impl Core {
         self.pos.pos()
     }
 
-    /// A track timestamp as a frame index at the track's rate.
+    /// A track timestamp as a frame index at the track's rate (exact, rounded to the nearest
+    /// frame when the time base is not the rate's: HE-AAC's packets count the half-rate core).
     fn ts_to_frames(&self, ts: i64) -> i64 {
         match self.time_base {
             Some(tb)
@@ -221,9 +240,11 @@ impl Core {
                 ts
             }
             Some(tb) => {
-                let t = tb.calc_time_saturating(Timestamp::new(ts));
-                let frames = t.as_nanos() * i128::from(self.info.sample_rate) / 1_000_000_000;
-                i64::try_from(frames).unwrap_or(i64::MAX)
+                let num = i128::from(ts)
+                    * i128::from(u32::from(tb.numer))
+                    * i128::from(self.info.sample_rate);
+                let den = i128::from(u32::from(tb.denom));
+                i64::try_from((2 * num + den).div_euclid(2 * den)).unwrap_or(i64::MAX)
             }
             None => ts,
         }
@@ -265,13 +286,7 @@ impl Core {
             if packet.track_id != self.track_id {
                 continue;
             }
-            if let Some(frame) = self.rebase.take() {
-                let first = self.ts_to_frames(packet.pts.get());
-                self.frame_offset = i64::try_from(frame)
-                    .unwrap_or(i64::MAX)
-                    .saturating_sub(first);
-            }
-            let decoded = match self.codec.decode(&packet) {
+            let decoded = match self.codec.decoder().decode(&packet) {
                 Ok(buf) => {
                     let spec = buf.spec();
                     let (rate, ch) = (spec.rate(), spec.channels().count());
@@ -302,6 +317,13 @@ impl Core {
             if rate != self.info.sample_rate || channels != self.info.channels {
                 self.info.sample_rate = rate;
                 self.info.channels = channels;
+            }
+            // After the rate is known: HE-AAC's first output sets it, and the offset is in its frames.
+            if let Some(frame) = self.rebase.take() {
+                let first = self.ts_to_frames(packet.pts.get());
+                self.frame_offset = i64::try_from(frame)
+                    .unwrap_or(i64::MAX)
+                    .saturating_sub(first);
             }
             let ch = usize::from(channels.max(1));
             let Some(start) = self
@@ -336,6 +358,8 @@ impl Core {
             return Ok(());
         };
         let slack = 2 * self.params.max_frames_per_packet.unwrap_or(4096).max(1152);
+        // On an estimated timeline the end lands anywhere within the estimate's bound.
+        let slack = slack.saturating_add(self.uncertainty);
         if self.next_frame.saturating_sub(self.origin_frame) + slack < expected {
             return Err(self.truncated());
         }
@@ -389,9 +413,7 @@ impl Core {
 
     fn recreate_codec(&mut self) -> Result<()> {
         tracing::debug!("codec reset required: recreating it");
-        self.codec = symphonia::default::get_codecs()
-            .make_audio_decoder(&self.params, &self.dec_opts)
-            .map_err(|e| self.malformed(e))?;
+        self.codec = Codec::make(&self.params, &self.dec_opts).map_err(|e| self.malformed(e))?;
         Ok(())
     }
 }

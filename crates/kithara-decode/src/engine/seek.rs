@@ -19,7 +19,7 @@ impl Core {
     pub(crate) fn seek(&mut self, to: Duration) -> Result<()> {
         let rate = self.info.sample_rate;
         let target = duration_to_frames(to, rate);
-        let preroll = preroll_frames(self.info.codec);
+        let preroll = self.preroll();
         // In the reader's timeline: an MP4's declared delay lies before output frame 0.
         let delay = self.frame_offset.min(0).unsigned_abs();
         let from = frames_to_duration(target.saturating_sub(preroll).saturating_add(delay), rate);
@@ -61,7 +61,7 @@ impl Core {
             }
             Err(e) => return Err(seek_err(e)),
         }
-        self.codec.reset();
+        self.codec.decoder().reset();
         self.discard_before = Some(target);
         self.next_frame = target;
         self.silent_from = self.stream_pos();
@@ -71,10 +71,18 @@ impl Core {
     }
 }
 
+impl Core {
+    /// Frames decoded and discarded before a seek target: the codec's (below), and what a
+    /// restarted FDK AAC needs more.
+    pub(crate) fn preroll(&self) -> u64 {
+        preroll_frames(self.info.codec).saturating_add(self.codec.extra_preroll())
+    }
+}
+
 /// Frames decoded and discarded before a seek target, per codec: enough packets for overlapping
 /// transforms (AAC, Vorbis) and the MP3 bit reservoir to be primed. symphonia's MP3 and Ogg readers
 /// also step back by themselves; the margin costs a few packets of decoding.
-pub(crate) fn preroll_frames(codec: Option<kithara_stream::AudioCodec>) -> u64 {
+fn preroll_frames(codec: Option<kithara_stream::AudioCodec>) -> u64 {
     use kithara_stream::AudioCodec as C;
     match codec {
         Some(C::Pcm | C::Flac | C::Alac) => 0,

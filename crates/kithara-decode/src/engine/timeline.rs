@@ -1,7 +1,8 @@
 //! Where a decoded packet's frames go on the output timeline: the packet trims (gapless), the
-//! delay an MP4 declares and the frames before time zero, the output before a seek target, and
-//! the frames past the declared end are dropped; where a reader opened mid-stream starts on it;
-//! and the bound on bytes consumed without audio (a stall).
+//! delay an MP4 declares, the codec's output delay (FDK AAC's) and the frames before time zero,
+//! the output before a seek target, and the frames past the declared end are dropped; where a
+//! reader opened mid-stream starts on it; and the bound on bytes consumed without audio (a
+//! stall).
 
 use symphonia::core::packet::Packet;
 
@@ -17,6 +18,9 @@ impl Core {
     pub(crate) fn rebase(&mut self, frame: u64) {
         self.rebase = Some(frame);
         self.next_frame = frame;
+        // A fresh codec's output delay is taken off its first output: what falls before `frame`
+        // (its warm-up, the audio the reader before handed out) is dropped.
+        self.discard_before = Some(frame);
     }
 
     /// Discards the output before `frame` (a seek target).
@@ -84,10 +88,18 @@ impl Core {
             }
             start = start.saturating_add(i64::try_from(ts).unwrap_or(i64::MAX));
         }
-        let mut start = self.ts_to_frames(start).saturating_add(self.frame_offset);
+        let delay = if self.trim_delay {
+            self.codec.delay()
+        } else {
+            0
+        };
+        let mut start = self
+            .ts_to_frames(start)
+            .saturating_add(self.frame_offset)
+            .saturating_sub(i64::try_from(delay).unwrap_or(i64::MAX));
         if start < 0 {
             // Frames before time zero (priming without gapless trimming, an MP4's declared
-            // delay with it): dropped.
+            // delay with it, the codec's output delay): dropped.
             let drop = usize::try_from(start.unsigned_abs())
                 .unwrap_or(usize::MAX)
                 .saturating_mul(ch)

@@ -44,15 +44,26 @@ fn empty_file() {
     assert!(matches!(err, Error::Empty { .. }), "{err:?}");
 }
 
+/// Without the `opus` feature, Opus is a codec this build cannot decode, and the error names the
+/// feature that would (with it, `codecs::opus` decodes the same file).
+#[cfg(not(feature = "opus"))]
 #[test]
 fn unsupported_codec() {
     let env = Env::new();
     let err = open_err(&env, "/media/chirp.opus");
     assert!(
-        matches!(&err, Error::UnsupportedCodec { codec, .. } if codec == "Opus"),
+        matches!(&err, Error::CodecFeatureOff { codec, feature: "opus", .. } if codec == "Opus"),
         "{err:?}"
     );
     assert!(err.is_unsupported());
+    assert_eq!(err.missing_feature(), Some("opus"));
+    assert_eq!(err.class(), kithara_stream::ErrorClass::Unsupported);
+    let message = err.to_string();
+    assert!(
+        message.contains("unsupported codec Opus in Ogg")
+            && message.contains("the `opus` feature of kithara-decode"),
+        "{message}"
+    );
 }
 
 #[test]

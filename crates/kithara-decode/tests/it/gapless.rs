@@ -151,3 +151,36 @@ fn files_without_a_declared_delay_keep_every_frame() {
         assert_eq!(pcm.len(), r.samples.len(), "{name}");
     }
 }
+
+/// Fixtures encoded straight from a source by ffmpeg's native AAC encoder (3 s of 16 kHz mono):
+/// 1024 frames of priming and 48 000 frames of audio, declared by an edit list
+/// (`gapless-elst.m4a`) or, on the same packets without an edit list, by an `iTunSMPB` tag in
+/// QuickTime's `keys` form (`gapless-smpb.m4a`). The reference is ffmpeg's decode of the first.
+#[test]
+fn real_priming_declared_by_elst_or_itunsmpb_is_trimmed() {
+    const DECLARED: usize = 48_000;
+    let env = Env::new();
+    let r = reference("gapless-aac.wav").unwrap();
+    assert_eq!((r.sample_rate, r.channels), (16_000, 1));
+    // ffmpeg trims the priming by the edit list but plays the padding: 48 packets of 1024 frames
+    // less the priming.
+    assert_eq!(r.frames(), 48 * 1024 - PRIMING);
+    let mut decodes = Vec::new();
+    for name in ["gapless-elst.m4a", "gapless-smpb.m4a"] {
+        let mut d = env.remote(name);
+        assert_eq!(d.info().frames, Some(DECLARED as u64), "{name}");
+        let (pcm, err) = decode_all(&mut d);
+        assert!(err.is_none(), "{name}: {err:?}");
+        assert_eq!(pcm.len(), DECLARED, "{name}: the declared length");
+        let c = compare(&r.samples[..DECLARED], &pcm, 1, 4096);
+        assert_eq!(c.lag, 0, "{name}: {c:?}");
+        assert!(c.snr_db > 40.0, "{name}: {c:?}");
+        // Without trimming: every frame of the 48 packets, priming and padding included.
+        let (untrimmed, err) = decode_all(&mut open(&env, &format!("/media/{name}"), false));
+        assert!(err.is_none(), "{name}: {err:?}");
+        assert_eq!(untrimmed.len(), 48 * 1024, "{name}");
+        assert!(untrimmed[PRIMING..][..DECLARED] == pcm[..], "{name}");
+        decodes.push(pcm);
+    }
+    assert!(decodes[0] == decodes[1], "one encoding, two declarations");
+}

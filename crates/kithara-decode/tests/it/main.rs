@@ -8,6 +8,7 @@
 )]
 
 mod classes;
+mod codecs;
 mod common;
 mod errors;
 mod exact;
@@ -22,3 +23,4 @@ mod probing;
 mod reference;
 mod tags;
 mod ts;
+mod vbr_seek;

@@ -129,3 +129,25 @@ fn m4a_then_m4a_joins_without_a_gap() {
     assert!(a == one.samples.as_slice(), "the first track differs");
     assert!(b == one.samples.as_slice(), "the second track differs");
 }
+
+/// The bundled M4A files encoded by ffmpeg's AAC encoder, one declaring its priming and length by
+/// an edit list, the other by an `iTunSMPB` tag: each decodes to its declared 3 s, and the two
+/// queued join with no frame inserted or lost.
+#[test]
+fn encoded_m4a_by_edit_list_then_by_itunsmpb_join_without_a_gap() {
+    let server = server();
+    let paths = ["/media/gapless-elst.m4a", "/media/gapless-smpb.m4a"];
+    let a = decode(&server, paths[0]);
+    let b = decode(&server, paths[1]);
+    assert_eq!((a.rate, a.channels, a.frames()), (16_000, 1, 48_000));
+    assert_eq!((b.rate, b.channels, b.frames()), (16_000, 1, 48_000));
+    let (out, _) = render(&server, &paths, SinkFormat::new(16_000, 1));
+    assert_eq!(
+        out.frames(),
+        a.frames() + b.frames(),
+        "no frame inserted or lost"
+    );
+    let (x, y) = out.samples.split_at(a.samples.len());
+    assert!(x == a.samples.as_slice(), "the first track differs");
+    assert!(y == b.samples.as_slice(), "the second track differs");
+}

@@ -12,6 +12,7 @@ mod control;
 mod gapless;
 mod load;
 mod nowplaying;
+mod priority;
 mod queue;
 mod rendition;
 #[cfg(feature = "rodio")]

@@ -17,6 +17,12 @@ use crate::RangeSet;
 /// Magic of an index file, format version 1.
 const MAGIC: &[u8] = b"KITHIDX\x01";
 
+/// `body` sealed as an index file (for the fuzz target).
+#[cfg(fuzzing)]
+pub(crate) fn seal_for_fuzzing(body: &[u8]) -> Vec<u8> {
+    codec::seal(MAGIC, body)
+}
+
 /// Most ranges an index may hold; a file claiming more is garbage.
 const MAX_RANGES: u64 = 1 << 22;
 
