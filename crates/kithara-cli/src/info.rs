@@ -62,6 +62,10 @@ pub(crate) struct InfoReport {
     /// seconds; `null` if none came).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) title: Option<Option<String>>,
+    /// What the file's tags say (those at its head: ID3v2, Vorbis comments, FLAC, MP4 `ilst`);
+    /// absent when it has none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) tags: Option<TagsReport>,
 }
 
 /// An internet radio's headers in the report.
@@ -77,6 +81,33 @@ pub(crate) struct StationReport {
     pub(crate) url: Option<String>,
     /// `icy-description`.
     pub(crate) description: Option<String>,
+}
+
+/// A file's tags in the report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub(crate) struct TagsReport {
+    /// The title.
+    pub(crate) title: Option<String>,
+    /// The artist.
+    pub(crate) artist: Option<String>,
+    /// The album.
+    pub(crate) album: Option<String>,
+    /// The track number.
+    pub(crate) track_number: Option<u64>,
+    /// Whether the file carries cover art.
+    pub(crate) cover_art: bool,
+}
+
+impl TagsReport {
+    fn of(t: &kithara_decode::Tags) -> Option<Self> {
+        (!t.is_empty()).then(|| Self {
+            title: t.title.clone(),
+            artist: t.artist.clone(),
+            album: t.album.clone(),
+            track_number: t.track_number,
+            cover_art: t.has_cover_art,
+        })
+    }
 }
 
 /// One HLS variant in the report.
@@ -154,6 +185,7 @@ pub(crate) async fn run(args: InfoArgs, cache: Option<AssetStore>) -> Result<()>
         live: hls.as_ref().map(|h| h.live),
         station,
         title,
+        tags: TagsReport::of(&info.tags),
         renditions,
         variants: hls.map(|h| {
             h.variants
@@ -284,6 +316,19 @@ fn write_text(out: &mut impl Write, r: &InfoReport) -> io::Result<()> {
             "now playing  {}",
             title.clone().unwrap_or_else(unknown)
         )?;
+    if let Some(t) = &r.tags {
+        let fields = [
+            ("title", t.title.clone()),
+            ("artist", t.artist.clone()),
+            ("album", t.album.clone()),
+            ("track", t.track_number.map(|n| n.to_string())),
+            ("cover art", t.cover_art.then(|| "yes".to_owned())),
+        ];
+        for (name, value) in fields {
+            if let Some(v) = value {
+                writeln!(out, "{name:<12} {v}")?;
+            }
+        }
     }
     if let Some(live) = r.live {
         writeln!(out, "live         {}", if live { "yes" } else { "no" })?;

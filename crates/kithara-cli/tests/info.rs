@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{assert_fails, kithara, media_server, stderr};
+use common::{assert_fails, kithara, media_server, stderr, tagged_mp3};
 use kithara_test_support::{media, Route};
 
 #[test]
@@ -192,4 +192,29 @@ fn probing_a_large_file_downloads_little_and_never_the_tail() {
             .map_or(0, |s| s.parse::<u64>().unwrap());
         assert!(start < 1 << 20, "{r:?}");
     }
+}
+
+#[test]
+fn the_tags_of_an_mp3_are_reported() {
+    let server = media_server();
+    server.route(
+        "/kit.mp3",
+        Route::new(tagged_mp3("kit big")).content_type("audio/mpeg"),
+    );
+    let url = server.url("/kit.mp3");
+    let out = kithara(&["info", url.as_str()]);
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
+    let text = String::from_utf8(out.stdout).unwrap();
+    for line in ["title        kit big", "artist       kithara"] {
+        assert!(text.contains(line), "{line:?} not in:\n{text}");
+    }
+    let out = kithara(&["info", url.as_str(), "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["tags"]["title"], "kit big");
+    assert_eq!(v["tags"]["artist"], "kithara");
+    assert_eq!(v["tags"]["cover_art"], false);
+    // Untagged: no tags at all.
+    let out = kithara(&["info", server.url("/media/chirp.wav").as_str(), "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v.get("tags").is_none(), "{v}");
 }

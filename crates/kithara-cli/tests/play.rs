@@ -7,7 +7,8 @@ mod common;
 
 use std::path::Path;
 
-use common::{assert_fails, f32_samples, kithara, media_server, stderr};
+use common::{assert_fails, f32_samples, kithara, media_server, stderr, tagged_mp3};
+use kithara_test_support::Route;
 
 /// The tracks' own decodes (raw f32), back to back.
 fn decodes(urls: &[String], cache: &Path, dir: &Path) -> Vec<f32> {
@@ -164,4 +165,42 @@ fn the_default_sink_names_the_feature_it_needs() {
 fn a_bad_sink_is_a_usage_error() {
     let out = kithara(&["play", "--sink", "alsa", "x.mp3"]);
     assert_fails(&out, 2, &["default, null or wav:FILE"]);
+}
+
+#[test]
+fn json_play_prints_the_titles_of_files_back_to_back() {
+    let server = media_server();
+    let body: Vec<u8> = ["one", "two"].iter().flat_map(|t| tagged_mp3(t)).collect();
+    server.route(
+        "/radio.mp3",
+        Route::new(body).content_type("audio/mpeg").no_range(),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let sink = format!("wav:{}", dir.path().join("r.wav").display());
+    let url = server.url("/radio.mp3");
+    let out = kithara(&[
+        "--no-cache",
+        "play",
+        "--json",
+        "--sink",
+        &sink,
+        url.as_str(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
+    let titles: Vec<(String, f64)> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|e| e["event"] == "now_playing")
+        .map(|e| {
+            (
+                e["title"].as_str().unwrap().to_owned(),
+                e["position_secs"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(titles.len(), 2, "{titles:?}");
+    assert_eq!(titles[0], ("one".to_owned(), 0.0));
+    assert_eq!(titles[1].0, "two");
+    assert!((titles[1].1 - 4.0).abs() < 0.001, "{titles:?}");
 }

@@ -24,6 +24,11 @@ pub struct PcmChunk {
     /// Set on the first chunk after the decoder crossed a boundary of the stream (HLS variant
     /// switch, discontinuity, new init section, seek jump); `None` otherwise.
     pub change: Option<crate::StreamChange>,
+    /// The changes of what is playing heard in this chunk, in order: a metadata mark of the
+    /// source whose place this chunk's audio reaches (a media time within it, or a byte its
+    /// packet was decoded from), or the tags of a file whose first chunk this is. Empty (and not
+    /// allocated) for most chunks.
+    pub now_playing: Vec<crate::NowPlayingChange>,
 }
 
 impl PcmChunk {

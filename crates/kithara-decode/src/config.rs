@@ -33,6 +33,10 @@ pub struct DecoderConfig {
     /// index (MP3). Default: [`SeekMode::Fast`].
     #[builder(default)]
     pub seek_mode: SeekMode,
+    /// Stream bytes a reader may consume without producing audio before decoding fails with
+    /// [`Error::Stalled`](crate::Error::Stalled) instead of going on silently. Default: 1 MiB.
+    #[builder(default = 1 << 20)]
+    pub max_silent_bytes: u64,
 }
 
 /// How a seek finds its target in a file without a seek index (MPEG audio: MP3, MP2).

@@ -9,7 +9,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use kithara_stream::{MediaInfo, Stream, StreamType};
+use kithara_stream::{ContainerFormat, MediaInfo, NowPlaying, Source, Stream, StreamType};
 
 use crate::{
     change::StreamChange,
@@ -18,6 +18,8 @@ use crate::{
     engine::{Core, Step},
     error::{Error, Origin, Result},
     info::TrackInfo,
+    joins::JoinScan,
+    marks::MarkState,
     media_source::{lock, SharedStream, StreamMediaSource},
 };
 
@@ -40,6 +42,8 @@ pub struct Decoder<T: StreamType> {
     pub(crate) change: Option<StreamChange>,
     /// The frame at which the decoder last sought back after a seek jump (see `boundary.rs`).
     pub(crate) resumed_at: Option<u64>,
+    /// The metadata marks not reported yet, and what is playing.
+    pub(crate) marks: MarkState,
 }
 
 impl<T: StreamType> std::fmt::Debug for Decoder<T> {
@@ -64,6 +68,9 @@ impl<T: StreamType> Decoder<T> {
             (Some(a), Some(b)) => a.or(b),
             (a, b) => a.or(b).unwrap_or_default(),
         };
+        // A segmented stream's tags are those of its first segment, which its source reports
+        // as timed metadata (HLS: the ID3 tag of a packed-audio segment): not the track's.
+        let segmented = stream.timeline().maps_time();
         let shared = Arc::new(std::sync::Mutex::new(stream));
         let origin = Origin(config.origin.clone());
         // From byte 0 (a retry starts there again).
@@ -77,6 +84,10 @@ impl<T: StreamType> Decoder<T> {
                 core.info.frames = None;
             }
         }
+        let mut marks = MarkState::default();
+        let tags = core.info.tags.now_playing().filter(|_| !segmented);
+        marks.set_current(tags.clone());
+        marks.tags(tags);
         Ok(Self {
             core,
             stream: shared,
@@ -84,6 +95,7 @@ impl<T: StreamType> Decoder<T> {
             origin,
             change: None,
             resumed_at: None,
+            marks,
         })
     }
 
@@ -99,6 +111,7 @@ impl<T: StreamType> Decoder<T> {
     /// [`Error::Stream`] when reading fails; [`Error::Malformed`] when the data cannot be decoded;
     /// the errors of [`Decoder::new`] when the format after a boundary cannot be opened.
     pub fn next_chunk(&mut self) -> Result<Option<PcmChunk>> {
+        self.poll_marks();
         loop {
             match self.core.next_chunk()? {
                 Step::Chunk(mut c) => {
@@ -106,12 +119,51 @@ impl<T: StreamType> Decoder<T> {
                         ch.variant = ch.variant.or(c.variant);
                         ch
                     });
+                    // Marks the reads for this chunk let the source find (timed metadata in
+                    // the segment just read).
+                    self.poll_marks();
+                    let progress = self.core.progress();
+                    self.marks.attach(&mut c, |p| progress.reached(p));
                     return Ok(Some(c));
                 }
                 Step::End => return Ok(None),
                 Step::Boundary(b) => self.cross(b)?,
+                Step::Join(at) => self.join(at)?,
             }
         }
+    }
+
+    /// What is playing as of the last chunk handed out (after a seek: the latest change at or
+    /// before the new position): the latest metadata mark reported, else the file's tags.
+    pub fn now_playing(&self) -> Option<&NowPlaying> {
+        self.marks.current()
+    }
+
+    /// Takes the marks the source recorded since the last look, and has the reader stop at the
+    /// bytes where the pending ones take effect. Allocates nothing when there are none.
+    fn poll_marks(&mut self) {
+        let new = lock(&self.stream)
+            .source()
+            .metadata_marks(self.marks.next_seq());
+        if !new.is_empty() {
+            self.marks.add(new);
+        }
+        // Also for a reader opened since the last look (a boundary, a seek, a join).
+        self.core.progress().watch(self.marks.watched());
+    }
+
+    /// Opens a new reader where a further file starts (MPEG audio files back to back): its own
+    /// delay and padding are trimmed, its timeline continues from the last frame handed out, and
+    /// its tags are reported with its first chunk.
+    fn join(&mut self, at: u64) -> Result<()> {
+        let frame = self.core.next_frame;
+        tracing::debug!(pos = at, frame, "a further file starts: new reader");
+        let hints = self.hints_at(None);
+        let mut core = self.reader_at(at, None, hints)?;
+        core.shift(frame);
+        self.marks.tags(core.info.tags.now_playing());
+        self.core = core;
+        Ok(())
     }
 
     /// Seeks to `to`: the first sample of the next chunk is the one at `to` (rounded to the nearest
@@ -138,10 +190,15 @@ impl<T: StreamType> Decoder<T> {
     /// good); see [`SeekMode`](crate::SeekMode).
     pub fn seek(&mut self, to: Duration) -> Result<()> {
         self.resumed_at = None;
-        if self.seek_by_stream_time(to)? || self.seek_mpeg_audio(to)? {
-            return Ok(());
+        if !(self.seek_by_stream_time(to)? || self.seek_mpeg_audio(to)?) {
+            self.core.seek(to)?;
         }
-        self.core.seek(to)
+        let (all, pos) = {
+            let s = lock(&self.stream);
+            (s.source().metadata_marks(0), s.position())
+        };
+        self.marks.seek(to, pos, all);
+        Ok(())
     }
 
     /// Media time of the next frame to be returned (an estimate after a seek by a
@@ -216,14 +273,24 @@ pub(crate) fn open_core<T: StreamType>(
                 },
             )?;
         let progress = source.progress();
-        Core::open(
+        // Files back to back are looked for in an MPEG audio stream that is not segmented.
+        let scan = !lock(stream).timeline().maps_time();
+        if scan && hints.container == Some(ContainerFormat::MpegAudio) {
+            progress.scan_joins(JoinScan::new(base));
+        }
+        let core = Core::open(
             Box::new(source),
             &gate,
-            progress,
+            Arc::clone(&progress),
             hints,
             origin.clone(),
             config,
-        )
+        )?;
+        if scan && core.info.container == Some(ContainerFormat::MpegAudio) {
+            // Without the hint: from the bytes after those probing read.
+            progress.scan_joins(JoinScan::from(progress.pos()));
+        }
+        Ok(core)
     };
     match attempt(hints) {
         Err(Error::UnknownFormat { .. }) if hints.container.is_some() => {

@@ -119,6 +119,18 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+    /// The reader consumed bytes without producing audio for longer than
+    /// [`DecoderConfig::max_silent_bytes`](crate::DecoderConfig::max_silent_bytes): bytes that do
+    /// not decode, or packets past a length the container declared while the stream goes on.
+    #[error("{origin}: no audio out of the last {silent_bytes} bytes (up to byte {pos})")]
+    Stalled {
+        /// Where the bytes came from.
+        origin: Origin,
+        /// The stream position when decoding gave up.
+        pos: u64,
+        /// Bytes consumed since audio last went out.
+        silent_bytes: u64,
+    },
     /// A seek could not be carried out.
     #[error("{origin}: seek to {target:?} failed")]
     Seek {
@@ -145,6 +157,7 @@ impl Error {
             | Self::Truncated { origin, .. }
             | Self::Malformed { origin, .. }
             | Self::Stream { origin, .. }
+            | Self::Stalled { origin, .. }
             | Self::Seek { origin, .. } => origin,
         }
     }
@@ -159,9 +172,10 @@ impl Error {
             | Self::NoAudioTrack { .. }
             | Self::UnsupportedCodec { .. }
             | Self::CodecFeatureOff { .. } => ErrorClass::Unsupported,
-            Self::Empty { .. } | Self::Truncated { .. } | Self::Malformed { .. } => {
-                ErrorClass::InvalidData
-            }
+            Self::Empty { .. }
+            | Self::Truncated { .. }
+            | Self::Malformed { .. }
+            | Self::Stalled { .. } => ErrorClass::InvalidData,
             Self::Stream { source, .. } => ErrorClass::of(source),
             Self::Seek { source, .. } => match ErrorClass::of(source) {
                 ErrorClass::Other => ErrorClass::InvalidInput,

@@ -26,6 +26,9 @@ pub struct TrackInfo {
     pub frames: Option<u64>,
     /// Duration, when the container declares it.
     pub duration: Option<Duration>,
+    /// What the file's tags say (title, artist, album, track number, cover art): those the
+    /// reader met while opening, never those at the end of the file.
+    pub tags: crate::Tags,
 }
 
 /// kithara's container for a symphonia format id.

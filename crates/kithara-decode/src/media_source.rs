@@ -18,13 +18,15 @@
 use std::{
     io::{self, Read, Seek, SeekFrom},
     sync::{
-        atomic::{AtomicBool, AtomicU64, Ordering},
+        atomic::{AtomicBool, Ordering},
         Arc, Mutex, MutexGuard, PoisonError,
     },
 };
 
 use kithara_stream::{Boundary, Fenced, Source, Stream, StreamType};
 use symphonia::core::io::MediaSource;
+
+pub(crate) use crate::progress::Progress;
 
 /// A [`Stream<T>`] shared between a [`StreamMediaSource`] and its owner.
 pub(crate) type SharedStream<T> = Arc<Mutex<Stream<T>>>;
@@ -109,80 +111,6 @@ pub struct StreamMediaSource<T: StreamType> {
     prefix: Arc<[u8]>,
     /// Position in the wrapper's own byte space (prefix, then the stream from `base`).
     vpos: u64,
-}
-
-/// Where the reader is and how long the stream is, as of the last read or seek; shared with the
-/// decoder so it can place chunks and tell a truncated file from a malformed one.
-#[derive(Debug)]
-pub(crate) struct Progress {
-    pos: AtomicU64,
-    /// `u64::MAX` while unknown.
-    len: AtomicU64,
-    /// The boundary at which the wrapper reported the end of its source.
-    boundary: Mutex<Option<Boundary>>,
-    /// The boundary the wrapper gave as the end of its window when a reader asked for its length
-    /// (a reader that knows the length stops there without the read that would hit it).
-    window_end: Mutex<Option<Boundary>>,
-    /// The variant the window's bytes belong to (adaptive sources), once a read got some.
-    variant: Mutex<Option<usize>>,
-}
-
-impl Default for Progress {
-    fn default() -> Self {
-        Self {
-            pos: AtomicU64::new(0),
-            len: AtomicU64::new(u64::MAX),
-            boundary: Mutex::new(None),
-            window_end: Mutex::new(None),
-            variant: Mutex::new(None),
-        }
-    }
-}
-
-impl Progress {
-    /// The stream position after the last read or seek.
-    pub(crate) fn pos(&self) -> u64 {
-        self.pos.load(Ordering::Relaxed)
-    }
-
-    /// Whether the last read reached the stream's known end.
-    pub(crate) fn at_end(&self) -> bool {
-        let len = self.len.load(Ordering::Relaxed);
-        len != u64::MAX && self.pos() >= len
-    }
-
-    /// The boundary that ended the source, if one did: the one a read stopped at, else the one
-    /// the window's length ends at once the reader got there.
-    pub(crate) fn boundary(&self) -> Option<Boundary> {
-        let hit = self
-            .boundary
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
-        hit.or_else(|| {
-            let end = self
-                .window_end
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .clone();
-            end.filter(|b| self.pos() >= b.pos)
-        })
-    }
-
-    /// The variant the window's bytes belong to, for adaptive sources.
-    pub(crate) fn variant(&self) -> Option<usize> {
-        *self.variant.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn set_boundary(&self, b: Boundary) {
-        *self.boundary.lock().unwrap_or_else(PoisonError::into_inner) = Some(b);
-    }
-
-    fn update<T: StreamType>(&self, s: &Stream<T>) {
-        self.pos.store(s.position(), Ordering::Relaxed);
-        self.len
-            .store(s.len().unwrap_or(u64::MAX), Ordering::Relaxed);
-    }
 }
 
 impl<T: StreamType> std::fmt::Debug for StreamMediaSource<T> {
@@ -283,11 +211,7 @@ impl<T: StreamType> StreamMediaSource<T> {
         let end = match s.window_end() {
             Some(b) => {
                 let pos = b.pos;
-                *self
-                    .progress
-                    .window_end
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner) = Some(b);
+                self.progress.set_window_end(b);
                 Some(pos)
             }
             None => s.len(),
@@ -315,8 +239,14 @@ impl<T: StreamType> Read for StreamMediaSource<T> {
             self.vpos += n as u64;
             return Ok(n);
         }
-        let mut s = lock(&self.stream);
         let at = self.base + (self.vpos - plen);
+        // A further file starts there (MPEG audio back to back): the next reader reads it.
+        if self.progress.join().is_some_and(|j| at >= j) {
+            return Ok(0);
+        }
+        // Stops at the next byte a metadata mark is watched at.
+        let want = self.progress.read_len(at, buf.len());
+        let mut s = lock(&self.stream);
         if s.position() != at {
             s.seek(SeekFrom::Start(at))?;
         }
@@ -327,16 +257,20 @@ impl<T: StreamType> Read for StreamMediaSource<T> {
             .is_none()
             .then(|| s.source().current_variant())
             .flatten();
-        let got = s.read_fenced(buf).map_err(kithara_stream::Error::into_io)?;
+        let got = s
+            .read_fenced(&mut buf[..want])
+            .map_err(kithara_stream::Error::into_io)?;
         self.progress.update(&s);
         match got {
             Fenced::Bytes(n) => {
+                // Cut before a further file's start; the bytes from there belong to the next
+                // reader (none when it starts before this read: the end of this source).
+                let n = match self.progress.find_join(at, &buf[..n]) {
+                    Some(j) => usize::try_from(j.saturating_sub(at)).map_or(n, |k| k.min(n)),
+                    None => n,
+                };
                 if here.is_some() {
-                    *self
-                        .progress
-                        .variant
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner) = here;
+                    self.progress.set_variant(here);
                 }
                 self.vpos += n as u64;
                 Ok(n)

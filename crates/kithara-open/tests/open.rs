@@ -358,3 +358,47 @@ async fn open_errors_classify_and_find_the_stream_error() {
         .unwrap_err();
     assert_eq!(err.class(), ErrorClass::InvalidInput, "{err}");
 }
+
+/// `AnySource` forwards the metadata marks of the protocol's source (here an HLS playlist's
+/// `EXT-X-DATERANGE`, placed through its `EXT-X-PROGRAM-DATE-TIME`), not the trait's default
+/// of none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metadata_marks_are_forwarded() {
+    use kithara_stream::{MarkAt, MetadataMark, Source};
+
+    let server = media_server();
+    let playlist = kithara_test_support::media::get("hls/ts/v0.m3u8")
+        .unwrap()
+        .bytes;
+    let text = String::from_utf8(playlist.to_vec()).unwrap().replacen(
+        "#EXTINF",
+        "#EXT-X-PROGRAM-DATE-TIME:2026-12-06T10:00:00.000Z\n\
+         #EXT-X-DATERANGE:ID=\"a\",START-DATE=\"2026-12-06T10:00:05.250Z\",X-TITLE=\"five\"\n\
+         #EXTINF",
+        1,
+    );
+    // Beside the bundled segments, so that their relative URIs resolve.
+    server.route(
+        "/media/hls/ts/dates.m3u8",
+        Route::new(text).content_type("application/vnd.apple.mpegurl"),
+    );
+    let url = server.url("/media/hls/ts/dates.m3u8");
+    let dl = downloader();
+    let any = open(url.clone(), options(&dl)).await.unwrap();
+    let hls = Stream::<Hls>::new(HlsConfig::builder().url(url).downloader(dl).build())
+        .await
+        .unwrap();
+    let marks = |m: Vec<MetadataMark>| {
+        m.into_iter()
+            .map(|m| (m.seq, m.at, m.now_playing.title))
+            .collect::<Vec<_>>()
+    };
+    let want = vec![(
+        0,
+        MarkAt::Time(std::time::Duration::from_millis(5250)),
+        Some("five".to_owned()),
+    )];
+    assert_eq!(marks(hls.source().metadata_marks(0)), want);
+    assert_eq!(marks(any.source().metadata_marks(0)), want);
+    assert!(any.source().metadata_marks(1).is_empty());
+}

@@ -75,6 +75,11 @@ impl Converter {
         Ok(())
     }
 
+    /// The output rate in Hz.
+    pub(crate) fn rate(&self) -> u32 {
+        self.rate
+    }
+
     /// Whether a track at `rate` continues the current conversion state.
     pub(crate) fn continues(&self, rate: u32) -> bool {
         match &self.run {

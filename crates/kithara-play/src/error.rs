@@ -49,9 +49,9 @@ pub enum Error {
     Refused {
         /// The redacted URL or the path.
         label: String,
-        /// kithara-open's error.
+        /// kithara-open's error (boxed: it is large, and rare).
         #[source]
-        source: kithara_open::Error,
+        source: Box<kithara_open::Error>,
     },
     /// The track's audio cannot be converted to the sink's format.
     #[error("cannot convert {from} Hz × {channels} channels to the sink's {to} Hz: {reason}")]

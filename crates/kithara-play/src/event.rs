@@ -3,6 +3,7 @@
 use std::{sync::Arc, time::Duration};
 
 use kithara_decode::TrackInfo;
+use kithara_stream::NowPlaying;
 
 use crate::{Error, TrackId};
 
@@ -37,8 +38,8 @@ pub enum Repeat {
 /// ([`PlayerHandle::subscribe`](crate::PlayerHandle::subscribe)).
 ///
 /// Order: events reach a subscriber in the order the control thread produced them, and the
-/// events tied to audio (`TrackStarted`, `VariantSwitched`, `TrackEnded`, `TrackFailed`,
-/// `QueueEnded`, `Position`) in the order of the audio: each is sent when the sink has consumed
+/// events tied to audio (`TrackStarted`, `VariantSwitched`, `NowPlaying`, `TrackEnded`,
+/// `TrackFailed`, `QueueEnded`, `Position`) in the order of the audio: each is sent when the sink has consumed
 /// the frame it belongs to. So for one track: `TrackStarted` ≤ its `Position` ticks ≤
 /// `TrackEnded` or `TrackFailed`, then the next track's `TrackStarted` (with `QueueAdvanced`
 /// just before it when the queue moved on by itself).
@@ -59,6 +60,21 @@ pub enum Event {
         /// Bytes of the track being decoded downloaded ahead of its reader (`None`: the stream
         /// does not tell).
         buffered_bytes: Option<u64>,
+        /// What is playing, as of the last [`Event::NowPlaying`] of the heard track (after a
+        /// seek: the change in effect at the new position); `None` while nothing says.
+        now_playing: Option<NowPlaying>,
+    },
+    /// What is playing changed, and the sink has consumed the audio where it takes effect: an
+    /// in-band title (ICY, HLS timed ID3, `EXT-X-DATERANGE`), the tags of a file when it starts
+    /// (also of each file of an MP3 stream that sends whole files back to back).
+    NowPlaying {
+        /// The heard track.
+        track: TrackId,
+        /// What is playing from here on.
+        now_playing: NowPlaying,
+        /// The media time where it takes effect (the track's position when the event is sent,
+        /// to within the sink's last read).
+        position: Duration,
     },
     /// Playback waits for audio (start, seek, underrun); `level` is the decoded audio buffered.
     #[non_exhaustive]

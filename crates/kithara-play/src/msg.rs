@@ -3,7 +3,7 @@
 use std::{sync::Arc, time::Duration};
 
 use kithara_decode::TrackInfo;
-use kithara_stream::{AbrHandle, AbrMode};
+use kithara_stream::{AbrHandle, AbrMode, NowPlaying};
 use tokio_util::sync::CancellationToken;
 
 use crate::{source::TrackSource, AudioChoice, Error, Event, Repeat, Track, TrackId};
@@ -105,12 +105,20 @@ pub(crate) enum Report {
 pub(crate) enum MarkerKind {
     Started {
         id: TrackId,
-        info: TrackInfo,
+        info: Box<TrackInfo>,
         bitrate: Option<u64>,
         at: Duration,
     },
     Seeked {
         id: TrackId,
+        at: Duration,
+        /// What is playing at `at` (the latest change before it).
+        now_playing: Option<Box<NowPlaying>>,
+    },
+    /// What is playing changed at media time `at` of `id`.
+    NowPlaying {
+        id: TrackId,
+        now_playing: Box<NowPlaying>,
         at: Duration,
     },
     /// A seek within `id` failed: the track plays on from `at`.
@@ -122,7 +130,7 @@ pub(crate) enum MarkerKind {
     Variant {
         id: TrackId,
         variant: Option<usize>,
-        info: TrackInfo,
+        info: Box<TrackInfo>,
         bitrate: Option<u64>,
     },
     Ended {
@@ -140,7 +148,7 @@ impl MarkerKind {
     pub(crate) fn started(id: TrackId, source: &dyn TrackSource, at: Duration) -> Self {
         Self::Started {
             id,
-            info: source.info().clone(),
+            info: Box::new(source.info().clone()),
             bitrate: source.bitrate(None),
             at,
         }

@@ -150,6 +150,9 @@ fn open_error(label: String, e: kithara_open::Error) -> Error {
         kithara_open::Error::Stream { source, .. } => Error::Open { label, source },
         kithara_open::Error::Decode { source, .. } => Error::Decode { label, source },
         kithara_open::Error::LocalPlaylist { .. } => Error::HlsNotRemote { label },
-        source => Error::Refused { label, source },
+        source => Error::Refused {
+            label,
+            source: Box::new(source),
+        },
     }
 }

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use kithara_decode::{Decoder, PcmChunk, TrackInfo};
-use kithara_stream::{AbrHandle, Source as _, StreamType};
+use kithara_stream::{AbrHandle, NowPlaying, Source as _, StreamType};
 
 /// A decoder over any stream type, as the player's decoding thread drives it.
 pub(crate) trait TrackSource: Send {
@@ -26,6 +26,8 @@ pub(crate) trait TrackSource: Send {
     /// The bitrate in bits per second: an HLS variant's declared `BANDWIDTH` (of `variant`, else
     /// the one being read), else a file's length × 8 / its duration, when those are known.
     fn bitrate(&self, variant: Option<usize>) -> Option<u64>;
+    /// What is playing at the decoder's position (after a seek: the change in effect there).
+    fn now_playing(&self) -> Option<NowPlaying>;
 }
 
 /// `len` bytes over `duration`, in bits per second; `None` for an empty duration.
@@ -67,6 +69,10 @@ where
 
     fn buffered_bytes(&self) -> Option<u64> {
         self.with_stream(|s| s.source().buffered_ahead())
+    }
+
+    fn now_playing(&self) -> Option<NowPlaying> {
+        Decoder::now_playing(self).cloned()
     }
 
     fn bitrate(&self, variant: Option<usize>) -> Option<u64> {

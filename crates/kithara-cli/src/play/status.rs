@@ -4,6 +4,7 @@
 use std::{collections::HashMap, time::Duration};
 
 use kithara_play::{Event, PlayerState, TrackId};
+use kithara_stream::NowPlaying;
 use serde_json::{json, Value};
 
 /// The facts of the track being heard, gathered from the events.
@@ -15,6 +16,8 @@ pub(crate) struct Status {
     state: Option<PlayerState>,
     index: Option<usize>,
     title: Option<String>,
+    /// What is playing, as the stream or the file's tags say ("artist – title").
+    now_playing: Option<String>,
     codec: Option<String>,
     rate: u32,
     channels: u16,
@@ -51,8 +54,12 @@ impl Status {
                 position,
                 buffered,
                 buffered_bytes,
+                now_playing,
                 ..
             } => {
+                if let Some(np) = now_playing {
+                    self.now_playing = describe(np);
+                }
                 self.position = *position;
                 self.buffered = *buffered;
                 self.buffered_bytes = *buffered_bytes;
@@ -75,6 +82,7 @@ impl Status {
                 self.index = *index;
                 self.bitrate = *bitrate;
                 self.title = self.labels.get(track).cloned();
+                self.now_playing = None;
                 self.codec = Some(info.codec_name.clone());
                 (self.rate, self.channels) = (info.sample_rate, info.channels);
                 self.duration = info.duration;
@@ -96,6 +104,13 @@ impl Status {
                 if bitrate.is_some() {
                     self.bitrate = *bitrate;
                 }
+            }
+            Event::NowPlaying { now_playing, .. } => {
+                self.now_playing = describe(now_playing);
+                return self
+                    .now_playing
+                    .as_ref()
+                    .map(|t| format!("now playing: {t}"));
             }
             Event::TrackFailed { track, error } => {
                 let label = self.labels.get(track).map_or("?", String::as_str);
@@ -144,8 +159,19 @@ impl Status {
             self.codec.as_deref().unwrap_or("?"),
             self.rate,
             self.channels,
-            self.title.as_deref().unwrap_or(""),
+            self.now_playing
+                .as_deref()
+                .or(self.title.as_deref())
+                .unwrap_or(""),
         )
+    }
+}
+
+/// `artist – title`, `title` or `artist`; `None` when it names neither.
+fn describe(np: &NowPlaying) -> Option<String> {
+    match (&np.artist, &np.title) {
+        (Some(a), Some(t)) => Some(format!("{a} – {t}")),
+        (a, t) => t.clone().or_else(|| a.clone()),
     }
 }
 
@@ -219,6 +245,14 @@ pub(crate) fn to_json(event: &Event) -> Option<Value> {
             ..
         } => json!({"event": "variant_switched", "track": track.0, "variant": variant,
             "bitrate": bitrate}),
+        Event::NowPlaying {
+            track,
+            now_playing,
+            position,
+            ..
+        } => json!({"event": "now_playing", "track": track.0, "title": now_playing.title,
+            "artist": now_playing.artist, "url": now_playing.url,
+            "position_secs": secs(position)}),
         Event::QueueEnded => json!({"event": "queue_ended"}),
         Event::QueueChanged { len } => json!({"event": "queue_changed", "len": len}),
         Event::Error(e) => json!({"event": "error", "error": error_chain(e.as_ref())}),
@@ -235,6 +269,26 @@ mod tests {
         assert_eq!(fmt_time(Duration::from_secs(5)), "0:05");
         assert_eq!(fmt_time(Duration::from_secs(125)), "2:05");
         assert_eq!(fmt_bitrate(127_600), " 128 kbit/s");
+    }
+
+    #[test]
+    fn the_status_line_shows_what_is_playing_instead_of_the_url() {
+        let mut s = Status::new(HashMap::from([(TrackId(1), "http://radio/x".to_owned())]));
+        s.codec = Some("mp3".to_owned());
+        s.title = Some("http://radio/x".to_owned());
+        assert!(s.line().ends_with("http://radio/x"));
+        let np = NowPlaying::titled("Song").with_artist(Some("Band".to_owned()));
+        let line = s.apply(&now_playing(np));
+        assert_eq!(line.as_deref(), Some("now playing: Band – Song"));
+        assert!(s.line().ends_with("Band – Song"), "{}", s.line());
+    }
+
+    fn now_playing(np: NowPlaying) -> Event {
+        Event::NowPlaying {
+            track: TrackId(1),
+            now_playing: np,
+            position: Duration::from_secs(3),
+        }
     }
 
     #[test]

@@ -68,3 +68,24 @@ pub(crate) fn f32_samples(bytes: &[u8]) -> Vec<f32> {
         .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
         .collect()
 }
+
+/// The MP3 fixture with its (empty) ID3v2 tag replaced by one with a title and an artist.
+pub(crate) fn tagged_mp3(title: &str) -> Vec<u8> {
+    let mp3 = kithara_test_support::media::get("chirp.mp3").unwrap().bytes;
+    let size = mp3[6..10]
+        .iter()
+        .fold(0usize, |a, &b| (a << 7) | usize::from(b));
+    let mut body = Vec::new();
+    for (id, text) in [(b"TIT2", title), (b"TPE1", "kithara")] {
+        body.extend_from_slice(id);
+        body.extend(u32::try_from(text.len() + 1).unwrap().to_be_bytes());
+        body.extend([0, 0, 0]);
+        body.extend(text.as_bytes());
+    }
+    let n = body.len();
+    let mut out = b"ID3\x03\x00\x00\x00\x00".to_vec();
+    out.extend([(n >> 7) as u8 & 0x7F, n as u8 & 0x7F]);
+    out.extend(body);
+    out.extend_from_slice(&mp3[10 + size..]);
+    out
+}

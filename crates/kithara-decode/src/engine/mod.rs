@@ -27,6 +27,8 @@ use crate::{
 };
 
 /// What [`Core::next_chunk`] produced.
+// Moved once per chunk: boxing the chunk would cost an allocation per chunk to save a copy.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub(crate) enum Step {
     /// Decoded audio.
@@ -36,6 +38,9 @@ pub(crate) enum Step {
     /// The reader reached a boundary of the stream (its source ended there): a new reader must
     /// take over at the boundary.
     Boundary(kithara_stream::Boundary),
+    /// A further file starts at this stream byte (MPEG audio files back to back): a new reader
+    /// must take over there.
+    Join(u64),
 }
 
 /// Consecutive undecodable packets tolerated (each is skipped with a warning) before giving up.
@@ -81,6 +86,12 @@ pub(crate) struct Core {
     /// Frames by which the timeline may be off, either way: 0, except after a seek by a
     /// variable-bitrate file's table, which places the reader's first frame by an estimate.
     pub(crate) uncertainty: u64,
+    /// The output frame this reader's own timeline starts at (a file joined back to back).
+    origin_frame: u64,
+    /// The stream position when audio last went out (or the reader opened, or sought).
+    silent_from: u64,
+    /// Stream bytes consumed without audio before that is a stall.
+    max_silent: u64,
 }
 
 impl Core {
@@ -93,7 +104,8 @@ impl Core {
         config: &DecoderConfig,
     ) -> Result<Self> {
         let opened = probe::open(source, gate, hints, &origin, config.max_probe_bytes)?;
-        let reader = opened.reader;
+        let mut reader = opened.reader;
+        let tags = crate::tags::read_tags(reader.as_mut());
         let container_label = opened.container.map_or_else(
             || reader.format_info().short_name.to_owned(),
             |c| c.to_string(),
@@ -164,6 +176,7 @@ impl Core {
             channels,
             frames,
             duration,
+            tags,
         };
         tracing::debug!(?info, "decoder opened");
         Ok(Self {
@@ -175,7 +188,6 @@ impl Core {
             time_base,
             info,
             origin,
-            pos,
             gapless: config.gapless,
             next_frame: 0,
             discard_before: None,
@@ -189,23 +201,11 @@ impl Core {
             trim_delay: true,
             mid_file: false,
             uncertainty: 0,
+            origin_frame: 0,
+            silent_from: pos.pos(),
+            max_silent: config.max_silent_bytes,
+            pos,
         })
-    }
-
-    /// Places the first packet this reader returns at `frame` of the output timeline, and the
-    /// next frame handed out there too (a reader opened at a boundary or a time-seek anchor).
-    pub(crate) fn rebase(&mut self, frame: u64) {
-        self.rebase = Some(frame);
-        self.next_frame = frame;
-        // A fresh codec's output delay is taken off its first output: what falls before `frame`
-        // (its warm-up, the audio the reader before handed out) is dropped.
-        self.discard_before = Some(frame);
-    }
-
-    /// Discards the output before `frame` (a seek target).
-    pub(crate) fn discard_until(&mut self, frame: u64) {
-        self.discard_before = Some(frame);
-        self.next_frame = frame;
     }
 
     /// Takes over `old`'s codec when both decode the same codec with the same set-up (a variant
@@ -259,6 +259,9 @@ impl Core {
                 Ok(Some(p)) => p,
                 Ok(None) => {
                     self.done = true;
+                    if let Some(j) = self.pos.join() {
+                        return Ok(Step::Join(j));
+                    }
                     if let Some(b) = self.pos.boundary() {
                         return Ok(Step::Boundary(b));
                     }
@@ -267,6 +270,10 @@ impl Core {
                 }
                 Err(e) => {
                     self.done = true;
+                    if let Some(j) = self.pos.join() {
+                        tracing::debug!(error = %e, pos = j, "reader ended where a further file starts");
+                        return Ok(Step::Join(j));
+                    }
                     // The source ended at a boundary: readers that meet the end inside their
                     // framing report it as an error; the bytes after the boundary go on.
                     if let Some(b) = self.pos.boundary() {
@@ -319,12 +326,14 @@ impl Core {
                     .saturating_sub(first);
             }
             let ch = usize::from(channels.max(1));
-            let Some(start) = self.place(&packet, &mut samples, ch) else {
+            let Some(start) = self
+                .place(&packet, &mut samples, ch)
+                .filter(|_| !samples.is_empty())
+            else {
+                self.check_stall()?;
                 continue;
             };
-            if samples.is_empty() {
-                continue;
-            }
+            self.silent_from = self.stream_pos();
             self.next_frame = start + (samples.len() / ch) as u64;
             return Ok(Step::Chunk(PcmChunk {
                 samples,
@@ -334,6 +343,7 @@ impl Core {
                 byte_pos: self.stream_pos(),
                 variant: self.pos.variant(),
                 change: None,
+                now_playing: Vec::new(),
             }));
         }
     }
@@ -350,7 +360,7 @@ impl Core {
         let slack = 2 * self.params.max_frames_per_packet.unwrap_or(4096).max(1152);
         // On an estimated timeline the end lands anywhere within the estimate's bound.
         let slack = slack.saturating_add(self.uncertainty);
-        if self.next_frame + slack < expected {
+        if self.next_frame.saturating_sub(self.origin_frame) + slack < expected {
             return Err(self.truncated());
         }
         Ok(())

@@ -64,6 +64,7 @@ impl Core {
         self.codec.decoder().reset();
         self.discard_before = Some(target);
         self.next_frame = target;
+        self.silent_from = self.stream_pos();
         self.done = false;
         self.bad_packets = 0;
         Ok(())

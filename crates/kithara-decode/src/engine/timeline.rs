@@ -1,12 +1,65 @@
 //! Where a decoded packet's frames go on the output timeline: the packet trims (gapless), the
-//! delay an MP4 declares, the codec's output delay (FDK AAC's) and the frames before time zero, the output before a seek target, and
-//! the frames past the declared end are dropped.
+//! delay an MP4 declares, the codec's output delay (FDK AAC's) and the frames before time zero,
+//! the output before a seek target, and the frames past the declared end are dropped; where a
+//! reader opened mid-stream starts on it; and the bound on bytes consumed without audio (a
+//! stall).
 
 use symphonia::core::packet::Packet;
 
 use super::Core;
+use crate::{
+    error::{Error, Result},
+    progress::Progress,
+};
 
 impl Core {
+    /// Places the first packet this reader returns at `frame` of the output timeline, and the
+    /// next frame handed out there too (a reader opened at a boundary or a time-seek anchor).
+    pub(crate) fn rebase(&mut self, frame: u64) {
+        self.rebase = Some(frame);
+        self.next_frame = frame;
+        // A fresh codec's output delay is taken off its first output: what falls before `frame`
+        // (its warm-up, the audio the reader before handed out) is dropped.
+        self.discard_before = Some(frame);
+    }
+
+    /// Discards the output before `frame` (a seek target).
+    pub(crate) fn discard_until(&mut self, frame: u64) {
+        self.discard_before = Some(frame);
+        self.next_frame = frame;
+        self.silent_from = self.stream_pos();
+    }
+
+    /// Starts this reader's own timeline (frame 0: the first frame after the delay its file
+    /// declares) at output `frame`: a file joined back to back after another.
+    pub(crate) fn shift(&mut self, frame: u64) {
+        let f = i64::try_from(frame).unwrap_or(i64::MAX);
+        self.frame_offset = self.frame_offset.saturating_add(f);
+        self.end_frame = self.end_frame.map(|e| e.saturating_add(frame));
+        self.origin_frame = frame;
+        self.next_frame = frame;
+    }
+
+    /// The reader's progress (position, watched bytes, joins).
+    pub(crate) fn progress(&self) -> &Progress {
+        &self.pos
+    }
+
+    /// A reader that consumed more than the bound of bytes since audio last went out has stalled
+    /// (e.g. packets past a declared end that never comes, bytes that never decode).
+    pub(super) fn check_stall(&mut self) -> Result<()> {
+        let silent = self.stream_pos().saturating_sub(self.silent_from);
+        if silent > self.max_silent {
+            self.done = true;
+            return Err(Error::Stalled {
+                origin: self.origin.clone(),
+                pos: self.stream_pos(),
+                silent_bytes: silent,
+            });
+        }
+        Ok(())
+    }
+
     /// Trims `samples` (interleaved, `ch` channels) of `packet` to what goes out, and returns the
     /// output frame of the first; `None` when nothing of the packet goes out before a seek target
     /// (the caller reads on).

@@ -39,6 +39,9 @@ pub struct MediaPlaylist {
     pub end_list: bool,
     /// The segments, in play order; never empty.
     pub segments: Vec<Segment>,
+    /// The `EXT-X-DATERANGE`s that name a title or an artist, placed on the timeline (see
+    /// [`TimedMetadata`](super::TimedMetadata)).
+    pub timed_metadata: Vec<super::TimedMetadata>,
 }
 
 /// One media segment.
@@ -258,7 +261,9 @@ pub(super) fn parse(prepared: &Prepared, url: &Url) -> Result<MediaPlaylist> {
             ),
         ));
     }
+    let timed_metadata = super::daterange::timed(&parsed.segments, &segments);
     Ok(MediaPlaylist {
+        timed_metadata,
         url: url.clone(),
         target_duration,
         media_sequence: parsed.media_sequence,

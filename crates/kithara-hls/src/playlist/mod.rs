@@ -7,6 +7,7 @@
 
 mod attrs;
 mod check;
+mod daterange;
 mod extinf;
 mod identity;
 mod master;
@@ -17,6 +18,7 @@ use url::Url;
 
 use crate::error::{Error, Result};
 
+pub use daterange::TimedMetadata;
 pub use identity::SegmentId;
 pub use master::{AudioRendition, MasterPlaylist, Variant};
 pub use media::{InitSection, MediaPlaylist, Segment};

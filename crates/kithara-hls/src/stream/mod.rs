@@ -12,6 +12,7 @@ mod encrypted;
 mod events;
 mod fetch;
 mod layout;
+mod marks;
 mod open;
 mod peer;
 mod pieces;
@@ -20,6 +21,7 @@ mod playlist_cache;
 mod segment_cache;
 mod shared;
 mod source;
+mod timed;
 mod variants;
 
 pub use config::HlsConfig;

@@ -121,6 +121,7 @@ impl StreamType for Hls {
             playlist_bytes: wire,
             seekable: !live,
             opened: first,
+            marks: super::marks::Marks::default(),
         };
         Ok(opening.finish(source))
     }

@@ -28,6 +28,8 @@ pub struct HlsSource {
     pub(crate) seekable: bool,
     /// The variant the stream opened with: the one heard before anything is laid out.
     pub(crate) opened: usize,
+    /// The now-playing marks of the timed metadata (see `marks.rs`).
+    pub(crate) marks: super::marks::Marks,
 }
 
 impl HlsSource {
@@ -57,6 +59,11 @@ impl HlsSource {
 }
 
 impl Source for HlsSource {
+    fn metadata_marks(&self, from: u64) -> Vec<kithara_stream::MetadataMark> {
+        self.record_marks();
+        self.marks.list.since(from)
+    }
+
     fn wait_range(&mut self, range: Range<u64>) -> Result<WaitOutcome> {
         let deadline = Instant::now() + self.wait_timeout;
         let mut st = self.layout.lock();

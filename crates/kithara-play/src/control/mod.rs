@@ -67,6 +67,8 @@ struct Playhead {
     jumped: bool,
     /// The track the queue ended after (a `play` then goes on after it).
     ended_after: Option<TrackId>,
+    /// What is playing in the heard track, as of the audio heard.
+    now_playing: Option<kithara_stream::NowPlaying>,
 }
 
 /// The start buffer and the position ticks.

@@ -55,6 +55,7 @@ impl Control {
                         position: h.base_time + played,
                         buffered,
                         buffered_bytes: self.shared.level_bytes(),
+                        now_playing: self.head.now_playing.clone(),
                     });
                 }
             }
@@ -101,18 +102,36 @@ impl Control {
                     base_frame: Some(frame),
                     base_time: at,
                 });
+                self.head.now_playing = None;
                 self.emit(Event::TrackStarted {
                     track: id,
                     index,
-                    info,
+                    info: *info,
                     bitrate,
                 });
             }
-            MarkerKind::Seeked { id, at } => {
+            MarkerKind::Seeked {
+                id,
+                at,
+                now_playing,
+            } => {
                 self.head.heard = Some(Heard {
                     id,
                     base_frame: Some(frame),
                     base_time: at,
+                });
+                self.head.now_playing = now_playing.map(|n| *n);
+            }
+            MarkerKind::NowPlaying {
+                id,
+                now_playing,
+                at,
+            } => {
+                self.head.now_playing = Some((*now_playing).clone());
+                self.emit(Event::NowPlaying {
+                    track: id,
+                    now_playing: *now_playing,
+                    position: at,
                 });
             }
             MarkerKind::SeekFailed { id, at, error } => {
@@ -132,7 +151,7 @@ impl Control {
                 self.emit(Event::VariantSwitched {
                     track: id,
                     variant,
-                    info,
+                    info: *info,
                     bitrate,
                 });
             }

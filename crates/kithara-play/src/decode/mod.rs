@@ -14,6 +14,7 @@ use flume::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 use kithara_decode::PcmChunk;
 use kithara_stream::FetchPriority;
 
+mod nowplaying;
 mod preload;
 
 use preload::Preload;
@@ -228,7 +229,11 @@ impl DecodeThread {
         }
         let frame = self.writer.produced();
         let kind = if seek {
-            MarkerKind::Seeked { id, at: start }
+            MarkerKind::Seeked {
+                id,
+                at: start,
+                now_playing: current.source.now_playing().map(Box::new),
+            }
         } else {
             MarkerKind::started(id, current.source.as_ref(), start)
         };
@@ -298,7 +303,7 @@ impl DecodeThread {
                 .as_ref()
                 .and_then(|m| m.variant_index)
                 .or_else(|| cur.source.variant());
-            let info = change.info.clone();
+            let info = Box::new(change.info.clone());
             let bitrate = cur.source.bitrate(variant);
             let frame = self.conv.input_end(self.writer.produced());
             let kind = MarkerKind::Variant {
@@ -312,6 +317,7 @@ impl DecodeThread {
         let near_end = cur
             .duration
             .is_some_and(|d| chunk.end_time() + self.lead >= d);
+        self.mark_now_playing(id, chunk);
         let produced = self.writer.produced();
         let pending = self.writer.pending_mut();
         self.conv.push(

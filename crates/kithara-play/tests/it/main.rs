@@ -11,6 +11,7 @@ mod common;
 mod control;
 mod gapless;
 mod load;
+mod nowplaying;
 mod priority;
 mod queue;
 mod rendition;
