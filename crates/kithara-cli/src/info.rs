@@ -316,6 +316,7 @@ fn write_text(out: &mut impl Write, r: &InfoReport) -> io::Result<()> {
             "now playing  {}",
             title.clone().unwrap_or_else(unknown)
         )?;
+    }
     if let Some(t) = &r.tags {
         let fields = [
             ("title", t.title.clone()),
