@@ -14,6 +14,7 @@ const CASES: &str = "throughput,decode,seek,wake,idle,memory,scale";
 /// The rows of those cases, by id.
 const ROWS: &[&str] = &[
     "throughput.memory_vs_raw",
+    "throughput.ring_vs_raw",
     "throughput.tempfile_vs_raw",
     "throughput.memory_vs_stream_download",
     "throughput.tempfile_vs_stream_download",

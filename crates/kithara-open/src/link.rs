@@ -67,6 +67,8 @@ pub fn is_link_type(content_type: Option<&str>) -> bool {
 /// assert_eq!(kithara_open::station_link_entries(m3u).map(|e| e.len()), Some(1));
 /// let hls = b"#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXTINF:4,\nseg0.ts\n";
 /// assert_eq!(kithara_open::station_link_entries(hls), None);
+/// let page = b"<!DOCTYPE html><html><body>Please log in</body></html>";
+/// assert_eq!(kithara_open::station_link_entries(page), None);
 /// ```
 pub fn station_link_entries(body: &[u8]) -> Option<Vec<String>> {
     match classify(body) {
@@ -84,6 +86,11 @@ pub(crate) fn classify(body: &[u8]) -> LinkBody {
     let lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
     if lines.clone().any(|l| l.starts_with("#EXT-X-")) {
         return LinkBody::Hls;
+    }
+    // An HTML page (a login or error page served in place of a playlist) is not a list of
+    // streams: no entry of a station link holds angle brackets.
+    if lines.clone().any(|l| l.contains('<') || l.contains('>')) {
+        return LinkBody::Other;
     }
     let pls = lines
         .clone()

@@ -116,7 +116,7 @@ impl MemBackend {
 
 /// Copies the part of `chunk` (stored at `start`) that overlaps `buf` (standing for `offset..`);
 /// returns how many bytes that was.
-fn copy_overlap(offset: u64, buf: &mut [u8], start: u64, chunk: &[u8]) -> usize {
+pub(crate) fn copy_overlap(offset: u64, buf: &mut [u8], start: u64, chunk: &[u8]) -> usize {
     let end = offset.saturating_add(buf.len() as u64);
     let from = offset.max(start);
     let to = end.min(start.saturating_add(chunk.len() as u64));

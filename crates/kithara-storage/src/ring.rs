@@ -22,7 +22,7 @@ use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 
 use bytes::{Bytes, BytesMut};
 
-use crate::{Error, Result};
+use crate::{mem::copy_overlap, Error, Result};
 
 /// Writes shorter than this are gathered into one buffer instead of kept one by one.
 const SMALL_WRITE: usize = 4 * 1024;
@@ -276,22 +276,6 @@ impl RingBackend {
         self.lock().closed = true;
         self.room.notify_all();
     }
-}
-
-/// Copies the part of `chunk` (stored at `start`) that overlaps `buf` (standing for `offset..`);
-/// returns how many bytes that was.
-fn copy_overlap(offset: u64, buf: &mut [u8], start: u64, chunk: &[u8]) -> usize {
-    let end = offset.saturating_add(buf.len() as u64);
-    let from = offset.max(start);
-    let to = end.min(start.saturating_add(chunk.len() as u64));
-    if from >= to {
-        return 0;
-    }
-    let dst = (from - offset) as usize;
-    let src = (from - start) as usize..(to - start) as usize;
-    let n = src.len();
-    buf[dst..dst + n].copy_from_slice(&chunk[src]);
-    n
 }
 
 #[cfg(test)]
