@@ -161,7 +161,7 @@ pub struct FileConfig {
     /// `inactivity_timeout` (15 s by default). A radio uses `RadioConfig::stall_timeout`.
     pub stall_timeout: Option<std::time::Duration>,
     /// How an endless body (an internet radio) is detected and read. Default:
-    /// [`RadioConfig::default`] (detected; a 30 s ring; ICY metadata; a 5 s stall watchdog).
+    /// [`RadioConfig::default`](crate::RadioConfig::default) (detected; a 30 s ring; ICY metadata; a 5 s stall watchdog).
     #[builder(default)]
     pub radio: crate::RadioConfig,
 }
