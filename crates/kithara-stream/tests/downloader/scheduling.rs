@@ -52,8 +52,13 @@ async fn per_peer_limit_and_cancellation_report_every_command_once() {
         "{outs:?}"
     );
     settle(&handle, &mut rx).await;
-    // `settle` waited for the driver to end and every command task to end.
     assert!(handle.is_finished());
+    // The driver and the command tasks end a moment after the peer reports: wait for that.
+    assert!(
+        tokio::time::timeout(PATIENCE, dl.idle()).await.is_ok(),
+        "the downloader winds down: {:?}",
+        dl.stats()
+    );
     assert_eq!(dl.commands_in_flight(), 0, "every command task ended");
     assert_eq!(dl.peers_alive(), 0, "the cancelled peer's driver ended");
     assert_eq!(handle.commands_issued(), 6);
