@@ -3,7 +3,7 @@
 use std::io::Read;
 
 use kithara_file::StorageKind;
-use kithara_stream::{dl::DownloaderConfig, FetchPriority};
+use kithara_stream::{dl::DownloaderConfig, FetchPriority, Stream};
 use kithara_test_support::{payload, ResponseEnd, Route, ThrottleHandle};
 
 use crate::common::*;
@@ -223,6 +223,84 @@ async fn stats_until(
     })
     .await;
     assert!(waited.is_ok(), "{what}: {:?}", dl.stats());
+}
+
+/// Reopening a partly cached file: its first request (the first missing bytes, ahead of the
+/// reader) is urgent while `Stream::new` waits for its answer, so a slot freed goes to it before
+/// urgent requests queued after it. (Before, it was a read-ahead: on a busy downloader the open
+/// waited for good.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reopening_a_partly_cached_file_is_not_queued_behind_later_requests() {
+    use kithara_test_support::Fault;
+    let tmp = tempfile::tempdir().unwrap();
+    let store = crate::cache::store(tmp.path(), |c| c);
+    let server = server();
+    let never = |name: &str| {
+        server.route(
+            name,
+            Route::new(payload(MIB, 9)).fault(Fault::Stall {
+                after: 0,
+                stall: std::time::Duration::MAX,
+                times: u32::MAX,
+            }),
+        );
+        server.url(name)
+    };
+    let body = payload(MIB, 5);
+    let half = MIB / 2;
+    // The first response stops after half the body (until the client leaves).
+    server.route(
+        "/a.bin",
+        Route::new(body.clone()).etag("\"a\"").fault(Fault::Stall {
+            after: half as u64,
+            stall: std::time::Duration::MAX,
+            times: 1,
+        }),
+    );
+    let dl = downloader_with(|mut c: DownloaderConfig| {
+        c.max_in_flight = 1;
+        c.inactivity_timeout = PATIENCE * 20;
+        c
+    });
+    // The first half is cached.
+    let a = Stream::<kithara_file::File>::new(cached_config(server.url("/a.bin"), &dl, &store))
+        .await
+        .unwrap();
+    let (a, got) = read_at(a, 0, half).await;
+    assert_eq!(got.unwrap()[..], body[..half]);
+    close(a).await;
+    assert!(store.wait_closed(PATIENCE));
+    // The only slot is held; the reopen queues, then B2 queues after it.
+    let b1 = open(&dl, never("/b1.bin"), |c| {
+        c.options.storage = Some(StorageKind::Memory)
+    })
+    .await
+    .unwrap();
+    let reopen = tokio::spawn({
+        let config = cached_config(server.url("/a.bin"), &dl, &store);
+        async move { Stream::<kithara_file::File>::new(config).await }
+    });
+    stats_until(&dl, "the reopen waits, urgent", |s| s.waiting_urgent == 1).await;
+    let b2 = tokio::spawn({
+        let (dl, url) = (dl.clone(), never("/b2.bin"));
+        async move { open(&dl, url, |c| c.options.storage = Some(StorageKind::Memory)).await }
+    });
+    stats_until(&dl, "B2 waits too", |s| s.waiting_urgent == 2).await;
+    drop(b1);
+    let a = reopen.await.unwrap().unwrap();
+    let (a, got) = read_at(a, half as u64, 1000).await;
+    assert_eq!(got.unwrap()[..], body[half..half + 1000]);
+    let log = server.requests();
+    let asked = format!("bytes={half}-");
+    let reopened = log
+        .iter()
+        .position(|r| r.path == "/a.bin" && r.range.as_deref() == Some(asked.as_str()));
+    let reopened = reopened.unwrap_or_else(|| panic!("the reopen asks for the rest: {log:?}"));
+    let b2_sent = log.iter().position(|r| r.path == "/b2.bin");
+    assert!(b2_sent.is_none_or(|b| b > reopened), "{log:?}");
+    b2.abort();
+    drop(a);
+    dl.cancel_token().cancel();
 }
 
 /// A reader that seeks back into a gap whose prefetch is still queued waits for that prefetch:
