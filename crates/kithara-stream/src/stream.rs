@@ -189,6 +189,17 @@ impl<T: StreamType> Stream<T> {
         self.source.bytes_fetched()
     }
 
+    /// Copies the bytes already present from `offset` on into `buf` ([`Source::read_at`]): never
+    /// waits, requests nothing and leaves the reader where it is (position, seek epoch, demand).
+    /// Returns how many contiguous bytes were copied, 0 when the byte at `offset` is not present.
+    /// A decoder uses it to read a file's tail tags only when they are there already.
+    ///
+    /// # Errors
+    /// What the source's read fails with (a disk backend's I/O error).
+    pub fn read_present(&mut self, offset: u64, buf: &mut [u8]) -> Result<usize> {
+        self.source.read_at(offset, buf)
+    }
+
     /// Format hints known so far.
     pub fn media_info(&self) -> Option<MediaInfo> {
         self.source.media_info()

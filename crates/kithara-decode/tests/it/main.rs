@@ -22,5 +22,6 @@ mod nowplaying;
 mod probing;
 mod reference;
 mod tags;
+mod tail_tags;
 mod ts;
 mod vbr_seek;
