@@ -222,3 +222,37 @@ fn with_fetch_tail_tags_one_ranged_request_fetches_the_tail() {
         assert_eq!(tail_requests, 1, "{path}: {log:?}");
     }
 }
+
+#[test]
+fn the_second_open_through_the_cache_has_the_tail_tags_without_a_get() {
+    use kithara_storage::{AssetStore, AssetStoreConfig, StorageKind};
+
+    let env = Env::new();
+    let tmp = tempfile::tempdir().unwrap();
+    let store = AssetStore::new(AssetStoreConfig::builder().dir(tmp.path()).build()).unwrap();
+    let (path, body, want) = cases().swap_remove(2);
+    let cached = |c: &mut FileConfig| c.options.storage = Some(StorageKind::Cache(store.clone()));
+    env.server
+        .route(path, Route::new(body.clone()).content_type("audio/mpeg"));
+    // First open: decoded to the end, so the cache holds the whole file.
+    let stream = env.open_with(path, cached).unwrap();
+    let mut d = Decoder::new(stream, DecoderConfig::default()).unwrap();
+    let (_, err) = decode_all(&mut d);
+    assert!(err.is_none(), "{err:?}");
+    let stream = d.into_stream();
+    stream.source().storage().unwrap().flush_cache().unwrap();
+    drop(stream);
+    // Second open: a server that would stall any body; the cache answers.
+    env.server.clear_log();
+    env.server.route(path, stalled(body));
+    let stream = env.open_with(path, cached).unwrap();
+    let d = Decoder::new(stream, DecoderConfig::default()).unwrap();
+    assert_tags(&d.info().tags, want, path);
+    let gets = env
+        .server
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == path && r.method.as_str() == "GET")
+        .count();
+    assert_eq!(gets, 0);
+}
