@@ -13,6 +13,7 @@ mod common;
 mod errors;
 mod exact;
 mod gapless;
+mod he_signal;
 mod hls;
 mod hls_meta;
 mod hostile;
