@@ -41,6 +41,8 @@ pub struct DecoderConfig {
     /// then goes back) to read its ID3v1 and APE tags when they have not arrived yet.
     /// Default: `false`: the tags at the end of a file are read only when its last bytes are
     /// present already (a local file, a complete or cached copy), and nothing requests them.
+    /// From a server that ignores `Range` the tail comes only with the whole file, which opening
+    /// then waits for (each wait within the stream's wait budget).
     #[builder(default = false)]
     pub fetch_tail_tags: bool,
 }
