@@ -11,7 +11,7 @@
 use kithara_decode::{Decoder, DecoderConfig, Error};
 use kithara_file::File;
 use kithara_hls::{Hls, HlsConfig};
-use kithara_stream::{AbrMode, RedactedUrl, Stream};
+use kithara_stream::{AbrMode, RedactedUrl, Source, Stream};
 use kithara_test_support::Route;
 
 use crate::common::{media_path, Env};
@@ -133,6 +133,7 @@ fn ladder(env: &Env, variant: usize) -> (Result<Decoder<Hls>, Error>, url::Url) 
         .url(url.clone())
         .downloader(env.dl.clone())
         .abr_mode(AbrMode::Fixed(variant))
+        .buffer_ahead(std::time::Duration::from_millis(500))
         .build();
     let stream = env.rt.block_on(Stream::<Hls>::new(config)).unwrap();
     let config = DecoderConfig::builder()
@@ -177,8 +178,20 @@ fn without_fdk_aac_signalled_he_aac_names_the_feature() {
         let (d, url) = ladder(&env, variant);
         assert_feature_off(d, codec, url.as_str());
     }
-    let (d, _) = ladder(&env, 2);
-    assert_eq!(first_chunk(&mut d.unwrap()), (44_100, 2));
+    // Its AAC-LC variant decodes; a switch onto an HE-AAC variant fails at that boundary.
+    let (d, url) = ladder(&env, 2);
+    let mut d = d.unwrap();
+    assert_eq!(first_chunk(&mut d), (44_100, 2));
+    let abr = d.with_stream(|s| s.source().abr_handle()).unwrap();
+    abr.set_mode(AbrMode::Fixed(1));
+    let err = loop {
+        match d.next_chunk() {
+            Ok(Some(_)) => {}
+            Ok(None) => panic!("the switch to the HE-AAC variant decoded"),
+            Err(e) => break e,
+        }
+    };
+    assert_feature_off(Err::<(), _>(err), "HE-AAC", url.as_str());
 }
 
 /// The limit: SBR signalled only inside the frames is not detected, and the stream plays its
