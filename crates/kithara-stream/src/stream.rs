@@ -189,10 +189,8 @@ impl<T: StreamType> Stream<T> {
         self.source.bytes_fetched()
     }
 
-    /// Copies the bytes already present from `offset` on into `buf` ([`Source::read_at`]): never
-    /// waits, requests nothing and leaves the reader where it is (position, seek epoch, demand).
-    /// Returns how many contiguous bytes were copied, 0 when the byte at `offset` is not present.
-    /// A decoder uses it to read a file's tail tags only when they are there already.
+    /// Copies the bytes present from `offset` on into `buf` ([`Source::read_at`]; 0 when the
+    /// byte at `offset` is not): never waits, requests nothing, leaves the reader where it is.
     ///
     /// # Errors
     /// What the source's read fails with (a disk backend's I/O error).
