@@ -242,6 +242,11 @@ done
 "${FF[@]}" -i "$MEDIA/chirp-he.aac" -t 2 -c:a pcm_s16le "${BITEXACT[@]}" "$REF/chirp-he.wav"
 "${FF[@]}" -i "$MEDIA/chirp-he2.aac" -t 2 -c:a pcm_s16le "${BITEXACT[@]}" "$REF/chirp-he2.wav"
 "${FF[@]}" -c:a libopus -i "$MEDIA/chirp.opus" -t 1.5 -c:a pcm_s16le "${BITEXACT[@]}" "$REF/chirp-opus.wav"
+# chirp-he.m4a: chirp-he.aac remuxed into MP4 (moov at the end). aac_adtstoasc writes an AAC-LC
+# AudioSpecificConfig (SBR signalled implicitly, as in the ADTS); the tests rewrite it in memory to
+# the explicit forms (object type 5 or 29; AAC-LC with the 0x2b7 sync extension) to check that
+# HE-AAC signalled by the container needs the `fdk-aac` feature, and decodes at full rate with it.
+"${FF[@]}" -i "$MEDIA/chirp-he.aac" -c:a copy -bsf:a aac_adtstoasc "${BITEXACT[@]}" "$MEDIA/chirp-he.m4a"
 
 # --- checksums ------------------------------------------------------------------------------------
 (cd "$MEDIA" && find . -type f ! -name SHA256SUMS | LC_ALL=C sort | xargs sha256sum > SHA256SUMS)

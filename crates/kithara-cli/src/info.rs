@@ -62,7 +62,8 @@ pub(crate) struct InfoReport {
     /// seconds; `null` if none came).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) title: Option<Option<String>>,
-    /// What the file's tags say (those at its head: ID3v2, Vorbis comments, FLAC, MP4 `ilst`);
+    /// What the file's tags say (those at its head: ID3v2, Vorbis comments, FLAC, MP4 `ilst`;
+    /// those at its end, APE and ID3v1, when its last bytes are present: a local or cached file);
     /// absent when it has none.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) tags: Option<TagsReport>,

@@ -218,3 +218,42 @@ fn the_tags_of_an_mp3_are_reported() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(v.get("tags").is_none(), "{v}");
 }
+
+/// The ID3v1 tag at the end of a complete (local) file: its title, artist and track number.
+#[test]
+fn the_id3v1_tag_of_a_complete_file_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tail.mp3");
+    let mut body = media::get("chirp.mp3").unwrap().bytes.to_vec();
+    let mut tag = b"TAG".to_vec();
+    for (text, n) in [
+        ("kit tail", 30),
+        ("kithara", 30),
+        ("", 30),
+        ("2026", 4),
+        ("", 28),
+    ] {
+        let mut f = text.as_bytes().to_vec();
+        f.resize(n, 0);
+        tag.extend(f);
+    }
+    tag.extend([0, 4, 0]); // v1.1: track 4, genre 0
+    assert_eq!(tag.len(), 128);
+    body.extend(tag);
+    std::fs::write(&path, body).unwrap();
+
+    let out = kithara(&["info", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
+    let text = String::from_utf8(out.stdout).unwrap();
+    for line in [
+        "title        kit tail",
+        "artist       kithara",
+        "track        4",
+    ] {
+        assert!(text.contains(line), "{line:?} not in:\n{text}");
+    }
+    let out = kithara(&["info", path.to_str().unwrap(), "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["tags"]["title"], "kit tail");
+    assert_eq!(v["tags"]["track_number"], 4);
+}

@@ -37,6 +37,14 @@ pub struct DecoderConfig {
     /// [`Error::Stalled`](crate::Error::Stalled) instead of going on silently. Default: 1 MiB.
     #[builder(default = 1 << 20)]
     pub max_silent_bytes: u64,
+    /// Fetch the last bytes of a progressive file (at most 16 KiB: one ranged request, the reader
+    /// then goes back) to read its ID3v1 and APE tags when they have not arrived yet.
+    /// Default: `false`: the tags at the end of a file are read only when its last bytes are
+    /// present already (a local file, a complete or cached copy), and nothing requests them.
+    /// From a server that ignores `Range` the tail comes only with the whole file, which opening
+    /// then waits for (each wait within the stream's wait budget).
+    #[builder(default = false)]
+    pub fetch_tail_tags: bool,
 }
 
 /// How a seek finds its target in a file without a seek index (MPEG audio: MP3, MP2).

@@ -76,7 +76,11 @@ impl<T: StreamType> Decoder<T> {
         // From byte 0 (a retry starts there again).
         let mut core = open_core(&shared, 0, Arc::from(Vec::new()), hints, &origin, &config)?;
         {
-            let s = lock(&shared);
+            let mut s = lock(&shared);
+            // The tags at the end of a progressive file, where the head's have none.
+            if let Some(tail) = crate::tail_tags::read(&mut s, config.fetch_tail_tags) {
+                core.info.tags.fill_from(tail);
+            }
             if s.timeline().maps_time() {
                 // A stream that maps its bytes to time (segmented media) owns the duration (a
                 // playlist's); what the first window's container declares covers that window only.

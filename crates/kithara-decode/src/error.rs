@@ -60,18 +60,19 @@ pub enum Error {
     UnsupportedCodec {
         /// Where the bytes came from.
         origin: Origin,
-        /// The codec found (e.g. `opus`).
+        /// The codec found (`Opus`, `HE-AAC`, `HE-AACv2`).
         codec: String,
         /// The container found.
         container: String,
     },
     /// The audio track's codec is decoded by an optional cargo feature of kithara-decode that this
-    /// build leaves off (Opus: `opus`).
+    /// build leaves off (Opus: `opus`; HE-AAC v1/v2 that the container's AudioSpecificConfig or
+    /// the playlist's `CODECS` signals: `fdk-aac`).
     #[error("{origin}: unsupported codec {codec} in {container}: it needs the `{feature}` feature of kithara-decode")]
     CodecFeatureOff {
         /// Where the bytes came from.
         origin: Origin,
-        /// The codec found (e.g. `opus`).
+        /// The codec found (`Opus`, `HE-AAC`, `HE-AACv2`).
         codec: String,
         /// The container found.
         container: String,

@@ -27,7 +27,9 @@ pub struct TrackInfo {
     /// Duration, when the container declares it.
     pub duration: Option<Duration>,
     /// What the file's tags say (title, artist, album, track number, cover art): those the
-    /// reader met while opening, never those at the end of the file.
+    /// reader met while opening (ID3v2, Vorbis comments, FLAC, MP4 `ilst`), then those at the
+    /// end of a progressive file (APE, ID3v1) when its last bytes are present, or fetched with
+    /// [`DecoderConfig::fetch_tail_tags`](crate::DecoderConfig::fetch_tail_tags).
     pub tags: crate::Tags,
 }
 

@@ -21,6 +21,7 @@ mod mp4_trim;
 mod probe;
 mod progress;
 mod tags;
+mod tail_tags;
 mod time_seek;
 pub mod ts;
 

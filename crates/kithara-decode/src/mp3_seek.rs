@@ -184,6 +184,8 @@ impl<T: StreamType> Decoder<T> {
         core.discard_until(target);
         core.info.duration = self.core.info.duration;
         core.info.frames = self.core.info.frames;
+        // A reader opened mid-file meets no tags: the file's stay.
+        core.info.tags = self.core.info.tags.clone();
         core.priming = self.core.priming;
         // On an estimated timeline the declared end is not where the padding starts: every
         // frame is handed out rather than cutting audio.

@@ -2,9 +2,11 @@
 //! from symphonia's metadata: ID3v2 (and APE) tags at the head of the file, Vorbis comments and
 //! pictures of FLAC and Ogg, MP4 `ilst`.
 //!
-//! Only what the reader met while opening is read: tags at the *end* of a file (ID3v1, APE at the
-//! tail) are not, because reading them would cost a request for the file's tail (the layout is
-//! hidden while probing, see [`LayoutGate`](crate::LayoutGate)).
+//! The format reader reads only the tags at the head (the layout is hidden while probing, see
+//! [`LayoutGate`](crate::LayoutGate), so it never scans the tail). Tags at the *end* of a file
+//! (ID3v1, APE) are read by `tail_tags` when the file's last bytes are present already, or with
+//! [`DecoderConfig::fetch_tail_tags`](crate::DecoderConfig::fetch_tail_tags); the head's win a
+//! field both have.
 
 use kithara_stream::{NowPlaying, RawField};
 use symphonia::core::{
@@ -60,6 +62,29 @@ impl Tags {
         )
     }
 
+    /// Fills the fields this has not from `other` (tags read elsewhere in the file: those at its
+    /// head win over those at its tail), and adds its raw fields after this one's.
+    pub(crate) fn fill_from(&mut self, other: Tags) {
+        self.title = self.title.take().or(other.title);
+        self.artist = self.artist.take().or(other.artist);
+        self.album = self.album.take().or(other.album);
+        self.track_number = self.track_number.or(other.track_number);
+        self.has_cover_art |= other.has_cover_art;
+        for f in other.raw {
+            if self.raw.len() >= MAX_RAW {
+                break;
+            }
+            self.raw.push(f);
+        }
+    }
+
+    /// Keeps a raw text field, within the bounds on their number and length.
+    pub(crate) fn push_raw(&mut self, key: &str, value: &str) {
+        if value.len() <= MAX_RAW_VALUE && self.raw.len() < MAX_RAW {
+            self.raw.push(RawField::new(key, value));
+        }
+    }
+
     fn add(&mut self, rev: &MetadataRevision) {
         let tracks = rev.per_track.iter();
         let all = rev
@@ -81,10 +106,8 @@ impl Tags {
                 RawValue::UnsignedInt(n) => Some(n.to_string()),
                 _ => None,
             };
-            if let Some(v) = text.filter(|v| v.len() <= MAX_RAW_VALUE) {
-                if self.raw.len() < MAX_RAW {
-                    self.raw.push(RawField::new(tag.raw.key.clone(), v));
-                }
+            if let Some(v) = text {
+                self.push_raw(&tag.raw.key, &v);
             }
         }
         let visuals = !rev.media.visuals.is_empty()

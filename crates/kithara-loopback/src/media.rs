@@ -6,8 +6,9 @@
 //! the end and first, fragmented MP4, MPEG-TS), FLAC, WAV, Ogg Vorbis and Opus, plus a 30 s HLS
 //! ladder under `hls/` (three AAC variants as TS, fMP4 and packed ADTS; an AES-128 variant; an
 //! `EXT-X-BYTERANGE` variant; master playlists with relative URIs); and 4 s of 44.1 kHz stereo
-//! HE-AAC v1 and v2 in ADTS (`chirp-he.aac`, `chirp-he2.aac`) with an Apple-style ladder of them
-//! next to an AAC-LC variant, in TS segments, under `hls-he/`.
+//! HE-AAC v1 and v2 in ADTS (`chirp-he.aac`, `chirp-he2.aac`; v1 remuxed into MP4 as
+//! `chirp-he.m4a`) with an Apple-style ladder of them next to an AAC-LC variant, in TS segments,
+//! under `hls-he/`.
 
 use crate::{LoopbackServer, Route};
 

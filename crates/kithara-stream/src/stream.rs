@@ -189,6 +189,15 @@ impl<T: StreamType> Stream<T> {
         self.source.bytes_fetched()
     }
 
+    /// Copies the bytes present from `offset` on into `buf` ([`Source::read_at`]; 0 when the
+    /// byte at `offset` is not): never waits, requests nothing, leaves the reader where it is.
+    ///
+    /// # Errors
+    /// What the source's read fails with (a disk backend's I/O error).
+    pub fn read_present(&mut self, offset: u64, buf: &mut [u8]) -> Result<usize> {
+        self.source.read_at(offset, buf)
+    }
+
     /// Format hints known so far.
     pub fn media_info(&self) -> Option<MediaInfo> {
         self.source.media_info()

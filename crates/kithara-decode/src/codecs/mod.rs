@@ -9,11 +9,13 @@
 
 use std::sync::LazyLock;
 
+use kithara_stream::AudioCodec;
+
 use symphonia::core::{
     codecs::{
         audio::{
-            well_known::CODEC_ID_OPUS, AudioCodecId, AudioCodecParameters, AudioDecoder,
-            AudioDecoderOptions,
+            well_known::{CODEC_ID_AAC, CODEC_ID_OPUS},
+            AudioCodecParameters, AudioDecoder, AudioDecoderOptions,
         },
         registry::CodecRegistry,
     },
@@ -22,6 +24,7 @@ use symphonia::core::{
 
 #[cfg(feature = "fdk-aac")]
 mod fdk;
+mod signal;
 
 pub(super) static REGISTRY: LazyLock<CodecRegistry> = LazyLock::new(|| {
     let mut registry = CodecRegistry::new();
@@ -31,9 +34,23 @@ pub(super) static REGISTRY: LazyLock<CodecRegistry> = LazyLock::new(|| {
     registry
 });
 
-/// The cargo feature of kithara-decode that would decode `codec`, when it is off in this build.
-pub(crate) fn missing_feature(codec: AudioCodecId) -> Option<&'static str> {
-    (codec == CODEC_ID_OPUS && cfg!(not(feature = "opus"))).then_some("opus")
+/// The codec a track needs and the cargo feature of kithara-decode that decodes it, when that
+/// feature is off in this build: Opus without `opus`; AAC signalled as HE-AAC (by the container's
+/// AudioSpecificConfig, or by `hint`, the playlist's `CODECS`) without `fdk-aac`, which symphonia
+/// would decode at half the rate. ADTS signals HE-AAC only inside its frames: see [`signal`].
+pub(crate) fn missing_feature(
+    params: &AudioCodecParameters,
+    hint: Option<AudioCodec>,
+) -> Option<(String, &'static str)> {
+    if params.codec == CODEC_ID_OPUS && cfg!(not(feature = "opus")) {
+        return Some((crate::info::codec_label(params.codec), "opus"));
+    }
+    if params.codec != CODEC_ID_AAC || cfg!(feature = "fdk-aac") {
+        return None;
+    }
+    let signalled = params.extra_data.as_deref().and_then(signal::he_aac_in_asc);
+    let he = signalled.or(hint.filter(|c| matches!(c, AudioCodec::HeAac | AudioCodec::HeAacV2)));
+    he.map(|c| (c.to_string(), "fdk-aac"))
 }
 
 /// A track's codec.
@@ -51,7 +68,7 @@ impl Codec {
     /// The codec for `params`.
     pub(crate) fn make(params: &AudioCodecParameters, opts: &AudioDecoderOptions) -> Result<Self> {
         #[cfg(feature = "fdk-aac")]
-        if params.codec == symphonia::core::codecs::audio::well_known::CODEC_ID_AAC {
+        if params.codec == CODEC_ID_AAC {
             return fdk::AacDecoder::new(params, opts).map(|d| Self::Aac(Box::new(d)));
         }
         if params.codec == CODEC_ID_OPUS {

@@ -127,20 +127,18 @@ impl Core {
             }
         };
         let dec_opts = AudioDecoderOptions::default().gapless(config.gapless);
-        let codec = Codec::make(&params, &dec_opts).map_err(|_| {
-            match crate::codecs::missing_feature(params.codec) {
-                Some(feature) => Error::CodecFeatureOff {
-                    origin: origin.clone(),
-                    codec: codec_label(params.codec),
-                    container: container_label.clone(),
-                    feature,
-                },
-                None => Error::UnsupportedCodec {
-                    origin: origin.clone(),
-                    codec: codec_label(params.codec),
-                    container: container_label.clone(),
-                },
-            }
+        if let Some((codec, feature)) = crate::codecs::missing_feature(&params, hints.codec) {
+            return Err(Error::CodecFeatureOff {
+                origin,
+                codec,
+                container: container_label,
+                feature,
+            });
+        }
+        let codec = Codec::make(&params, &dec_opts).map_err(|_| Error::UnsupportedCodec {
+            origin: origin.clone(),
+            codec: codec_label(params.codec),
+            container: container_label.clone(),
         })?;
         let sample_rate = params.sample_rate.unwrap_or(0);
         let channels = params
