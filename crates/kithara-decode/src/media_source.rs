@@ -269,6 +269,13 @@ impl<T: StreamType> Read for StreamMediaSource<T> {
                     Some(j) => usize::try_from(j.saturating_sub(at)).map_or(n, |k| k.min(n)),
                     None => n,
                 };
+                // Marks recorded while the read waited: cut at the first one after `at`.
+                let marks = s.source().metadata_marks(self.progress.mark_seq());
+                let n = if marks.is_empty() {
+                    n
+                } else {
+                    self.progress.keep_before_marks(at, n, marks)
+                };
                 if here.is_some() {
                     self.progress.set_variant(here);
                 }
