@@ -115,10 +115,13 @@ impl FilePeer {
     }
 
     /// How urgent a request for `range` is, with the reader at `reader`: what it is waiting for is
-    /// urgent, reading ahead of it normal, filling gaps behind it a prefetch.
-    fn priority(&self, range: ByteRange, reader: u64) -> Priority {
+    /// urgent (so is the first request while `Stream::new` waits for its answer), reading ahead of
+    /// it normal, filling gaps behind it a prefetch.
+    fn priority(&self, st: &State, range: ByteRange, reader: u64) -> Priority {
         let covers_reader = range.start <= reader && range.end.is_none_or(|e| reader < e);
-        if covers_reader && self.shared.resource.contiguous_end(reader).is_none() {
+        if st.ready.is_some()
+            || covers_reader && self.shared.resource.contiguous_end(reader).is_none()
+        {
             Priority::Urgent
         } else if range.start >= reader {
             Priority::Normal
@@ -132,12 +135,15 @@ impl FilePeer {
         let id = self.next_id;
         let token = self.cancel.child_token();
         let frontier = Arc::new(AtomicU64::new(range.start));
+        let priority = self.priority.apply(self.priority(st, range, reader));
+        let cmd = FetchCmd::get(self.url.clone()).with_priority(priority);
         st.active = Some(Active {
             id,
             start: range.start,
             end: range.end,
             frontier: frontier.clone(),
             cancel: token.clone(),
+            priority: cmd.priority_handle(),
         });
         if range.start > 0 {
             let _ = self.shared.events.send(FileEvent::RangeRequested {
@@ -145,20 +151,17 @@ impl FilePeer {
                 end: range.end,
             });
         }
-        let priority = self.priority.apply(self.priority(range, reader));
         tracing::debug!(id, %range, ?priority, "requesting");
         let (on_resp, on_done) = (self.shared.clone(), self.shared.clone());
         let resource = self.shared.resource.clone();
         let (events, downloaded) = (self.shared.events.clone(), self.downloaded.clone());
         let mut since_event = 0u64;
-        let cmd = FetchCmd::get(self.url.clone());
         let cmd = match self.stall_timeout {
             Some(t) => cmd.with_inactivity(t),
             None => cmd,
         };
         cmd.with_range(range)
             .with_headers(self.headers.clone())
-            .with_priority(priority)
             .with_validator(resource.validator())
             .with_expected_len(resource.len())
             .writer_blocks(resource.writes_block())
@@ -198,6 +201,38 @@ impl FilePeer {
             .with_cancel(self.cancel.child_token())
             .on_response(move |info| on_resp.on_response(info))
             .on_complete(move |outcome| on_done.on_complete(REVALIDATION, outcome))
+    }
+
+    /// Raises the running request to what the reader needs of it now: a prefetch or a read-ahead
+    /// that the reader has since sought or read into (and waits for) becomes urgent, so a busy
+    /// downloader cannot keep it queued behind other streams' requests. Until then the reader's
+    /// reads wake the peer to look again.
+    fn raise_if_waited_for(
+        &mut self,
+        st: &State,
+        active: &Active,
+        reader: u64,
+        hooks: &kithara_stream::SharedHooks,
+        cx: &mut Context<'_>,
+    ) {
+        let range = ByteRange {
+            start: active.start,
+            end: active.end,
+        };
+        let wanted = self.priority.apply(self.priority(st, range, reader));
+        if active.priority.raise(wanted) {
+            tracing::debug!(id = active.id, reader, priority = ?wanted, "the reader waits for the running request: raised");
+        }
+        if active.priority.get() < Priority::Urgent {
+            // Register for the reader's next read; one that already happened means look again.
+            while hooks
+                .chunk
+                .poll_changed(cx, &mut self.chunk_cursor)
+                .is_ready()
+            {
+                cx.waker().wake_by_ref();
+            }
+        }
     }
 
     /// Whether the running request should give way to one starting at the reader's position.
@@ -357,7 +392,8 @@ impl Peer for FilePeer {
                 active.cancel.cancel();
             }
         }
-        if st.active.is_some() {
+        if let Some(active) = &st.active {
+            self.raise_if_waited_for(&st, active, reader, &hooks, cx);
             return Poll::Pending;
         }
         match self.next_range(&st, reader) {

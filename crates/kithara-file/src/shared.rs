@@ -7,7 +7,7 @@ use std::task::Waker;
 
 use kithara_storage::StorageResource;
 use kithara_stream::{
-    dl::{FetchOutcome, ResourceEnd, ResponseInfo},
+    dl::{FetchOutcome, PriorityHandle, ResourceEnd, ResponseInfo},
     Error, RedactedUrl, Timeline,
 };
 use tokio::sync::{broadcast, oneshot};
@@ -35,6 +35,8 @@ pub(crate) struct Active {
     pub(crate) end: Option<u64>,
     pub(crate) frontier: Arc<AtomicU64>,
     pub(crate) cancel: CancellationToken,
+    /// Raised once the reader waits for what this request brings.
+    pub(crate) priority: PriorityHandle,
 }
 
 /// The peer's own bookkeeping. What the resource is (length, validator, bytes, failure) is kept

@@ -3,7 +3,7 @@
 use std::io::Read;
 
 use kithara_file::StorageKind;
-use kithara_stream::{dl::DownloaderConfig, FetchPriority};
+use kithara_stream::{dl::DownloaderConfig, FetchPriority, Stream};
 use kithara_test_support::{payload, ResponseEnd, Route, ThrottleHandle};
 
 use crate::common::*;
@@ -208,4 +208,187 @@ async fn a_background_stream_waits_for_the_foreground_one() {
     close(next).await;
     close(heard).await;
     close(hold).await;
+}
+
+/// Polls the downloader's figures until `ok` holds (within the patience).
+async fn stats_until(
+    dl: &kithara_stream::dl::Downloader,
+    what: &str,
+    ok: impl Fn(&kithara_stream::dl::DownloaderStats) -> bool,
+) {
+    let waited = tokio::time::timeout(PATIENCE, async {
+        while !ok(&dl.stats()) {
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        }
+    })
+    .await;
+    assert!(waited.is_ok(), "{what}: {:?}", dl.stats());
+}
+
+/// Reopening a partly cached file: its first request (the first missing bytes, ahead of the
+/// reader) is urgent while `Stream::new` waits for its answer, so a slot freed goes to it before
+/// urgent requests queued after it. (Before, it was a read-ahead: on a busy downloader the open
+/// waited for good.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reopening_a_partly_cached_file_is_not_queued_behind_later_requests() {
+    use kithara_test_support::Fault;
+    let tmp = tempfile::tempdir().unwrap();
+    let store = crate::cache::store(tmp.path(), |c| c);
+    let server = server();
+    let never = |name: &str| {
+        server.route(
+            name,
+            Route::new(payload(MIB, 9)).fault(Fault::Stall {
+                after: 0,
+                stall: std::time::Duration::MAX,
+                times: u32::MAX,
+            }),
+        );
+        server.url(name)
+    };
+    let body = payload(MIB, 5);
+    let half = MIB / 2;
+    // The first response stops after half the body (until the client leaves).
+    server.route(
+        "/a.bin",
+        Route::new(body.clone()).etag("\"a\"").fault(Fault::Stall {
+            after: half as u64,
+            stall: std::time::Duration::MAX,
+            times: 1,
+        }),
+    );
+    let dl = downloader_with(|mut c: DownloaderConfig| {
+        c.max_in_flight = 1;
+        c.inactivity_timeout = PATIENCE * 20;
+        c
+    });
+    // The first half is cached.
+    let a = Stream::<kithara_file::File>::new(cached_config(server.url("/a.bin"), &dl, &store))
+        .await
+        .unwrap();
+    let (a, got) = read_at(a, 0, half).await;
+    assert_eq!(got.unwrap()[..], body[..half]);
+    close(a).await;
+    assert!(store.wait_closed(PATIENCE));
+    // The only slot is held; the reopen queues, then B2 queues after it.
+    let b1 = open(&dl, never("/b1.bin"), |c| {
+        c.options.storage = Some(StorageKind::Memory)
+    })
+    .await
+    .unwrap();
+    let reopen = tokio::spawn({
+        let config = cached_config(server.url("/a.bin"), &dl, &store);
+        async move { Stream::<kithara_file::File>::new(config).await }
+    });
+    stats_until(&dl, "the reopen waits, urgent", |s| s.waiting_urgent == 1).await;
+    let b2 = tokio::spawn({
+        let (dl, url) = (dl.clone(), never("/b2.bin"));
+        async move { open(&dl, url, |c| c.options.storage = Some(StorageKind::Memory)).await }
+    });
+    stats_until(&dl, "B2 waits too", |s| s.waiting_urgent == 2).await;
+    drop(b1);
+    let a = reopen.await.unwrap().unwrap();
+    let (a, got) = read_at(a, half as u64, 1000).await;
+    assert_eq!(got.unwrap()[..], body[half..half + 1000]);
+    let log = server.requests();
+    let asked = format!("bytes={half}-");
+    let reopened = log
+        .iter()
+        .position(|r| r.path == "/a.bin" && r.range.as_deref() == Some(asked.as_str()));
+    let reopened = reopened.unwrap_or_else(|| panic!("the reopen asks for the rest: {log:?}"));
+    let b2_sent = log.iter().position(|r| r.path == "/b2.bin");
+    assert!(b2_sent.is_none_or(|b| b > reopened), "{log:?}");
+    b2.abort();
+    drop(a);
+    dl.cancel_token().cancel();
+}
+
+/// A reader that seeks back into a gap whose prefetch is still queued waits for that prefetch:
+/// it is raised to urgent at once and takes the next free slot ahead of urgent requests queued
+/// after it. (Before, it stayed a prefetch, behind every urgent and normal request of every other
+/// stream: on a busy downloader the reader waited out its whole budget.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reader_waiting_inside_a_queued_prefetch_raises_it_ahead_of_later_requests() {
+    use kithara_test_support::Fault;
+    let server = server();
+    let never = |name: &str| {
+        // Headers, then no body byte until the client leaves: holds a slot for good.
+        server.route(
+            name,
+            Route::new(payload(MIB, 9)).fault(Fault::Stall {
+                after: 0,
+                stall: std::time::Duration::MAX,
+                times: u32::MAX,
+            }),
+        );
+        server.url(name)
+    };
+    let body = payload(MIB, 1);
+    let gate = ThrottleHandle::new(16 * 1024);
+    server.route(
+        "/a.bin",
+        Route::new(body.clone())
+            .throttle_handle(gate.clone())
+            .fault(Fault::Stall {
+                after: 0,
+                stall: std::time::Duration::MAX,
+                times: 1,
+            }),
+    );
+    let dl = downloader_with(|mut c: DownloaderConfig| {
+        c.max_in_flight = 2;
+        c.inactivity_timeout = PATIENCE * 20;
+        c
+    });
+    let memory = |c: &mut kithara_file::FileConfig| c.options.storage = Some(StorageKind::Memory);
+    // One slot is held for good; A's first request holds the other one.
+    let b1 = open(&dl, never("/b1.bin"), memory).await.unwrap();
+    let a = open(&dl, server.url("/a.bin"), memory).await.unwrap();
+    // A's reader jumps near the end: its first request gives way to a paced one from there.
+    let x = (MIB - 64 * 1024) as u64;
+    let (a, got) = read_at(a, x, 1).await;
+    assert_eq!(got.unwrap()[..], body[x as usize..x as usize + 1]);
+    // B2 queues for a slot; then A's request ends, its slot goes to B2, and A's gap before the
+    // reader (0..x) queues as a prefetch.
+    let b2 = tokio::spawn({
+        let (dl, url) = (dl.clone(), never("/b2.bin"));
+        async move { open(&dl, url, memory).await }
+    });
+    stats_until(&dl, "B2 waits", |s| s.waiting_urgent == 1).await;
+    gate.set(0);
+    stats_until(&dl, "A's gap waits as a prefetch", |s| {
+        s.waiting_urgent == 0 && s.waiting_prefetch == 1
+    })
+    .await;
+    // B3 queues after it, urgent.
+    let b3 = tokio::spawn({
+        let (dl, url) = (dl.clone(), never("/b3.bin"));
+        async move { open(&dl, url, memory).await }
+    });
+    stats_until(&dl, "B3 waits", |s| {
+        s.waiting_urgent == 1 && s.waiting_prefetch == 1
+    })
+    .await;
+    // A's reader seeks to the start of the gap (near enough not to restart anything) and waits.
+    let reading = tokio::spawn(read_at(a, 1000, 4096));
+    stats_until(&dl, "A's prefetch raised", |s| {
+        s.waiting_urgent == 2 && s.waiting_prefetch == 0
+    })
+    .await;
+    // A slot frees: A's request, queued before B3's, gets it.
+    drop(b1);
+    let (a, got) = reading.await.unwrap();
+    assert_eq!(got.unwrap()[..], body[1000..5096]);
+    let log = server.requests();
+    let gap_range = format!("bytes=0-{}", x - 1);
+    let gap = log
+        .iter()
+        .position(|r| r.path == "/a.bin" && r.range.as_deref() == Some(gap_range.as_str()));
+    let gap = gap.unwrap_or_else(|| panic!("A's gap request is sent: {log:?}"));
+    // B3 is sent only once A's gap request ended and gave its slot back, if at all yet.
+    let b3_sent = log.iter().position(|r| r.path == "/b3.bin");
+    assert!(b3_sent.is_none_or(|b| b > gap), "{log:?}");
+    b3.abort();
+    drop((a, b2.await.unwrap().unwrap()));
+    dl.cancel_token().cancel();
 }

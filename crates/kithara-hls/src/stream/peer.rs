@@ -22,7 +22,7 @@ use std::{
 };
 
 use kithara_stream::{
-    dl::{FetchCmd, FetchPurpose, Peer, ThroughputSample},
+    dl::{FetchCmd, FetchPurpose, Peer, Priority, ThroughputSample},
     redact_url, SignalCursor,
 };
 use tokio_util::sync::CancellationToken;
@@ -123,6 +123,23 @@ impl HlsPeer {
     }
 }
 
+impl HlsPeer {
+    /// Raises the segment in flight to urgent once the reader has nothing left before it (it was
+    /// issued at normal priority while there was a buffer): a busy downloader must not keep it
+    /// queued behind other streams' requests while the reader waits.
+    fn raise_if_waited_for(&self, st: &State) {
+        let Some(priority) = st.planner.flight().and_then(|f| f.handle.priority.as_ref()) else {
+            return;
+        };
+        if priority.get() < Priority::Urgent && self.buffer().is_zero() {
+            let wanted = self.shared.priority.apply(Priority::Urgent);
+            if priority.raise(wanted) {
+                tracing::debug!(priority = ?wanted, "the reader waits for the segment in flight: raised");
+            }
+        }
+    }
+}
+
 impl Peer for HlsPeer {
     fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<Vec<FetchCmd>>> {
         let shared = self.shared.clone();
@@ -162,6 +179,7 @@ impl Peer for HlsPeer {
         }
         if st.planner.flight().is_some() {
             self.check_abandon(&mut st, cx);
+            self.raise_if_waited_for(&st);
         }
         if st.planner.wants_segment() {
             self.next_segment(&mut st, live, &mut cmds);

@@ -154,7 +154,8 @@ impl HlsPeer {
                 encrypted,
             },
         );
-        let io = FlightIo {
+        let mut io = FlightIo {
+            priority: None,
             token: self.shared.cancel.child_token(),
             loaded: Arc::new(AtomicU64::new(0)),
             expected: Arc::new(AtomicU64::new(target.known.unwrap_or_else(|| {
@@ -177,6 +178,7 @@ impl HlsPeer {
             place_now,
         };
         let cmd = self.fetch_cmd(spec, &target, &io);
+        io.priority = Some(cmd.priority_handle());
         if let Piece::Segment(sequence) = piece {
             st.planner.started(Flight {
                 id,

@@ -14,7 +14,10 @@ use std::{
 
 use http::HeaderMap;
 use kithara_storage::{StorageKind, StorageResource};
-use kithara_stream::{dl::FetchOutcome, Error, Timeline};
+use kithara_stream::{
+    dl::{FetchOutcome, PriorityHandle},
+    Error, Timeline,
+};
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
@@ -54,6 +57,8 @@ pub(super) struct FlightIo {
     pub(super) loaded: Arc<AtomicU64>,
     /// Expected size: from the response, or bitrate × duration before it.
     pub(super) expected: Arc<AtomicU64>,
+    /// The command's priority, raised once the reader has nothing left to read before it.
+    pub(super) priority: Option<PriorityHandle>,
 }
 
 impl FlightIo {

@@ -23,6 +23,12 @@ pub struct DownloaderStats {
     pub commands_issued: u64,
     /// Calls of those commands' `on_complete` so far.
     pub completions_reported: u64,
+    /// Commands waiting for a slot at [`Priority::Urgent`](super::Priority::Urgent) now.
+    pub waiting_urgent: usize,
+    /// Commands waiting for a slot at [`Priority::Normal`](super::Priority::Normal) now.
+    pub waiting_normal: usize,
+    /// Commands waiting for a slot at [`Priority::Prefetch`](super::Priority::Prefetch) now.
+    pub waiting_prefetch: usize,
 }
 
 impl DownloaderStats {
@@ -51,6 +57,7 @@ impl Counts {
             fetch_tasks: self.tasks.load(Ordering::Acquire),
             commands_issued: self.issued.load(Ordering::Acquire),
             completions_reported: self.reported.load(Ordering::Acquire),
+            ..DownloaderStats::default()
         }
     }
 

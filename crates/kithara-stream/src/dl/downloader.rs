@@ -115,7 +115,13 @@ impl Downloader {
 
     /// What runs now across all peers, and how many commands were issued and reported so far.
     pub fn stats(&self) -> DownloaderStats {
-        self.inner.counts.snapshot()
+        let mut stats = self.inner.counts.snapshot();
+        (
+            stats.waiting_urgent,
+            stats.waiting_normal,
+            stats.waiting_prefetch,
+        ) = self.inner.global.waiting();
+        stats
     }
 
     /// Peers whose driver task is running ([`DownloaderStats::peers_alive`]): back to its earlier
@@ -312,6 +318,7 @@ async fn run(
         priority = ?cmd.priority(),
         attempt = tracing::field::Empty
     );
+    let priority = cmd.priority_handle();
     let outcome = async {
         let cmd_cancel = cmd.cancel_token().clone();
         let root = inner.config.cancel.clone();
@@ -327,7 +334,7 @@ async fn run(
         let _slot = tokio::select! {
             biased;
             _ = &mut cancelled => return FetchOutcome::Cancelled,
-            s = slot.wait() => s,
+            s = slot.wait(&priority) => s,
         };
         let outcome = attempt::execute(&inner, &mut cmd, &state, &samples, cancelled).await;
         if let FetchOutcome::Completed { bytes, .. } = &outcome {

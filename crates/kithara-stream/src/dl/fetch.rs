@@ -13,6 +13,7 @@ use kithara_storage::Validator;
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
+use super::promote::PriorityHandle;
 use crate::error::Error;
 
 /// A byte range of a resource; `end` is exclusive and `None` means "to the end".
@@ -93,8 +94,10 @@ pub enum FetchMethod {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 #[non_exhaustive]
 pub enum Priority {
-    /// Bytes nobody waits for yet: read-ahead, the next track, gap filling. Prefetches never take
-    /// the last free slot of a pool larger than one, so a reader's request always finds room.
+    /// Bytes nobody waits for yet: read-ahead, the next track, gap filling. Prefetches never hold
+    /// every slot of a pool larger than one, so read-ahead alone never keeps a reader's request
+    /// waiting. A peer raises a queued prefetch once its reader waits for it
+    /// ([`PriorityHandle`](super::PriorityHandle)).
     Prefetch,
     /// Ordinary sequential downloading.
     #[default]
@@ -182,7 +185,7 @@ pub struct FetchCmd {
     url: Url,
     range: Option<ByteRange>,
     headers: HeaderMap,
-    priority: Priority,
+    priority: PriorityHandle,
     purpose: super::FetchPurpose,
     validator: Option<Validator>,
     expected_len: Option<u64>,
@@ -202,7 +205,7 @@ impl fmt::Debug for FetchCmd {
             .field("method", &self.method)
             .field("url", &crate::error::redact_url(&self.url).as_str())
             .field("range", &self.range)
-            .field("priority", &self.priority)
+            .field("priority", &self.priority.get())
             .finish_non_exhaustive()
     }
 }
@@ -214,7 +217,7 @@ impl FetchCmd {
             url,
             range: None,
             headers: HeaderMap::new(),
-            priority: Priority::Normal,
+            priority: PriorityHandle::new(Priority::Normal),
             purpose: super::FetchPurpose::Media,
             validator: None,
             expected_len: None,
@@ -263,7 +266,7 @@ impl FetchCmd {
     /// Sets the priority (default [`Priority::Normal`]).
     #[must_use]
     pub fn with_priority(mut self, priority: Priority) -> Self {
-        self.priority = priority;
+        self.priority = PriorityHandle::new(priority);
         self
     }
 
@@ -402,9 +405,15 @@ impl FetchCmd {
         &self.headers
     }
 
-    /// The priority.
+    /// The priority now (it may have been raised since the command was built).
     pub fn priority(&self) -> Priority {
-        self.priority
+        self.priority.get()
+    }
+
+    /// A handle to raise this command's priority after it is issued, e.g. once the reader blocks
+    /// on the bytes it brings. Keep it beside the peer's record of the command.
+    pub fn priority_handle(&self) -> PriorityHandle {
+        self.priority.clone()
     }
 
     /// What is fetched.

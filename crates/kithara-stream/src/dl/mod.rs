@@ -16,6 +16,7 @@ mod counts;
 mod downloader;
 mod fetch;
 mod peer;
+mod promote;
 mod request;
 mod response;
 mod slots;
@@ -40,3 +41,4 @@ pub use fetch::{
 #[cfg(feature = "mock")]
 pub use peer::PeerMock;
 pub use peer::{FetchPurpose, Peer, PeerHandle, ThroughputSample};
+pub use promote::PriorityHandle;

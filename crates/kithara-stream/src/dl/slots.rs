@@ -2,8 +2,10 @@
 //!
 //! A command waits for a slot before its first request. Waiting commands get freed slots in
 //! priority order (urgent, normal, prefetch), first come first served within a priority, across
-//! every peer. Prefetches never take the last free slot of a pool larger than one, so a blocked
-//! reader's request always finds one without waiting for a read-ahead to finish.
+//! every peer. Prefetches never hold every slot of a pool larger than one, so read-ahead alone
+//! never keeps a blocked reader's request waiting. A
+//! waiting command whose priority is raised ([`PriorityHandle`]) moves up at once, keeping its
+//! arrival order.
 
 use std::{
     cmp::Reverse,
@@ -13,7 +15,7 @@ use std::{
 
 use tokio::sync::oneshot;
 
-use super::fetch::Priority;
+use super::{fetch::Priority, promote::PriorityHandle};
 
 /// The pool. Shared by every peer of one downloader.
 #[derive(Debug)]
@@ -28,8 +30,11 @@ struct State {
     prefetching: usize,
     seq: u64,
     /// Waiting commands, highest priority first, then by arrival.
-    waiters: BTreeMap<(Reverse<Priority>, u64), oneshot::Sender<Slot>>,
+    waiters: BTreeMap<Key, oneshot::Sender<Slot>>,
 }
+
+/// A waiter's place: its priority, then its arrival number.
+type Key = (Reverse<Priority>, u64);
 
 /// A place in the slot queue. Cancel-safe: dropping it (or the `wait` future) gives up the
 /// place (a slot handed over meanwhile goes back to the pool).
@@ -37,20 +42,39 @@ struct State {
 pub(super) enum SlotRequest {
     /// A slot was free.
     Ready(Slot),
-    /// Queued; the slot arrives on the channel.
-    Waiting(oneshot::Receiver<Slot>),
+    /// Queued at `key`; the slot arrives on the channel.
+    Waiting {
+        rx: oneshot::Receiver<Slot>,
+        key: Key,
+        slots: Arc<Slots>,
+    },
 }
 
 impl SlotRequest {
-    /// The slot, once it is this request's turn.
-    pub(super) async fn wait(self) -> Slot {
-        match self {
-            Self::Ready(slot) => slot,
-            Self::Waiting(rx) => match rx.await {
-                Ok(slot) => slot,
-                // The pool lives as long as any request to it; a dropped sender cannot happen.
-                Err(_) => std::future::pending().await,
-            },
+    /// The slot, once it is this request's turn; a raise of `priority` meanwhile moves the
+    /// request up the queue.
+    pub(super) async fn wait(self, priority: &PriorityHandle) -> Slot {
+        let (mut rx, mut key, slots) = match self {
+            Self::Ready(slot) => return slot,
+            Self::Waiting { rx, key, slots } => (rx, key, slots),
+        };
+        loop {
+            let raised = priority.raised();
+            tokio::pin!(raised);
+            raised.as_mut().enable();
+            let now = priority.get();
+            if now > key.0 .0 {
+                slots.requeue(&mut key, now);
+                continue;
+            }
+            tokio::select! {
+                r = &mut rx => return match r {
+                    Ok(slot) => slot,
+                    // The pool lives as long as any request to it; a dropped sender cannot happen.
+                    Err(_) => std::future::pending().await,
+                },
+                () = &mut raised => {}
+            }
         }
     }
 }
@@ -85,6 +109,17 @@ impl Slots {
         self.capacity - self.lock().free
     }
 
+    /// Commands waiting for a slot: (urgent, normal, prefetch).
+    pub(super) fn waiting(&self) -> (usize, usize, usize) {
+        let st = self.lock();
+        let count = |p| st.waiters.keys().filter(|k| k.0 .0 == p).count();
+        (
+            count(Priority::Urgent),
+            count(Priority::Normal),
+            count(Priority::Prefetch),
+        )
+    }
+
     fn eligible(&self, st: &State, priority: Priority) -> bool {
         st.free > 0
             && (priority != Priority::Prefetch
@@ -116,13 +151,31 @@ impl Slots {
         st.seq += 1;
         let key = (Reverse(priority), st.seq);
         st.waiters.insert(key, tx);
-        SlotRequest::Waiting(rx)
+        SlotRequest::Waiting {
+            rx,
+            key,
+            slots: self.clone(),
+        }
+    }
+
+    /// Moves the waiter at `key` to priority `to`, keeping its arrival number, and hands out
+    /// what is now eligible. A waiter already served is left as it is (its slot is on its way).
+    fn requeue(self: &Arc<Self>, key: &mut Key, to: Priority) {
+        let mut st = self.lock();
+        let old = *key;
+        *key = (Reverse(to), old.1);
+        if let Some(tx) = st.waiters.remove(&old) {
+            st.waiters.insert(*key, tx);
+            self.dispatch(&mut st);
+        }
     }
 
     /// Waits for a slot for a command of `priority`.
     #[cfg(test)]
     pub(super) async fn acquire(self: &Arc<Self>, priority: Priority) -> Slot {
-        self.request(priority).wait().await
+        self.request(priority)
+            .wait(&PriorityHandle::new(priority))
+            .await
     }
 
     fn release(self: &Arc<Self>, prefetch: bool) {
@@ -192,6 +245,32 @@ mod tests {
         let p2 = pre.await.unwrap();
         assert!(p2.prefetch);
         drop(p2);
+        assert_eq!(slots.in_use(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_raised_waiter_goes_before_earlier_waiters_of_its_old_priority() {
+        let slots = Slots::new(1);
+        let held = slots.acquire(Priority::Urgent).await;
+        let handle = PriorityHandle::new(Priority::Prefetch);
+        let pre = slots.request(Priority::Prefetch);
+        let s2 = slots.clone();
+        let normal = tokio::spawn(async move { s2.acquire(Priority::Normal).await });
+        let raised = handle.clone();
+        let mut pre = tokio::spawn(async move { pre.wait(&raised).await });
+        tokio::task::yield_now().await;
+        assert_eq!(slots.waiting(), (0, 1, 1));
+        assert!(handle.raise(Priority::Urgent));
+        assert!(!handle.raise(Priority::Normal), "never lowered");
+        while slots.waiting() != (1, 1, 0) {
+            tokio::task::yield_now().await;
+        }
+        drop(held);
+        let slot = (&mut pre).await.unwrap();
+        assert!(!slot.prefetch, "counted by the priority it was served at");
+        assert!(!normal.is_finished());
+        drop(slot);
+        drop(normal.await.unwrap());
         assert_eq!(slots.in_use(), 0);
     }
 
