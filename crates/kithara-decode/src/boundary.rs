@@ -6,11 +6,11 @@
 //! | boundary | new reader at | timeline | codec |
 //! |---|---|---|---|
 //! | variant switch, init section | the boundary, behind the init section the boundary names when the bytes after it do not start with it (`Boundary::init`) | continues | kept when the set-up is identical (its overlap state carries the audio across), else new |
-//! | discontinuity | the boundary | continues (the media timestamps restart, playback time does not) | new |
+//! | discontinuity | the boundary | continues (the media timestamps restart, playback time does not); a progressive MPEG audio stream's (a radio's reconnect) is a file of its own, placed as files back to back are | new |
 //! | seek jump that continues the media (its time is where decoding is) | the boundary | continues | new |
 //! | seek jump elsewhere (the reader got to the end of a run laid out before a seek) | the stream's time seek to the current time | continues, pre-roll decoded and discarded | new |
 
-use kithara_stream::{Boundary, BoundaryKind, StreamType};
+use kithara_stream::{Boundary, BoundaryKind, ContainerFormat, StreamType};
 
 use crate::{
     change::StreamChange,
@@ -49,7 +49,23 @@ impl<T: StreamType> Decoder<T> {
         tracing::debug!(kind = %b.kind, pos = b.pos, frame = expected, init = ?b.init, "boundary: new reader");
         let hints = self.hints_at(b.media_info);
         let mut core = self.reader_at(b.pos, b.init.clone(), hints)?;
-        core.rebase(expected);
+        // A progressive MPEG audio stream (an internet radio that reconnected): the bytes after
+        // the boundary are a file of their own, whose delay and length its own tag declares, so
+        // its own timeline starts at the next frame and its tags come with its first chunk, as
+        // for files back to back. (Placing its
+        // first packet there would leave a hole of its trimmed delay, and its declared end would
+        // stay at its own frame count: its audio would be dropped.)
+        let own_file = core.info.container == Some(ContainerFormat::MpegAudio)
+            && !crate::media_source::lock(&self.stream)
+                .timeline()
+                .maps_time();
+        if own_file {
+            core.shift(expected);
+            core.discard_until(expected);
+            self.marks.tags(core.info.tags.now_playing());
+        } else {
+            core.rebase(expected);
+        }
         core.info.duration = self.core.info.duration;
         core.info.frames = self.core.info.frames;
         let old = std::mem::replace(&mut self.core, core);

@@ -111,6 +111,11 @@ pub struct StreamMediaSource<T: StreamType> {
     prefix: Arc<[u8]>,
     /// Position in the wrapper's own byte space (prefix, then the stream from `base`).
     vpos: u64,
+    /// Bytes a read got past a metadata mark that arrived while it waited, handed out by the
+    /// next reads (from stream byte `carry_at`) rather than read again: a ring may have dropped
+    /// them once read.
+    carry: Vec<u8>,
+    carry_at: u64,
 }
 
 impl<T: StreamType> std::fmt::Debug for StreamMediaSource<T> {
@@ -192,6 +197,8 @@ impl<T: StreamType> StreamMediaSource<T> {
             base,
             prefix,
             vpos: 0,
+            carry: Vec::new(),
+            carry_at: 0,
         };
         (s, LayoutGate(hidden))
     }
@@ -246,6 +253,18 @@ impl<T: StreamType> Read for StreamMediaSource<T> {
         }
         // Stops at the next byte a metadata mark is watched at.
         let want = self.progress.read_len(at, buf.len());
+        if !self.carry.is_empty() {
+            if self.carry_at == at {
+                let k = want.min(self.carry.len());
+                buf[..k].copy_from_slice(&self.carry[..k]);
+                self.carry.drain(..k);
+                self.carry_at += k as u64;
+                self.vpos += k as u64;
+                return Ok(k);
+            }
+            // The reader moved elsewhere.
+            self.carry.clear();
+        }
         let mut s = lock(&self.stream);
         if s.position() != at {
             s.seek(SeekFrom::Start(at))?;
@@ -269,6 +288,19 @@ impl<T: StreamType> Read for StreamMediaSource<T> {
                     Some(j) => usize::try_from(j.saturating_sub(at)).map_or(n, |k| k.min(n)),
                     None => n,
                 };
+                // Marks recorded while the read waited: cut at the first one after `at`.
+                let marks = s.source().metadata_marks(self.progress.mark_seq());
+                let kept = if marks.is_empty() {
+                    n
+                } else {
+                    self.progress.keep_before_marks(at, n, marks)
+                };
+                if kept < n {
+                    self.carry.clear();
+                    self.carry.extend_from_slice(&buf[kept..n]);
+                    self.carry_at = at + kept as u64;
+                }
+                let n = kept;
                 if here.is_some() {
                     self.progress.set_variant(here);
                 }

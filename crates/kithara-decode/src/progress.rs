@@ -9,7 +9,7 @@ use std::sync::{
     Mutex, MutexGuard, PoisonError,
 };
 
-use kithara_stream::{Boundary, Stream, StreamType};
+use kithara_stream::{Boundary, MarkAt, MetadataMark, Stream, StreamType};
 
 use crate::joins::JoinScan;
 
@@ -36,6 +36,9 @@ pub(crate) struct Progress {
     variant: Mutex<Option<usize>>,
     /// Stream bytes where metadata marks take effect, not reached yet: reads stop there.
     watch: Mutex<Vec<u64>>,
+    /// The number of the next source mark the reader looks at after a read (its own cursor: a
+    /// mark recorded while a read waited is found by that read).
+    mark_seq: AtomicU64,
     /// Looks for the start of a further file (MPEG audio streams only).
     scan: Mutex<Option<JoinScan>>,
     /// Where a further file starts: the window ends there. `u64::MAX` while none.
@@ -52,6 +55,7 @@ impl Default for Progress {
             window_end: Mutex::new(None),
             variant: Mutex::new(None),
             watch: Mutex::new(Vec::new()),
+            mark_seq: AtomicU64::new(0),
             scan: Mutex::new(None),
             join: AtomicU64::new(u64::MAX),
         }
@@ -108,14 +112,21 @@ impl Progress {
         self.read_from.load(Ordering::Relaxed) >= pos
     }
 
-    /// Watches `positions`: reads stop there until the reader asks for them.
+    /// Watches the bytes of the marks not reported yet (`positions`, replacing the last list):
+    /// reads stop there, also again after the reader went back before one (a probe rewinds to
+    /// the window's start).
     pub(crate) fn watch(&self, positions: impl Iterator<Item = u64>) {
-        let mut positions = positions.peekable();
-        if positions.peek().is_none() {
-            return;
-        }
         let mut w = guard(&self.watch);
-        w.extend(positions);
+        if w.is_empty() {
+            let mut positions = positions.peekable();
+            if positions.peek().is_none() {
+                return;
+            }
+            w.extend(positions);
+        } else {
+            w.clear();
+            w.extend(positions);
+        }
         w.sort_unstable();
         w.dedup();
     }
@@ -124,15 +135,39 @@ impl Progress {
     /// byte after `at`. Records that the reader asked for `at`.
     pub(crate) fn read_len(&self, at: u64, want: usize) -> usize {
         self.read_from.store(at, Ordering::Relaxed);
-        let mut w = guard(&self.watch);
-        if w.is_empty() {
-            return want;
-        }
-        w.retain(|&p| p > at);
-        match w.first() {
+        let w = guard(&self.watch);
+        match w.get(w.partition_point(|&p| p <= at)) {
             Some(&next) => usize::try_from(next - at).map_or(want, |n| n.min(want)),
             None => want,
         }
+    }
+
+    /// The number of the next source mark to look at after a read.
+    pub(crate) fn mark_seq(&self) -> u64 {
+        self.mark_seq.load(Ordering::Relaxed)
+    }
+
+    /// After a read of `n` bytes at `at`: watches the byte marks the source recorded since the
+    /// last look (`marks`), and says how many of the bytes the read keeps, up to the first mark
+    /// after `at`. A source records a mark before the bytes it is at can be read, so a read that
+    /// waited while a mark and its bytes arrived still stops at the mark; the next read starts
+    /// there (and so reaches it while the packet that holds it is read).
+    pub(crate) fn keep_before_marks(&self, at: u64, n: usize, marks: Vec<MetadataMark>) -> usize {
+        let mut first = None::<u64>;
+        let mut w = guard(&self.watch);
+        for m in marks {
+            self.mark_seq
+                .fetch_max(m.seq.saturating_add(1), Ordering::Relaxed);
+            if let MarkAt::Byte(p) = m.at {
+                w.push(p);
+                if p > at {
+                    first = Some(first.map_or(p, |f| f.min(p)));
+                }
+            }
+        }
+        w.sort_unstable();
+        w.dedup();
+        first.map_or(n, |p| usize::try_from(p - at).map_or(n, |k| k.min(n)))
     }
 
     /// Starts looking for further files in the bytes read from here on.
@@ -154,5 +189,54 @@ impl Progress {
     pub(crate) fn join(&self) -> Option<u64> {
         let j = self.join.load(Ordering::Relaxed);
         (j != u64::MAX).then_some(j)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use kithara_stream::{MetadataMarks, NowPlaying};
+
+    use super::*;
+
+    #[test]
+    fn a_read_that_waited_while_a_mark_arrived_stops_at_the_mark() {
+        let p = Progress::default();
+        let marks = MetadataMarks::default();
+        // The read at 1000 was cut nowhere (no mark known), got 4096 bytes; a mark at 3000
+        // arrived with them.
+        assert_eq!(p.read_len(1000, 4096), 4096);
+        marks.push(MarkAt::Byte(3000), NowPlaying::titled("a"));
+        marks.push(
+            MarkAt::Time(Duration::from_secs(1)),
+            NowPlaying::titled("t"),
+        );
+        assert_eq!(
+            p.keep_before_marks(1000, 4096, marks.since(p.mark_seq())),
+            2000
+        );
+        assert_eq!(p.mark_seq(), 2);
+        assert!(!p.reached(3000));
+        // The next read starts at the mark, reaches it, and is not cut again.
+        assert_eq!(p.read_len(3000, 4096), 4096);
+        assert!(p.reached(3000));
+        assert!(marks.since(p.mark_seq()).is_empty());
+    }
+
+    #[test]
+    fn a_rewind_before_a_watched_byte_stops_at_it_again() {
+        let p = Progress::default();
+        p.watch([1u64, 500].into_iter());
+        assert_eq!(p.read_len(0, 512), 1);
+        assert_eq!(p.read_len(1, 511), 499);
+        // A probe rewinds to the window's start: the read stops at byte 1 again.
+        assert_eq!(p.read_len(0, 1024), 1);
+        assert!(!p.reached(1));
+        // Once the decoder reported byte 1's mark, only 500 is watched.
+        p.watch(std::iter::once(500));
+        assert_eq!(p.read_len(0, 1024), 500);
+        p.watch(std::iter::empty());
+        assert_eq!(p.read_len(0, 1024), 1024);
     }
 }

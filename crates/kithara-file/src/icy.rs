@@ -205,6 +205,38 @@ pub(crate) fn has_icy_headers(headers: &HeaderMap) -> bool {
         .any(|k| k.as_str().starts_with("icy-") || k.as_str().starts_with("ice-"))
 }
 
+/// The stripper and the block parser exposed to the fuzz targets (built with `--cfg fuzzing` by
+/// cargo-fuzz only).
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzz_api {
+    use bytes::Bytes;
+    use kithara_stream::NowPlaying;
+
+    /// [`IcyStripper`](super::IcyStripper) behind a public face.
+    #[derive(Debug)]
+    pub struct Stripper(super::IcyStripper);
+
+    impl Stripper {
+        /// A stripper for `icy-metaint: metaint` (`None` for 0).
+        pub fn new(metaint: usize) -> Option<Self> {
+            super::IcyStripper::new(metaint).map(Self)
+        }
+
+        /// One network chunk in: its audio bytes, and each block that ends in it with the number
+        /// of this chunk's audio bytes before it.
+        pub fn feed(&mut self, chunk: &[u8]) -> (Bytes, Vec<(usize, Vec<u8>)>) {
+            let out = self.0.feed(Bytes::copy_from_slice(chunk));
+            (out.audio, out.blocks)
+        }
+    }
+
+    /// Parses one metadata block.
+    pub fn parse_block(block: &[u8]) -> Option<NowPlaying> {
+        super::parse_block(block)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -18,6 +18,9 @@ mod source;
 pub use config::{FileConfig, FileSrc, SrcError};
 pub use error::Error;
 pub use events::FileEvent;
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub use icy::fuzz_api;
 pub use kithara_storage::{AssetKey, AssetStore, AssetStoreConfig, StorageKind};
 pub use peer::FilePeer;
 pub use radio::{Endless, RadioConfig, RingSize};

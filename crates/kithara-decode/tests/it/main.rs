@@ -21,6 +21,8 @@ mod marked;
 mod mp3_seek;
 mod nowplaying;
 mod probing;
+mod radio;
+mod radio_layout;
 mod reference;
 mod tags;
 mod tail_tags;
