@@ -23,7 +23,7 @@ pub use events::FileEvent;
 pub use icy::fuzz_api;
 pub use kithara_storage::{AssetKey, AssetStore, AssetStoreConfig, StorageKind};
 pub use peer::FilePeer;
-pub use radio::{Endless, RadioConfig, RingSize};
+pub use radio::{Endless, RadioConfig, RingSize, MIN_KEEP_BEHIND};
 pub use source::FileSource;
 
 /// The progressive-file protocol: `Stream::<File>::new(FileConfig::remote(url, dl).build())`.

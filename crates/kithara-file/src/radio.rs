@@ -66,8 +66,9 @@ pub struct RadioConfig {
     /// The ring's size. Default: 30 s of audio.
     #[builder(default = RingSize::Seconds(30))]
     pub ring: RingSize,
-    /// How much of the ring stays behind the reader for seeking back (at most half of it).
-    /// Default: 10 s of audio.
+    /// How much of the ring stays behind the reader for seeking back: at least 64 KiB (what a
+    /// decoder's probe and a scan for the next file back to back seek back over), at most half
+    /// the ring. Default: 10 s of audio.
     #[builder(default = RingSize::Seconds(10))]
     pub keep_behind: RingSize,
     /// Ask for ICY metadata (`Icy-MetaData: 1`) and take the blocks out of the audio. Default:
@@ -92,6 +93,11 @@ pub struct RadioConfig {
     pub backoff: Duration,
 }
 
+/// The least a radio's ring keeps behind its reader: a decoder's probe rewinds to the start of
+/// what it read, and the scan for the next file of a stream of files back to back seeks back up
+/// to 32 KiB.
+pub const MIN_KEEP_BEHIND: u64 = 64 * 1024;
+
 impl Default for RadioConfig {
     fn default() -> Self {
         Self::builder().build()
@@ -99,12 +105,16 @@ impl Default for RadioConfig {
 }
 
 impl RadioConfig {
-    /// The ring's capacity and the part kept behind the reader, in bytes, at `kbps` (the
-    /// station's `icy-br`, else the default). At least 64 KiB.
+    /// The ring's capacity (at least 128 KiB) and the part kept behind the reader (at least
+    /// [`MIN_KEEP_BEHIND`], at most half the capacity), in bytes, at `kbps` (the station's
+    /// `icy-br`, else the default).
     pub fn ring_bytes(&self, kbps: Option<u32>) -> (u64, u64) {
         let kbps = kbps.filter(|&k| k > 0).unwrap_or(self.default_bitrate_kbps);
-        let capacity = self.ring.bytes_at(kbps, 64 * 1024);
-        let behind = self.keep_behind.bytes_at(kbps, 0).min(capacity / 2);
+        let capacity = self.ring.bytes_at(kbps, 2 * MIN_KEEP_BEHIND);
+        let behind = self
+            .keep_behind
+            .bytes_at(kbps, MIN_KEEP_BEHIND)
+            .min(capacity / 2);
         (capacity, behind)
     }
 

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use kithara_decode::DecoderConfig;
-use kithara_file::{FileConfig, FileSrc, StorageKind};
+use kithara_file::{FileConfig, FileSrc, RadioConfig, StorageKind};
 use kithara_hls::HlsConfig;
 use kithara_stream::{dl::Downloader, AbrMode, FetchPriority, StreamOptions};
 use tokio::sync::broadcast;
@@ -48,6 +48,11 @@ pub struct OpenOptions {
     /// A progressive file: bytes downloaded ahead of the reader before the download pauses.
     /// Default: none, the whole file.
     pub file_buffer_ahead: Option<u64>,
+    /// How an endless body (an internet radio) is detected and read: its ring, ICY metadata,
+    /// the stall watchdog and reconnects. Default: [`RadioConfig::default`] (detected, a 30 s
+    /// ring, ICY on).
+    #[builder(default)]
+    pub radio: RadioConfig,
     /// What an HLS stream is opened with (buffer ahead, ABR, audio rendition). Default:
     /// [`HlsOptions::default`].
     #[builder(default)]
@@ -157,6 +162,7 @@ impl OpenOptions {
         FileConfig::from_src(src, &self.downloader)
             .options(self.stream_options(storage, events))
             .maybe_buffer_ahead(self.file_buffer_ahead)
+            .radio(self.radio.clone())
             .build()
     }
 

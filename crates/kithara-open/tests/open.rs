@@ -402,3 +402,89 @@ async fn metadata_marks_are_forwarded() {
     assert_eq!(marks(any.source().metadata_marks(0)), want);
     assert!(any.source().metadata_marks(1).is_empty());
 }
+
+/// The radio settings reach an endless body opened in one call: ICY requested by default (titles
+/// come as marks), not at all when turned off, and the audio is the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn radio_options_reach_an_endless_body() {
+    use kithara_file::RadioConfig;
+    use kithara_stream::Source;
+    use kithara_test_support::Radio;
+
+    let server = media_server();
+    let mp3 = kithara_test_support::media::get("chirp.mp3").unwrap().bytes;
+    server.route(
+        "/live",
+        Route::radio(Radio::new(mp3.clone()).metaint(8192)).content_type("audio/mpeg"),
+    );
+    let dl = downloader();
+    // The first 64 KiB of audio, through the one-call open.
+    let read = |icy: bool| {
+        let options = OpenOptions::builder()
+            .downloader(dl.clone())
+            .radio(RadioConfig::builder().icy(icy).build())
+            .build();
+        let url = server.url("/live");
+        async move {
+            let stream = open(url, options).await.unwrap();
+            tokio::task::spawn_blocking(move || {
+                use std::io::Read;
+                let mut stream = stream;
+                let mut audio = vec![0u8; 64 * 1024];
+                stream.read_exact(&mut audio).unwrap();
+                let titles = stream.source().metadata_marks(0).len();
+                (audio, titles)
+            })
+            .await
+            .unwrap()
+        }
+    };
+    let looped: Vec<u8> = mp3.iter().copied().cycle().take(64 * 1024).collect();
+    let (audio, titles) = read(true).await;
+    assert!(audio == looped, "ICY blocks are taken out of the audio");
+    assert!(titles > 0, "titles come as marks");
+    let asked: Vec<_> = server.requests().iter().map(|r| r.icy_metaint).collect();
+    assert_eq!(asked.last(), Some(&Some(8192)), "{asked:?}");
+    server.clear_log();
+    let (audio, titles) = read(false).await;
+    assert!(audio == looped);
+    assert_eq!(titles, 0);
+    let asked: Vec<_> = server.requests().iter().map(|r| r.icy_metaint).collect();
+    assert!(asked.iter().all(Option::is_none), "{asked:?}");
+}
+
+/// A ring asked to keep nothing behind its reader still keeps what the decoder's probe rewinds
+/// over: the station decodes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_radio_ring_keeping_nothing_behind_still_decodes() {
+    use kithara_file::{RadioConfig, RingSize};
+    use kithara_test_support::Radio;
+
+    let server = media_server();
+    let mp3 = kithara_test_support::media::get("chirp.mp3").unwrap().bytes;
+    server.route(
+        "/live",
+        Route::radio(Radio::new(mp3).metaint(16_000)).content_type("audio/mpeg"),
+    );
+    let dl = downloader();
+    let radio = RadioConfig::builder()
+        .ring(RingSize::Bytes(0))
+        .keep_behind(RingSize::Bytes(0))
+        .build();
+    let options = OpenOptions::builder()
+        .downloader(dl.clone())
+        .radio(radio)
+        .build();
+    let mut decoder = open_decoder(server.url("/live"), options).await.unwrap();
+    let frames = tokio::task::spawn_blocking(move || {
+        let mut frames = 0;
+        while frames < 10 * 44_100 {
+            let chunk = decoder.next_chunk().unwrap().unwrap();
+            frames += chunk.frames();
+        }
+        frames
+    })
+    .await
+    .unwrap();
+    assert!(frames >= 10 * 44_100);
+}
