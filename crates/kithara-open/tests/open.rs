@@ -415,7 +415,7 @@ async fn radio_options_reach_an_endless_body() {
     let mp3 = kithara_test_support::media::get("chirp.mp3").unwrap().bytes;
     server.route(
         "/live",
-        Route::radio(Radio::new(mp3.clone()).metaint(8192)).content_type("audio/mpeg"),
+        Route::radio(Radio::new(mp3).metaint(8192)).content_type("audio/mpeg"),
     );
     let dl = downloader();
     // The first 64 KiB of audio, through the one-call open.
