@@ -210,6 +210,20 @@ async fn a_background_stream_waits_for_the_foreground_one() {
     close(hold).await;
 }
 
+/// A route at `name` that sends its headers, then no body byte until the client leaves: a
+/// stream on it holds a slot for good.
+fn never_sends(server: &kithara_test_support::LoopbackServer, name: &str) -> url::Url {
+    server.route(
+        name,
+        Route::new(payload(MIB, 9)).fault(kithara_test_support::Fault::Stall {
+            after: 0,
+            stall: std::time::Duration::MAX,
+            times: u32::MAX,
+        }),
+    );
+    server.url(name)
+}
+
 /// Polls the downloader's figures until `ok` holds (within the patience).
 async fn stats_until(
     dl: &kithara_stream::dl::Downloader,
@@ -235,17 +249,7 @@ async fn reopening_a_partly_cached_file_is_not_queued_behind_later_requests() {
     let tmp = tempfile::tempdir().unwrap();
     let store = crate::cache::store(tmp.path(), |c| c);
     let server = server();
-    let never = |name: &str| {
-        server.route(
-            name,
-            Route::new(payload(MIB, 9)).fault(Fault::Stall {
-                after: 0,
-                stall: std::time::Duration::MAX,
-                times: u32::MAX,
-            }),
-        );
-        server.url(name)
-    };
+    let never = |name: &str| never_sends(&server, name);
     let body = payload(MIB, 5);
     let half = MIB / 2;
     // The first response stops after half the body (until the client leaves).
@@ -311,18 +315,7 @@ async fn reopening_a_partly_cached_file_is_not_queued_behind_later_requests() {
 async fn a_reader_waiting_inside_a_queued_prefetch_raises_it_ahead_of_later_requests() {
     use kithara_test_support::Fault;
     let server = server();
-    let never = |name: &str| {
-        // Headers, then no body byte until the client leaves: holds a slot for good.
-        server.route(
-            name,
-            Route::new(payload(MIB, 9)).fault(Fault::Stall {
-                after: 0,
-                stall: std::time::Duration::MAX,
-                times: u32::MAX,
-            }),
-        );
-        server.url(name)
-    };
+    let never = |name: &str| never_sends(&server, name);
     let body = payload(MIB, 1);
     let gate = ThrottleHandle::new(16 * 1024);
     server.route(
