@@ -12,6 +12,7 @@ mod cache;
 mod cache_resume;
 mod common;
 mod events;
+mod priority;
 mod switch;
 mod vod;
 mod wire;
