@@ -20,7 +20,7 @@ pub use kithara_stream::{
 };
 
 #[cfg(feature = "file")]
-pub use kithara_file::FileSrc;
+pub use kithara_file::{FileSrc, RadioConfig};
 
 #[cfg(feature = "decode")]
 pub use kithara_decode::{Decoder, DecoderConfig, PcmChunk, TrackInfo};
