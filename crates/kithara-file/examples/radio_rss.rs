@@ -5,7 +5,11 @@
 //! ```sh
 //! cargo run --release -p kithara-file --example radio_rss
 //! KITHARA_RADIO_MINUTES=120 cargo run --release -p kithara-file --example radio_rss
+//! KITHARA_RADIO_REALTIME=1 cargo run --release -p kithara-file --example radio_rss  # 30 min of wall time
 //! ```
+//!
+//! With `KITHARA_RADIO_REALTIME` set, the station sends at its bitrate, as a real one does, and
+//! the recording takes the minutes it records.
 //!
 //! Prints the peak resident set size (`VmHWM`, Linux) and the bytes the ring held at every tenth
 //! of the recording: with a bounded ring both stay flat however long the recording.
@@ -37,13 +41,15 @@ fn main() {
     let radio = Radio::new(payload(1 << 20, 11))
         .metaint(16_000)
         .header("icy-br", &kbps.to_string());
-    server.route(
-        "/live",
-        Route::radio(radio).fault(Fault::ResetAfter {
-            after: 64 << 20,
-            times: u32::MAX,
-        }),
-    );
+    let route = Route::radio(radio).fault(Fault::ResetAfter {
+        after: 64 << 20,
+        times: u32::MAX,
+    });
+    let route = match std::env::var_os("KITHARA_RADIO_REALTIME") {
+        Some(_) => route.throttle(kbps * 1000 / 8),
+        None => route,
+    };
+    server.route("/live", route);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

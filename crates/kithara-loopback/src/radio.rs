@@ -21,6 +21,7 @@ use crate::body::{Aborted, BodyPlan};
 use crate::log::ResponseEnd;
 use crate::respond::{Plan, RouteEntry};
 use crate::route::Fault;
+use crate::throttle::Pacer;
 
 /// What a radio route sends. Install with [`Route::radio`](crate::Route::radio).
 #[derive(Debug, Clone)]
@@ -219,6 +220,8 @@ pub(crate) struct RadioPlan {
     pub(crate) reset_after: Option<u64>,
     /// Send nothing for this long after this many wire bytes.
     pub(crate) stall: Option<(u64, Duration)>,
+    /// The route's pace (a real station sends at its bitrate).
+    pub(crate) pacer: Option<Pacer>,
 }
 
 impl std::fmt::Debug for RadioPlan {
@@ -273,7 +276,12 @@ pub(crate) fn stream(plan: RadioPlan, flushed: Arc<Notify>) -> RadioStream {
             }
             n = n.min(cut - s.sent);
         }
-        let data = s.plan.wire.take(usize::try_from(n).unwrap_or(usize::MAX));
+        let mut n = usize::try_from(n).unwrap_or(usize::MAX);
+        if let Some(pacer) = &mut s.plan.pacer {
+            n = pacer.frame(n);
+            pacer.wait(n).await;
+        }
+        let data = s.plan.wire.take(n);
         s.sent += data.len() as u64;
         Some((Ok(data), s))
     }))
@@ -316,6 +324,7 @@ pub(crate) fn plan(entry: &RouteEntry, head: bool, icy: bool) -> Plan {
         chunk: route.chunk_size,
         reset_after,
         stall,
+        pacer: route.throttle.as_ref().map(Pacer::new),
     };
     Plan {
         status: StatusCode::OK,

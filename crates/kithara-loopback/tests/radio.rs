@@ -72,3 +72,34 @@ async fn a_radio_loops_its_payload_with_blocks_only_when_asked() {
         .iter()
         .all(|r| r.end == Some(ResponseEnd::Fault) && r.bytes_sent == 30_000));
 }
+
+/// A throttled radio sends at its pace: held at one byte a second, only the first bytes arrive;
+/// once the rate is lifted the rest flows, the same audio.
+#[tokio::test]
+async fn a_throttled_radio_sends_at_its_pace() {
+    use kithara_loopback::ThrottleHandle;
+    let radio = Radio::new(payload(5_000, 8));
+    let pace = ThrottleHandle::new(1);
+    let server = server_with(
+        "/radio",
+        Route::radio(radio.clone())
+            .throttle_handle(pace.clone())
+            .fault(Fault::ResetAfter {
+                after: 20_000,
+                times: u32::MAX,
+            }),
+    );
+    let mut resp = client().get(server.url("/radio")).send().await.unwrap();
+    let first = resp.chunk().await.unwrap().unwrap();
+    assert!(
+        first.len() < 64,
+        "held to a frame of bytes: {}",
+        first.len()
+    );
+    pace.set(0);
+    let mut got = first.to_vec();
+    while let Ok(Some(c)) = resp.chunk().await {
+        got.extend_from_slice(&c);
+    }
+    assert_eq!(got, radio.audio(0, 20_000));
+}
