@@ -121,9 +121,7 @@ impl HlsPeer {
             .excluded(&mask);
         st.policy.decide(&ctx)
     }
-}
 
-impl HlsPeer {
     /// Raises the segment in flight to urgent once the reader has nothing left before it (it was
     /// issued at normal priority while there was a buffer): a busy downloader must not keep it
     /// queued behind other streams' requests while the reader waits.
